@@ -14,9 +14,9 @@ import "math"
 // The bias corrections are computed in float64, as Python does.
 type Adam struct {
 	LR, Beta1, Beta2, Eps float64
-	params               []*Param
-	m, v                 [][]float32
-	step                 int64
+	params                []*Param
+	m, v                  [][]float32
+	step                  int64
 }
 
 // NewAdam makes an optimiser with PyTorch's defaults (betas 0.9 and 0.999,
