@@ -1,0 +1,201 @@
+// Package attention holds additive (Bahdanau) attention over time steps, the
+// layer between the LSTM stack and the model's head.
+//
+// Data flow: the LSTM's output h [B, T, D] is projected and squashed,
+// u_t = tanh(W h_t + b); each step gets a score e_t = v . u_t; the scores of a
+// sequence are normalised with a softmax over time, a = softmax_t(e); the
+// context vector is the weighted sum context = sum_t a_t h_t [B, D]. Backward
+// runs the same chain in reverse and accumulates into the parameters'
+// gradients. Parameter names are those of the reference's Attention module:
+// proj.weight [D, D], proj.bias [D], score.weight [1, D].
+package attention
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/novacron/perfpredict/asm"
+	"github.com/novacron/perfpredict/internal/blas"
+	"github.com/novacron/perfpredict/internal/nn"
+)
+
+// Attention holds the parameters; per-call state lives in a Workspace, so one
+// Attention serves concurrent forward passes with one Workspace each.
+type Attention struct {
+	Dim       int
+	ProjW     *nn.Param // proj.weight [Dim, Dim]
+	ProjB     *nn.Param // proj.bias [Dim]
+	ScoreW    *nn.Param // score.weight [1, Dim]
+	paramList []*nn.Param
+}
+
+// New makes zero-initialised attention over vectors of size dim.
+func New(dim int) *Attention {
+	if dim <= 0 {
+		panic(fmt.Sprintf("attention: New(%d): dimension must be positive", dim))
+	}
+	a := &Attention{
+		Dim:    dim,
+		ProjW:  nn.NewParam("proj.weight", dim, dim),
+		ProjB:  nn.NewParam("proj.bias", dim),
+		ScoreW: nn.NewParam("score.weight", 1, dim),
+	}
+	a.paramList = []*nn.Param{a.ProjW, a.ProjB, a.ScoreW}
+	return a
+}
+
+// Params lists proj.weight, proj.bias, score.weight (state_dict order).
+func (a *Attention) Params() []*nn.Param { return a.paramList }
+
+// Init draws every parameter from U(-1/sqrt(Dim), 1/sqrt(Dim)), PyTorch's
+// nn.Linear initialisation for both linear maps (fan-in Dim).
+func (a *Attention) Init(rng *rand.Rand) {
+	bound := float32(1 / math.Sqrt(float64(a.Dim)))
+	for _, p := range a.paramList {
+		nn.Uniform(rng, p.Data, -bound, bound)
+	}
+}
+
+// Workspace holds the activations of one forward pass and the buffers of its
+// backward pass. Buffers grow to the largest shape seen and are then reused:
+// after the first call of a shape nothing is allocated.
+type Workspace struct {
+	batch, steps int
+	h            []float32 // the Forward input [B*T, D] (not copied)
+	u            []float32 // tanh(W h + b) [B*T, D]
+	weights      []float32 // softmax over time [B, T]
+	context      []float32 // [B, D]
+	// backward
+	du      []float32 // [B*T, D]
+	dh      []float32 // [B*T, D]
+	dscores []float32 // [B, T]
+}
+
+// NewWorkspace returns an empty workspace.
+func (a *Attention) NewWorkspace() *Workspace { return &Workspace{} }
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// Forward computes the context [batch, Dim] and the attention weights
+// [batch, steps] of h [batch, steps, Dim]. Both results belong to ws and stay
+// valid until its next Forward; h must not change before Backward.
+func (a *Attention) Forward(ws *Workspace, h []float32, batch, steps int) (context, weights []float32) {
+	d := a.Dim
+	if batch <= 0 || steps <= 0 || len(h) != batch*steps*d {
+		panic(fmt.Sprintf("attention: Forward: h has %d values, want batch %d x steps %d x dim %d", len(h), batch, steps, d))
+	}
+	rows := batch * steps
+	ws.batch, ws.steps, ws.h = batch, steps, h
+	ws.u = grow(ws.u, rows*d)
+	ws.weights = grow(ws.weights, rows)
+	ws.context = grow(ws.context, batch*d)
+
+	u := ws.u
+	blas.SgemmSerial(false, true, rows, d, d, 1, h, d, a.ProjW.Data, d, 0, u, d)
+	bias := a.ProjB.Data
+	for r := 0; r < rows; r++ {
+		row := u[r*d : (r+1)*d]
+		for j := range row {
+			row[j] += bias[j]
+		}
+		asm.Tanh(row, row)
+	}
+	v := a.ScoreW.Data
+	for r := 0; r < rows; r++ {
+		ws.weights[r] = asm.Dot(u[r*d:(r+1)*d], v)
+	}
+	for b := 0; b < batch; b++ {
+		softmax(ws.weights[b*steps : (b+1)*steps])
+		ctx := ws.context[b*d : (b+1)*d]
+		clear(ctx)
+		for t := 0; t < steps; t++ {
+			r := b*steps + t
+			asm.Axpy(ws.weights[r], h[r*d:(r+1)*d], ctx)
+		}
+	}
+	return ws.context, ws.weights
+}
+
+// softmax replaces e with exp(e - max)/sum, as torch.softmax.
+func softmax(e []float32) {
+	m := e[0]
+	for _, v := range e[1:] {
+		m = max(m, v)
+	}
+	var s float32
+	for i, v := range e {
+		x := float32(math.Exp(float64(v - m)))
+		e[i] = x
+		s += x
+	}
+	for i := range e {
+		e[i] /= s
+	}
+}
+
+// Backward takes the gradient of the loss with respect to the context
+// [batch, Dim] and, optionally (nil when the weights feed no loss), with
+// respect to the weights [batch, steps]; it accumulates into the parameters'
+// gradients and returns the gradient with respect to h [batch, steps, Dim],
+// owned by ws.
+func (a *Attention) Backward(ws *Workspace, dContext, dWeights []float32) []float32 {
+	d, batch, steps := a.Dim, ws.batch, ws.steps
+	if len(dContext) != batch*d || (dWeights != nil && len(dWeights) != batch*steps) {
+		panic(fmt.Sprintf("attention: Backward: dContext has %d values, want %d", len(dContext), batch*d))
+	}
+	rows := batch * steps
+	h, u, w := ws.h, ws.u, ws.weights
+	ws.du = grow(ws.du, rows*d)
+	ws.dh = grow(ws.dh, rows*d)
+	ws.dscores = grow(ws.dscores, rows)
+	dh, du, de := ws.dh, ws.du, ws.dscores
+	v := a.ScoreW.Data
+	dv := a.ScoreW.Grad
+
+	for b := 0; b < batch; b++ {
+		dc := dContext[b*d : (b+1)*d]
+		// da_t = dContext . h_t (+ dWeights); de_t = a_t (da_t - sum_s a_s da_s).
+		var s float32
+		for t := 0; t < steps; t++ {
+			r := b*steps + t
+			da := asm.Dot(dc, h[r*d:(r+1)*d])
+			if dWeights != nil {
+				da += dWeights[r]
+			}
+			de[r] = da
+			s += w[r] * da
+		}
+		for t := 0; t < steps; t++ {
+			r := b*steps + t
+			de[r] = w[r] * (de[r] - s)
+			// Direct path: context = sum_t a_t h_t.
+			hr := dh[r*d : (r+1)*d]
+			for j, g := range dc {
+				hr[j] = w[r] * g
+			}
+			// Score path: e = v . u, u = tanh(pre).
+			ur := u[r*d : (r+1)*d]
+			asm.Axpy(de[r], ur, dv)
+			dur := du[r*d : (r+1)*d]
+			for j, uj := range ur {
+				dur[j] = de[r] * v[j] * (1 - uj*uj)
+			}
+		}
+	}
+	// Projection: pre = h W^T + b.
+	blas.SgemmSerial(true, false, d, d, rows, 1, du, d, h, d, 1, a.ProjW.Grad, d)
+	gb := a.ProjB.Grad
+	for r := 0; r < rows; r++ {
+		for j, g := range du[r*d : (r+1)*d] {
+			gb[j] += g
+		}
+	}
+	blas.SgemmSerial(false, false, rows, d, d, 1, du, d, a.ProjW.Data, d, 1, dh, d)
+	return dh
+}
