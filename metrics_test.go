@@ -39,7 +39,7 @@ func TestScore(t *testing.T) {
 		t.Errorf("R2 of a constant target = %v, want NaN", c.R2)
 	}
 	near("const MAE", c.MAE, 0.125)
-	near("const Accuracy5", c.Accuracy5, 1)
+	near("const Accuracy5", c.Accuracy5, 0.75) // 5.5 vs 5 is 10% off
 	if m.All.N != 8 {
 		t.Errorf("pooled N = %d", m.All.N)
 	}
