@@ -1,0 +1,139 @@
+package lstm
+
+import (
+	"fmt"
+
+	"github.com/novacron/perfpredict/asm"
+	"github.com/novacron/perfpredict/internal/blas"
+)
+
+// gemmFunc is blas.Sgemm's signature; the serial or the parallel variant is
+// chosen per pass.
+type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+
+var (
+	gemmSerial   gemmFunc = blas.SgemmSerial
+	gemmParallel gemmFunc = blas.Sgemm
+)
+
+// Forward runs the stack over x [batch, steps, Input] and returns the output
+// [batch, steps, OutputSize()], which ws owns until its next Forward. With
+// train, dropout (if any) is applied between layers and everything Backward
+// needs is kept; without, the pass is the evaluation one.
+//
+// A batch or steps that is not positive, or an x whose length is not
+// batch*steps*Input, is an error. NaN and Inf in x propagate as in PyTorch.
+func (s *Stack) Forward(ws *Workspace, x []float32, batch, steps int, train bool) ([]float32, error) {
+	if ws == nil || ws.stack != s {
+		panic("lstm: Forward with a Workspace from another Stack")
+	}
+	if batch <= 0 || steps <= 0 {
+		return nil, fmt.Errorf("lstm: batch (%d) and steps (%d) must be positive", batch, steps)
+	}
+	if want := batch * steps * s.cfg.Input; len(x) != want {
+		return nil, fmt.Errorf("lstm: input has %d values, want batch*steps*features = %d*%d*%d = %d", len(x), batch, steps, s.cfg.Input, want)
+	}
+	ws.ready = false
+	ws.prepare(batch, steps, train)
+	copy(ws.x, x) // Backward needs it; the caller may reuse x
+	for k := range s.cells {
+		ws.bothDirs(k, false)
+		if train && s.cfg.Dropout > 0 && k < len(s.cells)-1 {
+			ws.dropout(k)
+		}
+	}
+	ws.ready = true
+	return ws.layers[len(s.cells)-1].out, nil
+}
+
+// input is layer k's input [B*T, in] in the current pass.
+func (ws *Workspace) input(k int) []float32 {
+	if k == 0 {
+		return ws.x
+	}
+	if ws.train && ws.stack.cfg.Dropout > 0 {
+		return ws.layers[k-1].dropped
+	}
+	return ws.layers[k-1].out
+}
+
+// dirState is the buffer set that layer k, direction d uses in this pass:
+// its own in training (Backward reads it), a shared one in evaluation.
+func (ws *Workspace) dirState(k, d int) *dirBufs {
+	if !ws.train {
+		k = 0
+	}
+	return &ws.dirs[k][d]
+}
+
+// dropout draws the inverted-dropout mask of layer k's output and applies it:
+// each value is kept with probability 1-p and scaled by 1/(1-p).
+func (ws *Workspace) dropout(k int) {
+	p := ws.stack.cfg.Dropout
+	lb := &ws.layers[k]
+	var keep float32
+	if p < 1 {
+		keep = 1 / (1 - p)
+	}
+	// A value is dropped when a uniform 32-bit draw falls below p*2^32; one
+	// 64-bit draw serves two values.
+	threshold := uint64(float64(p) * (1 << 32))
+	n := len(lb.out)
+	for i := 0; i < n; i += 2 {
+		r := ws.rng.Uint64()
+		lb.mask[i] = keep
+		if r&0xffffffff < threshold {
+			lb.mask[i] = 0
+		}
+		if i+1 < n {
+			lb.mask[i+1] = keep
+			if r>>32 < threshold {
+				lb.mask[i+1] = 0
+			}
+		}
+	}
+	for i, v := range lb.out {
+		lb.dropped[i] = v * lb.mask[i]
+	}
+}
+
+// forwardDir runs layer k, direction d over all time steps.
+func (ws *Workspace) forwardDir(k, d int, gemm gemmFunc) {
+	s := ws.stack
+	c := s.cells[k][d]
+	B, T, H := ws.batch, ws.steps, s.cfg.Hidden
+	G, DH := 4*H, s.dirs*H
+	in := ws.input(k)
+	st := ws.dirState(k, d)
+	out := ws.layers[k].out
+
+	// Input projection of every time step at once, both biases folded in.
+	for j := range st.bias {
+		st.bias[j] = c.bih.Data[j] + c.bhh.Data[j]
+	}
+	gates := st.gates
+	for r := 0; r < B*T; r++ {
+		copy(gates[r*G:(r+1)*G], st.bias)
+	}
+	gemm(false, true, B*T, G, c.in, 1, in, c.in, c.wih.Data, c.in, 1, gates, G)
+
+	for step := 0; step < T; step++ {
+		t, prev := step, step-1
+		if c.reverse {
+			t, prev = T-1-step, T-step
+		}
+		if step > 0 {
+			// gates[:, t] += h[:, prev] W_hh^T over the whole batch; rows of
+			// one time step are T rows apart.
+			gemm(false, true, B, G, H, 1, out[prev*DH+d*H:], T*DH, c.whh.Data, H, 1, gates[t*G:], T*G)
+		}
+		for b := 0; b < B; b++ {
+			r := b*T + t
+			cPrev := ws.zero
+			if step > 0 {
+				cPrev = st.c[(b*T+prev)*H:]
+			}
+			asm.LSTMCellForward(gates[r*G:(r+1)*G], cPrev, st.c[r*H:(r+1)*H], out[r*DH+d*H:], st.tanhC[r*H:])
+		}
+	}
+}
