@@ -1,0 +1,511 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX-512 kernels. Tails use the opmask registers: K1 holds the lanes a
+// partial block may touch, so no scalar loop is needed. K2 is scratch for the
+// activation macros.
+//
+// The activations share one algorithm with the AVX2 file (see exp below), so
+// both levels give the same results bit for bit.
+
+// Constant registers loaded by LOADCONSTS (Z13-Z31); Z0-Z12 are free.
+#define SIGN Z31
+#define ONE Z30
+#define CLAMP Z29
+#define LOG2E Z28
+#define MAGIC Z27
+#define NEGC1 Z26
+#define NEGC2 Z25
+#define P0 Z24
+#define P1 Z23
+#define P2 Z22
+#define P3 Z21
+#define P4 Z20
+#define P5 Z19
+#define T0 Z18
+#define T1 Z17
+#define T2 Z16
+#define T3 Z15
+#define T4 Z14
+#define THR Z13
+
+#define BCAST(v, z) MOVL v, BX; VPBROADCASTD BX, z
+
+#define LOADCONSTS \
+	BCAST($0x80000000, SIGN); \
+	BCAST($0x3f800000, ONE); \
+	BCAST($0xc2b00000, CLAMP); \
+	BCAST($0x3fb8aa3b, LOG2E); \
+	BCAST($0x4b400000, MAGIC); \
+	BCAST($0xbf318000, NEGC1); \
+	BCAST($0x395e8083, NEGC2); \
+	BCAST($0x39506967, P0); \
+	BCAST($0x3ab743ce, P1); \
+	BCAST($0x3c088908, P2); \
+	BCAST($0x3d2aa9c1, P3); \
+	BCAST($0x3e2aaaaa, P4); \
+	BCAST($0x3f000000, P5); \
+	BCAST($0xbbbaf0ea, T0); \
+	BCAST($0x3ca9134e, T1); \
+	BCAST($0xbd5c1e2d, T2); \
+	BCAST($0x3e088393, T3); \
+	BCAST($0xbeaaaa99, T4); \
+	BCAST($0x3f200000, THR)
+
+// EXP sets y = exp(y) for y in [-88, 0] or NaN (callers clamp). n =
+// round(y*log2e) comes from adding 1.5*2^23, whose low mantissa bits are then
+// n itself; r = y - n*ln2 in two steps (Cody-Waite, Cephes' constants); exp(r)
+// is Cephes' degree-5 expf polynomial; 2^n is built by adding n<<23 to the
+// bits of 1.0 (n = -127 gives +0, the right answer to float32 precision).
+#define EXP(y, ta, tb, tc) \
+	VMOVAPS MAGIC, ta; \
+	VFMADD231PS LOG2E, y, ta; \
+	VSUBPS MAGIC, ta, tb; \
+	VFMADD231PS NEGC1, tb, y; \
+	VFMADD231PS NEGC2, tb, y; \
+	VPSLLD $23, ta, ta; \
+	VPADDD ONE, ta, ta; \
+	VMULPS y, y, tb; \
+	VMOVAPS P0, tc; \
+	VFMADD213PS P1, y, tc; \
+	VFMADD213PS P2, y, tc; \
+	VFMADD213PS P3, y, tc; \
+	VFMADD213PS P4, y, tc; \
+	VFMADD213PS P5, y, tc; \
+	VFMADD213PS y, tb, tc; \
+	VADDPS ONE, tc, tc; \
+	VMULPS ta, tc, y
+
+// SIGMOID sets x = 1/(1+exp(-x)) as num/(1+e) with e = exp(-|x|) and num = 1
+// for x >= 0, e for x < 0: exp never overflows and small results keep their
+// relative accuracy. VMAXPS returns its first (Go) operand when either is NaN,
+// so the clamp lets NaN through.
+#define SIGMOID(x, y, ta, tb, tc) \
+	VORPS SIGN, x, y; \
+	VMAXPS y, CLAMP, y; \
+	EXP(y, ta, tb, tc); \
+	VADDPS ONE, y, tb; \
+	VPMOVD2M x, K2; \
+	VBLENDMPS y, ONE, K2, ta; \
+	VDIVPS tb, ta, x
+
+// TANH sets x = tanh(x) = sign(x)*t with a = |x|: t = (1-e)/(1+e), e =
+// exp(-2a), for a >= 0.625, and Cephes' odd tanhf polynomial a + a*z*q(z),
+// z = a*a, below, where the quotient would lose relative accuracy.
+#define TANH(x, a, y, ta, tb, tc) \
+	VANDNPS x, SIGN, a; \
+	VADDPS a, a, y; \
+	VORPS SIGN, y, y; \
+	VMAXPS y, CLAMP, y; \
+	EXP(y, ta, tb, tc); \
+	VSUBPS y, ONE, ta; \
+	VADDPS ONE, y, tb; \
+	VDIVPS tb, ta, y; \
+	VMULPS a, a, tb; \
+	VMOVAPS T0, tc; \
+	VFMADD213PS T1, tb, tc; \
+	VFMADD213PS T2, tb, tc; \
+	VFMADD213PS T3, tb, tc; \
+	VFMADD213PS T4, tb, tc; \
+	VMULPS tb, tc, tc; \
+	VFMADD213PS a, a, tc; \
+	VCMPPS $1, THR, a, K2; \
+	VMOVAPS tc, K2, y; \
+	VANDPS SIGN, x, x; \
+	VORPS y, x, x
+
+// TAILMASK sets K1 to the low n lanes (n in CX, 0 < n < 16).
+#define TAILMASK \
+	MOVL $1, BX; \
+	SHLL CX, BX; \
+	DECL BX; \
+	KMOVW BX, K1
+
+// func dotAVX512(x, y []float32) float32
+TEXT ·dotAVX512(SB), NOSPLIT, $0-52
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	MOVQ y_base+24(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	CMPQ CX, $64
+	JB dot16
+
+dot64:
+	VMOVUPS (SI), Z4
+	VMOVUPS 64(SI), Z5
+	VMOVUPS 128(SI), Z6
+	VMOVUPS 192(SI), Z7
+	VFMADD231PS (DI), Z4, Z0
+	VFMADD231PS 64(DI), Z5, Z1
+	VFMADD231PS 128(DI), Z6, Z2
+	VFMADD231PS 192(DI), Z7, Z3
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	CMPQ CX, $64
+	JAE dot64
+
+dot16:
+	CMPQ CX, $16
+	JB dottail
+	VMOVUPS (SI), Z4
+	VFMADD231PS (DI), Z4, Z0
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP dot16
+
+dottail:
+	TESTQ CX, CX
+	JZ dotsum
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z4
+	VMOVUPS.Z (DI), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+
+dotsum:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, ret+48(FP)
+	VZEROUPPER
+	RET
+
+// func axpyAVX512(alpha float32, x, y []float32)
+TEXT ·axpyAVX512(SB), NOSPLIT, $0-56
+	VBROADCASTSS alpha+0(FP), Z31
+	MOVQ x_base+8(FP), SI
+	MOVQ x_len+16(FP), CX
+	MOVQ y_base+32(FP), DI
+	CMPQ CX, $64
+	JB axpy16
+
+axpy64:
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VFMADD231PS (SI), Z31, Z0
+	VFMADD231PS 64(SI), Z31, Z1
+	VFMADD231PS 128(SI), Z31, Z2
+	VFMADD231PS 192(SI), Z31, Z3
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	CMPQ CX, $64
+	JAE axpy64
+
+axpy16:
+	CMPQ CX, $16
+	JB axpytail
+	VMOVUPS (DI), Z0
+	VFMADD231PS (SI), Z31, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP axpy16
+
+axpytail:
+	TESTQ CX, CX
+	JZ axpydone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z1
+	VMOVUPS.Z (DI), K1, Z0
+	VFMADD231PS Z1, Z31, Z0
+	VMOVUPS Z0, K1, (DI)
+
+axpydone:
+	VZEROUPPER
+	RET
+
+// func scaleAVX512(alpha float32, x []float32)
+TEXT ·scaleAVX512(SB), NOSPLIT, $0-32
+	VBROADCASTSS alpha+0(FP), Z31
+	MOVQ x_base+8(FP), SI
+	MOVQ x_len+16(FP), CX
+	CMPQ CX, $64
+	JB scale16
+
+scale64:
+	VMULPS (SI), Z31, Z0
+	VMULPS 64(SI), Z31, Z1
+	VMULPS 128(SI), Z31, Z2
+	VMULPS 192(SI), Z31, Z3
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	VMOVUPS Z2, 128(SI)
+	VMOVUPS Z3, 192(SI)
+	ADDQ $256, SI
+	SUBQ $64, CX
+	CMPQ CX, $64
+	JAE scale64
+
+scale16:
+	CMPQ CX, $16
+	JB scaletail
+	VMULPS (SI), Z31, Z0
+	VMOVUPS Z0, (SI)
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP scale16
+
+scaletail:
+	TESTQ CX, CX
+	JZ scaledone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS Z0, Z31, Z0
+	VMOVUPS Z0, K1, (SI)
+
+scaledone:
+	VZEROUPPER
+	RET
+
+// func sigmoidAVX512(dst, x []float32)
+TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), CX
+	TESTQ CX, CX
+	JZ sigdone
+	LOADCONSTS
+
+sig32:
+	CMPQ CX, $32
+	JB sig16
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z5
+	SIGMOID(Z0, Z1, Z2, Z3, Z4)
+	SIGMOID(Z5, Z6, Z7, Z8, Z9)
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP sig32
+
+sig16:
+	CMPQ CX, $16
+	JB sigtail
+	VMOVUPS (SI), Z0
+	SIGMOID(Z0, Z1, Z2, Z3, Z4)
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+
+sigtail:
+	TESTQ CX, CX
+	JZ sigdone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	SIGMOID(Z0, Z1, Z2, Z3, Z4)
+	VMOVUPS Z0, K1, (DI)
+
+sigdone:
+	VZEROUPPER
+	RET
+
+// func tanhAVX512(dst, x []float32)
+TEXT ·tanhAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ x_base+24(FP), SI
+	MOVQ x_len+32(FP), CX
+	TESTQ CX, CX
+	JZ tanhdone
+	LOADCONSTS
+
+tanh32:
+	CMPQ CX, $32
+	JB tanh16
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z6
+	TANH(Z0, Z1, Z2, Z3, Z4, Z5)
+	TANH(Z6, Z7, Z8, Z9, Z10, Z11)
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z6, 64(DI)
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP tanh32
+
+tanh16:
+	CMPQ CX, $16
+	JB tanhtail
+	VMOVUPS (SI), Z0
+	TANH(Z0, Z1, Z2, Z3, Z4, Z5)
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+
+tanhtail:
+	TESTQ CX, CX
+	JZ tanhdone
+	TAILMASK
+	VMOVUPS.Z (SI), K1, Z0
+	TANH(Z0, Z1, Z2, Z3, Z4, Z5)
+	VMOVUPS Z0, K1, (DI)
+
+tanhdone:
+	VZEROUPPER
+	RET
+
+// CELLFWD is one block of LSTMCellForward under mask K1. AX is the byte
+// offset of the block; DI, R9, R10, R11 point at the i, f, g, o gates, SI at
+// cPrev, DX at c, R12 at h, R13 at tanhC. cPrev is read before c is written,
+// so the two may alias.
+#define CELLFWD \
+	VMOVUPS.Z (DI)(AX*1), K1, Z0; \
+	SIGMOID(Z0, Z1, Z2, Z3, Z4); \
+	VMOVUPS Z0, K1, (DI)(AX*1); \
+	VMOVUPS.Z (R10)(AX*1), K1, Z5; \
+	TANH(Z5, Z6, Z7, Z2, Z3, Z4); \
+	VMOVUPS Z5, K1, (R10)(AX*1); \
+	VMULPS Z5, Z0, Z0; \
+	VMOVUPS.Z (R9)(AX*1), K1, Z5; \
+	SIGMOID(Z5, Z1, Z2, Z3, Z4); \
+	VMOVUPS Z5, K1, (R9)(AX*1); \
+	VMOVUPS.Z (SI)(AX*1), K1, Z6; \
+	VFMADD231PS Z6, Z5, Z0; \
+	VMOVUPS Z0, K1, (DX)(AX*1); \
+	TANH(Z0, Z6, Z7, Z2, Z3, Z4); \
+	VMOVUPS Z0, K1, (R13)(AX*1); \
+	VMOVUPS.Z (R11)(AX*1), K1, Z5; \
+	SIGMOID(Z5, Z1, Z2, Z3, Z4); \
+	VMOVUPS Z5, K1, (R11)(AX*1); \
+	VMULPS Z5, Z0, Z0; \
+	VMOVUPS Z0, K1, (R12)(AX*1)
+
+// func lstmCellForwardAVX512(gates, cPrev, c, h, tanhC []float32)
+TEXT ·lstmCellForwardAVX512(SB), NOSPLIT, $0-120
+	MOVQ gates_base+0(FP), DI
+	MOVQ cPrev_base+24(FP), SI
+	MOVQ c_base+48(FP), DX
+	MOVQ c_len+56(FP), CX
+	MOVQ h_base+72(FP), R12
+	MOVQ tanhC_base+96(FP), R13
+	TESTQ CX, CX
+	JZ fwddone
+	LEAQ (DI)(CX*4), R9
+	LEAQ (R9)(CX*4), R10
+	LEAQ (R10)(CX*4), R11
+	LOADCONSTS
+	XORQ AX, AX
+	MOVL $0xffff, BX
+	KMOVW BX, K1
+
+fwd16:
+	CMPQ CX, $16
+	JB fwdtail
+	CELLFWD
+	ADDQ $64, AX
+	SUBQ $16, CX
+	JMP fwd16
+
+fwdtail:
+	TESTQ CX, CX
+	JZ fwddone
+	TAILMASK
+	CELLFWD
+
+fwddone:
+	VZEROUPPER
+	RET
+
+// CELLBWD is one block of LSTMCellBackward under mask K1, in the reference's
+// order of operations (no FMA), so it matches the Go loop bit for bit. SI and
+// DI point at the block's i gate in act and dGates (advanced per block); the
+// f, g, o gates are R8 = 4H, 2*R8 and R9 = 12H bytes further. AX is the byte
+// offset into cPrev (DX), tanhC (R10), dh (R11) and dc (R12).
+#define CELLBWD \
+	VMOVUPS.Z (SI), K1, Z0; \
+	VMOVUPS.Z (SI)(R8*1), K1, Z1; \
+	VMOVUPS.Z (SI)(R8*2), K1, Z2; \
+	VMOVUPS.Z (SI)(R9*1), K1, Z3; \
+	VMOVUPS.Z (R10)(AX*1), K1, Z5; \
+	VMOVUPS.Z (R11)(AX*1), K1, Z6; \
+	VMOVUPS.Z (R12)(AX*1), K1, Z7; \
+	VMULPS Z5, Z5, Z8; \
+	VSUBPS Z8, ONE, Z8; \
+	VMULPS Z3, Z6, Z9; \
+	VMULPS Z8, Z9, Z9; \
+	VADDPS Z7, Z9, Z9; \
+	VSUBPS Z0, ONE, Z10; \
+	VMULPS Z2, Z9, Z11; \
+	VMULPS Z0, Z11, Z11; \
+	VMULPS Z10, Z11, Z11; \
+	VMOVUPS Z11, K1, (DI); \
+	VSUBPS Z1, ONE, Z10; \
+	VMOVUPS.Z (DX)(AX*1), K1, Z8; \
+	VMULPS Z8, Z9, Z11; \
+	VMULPS Z1, Z11, Z11; \
+	VMULPS Z10, Z11, Z11; \
+	VMOVUPS Z11, K1, (DI)(R8*1); \
+	VMULPS Z2, Z2, Z10; \
+	VSUBPS Z10, ONE, Z10; \
+	VMULPS Z0, Z9, Z11; \
+	VMULPS Z10, Z11, Z11; \
+	VMOVUPS Z11, K1, (DI)(R8*2); \
+	VSUBPS Z3, ONE, Z10; \
+	VMULPS Z5, Z6, Z11; \
+	VMULPS Z3, Z11, Z11; \
+	VMULPS Z10, Z11, Z11; \
+	VMOVUPS Z11, K1, (DI)(R9*1); \
+	VMULPS Z1, Z9, Z9; \
+	VMOVUPS Z9, K1, (R12)(AX*1)
+
+// func lstmCellBackwardAVX512(dGates, act, cPrev, tanhC, dh, dc []float32)
+TEXT ·lstmCellBackwardAVX512(SB), NOSPLIT, $0-144
+	MOVQ dGates_base+0(FP), DI
+	MOVQ act_base+24(FP), SI
+	MOVQ cPrev_base+48(FP), DX
+	MOVQ tanhC_base+72(FP), R10
+	MOVQ dh_base+96(FP), R11
+	MOVQ dh_len+104(FP), CX
+	MOVQ dc_base+120(FP), R12
+	TESTQ CX, CX
+	JZ bwddone
+	LEAQ (CX*4), R8
+	LEAQ (R8)(R8*2), R9
+	BCAST($0x3f800000, ONE)
+	XORQ AX, AX
+	MOVL $0xffff, BX
+	KMOVW BX, K1
+
+bwd16:
+	CMPQ CX, $16
+	JB bwdtail
+	CELLBWD
+	ADDQ $64, AX
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP bwd16
+
+bwdtail:
+	TESTQ CX, CX
+	JZ bwddone
+	TAILMASK
+	CELLBWD
+
+bwddone:
+	VZEROUPPER
+	RET
