@@ -1,0 +1,180 @@
+package blas
+
+import (
+	"sync"
+
+	"github.com/novacron/perfpredict/asm"
+)
+
+// Cache blocking (this machine: 48 KiB L1d, 1 MiB L2 per core). A packed B
+// block of gemmKC×gemmNC floats (512 KiB) stays in L2 while one packed A panel
+// of MR×gemmKC floats (14 KiB for MR 14) stays in L1 and the micro-kernel
+// sweeps the block's columns with it. Chosen with BenchmarkGemmBlocking.
+var (
+	gemmKC = 256
+	gemmNC = 512
+)
+
+// gemmBuf holds a goroutine's packing buffers; they are pooled so that a
+// product of a size seen before allocates nothing.
+type gemmBuf struct{ a, b []float32 }
+
+var gemmPool = sync.Pool{New: func() any { return new(gemmBuf) }}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// sgemm is the blocked product on the calling goroutine, for validated
+// arguments with m, n, k > 0 and alpha != 0. B comes from b or, when pb is
+// not nil, from that packed operand (b, ldb and transB are then unused).
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, pb *PackedB, beta float32, c []float32, ldc int) {
+	if pb == nil && m == 1 {
+		gemv(transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
+		return
+	}
+	mr, nr := asm.GemmTile()
+	kc, nc := gemmKC, gemmNC
+	micro := asm.GemmMicro
+	if pb != nil {
+		kc = pb.kc
+		if pb.nr != nr {
+			// Packed for another level (asm.SetLevel since): correct but slow.
+			nr, mr = pb.nr, 4
+			micro = func(mr, n, k int, alpha float32, a, b []float32, beta float32, c []float32, ldc int) {
+				asm.GemmMicroRef(pb.nr, mr, n, k, alpha, a, b, beta, c, ldc)
+			}
+		}
+	}
+	nc = max(nc/nr, 1) * nr
+	buf := gemmPool.Get().(*gemmBuf)
+	defer gemmPool.Put(buf)
+	for jc := 0; jc < n; jc += nc {
+		ncb := min(nc, n-jc)
+		ncPad := (ncb + nr - 1) / nr * nr
+		for pc := 0; pc < k; pc += kc {
+			kcb := min(kc, k-pc)
+			var bp []float32
+			if pb != nil {
+				off := pc*pb.nPad + jc*kcb
+				bp = pb.data[off : off+kcb*ncPad]
+			} else {
+				buf.b = grow(buf.b, kcb*ncPad)
+				bp = buf.b
+				packB(transB, b, ldb, pc, jc, kcb, ncb, nr, bp)
+			}
+			be := beta
+			if pc > 0 {
+				be = 1
+			}
+			for ic := 0; ic < m; ic += mr {
+				mrb := min(mr, m-ic)
+				var ap []float32
+				if mrb == 1 && !transA {
+					ap = a[ic*lda+pc : ic*lda+pc+kcb]
+				} else {
+					buf.a = grow(buf.a, mrb*kcb)
+					ap = buf.a
+					packA(transA, a, lda, ic, pc, mrb, kcb, ap)
+				}
+				co := ic*ldc + jc
+				micro(mrb, ncb, kcb, alpha, ap, bp, be, c[co:co+(mrb-1)*ldc+ncb], ldc)
+			}
+		}
+	}
+}
+
+// packA packs rows i0 ... i0+mr-1, depths p0 ... p0+kc-1 of op(A) into one
+// panel: dst[p*mr+i] = op(A)[i0+i][p0+p].
+func packA(transA bool, a []float32, lda, i0, p0, mr, kc int, dst []float32) {
+	dst = dst[:mr*kc]
+	if transA {
+		// A is k×m: the mr values of one depth are contiguous.
+		for p := 0; p < kc; p++ {
+			o := (p0+p)*lda + i0
+			copy(dst[p*mr:p*mr+mr], a[o:o+mr])
+		}
+		return
+	}
+	for i := 0; i < mr; i++ {
+		o := (i0+i)*lda + p0
+		row := a[o : o+kc]
+		for p, v := range row {
+			dst[p*mr+i] = v
+		}
+	}
+}
+
+// packB packs depths p0 ... p0+kc-1, columns j0 ... j0+nc-1 of op(B) into
+// ceil(nc/nr) panels of nr columns, the last one padded with zeros:
+// dst[t*kc*nr + p*nr + j] = op(B)[p0+p][j0+t*nr+j].
+func packB(transB bool, b []float32, ldb, p0, j0, kc, nc, nr int, dst []float32) {
+	for t := 0; t*nr < nc; t++ {
+		jt := j0 + t*nr
+		w := min(nr, nc-t*nr)
+		d := dst[t*kc*nr : (t+1)*kc*nr]
+		if !transB {
+			for p := 0; p < kc; p++ {
+				o := (p0+p)*ldb + jt
+				dd := d[p*nr : p*nr+nr]
+				copy(dd, b[o:o+w])
+				clear(dd[w:])
+			}
+			continue
+		}
+		// B is n×k: one column of op(B) is a contiguous row of b.
+		for j := 0; j < w; j++ {
+			o := (jt+j)*ldb + p0
+			col := b[o : o+kc]
+			for p, v := range col {
+				d[p*nr+j] = v
+			}
+		}
+		if w < nr {
+			for p := 0; p < kc; p++ {
+				clear(d[p*nr+w : p*nr+nr])
+			}
+		}
+	}
+}
+
+// gemv is the product for a single row of C, where packing B would cost as
+// much as the product itself: c = alpha*op(A)·op(B) + beta*c with op(A) 1×k.
+func gemv(transA, transB bool, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32) {
+	c = c[:n]
+	var buf *gemmBuf
+	x := a[:k]
+	if transA && k > 1 {
+		// A is k×1 with row stride lda: gather its column.
+		buf = gemmPool.Get().(*gemmBuf)
+		defer gemmPool.Put(buf)
+		buf.a = grow(buf.a, k)
+		for p := range buf.a {
+			buf.a[p] = a[p*lda]
+		}
+		x = buf.a
+	}
+	if transB {
+		// B is n×k: each output is a dot product with one row of b.
+		for j := range c {
+			d := alpha * asm.Dot(x, b[j*ldb:j*ldb+k])
+			if beta == 0 {
+				c[j] = d
+			} else {
+				c[j] = d + beta*c[j]
+			}
+		}
+		return
+	}
+	if beta == 0 {
+		clear(c)
+	} else if beta != 1 {
+		asm.Scale(beta, c)
+	}
+	for p, v := range x {
+		asm.Axpy(alpha*v, b[p*ldb:p*ldb+n], c)
+	}
+}
