@@ -1,0 +1,394 @@
+package lstm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func newStack(t testing.TB, cfg Config, seed uint64) *Stack {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.InitUniform(rand.New(rand.NewPCG(seed, 1)))
+	return s
+}
+
+func randVec(n int, seed uint64, scale float32) []float32 {
+	r := rand.New(rand.NewPCG(seed, 2))
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64()) * scale
+	}
+	return v
+}
+
+// weightedLoss is sum(out*r) accumulated in float64.
+func weightedLoss(out, r []float32) float64 {
+	var l float64
+	for i, v := range out {
+		l += float64(v) * float64(r[i])
+	}
+	return l
+}
+
+// TestGradCheck compares Backward with central finite differences of
+// loss = sum(out*r) for every parameter element and every input element.
+func TestGradCheck(t *testing.T) {
+	cases := []struct {
+		cfg  Config
+		B, T int
+	}{
+		{Config{Input: 3, Hidden: 4, Layers: 1}, 2, 4},
+		{Config{Input: 2, Hidden: 3, Layers: 2}, 2, 3},
+		{Config{Input: 3, Hidden: 4, Layers: 1, Bidirectional: true}, 2, 4},
+		{Config{Input: 2, Hidden: 3, Layers: 2, Bidirectional: true}, 3, 3},
+		{Config{Input: 2, Hidden: 3, Layers: 3, Bidirectional: true, Dropout: 0.4}, 2, 3},
+	}
+	for ci, c := range cases {
+		t.Run(fmt.Sprintf("%+v", c.cfg), func(t *testing.T) {
+			s := newStack(t, c.cfg, uint64(ci+10))
+			// Scale the weights up a little so that the gates are not all linear.
+			for _, p := range s.Params() {
+				for i := range p.Data {
+					p.Data[i] *= 2
+				}
+			}
+			ws := s.NewWorkspace()
+			x := randVec(c.B*c.T*c.cfg.Input, uint64(ci), 1)
+			r := randVec(c.B*c.T*s.OutputSize(), uint64(ci+100), 1)
+			loss := func() float64 {
+				ws.SetRand(rand.New(rand.NewPCG(7, 7))) // the same dropout mask each time
+				out, err := s.Forward(ws, x, c.B, c.T, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return weightedLoss(out, r)
+			}
+			loss()
+			dx := append([]float32(nil), s.Backward(ws, r)...)
+
+			const eps = 1e-2
+			check := func(what string, data []float32, analytic []float32) {
+				worst := 0.0
+				for i := range data {
+					v := data[i]
+					data[i] = v + eps
+					lp := loss()
+					data[i] = v - eps
+					lm := loss()
+					data[i] = v
+					num := (lp - lm) / (2 * eps)
+					a := float64(analytic[i])
+					err := math.Abs(a-num) / (math.Max(math.Abs(num), math.Abs(a)) + 1e-2)
+					worst = max(worst, err)
+					if !(err <= 5e-3) {
+						t.Errorf("%s[%d]: analytic %.6g, numeric %.6g", what, i, a, num)
+						return
+					}
+				}
+				t.Logf("%s: worst relative error %.2g", what, worst)
+			}
+			check("x", x, dx)
+			for _, p := range s.Params() {
+				check(p.Name, p.Data, append([]float32(nil), p.Grad...))
+			}
+		})
+	}
+}
+
+func TestParamNames(t *testing.T) {
+	s := newStack(t, Config{Input: 5, Hidden: 4, Layers: 2, Bidirectional: true}, 1)
+	var names []string
+	for _, p := range s.Params() {
+		names = append(names, fmt.Sprint(p))
+	}
+	want := "weight_ih_l0[16 5] weight_hh_l0[16 4] bias_ih_l0[16] bias_hh_l0[16] " +
+		"weight_ih_l0_reverse[16 5] weight_hh_l0_reverse[16 4] bias_ih_l0_reverse[16] bias_hh_l0_reverse[16] " +
+		"weight_ih_l1[16 8] weight_hh_l1[16 4] bias_ih_l1[16] bias_hh_l1[16] " +
+		"weight_ih_l1_reverse[16 8] weight_hh_l1_reverse[16 4] bias_ih_l1_reverse[16] bias_hh_l1_reverse[16]"
+	if got := strings.Join(names, " "); got != want {
+		t.Errorf("params:\n got %s\nwant %s", got, want)
+	}
+	if s.OutputSize() != 8 || s.Config().Layers != 2 {
+		t.Errorf("OutputSize %d, Config %+v", s.OutputSize(), s.Config())
+	}
+	bound := float32(0.5) // 1/sqrt(4)
+	for _, p := range s.Params() {
+		lo, hi := float32(1), float32(-1)
+		for _, v := range p.Data {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		if lo < -bound || hi > bound || hi-lo < bound/2 {
+			t.Errorf("%s: InitUniform range [%v, %v], want spread within ±%v", p.Name, lo, hi, bound)
+		}
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	for _, cfg := range []Config{
+		{Input: 0, Hidden: 4, Layers: 1},
+		{Input: 3, Hidden: -1, Layers: 1},
+		{Input: 3, Hidden: 4, Layers: 0},
+		{Input: 3, Hidden: 4, Layers: 1, Dropout: 1.5},
+		{Input: 3, Hidden: 4, Layers: 1, Dropout: float32(math.NaN())},
+	} {
+		if _, err := New(cfg); err == nil || !strings.HasPrefix(err.Error(), "lstm: ") {
+			t.Errorf("New(%+v) err = %v", cfg, err)
+		}
+	}
+}
+
+func TestForwardErrors(t *testing.T) {
+	s := newStack(t, Config{Input: 3, Hidden: 4, Layers: 2, Bidirectional: true}, 1)
+	ws := s.NewWorkspace()
+	cases := []struct {
+		x        []float32
+		b, steps int
+		want     []string
+	}{
+		{make([]float32, 12), 0, 4, []string{"batch (0)"}},
+		{make([]float32, 12), 1, 0, []string{"steps (0)"}},
+		{make([]float32, 12), 2, 3, []string{"12", "18"}},            // wrong length
+		{make([]float32, 2*3*4), 2, 3, []string{"24", "2*3*3 = 18"}}, // 4 features instead of 3
+	}
+	for _, c := range cases {
+		_, err := s.Forward(ws, c.x, c.b, c.steps, false)
+		if err == nil {
+			t.Errorf("Forward(len %d, %d, %d): no error", len(c.x), c.b, c.steps)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not mention %q", err, w)
+			}
+		}
+	}
+	mustPanic(t, "Backward before Forward", func() { s.Backward(ws, make([]float32, 8)) })
+	if _, err := s.Forward(ws, make([]float32, 6), 1, 2, false); err != nil {
+		t.Fatal(err)
+	}
+	mustPanic(t, "Backward after eval Forward", func() { s.Backward(ws, make([]float32, 16)) })
+	if _, err := s.Forward(ws, make([]float32, 6), 1, 2, true); err != nil {
+		t.Fatal(err)
+	}
+	mustPanic(t, "Backward with a short dOut", func() { s.Backward(ws, make([]float32, 15)) })
+	other := newStack(t, Config{Input: 3, Hidden: 4, Layers: 1}, 1)
+	mustPanic(t, "foreign workspace", func() { other.Forward(ws, make([]float32, 6), 1, 2, false) })
+}
+
+func mustPanic(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		r := recover()
+		if r == nil {
+			t.Errorf("%s: no panic", what)
+		} else if !strings.HasPrefix(fmt.Sprint(r), "lstm: ") {
+			t.Errorf("%s: panic %q without the lstm: prefix", what, r)
+		}
+	}()
+	f()
+}
+
+// TestNaNPropagates: a NaN at one (b, t) poisons that sequence as in PyTorch
+// (forward direction from t on, reverse up to t, every step of later layers)
+// and leaves the other sequences of the batch alone.
+func TestNaNPropagates(t *testing.T) {
+	cfg := Config{Input: 3, Hidden: 4, Layers: 1, Bidirectional: true}
+	s := newStack(t, cfg, 3)
+	B, T, H := 2, 5, 4
+	x := randVec(B*T*3, 1, 1)
+	x[(0*T+2)*3+1] = float32(math.NaN())
+	out, err := s.Forward(s.NewWorkspace(), x, B, T, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := 0; b < B; b++ {
+		for tt := 0; tt < T; tt++ {
+			for d := 0; d < 2; d++ {
+				v := out[(b*T+tt)*2*H+d*H]
+				poisoned := b == 0 && ((d == 0 && tt >= 2) || (d == 1 && tt <= 2))
+				if math.IsNaN(float64(v)) != poisoned {
+					t.Errorf("out[b=%d,t=%d,dir=%d] = %v, want NaN: %v", b, tt, d, v, poisoned)
+				}
+			}
+		}
+	}
+}
+
+// TestEvalIgnoresDropout: Forward(train=false) is the same with and without
+// dropout configured, while a training pass with dropout differs and drops
+// about a fraction p of the values between layers, scaling the rest.
+func TestEvalIgnoresDropout(t *testing.T) {
+	cfg := Config{Input: 3, Hidden: 8, Layers: 2, Bidirectional: true}
+	plain := newStack(t, cfg, 5)
+	cfg.Dropout = 0.3
+	dropped := newStack(t, cfg, 5)
+	x := randVec(4*6*3, 9, 1)
+	a, err := plain.Forward(plain.NewWorkspace(), x, 4, 6, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := dropped.NewWorkspace()
+	b, _ := dropped.Forward(ws, x, 4, 6, false)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("eval output differs with dropout configured at %d: %v vs %v", i, a[i], b[i])
+		}
+	}
+	c, _ := dropped.Forward(ws, x, 4, 6, true)
+	same := 0
+	for i := range a {
+		if a[i] == c[i] {
+			same++
+		}
+	}
+	if same == len(a) {
+		t.Error("training pass with dropout equals the eval pass")
+	}
+	mask := ws.layers[0].mask
+	zeros := 0
+	for _, m := range mask {
+		switch m {
+		case 0:
+			zeros++
+		case 1 / (1 - cfg.Dropout):
+		default:
+			t.Fatalf("mask value %v, want 0 or %v", m, 1/(1-cfg.Dropout))
+		}
+	}
+	if frac := float64(zeros) / float64(len(mask)); math.Abs(frac-0.3) > 0.08 {
+		t.Errorf("dropped fraction %.3f, want about 0.3", frac)
+	}
+}
+
+// TestSerialParallelIdentical: the two directions on two goroutines give
+// bit-identical outputs and gradients to the serial path.
+func TestSerialParallelIdentical(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	cfg := Config{Input: 7, Hidden: 16, Layers: 2, Bidirectional: true, Dropout: 0.2}
+	B, T := 5, 11
+	x := randVec(B*T*cfg.Input, 4, 1)
+	r := randVec(B*T*2*cfg.Hidden, 5, 1)
+	run := func(serial bool) ([]float32, []float32, [][]float32) {
+		s := newStack(t, cfg, 8)
+		ws := s.NewWorkspace()
+		ws.Serial = serial
+		ws.SetRand(rand.New(rand.NewPCG(3, 3)))
+		out, err := s.Forward(ws, x, B, T, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !serial && !ws.parallel(0) {
+			t.Fatal("shape too small for the parallel path")
+		}
+		out = append([]float32(nil), out...)
+		dx := append([]float32(nil), s.Backward(ws, r)...)
+		var grads [][]float32
+		for _, p := range s.Params() {
+			grads = append(grads, p.Grad)
+		}
+		return out, dx, grads
+	}
+	o1, d1, g1 := run(true)
+	o2, d2, g2 := run(false)
+	bitsEqual(t, "out", o1, o2)
+	bitsEqual(t, "dx", d1, d2)
+	for i := range g1 {
+		bitsEqual(t, fmt.Sprint("grad ", i), g1[i], g2[i])
+	}
+}
+
+func bitsEqual(t *testing.T, what string, a, b []float32) {
+	t.Helper()
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			t.Errorf("%s[%d]: %v vs %v", what, i, a[i], b[i])
+			return
+		}
+	}
+}
+
+// TestWorkspaceReuse: a workspace that has seen a larger shape gives the same
+// results for a smaller one as a fresh workspace, and gradients accumulate.
+func TestWorkspaceReuse(t *testing.T) {
+	cfg := Config{Input: 4, Hidden: 6, Layers: 2, Bidirectional: true}
+	s := newStack(t, cfg, 2)
+	big := randVec(5*9*4, 1, 1)
+	small := randVec(2*3*4, 2, 1)
+	r := randVec(2*3*12, 3, 1)
+	ws := s.NewWorkspace()
+	if _, err := s.Forward(ws, big, 5, 9, true); err != nil {
+		t.Fatal(err)
+	}
+	s.Backward(ws, randVec(5*9*12, 4, 1))
+	for _, p := range s.Params() {
+		p.ZeroGrad()
+	}
+	got, _ := s.Forward(ws, small, 2, 3, true)
+	got = append([]float32(nil), got...)
+	gotDx := append([]float32(nil), s.Backward(ws, r)...)
+	g1 := append([]float32(nil), s.Params()[0].Grad...)
+	fresh := s.NewWorkspace()
+	want, _ := s.Forward(fresh, small, 2, 3, true)
+	bitsEqual(t, "out", got, want)
+	bitsEqual(t, "dx", gotDx, s.Backward(fresh, r))
+	// The second Backward added the same gradient again.
+	for i, v := range s.Params()[0].Grad {
+		if v != 2*g1[i] {
+			t.Fatalf("gradient did not accumulate: %v after two passes, %v after one", v, g1[i])
+		}
+	}
+}
+
+// TestForwardAllocs: after the first call of a shape, Forward and Backward
+// allocate nothing, serial or parallel, eval or training.
+func TestForwardAllocs(t *testing.T) {
+	cfg := Config{Input: 5, Hidden: 32, Layers: 2, Bidirectional: true, Dropout: 0.2}
+	s := newStack(t, cfg, 1)
+	B, T := 4, 10
+	x := randVec(B*T*5, 1, 1)
+	dOut := randVec(B*T*64, 2, 1)
+	for _, serial := range []bool{true, false} {
+		ws := s.NewWorkspace()
+		ws.Serial = serial
+		for _, train := range []bool{false, true} {
+			f := func() {
+				if _, err := s.Forward(ws, x, B, T, train); err != nil {
+					t.Fatal(err)
+				}
+				if train {
+					s.Backward(ws, dOut)
+				}
+			}
+			f()
+			if n := testing.AllocsPerRun(5, f); n != 0 {
+				t.Errorf("serial=%v train=%v: %v allocations per pass", serial, train, n)
+			}
+		}
+	}
+}
+
+func ExampleStack() {
+	s, err := New(Config{Input: 3, Hidden: 4, Layers: 2, Bidirectional: true})
+	if err != nil {
+		panic(err)
+	}
+	s.InitUniform(rand.New(rand.NewPCG(1, 2)))
+	ws := s.NewWorkspace()
+	x := make([]float32, 2*5*3) // batch 2, 5 steps, 3 features
+	out, err := s.Forward(ws, x, 2, 5, true)
+	if err != nil {
+		panic(err)
+	}
+	dx := s.Backward(ws, make([]float32, len(out)))
+	fmt.Println(len(out), s.OutputSize(), len(dx), len(s.Params()))
+	// Output: 80 8 30 16
+}
