@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/novacron/perfpredict/asm"
+	"github.com/novacron/perfpredict/lstm"
+)
+
+// The seed architecture's LSTM: 3 bidirectional layers of 128 units over 60
+// steps of 30 features, dropout 0.2 between layers.
+var seedLSTM = lstm.Config{Input: 30, Hidden: 128, Layers: 3, Bidirectional: true, Dropout: 0.2}
+
+const seedSteps = 60
+
+// lstmForwardFLOPs is the GEMM work of one sequence's forward pass:
+// 2*T*4H*(in+H) per layer and direction (the cell's element-wise work is not
+// counted). Backward does twice that (dW_ih, dW_hh, dx, dh).
+func lstmForwardFLOPs(cfg lstm.Config, steps int) float64 {
+	dirs := 1
+	if cfg.Bidirectional {
+		dirs = 2
+	}
+	var f float64
+	for k := 0; k < cfg.Layers; k++ {
+		in := cfg.Input
+		if k > 0 {
+			in = dirs * cfg.Hidden
+		}
+		f += float64(dirs) * 2 * float64(steps) * 4 * float64(cfg.Hidden) * float64(in+cfg.Hidden)
+	}
+	return f
+}
+
+func seedStack(b *testing.B) *lstm.Stack {
+	s, err := lstm.New(seedLSTM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.InitUniform(rand.New(rand.NewPCG(1, 2)))
+	return s
+}
+
+func randInput(n int) []float32 {
+	r := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	return x
+}
+
+func reportLSTM(b *testing.B, batch int, flopsPerSeq float64) {
+	sec := b.Elapsed().Seconds()
+	seqs := float64(b.N) * float64(batch)
+	b.ReportMetric(seqs/sec, "seq/s")
+	b.ReportMetric(seqs*flopsPerSeq/sec/1e9, "GFLOP/s")
+	b.ReportMetric(sec/float64(b.N)*1e3, "ms/op")
+}
+
+// BenchmarkLSTMForward is the evaluation forward pass of the seed LSTM stack
+// (both directions of a layer on the two cores).
+func BenchmarkLSTMForward(b *testing.B) {
+	b.Logf("asm.Implementation() = %s", asm.Implementation())
+	for _, batch := range []int{1, 256} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s := seedStack(b)
+			ws := s.NewWorkspace()
+			x := randInput(batch * seedSteps * seedLSTM.Input)
+			if _, err := s.Forward(ws, x, batch, seedSteps, false); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Forward(ws, x, batch, seedSteps, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportLSTM(b, batch, lstmForwardFLOPs(seedLSTM, seedSteps))
+		})
+	}
+}
+
+// BenchmarkLSTMTrainStep is a training forward (dropout on) plus the full
+// backward pass (parameter gradients and input gradient) of the seed LSTM.
+func BenchmarkLSTMTrainStep(b *testing.B) {
+	b.Logf("asm.Implementation() = %s", asm.Implementation())
+	for _, batch := range []int{32} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s := seedStack(b)
+			ws := s.NewWorkspace()
+			x := randInput(batch * seedSteps * seedLSTM.Input)
+			dOut := randInput(batch * seedSteps * s.OutputSize())
+			step := func() {
+				if _, err := s.Forward(ws, x, batch, seedSteps, true); err != nil {
+					b.Fatal(err)
+				}
+				s.Backward(ws, dOut)
+			}
+			step()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				step()
+			}
+			reportLSTM(b, batch, 3*lstmForwardFLOPs(seedLSTM, seedSteps))
+		})
+	}
+}
