@@ -16,8 +16,9 @@ import "math"
 //   - moments (mean, std, skew, kurt) from running sums of (x-K)^p, p=1..4,
 //     shifted by K, the window mean at the last exact recomputation. The sums
 //     are recomputed exactly (two-pass) every w pushes, and at once when the
-//     shift has drifted so far that the variance would lose more than four
-//     digits to cancellation.
+//     shift has drifted more than about three standard deviations from the
+//     mean (the higher moments would lose digits to cancellation), or when
+//     a value that dominated the sums (an outlier) leaves the window.
 //
 // Definitions (window of n <= w values; fewer at the start of a segment):
 // mean; std is the population standard deviation (ddof 0); skew = m3/m2^1.5;
@@ -110,6 +111,13 @@ func (r *rollWindow) push(x float64) {
 		r.s3 -= d2 * d
 		r.s4 -= d2 * d2
 		r.add(x)
+		// Subtracting a dominant value (an outlier leaving) leaves a
+		// rounding error of about 1e-16*d^4 in s4, large against what
+		// remains: recompute instead.
+		if d2 > 1e3*r.s2/float64(r.n) {
+			r.recompute()
+			return
+		}
 	}
 	r.pushes++
 	if r.pushes >= r.w {
@@ -163,7 +171,7 @@ func (r *rollWindow) stats(out []float32) {
 		m1 := r.s1 / fn
 		e2 := r.s2 / fn
 		c2 := e2 - m1*m1
-		if !(c2 > 1e-4*e2) {
+		if !(c2 > 0.1*e2) {
 			// The shift is far from the mean: recompute rather than
 			// trust a difference of nearly equal sums.
 			r.recompute()
