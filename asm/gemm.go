@@ -38,7 +38,17 @@ type gemmImpl struct {
 
 var gemmActive = gemmImplFor(Generic)
 
-func init() { register(func(l Level) { gemmActive = gemmImplFor(l) }) }
+// gemvFunc is a level's Gemv on checked arguments; nil means a loop of Dot.
+type gemvFunc func(k int, a *float32, lda int, x *float32, n int, alpha, beta float32, y *float32)
+
+var gemvActive gemvFunc
+
+func init() {
+	register(func(l Level) {
+		gemmActive = gemmImplFor(l)
+		gemvActive = gemvFor(l)
+	})
+}
 
 // gemmGoNR is the panel width of the Go kernel (the generic level).
 const gemmGoNR = 16
@@ -182,6 +192,46 @@ func gemmGo(mr, n, k int, alpha float32, a, b []float32, beta float32, c []float
 					cr[j] = alpha*acc[j] + beta*cr[j]
 				}
 			}
+		}
+	}
+}
+
+// Gemv computes y = alpha*A·x + beta*y for the row-major len(y)×len(x)
+// matrix A with row stride lda:
+//
+//	y[j] = alpha * Σ_p a[j*lda+p]*x[p] + beta*y[j]
+//
+// When beta is 0, y is not read. It is the one-row GEMM C = x^T·A^T that
+// needs no packing (an LSTM step with batch 1 against W_hh). It panics if lda
+// is less than len(x) or a is too short.
+func Gemv(alpha float32, a []float32, lda int, x []float32, beta float32, y []float32) {
+	n, k := len(y), len(x)
+	if n == 0 {
+		return
+	}
+	if (n > 1 && lda < k) || len(a) < (n-1)*lda+k {
+		panic(fmt.Sprintf("asm: Gemv: A too short or lda %d < len(x) %d: len(a)=%d, need %d", lda, k, len(a), (n-1)*lda+k))
+	}
+	if k == 0 {
+		for j := range y {
+			if beta == 0 {
+				y[j] = 0
+			} else {
+				y[j] *= beta
+			}
+		}
+		return
+	}
+	if g := gemvActive; g != nil {
+		g(k, &a[0], lda, &x[0], n, alpha, beta, &y[0])
+		return
+	}
+	for j := range y {
+		d := alpha * dotImpl(x, a[j*lda:j*lda+k])
+		if beta == 0 {
+			y[j] = d
+		} else {
+			y[j] = d + beta*y[j]
 		}
 	}
 }

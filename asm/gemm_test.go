@@ -142,6 +142,8 @@ func TestGemmMicroPanics(t *testing.T) {
 		},
 		"short c":     func() { GemmMicro(2, 4, 1, 1, make([]float32, 2), make([]float32, nr), 0, make([]float32, 7), 4) },
 		"ldc too low": func() { GemmMicro(2, 4, 1, 1, make([]float32, 2), make([]float32, nr), 0, make([]float32, 20), 3) },
+		"gemv lda":    func() { Gemv(1, make([]float32, 20), 3, make([]float32, 4), 0, make([]float32, 2)) },
+		"gemv short":  func() { Gemv(1, make([]float32, 8), 5, make([]float32, 4), 0, make([]float32, 2)) },
 	} {
 		func() {
 			defer func() {
@@ -203,4 +205,62 @@ func BenchmarkGemmKernel(b *testing.B) {
 			})
 		}
 	}
+}
+
+func TestGemv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	forEachGemmLevel(t, func(t *testing.T) {
+		for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 13} {
+			for _, k := range []int{0, 1, 5, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 128, 130} {
+				for _, ab := range [][2]float32{{1, 0}, {1, 1}, {-0.5, 2}, {2, 0}} {
+					alpha, beta := ab[0], ab[1]
+					lda := max(k, 1) + rng.IntN(3)
+					a := make([]float32, max(n-1, 0)*lda+k+5)
+					for i := range a {
+						a[i] = gemmGuard // gap cells: a kernel reading them would go wrong
+						if i%lda < k {
+							a[i] = rng.Float32()*2 - 1
+						}
+					}
+					x := make([]float32, k)
+					for i := range x {
+						x[i] = rng.Float32()*2 - 1
+					}
+					y := make([]float32, n+3)
+					for i := range y {
+						y[i] = gemmGuard
+						if i < n {
+							y[i] = rng.Float32()
+							if beta == 0 {
+								y[i] = float32(math.NaN())
+							}
+						}
+					}
+					y0 := append([]float32(nil), y...)
+					Gemv(alpha, a[:max(n-1, 0)*lda+k], lda, x, beta, y[:n])
+					for j := range y {
+						if j >= n {
+							if y[j] != gemmGuard {
+								t.Fatalf("n=%d k=%d: guard y[%d] overwritten", n, k, j)
+							}
+							continue
+						}
+						var s, mag float64
+						for p := 0; p < k; p++ {
+							s += float64(a[j*lda+p]) * float64(x[p])
+							mag += math.Abs(float64(a[j*lda+p]) * float64(x[p]))
+						}
+						want := float64(alpha) * s
+						if beta != 0 {
+							want += float64(beta) * float64(y0[j])
+						}
+						tol := float64(k+2)*1.2e-7*math.Abs(float64(alpha))*mag + 1e-6*math.Abs(want) + 1e-30
+						if d := math.Abs(float64(y[j]) - want); !(d <= tol) {
+							t.Fatalf("n=%d k=%d lda=%d alpha=%v beta=%v: y[%d] = %v, want %v", n, k, lda, alpha, beta, j, y[j], want)
+						}
+					}
+				}
+			}
+		}
+	})
 }

@@ -159,14 +159,7 @@ func gemv(transA, transB bool, n, k int, alpha float32, a []float32, lda int, b 
 	}
 	if transB {
 		// B is n×k: each output is a dot product with one row of b.
-		for j := range c {
-			d := alpha * asm.Dot(x, b[j*ldb:j*ldb+k])
-			if beta == 0 {
-				c[j] = d
-			} else {
-				c[j] = d + beta*c[j]
-			}
-		}
+		asm.Gemv(alpha, b[:(n-1)*ldb+k], ldb, x, beta, c)
 		return
 	}
 	if beta == 0 {

@@ -1,0 +1,175 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func gemvAVX512(k int, a *float32, lda int, x *float32, n int, alpha, beta float32, y *float32)
+//
+// y[j] = alpha*Σ_p a[j*lda+p]*x[p] + beta*y[j] for j < n, p < k; y is not
+// read when beta is ±0. Four rows at a time share each load of x; two
+// accumulators per row hide the FMA latency; the last k%16 columns are read
+// with a mask, never past the row.
+TEXT ·gemvAVX512(SB), NOSPLIT, $0-56
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	SHLQ $2, R8
+	MOVQ x+24(FP), DX
+	MOVQ n+32(FP), R9
+	MOVQ y+48(FP), DI
+	VBROADCASTSS alpha+40(FP), X14
+	VBROADCASTSS beta+44(FP), X15
+	MOVL beta+44(FP), R10
+	SHLL $1, R10
+	MOVQ k+0(FP), CX
+	MOVQ CX, BX
+	SHRQ $5, BX
+	ANDQ $15, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+
+gemv4:
+	CMPQ R9, $4
+	JLT gemv1
+	LEAQ (SI)(R8*1), R11
+	LEAQ (SI)(R8*2), R12
+	LEAQ (R11)(R8*2), R13
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	XORQ AX, AX
+	MOVQ BX, CX
+	TESTQ CX, CX
+	JZ gemv4r16
+
+gemv4loop:
+	VMOVUPS (DX)(AX*1), Z8
+	VMOVUPS 64(DX)(AX*1), Z9
+	VFMADD231PS (SI)(AX*1), Z8, Z0
+	VFMADD231PS (R11)(AX*1), Z8, Z1
+	VFMADD231PS (R12)(AX*1), Z8, Z2
+	VFMADD231PS (R13)(AX*1), Z8, Z3
+	VFMADD231PS 64(SI)(AX*1), Z9, Z4
+	VFMADD231PS 64(R11)(AX*1), Z9, Z5
+	VFMADD231PS 64(R12)(AX*1), Z9, Z6
+	VFMADD231PS 64(R13)(AX*1), Z9, Z7
+	ADDQ $128, AX
+	DECQ CX
+	JNZ gemv4loop
+
+gemv4r16:
+	MOVQ k+0(FP), CX
+	TESTQ $16, CX
+	JZ gemv4rmask
+	VMOVUPS (DX)(AX*1), Z8
+	VFMADD231PS (SI)(AX*1), Z8, Z0
+	VFMADD231PS (R11)(AX*1), Z8, Z1
+	VFMADD231PS (R12)(AX*1), Z8, Z2
+	VFMADD231PS (R13)(AX*1), Z8, Z3
+	ADDQ $64, AX
+
+gemv4rmask:
+	VMOVUPS.Z (DX)(AX*1), K1, Z8
+	VMOVUPS.Z (SI)(AX*1), K1, Z9
+	VMOVUPS.Z (R11)(AX*1), K1, Z10
+	VMOVUPS.Z (R12)(AX*1), K1, Z11
+	VMOVUPS.Z (R13)(AX*1), K1, Z12
+	VFMADD231PS Z9, Z8, Z0
+	VFMADD231PS Z10, Z8, Z1
+	VFMADD231PS Z11, Z8, Z2
+	VFMADD231PS Z12, Z8, Z3
+	VADDPS Z4, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VADDPS Z6, Z2, Z2
+	VADDPS Z7, Z3, Z3
+	VEXTRACTF64X4 $1, Z0, Y4
+	VEXTRACTF64X4 $1, Z1, Y5
+	VEXTRACTF64X4 $1, Z2, Y6
+	VEXTRACTF64X4 $1, Z3, Y7
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VADDPS Y6, Y2, Y2
+	VADDPS Y7, Y3, Y3
+	VEXTRACTF128 $1, Y0, X4
+	VEXTRACTF128 $1, Y1, X5
+	VEXTRACTF128 $1, Y2, X6
+	VEXTRACTF128 $1, Y3, X7
+	VADDPS X4, X0, X0
+	VADDPS X5, X1, X1
+	VADDPS X6, X2, X2
+	VADDPS X7, X3, X3
+	VHADDPS X1, X0, X0
+	VHADDPS X3, X2, X2
+	VHADDPS X2, X0, X0
+	VMULPS X14, X0, X0
+	TESTL R10, R10
+	JZ gemv4store
+	VMOVUPS (DI), X4
+	VFMADD231PS X15, X4, X0
+
+gemv4store:
+	VMOVUPS X0, (DI)
+	ADDQ $16, DI
+	LEAQ (SI)(R8*4), SI
+	SUBQ $4, R9
+	JMP gemv4
+
+gemv1:
+	TESTQ R9, R9
+	JZ gemvdone
+	VPXORD Z0, Z0, Z0
+	VPXORD Z4, Z4, Z4
+	XORQ AX, AX
+	MOVQ BX, CX
+	TESTQ CX, CX
+	JZ gemv1r16
+
+gemv1loop:
+	VMOVUPS (DX)(AX*1), Z8
+	VMOVUPS 64(DX)(AX*1), Z9
+	VFMADD231PS (SI)(AX*1), Z8, Z0
+	VFMADD231PS 64(SI)(AX*1), Z9, Z4
+	ADDQ $128, AX
+	DECQ CX
+	JNZ gemv1loop
+
+gemv1r16:
+	MOVQ k+0(FP), CX
+	TESTQ $16, CX
+	JZ gemv1rmask
+	VMOVUPS (DX)(AX*1), Z8
+	VFMADD231PS (SI)(AX*1), Z8, Z0
+	ADDQ $64, AX
+
+gemv1rmask:
+	VMOVUPS.Z (DX)(AX*1), K1, Z8
+	VMOVUPS.Z (SI)(AX*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VADDPS Z4, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y4
+	VADDPS Y4, Y0, Y0
+	VEXTRACTF128 $1, Y0, X4
+	VADDPS X4, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VMULSS X14, X0, X0
+	TESTL R10, R10
+	JZ gemv1store
+	VMOVSS (DI), X4
+	VFMADD231SS X15, X4, X0
+
+gemv1store:
+	VMOVSS X0, (DI)
+	ADDQ $4, DI
+	ADDQ R8, SI
+	DECQ R9
+	JMP gemv1
+
+gemvdone:
+	VZEROUPPER
+	RET
