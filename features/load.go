@@ -400,8 +400,9 @@ func (b *builder) readJSON(br *bufio.Reader) error {
 			off := dec.InputOffset()
 			var raw json.RawMessage
 			if err := dec.Decode(&raw); err != nil {
-				return &ParseError{File: b.file, Offset: off, Err: err}
+				return &ParseError{File: b.file, Offset: errOffset(err, off), Err: err}
 			}
+			off = dec.InputOffset() - int64(len(raw))
 			if e := b.sample(raw, 0, off); e != nil {
 				return e
 			}
@@ -464,12 +465,23 @@ func (b *builder) jsonObject(dec *json.Decoder) error {
 			return nil
 		}
 		if err != nil {
-			return &ParseError{File: b.file, Offset: off, Err: err}
+			return &ParseError{File: b.file, Offset: errOffset(err, off), Err: err}
 		}
+		off = dec.InputOffset() - int64(len(raw))
 		if e := b.sample(raw, 0, off); e != nil {
 			return e
 		}
 	}
+}
+
+// errOffset is where a decoding error occurred: the syntax error's offset,
+// else the last good position.
+func errOffset(err error, fallback int64) int64 {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return se.Offset
+	}
+	return fallback
 }
 
 func firstByte(raw json.RawMessage) byte {
