@@ -86,7 +86,7 @@ func TestBatchNormGradients(t *testing.T) {
 	x := randSlice(rng, batch*3)
 	w := randSlice(rng, batch*3)
 	y := make([]float32, batch*3)
-	cache := &BatchNormCache{XHat: make([]float32, batch*3), InvStd: make([]float32, 3)}
+	cache := &BatchNormCache{Mean: make([]float64, 3), InvStd: make([]float64, 3)}
 	f := func() float64 { bn.ForwardTrain(y, x, batch, cache); return weighted(w, y) }
 	f()
 	dx := make([]float32, len(x))
@@ -100,7 +100,7 @@ func TestBatchNormStatistics(t *testing.T) {
 	bn := NewBatchNorm1d("", 1)
 	x := []float32{1, 2, 3, 6}
 	y := make([]float32, 4)
-	cache := &BatchNormCache{XHat: make([]float32, 4), InvStd: make([]float32, 1)}
+	cache := &BatchNormCache{Mean: make([]float64, 1), InvStd: make([]float64, 1)}
 	bn.ForwardTrain(y, x, 4, cache)
 	// mean 3, biased var 3.5, unbiased var 14/3.
 	want0 := float32((1 - 3) / math.Sqrt(3.5+1e-5))
