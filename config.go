@@ -1,0 +1,142 @@
+package perfpredict
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Config describes the architecture and the training schedule. Its zero
+// value means the seed's defaults (see DefaultConfig); any field left at zero
+// takes its default.
+type Config struct {
+	// Hidden is the LSTM's hidden size per direction (default 128).
+	Hidden int
+	// Layers is the number of stacked bidirectional LSTM layers (default 3).
+	Layers int
+	// Head lists the widths of the head's hidden layers (default 128, 64, 32).
+	Head []int
+	// Dropout is the dropout probability between LSTM layers and in the head
+	// during training (default 0.2); a negative value disables dropout.
+	Dropout float32
+	// Steps is the window length T the model is trained on (default 60). The
+	// network accepts any length; callers building windows use this one.
+	Steps int
+	// BatchSize is the training mini-batch size (default 32).
+	BatchSize int
+	// LearningRate is Adam's step size (default 1e-3).
+	LearningRate float64
+	// Epochs is the maximum number of passes over the training set (default 100).
+	Epochs int
+	// Patience stops training after this many epochs without a better
+	// validation loss (default 10); a negative value disables early stopping.
+	Patience int
+	// Seed seeds the initial weights, the shuffling and dropout: the same seed
+	// on the same CPU implementation gives bit-identical weights.
+	Seed uint64
+}
+
+// Defaults of Config's fields.
+const (
+	DefaultHidden       = 128
+	DefaultLayers       = 3
+	DefaultDropout      = 0.2
+	DefaultSteps        = 60
+	DefaultBatchSize    = 32
+	DefaultLearningRate = 1e-3
+	DefaultEpochs       = 100
+	DefaultPatience     = 10
+)
+
+// DefaultHead is the default widths of the head's hidden layers.
+func DefaultHead() []int { return []int{128, 64, 32} }
+
+// DefaultConfig returns the seed's configuration with every field filled in.
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
+// withDefaults fills zero fields with their defaults.
+func (c Config) withDefaults() Config {
+	if c.Hidden == 0 {
+		c.Hidden = DefaultHidden
+	}
+	if c.Layers == 0 {
+		c.Layers = DefaultLayers
+	}
+	if len(c.Head) == 0 {
+		c.Head = DefaultHead()
+	} else {
+		c.Head = slices.Clone(c.Head)
+	}
+	if c.Dropout == 0 {
+		c.Dropout = DefaultDropout
+	}
+	if c.Steps == 0 {
+		c.Steps = DefaultSteps
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.LearningRate == 0 {
+		c.LearningRate = DefaultLearningRate
+	}
+	if c.Epochs == 0 {
+		c.Epochs = DefaultEpochs
+	}
+	if c.Patience == 0 {
+		c.Patience = DefaultPatience
+	}
+	return c
+}
+
+// dropout is the effective dropout probability (0 when disabled).
+func (c Config) dropout() float32 { return max(c.Dropout, 0) }
+
+// validate checks a configuration after withDefaults.
+func (c Config) validate() error {
+	switch {
+	case c.Hidden < 0:
+		return fmt.Errorf("perfpredict: config: hidden %d must be positive", c.Hidden)
+	case c.Layers < 0:
+		return fmt.Errorf("perfpredict: config: layers %d must be positive", c.Layers)
+	case c.Dropout >= 1:
+		return fmt.Errorf("perfpredict: config: dropout %v must be below 1", c.Dropout)
+	case c.Steps < 0:
+		return fmt.Errorf("perfpredict: config: steps %d must be positive", c.Steps)
+	case c.BatchSize < 2:
+		return fmt.Errorf("perfpredict: config: batch size %d must be at least 2 (batch normalisation needs two samples)", c.BatchSize)
+	case c.LearningRate < 0:
+		return fmt.Errorf("perfpredict: config: learning rate %v must be positive", c.LearningRate)
+	case c.Epochs < 0:
+		return fmt.Errorf("perfpredict: config: epochs %d must be positive", c.Epochs)
+	}
+	for i, w := range c.Head {
+		if w <= 0 {
+			return fmt.Errorf("perfpredict: config: head width %d (layer %d) must be positive", w, i+1)
+		}
+	}
+	return nil
+}
+
+// headString formats the head widths as the checkpoint's "head" metadata
+// ("128,64,32").
+func headString(widths []int) string {
+	s := make([]string, len(widths))
+	for i, w := range widths {
+		s[i] = strconv.Itoa(w)
+	}
+	return strings.Join(s, ",")
+}
+
+// parseHead reads the "head" metadata.
+func parseHead(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		w, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || w <= 0 {
+			return nil, fmt.Errorf("head widths %q: %q is not a positive integer", s, f)
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}

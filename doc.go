@@ -1,0 +1,12 @@
+// Package perfpredict learns the performance of a DWCP v3 cluster from its
+// metrics and predicts it with a stacked bidirectional LSTM, additive
+// attention over time and a fully connected head, all in Go.
+//
+// Data flow: windows of scaled features x [N, T, F] and targets y [N, K]
+// (built by the features package) form a Dataset; Model.Train fits the model
+// with Adam on the mean squared error, keeping the best epoch's weights by
+// validation loss; Model.Predict returns predictions [B, K] and the attention
+// weights [B, T]; Model.Evaluate scores predictions in original units when
+// the target scaler is known; Save and Load write and read safetensors
+// checkpoints that the PyTorch reference (perfmodel.py) reads and writes too.
+package perfpredict
