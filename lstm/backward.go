@@ -53,7 +53,8 @@ func (s *Stack) Backward(ws *Workspace, dOut []float32) []float32 {
 // backwardDir runs layer k, direction d backwards through time with ws.dOut
 // as the gradient of the layer's output, accumulating the parameter gradients
 // and leaving this direction's input gradient in ws.bwd[d].dIn.
-func (ws *Workspace) backwardDir(k, d int, gemm gemmFunc) {
+func (ws *Workspace) backwardDir(k, d int, gm gemms) {
+	gemm := gm.plain
 	s := ws.stack
 	c := s.cells[k][d]
 	B, T, H := ws.batch, ws.steps, s.cfg.Hidden
@@ -66,6 +67,10 @@ func (ws *Workspace) backwardDir(k, d int, gemm gemmFunc) {
 	dh, dc := bw.dh, bw.dc
 	clear(dh)
 	clear(dc)
+	whh := &ws.packed[d]
+	if T > 1 {
+		whh.Pack(false, G, H, c.whh.Data, H)
+	}
 
 	for step := T - 1; step >= 0; step-- {
 		t, prev := step, step-1
@@ -86,7 +91,7 @@ func (ws *Workspace) backwardDir(k, d int, gemm gemmFunc) {
 		}
 		if step > 0 {
 			// dh[:, prev] = dGates[:, t] W_hh over the whole batch.
-			gemm(false, false, B, H, G, 1, dGates[t*G:], T*G, c.whh.Data, H, 0, dh, H)
+			gm.packed(B, 1, dGates[t*G:], T*G, whh, 0, dh, H)
 		}
 	}
 

@@ -11,9 +11,18 @@ import (
 // chosen per pass.
 type gemmFunc func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
 
+// gemmPackedFunc is blas.SgemmPackedB's signature.
+type gemmPackedFunc func(m int, alpha float32, a []float32, lda int, pb *blas.PackedB, beta float32, c []float32, ldc int)
+
+// gemms is a set of GEMM entry points, all serial or all parallel.
+type gemms struct {
+	plain  gemmFunc
+	packed gemmPackedFunc
+}
+
 var (
-	gemmSerial   gemmFunc = blas.SgemmSerial
-	gemmParallel gemmFunc = blas.Sgemm
+	gemmSerial   = gemms{blas.SgemmSerial, blas.SgemmPackedBSerial}
+	gemmParallel = gemms{blas.Sgemm, blas.SgemmPackedB}
 )
 
 // Forward runs the stack over x [batch, steps, Input] and returns the output
@@ -98,7 +107,7 @@ func (ws *Workspace) dropout(k int) {
 }
 
 // forwardDir runs layer k, direction d over all time steps.
-func (ws *Workspace) forwardDir(k, d int, gemm gemmFunc) {
+func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 	s := ws.stack
 	c := s.cells[k][d]
 	B, T, H := ws.batch, ws.steps, s.cfg.Hidden
@@ -115,7 +124,13 @@ func (ws *Workspace) forwardDir(k, d int, gemm gemmFunc) {
 	for r := 0; r < B*T; r++ {
 		copy(gates[r*G:(r+1)*G], st.bias)
 	}
-	gemm(false, true, B*T, G, c.in, 1, in, c.in, c.wih.Data, c.in, 1, gates, G)
+	gm.plain(false, true, B*T, G, c.in, 1, in, c.in, c.wih.Data, c.in, 1, gates, G)
+
+	// W_hh^T is multiplied at every step: pack it once for the micro-kernel.
+	whhT := &ws.packed[d]
+	if T > 1 {
+		whhT.Pack(true, H, G, c.whh.Data, H)
+	}
 
 	for step := 0; step < T; step++ {
 		t, prev := step, step-1
@@ -125,7 +140,7 @@ func (ws *Workspace) forwardDir(k, d int, gemm gemmFunc) {
 		if step > 0 {
 			// gates[:, t] += h[:, prev] W_hh^T over the whole batch; rows of
 			// one time step are T rows apart.
-			gemm(false, true, B, G, H, 1, out[prev*DH+d*H:], T*DH, c.whh.Data, H, 1, gates[t*G:], T*G)
+			gm.packed(B, 1, out[prev*DH+d*H:], T*DH, whhT, 1, gates[t*G:], T*G)
 		}
 		for b := 0; b < B; b++ {
 			r := b*T + t

@@ -3,6 +3,8 @@ package lstm
 import (
 	"math/rand/v2"
 	"runtime"
+
+	"github.com/novacron/perfpredict/internal/blas"
 )
 
 // Workspace holds one caller's buffers: activations kept for the backward
@@ -22,14 +24,15 @@ type Workspace struct {
 	train        bool // whether the last Forward kept state for Backward
 	ready        bool // a Forward has completed
 
-	x      []float32    // copy of the last Forward's input [B, T, F]
-	layers []layerBufs  // [layer]
-	dirs   [][]dirBufs  // [layer][direction] in training; eval uses [0]
-	bwd    []bwdBufs    // [direction], shared by all layers
-	grad   [2][]float32 // ping-pong input gradients of consecutive layers
-	dOut   []float32    // during Backward: the gradient of the current layer's output
-	zero   []float32    // H zeros: the initial h and c
-	pool   *pool        // the second direction's goroutine, started on demand
+	x      []float32      // copy of the last Forward's input [B, T, F]
+	layers []layerBufs    // [layer]
+	dirs   [][]dirBufs    // [layer][direction] in training; eval uses [0]
+	bwd    []bwdBufs      // [direction], shared by all layers
+	grad   [2][]float32   // ping-pong input gradients of consecutive layers
+	dOut   []float32      // during Backward: the gradient of the current layer's output
+	zero   []float32      // H zeros: the initial h and c
+	packed []blas.PackedB // [direction]: W_hh packed for the recurrent GEMMs
+	pool   *pool          // the second direction's goroutine, started on demand
 }
 
 // layerBufs is one layer's output and the dropout applied to it.
@@ -90,6 +93,8 @@ func (ws *Workspace) prepare(batch, steps int, train bool) {
 			ws.dirs[k] = make([]dirBufs, D)
 		}
 		ws.bwd = make([]bwdBufs, D)
+		ws.packed = make([]blas.PackedB, D)
+		ws.packed = make([]blas.PackedB, D)
 	}
 	dropout := train && cfg.Dropout > 0
 	ws.x = grow(ws.x, bt*cfg.Input)
