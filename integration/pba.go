@@ -1,0 +1,159 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"math"
+)
+
+// PBATarget is what the PBA tuner aims for: packet loss from over-estimated
+// bandwidth within MaxLossRate; among settings meeting it, the least network
+// delay per request.
+type PBATarget struct {
+	MaxLossRate float64 // default 0.02
+}
+
+// TrafficPattern summarises the traffic PBA must pace: its mean request rate
+// and burstiness (peak over mean, >= 1). The response is learned against the
+// peak rate MeanRPS*Burstiness, which is what pacing must absorb.
+type TrafficPattern struct {
+	MeanRPS    float64
+	Burstiness float64
+}
+
+func (p TrafficPattern) condition() (float64, error) {
+	if math.IsNaN(p.MeanRPS) || p.MeanRPS < 0 || math.IsInf(p.MeanRPS, 0) {
+		return 0, errors.New("integration: traffic pattern: mean rate must be finite and non-negative")
+	}
+	if math.IsNaN(p.Burstiness) || math.IsInf(p.Burstiness, 0) || p.Burstiness < 0 {
+		return 0, errors.New("integration: traffic pattern: burstiness must be finite")
+	}
+	return p.MeanRPS * math.Max(1, p.Burstiness), nil
+}
+
+// PBATelemetry is one interval as the PBA engine measured it.
+type PBATelemetry struct {
+	Settings      PBASettings
+	Traffic       TrafficPattern
+	NetworkMs     float64 // network stage time per request
+	LossRate      float64 // retransmitted over sent bytes
+	EstimateError float64 // mean |estimate - available| / available
+}
+
+// PBAOutcome is a predicted response.
+type PBAOutcome struct {
+	NetworkMs, LossRate, EstimateError float64
+}
+
+// PBAPredictor predicts the PBA engine's response to settings for a traffic
+// pattern.
+type PBAPredictor interface {
+	PredictPBA(s PBASettings, p TrafficPattern) (PBAOutcome, bool)
+}
+
+// PBATuner tunes the prediction window and confidence through a PBAEngine.
+type PBATuner struct {
+	core   *gridTuner
+	target PBATarget
+}
+
+// NewPBATuner starts from the engine's current settings.
+func NewPBATuner(e PBAEngine, start PBASettings, target PBATarget, opts Options) (*PBATuner, error) {
+	if e == nil {
+		return nil, errors.New("integration: PBA tuner: nil engine")
+	}
+	if err := ValidatePBA(start); err != nil {
+		return nil, err
+	}
+	if math.IsNaN(target.MaxLossRate) || target.MaxLossRate < 0 || target.MaxLossRate > 1 {
+		return nil, errors.New("integration: PBA target: max loss rate must be a share in [0,1]")
+	}
+	if target.MaxLossRate == 0 {
+		target.MaxLossRate = 0.02
+	}
+	eng := engine{names: [2]string{"SetPredictionWindow", "SetConfidenceThreshold"},
+		set: [2]func(float64) error{
+			func(v float64) error { return e.SetPredictionWindow(int(v)) },
+			func(v float64) error { return e.SetConfidenceThreshold(v) }}}
+	return &PBATuner{core: newGridTuner("PBA", [2][]float64{PBAWindows, PBAConfidence},
+		[]string{"network_ms", "loss_rate", "estimate_error"},
+		[2]float64{float64(start.WindowSize), start.Confidence}, eng, opts), target: target}, nil
+}
+
+func pbaObjective(target PBATarget) objective {
+	return func(m []float64) (float64, float64) { return m[0], m[1]/target.MaxLossRate - 1 }
+}
+
+// Observe records one interval of telemetry.
+func (t *PBATuner) Observe(tm PBATelemetry) error {
+	cond, err := tm.Traffic.condition()
+	if err != nil {
+		return err
+	}
+	return t.core.observe([2]float64{float64(tm.Settings.WindowSize), tm.Settings.Confidence}, cond, 0,
+		[]float64{tm.NetworkMs, tm.LossRate, tm.EstimateError}, pbaObjective(t.target))
+}
+
+// Decide rolls back or moves, applying through the engine.
+func (t *PBATuner) Decide(ctx context.Context) (Decision, error) {
+	return t.core.decide(ctx, pbaObjective(t.target))
+}
+
+// Settings are the settings the tuner last applied (or observed).
+func (t *PBATuner) Settings() PBASettings {
+	v := t.core.values(t.core.cur)
+	return PBASettings{WindowSize: int(v[0]), Confidence: v[1]}
+}
+
+// Stats reports how many changes, rollbacks and setter failures happened.
+func (t *PBATuner) Stats() (changes, rollbacks, setterFailures int) {
+	return t.core.Changes, t.core.Rollbacks, t.core.SetterFailures
+}
+
+// PredictPBA implements PBAPredictor with the learned response.
+func (t *PBATuner) PredictPBA(s PBASettings, p TrafficPattern) (PBAOutcome, bool) {
+	cond, err := p.condition()
+	if err != nil {
+		return PBAOutcome{}, false
+	}
+	m, sup := t.core.predict(nearest(PBAWindows, float64(s.WindowSize)), nearest(PBAConfidence, s.Confidence), 0, cond)
+	if sup < minSupport*0.5 {
+		return PBAOutcome{}, false
+	}
+	return PBAOutcome{NetworkMs: m[0], LossRate: m[1], EstimateError: m[2]}, true
+}
+
+// PredictOptimalPBASettings is the seed's predict_optimal_pba_settings on the
+// tuner's learned response and target.
+func (t *PBATuner) PredictOptimalPBASettings(p TrafficPattern) (PBASettings, error) {
+	return PredictOptimalPBASettings(t, p, t.target.MaxLossRate)
+}
+
+// PredictOptimalPBASettings returns the grid settings with the least network
+// delay whose loss stays within maxLoss for the pattern, as predicted by pr.
+func PredictOptimalPBASettings(pr PBAPredictor, p TrafficPattern, maxLoss float64) (PBASettings, error) {
+	if _, err := p.condition(); err != nil {
+		return PBASettings{}, err
+	}
+	if !(maxLoss > 0 && maxLoss <= 1) {
+		return PBASettings{}, errors.New("integration: max loss rate must be in (0,1]")
+	}
+	obj := pbaObjective(PBATarget{MaxLossRate: maxLoss})
+	best, bestR, found := PBASettings{}, math.Inf(1), false
+	for _, w := range PBAWindows {
+		for _, c := range PBAConfidence {
+			s := PBASettings{WindowSize: int(w), Confidence: c}
+			o, ok := pr.PredictPBA(s, p)
+			if !ok {
+				continue
+			}
+			if r := rank(obj([]float64{o.NetworkMs, o.LossRate, o.EstimateError})); r < bestR {
+				best, bestR, found = s, r, true
+			}
+		}
+	}
+	if !found {
+		return PBASettings{}, ErrNoTelemetry
+	}
+	return best, nil
+}

@@ -1,0 +1,148 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/novacron/perfpredict/integration"
+)
+
+// Targets are the tuners' goals in the simulated cluster.
+type Targets struct {
+	HDE integration.HDETarget
+	PBA integration.PBATarget
+	ACP integration.ACPTarget
+}
+
+// DefaultTargets: 10 ms transfer latency and 80% CPU for HDE, 2% loss for
+// PBA, a 20 ms commit budget and 5% failed rounds for ACP.
+func DefaultTargets() Targets {
+	return Targets{HDE: integration.HDETarget{LatencyMs: 10, MaxCPU: 0.8},
+		PBA: integration.PBATarget{MaxLossRate: 0.02},
+		ACP: integration.ACPTarget{LatencyBudgetMs: 20, MaxFailedRoundShare: 0.05}}
+}
+
+// Tuners drives a cluster's engines with the integration tuners; any of the
+// three may be nil to leave that component static. It implements Controller.
+type Tuners struct {
+	HDE *integration.HDETuner
+	PBA *integration.PBATuner
+	ACP *integration.ACPTuner
+	// SetterErrors collects setter failures; the tuners kept the previous
+	// settings and the run goes on.
+	SetterErrors []error
+	// Decisions counts changes (rollbacks included) per component.
+	Decisions map[string]int
+}
+
+// NewTuners makes all three tuners over the cluster's engines, starting from
+// its current settings.
+func NewTuners(c *Cluster, t Targets, opts integration.Options) (*Tuners, error) {
+	h, p, a := c.Settings()
+	ht, err := integration.NewHDETuner(c, h, t.HDE, opts)
+	if err != nil {
+		return nil, err
+	}
+	pt, err := integration.NewPBATuner(c, p, t.PBA, opts)
+	if err != nil {
+		return nil, err
+	}
+	at, err := integration.NewACPTuner(c, a, t.ACP, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Tuners{HDE: ht, PBA: pt, ACP: at}, nil
+}
+
+type decider interface {
+	Decide(ctx context.Context) (integration.Decision, error)
+}
+
+// AfterInterval feeds each tuner its component's telemetry and lets it
+// decide.
+func (t *Tuners) AfterInterval(ctx context.Context, _ *Cluster, st IntervalStats) error {
+	if t.Decisions == nil {
+		t.Decisions = map[string]int{}
+	}
+	step := func(name string, d decider, observe func() error) error {
+		if err := observe(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		dec, err := d.Decide(ctx)
+		var se *integration.SetterError
+		if errors.As(err, &se) {
+			t.SetterErrors = append(t.SetterErrors, fmt.Errorf("interval %d: %w", st.Index, err))
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if dec.Changed {
+			t.Decisions[name]++
+		}
+		return nil
+	}
+	if st.Requests == 0 {
+		return nil // nothing measured: no telemetry to learn from
+	}
+	if t.HDE != nil {
+		if err := step("HDE", t.HDE, func() error {
+			return t.HDE.Observe(integration.HDETelemetry{Settings: st.HDE, ThroughputRPS: st.ArrivalRPS,
+				LatencyMs: st.TransferMs, WireBytes: st.WireBytes, CPUUtil: st.CPUUtil})
+		}); err != nil {
+			return err
+		}
+	}
+	if t.PBA != nil {
+		if err := step("PBA", t.PBA, func() error {
+			return t.PBA.Observe(integration.PBATelemetry{Settings: st.PBA,
+				Traffic:   integration.TrafficPattern{MeanRPS: st.ArrivalRPS, Burstiness: 1},
+				NetworkMs: st.NetMs, LossRate: st.LossRate, EstimateError: st.EstError})
+		}); err != nil {
+			return err
+		}
+	}
+	if t.ACP != nil {
+		if err := step("ACP", t.ACP, func() error {
+			return t.ACP.Observe(integration.ACPTelemetry{Settings: st.ACP, ClusterSize: ClusterSize, LoadRPS: st.ArrivalRPS,
+				CommitMs: st.CommitMs, FailedRoundShare: st.FailedRounds, ErrorRate: st.ACPErrorRate})
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Comparison is the before/after table: the same trace and seed with static
+// default settings and with the tuners in the loop.
+type Comparison struct {
+	Static    Metrics `json:"static"`
+	Tuned     Metrics `json:"tuned"`
+	ChangePct Metrics `json:"change_pct"`
+}
+
+// Compare runs rps twice on identically seeded clusters.
+func Compare(ctx context.Context, rps []float64, cfg Config, targets Targets, opts integration.Options) (Comparison, *Tuners, error) {
+	static, err := NewCluster(cfg)
+	if err != nil {
+		return Comparison{}, nil, err
+	}
+	before, _, err := static.Run(ctx, rps, nil)
+	if err != nil {
+		return Comparison{}, nil, err
+	}
+	tunedC, err := NewCluster(cfg)
+	if err != nil {
+		return Comparison{}, nil, err
+	}
+	tuners, err := NewTuners(tunedC, targets, opts)
+	if err != nil {
+		return Comparison{}, nil, err
+	}
+	after, _, err := tunedC.Run(ctx, rps, tuners)
+	if err != nil {
+		return Comparison{}, nil, err
+	}
+	return Comparison{Static: before, Tuned: after, ChangePct: ChangePct(before, after)}, tuners, nil
+}
