@@ -21,8 +21,22 @@ func sigmoidAVX2(dst, x []float32)
 //go:noescape
 func tanhAVX2(dst, x []float32)
 
+// lstmCellStateAVX2 finishes a cell step from the activations in act:
+// c = f*cPrev + i*g, tanhC = tanh(c), h = o*tanhC, with H = len(c).
+//
 //go:noescape
-func lstmCellForwardAVX2(gates, cPrev, c, h, tanhC []float32)
+func lstmCellStateAVX2(act, cPrev, c, h, tanhC []float32)
+
+// lstmCellForwardAVX2 activates the gates in three long passes (i and f are
+// contiguous), which keep more independent work in flight than one fused
+// loop, then updates the state; the data stays in L1.
+func lstmCellForwardAVX2(gates, cPrev, c, h, tanhC []float32) {
+	n := len(c)
+	sigmoidAVX2(gates[:2*n], gates[:2*n])
+	tanhAVX2(gates[2*n:3*n], gates[2*n:3*n])
+	sigmoidAVX2(gates[3*n:4*n], gates[3*n:4*n])
+	lstmCellStateAVX2(gates, cPrev, c, h, tanhC)
+}
 
 //go:noescape
 func lstmCellBackwardAVX2(dGates, act, cPrev, tanhC, dh, dc []float32)
@@ -42,8 +56,22 @@ func sigmoidAVX512(dst, x []float32)
 //go:noescape
 func tanhAVX512(dst, x []float32)
 
+// lstmCellStateAVX512 finishes a cell step from the activations in act:
+// c = f*cPrev + i*g, tanhC = tanh(c), h = o*tanhC, with H = len(c).
+//
 //go:noescape
-func lstmCellForwardAVX512(gates, cPrev, c, h, tanhC []float32)
+func lstmCellStateAVX512(act, cPrev, c, h, tanhC []float32)
+
+// lstmCellForwardAVX512 activates the gates in three long passes (i and f are
+// contiguous), which keep more independent work in flight than one fused
+// loop, then updates the state; the data stays in L1.
+func lstmCellForwardAVX512(gates, cPrev, c, h, tanhC []float32) {
+	n := len(c)
+	sigmoidAVX512(gates[:2*n], gates[:2*n])
+	tanhAVX512(gates[2*n:3*n], gates[2*n:3*n])
+	sigmoidAVX512(gates[3*n:4*n], gates[3*n:4*n])
+	lstmCellStateAVX512(gates, cPrev, c, h, tanhC)
+}
 
 //go:noescape
 func lstmCellBackwardAVX512(dGates, act, cPrev, tanhC, dh, dc []float32)

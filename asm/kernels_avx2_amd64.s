@@ -370,29 +370,21 @@ tanhdone:
 	VZEROUPPER
 	RET
 
-// CELLFWD is one 8-lane block of LSTMCellForward; see the AVX-512 file for
-// the registers. cPrev is read before c is written, so the two may alias.
-#define CELLFWD \
-	LD((DI)(AX*1), Y0); \
-	SIGMOID(Y0, Y1, Y2, Y3, Y4); \
-	ST(Y0, (DI)(AX*1)); \
-	LD((R10)(AX*1), Y5); \
-	TANH(Y5, Y6, Y7, Y2, Y3, Y4); \
-	ST(Y5, (R10)(AX*1)); \
-	VMULPS Y5, Y0, Y0; \
-	LD((R9)(AX*1), Y5); \
-	SIGMOID(Y5, Y1, Y2, Y3, Y4); \
-	ST(Y5, (R9)(AX*1)); \
-	LD((SI)(AX*1), Y6); \
-	VFMADD231PS Y6, Y5, Y0; \
-	ST(Y0, (DX)(AX*1)); \
-	TANH(Y0, Y6, Y7, Y2, Y3, Y4); \
-	ST(Y0, (R13)(AX*1)); \
-	LD((R11)(AX*1), Y5); \
-	SIGMOID(Y5, Y1, Y2, Y3, Y4); \
-	ST(Y5, (R11)(AX*1)); \
-	VMULPS Y5, Y0, Y0; \
-	ST(Y0, (R12)(AX*1))
+// CELLSTATE is one 8-lane block of the cell state update; see the AVX-512
+// file for the registers. cPrev is read before c is written.
+#define CELLSTATE(off, y0, y1, y2, y3, y4, y5) \
+	LD(off(DI)(AX*1), y0); \
+	LD(off(R10)(AX*1), y1); \
+	VMULPS y1, y0, y0; \
+	LD(off(R9)(AX*1), y1); \
+	LD(off(SI)(AX*1), y2); \
+	VFMADD231PS y2, y1, y0; \
+	ST(y0, off(DX)(AX*1)); \
+	TANH(y0, y1, y2, y3, y4, y5); \
+	ST(y0, off(R13)(AX*1)); \
+	LD(off(R11)(AX*1), y1); \
+	VMULPS y1, y0, y0; \
+	ST(y0, off(R12)(AX*1))
 
 // CELLBWD is one 8-lane block of LSTMCellBackward in the reference's order of
 // operations; see the AVX-512 file for the registers.
@@ -433,45 +425,53 @@ tanhdone:
 	VMULPS Y1, Y9, Y9; \
 	ST(Y9, (R12)(AX*1))
 
-// func lstmCellForwardAVX2(gates, cPrev, c, h, tanhC []float32)
-TEXT ·lstmCellForwardAVX2(SB), NOSPLIT, $0-120
-	MOVQ gates_base+0(FP), DI
+// func lstmCellStateAVX2(act, cPrev, c, h, tanhC []float32)
+TEXT ·lstmCellStateAVX2(SB), NOSPLIT, $0-120
+	MOVQ act_base+0(FP), DI
 	MOVQ cPrev_base+24(FP), SI
 	MOVQ c_base+48(FP), DX
 	MOVQ c_len+56(FP), CX
 	MOVQ h_base+72(FP), R12
 	MOVQ tanhC_base+96(FP), R13
 	TESTQ CX, CX
-	JZ fwddone
+	JZ statedone
 	LEAQ (DI)(CX*4), R9
 	LEAQ (R9)(CX*4), R10
 	LEAQ (R10)(CX*4), R11
 	LOADCONSTS
 	XORQ AX, AX
 
-fwd8:
+state16:
+	CMPQ CX, $16
+	JB state8
+	CELLSTATE(0, Y0, Y1, Y2, Y3, Y4, Y5)
+	CELLSTATE(32, Y6, Y7, Y8, Y9, Y10, Y11)
+	ADDQ $64, AX
+	SUBQ $16, CX
+	JMP state16
+
+state8:
 	CMPQ CX, $8
-	JB fwdtail
-	CELLFWD
+	JB statetail
+	CELLSTATE(0, Y0, Y1, Y2, Y3, Y4, Y5)
 	ADDQ $32, AX
 	SUBQ $8, CX
-	JMP fwd8
 
-fwdtail:
+statetail:
 	TESTQ CX, CX
-	JZ fwddone
+	JZ statedone
 	TAILMASK
 #undef LD
 #undef ST
 #define LD(addr, r) VMASKMOVPS addr, MASK, r
 #define ST(r, addr) VMASKMOVPS r, MASK, addr
-	CELLFWD
+	CELLSTATE(0, Y0, Y1, Y2, Y3, Y4, Y5)
 #undef LD
 #undef ST
 #define LD(addr, r) VMOVUPS addr, r
 #define ST(r, addr) VMOVUPS r, addr
 
-fwddone:
+statedone:
 	VZEROUPPER
 	RET
 

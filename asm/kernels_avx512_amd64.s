@@ -368,42 +368,32 @@ tanhdone:
 	VZEROUPPER
 	RET
 
-// CELLFWD is one block of LSTMCellForward under mask K1. AX is the byte
-// offset of the block; DI, R9, R10, R11 point at the i, f, g, o gates, SI at
-// cPrev, DX at c, R12 at h, R13 at tanhC. cPrev is read before c is written,
-// so the two may alias.
-#define CELLFWD \
-	VMOVUPS.Z (DI)(AX*1), K1, Z0; \
-	SIGMOID(Z0, Z1, Z2, Z3, Z4); \
-	VMOVUPS Z0, K1, (DI)(AX*1); \
-	VMOVUPS.Z (R10)(AX*1), K1, Z5; \
-	TANH(Z5, Z6, Z7, Z2, Z3, Z4); \
-	VMOVUPS Z5, K1, (R10)(AX*1); \
-	VMULPS Z5, Z0, Z0; \
-	VMOVUPS.Z (R9)(AX*1), K1, Z5; \
-	SIGMOID(Z5, Z1, Z2, Z3, Z4); \
-	VMOVUPS Z5, K1, (R9)(AX*1); \
-	VMOVUPS.Z (SI)(AX*1), K1, Z6; \
-	VFMADD231PS Z6, Z5, Z0; \
-	VMOVUPS Z0, K1, (DX)(AX*1); \
-	TANH(Z0, Z6, Z7, Z2, Z3, Z4); \
-	VMOVUPS Z0, K1, (R13)(AX*1); \
-	VMOVUPS.Z (R11)(AX*1), K1, Z5; \
-	SIGMOID(Z5, Z1, Z2, Z3, Z4); \
-	VMOVUPS Z5, K1, (R11)(AX*1); \
-	VMULPS Z5, Z0, Z0; \
-	VMOVUPS Z0, K1, (R12)(AX*1)
+// CELLSTATE computes c = f*cPrev + i*g, tanhC = tanh(c) and h = o*tanhC for
+// the block at byte offset off under mask K1 from the activations: DI, R9,
+// R10, R11 point at i, f, g, o, SI at cPrev, DX at c, R12 at h, R13 at tanhC.
+// cPrev is read before c is written, so the two may alias. z0-z5 are scratch
+// (z0 ends as h).
+#define CELLSTATE(off, z0, z1, z2, z3, z4, z5) \
+	VMOVUPS.Z off(DI)(AX*1), K1, z0; \
+	VMULPS.Z off(R10)(AX*1), z0, K1, z0; \
+	VMOVUPS.Z off(R9)(AX*1), K1, z1; \
+	VFMADD231PS.Z off(SI)(AX*1), z1, K1, z0; \
+	VMOVUPS z0, K1, off(DX)(AX*1); \
+	TANH(z0, z1, z2, z3, z4, z5); \
+	VMOVUPS z0, K1, off(R13)(AX*1); \
+	VMULPS.Z off(R11)(AX*1), z0, K1, z0; \
+	VMOVUPS z0, K1, off(R12)(AX*1)
 
-// func lstmCellForwardAVX512(gates, cPrev, c, h, tanhC []float32)
-TEXT ·lstmCellForwardAVX512(SB), NOSPLIT, $0-120
-	MOVQ gates_base+0(FP), DI
+// func lstmCellStateAVX512(act, cPrev, c, h, tanhC []float32)
+TEXT ·lstmCellStateAVX512(SB), NOSPLIT, $0-120
+	MOVQ act_base+0(FP), DI
 	MOVQ cPrev_base+24(FP), SI
 	MOVQ c_base+48(FP), DX
 	MOVQ c_len+56(FP), CX
 	MOVQ h_base+72(FP), R12
 	MOVQ tanhC_base+96(FP), R13
 	TESTQ CX, CX
-	JZ fwddone
+	JZ statedone
 	LEAQ (DI)(CX*4), R9
 	LEAQ (R9)(CX*4), R10
 	LEAQ (R10)(CX*4), R11
@@ -412,21 +402,29 @@ TEXT ·lstmCellForwardAVX512(SB), NOSPLIT, $0-120
 	MOVL $0xffff, BX
 	KMOVW BX, K1
 
-fwd16:
+state32:
+	CMPQ CX, $32
+	JB state16
+	CELLSTATE(0, Z0, Z1, Z2, Z3, Z4, Z5)
+	CELLSTATE(64, Z6, Z7, Z8, Z9, Z10, Z11)
+	ADDQ $128, AX
+	SUBQ $32, CX
+	JMP state32
+
+state16:
 	CMPQ CX, $16
-	JB fwdtail
-	CELLFWD
+	JB statetail
+	CELLSTATE(0, Z0, Z1, Z2, Z3, Z4, Z5)
 	ADDQ $64, AX
 	SUBQ $16, CX
-	JMP fwd16
 
-fwdtail:
+statetail:
 	TESTQ CX, CX
-	JZ fwddone
+	JZ statedone
 	TAILMASK
-	CELLFWD
+	CELLSTATE(0, Z0, Z1, Z2, Z3, Z4, Z5)
 
-fwddone:
+statedone:
 	VZEROUPPER
 	RET
 
