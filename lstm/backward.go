@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/novacron/perfpredict/asm"
+	"github.com/novacron/perfpredict/internal/blas"
 )
 
 // Backward propagates dOut, the gradient of the loss with respect to the
@@ -67,9 +68,9 @@ func (ws *Workspace) backwardDir(k, d int, gm gemms) {
 	dh, dc := bw.dh, bw.dc
 	clear(dh)
 	clear(dc)
-	whh := &ws.packed[d]
+	var whh *blas.PackedB
 	if T > 1 {
-		whh.Pack(false, G, H, c.whh.Data, H)
+		whh = ws.weights[k][d].backwardWhh(c, H)
 	}
 
 	for step := T - 1; step >= 0; step-- {

@@ -116,21 +116,16 @@ func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 	st := ws.dirState(k, d)
 	out := ws.layers[k].out
 
+	pw := &ws.weights[k][d]
+	pw.refresh(c, H)
+	whhT := &pw.whhT
+
 	// Input projection of every time step at once, both biases folded in.
-	for j := range st.bias {
-		st.bias[j] = c.bih.Data[j] + c.bhh.Data[j]
-	}
 	gates := st.gates
 	for r := 0; r < B*T; r++ {
-		copy(gates[r*G:(r+1)*G], st.bias)
+		copy(gates[r*G:(r+1)*G], pw.bias)
 	}
-	gm.plain(false, true, B*T, G, c.in, 1, in, c.in, c.wih.Data, c.in, 1, gates, G)
-
-	// W_hh^T is multiplied at every step: pack it once for the micro-kernel.
-	whhT := &ws.packed[d]
-	if T > 1 {
-		whhT.Pack(true, H, G, c.whh.Data, H)
-	}
+	gm.packed(B*T, 1, in, c.in, &pw.wihT, 1, gates, G)
 
 	for step := 0; step < T; step++ {
 		t, prev := step, step-1

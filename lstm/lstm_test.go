@@ -392,3 +392,26 @@ func ExampleStack() {
 	fmt.Println(len(out), s.OutputSize(), len(dx), len(s.Params()))
 	// Output: 80 8 30 16
 }
+
+// TestWeightChangesSeen: a workspace that cached packed weights notices every
+// change of any parameter tensor (an optimiser step, a checkpoint load).
+func TestWeightChangesSeen(t *testing.T) {
+	cfg := Config{Input: 3, Hidden: 5, Layers: 2, Bidirectional: true}
+	s := newStack(t, cfg, 4)
+	x := randVec(2*4*3, 1, 1)
+	ws := s.NewWorkspace()
+	for i, p := range s.Params() {
+		if _, err := s.Forward(ws, x, 2, 4, true); err != nil {
+			t.Fatal(err)
+		}
+		p.Data[len(p.Data)-1] += 0.25
+		got, _ := s.Forward(ws, x, 2, 4, true)
+		got = append([]float32(nil), got...)
+		want, _ := s.Forward(s.NewWorkspace(), x, 2, 4, true)
+		for j := range want {
+			if got[j] != want[j] {
+				t.Fatalf("after changing %s (param %d): cached output[%d] = %v, fresh %v", p.Name, i, j, got[j], want[j])
+			}
+		}
+	}
+}

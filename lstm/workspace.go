@@ -3,8 +3,6 @@ package lstm
 import (
 	"math/rand/v2"
 	"runtime"
-
-	"github.com/novacron/perfpredict/internal/blas"
 )
 
 // Workspace holds one caller's buffers: activations kept for the backward
@@ -24,15 +22,15 @@ type Workspace struct {
 	train        bool // whether the last Forward kept state for Backward
 	ready        bool // a Forward has completed
 
-	x      []float32      // copy of the last Forward's input [B, T, F]
-	layers []layerBufs    // [layer]
-	dirs   [][]dirBufs    // [layer][direction] in training; eval uses [0]
-	bwd    []bwdBufs      // [direction], shared by all layers
-	grad   [2][]float32   // ping-pong input gradients of consecutive layers
-	dOut   []float32      // during Backward: the gradient of the current layer's output
-	zero   []float32      // H zeros: the initial h and c
-	packed []blas.PackedB // [direction]: W_hh packed for the recurrent GEMMs
-	pool   *pool          // the second direction's goroutine, started on demand
+	x       []float32         // copy of the last Forward's input [B, T, F]
+	layers  []layerBufs       // [layer]
+	dirs    [][]dirBufs       // [layer][direction] in training; eval uses [0]
+	bwd     []bwdBufs         // [direction], shared by all layers
+	grad    [2][]float32      // ping-pong input gradients of consecutive layers
+	dOut    []float32         // during Backward: the gradient of the current layer's output
+	zero    []float32         // H zeros: the initial h and c
+	weights [][]packedWeights // [layer][direction], packed for the GEMMs
+	pool    *pool             // the second direction's goroutine, started on demand
 }
 
 // layerBufs is one layer's output and the dropout applied to it.
@@ -47,7 +45,6 @@ type dirBufs struct {
 	gates []float32 // [B, T, 4H]: pre-activations, then activations i, f, g, o
 	c     []float32 // [B, T, H] cell states
 	tanhC []float32 // [B, T, H]
-	bias  []float32 // [4H] bias_ih + bias_hh
 }
 
 // bwdBufs is one direction's scratch for the backward pass.
@@ -93,8 +90,14 @@ func (ws *Workspace) prepare(batch, steps int, train bool) {
 			ws.dirs[k] = make([]dirBufs, D)
 		}
 		ws.bwd = make([]bwdBufs, D)
-		ws.packed = make([]blas.PackedB, D)
-		ws.packed = make([]blas.PackedB, D)
+		ws.weights = make([][]packedWeights, L)
+		for k := range ws.weights {
+			ws.weights[k] = make([]packedWeights, D)
+		}
+		ws.weights = make([][]packedWeights, L)
+		for k := range ws.weights {
+			ws.weights[k] = make([]packedWeights, D)
+		}
 	}
 	dropout := train && cfg.Dropout > 0
 	ws.x = grow(ws.x, bt*cfg.Input)
@@ -116,7 +119,6 @@ func (ws *Workspace) prepare(batch, steps int, train bool) {
 			db.gates = grow(db.gates, bt*4*H)
 			db.c = grow(db.c, bt*H)
 			db.tanhC = grow(db.tanhC, bt*H)
-			db.bias = grow(db.bias, 4*H)
 		}
 	}
 	ws.batch, ws.steps, ws.train = batch, steps, train
