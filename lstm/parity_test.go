@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/novacron/perfpredict/asm"
 	"github.com/novacron/perfpredict/internal/safetensors"
 )
 
@@ -84,7 +85,21 @@ var fixtureNames = []string{"bi_l2_f5_h16_b3_t7", "uni_l1_f4_h8_b2_t5", "uni_l2_
 
 // TestParityPyTorch compares output, input gradient and every parameter
 // gradient with nn.LSTM for the same weights, input and loss sum(out*r).
+// It runs once per kernel level this machine supports.
 func TestParityPyTorch(t *testing.T) {
+	for _, level := range asm.Supported() {
+		t.Run(level.String(), func(t *testing.T) {
+			prev, err := asm.SetLevel(level)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer asm.SetLevel(prev)
+			testParity(t)
+		})
+	}
+}
+
+func testParity(t *testing.T) {
 	for _, name := range fixtureNames {
 		for _, serial := range []bool{false, true} {
 			t.Run(name+"/serial="+strconv.FormatBool(serial), func(t *testing.T) {
