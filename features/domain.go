@@ -108,7 +108,7 @@ func domainColumns(g *Grid, p *plan, opt *Options) []domainColumn {
 	if tw <= 0 {
 		tw = DefaultTrendWindow
 	}
-	w := samplesFor(tw, g.Cadence)
+	w := capWindow(samplesFor(tw, g.Cadence), n)
 	perMinute := float64(g.Cadence) / 6e10 // minutes per sample
 	for m, name := range p.metrics {
 		if !trendMetric(name, opt.TrendMetrics) {

@@ -99,8 +99,24 @@ func windowLabel(d time.Duration) string {
 
 // samplesFor converts a duration to a window length in samples (>= 2).
 func samplesFor(d, cadence time.Duration) int {
-	w := int(math.Round(float64(d) / float64(cadence)))
-	return max(w, 2)
+	w := math.Round(float64(d) / float64(cadence))
+	return int(max(min(w, 1<<40), 2))
+}
+
+// capWindow bounds a window by the series length: a longer window holds the
+// same values, so the features are unchanged, and its buffers stay small.
+func capWindow(w, n int) int { return max(min(w, n), 2) }
+
+// f32 narrows a statistic to the matrix's float32, saturating at the largest
+// finite float32 so an extreme rate or percentage never becomes infinite.
+func f32(x float64) float32 {
+	if x > math.MaxFloat32 {
+		return math.MaxFloat32
+	}
+	if x < -math.MaxFloat32 {
+		return -math.MaxFloat32
+	}
+	return float32(x)
 }
 
 func newPlan(g *Grid, opt *Options) (*plan, error) {
@@ -196,7 +212,7 @@ func Engineer(g *Grid, opt *Options) (*Frame, error) {
 	for m := range wins {
 		wins[m] = make([]*rollWindow, len(p.wins))
 		for wi, w := range p.wins {
-			wins[m][wi] = newRollWindow(w)
+			wins[m][wi] = newRollWindow(capWindow(w, n))
 		}
 	}
 	segStart := 0
@@ -217,7 +233,7 @@ func Engineer(g *Grid, opt *Options) (*Frame, error) {
 		for m, v := range p.base {
 			x := v[i]
 			o := p.off[m]
-			row[o] = float32(x)
+			row[o] = f32(x)
 			o++
 			for _, r := range wins[m] {
 				r.push(x)
@@ -228,16 +244,16 @@ func Engineer(g *Grid, opt *Options) (*Frame, error) {
 				j := max(i-k, segStart)
 				l := v[j]
 				d := x - l
-				row[o] = float32(l)
-				row[o+1] = float32(d)
+				row[o] = f32(l)
+				row[o+1] = f32(d)
 				if math.Abs(l) > pctEpsilon {
-					row[o+2] = float32(d / math.Abs(l))
+					row[o+2] = f32(d / math.Abs(l))
 				}
 				o += 3
 			}
 		}
 		for c, d := range p.domain {
-			row[p.domOff+c] = float32(d.values[i])
+			row[p.domOff+c] = f32(d.values[i])
 		}
 	}
 	return f, nil

@@ -294,24 +294,21 @@ func (b *builder) readCSV(br *bufio.Reader) error {
 		if err == io.EOF {
 			return nil
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
-			if errors.Is(err, csv.ErrFieldCount) || len(rec) != len(header) && err == nil {
-				err = nil
+			// A broken quote: skip the record if asked, unless the reader
+			// stopped advancing.
+			line := csvLine(err, 0)
+			if off := r.InputOffset(); off == lastOffset {
+				return &ParseError{File: b.file, Line: line, Err: csvCause(err)}
+			} else {
+				lastOffset = off
 			}
-			if err != nil {
-				// A broken quote: skip it if asked, unless the reader stopped advancing.
-				if off := r.InputOffset(); off == lastOffset {
-					return &ParseError{File: b.file, Line: csvLine(err, line), Err: csvCause(err)}
-				} else {
-					lastOffset = off
-				}
-				if e := b.invalid(&ParseError{File: b.file, Line: csvLine(err, line), Err: csvCause(err)}); e != nil {
-					return e
-				}
-				continue
+			if e := b.invalid(&ParseError{File: b.file, Line: line, Err: csvCause(err)}); e != nil {
+				return e
 			}
+			continue
 		}
+		line, _ := r.FieldPos(0)
 		if len(rec) != len(header) {
 			if e := b.invalid(&ParseError{File: b.file, Line: line, Err: fmt.Errorf("%d fields, header has %d", len(rec), len(header))}); e != nil {
 				return e

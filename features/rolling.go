@@ -191,15 +191,15 @@ func (r *rollWindow) stats(out []float32) {
 			kurt = c4/(c2*c2) - 3
 		}
 	}
-	out[0] = float32(mean)
-	out[1] = float32(std)
-	out[2] = float32(lo)
-	out[3] = float32(hi)
-	out[4] = float32(quantileSorted(s, 0.50))
-	out[5] = float32(quantileSorted(s, 0.95))
-	out[6] = float32(quantileSorted(s, 0.99))
-	out[7] = float32(skew)
-	out[8] = float32(kurt)
+	out[0] = f32(mean)
+	out[1] = f32(std)
+	out[2] = f32(lo)
+	out[3] = f32(hi)
+	out[4] = f32(quantileSorted(s, 0.50))
+	out[5] = f32(quantileSorted(s, 0.95))
+	out[6] = f32(quantileSorted(s, 0.99))
+	out[7] = f32(skew)
+	out[8] = f32(kurt)
 }
 
 // quantileSorted is the q-quantile of ascending s by linear interpolation
