@@ -66,8 +66,8 @@ type Workspace struct {
 	u            []float32 // tanh(W h + b) [B*T, D]
 	weights      []float32 // softmax over time [B, T]
 	context      []float32 // [B, D]
-	// backward
-	du      []float32 // [B*T, D]
+	// backward (the projection's gradient overwrites u, which only the
+	// score gradient needs)
 	dh      []float32 // [B*T, D]
 	dscores []float32 // [B, T]
 }
@@ -143,7 +143,8 @@ func softmax(e []float32) {
 // [batch, Dim] and, optionally (nil when the weights feed no loss), with
 // respect to the weights [batch, steps]; it accumulates into the parameters'
 // gradients and returns the gradient with respect to h [batch, steps, Dim],
-// owned by ws.
+// owned by ws. It runs once per Forward: it reuses the forward activations'
+// memory.
 func (a *Attention) Backward(ws *Workspace, dContext, dWeights []float32) []float32 {
 	d, batch, steps := a.Dim, ws.batch, ws.steps
 	if len(dContext) != batch*d || (dWeights != nil && len(dWeights) != batch*steps) {
@@ -151,10 +152,9 @@ func (a *Attention) Backward(ws *Workspace, dContext, dWeights []float32) []floa
 	}
 	rows := batch * steps
 	h, u, w := ws.h, ws.u, ws.weights
-	ws.du = grow(ws.du, rows*d)
 	ws.dh = grow(ws.dh, rows*d)
 	ws.dscores = grow(ws.dscores, rows)
-	dh, du, de := ws.dh, ws.du, ws.dscores
+	dh, du, de := ws.dh, ws.u, ws.dscores
 	v := a.ScoreW.Data
 	dv := a.ScoreW.Grad
 
@@ -179,12 +179,12 @@ func (a *Attention) Backward(ws *Workspace, dContext, dWeights []float32) []floa
 			for j, g := range dc {
 				hr[j] = w[r] * g
 			}
-			// Score path: e = v . u, u = tanh(pre).
+			// Score path: e = v . u, u = tanh(pre); the gradient of pre
+			// replaces u in place.
 			ur := u[r*d : (r+1)*d]
 			asm.Axpy(de[r], ur, dv)
-			dur := du[r*d : (r+1)*d]
 			for j, uj := range ur {
-				dur[j] = de[r] * v[j] * (1 - uj*uj)
+				ur[j] = de[r] * v[j] * (1 - uj*uj)
 			}
 		}
 	}
