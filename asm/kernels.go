@@ -2,14 +2,16 @@ package asm
 
 // The exported kernels dispatch through these variables, installed by
 // register for the active level (see cpu.go). Each one's reference loop is the
-// doc comment of its Go implementation in kernels_generic.go.
+// doc comment of its Go implementation in kernels_generic.go. The Generic
+// level computes sigmoid and tanh with the float32 twins of the vector code
+// (kernels_fast_generic.go) rather than the float64 references.
 var (
 	dotImpl     = dotGeneric
 	axpyImpl    = axpyGeneric
 	scaleImpl   = scaleGeneric
-	sigmoidImpl = sigmoidGeneric
-	tanhImpl    = tanhGeneric
-	cellFwdImpl = lstmCellForwardGeneric
+	sigmoidImpl = sigmoidFastGeneric
+	tanhImpl    = tanhFastGeneric
+	cellFwdImpl = lstmCellForwardFastGeneric
 	cellBwdImpl = lstmCellBackwardGeneric
 )
 

@@ -99,9 +99,9 @@ func init() {
 			dotImpl = dotGeneric
 			axpyImpl = axpyGeneric
 			scaleImpl = scaleGeneric
-			sigmoidImpl = sigmoidGeneric
-			tanhImpl = tanhGeneric
-			cellFwdImpl = lstmCellForwardGeneric
+			sigmoidImpl = sigmoidFastGeneric
+			tanhImpl = tanhFastGeneric
+			cellFwdImpl = lstmCellForwardFastGeneric
 			cellBwdImpl = lstmCellBackwardGeneric
 		}
 	})

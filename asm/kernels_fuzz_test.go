@@ -41,12 +41,9 @@ func seedVectors(f *testing.F) {
 	}
 }
 
-// eachAsmLevel runs f with every supported level above Generic installed.
-func eachAsmLevel(t *testing.T, f func(l Level)) {
+// eachLevelF runs f with every supported level installed in turn.
+func eachLevelF(t *testing.T, f func(l Level)) {
 	for _, l := range Supported() {
-		if l == Generic {
-			continue
-		}
 		prev, err := SetLevel(l)
 		if err != nil {
 			t.Fatal(err)
@@ -77,7 +74,7 @@ func FuzzDot(f *testing.F) {
 		for i := range x {
 			mag += math.Abs(float64(x[i]) * float64(y[i]))
 		}
-		eachAsmLevel(t, func(l Level) {
+		eachLevelF(t, func(l Level) {
 			got := Dot(x, y)
 			switch {
 			case hasNaN(x, y[:len(x)]):
@@ -106,7 +103,7 @@ func FuzzAxpy(f *testing.F) {
 		alpha, x, y0 := v[0], v[1:1+(len(v)-1)/2], v[1+(len(v)-1)/2:]
 		want := append([]float32(nil), y0...)
 		axpyGeneric(alpha, x, want[:len(x)])
-		eachAsmLevel(t, func(l Level) {
+		eachLevelF(t, func(l Level) {
 			y := append([]float32(nil), y0...)
 			Axpy(alpha, x, y)
 			for i := range y {
@@ -145,7 +142,7 @@ func FuzzScale(f *testing.F) {
 		alpha, x0 := v[0], v[1:]
 		want := append([]float32(nil), x0...)
 		scaleGeneric(alpha, want)
-		eachAsmLevel(t, func(l Level) {
+		eachLevelF(t, func(l Level) {
 			x := append([]float32(nil), x0...)
 			Scale(alpha, x)
 			for i := range x {
@@ -162,7 +159,7 @@ func fuzzActivation(f *testing.F, a activation) {
 	seedVectors(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		x := floatsOf(data)
-		eachAsmLevel(t, func(l Level) {
+		eachLevelF(t, func(l Level) {
 			got := make([]float32, len(x))
 			a.apply(got, x)
 			for i, v := range x {
@@ -213,7 +210,7 @@ func FuzzLSTMCell(f *testing.F) {
 		wantDC := append([]float32(nil), dc0...)
 		lstmCellBackwardGeneric(wantDG, act, cPrev, wantT, dh, wantDC)
 
-		eachAsmLevel(t, func(l Level) {
+		eachLevelF(t, func(l Level) {
 			gates := append([]float32(nil), gates0...)
 			c, h, tc := make([]float32, n), make([]float32, n), make([]float32, n)
 			LSTMCellForward(gates, cPrev, c, h, tc)
