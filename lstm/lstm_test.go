@@ -351,11 +351,16 @@ func TestWorkspaceReuse(t *testing.T) {
 // TestForwardAllocs: after the first call of a shape, Forward and Backward
 // allocate nothing, serial or parallel, eval or training.
 func TestForwardAllocs(t *testing.T) {
-	cfg := Config{Input: 5, Hidden: 32, Layers: 2, Bidirectional: true, Dropout: 0.2}
+	for _, bi := range []bool{true, false} {
+		testAllocs(t, Config{Input: 5, Hidden: 32, Layers: 2, Bidirectional: bi, Dropout: 0.2}, 4, 10)
+		testAllocs(t, Config{Input: 30, Hidden: 128, Layers: 1, Bidirectional: bi}, 16, 20) // parallel GEMMs
+	}
+}
+
+func testAllocs(t *testing.T, cfg Config, B, T int) {
 	s := newStack(t, cfg, 1)
-	B, T := 4, 10
-	x := randVec(B*T*5, 1, 1)
-	dOut := randVec(B*T*64, 2, 1)
+	x := randVec(B*T*cfg.Input, 1, 1)
+	dOut := randVec(B*T*s.OutputSize(), 2, 1)
 	for _, serial := range []bool{true, false} {
 		ws := s.NewWorkspace()
 		ws.Serial = serial
@@ -370,7 +375,7 @@ func TestForwardAllocs(t *testing.T) {
 			}
 			f()
 			if n := testing.AllocsPerRun(5, f); n != 0 {
-				t.Errorf("serial=%v train=%v: %v allocations per pass", serial, train, n)
+				t.Errorf("%+v B=%d T=%d serial=%v train=%v: %v allocations per pass", cfg, B, T, serial, train, n)
 			}
 		}
 	}
