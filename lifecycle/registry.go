@@ -439,6 +439,19 @@ func (r *Registry) Active(model string) (VersionInfo, error) {
 	return info, nil
 }
 
+// ActiveVersion names the model's Active version ("" if none) from the
+// index alone, without verifying files: a cheap check whether it changed.
+func (r *Registry) ActiveVersion(model string) (string, error) {
+	ix, err := r.readIndex()
+	if err != nil {
+		return "", err
+	}
+	if ms := ix.Models[model]; ms != nil {
+		return ms.Active, nil
+	}
+	return "", nil
+}
+
 func lookup(ix *index, model, version string) (*versionState, error) {
 	ms := ix.Models[model]
 	if ms == nil {

@@ -193,7 +193,8 @@ func (ref *Reference) report(counts [][]float64, n int) DriftReport {
 type Drift struct {
 	mu     sync.Mutex
 	ref    *Reference
-	window [][]int // ring of bin indices per row (-1 for a missing value)
+	rows   [][]float64 // ring of the last rows, raw, so a new reference can rebin them
+	bins   [][]int     // their bin indices (-1 for a missing value)
 	next   int
 	full   bool
 	counts [][]float64
@@ -204,12 +205,16 @@ func NewDrift(ref *Reference, window int) *Drift {
 	if window < 1 {
 		panic("monitor: drift window must be positive")
 	}
-	d := &Drift{ref: ref, window: make([][]int, window)}
-	d.counts = make([][]float64, len(ref.Features))
-	for f := range d.counts {
-		d.counts[f] = make([]float64, len(ref.Props[f]))
-	}
+	d := &Drift{ref: ref, rows: make([][]float64, window), bins: make([][]int, window)}
+	d.resetCounts()
 	return d
+}
+
+func (d *Drift) resetCounts() {
+	d.counts = make([][]float64, len(d.ref.Features))
+	for f := range d.counts {
+		d.counts[f] = make([]float64, len(d.ref.Props[f]))
+	}
 }
 
 // Reference returns the reference the window is compared with.
@@ -220,12 +225,46 @@ func (d *Drift) Reference() *Reference {
 }
 
 // SetReference starts comparing with a new reference (after a new model
-// version is promoted) and empties the window.
+// version is promoted). Rows in the window are kept and rebinned when the
+// feature names match, so the figures do not restart from a handful of rows;
+// otherwise the window is emptied.
 func (d *Drift) SetReference(ref *Reference) {
-	nd := NewDrift(ref, len(d.window))
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.ref, d.window, d.next, d.full, d.counts = nd.ref, nd.window, 0, false, nd.counts
+	same := len(ref.Features) == len(d.ref.Features)
+	for i := 0; same && i < len(ref.Features); i++ {
+		same = ref.Features[i] == d.ref.Features[i]
+	}
+	d.ref = ref
+	d.resetCounts()
+	if !same {
+		clear(d.rows)
+		clear(d.bins)
+		d.next, d.full = 0, false
+		return
+	}
+	for i, row := range d.rows {
+		if row != nil {
+			d.binRow(i, row)
+		}
+	}
+}
+
+// binRow bins row into slot i and counts it.
+func (d *Drift) binRow(i int, row []float64) {
+	b := d.bins[i]
+	if b == nil {
+		b = make([]int, len(row))
+		d.bins[i] = b
+	}
+	for f, v := range row {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			b[f] = -1
+			continue
+		}
+		b[f] = binOf(d.ref.Edges[f], v)
+		d.counts[f][b[f]]++
+	}
 }
 
 // Observe adds one feature row (values in the reference's feature order).
@@ -235,28 +274,17 @@ func (d *Drift) Observe(row []float64) error {
 	if len(row) != len(d.ref.Features) {
 		return fmt.Errorf("monitor: drift row has %d values, reference has %d features", len(row), len(d.ref.Features))
 	}
-	if old := d.window[d.next]; old != nil {
-		for f, b := range old {
+	if d.rows[d.next] != nil {
+		for f, b := range d.bins[d.next] {
 			if b >= 0 {
 				d.counts[f][b]--
 			}
 		}
 	}
-	bins := d.window[d.next]
-	if bins == nil {
-		bins = make([]int, len(row))
-	}
-	for f, v := range row {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			bins[f] = -1
-			continue
-		}
-		bins[f] = binOf(d.ref.Edges[f], v)
-		d.counts[f][bins[f]]++
-	}
-	d.window[d.next] = bins
+	d.rows[d.next] = append(d.rows[d.next][:0], row...)
+	d.binRow(d.next, d.rows[d.next])
 	d.next++
-	if d.next == len(d.window) {
+	if d.next == len(d.rows) {
 		d.next, d.full = 0, true
 	}
 	return nil
@@ -268,7 +296,7 @@ func (d *Drift) Report() DriftReport {
 	defer d.mu.Unlock()
 	n := d.next
 	if d.full {
-		n = len(d.window)
+		n = len(d.rows)
 	}
 	return d.ref.report(d.counts, n)
 }

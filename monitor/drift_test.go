@@ -141,3 +141,23 @@ func TestReferenceBadInput(t *testing.T) {
 		t.Error("wrong-width row accepted")
 	}
 }
+
+func TestDriftSetReferenceRebins(t *testing.T) {
+	a, _ := NewReference([]string{"x"}, col(0, 1, 2, 3, 4, 5, 6, 7, 8, 9), 2)
+	b, _ := NewReference([]string{"x"}, col(10, 11, 12, 13, 14, 15, 16, 17, 18, 19), 2)
+	d := NewDrift(a, 4)
+	for _, v := range []float64{10, 11, 12, 13, 14} {
+		d.Observe([]float64{v})
+	}
+	d.SetReference(b)
+	got := d.Report()
+	want, _ := b.Compare(col(11, 12, 13, 14))
+	if got.N != 4 || got.MaxPSI != want.MaxPSI || got.MaxJS != want.MaxJS {
+		t.Fatalf("after SetReference %+v, want %+v", got, want)
+	}
+	c, _ := NewReference([]string{"y"}, col(1, 2), 2)
+	d.SetReference(c)
+	if d.Report().N != 0 {
+		t.Fatal("window kept across a different feature schema")
+	}
+}

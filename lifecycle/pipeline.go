@@ -1,0 +1,484 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Retraining schedules.
+const (
+	Daily  = 24 * time.Hour
+	Weekly = 7 * 24 * time.Hour
+)
+
+// Config configures a Pipeline. Zero durations and numbers take the defaults
+// in brackets.
+type Config struct {
+	Model     string // model name in the registry (required)
+	Registry  *Registry
+	Source    Source
+	Trainer   Trainer
+	Loader    Loader
+	Evaluator Evaluator // [HoldoutEvaluator{}: target column 0, horizon 1]
+	Clock     Clock     // [RealClock]
+
+	CollectEvery   time.Duration // [5m]
+	CollectTimeout time.Duration // a Collect taking longer is a stall [1m]
+	BackoffMax     time.Duration // longest wait between failing collections [1h]
+	RetrainEvery   time.Duration // scheduled retraining [Daily]; Weekly is the seed's best practice
+	HistoryLimit   int           // samples kept [30 days of CollectEvery]
+	// Holdout is the most recent span kept out of training to compare the
+	// candidate with the Active version [1 day]; MinHoldout the fewest
+	// samples it must hold [12].
+	Holdout    time.Duration
+	MinHoldout int
+	// MinTrain is the fewest training samples a retrain needs [288].
+	MinTrain int
+	// RecentWindow is the training span of retrain_with_recent_data [3 days].
+	RecentWindow time.Duration
+	// Threshold is the held-out accuracy5 a candidate needs to be promoted [0.95].
+	Threshold float64
+	// AlertCooldown is the least time between retrains asked for by alerts [6h].
+	AlertCooldown time.Duration
+	// SyncTraining trains inside Step instead of on a goroutine (for
+	// deterministic simulations); serving is never blocked either way.
+	SyncTraining bool
+	// GC, if set, runs after each retrain.
+	GC *GCPolicy
+
+	// OnEvent receives every event (collection failures, retrains,
+	// promotions, rejections, swaps). It must not block.
+	OnEvent func(Event)
+	// OnCollect receives each new sample after it enters the history (to
+	// score forecasts and feed drift monitors).
+	OnCollect func(Sample)
+	// OnSwap is called after a new version starts serving.
+	OnSwap func(*Served)
+}
+
+// Event is something the pipeline did or suffered.
+type Event struct {
+	Time    time.Time
+	Kind    string // collect_error, source_stalled, source_recovered, retrain, promoted, rejected, train_error, swap, swap_error, skipped
+	Version string
+	Text    string
+	Err     error
+}
+
+func (e Event) String() string {
+	s := e.Time.Format("2006-01-02 15:04") + " " + e.Kind
+	if e.Version != "" {
+		s += " " + e.Version
+	}
+	if e.Text != "" {
+		s += ": " + e.Text
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Pipeline is the continuous-learning loop for one model: collect, retrain,
+// validate, promote, swap. Serving reads Serving.Current, which never waits
+// for any of it.
+type Pipeline struct {
+	cfg     Config
+	History *History
+	Serving Serving
+
+	mu          sync.Mutex
+	nextCollect time.Time
+	failures    int
+	nextRetrain time.Time
+	request     *retrainRequest
+	// lastAlertTrain is when an alert last started a retrain, per mode
+	// (0: all history, 1: recent data).
+	lastAlertTrain [2]time.Time
+	training       atomic.Bool
+	wg             sync.WaitGroup
+	stalled        atomic.Bool
+}
+
+type retrainRequest struct {
+	reason     string
+	recentOnly bool
+}
+
+// New checks cfg, fills defaults and serves the registry's Active version if
+// there is one (a corrupt one is reported and not served).
+func New(ctx context.Context, cfg Config) (*Pipeline, error) {
+	if cfg.Model == "" || cfg.Registry == nil || cfg.Source == nil || cfg.Trainer == nil || cfg.Loader == nil {
+		return nil, errors.New("lifecycle: Config needs Model, Registry, Source, Trainer and Loader")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.CollectEvery, 5*time.Minute)
+	def(&cfg.CollectTimeout, time.Minute)
+	def(&cfg.BackoffMax, time.Hour)
+	def(&cfg.RetrainEvery, Daily)
+	def(&cfg.Holdout, 24*time.Hour)
+	def(&cfg.RecentWindow, 3*24*time.Hour)
+	def(&cfg.AlertCooldown, 6*time.Hour)
+	if cfg.HistoryLimit <= 0 {
+		cfg.HistoryLimit = int(30 * 24 * time.Hour / cfg.CollectEvery)
+	}
+	if cfg.MinHoldout <= 0 {
+		cfg.MinHoldout = 12
+	}
+	if cfg.MinTrain <= 0 {
+		cfg.MinTrain = 288
+	}
+	if cfg.Threshold <= 0 {
+		cfg.Threshold = 0.95
+	}
+	if cfg.Evaluator == nil {
+		cfg.Evaluator = HoldoutEvaluator{}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	p := &Pipeline{cfg: cfg, History: NewHistory(cfg.HistoryLimit)}
+	now := cfg.Clock.Now()
+	p.nextCollect = now
+	p.nextRetrain = now.Add(cfg.RetrainEvery)
+	if _, err := p.Sync(ctx); err != nil && !errors.Is(err, ErrNoActive) && !errors.Is(err, ErrNotFound) {
+		p.emit(Event{Kind: "swap_error", Err: err})
+	}
+	return p, nil
+}
+
+func (p *Pipeline) emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = p.cfg.Clock.Now()
+	}
+	if p.cfg.OnEvent != nil {
+		p.cfg.OnEvent(e)
+	}
+}
+
+// Sync serves the registry's Active version if it is not already served
+// (after a promotion here, or a promote or roll back from the command
+// line). It reports whether it swapped. A corrupt Active version is not
+// served: the error is returned and the current version keeps serving.
+func (p *Pipeline) Sync(ctx context.Context) (bool, error) {
+	cur := p.Serving.Current()
+	if cur != nil {
+		// Cheap check first: hashing a large checkpoint every step would not be.
+		if v, err := p.cfg.Registry.ActiveVersion(p.cfg.Model); err == nil && v == cur.Version.Version.String() {
+			return false, nil
+		}
+	}
+	info, err := p.cfg.Registry.Active(p.cfg.Model)
+	if err != nil {
+		return false, err
+	}
+	if cur != nil && cur.Version.Version == info.Version && cur.Version.CheckpointSHA == info.CheckpointSHA {
+		return false, nil
+	}
+	f, err := p.cfg.Loader.Load(ctx, info.CheckpointPath)
+	if err != nil {
+		return false, fmt.Errorf("lifecycle: load %s %s: %w", info.Model, info.Version, err)
+	}
+	s := &Served{Version: info, Forecaster: f, Since: p.cfg.Clock.Now()}
+	p.Serving.Swap(s)
+	p.emit(Event{Kind: "swap", Version: info.Version.String(), Text: "now serving"})
+	if p.cfg.OnSwap != nil {
+		p.cfg.OnSwap(s)
+	}
+	return true, nil
+}
+
+// RequestRetrain asks for a retrain at the next step (an alert's action).
+// recentOnly trains on RecentWindow only (retrain_with_recent_data).
+// Requests closer than AlertCooldown to the last alert-driven retrain of the
+// same mode are ignored (a retrain on all history that did not help does not
+// hold back one on recent data); it reports whether the request was taken.
+func (p *Pipeline) RequestRetrain(reason string, recentOnly bool) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.cfg.Clock.Now()
+	if last := p.lastAlertTrain[b2i(recentOnly)]; !last.IsZero() && now.Sub(last) < p.cfg.AlertCooldown {
+		return false
+	}
+	if p.request == nil || recentOnly {
+		p.request = &retrainRequest{reason: reason, recentOnly: recentOnly}
+	}
+	return true
+}
+
+// Run steps the pipeline every CollectEvery (sooner after a failed
+// collection's backoff) until ctx ends, then waits for a running retrain.
+func (p *Pipeline) Run(ctx context.Context) error {
+	defer p.wg.Wait()
+	for {
+		p.Step(ctx)
+		p.mu.Lock()
+		wait := p.nextCollect.Sub(p.cfg.Clock.Now())
+		p.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.cfg.Clock.After(wait):
+		}
+	}
+}
+
+// Wait blocks until a retrain in flight has finished.
+func (p *Pipeline) Wait() { p.wg.Wait() }
+
+// Step does what is due at the clock's current time: collect (unless
+// backing off), follow the registry's Active version, and start a retrain
+// if the schedule or an alert asks for one and none is running.
+func (p *Pipeline) Step(ctx context.Context) {
+	now := p.cfg.Clock.Now()
+	p.mu.Lock()
+	due := !now.Before(p.nextCollect)
+	p.mu.Unlock()
+	if due {
+		p.collect(ctx, now)
+	}
+	if _, err := p.Sync(ctx); err != nil && !errors.Is(err, ErrNoActive) && !errors.Is(err, ErrNotFound) {
+		p.emit(Event{Kind: "swap_error", Err: err})
+	}
+	p.mu.Lock()
+	var req *retrainRequest
+	if p.request != nil {
+		req = p.request
+		p.request = nil
+		p.lastAlertTrain[b2i(req.recentOnly)] = now
+	} else if !now.Before(p.nextRetrain) {
+		req = &retrainRequest{reason: "schedule"}
+	}
+	if req != nil {
+		if p.training.Load() {
+			if req.reason != "schedule" {
+				p.request = req // keep it for when the running one ends
+			}
+			req = nil
+		} else {
+			p.nextRetrain = now.Add(p.cfg.RetrainEvery)
+			p.training.Store(true)
+		}
+	}
+	p.mu.Unlock()
+	if req == nil {
+		return
+	}
+	if p.cfg.SyncTraining {
+		p.retrain(ctx, *req)
+		return
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.retrain(ctx, *req)
+	}()
+}
+
+// collect calls the source with a timeout. A failure or a stall backs off
+// exponentially (CollectEvery, 2x, 4x ... up to BackoffMax); serving is not
+// affected.
+func (p *Pipeline) collect(ctx context.Context, now time.Time) {
+	type result struct {
+		s   []Sample
+		err error
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan result, 1)
+	go func() {
+		s, err := p.cfg.Source.Collect(cctx, now)
+		ch <- result{s, err}
+	}()
+	var res result
+	select {
+	case res = <-ch:
+	case <-p.cfg.Clock.After(p.cfg.CollectTimeout):
+		res.err = fmt.Errorf("source stalled: no answer in %v", p.cfg.CollectTimeout)
+		p.stalled.Store(true)
+	case <-ctx.Done():
+		return
+	}
+	p.mu.Lock()
+	if res.err != nil {
+		p.failures++
+		backoff := p.cfg.CollectEvery << min(p.failures-1, 20)
+		if backoff > p.cfg.BackoffMax || backoff <= 0 {
+			backoff = p.cfg.BackoffMax
+		}
+		p.nextCollect = now.Add(backoff)
+		n := p.failures
+		p.mu.Unlock()
+		kind := "collect_error"
+		if p.stalled.Load() {
+			kind = "source_stalled"
+			p.stalled.Store(false)
+		}
+		p.emit(Event{Time: now, Kind: kind, Err: res.err, Text: fmt.Sprintf("failure %d in a row, next try in %v", n, backoff)})
+		return
+	}
+	recovered := p.failures > 0
+	p.failures = 0
+	p.nextCollect = now.Add(p.cfg.CollectEvery)
+	p.mu.Unlock()
+	if recovered {
+		p.emit(Event{Time: now, Kind: "source_recovered"})
+	}
+	for _, s := range res.s {
+		if p.History.Append(s) == 1 && p.cfg.OnCollect != nil {
+			p.cfg.OnCollect(s)
+		}
+	}
+}
+
+// retrain trains a candidate, scores it and the served version on the same
+// held-out recent data, registers it and promotes it only if it is good
+// enough and not worse; otherwise it stays Candidate with the reason.
+func (p *Pipeline) retrain(ctx context.Context, req retrainRequest) {
+	defer p.training.Store(false)
+	now := p.cfg.Clock.Now()
+	all := p.History.Snapshot()
+	if len(all) == 0 {
+		p.emit(Event{Time: now, Kind: "skipped", Text: req.reason + ": no history yet"})
+		return
+	}
+	cut := all[len(all)-1].Time.Add(-p.cfg.Holdout)
+	split := len(all)
+	for split > 0 && all[split-1].Time.After(cut) {
+		split--
+	}
+	train, held := all[:split], all[split:]
+	if req.recentOnly {
+		from := cut.Add(-p.cfg.RecentWindow)
+		i := 0
+		for i < len(train) && !train[i].Time.After(from) {
+			i++
+		}
+		train = train[i:]
+	}
+	if len(train) < p.cfg.MinTrain || len(held) < p.cfg.MinHoldout {
+		p.emit(Event{Time: now, Kind: "skipped", Text: fmt.Sprintf("%s: %d training and %d held-out samples, need %d and %d",
+			req.reason, len(train), len(held), p.cfg.MinTrain, p.cfg.MinHoldout)})
+		return
+	}
+	mode := "all history"
+	if req.recentOnly {
+		mode = "recent data"
+	}
+	p.emit(Event{Time: now, Kind: "retrain", Text: fmt.Sprintf("%s, %s: train %s..%s (%d), held out %d",
+		req.reason, mode, train[0].Time.Format("01-02 15:04"), train[len(train)-1].Time.Format("01-02 15:04"), len(train), len(held))})
+
+	served := p.Serving.Current()
+	var parent *VersionInfo
+	if served != nil {
+		v := served.Version
+		parent = &v
+	}
+	dir, err := os.MkdirTemp("", "perfpredict-train-*")
+	if err != nil {
+		p.emit(Event{Time: now, Kind: "train_error", Err: err})
+		return
+	}
+	defer os.RemoveAll(dir)
+	res, err := p.cfg.Trainer.Train(ctx, TrainRequest{Model: p.cfg.Model, Train: train, Parent: parent, Reason: req.reason, Dir: dir})
+	if err != nil {
+		p.emit(Event{Time: now, Kind: "train_error", Err: err})
+		return
+	}
+	cand, err := p.cfg.Loader.Load(ctx, res.Checkpoint)
+	if err != nil {
+		p.emit(Event{Time: now, Kind: "train_error", Err: fmt.Errorf("load candidate: %w", err)})
+		return
+	}
+	ctxSamples := train
+	candM, err := p.cfg.Evaluator.Evaluate(ctx, cand, ctxSamples, held)
+	if err != nil {
+		p.emit(Event{Time: now, Kind: "train_error", Err: fmt.Errorf("evaluate candidate: %w", err)})
+		return
+	}
+	var activeM *Metrics
+	if served != nil {
+		// The served version sees the full history before the held-out span,
+		// as it would have in production.
+		m, err := p.cfg.Evaluator.Evaluate(ctx, served.Forecaster, all[:split], held)
+		if err != nil {
+			p.emit(Event{Time: now, Kind: "train_error", Err: fmt.Errorf("evaluate active %s: %w", served.Version.Version, err)})
+			return
+		}
+		activeM = &m
+	}
+	extra := map[string]string{"reason": req.reason, "training": mode,
+		"holdout_from": held[0].Time.Format(time.RFC3339), "holdout_to": held[len(held)-1].Time.Format(time.RFC3339)}
+	for k, v := range res.Extra {
+		extra[k] = v
+	}
+	info, err := p.cfg.Registry.Add(Manifest{
+		Model: p.cfg.Model, Created: now, Data: TimeRange{From: train[0].Time, To: train[len(train)-1].Time},
+		Validation: res.Validation, Test: candM, Features: res.Features, Extra: extra,
+	}, res.Checkpoint)
+	if err != nil {
+		p.emit(Event{Time: now, Kind: "train_error", Err: fmt.Errorf("register: %w", err)})
+		return
+	}
+	ver := info.Version.String()
+	values := map[string]float64{"candidate_accuracy5": candM.Accuracy5, "candidate_mape": candM.MAPE, "threshold": p.cfg.Threshold}
+	var reason string
+	ok := candM.Accuracy5 >= p.cfg.Threshold
+	switch {
+	case !ok && activeM != nil:
+		reason = fmt.Sprintf("held-out accuracy5 %.4f below threshold %.2f (Active %s: %.4f)", candM.Accuracy5, p.cfg.Threshold, served.Version.Version, activeM.Accuracy5)
+	case !ok:
+		reason = fmt.Sprintf("held-out accuracy5 %.4f below threshold %.2f", candM.Accuracy5, p.cfg.Threshold)
+	case activeM != nil && candM.Accuracy5 < activeM.Accuracy5:
+		ok = false
+		reason = fmt.Sprintf("held-out accuracy5 %.4f worse than Active %s's %.4f", candM.Accuracy5, served.Version.Version, activeM.Accuracy5)
+	case activeM != nil:
+		reason = fmt.Sprintf("held-out accuracy5 %.4f >= threshold %.2f and >= Active %s's %.4f", candM.Accuracy5, p.cfg.Threshold, served.Version.Version, activeM.Accuracy5)
+	default:
+		reason = fmt.Sprintf("held-out accuracy5 %.4f >= threshold %.2f (no Active version)", candM.Accuracy5, p.cfg.Threshold)
+	}
+	if activeM != nil {
+		values["active_accuracy5"] = activeM.Accuracy5
+		values["active_mape"] = activeM.MAPE
+	}
+	if !ok {
+		if err := p.cfg.Registry.Annotate(p.cfg.Model, ver, Note{Time: now, Kind: "rejected", Text: reason, Values: values}); err != nil {
+			p.emit(Event{Time: now, Kind: "train_error", Version: ver, Err: err})
+		}
+		p.emit(Event{Time: now, Kind: "rejected", Version: ver, Text: reason})
+	} else {
+		if err := p.cfg.Registry.Annotate(p.cfg.Model, ver, Note{Time: now, Kind: "validated", Text: reason, Values: values}); err != nil {
+			p.emit(Event{Time: now, Kind: "train_error", Version: ver, Err: err})
+			return
+		}
+		if err := p.cfg.Registry.Promote(p.cfg.Model, ver, reason); err != nil {
+			p.emit(Event{Time: now, Kind: "train_error", Version: ver, Err: fmt.Errorf("promote: %w", err)})
+			return
+		}
+		p.emit(Event{Time: now, Kind: "promoted", Version: ver, Text: reason})
+		if _, err := p.Sync(ctx); err != nil {
+			p.emit(Event{Time: now, Kind: "swap_error", Version: ver, Err: err})
+		}
+	}
+	if p.cfg.GC != nil {
+		if _, err := p.cfg.Registry.GC(*p.cfg.GC); err != nil {
+			p.emit(Event{Time: now, Kind: "gc_error", Err: err})
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
