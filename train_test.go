@@ -283,3 +283,30 @@ func TestPredictAllocations(t *testing.T) {
 		t.Errorf("%v allocations per PredictInto", n)
 	}
 }
+
+// TestTrainDeterministicSeedSize repeats the determinism check on the seed
+// architecture, where the LSTM runs its directions on two goroutines and the
+// large matrix products are split across cores.
+func TestTrainDeterministicSeedSize(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the seed-sized model")
+	}
+	const n, steps, features = 66, 20, 30
+	train, err := NewDataset(randInput(20, n*steps*features), randInput(21, n), n, steps, features, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() []byte {
+		m, err := New(Config{Epochs: 1, Seed: 4}, features, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Train(context.Background(), train, Dataset{}); err != nil {
+			t.Fatal(err)
+		}
+		return encodeModel(t, m)
+	}
+	if !bytes.Equal(run(), run()) {
+		t.Error("two seed-sized runs with the same seed differ")
+	}
+}

@@ -61,6 +61,10 @@ func (a *Attention) Init(rng *rand.Rand) {
 // backward pass. Buffers grow to the largest shape seen and are then reused:
 // after the first call of a shape nothing is allocated.
 type Workspace struct {
+	// Serial keeps the projection's matrix products on the calling goroutine,
+	// for callers that already run one pass per core.
+	Serial bool
+
 	batch, steps int
 	h            []float32 // the Forward input [B*T, D] (not copied)
 	u            []float32 // tanh(W h + b) [B*T, D]
@@ -97,7 +101,7 @@ func (a *Attention) Forward(ws *Workspace, h []float32, batch, steps int) (conte
 	ws.context = grow(ws.context, batch*d)
 
 	u := ws.u
-	blas.SgemmSerial(false, true, rows, d, d, 1, h, d, a.ProjW.Data, d, 0, u, d)
+	ws.gemm()(false, true, rows, d, d, 1, h, d, a.ProjW.Data, d, 0, u, d)
 	bias := a.ProjB.Data
 	for r := 0; r < rows; r++ {
 		row := u[r*d : (r+1)*d]
@@ -189,13 +193,23 @@ func (a *Attention) Backward(ws *Workspace, dContext, dWeights []float32) []floa
 		}
 	}
 	// Projection: pre = h W^T + b.
-	blas.SgemmSerial(true, false, d, d, rows, 1, du, d, h, d, 1, a.ProjW.Grad, d)
+	gemm := ws.gemm()
+	gemm(true, false, d, d, rows, 1, du, d, h, d, 1, a.ProjW.Grad, d)
 	gb := a.ProjB.Grad
 	for r := 0; r < rows; r++ {
 		for j, g := range du[r*d : (r+1)*d] {
 			gb[j] += g
 		}
 	}
-	blas.SgemmSerial(false, false, rows, d, d, 1, du, d, a.ProjW.Data, d, 1, dh, d)
+	gemm(false, false, rows, d, d, 1, du, d, a.ProjW.Data, d, 1, dh, d)
 	return dh
+}
+
+// gemm picks the matrix product: blas.Sgemm splits large products across
+// GOMAXPROCS (by output blocks, so results do not depend on the split).
+func (ws *Workspace) gemm() func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if ws.Serial {
+		return blas.SgemmSerial
+	}
+	return blas.Sgemm
 }
