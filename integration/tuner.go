@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 )
 
 // Options bound how a tuner changes settings. Zero values take the defaults
@@ -91,9 +92,8 @@ type cell struct {
 }
 
 type cellKey struct {
-	a, b   int
-	ctx    int // discrete context (cluster size), 0 when unused
-	bucket int
+	a, b int
+	ctx  int // discrete context (cluster size), 0 when unused
 }
 
 // engine applies grid settings; set applies axis value v.
@@ -113,7 +113,7 @@ type gridTuner struct {
 	opts      Options
 	eng       engine
 	cur       [2]int
-	cells     map[cellKey]*cell
+	cells     map[cellKey]map[int]*cell // setting -> condition bucket -> estimate
 
 	lastCond  float64
 	lastCtx   int
@@ -132,7 +132,7 @@ type trial struct {
 
 func newGridTuner(component string, axes [2][]float64, metrics []string, start [2]float64, eng engine, opts Options) *gridTuner {
 	return &gridTuner{component: component, axes: axes, metrics: metrics, opts: opts.withDefaults(), eng: eng,
-		cur: [2]int{nearest(axes[0], start[0]), nearest(axes[1], start[1])}, cells: map[cellKey]*cell{}}
+		cur: [2]int{nearest(axes[0], start[0]), nearest(axes[1], start[1])}, cells: map[cellKey]map[int]*cell{}}
 }
 
 func nearest(axis []float64, v float64) int {
@@ -160,11 +160,14 @@ func (t *gridTuner) observe(settings [2]float64, cond float64, ctx int, m []floa
 		}
 	}
 	a, b := nearest(t.axes[0], settings[0]), nearest(t.axes[1], settings[1])
-	k := cellKey{a, b, ctx, int(math.Round(t.bucketPos(cond)))}
-	c := t.cells[k]
+	k, bucket := cellKey{a, b, ctx}, int(math.Round(t.bucketPos(cond)))
+	if t.cells[k] == nil {
+		t.cells[k] = map[int]*cell{}
+	}
+	c := t.cells[k][bucket]
 	if c == nil {
 		c = &cell{mean: make([]float64, len(m))}
-		t.cells[k] = c
+		t.cells[k][bucket] = c
 	}
 	c.n++
 	w := 1 / float64(min(c.n, t.opts.Memory))
@@ -190,11 +193,15 @@ func (t *gridTuner) predict(a, b, ctx int, cond float64) (m []float64, support f
 	pos := t.bucketPos(cond)
 	var xs, ws []float64
 	var ys [][]float64
-	for k, c := range t.cells {
-		if k.a != a || k.b != b || k.ctx != ctx {
-			continue
-		}
-		d := float64(k.bucket) - pos
+	byBucket := t.cells[cellKey{a, b, ctx}]
+	buckets := make([]int, 0, len(byBucket))
+	for k := range byBucket {
+		buckets = append(buckets, k)
+	}
+	sort.Ints(buckets) // a fixed summation order keeps runs bit-for-bit reproducible
+	for _, k := range buckets {
+		c := byBucket[k]
+		d := float64(k) - pos
 		if math.Abs(d) > 4 {
 			continue
 		}

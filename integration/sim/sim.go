@@ -24,7 +24,7 @@ const (
 	LinkMbps              = 1000.0   // WAN link capacity
 	BackgroundMin         = 0.1      // least cross-traffic share of the link
 	BackgroundMax         = 0.6      // largest cross-traffic share
-	BackgroundRegimeMeanS = 20.0     // mean seconds between cross-traffic regime changes
+	BackgroundRegimeMeanS = 5.0      // mean seconds between cross-traffic regime changes
 	BackgroundAR          = 0.9      // per-epoch AR(1) coefficient around the regime level
 	BackgroundNoise       = 0.03     // per-epoch AR(1) innovation standard deviation
 	PBAEpochMs            = 50.0     // bandwidth measurement and pacing period
@@ -93,8 +93,9 @@ type IntervalStats struct {
 	WireBytes    float64                 `json:"wire_bytes"`      // per request, retransmissions included
 	CPUUtil      float64                 `json:"cpu_utilization"` // HDE cores' busy share
 	PBA          integration.PBASettings `json:"pba"`
-	NetMs        float64                 `json:"net_ms"`    // network stage time per request
-	LossRate     float64                 `json:"loss_rate"` // retransmitted bytes over bytes sent
+	NetMs        float64                 `json:"net_ms"`       // network stage time per request
+	LossRate     float64                 `json:"loss_rate"`    // packet loss share while pacing above the available bandwidth, mean over epochs
+	ResentShare  float64                 `json:"resent_share"` // retransmitted bytes over bytes sent
 	EstError     float64                 `json:"estimate_error"`
 	BandwidthCV  float64                 `json:"bandwidth_cv"` // variability of measured bandwidth
 	LinkUtil     float64                 `json:"link_utilization"`
@@ -161,6 +162,7 @@ type Cluster struct {
 	meas        []float64 // measurements, oldest first (at most PBAMaxWindow)
 	rate, avail float64   // current epoch's paced and available Mbps
 	epochErr    float64   // accumulated |rate-avail|/avail this interval
+	epochLoss   float64   // accumulated packet loss share max(0, 1-avail/rate) this interval
 	epochMeas   []float64 // this interval's measurements
 	lastLink    float64   // previous interval's link utilisation
 
@@ -298,6 +300,7 @@ func (c *Cluster) stepEpoch() {
 	}
 	c.rate = math.Min(LinkMbps, math.Max(PBAMinRateShare*LinkMbps, c.rate))
 	c.epochErr += math.Abs(c.rate-c.avail) / c.avail
+	c.epochLoss += math.Max(0, 1-c.avail/c.rate)
 
 	m := c.avail * (1 + PBAMeasurementCV*c.rngMeas.NormFloat64())
 	m = math.Max(1, m)
@@ -351,7 +354,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	slice := c.cfg.SliceSeconds
 	t0, t1 := c.now, c.now+slice
 	st := IntervalStats{Index: c.intervals, ArrivalRPS: rps, HDE: c.hde, PBA: c.pba, ACP: c.acp}
-	c.epochErr, c.epochMeas = 0, c.epochMeas[:0]
+	c.epochErr, c.epochLoss, c.epochMeas = 0, 0, c.epochMeas[:0]
 	epoch0 := c.epoch
 
 	var reqs []request
@@ -421,6 +424,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	epochs := c.epoch - epoch0
 	if epochs > 0 {
 		st.EstError = c.epochErr / float64(epochs)
+		st.LossRate = c.epochLoss / float64(epochs)
 	}
 	if m, sd := meanSD(c.epochMeas); m > 0 {
 		st.BandwidthCV = sd / m
@@ -503,7 +507,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	if n > 0 {
 		fn := float64(n)
 		st.TransferMs, st.NetMs, st.CommitMs, st.WireBytes = sumTransfer/fn, sumNet/fn, sumCommit/fn, sumWire/fn
-		st.LossRate = sumResent / sumWire
+		st.ResentShare = sumResent / sumWire
 		st.ACPErrorRate /= fn
 	}
 	if ok > 0 {

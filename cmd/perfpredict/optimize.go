@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/novacron/perfpredict/integration/sim"
+	"github.com/novacron/perfpredict/optimize"
+)
+
+func init() {
+	register(&command{name: "optimize", summary: "cheapest instance allocation meeting cost and performance constraints", run: runOptimize})
+}
+
+func runOptimize(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlagSet("optimize", env)
+	maxCost := fs.Float64("max-cost", 0, "budget in USD per --cost-period (0: none)")
+	period := fs.String("cost-period", "month", "period of --max-cost: hour or month")
+	minPerf := fs.Float64("min-performance", 0.95, "share of forecast intervals that must meet the SLO, [0,1]")
+	zone := fs.String("zone", "us-east-1a", "availability zone")
+	catalog := fs.String("catalog", "", "instance catalogue JSON (default: embedded AWS c6i/m6i/r6i list prices)")
+	demandPath := fs.String("demand", sim.DefaultTrace, "demand history CSV (timestamp,value); its last --horizon values, scaled, forecast the next horizon (seasonal naive)")
+	median := fs.Float64("median-rps", 2847, "scale the demand so its median is this many req/s (0: use as is)")
+	horizon := fs.Int("horizon", 288, "forecast intervals (288 five-minute intervals = one day)")
+	slo := fs.Float64("slo-ms", 50, "mean response time an interval must meet")
+	rate := fs.Float64("service-rate", 250, "requests per second one busy vCPU completes")
+	minI := fs.Int("min-instances", 0, "fewest instances")
+	maxI := fs.Int("max-instances", 0, "most instances (0: none)")
+	limit := fs.Duration("time-limit", 10*time.Second, "search time limit; the gap is reported if hit")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cons := optimize.Constraints{MinPerformance: *minPerf, Zone: *zone, MinInstances: *minI, MaxInstances: *maxI}
+	switch *period {
+	case "hour":
+		cons.MaxCostPerHour = *maxCost
+	case "month":
+		cons.MaxCostPerMonth = *maxCost
+	default:
+		return usagef("--cost-period: want hour or month, got %q", *period)
+	}
+	if *horizon <= 0 {
+		return usagef("--horizon: must be positive, got %d", *horizon)
+	}
+	cat := optimize.DefaultCatalog()
+	if *catalog != "" {
+		c, err := optimize.LoadCatalog(*catalog)
+		if err != nil {
+			return usageErr(err)
+		}
+		cat = c
+	}
+	hist, err := sim.LoadTrace(*demandPath)
+	if err != nil {
+		return usageErr(fmt.Errorf("%w (pass --demand)", err))
+	}
+	if *median != 0 {
+		if hist, err = sim.ScaleToMedian(hist, *median); err != nil {
+			return usageErr(err)
+		}
+	}
+	// Seasonal naive: the next horizon repeats the last one.
+	last := hist[max(0, len(hist)-*horizon):]
+	capm := optimize.DefaultCapacity()
+	capm.SLOMs, capm.ServiceRate = *slo, *rate
+	o := &optimize.Optimizer{Catalog: cat, Capacity: capm, Forecaster: optimize.StaticDemand(last), Horizon: *horizon, TimeLimit: *limit}
+	res, err := o.OptimizeAllocation(ctx, cons)
+	var ie *optimize.InfeasibleError
+	if errors.As(err, &ie) {
+		if *asJSON {
+			_ = writeJSON(env, map[string]any{"feasible": false, "reason": ie.Reason,
+				"cheapest_meeting_performance": ie.CheapestMeetingPerformance, "best_within_budget": ie.BestWithinBudget})
+		}
+		return err
+	}
+	if err != nil {
+		return usageErr(err)
+	}
+	if *asJSON {
+		return writeJSON(env, map[string]any{"feasible": true, "allocation": res.Allocation,
+			"expected_performance": res.ExpectedPerformance, "cost_estimate": res.CostEstimate,
+			"cost_per_month": res.CostPerMonth, "optimal": res.Optimal, "gap": res.Gap, "lower_bound": res.LowerBound,
+			"nodes": res.Nodes, "zone": *zone})
+	}
+	w := env.stdout
+	fmt.Fprintf(w, "Optimal allocation:    %s (%d vCPU, %.0f GiB, %.1f Gbps) in %s\n", res.Allocation, res.Allocation.VCPUs, res.Allocation.MemoryGiB, res.Allocation.NetworkGbps, *zone)
+	fmt.Fprintf(w, "Expected performance:  %.4f (%d of %d forecast intervals meet the %.0f ms SLO)\n", res.ExpectedPerformance,
+		int(res.ExpectedPerformance*float64(res.Intervals)+0.5), res.Intervals, *slo)
+	fmt.Fprintf(w, "Cost estimate:         $%.4f/h ($%.2f/month)\n", res.CostEstimate, res.CostPerMonth)
+	if res.Optimal {
+		fmt.Fprintf(w, "Optimal:               proven (%d branch-and-bound nodes)\n", res.Nodes)
+	} else {
+		fmt.Fprintf(w, "Optimal:               not proven; gap $%.4f/h to the lower bound $%.4f/h (%d nodes)\n", res.Gap, res.LowerBound, res.Nodes)
+	}
+	return nil
+}
+
+func writeJSON(env *cmdEnv, v any) error {
+	enc := json.NewEncoder(env.stdout)
+	return enc.Encode(v)
+}

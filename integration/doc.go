@@ -1,0 +1,38 @@
+// Package integration tunes the DWCP v3 components through their own
+// setters: HDE (compression level, chunk size), PBA (prediction window,
+// confidence threshold) and ACP (consensus timeout, batch size). The HDE v3
+// engine and the PBA/ACP controllers import it directly; it never imports the
+// performance model, only small interfaces (HDEPredictor, PBAPredictor,
+// ACPPredictor) that a learned tuner or the model can satisfy.
+//
+// Data flow, per component and per telemetry interval:
+//
+//	telemetry (settings in effect, condition, measured metrics)
+//	  -> Observe: running estimate of the metrics for that setting in that
+//	     condition bucket (conditions within Options.BucketRatio share one)
+//	  -> Decide:
+//	     1. if the last interval followed a change and its measured score is
+//	        worse than the old setting's by more than RollbackTolerance,
+//	        restore the old setting (rollback) and cool down;
+//	     2. otherwise predict every neighbour within MaxStep grid steps at the
+//	        current condition by kernel-weighted local linear regression over
+//	        condition buckets, and move to the best one if it beats the current
+//	        setting by more than Hysteresis; if none does, try one unmeasured
+//	        neighbour (exploration, guarded by the rollback);
+//	  -> the engine's setters; a setter error restores what was already
+//	     changed, keeps the old settings and is returned as *SetterError.
+//
+// Scores: each component has a target and an objective. Among settings
+// predicted to meet the target the objective is minimised; a setting that
+// misses it ranks behind every one that meets it, by how far it misses.
+//
+//	HDE: transfer latency <= target and CPU <= MaxCPU; fewest bytes on the wire.
+//	PBA: loss rate <= MaxLossRate; least network delay per request.
+//	ACP: commit latency <= budget and failed rounds <= MaxFailedRoundShare;
+//	     least commit latency (a commit given up counts as the whole budget).
+//
+// PredictOptimalHDESettings, PredictOptimalPBASettings and
+// PredictOptimalACPSettings are the seed's functions: a whole-grid search on
+// a predictor's response, with no step limit. The subpackage sim is a
+// deterministic DWCP simulator whose Cluster implements the three engines.
+package integration
