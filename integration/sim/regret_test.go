@@ -24,7 +24,7 @@ const (
 var regretLoads = []float64{300, 900, 1800}
 
 type component struct {
-	name  string
+	name string
 	// evalIntervals and learnIntervals override the defaults where the
 	// response is noisy (PBA's loss comes from bandwidth regime changes).
 	evalIntervals, learnIntervals int
