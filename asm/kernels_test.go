@@ -455,3 +455,26 @@ func TestShortSlicesPanic(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelsDoNotAllocate checks that no kernel allocates (the assembly's
+// arguments must not escape), at every level.
+func TestKernelsDoNotAllocate(t *testing.T) {
+	const n = 37
+	x, y := make([]float32, n), make([]float32, n)
+	gates, dG := make([]float32, 4*n), make([]float32, 4*n)
+	c, h, tc, dc := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+	forEachLevel(t, func(t *testing.T) {
+		allocs := testing.AllocsPerRun(10, func() {
+			benchSink += Dot(x, y)
+			Axpy(0.5, x, y)
+			Scale(0.5, y)
+			Sigmoid(y, x)
+			Tanh(y, x)
+			LSTMCellForward(gates, c, c, h, tc)
+			LSTMCellBackward(dG, gates, c, tc, h, dc)
+		})
+		if allocs != 0 {
+			t.Fatalf("%v allocations per run of the kernels", allocs)
+		}
+	})
+}
