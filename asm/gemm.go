@@ -32,8 +32,9 @@ type gemmImpl struct {
 	kern []gemmKernelFunc
 	// masked kernels store a partial last tile themselves (mask argument);
 	// the others store whole tiles only and GemmMicro finishes through a
-	// scratch tile.
-	masked bool
+	// scratch tile, calling scratch(mr, ...) for it.
+	masked  bool
+	scratch func(mr, k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64)
 }
 
 var gemmActive = gemmImplFor(Generic)
@@ -101,7 +102,7 @@ func GemmMicro(mr, n, k int, alpha float32, a, b []float32, beta float32, c []fl
 	}
 	// Partial last tile: compute it whole into scratch, then merge.
 	var t [gemmMaxMR * gemmMaxNR]float32
-	kern(k, pa, unsafe.SliceData(b[full*k*g.nr:]), &t[0], g.nr, alpha, 0, 1, 0)
+	gemmScratch(g, mr, k, pa, unsafe.SliceData(b[full*k*g.nr:]), &t, alpha)
 	c0 := full * g.nr
 	for i := 0; i < mr; i++ {
 		row := c[i*ldc+c0 : i*ldc+c0+rem]

@@ -94,12 +94,33 @@ func gemm256M5(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, ma
 //go:noescape
 func gemm256M6(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64)
 
+// gemm256Scratch runs an AVX2 kernel with a direct call, so that a
+// scratch tile on the caller's stack does not escape to the heap.
+func gemm256Scratch(mr, k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64) {
+	switch mr {
+	case 1:
+		gemm256M1(k, a, b, c, ldc, alpha, beta, np, mask)
+	case 2:
+		gemm256M2(k, a, b, c, ldc, alpha, beta, np, mask)
+	case 3:
+		gemm256M3(k, a, b, c, ldc, alpha, beta, np, mask)
+	case 4:
+		gemm256M4(k, a, b, c, ldc, alpha, beta, np, mask)
+	case 5:
+		gemm256M5(k, a, b, c, ldc, alpha, beta, np, mask)
+	case 6:
+		gemm256M6(k, a, b, c, ldc, alpha, beta, np, mask)
+	default:
+		panic("asm: gemm256Scratch: bad mr")
+	}
+}
+
 func gemmImplFor(l Level) gemmImpl {
 	switch l {
 	case AVX512:
 		return gemmImpl{mr: 14, nr: 32, kern: gemm512Kernels, masked: true}
 	case AVX2:
-		return gemmImpl{mr: 6, nr: 16, kern: gemm256Kernels}
+		return gemmImpl{mr: 6, nr: 16, kern: gemm256Kernels, scratch: gemm256Scratch}
 	}
 	return gemmImpl{mr: 4, nr: gemmGoNR}
 }

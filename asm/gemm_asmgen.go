@@ -77,12 +77,25 @@ func decls() {
 		}
 	}
 	p("")
+	p("// gemm256Scratch runs an AVX2 kernel with a direct call, so that a")
+	p("// scratch tile on the caller's stack does not escape to the heap.")
+	p("func gemm256Scratch(mr, k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64) {")
+	p("\tswitch mr {")
+	for mr := 1; mr <= mr256; mr++ {
+		p("\tcase %d:", mr)
+		p("\t\tgemm256M%d(k, a, b, c, ldc, alpha, beta, np, mask)", mr)
+	}
+	p("\tdefault:")
+	p("\t\tpanic(\"asm: gemm256Scratch: bad mr\")")
+	p("\t}")
+	p("}")
+	p("")
 	p("func gemmImplFor(l Level) gemmImpl {")
 	p("\tswitch l {")
 	p("\tcase AVX512:")
 	p("\t\treturn gemmImpl{mr: %d, nr: %d, kern: gemm512Kernels, masked: true}", mr512, nr512)
 	p("\tcase AVX2:")
-	p("\t\treturn gemmImpl{mr: %d, nr: %d, kern: gemm256Kernels}", mr256, nr256)
+	p("\t\treturn gemmImpl{mr: %d, nr: %d, kern: gemm256Kernels, scratch: gemm256Scratch}", mr256, nr256)
 	p("\t}")
 	p("\treturn gemmImpl{mr: 4, nr: gemmGoNR}")
 	p("}")

@@ -64,7 +64,11 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 			} else {
 				buf.b = grow(buf.b, kcb*ncPad)
 				bp = buf.b
-				packB(transB, b, ldb, pc, jc, kcb, ncb, nr, bp)
+				off := pc*ldb + jc
+				if transB {
+					off = jc*ldb + pc
+				}
+				asm.GemmPackB(transB, b[off:], ldb, kcb, ncb, bp)
 			}
 			be := beta
 			if pc > 0 {
@@ -78,64 +82,14 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 				} else {
 					buf.a = grow(buf.a, mrb*kcb)
 					ap = buf.a
-					packA(transA, a, lda, ic, pc, mrb, kcb, ap)
+					off := ic*lda + pc
+					if transA {
+						off = pc*lda + ic
+					}
+					asm.GemmPackA(transA, a[off:], lda, mrb, kcb, ap)
 				}
 				co := ic*ldc + jc
 				micro(mrb, ncb, kcb, alpha, ap, bp, be, c[co:co+(mrb-1)*ldc+ncb], ldc)
-			}
-		}
-	}
-}
-
-// packA packs rows i0 ... i0+mr-1, depths p0 ... p0+kc-1 of op(A) into one
-// panel: dst[p*mr+i] = op(A)[i0+i][p0+p].
-func packA(transA bool, a []float32, lda, i0, p0, mr, kc int, dst []float32) {
-	dst = dst[:mr*kc]
-	if transA {
-		// A is k×m: the mr values of one depth are contiguous.
-		for p := 0; p < kc; p++ {
-			o := (p0+p)*lda + i0
-			copy(dst[p*mr:p*mr+mr], a[o:o+mr])
-		}
-		return
-	}
-	for i := 0; i < mr; i++ {
-		o := (i0+i)*lda + p0
-		row := a[o : o+kc]
-		for p, v := range row {
-			dst[p*mr+i] = v
-		}
-	}
-}
-
-// packB packs depths p0 ... p0+kc-1, columns j0 ... j0+nc-1 of op(B) into
-// ceil(nc/nr) panels of nr columns, the last one padded with zeros:
-// dst[t*kc*nr + p*nr + j] = op(B)[p0+p][j0+t*nr+j].
-func packB(transB bool, b []float32, ldb, p0, j0, kc, nc, nr int, dst []float32) {
-	for t := 0; t*nr < nc; t++ {
-		jt := j0 + t*nr
-		w := min(nr, nc-t*nr)
-		d := dst[t*kc*nr : (t+1)*kc*nr]
-		if !transB {
-			for p := 0; p < kc; p++ {
-				o := (p0+p)*ldb + jt
-				dd := d[p*nr : p*nr+nr]
-				copy(dd, b[o:o+w])
-				clear(dd[w:])
-			}
-			continue
-		}
-		// B is n×k: one column of op(B) is a contiguous row of b.
-		for j := 0; j < w; j++ {
-			o := (jt+j)*ldb + p0
-			col := b[o : o+kc]
-			for p, v := range col {
-				d[p*nr+j] = v
-			}
-		}
-		if w < nr {
-			for p := 0; p < kc; p++ {
-				clear(d[p*nr+w : p*nr+nr])
 			}
 		}
 	}

@@ -215,7 +215,7 @@ func TestPackedB(t *testing.T) {
 	forEachLevel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(9, 10))
 		var reused PackedB
-		for _, s := range [][3]int{{1, 512, 128}, {32, 512, 30}, {33, 77, 300}, {1, 5, 1}, {256, 64, 256}, {130, 513, 600}, {5, 40, 0}} {
+		for _, s := range [][3]int{{1, 512, 128}, {32, 512, 30}, {33, 77, 300}, {1, 5, 1}, {256, 64, 256}, {15, 513, 600}, {5, 40, 0}} {
 			for _, transB := range []bool{false, true} {
 				for i, ab := range alphaBetas {
 					if i%2 == 1 && s[0] > 100 {

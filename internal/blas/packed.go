@@ -52,7 +52,11 @@ func (p *PackedB) Pack(transB bool, k, n int, b []float32, ldb int) {
 	p.hasValue = true
 	for pc := 0; pc < k; pc += p.kc {
 		kcb := min(p.kc, k-pc)
-		packB(transB, b, ldb, pc, 0, kcb, n, nr, p.data[pc*p.nPad:pc*p.nPad+kcb*p.nPad])
+		off := pc * ldb
+		if transB {
+			off = pc
+		}
+		asm.GemmPackB(transB, b[off:], ldb, kcb, n, p.data[pc*p.nPad:pc*p.nPad+kcb*p.nPad])
 	}
 }
 
