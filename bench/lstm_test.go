@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 
 	"github.com/novacron/perfpredict/asm"
@@ -52,7 +53,21 @@ func randInput(n int) []float32 {
 	return x
 }
 
-func reportLSTM(b *testing.B, batch int, flopsPerSeq float64) {
+// cpuSeconds is the CPU time (user+system) this process has used so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// reportLSTM reports throughput, and CPU-ms/op: the CPU time of all the
+// process's threads per operation, which unlike wall time does not grow when
+// other processes compete for the two cores (cpu0 is cpuSeconds() at the
+// start of the timed loop).
+func reportLSTM(b *testing.B, batch int, flopsPerSeq, cpu0 float64) {
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N)*1e3, "CPU-ms/op")
 	sec := b.Elapsed().Seconds()
 	seqs := float64(b.N) * float64(batch)
 	b.ReportMetric(seqs/sec, "seq/s")
@@ -74,12 +89,13 @@ func BenchmarkLSTMForward(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				if _, err := s.Forward(ws, x, batch, seedSteps, false); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportLSTM(b, batch, lstmForwardFLOPs(seedLSTM, seedSteps))
+			reportLSTM(b, batch, lstmForwardFLOPs(seedLSTM, seedSteps), cpu0)
 		})
 	}
 }
@@ -103,10 +119,11 @@ func BenchmarkLSTMTrainStep(b *testing.B) {
 			step()
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
 				step()
 			}
-			reportLSTM(b, batch, 3*lstmForwardFLOPs(seedLSTM, seedSteps))
+			reportLSTM(b, batch, 3*lstmForwardFLOPs(seedLSTM, seedSteps), cpu0)
 		})
 	}
 }

@@ -106,6 +106,18 @@ func (ws *Workspace) dropout(k int) {
 	}
 }
 
+// stepwiseBatch is the batch from which each time step's input projection
+// is its own GEMM (with the recurrent one right after it, while that step's
+// gates are in cache) instead of one GEMM over all steps up front: at large
+// batches the all-steps gates no longer fit in the caches and would go
+// through memory twice more. In evaluation the gates, cell states and
+// tanh(c) then need only one step's rows.
+const stepwiseBatch = 64
+
+// compact reports whether this pass keeps only one time step of gates and
+// two of cell states per direction (evaluation at large batch).
+func (ws *Workspace) compact() bool { return !ws.train && ws.batch >= stepwiseBatch }
+
 // forwardDir runs layer k, direction d over all time steps.
 func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 	s := ws.stack
@@ -119,31 +131,52 @@ func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 	pw := &ws.weights[k][d]
 	pw.refresh(c, H)
 	whhT := &pw.whhT
-
-	// Input projection of every time step at once, both biases folded in.
 	gates := st.gates
-	for r := 0; r < B*T; r++ {
-		copy(gates[r*G:(r+1)*G], pw.bias)
+	stepwise := B >= stepwiseBatch
+
+	// Row of (b, t) in gates is b*gsb + t*gst; in the cell states it is
+	// b*csb + t*cst + (step&1)*csp: [B, T, ...] buffers in full, one step's
+	// rows (two, alternating, for c) when compact.
+	gsb, gst, csb, cst, csp := T, 1, T, 1, 0
+	if ws.compact() {
+		gsb, gst, csb, cst, csp = 1, 0, 1, 0, B
 	}
-	gm.packed(B*T, 1, in, c.in, &pw.wihT, 1, gates, G)
+	ldg := gsb * G
+
+	if !stepwise {
+		// Input projection of every time step at once, both biases folded in.
+		for r := 0; r < B*T; r++ {
+			copy(gates[r*G:(r+1)*G], pw.bias)
+		}
+		gm.packed(B*T, 1, in, c.in, &pw.wihT, 1, gates, G)
+	}
 
 	for step := 0; step < T; step++ {
 		t, prev := step, step-1
 		if c.reverse {
 			t, prev = T-1-step, T-step
 		}
+		gt := gates[t*gst*G:]
+		if stepwise {
+			for b := 0; b < B; b++ {
+				copy(gt[b*ldg:b*ldg+G], pw.bias)
+			}
+			gm.packed(B, 1, in[t*c.in:], T*c.in, &pw.wihT, 1, gt, ldg)
+		}
 		if step > 0 {
 			// gates[:, t] += h[:, prev] W_hh^T over the whole batch; rows of
-			// one time step are T rows apart.
-			gm.packed(B, 1, out[prev*DH+d*H:], T*DH, whhT, 1, gates[t*G:], T*G)
+			// one time step are T rows apart in out.
+			gm.packed(B, 1, out[prev*DH+d*H:], T*DH, whhT, 1, gt, ldg)
 		}
 		for b := 0; b < B; b++ {
 			r := b*T + t
+			g := gt[b*ldg : b*ldg+G]
+			ci := b*csb + t*cst + (step&1)*csp
 			cPrev := ws.zero
 			if step > 0 {
-				cPrev = st.c[(b*T+prev)*H:]
+				cPrev = st.c[(b*csb+prev*cst+((step-1)&1)*csp)*H:]
 			}
-			asm.LSTMCellForward(gates[r*G:(r+1)*G], cPrev, st.c[r*H:(r+1)*H], out[r*DH+d*H:], st.tanhC[r*H:])
+			asm.LSTMCellForward(g, cPrev, st.c[ci*H:(ci+1)*H], out[r*DH+d*H:], st.tanhC[ci*H:])
 		}
 	}
 }

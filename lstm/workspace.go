@@ -109,19 +109,22 @@ func (ws *Workspace) prepare(batch, steps int, train bool) {
 			lb.dropped = grow(lb.dropped, bt*D*H)
 		}
 	}
-	sets := 1
-	if train {
-		sets = L
+	ws.batch, ws.steps, ws.train = batch, steps, train
+	sets, gRows, cRows := L, bt, bt
+	if !train {
+		sets = 1
+	}
+	if ws.compact() {
+		gRows, cRows = batch, 2*batch
 	}
 	for k := 0; k < sets; k++ {
 		for d := range ws.dirs[k] {
 			db := &ws.dirs[k][d]
-			db.gates = grow(db.gates, bt*4*H)
-			db.c = grow(db.c, bt*H)
-			db.tanhC = grow(db.tanhC, bt*H)
+			db.gates = grow(db.gates, gRows*4*H)
+			db.c = grow(db.c, cRows*H)
+			db.tanhC = grow(db.tanhC, cRows*H)
 		}
 	}
-	ws.batch, ws.steps, ws.train = batch, steps, train
 }
 
 // prepareBackward sizes the backward scratch for the last Forward's shape.
