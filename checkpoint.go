@@ -279,6 +279,11 @@ func fromFile(f *safetensors.File, source string) (*Model, error) {
 			return nil, bad("unexpected tensor %q for %s", name, config)
 		}
 	}
+	// A loaded model usually only predicts: gradient storage (as large as
+	// the weights) is allocated again by NewTrainer.
+	for _, p := range m.trainable {
+		p.ReleaseGrad()
+	}
 	return m, nil
 }
 

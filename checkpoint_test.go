@@ -236,3 +236,28 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadedModelTrains: Load releases gradient storage for serving;
+// training a loaded model allocates it again.
+func TestLoadedModelTrains(t *testing.T) {
+	m, err := New(tinyConfig(), 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(encodeModel(t, m), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range got.trainable {
+		if len(p.Grad) != 0 {
+			t.Fatalf("%s keeps a gradient after Load", p.Name)
+		}
+	}
+	before := encodeModel(t, got)
+	if _, err := got.NewTrainer().Step(randInput(4, 4*5*3), randInput(5, 4), 4, 5); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(before, encodeModel(t, got)) {
+		t.Error("a training step did not change the loaded model")
+	}
+}

@@ -3,6 +3,7 @@ package perfpredict
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -27,6 +28,10 @@ type Model struct {
 	// Scaler maps the model's scaled outputs to original units (optional;
 	// saved). Evaluate reports metrics in original units when it is set.
 	Scaler *TargetScaler
+	// Serial keeps each Predict call on its own goroutine (no parallel
+	// matrix products or LSTM directions), for callers that already run one
+	// Predict per core.
+	Serial bool
 
 	cfg      Config
 	features int
@@ -41,7 +46,11 @@ type Model struct {
 	state     []stateEntry // every tensor of the state_dict, in its order
 	trainable []*nn.Param
 
-	pool sync.Pool // *workspace for Predict
+	// idle holds Predict's workspaces between calls. Unlike a sync.Pool it
+	// survives garbage collections, so a serving model does not reallocate
+	// its activation buffers after every GC.
+	idleMu sync.Mutex
+	idle   []*workspace
 }
 
 // stateEntry is one float32 tensor of the checkpoint; BatchNorm's integer
@@ -213,6 +222,27 @@ type workspace struct {
 
 	gradA, gradB []float32 // head gradients, ping-pong [B, max width]
 	dPred        []float32
+}
+
+// getWorkspace takes an idle prediction workspace or makes one.
+func (m *Model) getWorkspace() *workspace {
+	m.idleMu.Lock()
+	defer m.idleMu.Unlock()
+	if n := len(m.idle); n > 0 {
+		ws := m.idle[n-1]
+		m.idle = m.idle[:n-1]
+		return ws
+	}
+	return m.newWorkspace()
+}
+
+// putWorkspace keeps ws for the next call, up to one per core.
+func (m *Model) putWorkspace(ws *workspace) {
+	m.idleMu.Lock()
+	defer m.idleMu.Unlock()
+	if len(m.idle) < max(2, runtime.GOMAXPROCS(0)) {
+		m.idle = append(m.idle, ws)
+	}
 }
 
 func (m *Model) newWorkspace() *workspace {

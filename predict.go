@@ -32,11 +32,9 @@ func (m *Model) PredictInto(pred, weights, x []float32, batch, steps int) error 
 	if weights != nil && len(weights) < batch*steps {
 		return fmt.Errorf("perfpredict: attention buffer holds %d values, want batch %d x steps %d", len(weights), batch, steps)
 	}
-	ws, _ := m.pool.Get().(*workspace)
-	if ws == nil {
-		ws = m.newWorkspace()
-	}
-	defer m.pool.Put(ws)
+	ws := m.getWorkspace()
+	defer m.putWorkspace(ws)
+	ws.lstm.Serial, ws.att.Serial = m.Serial, m.Serial
 	tf := steps * m.features
 	for lo := 0; lo < batch; lo += predictChunk {
 		n := min(predictChunk, batch-lo)

@@ -185,6 +185,9 @@ type Trainer struct {
 // NewTrainer makes a trainer with a fresh Adam state at the configured
 // learning rate.
 func (m *Model) NewTrainer() *Trainer {
+	for _, p := range m.trainable {
+		p.EnsureGrad()
+	}
 	ws := m.newWorkspace()
 	ws.rng = rand.New(rand.NewPCG(m.cfg.Seed, seedStreamDropout))
 	ws.lstm.SetRand(rand.New(rand.NewPCG(m.cfg.Seed, seedStreamDropout+1)))

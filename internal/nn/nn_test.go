@@ -209,3 +209,18 @@ func TestAdamMatchesFormula(t *testing.T) {
 		t.Errorf("steps %d, buffer %v", opt.Steps(), buf.Data)
 	}
 }
+
+func TestReleaseGrad(t *testing.T) {
+	p := NewParam("w", 2, 3)
+	b := NewBuffer("running", 3)
+	p.ReleaseGrad()
+	b.ReleaseGrad()
+	if !p.Trainable() || len(p.Grad) != 0 || b.Trainable() {
+		t.Fatalf("after ReleaseGrad: trainable %v (len %d), buffer trainable %v", p.Trainable(), len(p.Grad), b.Trainable())
+	}
+	p.EnsureGrad()
+	b.EnsureGrad()
+	if len(p.Grad) != 6 || b.Grad != nil {
+		t.Fatalf("after EnsureGrad: len %d, buffer grad %v", len(p.Grad), b.Grad)
+	}
+}

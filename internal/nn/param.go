@@ -13,8 +13,26 @@ type Param struct {
 	Shape []int
 	Data  []float32
 	// Grad has the length of Data for trainable parameters and is nil for
-	// buffers such as BatchNorm's running statistics.
+	// buffers such as BatchNorm's running statistics. A model that only
+	// predicts may release it (ReleaseGrad: empty but not nil, so the tensor
+	// stays trainable); EnsureGrad allocates it again before training.
 	Grad []float32
+}
+
+// ReleaseGrad frees a trainable parameter's gradient storage, keeping the
+// parameter trainable; a no-op for buffers.
+func (p *Param) ReleaseGrad() {
+	if p.Grad != nil {
+		p.Grad = []float32{}
+	}
+}
+
+// EnsureGrad (re)allocates a zeroed gradient of Data's length for a trainable
+// parameter whose gradient was released; a no-op otherwise.
+func (p *Param) EnsureGrad() {
+	if p.Grad != nil && len(p.Grad) != len(p.Data) {
+		p.Grad = make([]float32, len(p.Data))
+	}
 }
 
 // NewParam allocates a zeroed trainable parameter of the given shape.
