@@ -75,7 +75,8 @@ func LSTMCellForward(gates, cPrev, c, h, tanhC []float32) {
 // previous cell state and tanhC = tanh(c). dh is the gradient of the loss with
 // respect to h, dc on entry the gradient with respect to c arriving from the
 // next time step; on return dc holds the gradient with respect to cPrev.
-// dGates receives the 4H gradients of the pre-activations (order i, f, g, o).
+// dGates receives the 4H gradients of the pre-activations (order i, f, g, o);
+// it may be act itself (the activations are then replaced by the gradients).
 func LSTMCellBackward(dGates, act, cPrev, tanhC, dh, dc []float32) {
 	n := len(dh)
 	if len(dGates) < 4*n || len(act) < 4*n || len(cPrev) < n || len(tanhC) < n || len(dc) < n {

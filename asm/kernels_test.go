@@ -426,6 +426,16 @@ func TestLSTMCellBackward(t *testing.T) {
 						t.Fatalf("n=%d off=%d: dc[%d] = %v, reference %v", n, off, j, dc[j], wantDC[j])
 					}
 				}
+
+				// In place: dGates is act.
+				inPlace := append([]float32(nil), act...)
+				copy(dc, dc0)
+				LSTMCellBackward(inPlace, inPlace, in.cPrev, tanhC, dh, dc)
+				for j := range inPlace {
+					if math.Float32bits(inPlace[j]) != math.Float32bits(dG[j]) {
+						t.Fatalf("n=%d: in-place dGates[%d] = %v, separate %v", n, j, inPlace[j], dG[j])
+					}
+				}
 			}
 		}
 	})
