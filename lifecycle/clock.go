@@ -91,3 +91,19 @@ func (c *SimClock) BlockUntilWaiters(n int) {
 		c.cond.Wait()
 	}
 }
+
+// BlockUntilTimerAt waits until a timer due exactly at t is pending: how a
+// test knows a loop is parked until t (and not on some other timer) before
+// it advances the clock.
+func (c *SimClock) BlockUntilTimerAt(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		for _, w := range c.waiters {
+			if w.at.Equal(t) {
+				return
+			}
+		}
+		c.cond.Wait()
+	}
+}

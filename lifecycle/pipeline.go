@@ -103,6 +103,7 @@ type Pipeline struct {
 	training       atomic.Bool
 	wg             sync.WaitGroup
 	stalled        atomic.Bool
+	lastSwapErr    string // touched by Step only
 }
 
 type retrainRequest struct {
@@ -247,7 +248,13 @@ func (p *Pipeline) Step(ctx context.Context) {
 		p.collect(ctx, now)
 	}
 	if _, err := p.Sync(ctx); err != nil && !errors.Is(err, ErrNoActive) && !errors.Is(err, ErrNotFound) {
-		p.emit(Event{Kind: "swap_error", Err: err})
+		// Report a version that cannot be served once, not every step.
+		if msg := err.Error(); msg != p.lastSwapErr {
+			p.lastSwapErr = msg
+			p.emit(Event{Kind: "swap_error", Err: err})
+		}
+	} else {
+		p.lastSwapErr = ""
 	}
 	p.mu.Lock()
 	var req *retrainRequest
