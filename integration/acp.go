@@ -122,8 +122,22 @@ func (t *ACPTuner) PredictACP(s ACPSettings, clusterSize int, loadRPS float64) (
 
 // PredictOptimalACPSettings is the seed's predict_optimal_acp_settings on
 // the learned response, at the load last observed.
+// Settings measured too little near this load count at their pessimistic
+// estimate (see Options.Optimism).
 func (t *ACPTuner) PredictOptimalACPSettings(clusterSize int, latencyBudget float64) (ACPSettings, error) {
-	return PredictOptimalACPSettings(t, clusterSize, t.lastLoad, latencyBudget)
+	target := ACPTarget{LatencyBudgetMs: latencyBudget, MaxFailedRoundShare: t.target.MaxFailedRoundShare}
+	if err := target.validate(); err != nil {
+		return ACPSettings{}, err
+	}
+	if clusterSize < 1 {
+		return ACPSettings{}, errors.New("integration: cluster size must be positive")
+	}
+	i, _, err := t.core.best(clusterSize, t.lastLoad, acpObjective(target))
+	if err != nil {
+		return ACPSettings{}, err
+	}
+	v := t.core.values(i)
+	return ACPSettings{TimeoutMs: v[0], BatchSize: int(v[1])}, nil
 }
 
 // PredictOptimalACPSettings returns the grid settings with the lowest

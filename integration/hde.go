@@ -114,8 +114,22 @@ func (t *HDETuner) PredictHDE(s HDESettings, throughputRPS float64) (HDEOutcome,
 
 // PredictOptimalHDESettings is the seed's predict_optimal_hde_settings on the
 // tuner's learned response.
+// Settings measured too little near this throughput count at their
+// pessimistic estimate (see Options.Optimism).
 func (t *HDETuner) PredictOptimalHDESettings(currentThroughput, latencyTarget float64) (HDESettings, error) {
-	return PredictOptimalHDESettings(t, currentThroughput, latencyTarget)
+	target := HDETarget{LatencyMs: latencyTarget, MaxCPU: t.target.MaxCPU}
+	if err := target.validate(); err != nil {
+		return HDESettings{}, err
+	}
+	if math.IsNaN(currentThroughput) || currentThroughput < 0 || math.IsInf(currentThroughput, 0) {
+		return HDESettings{}, errors.New("integration: current throughput must be finite and non-negative")
+	}
+	i, _, err := t.core.best(0, currentThroughput, t.objective(target))
+	if err != nil {
+		return HDESettings{}, err
+	}
+	v := t.core.values(i)
+	return HDESettings{CompressionLevel: int(v[0]), ChunkSize: int(v[1])}, nil
 }
 
 // PredictOptimalHDESettings returns the settings on the grid that meet the

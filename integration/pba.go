@@ -13,22 +13,28 @@ type PBATarget struct {
 	MaxLossRate float64 // default 0.02
 }
 
-// TrafficPattern summarises the traffic PBA must pace: its mean request rate
-// and burstiness (peak over mean, >= 1). The response is learned against the
-// peak rate MeanRPS*Burstiness, which is what pacing must absorb.
+// TrafficPattern summarises what PBA must pace: the offered wire traffic,
+// the bandwidth PBA measures as available, and burstiness (peak over mean,
+// >= 1). The response is learned against the peak utilisation
+// OfferedMbps*Burstiness/AvailableMbps: pacing that suits a quiet link hurts
+// a loaded one, and a regime of scarce bandwidth looks like more load.
 type TrafficPattern struct {
-	MeanRPS    float64
-	Burstiness float64
+	OfferedMbps   float64
+	AvailableMbps float64
+	Burstiness    float64
 }
 
 func (p TrafficPattern) condition() (float64, error) {
-	if math.IsNaN(p.MeanRPS) || p.MeanRPS < 0 || math.IsInf(p.MeanRPS, 0) {
-		return 0, errors.New("integration: traffic pattern: mean rate must be finite and non-negative")
+	if math.IsNaN(p.OfferedMbps) || p.OfferedMbps < 0 || math.IsInf(p.OfferedMbps, 0) {
+		return 0, errors.New("integration: traffic pattern: offered Mbps must be finite and non-negative")
+	}
+	if !(p.AvailableMbps > 0) || math.IsInf(p.AvailableMbps, 0) {
+		return 0, errors.New("integration: traffic pattern: available Mbps must be positive and finite")
 	}
 	if math.IsNaN(p.Burstiness) || math.IsInf(p.Burstiness, 0) || p.Burstiness < 0 {
-		return 0, errors.New("integration: traffic pattern: burstiness must be finite")
+		return 0, errors.New("integration: traffic pattern: burstiness must be finite and non-negative")
 	}
-	return p.MeanRPS * math.Max(1, p.Burstiness), nil
+	return p.OfferedMbps * math.Max(1, p.Burstiness) / p.AvailableMbps, nil
 }
 
 // PBATelemetry is one interval as the PBA engine measured it.
@@ -125,8 +131,19 @@ func (t *PBATuner) PredictPBA(s PBASettings, p TrafficPattern) (PBAOutcome, bool
 
 // PredictOptimalPBASettings is the seed's predict_optimal_pba_settings on the
 // tuner's learned response and target.
+// Settings measured too little near this pattern count at their pessimistic
+// estimate (see Options.Optimism).
 func (t *PBATuner) PredictOptimalPBASettings(p TrafficPattern) (PBASettings, error) {
-	return PredictOptimalPBASettings(t, p, t.target.MaxLossRate)
+	cond, err := p.condition()
+	if err != nil {
+		return PBASettings{}, err
+	}
+	i, _, err := t.core.best(0, cond, pbaObjective(t.target))
+	if err != nil {
+		return PBASettings{}, err
+	}
+	v := t.core.values(i)
+	return PBASettings{WindowSize: int(v[0]), Confidence: v[1]}, nil
 }
 
 // PredictOptimalPBASettings returns the grid settings with the least network

@@ -17,6 +17,7 @@ type Options struct {
 	Cooldown          int     // intervals without changes after a rollback [2]
 	BucketRatio       float64 // conditions within this ratio share a learning bucket [1.4]
 	Memory            int     // observations a running estimate averages over at most [20]
+	Optimism          float64 // standard errors an estimate is shifted towards better when exploring [1]
 	NoExplore         bool    // only move to settings already measured near this condition
 }
 
@@ -40,6 +41,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Memory <= 0 {
 		o.Memory = 20
+	}
+	if !(o.Optimism > 0) {
+		o.Optimism = 1
 	}
 	return o
 }
@@ -89,6 +93,7 @@ func rank(obj, viol float64) float64 {
 type cell struct {
 	n    int
 	mean []float64
+	vari []float64 // exponentially weighted variance of one observation
 }
 
 type cellKey struct {
@@ -115,6 +120,11 @@ type gridTuner struct {
 	cur       [2]int
 	cells     map[cellKey]map[int]*cell // setting -> condition bucket -> estimate
 
+	// Variance of single observations across every setting, a floor on
+	// each estimate's uncertainty: observations of one setting taken in one
+	// burst agree with each other far more than the next burst will.
+	pooled    []float64
+	pooledN   int
 	lastCond  float64
 	lastCtx   int
 	lastScore float64
@@ -166,13 +176,28 @@ func (t *gridTuner) observe(settings [2]float64, cond float64, ctx int, m []floa
 	}
 	c := t.cells[k][bucket]
 	if c == nil {
-		c = &cell{mean: make([]float64, len(m))}
+		c = &cell{mean: make([]float64, len(m)), vari: make([]float64, len(m))}
 		t.cells[k][bucket] = c
+	}
+	if t.pooled == nil {
+		t.pooled = make([]float64, len(m))
+	}
+	if c.n > 0 {
+		// Residuals against the setting's own estimate measure noise, not
+		// the differences between settings.
+		t.pooledN++
+		pw := 1 / float64(min(t.pooledN, 10*t.opts.Memory))
+		for i, v := range m {
+			r := v - c.mean[i]
+			t.pooled[i] += pw * (r*r - t.pooled[i])
+		}
 	}
 	c.n++
 	w := 1 / float64(min(c.n, t.opts.Memory))
 	for i, v := range m {
-		c.mean[i] += w * (v - c.mean[i])
+		delta := v - c.mean[i]
+		c.mean[i] += w * delta
+		c.vari[i] = (1 - w) * (c.vari[i] + w*delta*delta)
 	}
 	t.lastCond, t.lastCtx, t.observed = cond, ctx, true
 	o, v := obj(m)
@@ -190,9 +215,16 @@ func (t *gridTuner) observe(settings [2]float64, cond float64, ctx int, m []floa
 // kernel weight of the buckets with data (about 1 for data at this very
 // bucket).
 func (t *gridTuner) predict(a, b, ctx int, cond float64) (m []float64, support float64) {
+	m, _, support = t.predictSE(a, b, ctx, cond)
+	return m, support
+}
+
+// predictSE is predict with the standard error of each estimate.
+func (t *gridTuner) predictSE(a, b, ctx int, cond float64) (m, se []float64, support float64) {
 	pos := t.bucketPos(cond)
 	var xs, ws []float64
-	var ys [][]float64
+	var ys, vs [][]float64
+	neff := 0.0
 	byBucket := t.cells[cellKey{a, b, ctx}]
 	buckets := make([]int, 0, len(byBucket))
 	for k := range byBucket {
@@ -210,11 +242,14 @@ func (t *gridTuner) predict(a, b, ctx int, cond float64) (m []float64, support f
 		xs = append(xs, d)
 		ws = append(ws, w*math.Min(float64(c.n), 5))
 		ys = append(ys, c.mean)
+		vs = append(vs, c.vari)
+		neff += w * math.Min(float64(c.n), float64(t.opts.Memory))
 	}
 	if len(xs) == 0 {
-		return nil, 0
+		return nil, nil, 0
 	}
 	m = make([]float64, len(t.metrics))
+	se = make([]float64, len(t.metrics))
 	var sw, sx, sxx float64
 	for i := range xs {
 		sw += ws[i]
@@ -223,12 +258,19 @@ func (t *gridTuner) predict(a, b, ctx int, cond float64) (m []float64, support f
 	}
 	den := sw*sxx - sx*sx
 	for j := range m {
-		var sy, sxy, lo, hi float64
+		var sy, sxy, lo, hi, sv float64
 		lo, hi = math.Inf(1), math.Inf(-1)
 		for i := range xs {
+			sv += ws[i] * vs[i][j]
 			sy += ws[i] * ys[i][j]
 			sxy += ws[i] * xs[i] * ys[i][j]
 			lo, hi = math.Min(lo, ys[i][j]), math.Max(hi, ys[i][j])
+		}
+		// One observation says nothing of its spread: the pooled residual
+		// variance stands in, or, before any exists, the value itself.
+		se[j] = math.Sqrt(math.Max(sv/sw, t.pooled[j])) / math.Sqrt(neff)
+		if neff < 1.5 && t.pooledN == 0 {
+			se[j] = math.Max(se[j], math.Abs(sy/sw))
 		}
 		if len(xs) < 2 || den < 1e-9*sw*sw {
 			m[j] = sy / sw
@@ -240,14 +282,16 @@ func (t *gridTuner) predict(a, b, ctx int, cond float64) (m []float64, support f
 		alpha := (sy - beta*sx) / sw
 		m[j] = math.Min(hi, math.Max(lo, alpha))
 	}
-	return m, support
+	return m, se, support
 }
 
 // minSupport is the kernel weight below which a setting counts as unmeasured
 // at a condition (data more than about one bucket away).
 const minSupport = 0.5
 
-// best searches the whole grid for the best predicted setting at cond.
+// best searches the whole grid for the setting whose pessimistic estimate
+// (every metric Optimism standard errors worse) is best at cond, so a setting
+// measured once in a lucky interval does not win over well-measured ones.
 func (t *gridTuner) best(ctx int, cond float64, obj objective) ([2]int, []float64, error) {
 	found := false
 	var arg [2]int
@@ -255,11 +299,15 @@ func (t *gridTuner) best(ctx int, cond float64, obj objective) ([2]int, []float6
 	bestR := math.Inf(1)
 	for a := range t.axes[0] {
 		for b := range t.axes[1] {
-			m, sup := t.predict(a, b, ctx, cond)
+			m, se, sup := t.predictSE(a, b, ctx, cond)
 			if sup < minSupport*0.5 {
 				continue
 			}
-			if r := rank(obj(m)); r < bestR {
+			upper := make([]float64, len(m))
+			for j := range m {
+				upper[j] = m[j] + t.opts.Optimism*se[j]
+			}
+			if r := rank(obj(upper)); r < bestR {
 				bestR, arg, argM, found = r, [2]int{a, b}, m, true
 			}
 		}
@@ -281,17 +329,24 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 		return d, nil
 	}
 	cond, cx := t.lastCond, t.lastCtx
-	scoreAt := func(i [2]int) (float64, float64, bool) {
-		m, sup := t.predict(i[0], i[1], cx, cond)
+	// estimate returns a setting's predicted score and its optimistic score
+	// (every metric, all lower-is-better, moved Optimism standard errors
+	// down); ok is false for settings not measured near this condition.
+	estimate := func(i [2]int) (mean, opt float64, ok bool) {
+		m, se, sup := t.predictSE(i[0], i[1], cx, cond)
 		if sup < minSupport {
-			return 0, sup, false
+			return 0, 0, false
 		}
-		return rank(obj(m)), sup, true
+		lower := make([]float64, len(m))
+		for j := range m {
+			lower[j] = math.Max(0, m[j]-t.opts.Optimism*se[j])
+		}
+		return rank(obj(m)), rank(obj(lower)), true
 	}
 	if p := t.pending; p != nil {
 		t.pending = nil
 		before := p.beforeScore
-		if s, _, ok := scoreAt(p.from); ok {
+		if s, _, ok := estimate(p.from); ok {
 			before = s
 		}
 		if worse(t.lastScore, before, t.opts.RollbackTolerance) {
@@ -310,34 +365,44 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 		d.Reason = "cooling down after a rollback"
 		return d, nil
 	}
-	curScore, _, ok := scoreAt(t.cur)
+	curScore, _, ok := estimate(t.cur)
 	if !ok {
 		curScore = t.lastScore
 	}
-	bestScore, bestIdx := curScore, t.cur
+	bestMean, bestMeanIdx := curScore, t.cur
+	bestOpt, bestOptIdx := math.Inf(1), t.cur
 	var unexplored [][2]int
 	for _, off := range t.neighbours() {
 		c := [2]int{t.cur[0] + off[0], t.cur[1] + off[1]}
 		if c[0] < 0 || c[1] < 0 || c[0] >= len(t.axes[0]) || c[1] >= len(t.axes[1]) {
 			continue
 		}
-		s, _, known := scoreAt(c)
+		mean, opt, known := estimate(c)
 		if !known {
 			unexplored = append(unexplored, c)
 			continue
 		}
-		if s < bestScore {
-			bestScore, bestIdx = s, c
+		if mean < bestMean {
+			bestMean, bestMeanIdx = mean, c
+		}
+		if opt < bestOpt {
+			bestOpt, bestOptIdx = opt, c
 		}
 	}
 	target := t.cur
 	switch {
-	case bestIdx != t.cur && improves(bestScore, curScore, t.opts.Hysteresis):
-		target = bestIdx
-		d.Reason = fmt.Sprintf("predicted %.4g against %.4g now", bestScore, curScore)
-	case len(unexplored) > 0 && !t.opts.NoExplore:
+	case bestMeanIdx != t.cur && improves(bestMean, curScore, t.opts.Hysteresis):
+		target = bestMeanIdx
+		d.Reason = fmt.Sprintf("predicted %.4g against %.4g now", bestMean, curScore)
+	case t.opts.NoExplore:
+		d.Reason = "no neighbour predicted better beyond the hysteresis"
+		return d, nil
+	case len(unexplored) > 0:
 		target = unexplored[0]
 		d.Reason = "exploring an unmeasured neighbour"
+	case bestOptIdx != t.cur && improves(bestOpt, curScore, t.opts.Hysteresis):
+		target = bestOptIdx
+		d.Reason = fmt.Sprintf("exploring: %.4g within its uncertainty against %.4g now", bestOpt, curScore)
 	default:
 		d.Reason = "no neighbour predicted better beyond the hysteresis"
 		return d, nil

@@ -70,8 +70,8 @@ func TestHDETunerFindsConstrainedOptimum(t *testing.T) {
 		t.Fatalf("tuner ended at %v, engine at %d/%d", s, e.level, e.chunk)
 	}
 	// A tighter target is met by a lower level.
-	if got, _ := tu.PredictOptimalHDESettings(400, 10); got.CompressionLevel != 4 {
-		t.Fatalf("10 ms target: %v", got)
+	if got, _ := tu.PredictOptimalHDESettings(400, 11); got.CompressionLevel != 4 {
+		t.Fatalf("11 ms target: %v", got)
 	}
 	// Hysteresis: once there, it stays; no flapping on a steady response.
 	ch, _, _ := tu.Stats()
@@ -208,10 +208,10 @@ func TestBadInput(t *testing.T) {
 		t.Error("zero budget accepted")
 	}
 	pt, _ := NewPBATuner(nopPBA{}, DefaultPBA, PBATarget{}, Options{})
-	if err := pt.Observe(PBATelemetry{Settings: DefaultPBA, Traffic: TrafficPattern{MeanRPS: math.NaN()}}); err == nil {
+	if err := pt.Observe(PBATelemetry{Settings: DefaultPBA, Traffic: TrafficPattern{OfferedMbps: math.NaN(), AvailableMbps: 100}}); err == nil {
 		t.Error("NaN traffic accepted")
 	}
-	if _, err := pt.PredictOptimalPBASettings(TrafficPattern{MeanRPS: 100}); !errors.Is(err, ErrNoTelemetry) {
+	if _, err := pt.PredictOptimalPBASettings(TrafficPattern{OfferedMbps: 100, AvailableMbps: 500}); !errors.Is(err, ErrNoTelemetry) {
 		t.Errorf("PBA prediction without telemetry: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

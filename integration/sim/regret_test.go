@@ -123,10 +123,14 @@ var components = []component{
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := c.Run(context.Background(), constant(load, 400), &sim.Tuners{PBA: tu}); err != nil {
+			_, st, err := c.Run(context.Background(), constant(load, 400), &sim.Tuners{PBA: tu})
+			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := tu.PredictOptimalPBASettings(integration.TrafficPattern{MeanRPS: load, Burstiness: 1})
+			// Recommend for the run's mean utilisation.
+			offered := load * mean(st, func(s sim.IntervalStats) float64 { return s.WireBytes }) * 8 / 1e6
+			avail := mean(st, func(s sim.IntervalStats) float64 { return s.MeasuredMbps })
+			s, err := tu.PredictOptimalPBASettings(integration.TrafficPattern{OfferedMbps: offered, AvailableMbps: avail, Burstiness: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -97,7 +97,8 @@ type IntervalStats struct {
 	LossRate     float64                 `json:"loss_rate"`    // packet loss share while pacing above the available bandwidth, mean over epochs
 	ResentShare  float64                 `json:"resent_share"` // retransmitted bytes over bytes sent
 	EstError     float64                 `json:"estimate_error"`
-	BandwidthCV  float64                 `json:"bandwidth_cv"` // variability of measured bandwidth
+	BandwidthCV  float64                 `json:"bandwidth_cv"`  // variability of measured bandwidth
+	MeasuredMbps float64                 `json:"measured_mbps"` // mean measured available bandwidth
 	LinkUtil     float64                 `json:"link_utilization"`
 	ACP          integration.ACPSettings `json:"acp"`
 	CommitMs     float64                 `json:"commit_ms"`          // network end to commit
@@ -427,7 +428,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 		st.LossRate = c.epochLoss / float64(epochs)
 	}
 	if m, sd := meanSD(c.epochMeas); m > 0 {
-		st.BandwidthCV = sd / m
+		st.BandwidthCV, st.MeasuredMbps = sd/m, m
 	}
 	availBits := 0.0
 	for _, m := range c.epochMeas {
