@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = runMain(context.Background(), &cmdEnv{stdout: &out, stderr: &errb}, args)
+	return code, out.String(), errb.String()
+}
+
+var nabDir = filepath.Join("..", "..", "testdata", "nab")
+
+// TestTrainJSONReproducesBaselines runs `train --json` on two NAB series and
+// checks every baseline's MASE against the reference values (PROTOCOL.md's
+// table for ridge AR; numpy and statsmodels for the others) within 2%.
+func TestTrainJSONReproducesBaselines(t *testing.T) {
+	code, stdout, stderr := runCmd("train", "--json",
+		"--data", filepath.Join(nabDir, "realAWSCloudwatch", "ec2_cpu_utilization_5f5533.csv"),
+		"--data", filepath.Join(nabDir, "realKnownCause", "ec2_request_latency_system_failure.csv"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep evalReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+	want := map[string][2]map[string]float64{
+		"ec2_cpu_utilization_5f5533": {
+			{"persistence": 0.2532, "seasonal_naive": 0.1515, "ma12": 0.1607, "holt_winters": 0.177, "ridge_ar": 0.138},
+			{"persistence": 0.1537, "seasonal_naive": 0.1515, "ma12": 0.1580, "holt_winters": 0.176, "ridge_ar": 0.141},
+		},
+		"ec2_request_latency_system_failure": {
+			{"persistence": 1.1639, "seasonal_naive": 0.9763, "ma12": 0.7051, "holt_winters": 0.746, "ridge_ar": 0.643},
+			{"persistence": 0.8228, "seasonal_naive": 0.9763, "ma12": 0.6938, "holt_winters": 0.740, "ridge_ar": 0.682},
+		},
+	}
+	if len(rep.Series) != 4 {
+		t.Fatalf("%d rows, want 2 series x 2 horizons", len(rep.Series))
+	}
+	for _, row := range rep.Series {
+		idx := map[int]int{1: 0, 12: 1}[row.Horizon]
+		w, ok := want[row.Name]
+		if !ok {
+			t.Fatalf("unexpected series %q", row.Name)
+		}
+		if row.Targets != 606 {
+			t.Errorf("%s h=%d: %d targets, want 606", row.Name, row.Horizon, row.Targets)
+		}
+		for m, v := range w[idx] {
+			got, ok := row.Methods[m]
+			if !ok {
+				t.Errorf("%s h=%d: no %s", row.Name, row.Horizon, m)
+				continue
+			}
+			if math.Abs(got.MASE-v) > 0.02*v {
+				t.Errorf("%s h=%d %s: MASE %.4f, reference %.4f", row.Name, row.Horizon, m, got.MASE, v)
+			}
+		}
+	}
+	if rep.Summary.Series != 2 || rep.Summary.Best["1"] != "ridge_ar" {
+		t.Errorf("summary %+v", rep.Summary)
+	}
+	// The summary is the geometric mean of the rows' MASE.
+	g := math.Sqrt(0.138 * 0.643)
+	if v := float64(rep.Summary.GeoMeanMASE["1"]["ridge_ar"]); math.Abs(v-g) > 0.02*g {
+		t.Errorf("ridge_ar h=1 geometric mean %.4f, want %.4f", v, g)
+	}
+}
+
+func TestTrainTable(t *testing.T) {
+	code, stdout, stderr := runCmd("train", "--horizon", "3",
+		"--data", filepath.Join(nabDir, "realAWSCloudwatch", "ec2_cpu_utilization_5f5533.csv"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"ec2_cpu_utilization_5f5533  h=3  (606 test targets)", "ridge_ar", "geometric mean of MASE over 1 series", "h=3"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "h=12") {
+		t.Errorf("--horizon 3 printed h=12:\n%s", stdout)
+	}
+}
+
+func TestTrainBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	rows := func(n int, val func(i int) string) string {
+		var b strings.Builder
+		b.WriteString("timestamp,value\n")
+		for i := range n {
+			fmt.Fprintf(&b, "2024-01-01 %02d:%02d:00,%s\n", (i/12)%24, (i%12)*5, val(i))
+		}
+		return b.String()
+	}
+	short := write("short.csv", rows(50, func(i int) string { return fmt.Sprint(i % 7) }))
+	flat := write("flat.csv", rows(200, func(int) string { return "3.5" }))
+	noCol := write("nocol.csv", "timestamp,cpu,mem\n2024-01-01 00:00:00,1,2\n")
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no target column", []string{"--data", noCol}, `no "value" column`},
+		{"named target missing", []string{"--data", short, "--target", "latency"}, `target column "latency"`},
+		{"too short", []string{"--data", short}, "too few"},
+		{"constant", []string{"--data", flat}, "nothing to forecast"},
+		{"bad horizon", []string{"--horizon", "0"}, "--horizon"},
+		{"missing file", []string{"--data", filepath.Join(dir, "nope.csv")}, "nope.csv"},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCmd(append([]string{"train"}, c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", c.name, code, stderr, c.want)
+		}
+		if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
+			t.Errorf("%s: message is %d lines, want one: %q", c.name, n+1, stderr)
+		}
+	}
+}
