@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -270,6 +272,9 @@ func TestPredictErrors(t *testing.T) {
 
 // TestPredictAllocations: after the first call PredictInto allocates nothing.
 func TestPredictAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	m, err := New(tinyConfig(), 3, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -308,5 +313,47 @@ func TestTrainDeterministicSeedSize(t *testing.T) {
 	}
 	if !bytes.Equal(run(), run()) {
 		t.Error("two seed-sized runs with the same seed differ")
+	}
+}
+
+// TestConcurrentPredict: Predict from several goroutines at once gives the
+// serial results (each call takes its own workspace).
+func TestConcurrentPredict(t *testing.T) {
+	m, err := New(tinyConfig(), 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch, steps = 3, 5
+	inputs := make([][]float32, 8)
+	want := make([][]float32, len(inputs))
+	for i := range inputs {
+		inputs[i] = randInput(uint64(30+i), batch*steps*3)
+		if want[i], _, err = m.Predict(inputs[i], batch, steps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, serial := range []bool{false, true} {
+		m.Serial = serial
+		errs := make(chan error, len(inputs))
+		for i := range inputs {
+			go func() {
+				for range 20 {
+					got, _, err := m.Predict(inputs[i], batch, steps)
+					if err == nil && !slices.Equal(got, want[i]) {
+						err = fmt.Errorf("input %d: %v, want %v", i, got, want[i])
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range inputs {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
 	}
 }

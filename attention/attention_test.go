@@ -118,6 +118,9 @@ func TestForwardProperties(t *testing.T) {
 }
 
 func TestNoAllocationsAfterFirstCall(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	rng := rand.New(rand.NewPCG(3, 3))
 	const batch, steps, dim = 4, 10, 8
 	a := New(dim)

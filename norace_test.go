@@ -1,0 +1,5 @@
+//go:build !race
+
+package perfpredict
+
+const raceEnabled = false
