@@ -11,7 +11,7 @@ import (
 type GridOptions struct {
 	// Cadence is the grid step; 0 infers it as the median step between
 	// distinct timestamps.
-	Cadence time.Duration
+	Cadence time.Duration `json:"cadence_ns"`
 	// MaxFill is the longest run of missing grid points filled by linear
 	// interpolation; longer runs are gaps: their points are dropped and the
 	// next point is marked in Grid.Break. 0 means DefaultMaxFill; negative
@@ -46,15 +46,15 @@ func (g *Grid) Len() int { return len(g.Times) }
 
 // GridReport counts what Resample did.
 type GridReport struct {
-	Rows                  int           // input rows
-	ExactDuplicates       int           // rows identical to an earlier row with the same timestamp, dropped
-	ConflictingDuplicates int           // timestamps with differing rows, averaged per metric
-	Binned                int           // distinct timestamps merged into a grid point with another, averaged
-	Filled                int           // metric values filled by linear interpolation
-	Gaps                  int           // breaks: runs of missing points longer than MaxFill
-	Dropped               int           // grid points dropped inside gaps and at the edges
-	Points                int           // rows on the grid
-	Cadence               time.Duration // the cadence used
+	Rows                  int           `json:"rows"`                   // input rows
+	ExactDuplicates       int           `json:"exact_duplicates"`       // rows identical to an earlier row with the same timestamp, dropped
+	ConflictingDuplicates int           `json:"conflicting_duplicates"` // timestamps with differing rows, averaged per metric
+	Binned                int           `json:"binned"`                 // distinct timestamps merged into a grid point with another, averaged
+	Filled                int           `json:"filled"`                 // metric values filled by linear interpolation
+	Gaps                  int           `json:"gaps"`                   // breaks: runs of missing points longer than MaxFill
+	Dropped               int           `json:"dropped"`                // grid points dropped inside gaps and at the edges
+	Points                int           `json:"points"`                 // rows on the grid
+	Cadence               time.Duration `json:"cadence_ns"`             // the cadence used
 }
 
 func (r GridReport) String() string {

@@ -62,10 +62,10 @@ type LoadOptions struct {
 
 // LoadReport says what a load did.
 type LoadReport struct {
-	Rows    int // rows kept
-	Skipped int // rows skipped under SkipInvalid
+	Rows    int `json:"rows"`    // rows kept
+	Skipped int `json:"skipped"` // rows skipped under SkipInvalid
 	// FirstSkip describes the first skipped row, "" when none.
-	FirstSkip string
+	FirstSkip string `json:"first_skip,omitempty"`
 }
 
 // Load reads a metrics file. Errors name the file and the line (CSV, NDJSON)
