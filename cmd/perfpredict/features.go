@@ -155,4 +155,3 @@ func writeFeatureCSV(ctx context.Context, w io.Writer, f *features.Frame) error 
 	}
 	return nil
 }
-
