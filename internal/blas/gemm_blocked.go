@@ -36,6 +36,10 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		gemv(transA, transB, n, k, alpha, a, lda, b, ldb, beta, c)
 		return
 	}
+	if pb == nil && n == 1 {
+		gemvColumn(transA, transB, m, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	mr, nr := asm.GemmTile()
 	kc, nc := gemmKC, gemmNC
 	micro := asm.GemmMicro
@@ -123,5 +127,51 @@ func gemv(transA, transB bool, n, k int, alpha float32, a []float32, lda int, b 
 	}
 	for p, v := range x {
 		asm.Axpy(alpha*v, b[p*ldb:p*ldb+n], c)
+	}
+}
+
+// gemvColumn is the product for a single column of C (a linear layer with
+// one output): c = alpha*op(A)·op(B) + beta*c with op(B) k×1, where a panel
+// of B would be one useful column in NR.
+func gemvColumn(transA, transB bool, m, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	buf := gemmPool.Get().(*gemmBuf)
+	defer gemmPool.Put(buf)
+	x := b[:k]
+	if !transB && k > 1 {
+		// op(B) is a column of b: gather it.
+		buf.a = grow(buf.a, k)
+		for p := range buf.a {
+			buf.a[p] = b[p*ldb]
+		}
+		x = buf.a
+	}
+	y := c[:m]
+	yBeta := beta
+	if ldc != 1 {
+		// C is a strided column: compute into a contiguous one, then merge.
+		buf.b = grow(buf.b, m)
+		y, yBeta = buf.b, 0
+	}
+	if !transA {
+		asm.Gemv(alpha, a[:(m-1)*lda+k], lda, x, yBeta, y)
+	} else {
+		// A is k×m: op(A)·x is a sum of rows of a.
+		if yBeta == 0 {
+			clear(y)
+		} else if yBeta != 1 {
+			asm.Scale(yBeta, y)
+		}
+		for p, v := range x {
+			asm.Axpy(alpha*v, a[p*lda:p*lda+m], y)
+		}
+	}
+	if ldc != 1 {
+		for i, v := range y {
+			if beta == 0 {
+				c[i*ldc] = v
+			} else {
+				c[i*ldc] = v + beta*c[i*ldc]
+			}
+		}
 	}
 }

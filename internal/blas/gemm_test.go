@@ -155,7 +155,7 @@ func TestSgemmShapes(t *testing.T) {
 // TestSgemmLarge crosses the cache blocks (k > KC, n > NC), the parallel
 // threshold and the 513 sizes of the issue.
 func TestSgemmLarge(t *testing.T) {
-	shapes := [][3]int{{513, 7, 33}, {7, 513, 300}, {33, 600, 513}, {129, 129, 129}, {200, 1100, 20}, {1, 513, 513}, {513, 1, 70}}
+	shapes := [][3]int{{513, 7, 33}, {7, 513, 300}, {33, 600, 513}, {129, 129, 129}, {200, 1100, 20}, {1, 513, 513}, {513, 1, 70}, {2100, 1, 1000}}
 	forEachLevel(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
 		for i, s := range shapes {
@@ -298,6 +298,8 @@ func TestSteadyStateNoAlloc(t *testing.T) {
 		SgemmSerial(false, true, 64, 96, 300, 1, a, 300, b, 300, 0, c, 96)
 		SgemmSerial(true, false, 40, 96, 64, 1, a, 40, b, 96, 1, c, 96)
 		SgemmSerial(false, false, 1, 96, 300, 1, a, 300, b, 96, 0, c, 96)
+		SgemmSerial(false, false, 64, 1, 300, 1, a, 300, b, 96, 0, c, 96)
+		SgemmSerial(true, true, 64, 1, 40, 1, a, 64, b, 40, 1, c, 1)
 		SgemmPackedBSerial(64, 1, a, 300, pb, 1, c, 96)
 		SgemmPackedBSerial(1, 1, a, 300, pb, 0, c, 96)
 	}
