@@ -113,6 +113,11 @@ func (w *Windows) K() int { return len(w.names) }
 // TargetNames names Y's columns: <target>_h<horizon>.
 func (w *Windows) TargetNames() []string { return w.names }
 
+// TargetColumns are the frame columns of the targets, in Y's target order:
+// Y comes from the frame's data as it is (standardised if the scaler was
+// applied), so Scaler.InverseValue(TargetColumns()[t], y) gives units back.
+func (w *Windows) TargetColumns() []int { return w.targets }
+
 // Starts are the windows' first rows.
 func (w *Windows) Starts() []int { return w.starts }
 
