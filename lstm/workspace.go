@@ -40,7 +40,9 @@ type layerBufs struct {
 	dropped []float32 // out*mask, the next layer's input when training
 }
 
-// dirBufs is what one layer and direction keeps for the backward pass.
+// dirBufs is what one layer and direction keeps for the backward pass. In a
+// compact evaluation pass (see Workspace.compact) it holds one step's rows of
+// gates and tanhC and two alternating steps of c instead.
 type dirBufs struct {
 	gates []float32 // [B, T, 4H]: pre-activations, then activations i, f, g, o
 	c     []float32 // [B, T, H] cell states
