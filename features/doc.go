@@ -27,7 +27,8 @@
 //
 // Frame.Names follows one scheme, in this order:
 //
-//	hour, dow, weekend, hour_sin, hour_cos, dow_sin, dow_cos   temporal (UTC; dow 0 = Monday)
+//	hour, dow, weekend, hour_sin, hour_cos, dow_sin, dow_cos   temporal (UTC; dow 0 = Monday; hour_sin/cos
+//	                                                            from the time of day to the second)
 //	gap                                                         1 on the first row after a long gap
 //	<m>                                                         the metric's value
 //	<m>_roll_<stat>_<win>   stat in mean,std,min,max,p50,p95,p99,skew,kurt; win like 5m, 15m, 30m

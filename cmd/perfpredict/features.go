@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -126,15 +127,16 @@ func writeFeatureFile(ctx context.Context, path string, f *features.Frame) error
 // feature, values in the shortest form that reads back to the same float32.
 func writeFeatureCSV(ctx context.Context, w io.Writer, f *features.Frame) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
-	buf := []byte("timestamp")
-	for _, n := range f.Names {
-		buf = append(buf, ',')
-		buf = append(buf, n...)
-	}
-	buf = append(buf, '\n')
-	if _, err := bw.Write(buf); err != nil {
+	// The header goes through encoding/csv: a metric name may hold a comma.
+	hw := csv.NewWriter(bw)
+	if err := hw.Write(append([]string{"timestamp"}, f.Names...)); err != nil {
 		return err
 	}
+	hw.Flush()
+	if err := hw.Error(); err != nil {
+		return err
+	}
+	var buf []byte
 	for i := 0; i < f.Rows(); i++ {
 		if i%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
