@@ -488,3 +488,34 @@ func TestKernelsDoNotAllocate(t *testing.T) {
 		}
 	})
 }
+
+// TestAVX2MatchesAVX512 checks the claim that the two assembly levels share
+// one activation algorithm: their results agree bit for bit.
+func TestAVX2MatchesAVX512(t *testing.T) {
+	if HardwareLevel() < AVX512 {
+		t.Skip("needs AVX-512")
+	}
+	var xs []float32
+	for b := uint32(0); b < 0x7f800000; b += 65521 {
+		xs = append(xs, math.Float32frombits(b), -math.Float32frombits(b))
+	}
+	xs = append(xs, float32(math.Inf(1)), float32(math.Inf(-1)))
+	run := func(l Level, f func(dst, x []float32)) []float32 {
+		prev, err := SetLevel(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer SetLevel(prev)
+		out := make([]float32, len(xs))
+		f(out, xs)
+		return out
+	}
+	for _, a := range activations {
+		y2, y512 := run(AVX2, a.apply), run(AVX512, a.apply)
+		for i := range xs {
+			if math.Float32bits(y2[i]) != math.Float32bits(y512[i]) {
+				t.Fatalf("%s(%v): avx2 %v, avx512 %v", a.name, xs[i], y2[i], y512[i])
+			}
+		}
+	}
+}
