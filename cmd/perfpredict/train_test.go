@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func runCmd(args ...string) (code int, stdout, stderr string) {
@@ -24,7 +25,7 @@ var nabDir = filepath.Join("..", "..", "testdata", "nab")
 // checks every baseline's MASE against the reference values (PROTOCOL.md's
 // table for ridge AR; numpy and statsmodels for the others) within 2%.
 func TestTrainJSONReproducesBaselines(t *testing.T) {
-	code, stdout, stderr := runCmd("train", "--json",
+	code, stdout, stderr := runCmd("train", "--json", "--baselines-only",
 		"--data", filepath.Join(nabDir, "realAWSCloudwatch", "ec2_cpu_utilization_5f5533.csv"),
 		"--data", filepath.Join(nabDir, "realKnownCause", "ec2_request_latency_system_failure.csv"))
 	if code != 0 {
@@ -78,7 +79,7 @@ func TestTrainJSONReproducesBaselines(t *testing.T) {
 }
 
 func TestTrainTable(t *testing.T) {
-	code, stdout, stderr := runCmd("train", "--horizon", "3",
+	code, stdout, stderr := runCmd("train", "--horizon", "3", "--baselines-only",
 		"--data", filepath.Join(nabDir, "realAWSCloudwatch", "ec2_cpu_utilization_5f5533.csv"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -132,6 +133,97 @@ func TestTrainBadInput(t *testing.T) {
 		}
 		if n := strings.Count(strings.TrimSpace(stderr), "\n"); n != 0 {
 			t.Errorf("%s: message is %d lines, want one: %q", c.name, n+1, stderr)
+		}
+	}
+}
+
+// writeSeries writes a 5-minute CSV of n steps: a daily cycle plus a
+// deterministic wobble.
+func writeSeries(t *testing.T, dir, name string, n int) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	t0 := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		v := 50 + 10*math.Sin(2*math.Pi*float64(i)/288) + 3*math.Sin(float64(i)*0.7) + 0.01*float64(i)
+		fmt.Fprintf(&b, "%s,%.4f\n", t0.Add(time.Duration(i)*5*time.Minute).Format("2006-01-02 15:04:05"), v)
+	}
+	p := filepath.Join(dir, name+".csv")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestTrainEvaluateRoundTrip trains briefly on a short series, then
+// evaluates the saved checkpoint on the same data: every metric, the
+// model's included, must be identical.
+func TestTrainEvaluateRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	data := writeSeries(t, dir, "short", 700)
+	out := filepath.Join(dir, "models")
+	code, trainOut, stderr := runCmd("train", "--json", "--data", data, "--horizon", "1,3", "--epochs", "2",
+		"--hidden", "8", "--window", "24", "--out", out)
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "epoch 2/2") || !strings.Contains(stderr, "saved to") {
+		t.Errorf("no progress or checkpoint line on stderr:\n%s", stderr)
+	}
+	ckpt := filepath.Join(out, "short.safetensors")
+	code, evalOut, stderr := runCmd("evaluate", "--json", "--model", ckpt, "--data", data)
+	if code != 0 {
+		t.Fatalf("evaluate: exit %d: %s", code, stderr)
+	}
+	var a, b evalReport
+	if err := json.Unmarshal([]byte(trainOut), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(evalOut), &b); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Series) != 2 || len(b.Series) != 2 {
+		t.Fatalf("rows: train %d, evaluate %d; want 2 (h=1, h=3)", len(a.Series), len(b.Series))
+	}
+	for i := range a.Series {
+		ra, rb := a.Series[i], b.Series[i]
+		if ra.Horizon != rb.Horizon {
+			t.Fatalf("row %d: horizons %d and %d", i, ra.Horizon, rb.Horizon)
+		}
+		if _, ok := ra.Methods[modelMethod]; !ok {
+			t.Fatalf("train row %d has no model", i)
+		}
+		for name, ma := range ra.Methods {
+			mb, ok := rb.Methods[name]
+			if !ok {
+				t.Errorf("h=%d: evaluate lacks %s", ra.Horizon, name)
+				continue
+			}
+			if ma.MAE != mb.MAE || ma.RMSE != mb.RMSE || ma.MASE != mb.MASE || ma.Accuracy5 != mb.Accuracy5 || ma.N != mb.N {
+				t.Errorf("h=%d %s: train %+v, evaluate %+v", ra.Horizon, name, ma, mb)
+			}
+		}
+	}
+}
+
+func TestEvaluateBadInput(t *testing.T) {
+	dir := t.TempDir()
+	data := writeSeries(t, dir, "s", 700)
+	ref := filepath.Join("..", "..", "testdata", "fixtures", "model_l1", "model.safetensors")
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no model", []string{"--data", data}, "--model"},
+		{"no data", []string{"--model", ref}, "--data"},
+		{"not a train checkpoint", []string{"--model", ref, "--data", data}, "written by perfpredict train"},
+		{"missing model", []string{"--model", filepath.Join(dir, "nope.safetensors"), "--data", data}, "nope.safetensors"},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCmd(append([]string{"evaluate"}, c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", c.name, code, stderr, c.want)
 		}
 	}
 }
