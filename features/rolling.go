@@ -54,18 +54,26 @@ func (r *rollWindow) reset() {
 	r.k, r.s1, r.s2, r.s3, r.s4 = 0, 0, 0, 0, 0
 }
 
-// lowerBound is the first index i with s[i] >= x.
+// lowerBound is the first index i with s[i] >= x. The loop halves a range
+// whose size does not depend on the data, so the comparison compiles to a
+// conditional move instead of a mispredicted branch.
 func lowerBound(s []float64, x float64) int {
-	lo, hi := 0, len(s)
-	for lo < hi {
-		mid := int(uint(lo+hi) >> 1)
-		if s[mid] < x {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
+	n := len(s)
+	if n == 0 {
+		return 0
 	}
-	return lo
+	base := 0
+	for n > 1 {
+		half := n >> 1
+		if s[base+half-1] < x {
+			base += half
+		}
+		n -= half
+	}
+	if s[base] < x {
+		base++
+	}
+	return base
 }
 
 func (r *rollWindow) push(x float64) {
