@@ -194,6 +194,9 @@ func Engineer(g *Grid, opt *Options) (*Frame, error) {
 	if g.Len() == 0 {
 		return nil, ErrNoData
 	}
+	if err := g.validate(); err != nil {
+		return nil, err
+	}
 	p, err := newPlan(g, opt)
 	if err != nil {
 		return nil, err

@@ -467,6 +467,17 @@ func TestEngineerSingleRowAndOptions(t *testing.T) {
 	if r[8] != 7 || r[9] != 7 || r[10] != 0 || r[16] != 0 || r[18] != 7 || r[19] != 0 || r[20] != 0 {
 		t.Fatalf("single row %v", r)
 	}
+	for _, bad := range []*Grid{
+		{Names: []string{"x"}, Cadence: time.Minute, Times: []int64{0, 60e9}, Break: []bool{false}, Values: [][]float64{{1, 2}}},
+		{Names: []string{"x"}, Cadence: time.Minute, Times: []int64{0, 60e9}, Break: []bool{false, false}, Values: [][]float64{{1}}},
+		{Names: []string{"x"}, Cadence: time.Minute, Times: []int64{60e9, 0}, Break: []bool{false, false}, Values: [][]float64{{1, 2}}},
+		{Names: []string{"x"}, Cadence: time.Minute, Times: []int64{0, 60e9}, Break: []bool{false, false}, Values: [][]float64{{1, math.NaN()}}},
+		{Names: []string{"x"}, Cadence: 0, Times: []int64{0}, Break: []bool{false}, Values: [][]float64{{1}}},
+	} {
+		if _, err := Engineer(bad, nil); err == nil {
+			t.Errorf("malformed grid %+v accepted", bad)
+		}
+	}
 	for _, bad := range []*Options{{Lags: []int{0}}, {Windows: []time.Duration{-time.Second}}} {
 		if _, err := Engineer(g, bad); err == nil {
 			t.Errorf("options %+v accepted", bad)

@@ -44,6 +44,30 @@ type Grid struct {
 // Len is the number of rows.
 func (g *Grid) Len() int { return len(g.Times) }
 
+// validate checks what Resample guarantees, for grids built by hand.
+func (g *Grid) validate() error {
+	n := len(g.Times)
+	if len(g.Break) != n || len(g.Values) != len(g.Names) {
+		return fmt.Errorf("features: grid has %d times, %d breaks, %d names, %d value columns", n, len(g.Break), len(g.Names), len(g.Values))
+	}
+	for i, t := range g.Times {
+		if t < 0 || i > 0 && t <= g.Times[i-1] {
+			return fmt.Errorf("features: grid time %d (%d) is negative or not after the previous one", i, t)
+		}
+	}
+	for m, col := range g.Values {
+		if len(col) != n {
+			return fmt.Errorf("features: grid metric %q has %d values for %d times", g.Names[m], len(col), n)
+		}
+		for i, v := range col {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("features: grid metric %q is %v at row %d", g.Names[m], v, i)
+			}
+		}
+	}
+	return nil
+}
+
 // GridReport counts what Resample did.
 type GridReport struct {
 	Rows                  int           `json:"rows"`                   // input rows
