@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"time"
@@ -72,6 +73,22 @@ type Metrics struct {
 	RMSE      float64 `json:"rmse"`
 	MAPE      float64 `json:"mape"`
 	Accuracy5 float64 `json:"accuracy5"`
+	// Missing counts forecasts that were not finite (misses for
+	// Accuracy5, left out of the error averages).
+	Missing int `json:"missing,omitempty"`
+}
+
+// finite replaces non-finite figures (JSON has no form for them) by -1
+// and reports whether all were finite.
+func (m *Metrics) finite() bool {
+	ok := true
+	for _, p := range []*float64{&m.MAE, &m.RMSE, &m.MAPE, &m.Accuracy5} {
+		if math.IsNaN(*p) || math.IsInf(*p, 0) {
+			*p = -1
+			ok = false
+		}
+	}
+	return ok
 }
 
 // TimeRange is the span of data a version was trained on.

@@ -116,14 +116,18 @@ func (e HoldoutEvaluator) Evaluate(ctx context.Context, f Forecaster, context, h
 
 // metricAcc accumulates PROTOCOL.md's metrics.
 type metricAcc struct {
-	n, nAPE, nAcc5     int
-	sumAbs, sumSq, ape float64
+	n, nAPE, nAcc5, missing int
+	sumAbs, sumSq, ape      float64
 }
 
 func (a *metricAcc) add(pred, y float64) {
 	e := pred - y
 	if math.IsNaN(e) || math.IsInf(e, 0) {
-		e = math.Inf(1) // a NaN forecast is a miss, not a skip
+		// A non-finite forecast is a miss for accuracy5, counted apart so
+		// that the error averages stay finite.
+		a.n++
+		a.missing++
+		return
 	}
 	a.n++
 	a.sumAbs += math.Abs(e)
@@ -138,7 +142,12 @@ func (a *metricAcc) add(pred, y float64) {
 }
 
 func (a *metricAcc) metrics() Metrics {
-	m := Metrics{N: a.n, MAE: a.sumAbs / float64(a.n), RMSE: math.Sqrt(a.sumSq / float64(a.n)), Accuracy5: float64(a.nAcc5) / float64(a.n)}
+	m := Metrics{N: a.n, Missing: a.missing, Accuracy5: float64(a.nAcc5) / float64(a.n)}
+	if k := a.n - a.missing; k > 0 {
+		m.MAE, m.RMSE = a.sumAbs/float64(k), math.Sqrt(a.sumSq/float64(k))
+	} else {
+		m.MAE, m.RMSE = math.Inf(1), math.Inf(1)
+	}
 	if a.nAPE > 0 {
 		m.MAPE = 100 * a.ape / float64(a.nAPE)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -214,6 +215,9 @@ func (r *Registry) Add(m Manifest, checkpoint string) (VersionInfo, error) {
 			m.Parent = ms.Active
 		}
 		m.Checkpoint = "model" + ckptExt(checkpoint)
+		// JSON has no NaN or Inf: such figures are stored as -1 (unknown).
+		m.Validation.finite()
+		m.Test.finite()
 
 		// Stage everything in tmp/, durable, then rename into place.
 		stage := filepath.Join(r.dir, "tmp", "add-"+randomSuffix())
@@ -468,6 +472,15 @@ func lookup(ix *index, model, version string) (*versionState, error) {
 }
 
 func (r *Registry) addNote(vs *versionState, kind, text string, values map[string]float64) {
+	if len(values) > 0 {
+		clean := make(map[string]float64, len(values))
+		for k, v := range values {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) { // JSON has neither
+				clean[k] = v
+			}
+		}
+		values = clean
+	}
 	vs.Notes = append(vs.Notes, Note{Time: r.now().UTC(), Kind: kind, Text: text, Values: values})
 	if len(vs.Notes) > maxNotes {
 		vs.Notes = append([]Note(nil), vs.Notes[len(vs.Notes)-maxNotes:]...)

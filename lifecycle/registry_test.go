@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,5 +211,21 @@ func TestBadInputs(t *testing.T) {
 	}
 	if err := r.Promote("m", "v3.0.0", ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("promote unknown: %v", err)
+	}
+}
+
+func TestNonFiniteFiguresStored(t *testing.T) {
+	r, _ := Open(t.TempDir())
+	nan := math.NaN()
+	in, err := r.Add(Manifest{Model: "m", Validation: Metrics{N: 3, MAE: nan, RMSE: math.Inf(1), Accuracy5: 0.5}}, writeCkpt(t, t.TempDir(), "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Annotate("m", in.Version.String(), Note{Kind: "x", Values: map[string]float64{"z": math.Inf(-1), "n": 3}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Get("m", "v1.0.0")
+	if err != nil || got.Validation.MAE != -1 || got.Validation.Accuracy5 != 0.5 || len(got.Notes[0].Values) != 1 {
+		t.Fatalf("%+v %v", got, err)
 	}
 }

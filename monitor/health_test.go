@@ -1,7 +1,9 @@
 package monitor
 
 import (
+	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -61,5 +63,20 @@ func TestHealthRollingFigures(t *testing.T) {
 	// Empty: NaN, not zero.
 	if s := NewHealth(HealthConfig{}).Snapshot(now); !math.IsNaN(s.MAPE) || !math.IsNaN(s.LatencyP99) {
 		t.Fatalf("empty snapshot %+v", s)
+	}
+}
+
+func TestSnapshotJSONWithoutData(t *testing.T) {
+	b, err := json.Marshal(NewHealth(HealthConfig{}).Snapshot(time.Unix(0, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"mape":null`) || !strings.Contains(string(b), `"predictions":0`) {
+		t.Fatalf("%s", b)
+	}
+	ref, _ := NewReference([]string{"a"}, [][]float64{{1}, {2}}, 2)
+	b, err = json.Marshal(NewDrift(ref, 3).Report())
+	if err != nil || !strings.Contains(string(b), `"psi":null`) {
+		t.Fatalf("%s %v", b, err)
 	}
 }
