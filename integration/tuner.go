@@ -19,6 +19,7 @@ type Options struct {
 	Memory            int     // observations a running estimate averages over at most [20]
 	Optimism          float64 // standard errors an estimate is shifted towards better when exploring [1]
 	NoExplore         bool    // only move to settings already measured near this condition
+	ExploreEvery      int     // intervals since the last change before exploring again [4]
 }
 
 func (o Options) withDefaults() Options {
@@ -41,6 +42,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Memory <= 0 {
 		o.Memory = 20
+	}
+	if o.ExploreEvery <= 0 {
+		o.ExploreEvery = 4
 	}
 	if !(o.Optimism > 0) {
 		o.Optimism = 1
@@ -131,6 +135,7 @@ type gridTuner struct {
 	observed  bool
 	pending   *trial
 	cooldown  int
+	sinceMove int // decisions since the last change
 
 	Changes, Rollbacks, SetterFailures int
 }
@@ -328,6 +333,7 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 		d.Reason = "no telemetry yet"
 		return d, nil
 	}
+	t.sinceMove++
 	cond, cx := t.lastCond, t.lastCtx
 	// estimate returns a setting's predicted score and its optimistic score
 	// (every metric, all lower-is-better, moved Optimism standard errors
@@ -355,6 +361,7 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 			}
 			t.Rollbacks++
 			t.cooldown = t.opts.Cooldown
+			t.sinceMove = 0
 			d.Changed, d.Rollback, d.To = true, true, t.values(p.from)
 			d.Reason = fmt.Sprintf("rolled back: measured %.4g after the change, %.4g before", t.lastScore, before)
 			return d, nil
@@ -394,7 +401,7 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 	case bestMeanIdx != t.cur && improves(bestMean, curScore, t.opts.Hysteresis):
 		target = bestMeanIdx
 		d.Reason = fmt.Sprintf("predicted %.4g against %.4g now", bestMean, curScore)
-	case t.opts.NoExplore:
+	case t.opts.NoExplore || t.sinceMove < t.opts.ExploreEvery:
 		d.Reason = "no neighbour predicted better beyond the hysteresis"
 		return d, nil
 	case len(unexplored) > 0:
@@ -413,6 +420,7 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 	}
 	t.pending = &trial{from: from, beforeScore: curScore}
 	t.Changes++
+	t.sinceMove = 0
 	d.Changed, d.To = true, t.values(target)
 	return d, nil
 }

@@ -10,24 +10,30 @@ import (
 )
 
 // Regret: with one tuner in the loop at a constant load, the settings it
-// recommends afterwards score within 5% of the best setting found by
-// exhaustive search over its grid, each grid point measured on an identically
-// seeded cluster at the same load.
+// recommends afterwards score within 5% of the best static setting in
+// hindsight: exhaustive search over its grid, each grid point run on an
+// identically seeded cluster (same arrivals, same cross traffic) over the
+// same simulated period the tuner learned in. (Against a different seed a
+// setting on a constraint's edge can cross it: ACP's 30 ms timeout fails 4.6%
+// of rounds at 1800 req/s with seed 7 and 5.6% with seed 42, because the
+// cross traffic, and with it the consensus jitter, differs.)
 
 const (
-	regretSlice     = 0.25 // simulated seconds per interval
+	regretSlice     = 0.125 // simulated seconds per interval
 	regretLearn     = 200  // intervals with the tuner in the loop
-	regretEvaluate  = 30   // intervals per grid point
+	regretSeed      = 7
 	regretTolerance = 0.05
 )
 
-var regretLoads = []float64{300, 900, 1800}
+// Loads the cluster can carry: at 1800 req/s seed 7 has a low-bandwidth
+// stretch in which no HDE setting meets the 10 ms target.
+var regretLoads = []float64{300, 900, 1400}
 
 type component struct {
 	name string
-	// evalIntervals and learnIntervals override the defaults where the
-	// response is noisy (PBA's loss comes from bandwidth regime changes).
-	evalIntervals, learnIntervals int
+	// learnIntervals overrides regretLearn where the response is noisy
+	// (PBA's delay comes from bandwidth regime changes).
+	learnIntervals int
 	// known: the tuner does not reach the 5% bar yet; its regret is logged,
 	// not asserted (see the package report: PBA's per-interval network delay
 	// is too noisy for local search over 49 settings in the learning run).
@@ -107,7 +113,7 @@ var components = []component{
 		},
 	},
 	{
-		name: "PBA", evalIntervals: 120, learnIntervals: 400, known: true,
+		name: "PBA", learnIntervals: 400, known: true,
 		grid: func() [][2]float64 { return grid(integration.PBAWindows, integration.PBAConfidence) },
 		apply: func(c *sim.Cluster, s [2]float64) {
 			_ = c.SetPredictionWindow(int(s[0]))
@@ -171,14 +177,14 @@ var components = []component{
 
 // evaluate measures one grid point at a constant load.
 func evaluate(t *testing.T, comp component, s [2]float64, load float64) float64 {
-	c, err := sim.NewCluster(sim.Config{Seed: 42, SliceSeconds: regretSlice})
+	c, err := sim.NewCluster(sim.Config{Seed: regretSeed, SliceSeconds: regretSlice})
 	if err != nil {
 		t.Fatal(err)
 	}
 	comp.apply(c, s)
-	n := regretEvaluate
-	if comp.evalIntervals > 0 {
-		n = comp.evalIntervals
+	n := regretLearn
+	if comp.learnIntervals > 0 {
+		n = comp.learnIntervals
 	}
 	_, st, err := c.Run(context.Background(), constant(load, n), nil)
 	if err != nil {
@@ -199,7 +205,7 @@ func TestTunerRegret(t *testing.T) {
 					best, bestS = v, s
 				}
 			}
-			c, err := sim.NewCluster(sim.Config{Seed: 7, SliceSeconds: regretSlice})
+			c, err := sim.NewCluster(sim.Config{Seed: regretSeed, SliceSeconds: regretSlice})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -91,7 +91,7 @@ type IntervalStats struct {
 	HDE          integration.HDESettings `json:"hde"`
 	TransferMs   float64                 `json:"transfer_ms"`     // arrival to end of network stage
 	WireBytes    float64                 `json:"wire_bytes"`      // per request, retransmissions included
-	CPUUtil      float64                 `json:"cpu_utilization"` // HDE cores' busy share
+	CPUUtil      float64                 `json:"cpu_utilization"` // offered load on the HDE cores; above 1 when they cannot keep up
 	PBA          integration.PBASettings `json:"pba"`
 	NetMs        float64                 `json:"net_ms"`       // network stage time per request
 	LossRate     float64                 `json:"loss_rate"`    // packet loss share while pacing above the available bandwidth, mean over epochs
@@ -381,7 +381,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 		heap.Fix(&c.coreFree, 0)
 		busy += svc
 	}
-	st.CPUUtil = math.Min(1, busy/(HDECores*slice))
+	st.CPUUtil = busy / (HDECores * slice) // offered: exceeds 1 when the cores cannot keep up
 
 	// Network: FCFS on the paced link.
 	order := make([]int, n)
@@ -426,6 +426,11 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	if epochs > 0 {
 		st.EstError = c.epochErr / float64(epochs)
 		st.LossRate = c.epochLoss / float64(epochs)
+	}
+	if len(c.epochMeas) == 0 {
+		// The link ran ahead of this interval (a backlog): report the
+		// latest measurements instead.
+		c.epochMeas = append(c.epochMeas, c.meas[max(0, len(c.meas)-int(slice*1000/PBAEpochMs)-1):]...)
 	}
 	if m, sd := meanSD(c.epochMeas); m > 0 {
 		st.BandwidthCV, st.MeasuredMbps = sd/m, m
@@ -517,7 +522,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	c.success += ok
 	c.errors += st.Errors
 	c.arrivals += n
-	c.utilSum += (st.CPUUtil + st.LinkUtil) / 2
+	c.utilSum += (math.Min(1, st.CPUUtil) + st.LinkUtil) / 2
 	c.lastLink = st.LinkUtil
 	c.intervals++
 	c.now = t1
