@@ -85,8 +85,8 @@ GLOBL tailmask<>(SB), RODATA|NOPTR, $64
 	VFMADD213PS p4<>(SB), y, tc; \
 	VFMADD213PS p5<>(SB), y, tc; \
 	VFMADD213PS y, tb, tc; \
-	VADDPS ONE, tc, tc; \
-	VMULPS ta, tc, y
+	VMOVAPS ta, y; \
+	VFMADD231PS tc, ta, y
 
 // SIGMOID sets x = sigmoid(x) = num/(1+e), e = exp(-|x|), num = e where x's
 // sign bit is set (VBLENDVPS selects on it), else 1.

@@ -55,9 +55,10 @@
 
 // EXP sets y = exp(y) for y in [-88, 0] or NaN (callers clamp). n =
 // round(y*log2e) comes from adding 1.5*2^23, whose low mantissa bits are then
-// n itself; r = y - n*ln2 in two steps (Cody-Waite, Cephes' constants); exp(r)
-// is Cephes' degree-5 expf polynomial; 2^n is built by adding n<<23 to the
-// bits of 1.0 (n = -127 gives +0, the right answer to float32 precision).
+// n itself; r = y - n*ln2 in two steps (Cody-Waite, Cephes' constants);
+// exp(r) - 1 = r + r^2*p(r) with Cephes' degree-5 expf polynomial p; s = 2^n
+// is built by adding n<<23 to the bits of 1.0 (n = -127 gives +0, the right
+// answer to float32 precision); exp(y) = s + s*(exp(r)-1) in one FMA.
 #define EXP(y, ta, tb, tc) \
 	VMOVAPS MAGIC, ta; \
 	VFMADD231PS LOG2E, y, ta; \
@@ -74,8 +75,8 @@
 	VFMADD213PS P4, y, tc; \
 	VFMADD213PS P5, y, tc; \
 	VFMADD213PS y, tb, tc; \
-	VADDPS ONE, tc, tc; \
-	VMULPS ta, tc, y
+	VMOVAPS ta, y; \
+	VFMADD231PS tc, ta, y
 
 // SIGMOID sets x = 1/(1+exp(-x)) as num/(1+e) with e = exp(-|x|) and num = 1
 // for x >= 0, e for x < 0: exp never overflows and small results keep their

@@ -42,8 +42,10 @@ func expNeg32(y float32) float32 {
 	r := y - n*expC1
 	r -= n * expC2
 	p := ((((expP0*r+expP1)*r+expP2)*r+expP3)*r+expP4)*r + expP5
-	e := p*(r*r) + r + 1
-	return e * math.Float32frombits(math.Float32bits(t)<<23+0x3f800000)
+	q := p*(r*r) + r // exp(r) - 1
+	s := math.Float32frombits(math.Float32bits(t)<<23 + 0x3f800000)
+	// s*q + s rounded once, like the assembly's FMA (exact in float64).
+	return float32(float64(s)*float64(q) + float64(s))
 }
 
 // sigmoidFast32 is 1/(1+exp(-x)) as num/(1+e) with e = exp(-|x|) and num = 1
