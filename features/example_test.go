@@ -125,3 +125,22 @@ func ExampleSplitRows() {
 	// {TrainEnd:2814 ValEnd:3417 N:4021}
 	// {TrainEnd:700 ValEnd:800 N:1000}
 }
+
+func ExamplePrepare() {
+	d, err := features.Prepare("../testdata/nab/realKnownCause/ec2_request_latency_system_failure.csv", features.PrepareOptions{
+		Windows: features.WindowOptions{Horizons: []int{1, 12}}, // targets: the first metric ("value")
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(d.GridReport.Points, "rows,", d.Frame.Cols(), "features,", d.GridReport.Gaps, "gap")
+	fmt.Printf("split %+v\n", d.Split)
+	fmt.Println("windows:", d.Train.Len(), d.Val.Len(), d.Test.Len(), "targets", d.Train.TargetNames())
+	x, y := d.Train.Tensors()
+	fmt.Println(len(x) == d.Train.Len()*60*d.Frame.Cols(), len(y) == d.Train.Len()*2)
+	// Output:
+	// 4021 rows, 48 features, 1 gap
+	// split {TrainEnd:2814 ValEnd:3417 N:4021}
+	// windows: 2672 532 533 targets [value_h1 value_h12]
+	// true true
+}
