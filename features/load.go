@@ -56,7 +56,8 @@ type LoadOptions struct {
 	// counts it in LoadReport.Skipped. Broken JSON syntax still fails.
 	SkipInvalid bool
 	// Metrics keeps only these metrics (nil keeps all); memory is then
-	// proportional to the kept metrics only. Each must be present.
+	// proportional to the kept metrics only. Each must be present. CSV
+	// columns not kept are not parsed; a JSON sample is validated whole.
 	Metrics []string
 }
 

@@ -217,3 +217,33 @@ func TestScaler(t *testing.T) {
 		t.Error("empty fit range accepted")
 	}
 }
+
+func TestPrepare(t *testing.T) {
+	d, err := Prepare("../testdata/nab/realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv", PrepareOptions{Windows: WindowOptions{Steps: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The frame is scaled with train statistics: the training rows of the
+	// value column have mean 0 and std 1, the test rows need not.
+	c := d.Frame.Column("value")
+	var mean, sq float64
+	for r := 0; r < d.Split.TrainEnd; r++ {
+		v := float64(d.Frame.Row(r)[c])
+		mean += v
+		sq += v * v
+	}
+	n := float64(d.Split.TrainEnd)
+	if mean /= n; math.Abs(mean) > 1e-4 || math.Abs(sq/n-mean*mean-1) > 1e-3 {
+		t.Fatalf("train rows not standardised: mean %v", mean)
+	}
+	if d.Train.Len() == 0 || d.Val.Len() == 0 || d.Test.Len() == 0 || d.LoadReport.Rows != 4032 {
+		t.Fatalf("%+v", d)
+	}
+	if _, err := Prepare("../testdata/nab/none.csv", PrepareOptions{}); err == nil {
+		t.Fatal("missing file prepared")
+	}
+	short := &Series{Names: []string{"x"}, Times: []int64{0, 60e9, 120e9}, Values: [][]float64{{1, 2, 3}}}
+	if _, err := PrepareSeries(short, PrepareOptions{}); err == nil {
+		t.Fatal("3 rows gave 60-step windows")
+	}
+}
