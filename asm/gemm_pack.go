@@ -21,25 +21,40 @@ func init() {
 	register(func(l Level) { transpose8Active, copyRowsActive = packFor(l) })
 }
 
-// GemmPackA packs the mr×k block of op(A) whose first element is a[0] into
-// one A panel, dst[p*mr+i] = op(A)[i][p], where op(A)[i][p] is a[i*lda+p],
-// or a[p*lda+i] when transA. It panics if a slice is too short for the
-// shape.
-func GemmPackA(transA bool, a []float32, lda, mr, k int, dst []float32) {
-	rows, cols := mr, k
+// GemmPackA packs the m×k block of op(A) whose first element is a[0] into
+// ceil(m/MR) A panels of the active level (MR from GemmTile): panel t holds
+// rows t*MR ... of mr = min(MR, m-t*MR) rows at dst[t*MR*k:], with
+// dst[t*MR*k + p*mr + i] = op(A)[t*MR+i][p], where op(A)[i][p] is
+// a[i*lda+p], or a[p*lda+i] when transA. It panics if a slice is too short
+// for the shape.
+func GemmPackA(transA bool, a []float32, lda, m, k int, dst []float32) {
+	rows, cols := m, k
 	if transA {
-		rows, cols = k, mr
+		rows, cols = k, m
 	}
-	if mr < 1 || mr > gemmMaxMR || k < 0 || ld(lda, cols) || short(a, rows, cols, lda) || len(dst) < mr*k {
-		panic(fmt.Sprintf("asm: GemmPackA: bad shape mr=%d k=%d lda=%d len(a)=%d len(dst)=%d", mr, k, lda, len(a), len(dst)))
+	if m < 0 || k < 0 || ld(lda, cols) || short(a, rows, cols, lda) || len(dst) < m*k {
+		panic(fmt.Sprintf("asm: GemmPackA: bad shape m=%d k=%d lda=%d len(a)=%d len(dst)=%d", m, k, lda, len(a), len(dst)))
 	}
-	if k == 0 {
+	if m == 0 || k == 0 {
 		return
 	}
+	mr := gemmActive.mr
+	for t := 0; t*mr < m; t++ {
+		i0 := t * mr
+		off := i0 * lda
+		if transA {
+			off = i0
+		}
+		packPanelA(transA, a[off:], lda, min(mr, m-i0), k, dst[i0*k:])
+	}
+}
+
+// packPanelA packs one panel of mr rows: dst[p*mr+i] = op(A)[i][p].
+func packPanelA(transA bool, a []float32, lda, mr, k int, dst []float32) {
 	dst = dst[:mr*k]
 	if transA {
 		// The mr values of one depth are contiguous in a.
-		if c := copyRowsActive; c != nil {
+		if c := copyRowsActive; c != nil && mr <= 32 {
 			c(k, &a[0], lda, &dst[0], mr, gemmMask(mr), gemmMask(mr))
 			return
 		}
@@ -50,10 +65,9 @@ func GemmPackA(transA bool, a []float32, lda, mr, k int, dst []float32) {
 	}
 	// Rows 8..mr-1 first: their 8-wide stores spill into the next depth's
 	// rows 0..7, which the second block then overwrites.
-	if mr > 8 {
-		packRowsT(a, lda, 8, mr, k, dst, mr)
+	for r0 := (mr - 1) / 8 * 8; r0 >= 0; r0 -= 8 {
+		packRowsT(a, lda, r0, min(mr, r0+8), k, dst, mr)
 	}
-	packRowsT(a, lda, 0, min(mr, 8), k, dst, mr)
 }
 
 // packRowsT sets dst[p*ldd+r] = a[r*lda+p] for r0 <= r < r1 (at most 8 rows)

@@ -22,25 +22,28 @@ func strided(rng *rand.Rand, rows, cols, ld int) []float32 {
 func TestGemmPackA(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	forEachGemmLevel(t, func(t *testing.T) {
-		mrMax, _ := GemmTile()
-		for mr := 1; mr <= mrMax; mr++ {
+		mr, _ := GemmTile()
+		for _, m := range []int{0, 1, 2, 3, 5, 8, 9, 13, mr - 1, mr, mr + 1, 2*mr + 3, 3 * mr, 4*mr + 9} {
 			for _, k := range []int{0, 1, 7, 8, 9, 15, 16, 17, 24, 33, 64, 100} {
 				for _, transA := range []bool{false, true} {
-					rows, cols := mr, k
+					rows, cols := m, k
 					if transA {
-						rows, cols = k, mr
+						rows, cols = k, m
 					}
 					lda := max(cols, 1) + rng.IntN(3)
 					a := strided(rng, rows, cols, lda)
-					dst := make([]float32, mr*k+9)
+					dst := make([]float32, m*k+9)
 					for i := range dst {
 						dst[i] = gemmGuard
 					}
-					GemmPackA(transA, a, lda, mr, k, dst[:mr*k])
+					GemmPackA(transA, a, lda, m, k, dst[:m*k])
 					for idx, v := range dst {
 						want := gemmGuard
-						if idx < mr*k {
-							p, i := idx/mr, idx%mr
+						if idx < m*k {
+							tt := idx / (mr * k)
+							mrt := min(mr, m-tt*mr)
+							r := idx - tt*mr*k
+							p, i := r/mrt, tt*mr+r%mrt
 							if transA {
 								want = a[p*lda+i]
 							} else {
@@ -48,7 +51,7 @@ func TestGemmPackA(t *testing.T) {
 							}
 						}
 						if v != want {
-							t.Fatalf("mr=%d k=%d transA=%v lda=%d: dst[%d] = %v, want %v", mr, k, transA, lda, idx, v, want)
+							t.Fatalf("m=%d k=%d transA=%v lda=%d: dst[%d] = %v, want %v", m, k, transA, lda, idx, v, want)
 						}
 					}
 				}
@@ -102,7 +105,7 @@ func TestGemmPackB(t *testing.T) {
 
 func TestGemmPackPanics(t *testing.T) {
 	for name, f := range map[string]func(){
-		"A mr 0":      func() { GemmPackA(false, make([]float32, 10), 5, 0, 5, make([]float32, 10)) },
+		"A m < 0":     func() { GemmPackA(false, make([]float32, 10), 5, -1, 5, make([]float32, 10)) },
 		"A short a":   func() { GemmPackA(false, make([]float32, 9), 5, 2, 5, make([]float32, 10)) },
 		"A lda":       func() { GemmPackA(true, make([]float32, 10), 1, 2, 5, make([]float32, 10)) },
 		"A short dst": func() { GemmPackA(true, make([]float32, 10), 2, 2, 5, make([]float32, 9)) },
@@ -144,18 +147,15 @@ func BenchmarkGemmPack(b *testing.B) {
 			b.Run(fmt.Sprintf("%v/A/trans=%v", l, trans), func(b *testing.B) {
 				prev, _ := SetLevel(l)
 				defer SetLevel(prev)
-				mr, _ := GemmTile()
-				dst := make([]float32, mr*k)
-				ld, step := k, k
+				dst := make([]float32, n*k)
+				ld := k
 				if trans {
-					ld, step = n, 1
+					ld = n
 				}
 				for range b.N {
-					for i := 0; i+mr <= n; i += mr {
-						GemmPackA(trans, src[i*step:], ld, mr, k, dst)
-					}
+					GemmPackA(trans, src, ld, n, k, dst)
 				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(n/mr*mr)*k), "ns/elem")
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*k), "ns/elem")
 			})
 		}
 	}
