@@ -124,9 +124,9 @@ func (m *Model) Train(ctx context.Context, train, val Dataset, opts ...TrainOpti
 				copy(yb[r*m.outputs:], y)
 			}
 			loss, err := tr.Step(xb[:cnt*tf], yb[:cnt*m.outputs], cnt, train.Steps)
-			if errors.Is(err, errNonFinite) {
+			if errors.Is(err, ErrNonFiniteLoss) {
 				restore()
-				return hist, fmt.Errorf("perfpredict: training loss is %v at epoch %d, step %d; weights of epoch %d kept", loss, epoch, b+1, hist.BestEpoch)
+				return hist, fmt.Errorf("%w: %v at epoch %d, step %d; weights of epoch %d kept", ErrNonFiniteLoss, loss, epoch, b+1, hist.BestEpoch)
 			}
 			if err != nil {
 				restore()
@@ -194,8 +194,9 @@ func (m *Model) NewTrainer() *Trainer {
 	return &Trainer{m: m, ws: ws, opt: nn.NewAdam(m.trainable, m.cfg.LearningRate)}
 }
 
-// errNonFinite marks a NaN or infinite loss; the step was not applied.
-var errNonFinite = errors.New("perfpredict: loss is not finite")
+// ErrNonFiniteLoss marks a NaN or infinite training loss (Trainer.Step does
+// not apply that step; Train stops and restores the best weights).
+var ErrNonFiniteLoss = errors.New("perfpredict: training loss is not finite")
 
 // Step runs one training step on x [batch, steps, F] and targets y [batch, K]
 // (batch >= 2) and returns the batch's loss before the update. A NaN or
@@ -219,7 +220,7 @@ func (t *Trainer) Step(x, y []float32, batch, steps int) (float64, error) {
 	t.grad = grow(t.grad, len(pred))
 	loss := nn.MSELoss(pred, y, t.grad)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, errNonFinite
+		return loss, ErrNonFiniteLoss
 	}
 	t.opt.ZeroGrad()
 	m.backward(t.ws, t.grad)
