@@ -126,7 +126,11 @@ func (m *Model) Train(ctx context.Context, train, val Dataset, opts ...TrainOpti
 			loss, err := tr.Step(xb[:cnt*tf], yb[:cnt*m.outputs], cnt, train.Steps)
 			if errors.Is(err, ErrNonFiniteLoss) {
 				restore()
-				return hist, fmt.Errorf("%w: %v at epoch %d, step %d; weights of epoch %d kept", ErrNonFiniteLoss, loss, epoch, b+1, hist.BestEpoch)
+				kept := "the initial weights kept"
+				if hist.BestEpoch > 0 {
+					kept = fmt.Sprintf("the weights of epoch %d kept", hist.BestEpoch)
+				}
+				return hist, fmt.Errorf("%w: %v at epoch %d, step %d; %s", ErrNonFiniteLoss, loss, epoch, b+1, kept)
 			}
 			if err != nil {
 				restore()
