@@ -39,7 +39,7 @@ func (s *Stack) Backward(ws *Workspace, dOut []float32) []float32 {
 		for d := 1; d < s.dirs; d++ {
 			asm.Axpy(1, ws.bwd[d].dIn[:bt*in], sum)
 		}
-		if k > 0 && s.cfg.Dropout > 0 {
+		if k > 0 && ws.dropping() {
 			mask := ws.layers[k-1].mask
 			for i := range sum {
 				sum[i] *= mask[i]

@@ -45,11 +45,11 @@ func (s *Stack) Forward(ws *Workspace, x []float32, batch, steps int, train bool
 	ws.ready = false
 	ws.prepare(batch, steps, train)
 	copy(ws.x, x) // Backward needs it; the caller may reuse x
+	if ws.dropping() {
+		ws.seedDropout()
+	}
 	for k := range s.cells {
-		ws.bothDirs(k, false)
-		if train && s.cfg.Dropout > 0 && k < len(s.cells)-1 {
-			ws.dropout(k)
-		}
+		ws.bothDirs(k, false) // each direction applies its dropout columns
 	}
 	ws.ready = true
 	return ws.layers[len(s.cells)-1].out, nil
@@ -60,7 +60,7 @@ func (ws *Workspace) input(k int) []float32 {
 	if k == 0 {
 		return ws.x
 	}
-	if ws.train && ws.stack.cfg.Dropout > 0 {
+	if ws.dropping() {
 		return ws.layers[k-1].dropped
 	}
 	return ws.layers[k-1].out
@@ -75,34 +75,54 @@ func (ws *Workspace) dirState(k, d int) *dirBufs {
 	return &ws.dirs[k][d]
 }
 
-// dropout draws the inverted-dropout mask of layer k's output and applies it:
-// each value is kept with probability 1-p and scaled by 1/(1-p).
-func (ws *Workspace) dropout(k int) {
-	p := ws.stack.cfg.Dropout
+// seedDropout draws, from the workspace's random source, the seeds of the
+// streams that make the dropout masks: one per layer and direction, so that
+// each direction's goroutine draws its own half of the mask and the result
+// does not depend on which goroutine runs first.
+func (ws *Workspace) seedDropout() {
+	for k := range ws.dropSeeds {
+		for d := range ws.dropSeeds[k] {
+			ws.dropSeeds[k][d] = [2]uint64{ws.rng.Uint64(), ws.rng.Uint64()}
+		}
+	}
+}
+
+// dropout draws direction d's columns of the inverted-dropout mask of layer
+// k's output and applies them: each value is kept with probability 1-p and
+// scaled by 1/(1-p).
+func (ws *Workspace) dropout(k, d int) {
+	s := ws.stack
+	p := s.cfg.Dropout
+	H, DH := s.cfg.Hidden, s.dirs*s.cfg.Hidden
 	lb := &ws.layers[k]
 	var keep float32
 	if p < 1 {
 		keep = 1 / (1 - p)
 	}
+	src := &ws.dropSrc[d]
+	src.Seed(ws.dropSeeds[k][d][0], ws.dropSeeds[k][d][1])
 	// A value is dropped when a uniform 32-bit draw falls below p*2^32; one
-	// 64-bit draw serves two values.
+	// 64-bit draw serves two values (H is rounded up to even draws per row).
 	threshold := uint64(float64(p) * (1 << 32))
-	n := len(lb.out)
-	for i := 0; i < n; i += 2 {
-		r := ws.rng.Uint64()
-		lb.mask[i] = keep
-		if r&0xffffffff < threshold {
-			lb.mask[i] = 0
-		}
-		if i+1 < n {
-			lb.mask[i+1] = keep
-			if r>>32 < threshold {
-				lb.mask[i+1] = 0
+	for r := 0; r < ws.batch*ws.steps; r++ {
+		o := r*DH + d*H
+		mask, out, dropped := lb.mask[o:o+H], lb.out[o:o+H], lb.dropped[o:o+H]
+		for j := 0; j < H; j += 2 {
+			u := src.Uint64()
+			mask[j] = keep
+			if u&0xffffffff < threshold {
+				mask[j] = 0
+			}
+			if j+1 < H {
+				mask[j+1] = keep
+				if u>>32 < threshold {
+					mask[j+1] = 0
+				}
 			}
 		}
-	}
-	for i, v := range lb.out {
-		lb.dropped[i] = v * lb.mask[i]
+		for j, v := range out {
+			dropped[j] = v * mask[j]
+		}
 	}
 }
 
@@ -179,4 +199,10 @@ func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 			asm.LSTMCellForward(g, cPrev, st.c[ci*H:(ci+1)*H], out[r*DH+d*H:], st.tanhC[ci*H:])
 		}
 	}
+	if ws.dropping() && k < len(s.cells)-1 {
+		ws.dropout(k, d)
+	}
 }
+
+// dropping reports whether this pass applies dropout between layers.
+func (ws *Workspace) dropping() bool { return ws.train && ws.stack.cfg.Dropout > 0 }

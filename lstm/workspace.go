@@ -31,6 +31,9 @@ type Workspace struct {
 	zero    []float32         // H zeros: the initial h and c
 	weights [][]packedWeights // [layer][direction], packed for the GEMMs
 	pool    *pool             // the second direction's goroutine, started on demand
+
+	dropSeeds [][][2]uint64 // [layer][direction]: this pass's dropout stream seeds
+	dropSrc   []rand.PCG    // [direction]: the dropout stream being drawn
 }
 
 // layerBufs is one layer's output and the dropout applied to it.
@@ -92,10 +95,20 @@ func (ws *Workspace) prepare(batch, steps int, train bool) {
 			ws.dirs[k] = make([]dirBufs, D)
 		}
 		ws.bwd = make([]bwdBufs, D)
+		ws.dropSeeds = make([][][2]uint64, L)
+		for k := range ws.dropSeeds {
+			ws.dropSeeds[k] = make([][2]uint64, D)
+		}
+		ws.dropSrc = make([]rand.PCG, D)
 		ws.weights = make([][]packedWeights, L)
 		for k := range ws.weights {
 			ws.weights[k] = make([]packedWeights, D)
 		}
+		ws.dropSeeds = make([][][2]uint64, L)
+		for k := range ws.dropSeeds {
+			ws.dropSeeds[k] = make([][2]uint64, D)
+		}
+		ws.dropSrc = make([]rand.PCG, D)
 		ws.weights = make([][]packedWeights, L)
 		for k := range ws.weights {
 			ws.weights[k] = make([]packedWeights, D)
