@@ -26,10 +26,20 @@ type Alert struct {
 	// Since is when the condition started to hold; At is this evaluation.
 	Since time.Time `json:"since"`
 	At    time.Time `json:"at"`
+	// Repeat marks a reminder of an alert already firing (see Engine.Repeat).
+	Repeat bool `json:"repeat,omitempty"`
 }
 
 func (a Alert) String() string {
-	return fmt.Sprintf("%s %s [%s] %s (value %.4g) action=%s", a.At.Format(time.RFC3339), a.Rule.Name, a.Rule.Severity, a.State, a.Value, a.Rule.Action)
+	state := string(a.State)
+	if a.Repeat {
+		state += " (repeat)"
+	}
+	s := fmt.Sprintf("%s %s [%s] %s: %s, value %.4g", a.At.Format(time.RFC3339), a.Rule.Name, a.Rule.Severity, state, a.Rule.Condition, a.Value)
+	if a.Rule.Action != "" && a.State == Firing {
+		s += ", action " + a.Rule.Action
+	}
+	return s
 }
 
 type ruleState struct {
@@ -102,7 +112,7 @@ func (e *Engine) Evaluate(now time.Time, values map[string]float64) []Alert {
 				acts = append(acts, a)
 			} else if st.state == Firing && e.Repeat > 0 && now.Sub(st.lastAction) >= e.Repeat {
 				st.lastAction = now
-				a := Alert{Rule: *r, State: Firing, Value: v, Since: st.since, At: now}
+				a := Alert{Rule: *r, State: Firing, Value: v, Since: st.since, At: now, Repeat: true}
 				out = append(out, a)
 				acts = append(acts, a)
 			}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/features"
+	"github.com/novacron/perfpredict/monitor"
+)
+
+// perfpredict monitor: replay a metrics file through the monitor. The file
+// is split as PROTOCOL.md says (70/15/15); the drift reference is the
+// training part's engineered features (calendar columns left out: a day's
+// window never matches weeks of hours and weekdays); the test part is
+// replayed row by row at its own timestamps: each row is forecast one step
+// ahead (by the model, or by a baseline), scored, its features enter the
+// drift window, and the alert rules are evaluated.
+
+func init() {
+	register(&command{name: "monitor", summary: "replay a metrics file through health, drift and alert monitoring", run: runMonitor})
+}
+
+// seedAlertRules is the seed document's alert block, the default rules.
+const seedAlertRules = `alerts:
+  - name: ModelAccuracyDrop
+    condition: accuracy < 0.90
+    severity: high
+    action: retrain_model
+
+  - name: PredictionLatencyHigh
+    condition: inference_time > 20ms
+    severity: medium
+    action: optimize_model
+
+  - name: ModelDrift
+    condition: feature_distribution_divergence > 0.15
+    severity: high
+    action: retrain_with_recent_data
+`
+
+type monitorForecaster struct {
+	Kind string `json:"kind"` // "model" or "baseline"
+	Name string `json:"name"`
+	Path string `json:"path,omitempty"`
+	// Latency says how latencies were measured.
+	Latency string `json:"latency"`
+}
+
+type monitorOutput struct {
+	Data       string                 `json:"data"`
+	Rules      string                 `json:"rules"`
+	Forecaster monitorForecaster      `json:"forecaster"`
+	Reference  int                    `json:"reference_rows"`
+	Replayed   int                    `json:"replayed_rows"`
+	From       time.Time              `json:"from"`
+	To         time.Time              `json:"to"`
+	Health     monitor.HealthSnapshot `json:"health"`
+	DailyMAPE  []monitor.DayMAPE      `json:"daily_mape"`
+	Drift      *monitor.DriftReport   `json:"drift"`
+	MaxDrift   map[string]float64     `json:"max_drift"`
+	Alerts     []monitor.Alert        `json:"alerts"`
+	Actions    map[string]int         `json:"actions"`
+	Firing     []string               `json:"firing_at_end"`
+	Metrics    map[string]*float64    `json:"metrics_at_end"`
+}
+
+func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlagSet("monitor", env)
+	modelArg := fs.String("model", "", "model checkpoint (perfpredict train), or a baseline: persistence, seasonal_naive, ma12, holt_winters, ridge_ar (required)")
+	data := fs.String("data", "", "metrics CSV with timestamp and value columns (required)")
+	target := fs.String("target", "value", "value column of the CSV")
+	rulesPath := fs.String("rules", "", "alert rules YAML (default: the seed's three rules)")
+	window := fs.Int("drift-window", 288, "rows in the drift window (288 = a day at 5 minutes)")
+	bins := fs.Int("bins", 10, "quantile bins of the drift reference")
+	healthWindow := fs.Duration("health-window", 24*time.Hour, "span of the rolling health figures")
+	jsonOut := fs.Bool("json", false, "print one JSON object")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *modelArg == "" || *data == "" {
+		return usagef("--model and --data are required")
+	}
+	if *window < 2 || *bins < 2 || *healthWindow <= 0 {
+		return usagef("--drift-window and --bins must be at least 2, --health-window positive")
+	}
+	rulesName, rulesSrc := "seed", []byte(seedAlertRules)
+	if *rulesPath != "" {
+		b, err := os.ReadFile(*rulesPath)
+		if err != nil {
+			return usageErr(err)
+		}
+		rulesName, rulesSrc = *rulesPath, b
+	}
+	rules, err := monitor.ParseRules(rulesSrc, rulesName)
+	if err != nil {
+		return usageErr(err)
+	}
+	s, err := baseline.LoadCSV(*data, *target)
+	if err != nil {
+		return usageErr(err)
+	}
+	if err := baseline.CheckSeries(s, 1); err != nil {
+		return usageErr(err)
+	}
+	d, err := prepareSeries(s)
+	if err != nil {
+		return usageErr(err)
+	}
+	sp := d.sp
+	start, n := sp.TestStart(), s.Len()
+
+	// Forecasts of every test row, one step ahead, with their latencies.
+	pred := make([]float64, n-start)
+	lat := make([]time.Duration, n-start)
+	var fc monitorForecaster
+	if f := baselineByName(*modelArg, s); f != nil && !fileExists(*modelArg) {
+		fc = monitorForecaster{Kind: "baseline", Name: f.Name(), Latency: "per forecast"}
+		if err := f.Fit(s.Slice(0, sp.Fit()), sp.Train); err != nil {
+			return usagef("%s: %s: %v", *data, f.Name(), err)
+		}
+		for j := start; j < n; j++ {
+			t0 := time.Now()
+			v, err := f.Forecast(1)
+			lat[j-start] = time.Since(t0)
+			if err != nil {
+				v = math.NaN()
+			}
+			pred[j-start] = v
+			f.Update(s.Values[j])
+		}
+	} else {
+		m, err := perfpredict.Load(*modelArg)
+		if err != nil {
+			return usageErr(err)
+		}
+		fc = monitorForecaster{Kind: "model", Name: "perfpredict", Path: *modelArg, Latency: "batch time / forecasts (batches of 256)"}
+		t0 := time.Now()
+		out, err := modelForecastsOn(m, d, []int{1})
+		if err != nil {
+			return err
+		}
+		each := time.Since(t0) / time.Duration(max(len(out[0]), 1))
+		copy(pred, out[0])
+		for i := range lat {
+			lat[i] = each
+		}
+	}
+
+	// Drift reference: training rows of the non-calendar feature columns.
+	var cols []int
+	var names []string
+	for c, name := range d.names {
+		if !slices.Contains(features.TemporalNames, name) && name != features.GapName {
+			cols = append(cols, c)
+			names = append(names, name)
+		}
+	}
+	row := func(i int) []float64 {
+		r := make([]float64, len(cols))
+		for k, c := range cols {
+			r[k] = float64(d.x[i*d.f+c])
+		}
+		return r
+	}
+	refRows := make([][]float64, sp.Train)
+	for i := range refRows {
+		refRows[i] = row(i)
+	}
+	ref, err := monitor.NewReference(names, refRows, *bins)
+	if err != nil {
+		return usagef("%s: drift reference: %v", *data, err)
+	}
+	slot := min(5*time.Minute, *healthWindow)
+	mon := monitor.New(monitor.HealthConfig{Window: *healthWindow, Slot: slot, RateWindow: time.Hour}, ref, *window, rules)
+	mon.MinDriftRows = *window / 2
+	res := monitorOutput{Data: *data, Rules: rulesName, Forecaster: fc, Reference: sp.Train, Replayed: n - start,
+		From: s.Times[start], To: s.Times[n-1], Actions: map[string]int{}, MaxDrift: map[string]float64{}, Alerts: []monitor.Alert{}}
+	mon.Engine.OnAlert(func(a monitor.Alert) { res.Alerts = append(res.Alerts, a) })
+	for _, r := range rules {
+		if r.Action != "" && r.Action != "none" && r.Action != "notify" {
+			action := r.Action
+			mon.Engine.OnAction(action, func(monitor.Alert) { res.Actions[action]++ })
+		}
+	}
+	for j := start; j < n; j++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t := s.Times[j]
+		p, fallback := pred[j-start], false
+		if math.IsNaN(p) || math.IsInf(p, 0) {
+			p, fallback = s.Values[j-1], true // persistence, as a serving fallback would
+		}
+		mon.Health.ObservePrediction(t, lat[j-start], fallback)
+		mon.Health.ObserveError(t, p, s.Values[j])
+		if err := mon.Drift.Observe(row(j)); err != nil {
+			return err
+		}
+		values, _, dr := mon.Values(t)
+		if dr != nil {
+			res.MaxDrift["js_max"] = math.Max(res.MaxDrift["js_max"], dr.MaxJS)
+			res.MaxDrift["psi_max"] = math.Max(res.MaxDrift["psi_max"], dr.MaxPSI)
+		}
+		mon.Engine.Evaluate(t, values)
+	}
+	end := s.Times[n-1]
+	values, snap, _ := mon.Values(end)
+	res.Health = snap
+	res.DailyMAPE = mon.Health.DailyMAPE()
+	dr := mon.Drift.Report()
+	res.Drift = &dr
+	res.Metrics = map[string]*float64{}
+	for k, v := range values {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			v := v
+			res.Metrics[k] = &v
+		} else {
+			res.Metrics[k] = nil
+		}
+	}
+	res.Firing = []string{}
+	for _, a := range mon.Engine.Firing() {
+		res.Firing = append(res.Firing, a.Rule.Name)
+	}
+	if *jsonOut {
+		return regJSON(env.stdout, res)
+	}
+	printMonitor(env.stdout, &res)
+	return nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// baselineByName returns the standard baseline called name (with or
+// without a "baseline:" prefix), or nil.
+func baselineByName(name string, s baseline.Series) baseline.Forecaster {
+	name = strings.TrimPrefix(name, "baseline:")
+	period, err := baseline.SeasonFromCadence(s.Times)
+	if err != nil {
+		period = 288
+	}
+	for _, f := range baseline.Standard(period, 1) {
+		if f.Name() == name {
+			return f
+		}
+	}
+	return nil
+}
+
+func fmtFloat(v float64, format string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+func printMonitor(w io.Writer, r *monitorOutput) {
+	fmt.Fprintf(w, "data:       %s (%d reference rows, %d replayed %s .. %s)\n", r.Data, r.Reference, r.Replayed,
+		r.From.Format(time.RFC3339), r.To.Format(time.RFC3339))
+	src := r.Forecaster.Name
+	if r.Forecaster.Kind == "baseline" {
+		src = "baseline " + src + " (no model checkpoint given)"
+	} else {
+		src = "model " + r.Forecaster.Path
+	}
+	fmt.Fprintf(w, "forecaster: %s; latency %s\n", src, r.Forecaster.Latency)
+	fmt.Fprintf(w, "rules:      %s\n\n", r.Rules)
+	h := r.Health
+	fmt.Fprintf(w, "health (last %d scored forecasts):\n", h.Errors)
+	fmt.Fprintf(w, "  MAPE %s  accuracy5 %s  MAE %s\n", fmtFloat(h.MAPE, "%.2f%%"), fmtFloat(100*h.Accuracy5, "%.1f%%"), fmtFloat(h.MAE, "%.4g"))
+	fmt.Fprintf(w, "  latency p50 %s  p99 %s  fallback %s  predictions/s %s (replay time)\n",
+		fmtFloat(h.LatencyP50*1e6, "%.1fus"), fmtFloat(h.LatencyP99*1e6, "%.1fus"), fmtFloat(100*h.FallbackRate, "%.1f%%"), fmtFloat(h.PredictionsPerSecond, "%.4g"))
+	if len(r.DailyMAPE) > 0 {
+		fmt.Fprint(w, "  daily MAPE:")
+		for _, d := range r.DailyMAPE {
+			fmt.Fprintf(w, " %s %.2f%%", d.Day.Format("01-02"), d.MAPE)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\ndrift at end (last %d rows vs training):\n", r.Drift.N)
+	for _, f := range r.Drift.Features {
+		fmt.Fprintf(w, "  %-28s PSI %s  JS %s\n", f.Feature, fmtFloat(f.PSI, "%7.3f"), fmtFloat(f.JS, "%.3f"))
+	}
+	fmt.Fprintf(w, "  overall: PSI mean %s max %s, JS mean %s max %s (max during replay: PSI %.3f, JS %.3f)\n",
+		fmtFloat(r.Drift.PSI, "%.3f"), fmtFloat(r.Drift.MaxPSI, "%.3f"), fmtFloat(r.Drift.JS, "%.3f"), fmtFloat(r.Drift.MaxJS, "%.3f"),
+		r.MaxDrift["psi_max"], r.MaxDrift["js_max"])
+	repeats := 0
+	for _, a := range r.Alerts {
+		if a.Repeat {
+			repeats++
+		}
+	}
+	fmt.Fprintf(w, "\nalerts (%d state changes, %d reminders while firing):\n", len(r.Alerts)-repeats, repeats)
+	for _, a := range r.Alerts {
+		if !a.Repeat {
+			fmt.Fprintf(w, "  %s\n", a)
+		}
+	}
+	if len(r.Actions) > 0 {
+		fmt.Fprint(w, "actions that would be dispatched:")
+		for _, k := range slices.Sorted(mapsKeys(r.Actions)) {
+			fmt.Fprintf(w, " %s x%d", k, r.Actions[k])
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "firing at end: %s\n", strings.Join(r.Firing, ", "))
+}
+
+func mapsKeys(m map[string]int) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const nabRDS = "../../testdata/nab/realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv"
+
+// TestMonitorReplayBaseline replays the RDS series, whose level shifts in
+// the test part (PROTOCOL.md), with the ridge AR baseline: the drift rule
+// fires on the shifted level and the accuracy rule on the forecasts.
+func TestMonitorReplayBaseline(t *testing.T) {
+	code, out, errs := runOpsCmd("monitor", "--model", "ridge_ar", "--data", nabRDS, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var res struct {
+		Forecaster struct{ Kind, Name string }
+		Replayed   int `json:"replayed_rows"`
+		Health     struct {
+			Errors    int      `json:"errors"`
+			Accuracy5 *float64 `json:"accuracy5"`
+		}
+		Drift struct {
+			Features []struct {
+				Feature string
+				PSI     *float64
+			}
+			MaxJS float64 `json:"js_max"`
+		}
+		Alerts []struct {
+			Rule   struct{ Name string }
+			State  string
+			Repeat bool
+		}
+		Actions map[string]int
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Forecaster.Kind != "baseline" || res.Forecaster.Name != "ridge_ar" || res.Replayed != 606 || res.Health.Errors != 288 {
+		t.Fatalf("%+v", res)
+	}
+	fired := map[string]bool{}
+	for _, a := range res.Alerts {
+		if a.State == "firing" && !a.Repeat {
+			fired[a.Rule.Name] = true
+		}
+	}
+	if !fired["ModelDrift"] || !fired["ModelAccuracyDrop"] || fired["PredictionLatencyHigh"] {
+		t.Errorf("fired %v", fired)
+	}
+	if res.Actions["retrain_with_recent_data"] == 0 || res.Drift.MaxJS <= 0.15 {
+		t.Errorf("actions %v, drift %v", res.Actions, res.Drift.MaxJS)
+	}
+	for _, f := range res.Drift.Features {
+		if strings.HasPrefix(f.Feature, "hour") || strings.HasPrefix(f.Feature, "dow") {
+			t.Errorf("calendar feature %s monitored", f.Feature)
+		}
+	}
+	// Human output names the forecaster.
+	code, out, _ = runOpsCmd("monitor", "--model", "persistence", "--data", nabRDS)
+	if code != 0 || !strings.Contains(out, "forecaster: baseline persistence") || !strings.Contains(out, "ModelDrift [high] firing") {
+		t.Fatalf("%d\n%s", code, out)
+	}
+}
+
+func TestMonitorBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("alerts:\n  - name: x\n    condition: latency > 20ms\n    severity: high\n"), 0o644)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"monitor", "--data", nabRDS}, "--model and --data are required"},
+		{[]string{"monitor", "--model", "ridge_ar", "--data", filepath.Join(dir, "none.csv")}, "none.csv"},
+		{[]string{"monitor", "--model", "ridge_ar", "--data", nabRDS, "--rules", bad}, `bad.yaml:3:16: condition: unknown metric "latency"`},
+		{[]string{"monitor", "--model", filepath.Join(dir, "nope.safetensors"), "--data", nabRDS}, "nope.safetensors"},
+		{[]string{"monitor", "--model", "ridge_ar", "--data", nabRDS, "--bins", "1"}, "--bins"},
+	}
+	for _, c := range cases {
+		code, _, errs := runOpsCmd(c.args...)
+		if code != 2 || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q (want %q)", c.args[1:], code, errs, c.want)
+		}
+	}
+}
