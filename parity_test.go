@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/novacron/perfpredict/asm"
 	"github.com/novacron/perfpredict/internal/nn"
 	"github.com/novacron/perfpredict/internal/safetensors"
 )
@@ -75,8 +76,20 @@ func caseTensor(t *testing.T, f *safetensors.File, name string) ([]float32, []in
 // TestParityWithReference loads each reference checkpoint and checks, against
 // what PyTorch computed: evaluation-mode predictions and attention (1e-5);
 // training-mode outputs, loss, the gradient of every parameter and of x
-// (1e-4); every tensor after one Adam step at lr 1e-3 (1e-6).
+// (1e-4); every tensor after one Adam step at lr 1e-3 (1e-6). It runs at
+// every kernel level this CPU supports (generic Go, AVX2, AVX-512).
 func TestParityWithReference(t *testing.T) {
+	for _, level := range asm.Supported() {
+		prev, err := asm.SetLevel(level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(level.String(), testParity)
+		asm.SetLevel(prev)
+	}
+}
+
+func testParity(t *testing.T) {
 	for _, dir := range fixtureDirs {
 		t.Run(dir, func(t *testing.T) {
 			dir := filepath.Join("testdata", "fixtures", dir)
