@@ -261,3 +261,30 @@ func TestLoadedModelTrains(t *testing.T) {
 		t.Error("a training step did not change the loaded model")
 	}
 }
+
+// TestClone: a clone predicts identically and encodes to the same bytes;
+// training it leaves the original untouched.
+func TestClone(t *testing.T) {
+	m, err := New(tinyConfig(), 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.FeatureNames = []string{"a", "b", "c"}
+	m.Scaler = &TargetScaler{Mean: []float64{1, 2}, Std: []float64{3, 4}}
+	orig := encodeModel(t, m)
+	c := m.Clone()
+	if !bytes.Equal(orig, encodeModel(t, c)) {
+		t.Fatal("clone encodes differently")
+	}
+	c.Scaler.Mean[0] = 99
+	c.FeatureNames[0] = "z"
+	if _, err := c.NewTrainer().Step(randInput(6, 4*5*3), randInput(7, 8), 4, 5); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(orig, encodeModel(t, m)) {
+		t.Error("training the clone changed the original")
+	}
+	if bytes.Equal(orig, encodeModel(t, c)) {
+		t.Error("training step did not change the clone")
+	}
+}

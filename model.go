@@ -355,3 +355,26 @@ func (m *Model) backward(ws *workspace, dPred []float32) []float32 {
 	dh := m.att.Backward(ws.att, g[:batch*m.att.Dim], nil)
 	return m.lstm.Backward(ws.lstm, dh)
 }
+
+// Clone returns an independent copy of the model: weights, BatchNorm
+// statistics, configuration and metadata (so one copy can be trained while
+// the other serves). Gradient storage is not copied.
+func (m *Model) Clone() *Model {
+	c, err := build(m.cfg, m.features, m.outputs)
+	if err != nil {
+		panic("perfpredict: Clone: " + err.Error()) // m was built from the same values
+	}
+	c.restore(m.snapshot(nil))
+	c.FeatureNames = append([]string(nil), m.FeatureNames...)
+	if m.FeatureNames == nil {
+		c.FeatureNames = nil
+	}
+	c.Target, c.Horizon, c.Serial = m.Target, m.Horizon, m.Serial
+	if m.Scaler != nil {
+		c.Scaler = &TargetScaler{Mean: append([]float64(nil), m.Scaler.Mean...), Std: append([]float64(nil), m.Scaler.Std...)}
+	}
+	for _, p := range c.trainable {
+		p.ReleaseGrad()
+	}
+	return c
+}
