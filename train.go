@@ -59,7 +59,9 @@ func WithProgress(fn func(Progress)) TrainOption {
 // Train fits the model to train with Adam on the mean squared error, shuffling
 // with a generator seeded from Config.Seed, and keeps the weights of the epoch
 // with the lowest validation loss (training loss when val is empty), stopping
-// early after Config.Patience epochs without improvement.
+// early after Config.Patience epochs without improvement. When the last batch
+// of an epoch would hold a single sample it is skipped (batch statistics need
+// two; shuffling makes it a different sample each epoch).
 //
 // Data are checked before anything changes: a shape mismatch or a NaN or
 // infinite value is an error naming the sample and feature. When ctx is
