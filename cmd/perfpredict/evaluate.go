@@ -19,6 +19,7 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.Var(&data, "data", "CSV `file` with a timestamp column and the target column (repeatable)")
 	target := fs.String("target", "", "target column (default: \"value\", or the only column besides the timestamp)")
 	horizon := fs.String("horizon", "", "horizons in steps, comma-separated (default: 1 and 12, those the model covers)")
+	plots := fs.String("plots", "", "write PNG figures of the forecasts vs actual to `dir`")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -66,7 +67,7 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		return modelForecastsOn(m, d, hs)
 	}
-	rep, err := evaluateAll(ctx, env.stderr, series, hs, model)
+	rep, err := evaluateAll(ctx, env.stderr, series, hs, model, *plots)
 	if err != nil {
 		return err
 	}

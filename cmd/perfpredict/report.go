@@ -73,8 +73,9 @@ func (f *jsonFloat) UnmarshalJSON(b []byte) error {
 }
 
 // evaluateAll scores the standard baselines and, when model is not nil, the
-// model on every series at every horizon of hs. Progress goes to log.
-func evaluateAll(ctx context.Context, log io.Writer, series []baseline.Series, hs []int, model modelForecaster) (*evalReport, error) {
+// model on every series at every horizon of hs. Progress goes to log; with
+// plotDir set, a forecast plot per series and horizon goes there.
+func evaluateAll(ctx context.Context, log io.Writer, series []baseline.Series, hs []int, model modelForecaster, plotDir string) (*evalReport, error) {
 	maxH := 0
 	for _, h := range hs {
 		maxH = max(maxH, h)
@@ -90,32 +91,46 @@ func evaluateAll(ctx context.Context, log io.Writer, series []baseline.Series, h
 		}
 		start := time.Now()
 		rows := make([]seriesResult, len(hs))
+		preds := make([]map[string][]float64, len(hs)) // per horizon, per method
 		for k, h := range hs {
 			rows[k] = seriesResult{Name: s.Name, Horizon: h, Methods: map[string]baseline.Metrics{}}
+			preds[k] = map[string][]float64{}
 		}
 		for _, f := range baseline.Standard(period, maxH) {
-			ms, err := baseline.EvaluateHorizons(s, f, hs...)
+			ps, err := baseline.Forecasts(s, f, hs...)
 			if err != nil {
 				return nil, err
 			}
 			for k := range hs {
-				rows[k].Methods[f.Name()] = ms[k]
-				rows[k].Targets = ms[k].N
+				preds[k][f.Name()] = ps[k]
 			}
 		}
 		fmt.Fprintf(log, "[%d/%d] %s: %d steps, season %d, baselines in %s\n",
 			i+1, len(series), s.Name, s.Len(), period, time.Since(start).Round(time.Millisecond))
 		if model != nil {
-			preds, err := model(ctx, s, hs)
+			ps, err := model(ctx, s, hs)
 			if err != nil {
 				return nil, err
 			}
 			for k := range hs {
-				m, err := baseline.Score(s.Values, preds[k])
+				preds[k][modelMethod] = ps[k]
+			}
+		}
+		for k := range hs {
+			for name, p := range preds[k] {
+				m, err := baseline.Score(s.Values, p)
 				if err != nil {
-					return nil, fmt.Errorf("%s: scoring the model at h=%d: %w", s.Name, hs[k], err)
+					return nil, fmt.Errorf("%s: scoring %s at h=%d: %w", s.Name, name, hs[k], err)
 				}
-				rows[k].Methods[modelMethod] = m
+				rows[k].Methods[name] = m
+				rows[k].Targets = m.N
+			}
+			if plotDir != "" {
+				path, err := plotForecasts(plotDir, s, hs[k], preds[k])
+				if err != nil {
+					return nil, err
+				}
+				fmt.Fprintf(log, "  wrote %s\n", path)
 			}
 		}
 		rep.Series = append(rep.Series, rows...)

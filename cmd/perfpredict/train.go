@@ -129,6 +129,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	maxWindows := fs.Int("max-windows", 3000, "most recent training windows per series (0: all)")
 	seed := fs.Uint64("seed", 1, "seed of the initial weights, shuffling and dropout")
 	out := fs.String("out", "perfpredict-models", "`dir`ectory for the best checkpoint of each series (<series>.safetensors)")
+	plots := fs.String("plots", "", "write PNG figures to `dir`: forecasts vs actual per series and horizon, training curves, attention")
 	baselinesOnly := fs.Bool("baselines-only", false, "evaluate the baselines only, training no model")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
 	if err := parseFlags(fs, args); err != nil {
@@ -178,14 +179,19 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 			if err != nil {
 				return nil, err
 			}
-			m, err := trainSeriesModel(ctx, d, K, opt, s.Name)
+			m, hist, err := trainSeriesModel(ctx, d, K, opt, s.Name)
 			if err != nil {
 				return nil, err
+			}
+			if *plots != "" {
+				if err := plotModel(env, *plots, m, d, hist); err != nil {
+					return nil, err
+				}
 			}
 			return modelForecastsOn(m, d, hs)
 		}
 	}
-	rep, err := evaluateAll(ctx, env.stderr, series, hs, model)
+	rep, err := evaluateAll(ctx, env.stderr, series, hs, model, *plots)
 	if err != nil {
 		return err
 	}
@@ -254,6 +260,12 @@ func prepareSeries(s baseline.Series) (*seriesData, error) {
 	}
 	for i, t := range s.Times {
 		g.Times[i] = t.UnixNano()
+		// The protocol keeps rows with equal timestamps; the feature grid
+		// needs increasing times, so a repeat moves 1 ns after the row
+		// before it (no calendar feature changes).
+		if i > 0 && g.Times[i] <= g.Times[i-1] {
+			g.Times[i] = g.Times[i-1] + 1
+		}
 	}
 	fr, err := features.Engineer(g, nil)
 	if err != nil {
@@ -285,7 +297,7 @@ type modelOptions struct {
 // trainSeriesModel trains one model on d predicting h = 1..K and saves its
 // best checkpoint. On cancellation it saves the best weights so far and
 // returns the context's error.
-func trainSeriesModel(ctx context.Context, d *seriesData, K int, opt modelOptions, label string) (*perfpredict.Model, error) {
+func trainSeriesModel(ctx context.Context, d *seriesData, K int, opt modelOptions, label string) (*perfpredict.Model, *perfpredict.History, error) {
 	T := opt.cfg.Steps
 	sp := d.sp
 	// Training origins: every target in train; validation origins: every
@@ -296,7 +308,7 @@ func trainSeriesModel(ctx context.Context, d *seriesData, K int, opt modelOption
 	}
 	vlo, vhi := max(sp.Train-1, T-1), sp.Fit()-1-K
 	if hi-lo+1 < 2 {
-		return nil, usagef("%s: %d steps leave %d training windows of %d steps for horizon %d", d.s.Name, d.s.Len(), max(0, hi-lo+1), T, K)
+		return nil, nil, usagef("%s: %d steps leave %d training windows of %d steps for horizon %d", d.s.Name, d.s.Len(), max(0, hi-lo+1), T, K)
 	}
 	build := func(lo, hi int) ([]float32, []float64, int) {
 		n := max(0, hi-lo+1)
@@ -332,17 +344,17 @@ func trainSeriesModel(ctx context.Context, d *seriesData, K int, opt modelOption
 	}
 	trainDS, err := perfpredict.NewDataset(xt, scaled(yt), nt, T, d.f, K)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var valDS perfpredict.Dataset
 	if nv > 0 {
 		if valDS, err = perfpredict.NewDataset(xv, scaled(yv), nv, T, d.f, K); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	m, err := perfpredict.New(opt.cfg, d.f, K)
 	if err != nil {
-		return nil, usageErr(err)
+		return nil, nil, usageErr(err)
 	}
 	m.FeatureNames, m.Target, m.Horizon, m.Scaler = d.names, modelTarget, K, ts
 	bar := newProgressBar(opt.log, label, opt.live)
@@ -350,21 +362,45 @@ func trainSeriesModel(ctx context.Context, d *seriesData, K int, opt modelOption
 	bar.done(hist)
 	if opt.outDir != "" && (trainErr == nil || errors.Is(trainErr, context.Canceled)) && hist != nil && hist.BestEpoch > 0 {
 		if err := os.MkdirAll(opt.outDir, 0o755); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		path := filepath.Join(opt.outDir, d.s.Name+".safetensors")
 		if err := m.Save(path); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		fmt.Fprintf(opt.log, "  best epoch %d (val loss %.4f) saved to %s\n", hist.BestEpoch, hist.BestLoss, path)
 		if trainErr != nil {
-			return nil, fmt.Errorf("interrupted: best checkpoint so far saved to %s", path)
+			return nil, nil, fmt.Errorf("interrupted: best checkpoint so far saved to %s", path)
 		}
 	}
 	if trainErr != nil {
-		return nil, fmt.Errorf("%s: training: %w", d.s.Name, trainErr)
+		return nil, nil, fmt.Errorf("%s: training: %w", d.s.Name, trainErr)
 	}
-	return m, nil
+	return m, hist, nil
+}
+
+// plotModel writes the training curves and the attention over the series'
+// last window.
+func plotModel(env *cmdEnv, dir string, m *perfpredict.Model, d *seriesData, hist *perfpredict.History) error {
+	path, err := plotTraining(dir, d.s.Name, hist)
+	if err != nil {
+		return err
+	}
+	if path != "" {
+		fmt.Fprintf(env.stderr, "  wrote %s\n", path)
+	}
+	T, n := m.Config().Steps, d.s.Len()
+	x := make([]float32, T*d.f)
+	d.window(x, n-1, T)
+	_, w, err := m.Predict(x, 1, T)
+	if err != nil {
+		return err
+	}
+	if path, err = plotAttention(dir, d.s.Name, w, d.s.Values[n-T:]); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "  wrote %s\n", path)
+	return nil
 }
 
 // column extracts column k of row-major y with width K.

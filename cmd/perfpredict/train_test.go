@@ -227,3 +227,64 @@ func TestEvaluateBadInput(t *testing.T) {
 		}
 	}
 }
+
+// cancelOnWrite cancels a context once the text written to it contains
+// trigger (the progress line of a finished epoch).
+type cancelOnWrite struct {
+	buf     bytes.Buffer
+	trigger string
+	cancel  context.CancelFunc
+}
+
+func (c *cancelOnWrite) Write(p []byte) (int, error) {
+	c.buf.Write(p)
+	if strings.Contains(c.buf.String(), c.trigger) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// TestTrainInterruptKeepsBestCheckpoint cancels training after the first
+// epoch (as Ctrl-C does): the best weights so far are saved and load.
+func TestTrainInterruptKeepsBestCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	data := writeSeries(t, dir, "s", 700)
+	out := filepath.Join(dir, "models")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errw := &cancelOnWrite{trigger: "epoch 1/50", cancel: cancel}
+	var stdout bytes.Buffer
+	code := runMain(ctx, &cmdEnv{stdout: &stdout, stderr: errw}, []string{"train", "--data", data, "--epochs", "50",
+		"--patience", "50", "--hidden", "8", "--window", "24", "--out", out})
+	if code != 1 || !strings.Contains(errw.buf.String(), "interrupted: best checkpoint so far saved to") {
+		t.Fatalf("exit %d, stderr:\n%s", code, errw.buf.String())
+	}
+	if strings.Contains(errw.buf.String(), "epoch 50/50") {
+		t.Error("training ran to the end despite the cancellation")
+	}
+	code, _, stderr := runCmd("evaluate", "--model", filepath.Join(out, "s.safetensors"), "--data", data, "--horizon", "1")
+	if code != 0 {
+		t.Fatalf("the interrupted checkpoint does not evaluate: exit %d: %s", code, stderr)
+	}
+}
+
+func TestTrainPlots(t *testing.T) {
+	dir := t.TempDir()
+	data := writeSeries(t, dir, "p", 700)
+	plots := filepath.Join(dir, "plots")
+	code, _, stderr := runCmd("train", "--data", data, "--horizon", "1,12", "--epochs", "2", "--hidden", "8",
+		"--window", "24", "--out", filepath.Join(dir, "models"), "--plots", plots)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, name := range []string{"p_h1.png", "p_h12.png", "p_training.png", "p_attention.png"} {
+		b, err := os.ReadFile(filepath.Join(plots, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 1000 {
+			t.Errorf("%s: not a PNG image (%d bytes)", name, len(b))
+		}
+	}
+}
