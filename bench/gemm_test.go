@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/novacron/perfpredict/asm"
 	"github.com/novacron/perfpredict/internal/blas"
 )
 
@@ -25,7 +26,8 @@ func reportGFLOPS(b *testing.B, m, n, k int) {
 
 // BenchmarkGemm measures C = A·B on square and LSTM shapes. "512" is single
 // threaded (GOMAXPROCS 1, to compare with single-threaded OpenBLAS);
-// "-parallel" variants use all of GOMAXPROCS. The LSTM shapes are the
+// "-parallel" variants use all of GOMAXPROCS; "512-avx2" and "512-generic"
+// run the lower asm levels. The LSTM shapes are the
 // recurrent step (batch m × 4H=512 outputs × H=128 inputs, B = W_hh^T) and the
 // input projections (k = 30 features, k = 256 from a bidirectional layer),
 // with B transposed as PyTorch stores the weights, plain and pre-packed.
@@ -44,6 +46,23 @@ func BenchmarkGemm(b *testing.B) {
 	square("512", 512, 1)
 	square("512-parallel", 512, runtime.GOMAXPROCS(0))
 	square("1024-parallel", 1024, runtime.GOMAXPROCS(0))
+	// The lower asm levels, for comparison (PERFPREDICT_CPU picks the default).
+	for _, l := range asm.Supported() {
+		if l == asm.ActiveLevel() {
+			continue
+		}
+		b.Run("512-"+l.String(), func(b *testing.B) {
+			prev, _ := asm.SetLevel(l)
+			defer asm.SetLevel(prev)
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			a, bm, c := gemmOperands(512, 512, 512)
+			b.ResetTimer()
+			for range b.N {
+				blas.Sgemm(false, false, 512, 512, 512, 1, a, 512, bm, 512, 0, c, 512)
+			}
+			reportGFLOPS(b, 512, 512, 512)
+		})
+	}
 	for _, m := range []int{1, 32, 256} {
 		for _, k := range []int{30, 128, 256} {
 			const n = 512
