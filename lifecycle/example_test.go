@@ -78,7 +78,9 @@ func (meanTrainer) Train(_ context.Context, req lifecycle.TrainRequest) (lifecyc
 
 type meanModel float64
 
-func (m meanModel) Forecast([]lifecycle.Sample, int) ([]float64, error) { return []float64{float64(m)}, nil }
+func (m meanModel) Forecast([]lifecycle.Sample, int) ([]float64, error) {
+	return []float64{float64(m)}, nil
+}
 
 type meanLoader struct{}
 
