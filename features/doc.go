@@ -9,6 +9,9 @@
 //	FitScaler          *Frame train rows    -> *Scaler   (scaler.go)
 //	NewWindows / Split *Frame               -> X [N,T,F], Y [N,K] (windows.go)
 //
+// Prepare (prepare.go) runs them all, as the seed's load_data ->
+// engineer_features -> prepare_data.
+//
 // Everything is UTC; timestamps are int64 unix nanoseconds. Statistics are
 // computed in float64; the engineered matrix is float32, row-major [rows, F],
 // because that is what the model consumes and a window is then one contiguous
@@ -20,8 +23,10 @@
 // A feature at grid time t is computed from grid values at or before t only.
 // Resample assigns an observation to the first grid point at or after it
 // (right-closed bins), and interpolates a short gap only between two
-// observations, so changing observations after an observed time t changes no
-// feature row at or before t (TestNoLookAhead checks this bit for bit).
+// observations, so changing observations after a grid time t whose point was
+// observed changes no feature row at or before t (TestNoLookAhead checks this
+// bit for bit). Points interpolated inside a short gap depend on the
+// observation that closes it, so online they are known only then.
 //
 // # Column names
 //
