@@ -3,11 +3,13 @@ package asm
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
 // benchLevels runs f as sub-benchmarks n=<n>/level=<level> for every
-// supported level.
+// supported level. Besides wall time it reports cpu-ns/op, the thread's CPU
+// time per operation, which stays meaningful on an oversubscribed machine.
 func benchLevels(b *testing.B, sizes []int, f func(b *testing.B, n int)) {
 	for _, n := range sizes {
 		for _, l := range Supported() {
@@ -17,7 +19,13 @@ func benchLevels(b *testing.B, sizes []int, f func(b *testing.B, n int)) {
 					b.Fatal(err)
 				}
 				defer SetLevel(prev)
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				cpu0 := threadCPUNanos()
 				f(b, n)
+				if cpu0 >= 0 && b.N > 0 {
+					b.ReportMetric(float64(threadCPUNanos()-cpu0)/float64(b.N), "cpu-ns/op")
+				}
 			})
 		}
 	}
