@@ -10,15 +10,25 @@ import "fmt"
 type (
 	transpose8Func func(n8 int, rows *[8]*float32, dst *float32, ldd int)
 	copyRowsFunc   func(n int, src *float32, lds int, dst *float32, ldd int, load, store uint64)
+	copyPanelsFunc func(k int, src *float32, lds int, dst *float32, np, w, ldd, panel int, mask uint64)
 )
 
 var (
 	transpose8Active transpose8Func // nil: Go loops; else called as transpose8
 	copyRowsActive   copyRowsFunc   // nil: Go loops
+	copyPanelsActive copyPanelsFunc // nil: panel by panel
+)
+
+// Panels that copyPanels fills per sweep over the rows of the source:
+// enough for long contiguous reads, few enough write streams (measured
+// fastest on Zen 5, 3-5x faster than panel by panel).
+const (
+	copyPanelsA = 8
+	copyPanelsB = 6
 )
 
 func init() {
-	register(func(l Level) { transpose8Active, copyRowsActive = packFor(l) })
+	register(func(l Level) { transpose8Active, copyRowsActive, copyPanelsActive = packFor(l) })
 }
 
 // GemmPackA packs the m×k block of op(A) whose first element is a[0] into
@@ -39,7 +49,17 @@ func GemmPackA(transA bool, a []float32, lda, m, k int, dst []float32) {
 		return
 	}
 	mr := gemmActive.mr
-	for t := 0; t*mr < m; t++ {
+	t0 := 0
+	if c := copyPanelsActive; c != nil && transA && mr <= 32 {
+		// Full panels, a few at a time, row by row of a.
+		full := m / mr
+		for ; t0 < full; t0 += copyPanelsA {
+			np := min(copyPanelsA, full-t0)
+			c(k, &a[t0*mr], lda, &dst[t0*mr*k], np, mr, mr, mr*k, gemmMask(mr))
+		}
+		t0 = full
+	}
+	for t := t0; t*mr < m; t++ {
 		i0 := t * mr
 		off := i0 * lda
 		if transA {
@@ -117,7 +137,17 @@ func GemmPackB(transB bool, b []float32, ldb, k, n int, dst []float32) {
 	if k == 0 {
 		return
 	}
-	for t := 0; t < np; t++ {
+	t0 := 0
+	if c := copyPanelsActive; c != nil && !transB && nr <= 32 {
+		// Full panels, a few at a time, row by row of b.
+		full := n / nr
+		for ; t0 < full; t0 += copyPanelsB {
+			np := min(copyPanelsB, full-t0)
+			c(k, &b[t0*nr], ldb, &dst[t0*k*nr], np, nr, nr, k*nr, gemmMask(nr))
+		}
+		t0 = full
+	}
+	for t := t0; t < np; t++ {
 		jt := t * nr
 		w := min(nr, n-jt)
 		d := dst[t*k*nr : (t+1)*k*nr]

@@ -10,14 +10,14 @@ func transpose8AVX2(n8 int, rows *[8]*float32, dst *float32, ldd int)
 //go:noescape
 func copyRowsAVX512(n int, src *float32, lds int, dst *float32, ldd int, load, store uint64)
 
-func packFor(l Level) (transpose8Func, copyRowsFunc) {
+func packFor(l Level) (transpose8Func, copyRowsFunc, copyPanelsFunc) {
 	switch l {
 	case AVX512:
-		return transpose8AVX2, copyRowsAVX512
+		return transpose8AVX2, copyRowsAVX512, copyPanelsAVX512
 	case AVX2:
-		return transpose8AVX2, nil
+		return transpose8AVX2, nil, nil
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
 // gemmScratch computes a whole tile into t with a direct call to the level's
@@ -36,3 +36,6 @@ func gemmScratch(g *gemmImpl, mr, k int, a, b *float32, t *[gemmMaxMR * gemmMaxN
 func transpose8(n8 int, rows *[8]*float32, dst *float32, ldd int) {
 	transpose8AVX2(n8, rows, dst, ldd)
 }
+
+//go:noescape
+func copyPanelsAVX512(k int, src *float32, lds int, dst *float32, np, w, ldd, panel int, mask uint64)
