@@ -23,7 +23,7 @@ func TestGemmPackA(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	forEachGemmLevel(t, func(t *testing.T) {
 		mr, _ := GemmTile()
-		for _, m := range []int{0, 1, 2, 3, 5, 8, 9, 13, mr - 1, mr, mr + 1, 2*mr + 3, 3 * mr, 4*mr + 9} {
+		for _, m := range []int{0, 1, 2, 3, 5, 8, 9, 13, mr - 1, mr, mr + 1, 2*mr + 3, 3 * mr, 4*mr + 9, 9*mr + 3} {
 			for _, k := range []int{0, 1, 7, 8, 9, 15, 16, 17, 24, 33, 64, 100} {
 				for _, transA := range []bool{false, true} {
 					rows, cols := m, k
@@ -64,7 +64,7 @@ func TestGemmPackB(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	forEachGemmLevel(t, func(t *testing.T) {
 		_, nr := GemmTile()
-		for _, n := range []int{0, 1, 5, 8, 9, nr - 1, nr, nr + 3, nr + 8, 2*nr + 17, 3 * nr} {
+		for _, n := range []int{0, 1, 5, 8, 9, nr - 1, nr, nr + 3, nr + 8, 2*nr + 17, 3 * nr, 7*nr + 5} {
 			for _, k := range []int{0, 1, 7, 8, 9, 16, 23, 64, 100} {
 				for _, transB := range []bool{false, true} {
 					rows, cols := k, n
