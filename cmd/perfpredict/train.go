@@ -93,9 +93,6 @@ func loadSeries(paths []string, target string, hs []int, window int) ([]baseline
 	for _, h := range hs {
 		maxH = max(maxH, h)
 	}
-	// The baselines need 60 steps of history; a longer model window needs
-	// proportionally more.
-	maxH += max(0, window-baseline.MinTrainLags)
 	var out []baseline.Series
 	for _, p := range paths {
 		s, err := baseline.LoadCSV(p, target)
@@ -104,6 +101,12 @@ func loadSeries(paths []string, target string, hs []int, window int) ([]baseline
 		}
 		if err := baseline.CheckSeries(s, maxH); err != nil {
 			return nil, usagef("%s: %v", p, strings.TrimPrefix(err.Error(), s.Name+": "))
+		}
+		// A model window longer than the baselines' 60 steps needs as many
+		// training steps before its first target.
+		if sp := baseline.SplitOf(s.Len()); window > baseline.MinTrainLags && sp.Train < window+maxH+1 {
+			return nil, usagef("%s: %d steps (%d for training) are too few for a %d-step window plus horizon %d",
+				p, s.Len(), sp.Train, window, maxH)
 		}
 		if _, err := baseline.SeasonFromCadence(s.Times); err != nil {
 			return nil, usagef("%s: %v", p, err)

@@ -122,6 +122,7 @@ func TestTrainBadInput(t *testing.T) {
 		{"no target column", []string{"--data", noCol}, `no "value" column`},
 		{"named target missing", []string{"--data", short, "--target", "latency"}, `target column "latency"`},
 		{"too short", []string{"--data", short}, "too few"},
+		{"too short for the window", []string{"--data", write("mid.csv", rows(200, func(i int) string { return fmt.Sprint(i % 7) })), "--window", "130"}, "130-step window"},
 		{"constant", []string{"--data", flat}, "nothing to forecast"},
 		{"bad horizon", []string{"--horizon", "0"}, "--horizon"},
 		{"missing file", []string{"--data", filepath.Join(dir, "nope.csv")}, "nope.csv"},
