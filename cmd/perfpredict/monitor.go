@@ -15,6 +15,8 @@ import (
 	"github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/features"
+	"github.com/novacron/perfpredict/lifecycle"
+	"github.com/novacron/perfpredict/lifecycle/perfmodel"
 	"github.com/novacron/perfpredict/monitor"
 )
 
@@ -143,16 +145,39 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 		if err != nil {
 			return usageErr(err)
 		}
-		fc = monitorForecaster{Kind: "model", Name: "perfpredict", Path: *modelArg, Latency: "batch time / forecasts (batches of 256)"}
-		t0 := time.Now()
-		out, err := modelForecastsOn(m, d, []int{1})
-		if err != nil {
-			return err
-		}
-		each := time.Since(t0) / time.Duration(max(len(out[0]), 1))
-		copy(pred, out[0])
-		for i := range lat {
-			lat[i] = each
+		if m.Target == perfmodel.Target {
+			// A checkpoint of the continuous-learning pipeline: forecast
+			// row by row from the samples, as it serves.
+			f, err := perfmodel.Loader{}.Load(ctx, *modelArg)
+			if err != nil {
+				return usageErr(err)
+			}
+			fc = monitorForecaster{Kind: "model", Name: "perfmodel", Path: *modelArg, Latency: "per forecast"}
+			samples := make([]lifecycle.Sample, n)
+			for i := range samples {
+				samples[i] = lifecycle.Sample{Time: s.Times[i], Values: []float64{s.Values[i]}}
+			}
+			for j := start; j < n; j++ {
+				t0 := time.Now()
+				out, err := f.Forecast(samples[max(0, j-200):j], 1)
+				lat[j-start] = time.Since(t0)
+				pred[j-start] = math.NaN()
+				if err == nil {
+					pred[j-start] = out[0]
+				}
+			}
+		} else {
+			fc = monitorForecaster{Kind: "model", Name: "perfpredict", Path: *modelArg, Latency: "batch time / forecasts (batches of 256)"}
+			t0 := time.Now()
+			out, err := modelForecastsOn(m, d, []int{1})
+			if err != nil {
+				return err
+			}
+			each := time.Since(t0) / time.Duration(max(len(out[0]), 1))
+			copy(pred, out[0])
+			for i := range lat {
+				lat[i] = each
+			}
 		}
 	}
 

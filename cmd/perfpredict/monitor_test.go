@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/lifecycle"
+	"github.com/novacron/perfpredict/lifecycle/perfmodel"
 )
 
 const nabRDS = "../../testdata/nab/realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv"
@@ -88,5 +94,45 @@ func TestMonitorBadInput(t *testing.T) {
 		if code != 2 || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q (want %q)", c.args[1:], code, errs, c.want)
 		}
+	}
+}
+
+// TestMonitorReplayPipelineCheckpoint trains a small model the way the
+// continuous-learning pipeline does (lifecycle/perfmodel) and replays the
+// series with it: forecasts come from the model row by row, with their
+// measured latencies.
+func TestMonitorReplayPipelineCheckpoint(t *testing.T) {
+	s, err := baseline.LoadCSV(nabRDS, "value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := s.Len() * 70 / 100
+	samples := make([]lifecycle.Sample, n)
+	for i := range samples {
+		samples[i] = lifecycle.Sample{Time: s.Times[i], Values: []float64{s.Values[i]}}
+	}
+	tr := perfmodel.Trainer{Opt: perfmodel.Options{Model: perfpredict.Config{Hidden: 8, Layers: 1, Head: []int{16, 8}, Steps: 16, Epochs: 3, Seed: 1}}}
+	res, err := tr.Train(context.Background(), lifecycle.TrainRequest{Train: samples, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runOpsCmd("monitor", "--model", res.Checkpoint, "--data", nabRDS, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Forecaster struct{ Kind, Name, Latency string }
+		Health     struct {
+			Errors       int      `json:"errors"`
+			FallbackRate *float64 `json:"fallback_rate"`
+			P50          *float64 `json:"latency_p50_seconds"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Forecaster.Name != "perfmodel" || r.Forecaster.Latency != "per forecast" || r.Health.Errors != 288 ||
+		r.Health.FallbackRate == nil || *r.Health.FallbackRate != 0 || r.Health.P50 == nil || *r.Health.P50 <= 0 {
+		t.Fatalf("%s", out)
 	}
 }
