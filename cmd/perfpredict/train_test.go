@@ -289,3 +289,33 @@ func TestTrainPlots(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainShortSeriesLeavesOutSeasonalNaive: 300 five-minute steps hold no
+// full day before the test split, so seasonal naive has no figures (null)
+// while the other methods are scored.
+func TestTrainShortSeriesLeavesOutSeasonalNaive(t *testing.T) {
+	dir := t.TempDir()
+	data := writeSeries(t, dir, "day", 300)
+	code, stdout, stderr := runCmd("train", "--json", "--baselines-only", "--data", data)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "seasonal_naive") {
+		t.Errorf("no note about seasonal naive on stderr:\n%s", stderr)
+	}
+	var rep evalReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rep.Series {
+		if sn := row.Methods["seasonal_naive"]; !math.IsNaN(sn.MASE) {
+			t.Errorf("h=%d: seasonal naive MASE %g, want null", row.Horizon, sn.MASE)
+		}
+		if p := row.Methods["persistence"]; !(p.MASE > 0) {
+			t.Errorf("h=%d: persistence MASE %g", row.Horizon, p.MASE)
+		}
+	}
+	if !strings.Contains(stdout, `"seasonal_naive": null`) {
+		t.Errorf("summary should hold null for seasonal naive:\n%s", stdout)
+	}
+}
