@@ -44,6 +44,11 @@ type PBATelemetry struct {
 	NetworkMs     float64 // network stage time per request
 	LossRate      float64 // retransmitted over sent bytes
 	EstimateError float64 // mean |estimate - available| / available
+	// Measurements are the bandwidth measurements (Mbps) PBA took during
+	// the interval, oldest first. With them the tuner replays every setting
+	// on the same history (see pba_replay.go); without them it learns
+	// setting by setting.
+	Measurements []float64
 }
 
 // PBAOutcome is a predicted response.
@@ -61,6 +66,7 @@ type PBAPredictor interface {
 type PBATuner struct {
 	core   *gridTuner
 	target PBATarget
+	replay pbaReplay
 }
 
 // NewPBATuner starts from the engine's current settings.
@@ -81,9 +87,18 @@ func NewPBATuner(e PBAEngine, start PBASettings, target PBATarget, opts Options)
 		set: [2]func(float64) error{
 			func(v float64) error { return e.SetPredictionWindow(int(v)) },
 			func(v float64) error { return e.SetConfidenceThreshold(v) }}}
-	return &PBATuner{core: newGridTuner("PBA", [2][]float64{PBAWindows, PBAConfidence},
+	t := &PBATuner{core: newGridTuner("PBA", [2][]float64{PBAWindows, PBAConfidence},
 		[]string{"network_ms", "loss_rate", "estimate_error"},
-		[2]float64{float64(start.WindowSize), start.Confidence}, eng, opts), target: target}, nil
+		[2]float64{float64(start.WindowSize), start.Confidence}, eng, opts), target: target}
+	t.core.direct = &directModel{
+		target: func() ([2]int, bool) {
+			i, _, ok := t.replay.best(t.target.MaxLossRate)
+			return i, ok
+		},
+		score:  func(i [2]int) (float64, bool) { return t.replay.scoreOf(i, t.target.MaxLossRate) },
+		before: func(i [2]int) (float64, bool) { return t.replay.lastScore(i, t.target.MaxLossRate) },
+	}
+	return t, nil
 }
 
 func pbaObjective(target PBATarget) objective {
@@ -96,8 +111,13 @@ func (t *PBATuner) Observe(tm PBATelemetry) error {
 	if err != nil {
 		return err
 	}
-	return t.core.observe([2]float64{float64(tm.Settings.WindowSize), tm.Settings.Confidence}, cond, 0,
-		[]float64{tm.NetworkMs, tm.LossRate, tm.EstimateError}, pbaObjective(t.target))
+	settings := [2]float64{float64(tm.Settings.WindowSize), tm.Settings.Confidence}
+	if err := t.core.observe(settings, cond, 0,
+		[]float64{tm.NetworkMs, tm.LossRate, tm.EstimateError}, pbaObjective(t.target)); err != nil {
+		return err
+	}
+	actual := [2]int{nearest(PBAWindows, settings[0]), nearest(PBAConfidence, settings[1])}
+	return t.replay.add(tm.Measurements, tm.Traffic.OfferedMbps*math.Max(1, tm.Traffic.Burstiness), actual, tm.NetworkMs, tm.LossRate)
 }
 
 // Decide rolls back or moves, applying through the engine.
@@ -133,10 +153,18 @@ func (t *PBATuner) PredictPBA(s PBASettings, p TrafficPattern) (PBAOutcome, bool
 // tuner's learned response and target.
 // Settings measured too little near this pattern count at their pessimistic
 // estimate (see Options.Optimism).
+//
+// With measurement replay (telemetry carrying Measurements) the answer is the
+// best static setting over the remembered history, which already spans the
+// patterns seen.
 func (t *PBATuner) PredictOptimalPBASettings(p TrafficPattern) (PBASettings, error) {
 	cond, err := p.condition()
 	if err != nil {
 		return PBASettings{}, err
+	}
+	if i, _, ok := t.replay.best(t.target.MaxLossRate); ok {
+		v := t.core.values(i)
+		return PBASettings{WindowSize: int(v[0]), Confidence: v[1]}, nil
 	}
 	i, _, err := t.core.best(0, cond, pbaObjective(t.target))
 	if err != nil {

@@ -137,7 +137,19 @@ type gridTuner struct {
 	cooldown  int
 	sinceMove int // decisions since the last change
 
+	// A model that scores every setting directly (PBA replay) replaces the
+	// neighbour search when set and ready: target is where it leads, score
+	// a setting's predicted rank over the remembered history, before its
+	// rank in the latest interval alone.
+	direct *directModel
+
 	Changes, Rollbacks, SetterFailures int
+}
+
+type directModel struct {
+	target func() ([2]int, bool)
+	score  func(i [2]int) (float64, bool)
+	before func(i [2]int) (float64, bool)
 }
 
 type trial struct {
@@ -355,6 +367,12 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 		if s, _, ok := estimate(p.from); ok {
 			before = s
 		}
+		if t.direct != nil {
+			// The old setting's counterfactual in this very interval.
+			if s, ok := t.direct.before(p.from); ok {
+				before = s
+			}
+		}
 		if worse(t.lastScore, before, t.opts.RollbackTolerance) {
 			if err := t.apply(p.from); err != nil {
 				return d, err
@@ -371,6 +389,11 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 		t.cooldown--
 		d.Reason = "cooling down after a rollback"
 		return d, nil
+	}
+	if t.direct != nil {
+		if tgt, ok := t.direct.target(); ok {
+			return t.decideDirect(d, tgt)
+		}
 	}
 	curScore, _, ok := estimate(t.cur)
 	if !ok {
@@ -422,6 +445,31 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 	t.Changes++
 	t.sinceMove = 0
 	d.Changed, d.To = true, t.values(target)
+	return d, nil
+}
+
+// decideDirect moves at most MaxStep per setting towards the direct model's
+// target when the step is predicted better beyond the hysteresis.
+func (t *gridTuner) decideDirect(d Decision, tgt [2]int) (Decision, error) {
+	step := t.cur
+	for ax := range 2 {
+		step[ax] += max(-t.opts.MaxStep, min(t.opts.MaxStep, tgt[ax]-t.cur[ax]))
+	}
+	cur, ok1 := t.direct.score(t.cur)
+	next, ok2 := t.direct.score(step)
+	if step == t.cur || !ok1 || !ok2 || !improves(next, cur, t.opts.Hysteresis) {
+		d.Reason = "replay: current settings are as good as any within reach"
+		return d, nil
+	}
+	from := t.cur
+	if err := t.apply(step); err != nil {
+		return d, err
+	}
+	t.pending = &trial{from: from, beforeScore: cur}
+	t.Changes++
+	t.sinceMove = 0
+	d.Changed, d.To = true, t.values(step)
+	d.Reason = fmt.Sprintf("replay: predicted %.4g against %.4g now", next, cur)
 	return d, nil
 }
 

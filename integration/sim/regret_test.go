@@ -20,7 +20,7 @@ import (
 
 const (
 	regretSlice     = 0.125 // simulated seconds per interval
-	regretLearn     = 200  // intervals with the tuner in the loop
+	regretLearn     = 200   // intervals with the tuner in the loop
 	regretSeed      = 7
 	regretTolerance = 0.05
 )

@@ -99,6 +99,7 @@ type IntervalStats struct {
 	EstError     float64                 `json:"estimate_error"`
 	BandwidthCV  float64                 `json:"bandwidth_cv"`  // variability of measured bandwidth
 	MeasuredMbps float64                 `json:"measured_mbps"` // mean measured available bandwidth
+	Measurements []float64               `json:"-"`             // PBA's bandwidth measurements this interval
 	LinkUtil     float64                 `json:"link_utilization"`
 	ACP          integration.ACPSettings `json:"acp"`
 	CommitMs     float64                 `json:"commit_ms"`          // network end to commit
@@ -434,6 +435,9 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	}
 	if m, sd := meanSD(c.epochMeas); m > 0 {
 		st.BandwidthCV, st.MeasuredMbps = sd/m, m
+	}
+	if epochs > 0 {
+		st.Measurements = append([]float64(nil), c.meas[len(c.meas)-min(epochs, len(c.meas)):]...)
 	}
 	availBits := 0.0
 	for _, m := range c.epochMeas {

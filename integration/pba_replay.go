@@ -1,0 +1,270 @@
+package integration
+
+import (
+	"fmt"
+	"math"
+)
+
+// PBA replay: PBA v3 paces each epoch at mean - z(confidence)*sd of its last
+// window bandwidth measurements. The measurements do not depend on the
+// settings, so from the measurement log the tuner can compute the rate every
+// grid setting would have paced, epoch by epoch, over the same history. From
+// those rates it derives three features per setting and interval:
+//
+//	x1 = offered / rate                 (transmission time and queueing)
+//	x2 = max(0, 1 - measured/rate)      (overshoot: sending above what was there)
+//	x3 = rho/(1-rho), rho = offered/rate (queueing, capped at rho 0.98)
+//	x4 = max(0, offered/rate - 1)       (backlog building)
+//
+// Loss is read off the replay as the mean of x2; measured against noisy
+// measurements it errs on the cautious side (averaging measurements in
+// hindsight made the choice bolder and worse). Net delay is fitted on the intervals actually
+// run as b1 x1 + b2 x2 + b3 x3 + b4 x4 by least squares with every b >= 0
+// (no cost falls as its cause grows; the fit cannot be extrapolated into
+// "overshoot is free" from a history that rarely overshot). Every setting is then scored
+// on every remembered interval: one bandwidth regime change informs all 49
+// settings at once, where measuring each setting in turn would need hundreds
+// of regime changes per setting. Telemetry without measurements falls back
+// to the generic learner.
+
+const (
+	nFeat         = 4   // features per setting and interval
+	replayKeep    = 600 // intervals remembered
+	replayMinRows = 20  // intervals before the replay model is trusted
+	replayRidge   = 1e-6
+)
+
+type pbaReplay struct {
+	hist []float64   // measurements, oldest first, at most PBAWindows' largest
+	rows [][]float64 // per interval: 3 features per grid setting
+	// Actual features and outcomes of the intervals run.
+	x    [][5]float64
+	net  []float64
+	loss []float64
+}
+
+func (r *pbaReplay) settings() int { return len(PBAWindows) * len(PBAConfidence) }
+
+// add replays one interval's measurements for every setting.
+func (r *pbaReplay) add(meas []float64, offeredMbps float64, actual [2]int, netMs, loss float64) error {
+	for i, m := range meas {
+		if !(m > 0) || math.IsInf(m, 0) {
+			return fmt.Errorf("integration: PBA telemetry: measurement %d must be positive and finite, got %v (a gap?)", i, m)
+		}
+	}
+	maxW := int(PBAWindows[len(PBAWindows)-1])
+	ns := r.settings()
+	feat := make([]float64, nFeat*ns)
+	z := make([]float64, len(PBAConfidence))
+	for j, c := range PBAConfidence {
+		z[j] = normalQuantile(c)
+	}
+	for _, m := range meas {
+		if len(r.hist) > 0 {
+			for a, wf := range PBAWindows {
+				w := min(int(wf), len(r.hist))
+				mean, sd := meanSD(r.hist[len(r.hist)-w:])
+				for b := range PBAConfidence {
+					rate := math.Max(1, mean-z[b]*sd)
+					k := nFeat * (a*len(PBAConfidence) + b)
+					feat[k] += offeredMbps / rate
+					feat[k+1] += math.Max(0, 1-m/rate)
+					rho := math.Min(offeredMbps/rate, 0.98)
+					feat[k+2] += rho / (1 - rho)
+					feat[k+3] += math.Max(0, offeredMbps/rate-1)
+				}
+			}
+		}
+		r.hist = append(r.hist, m)
+		if len(r.hist) > 2*maxW {
+			r.hist = append(r.hist[:0], r.hist[len(r.hist)-maxW:]...)
+		}
+	}
+	if len(meas) == 0 || len(r.hist) == len(meas) {
+		return nil // nothing to replay against yet
+	}
+	for i := range feat {
+		feat[i] /= float64(len(meas))
+	}
+	k := nFeat * (actual[0]*len(PBAConfidence) + actual[1])
+	r.rows = append(r.rows, feat)
+	r.x = append(r.x, [5]float64{1, feat[k], feat[k+1], feat[k+2], feat[k+3]})
+	r.net = append(r.net, netMs)
+	r.loss = append(r.loss, loss)
+	if len(r.rows) > replayKeep {
+		r.rows, r.x, r.net, r.loss = r.rows[1:], r.x[1:], r.net[1:], r.loss[1:]
+	}
+	return nil
+}
+
+// scores predicts every setting's mean net delay and loss over the
+// remembered intervals; ok is false until the model has enough data.
+func (r *pbaReplay) scores() (net, loss []float64, ok bool) {
+	if len(r.rows) < replayMinRows {
+		return nil, nil, false
+	}
+	bn := nonNegative(r.x, r.net, []int{1, 2, 3, 4})
+	ns := r.settings()
+	net, loss = make([]float64, ns), make([]float64, ns)
+	for _, f := range r.rows {
+		for s := range ns {
+			x := f[nFeat*s : nFeat*s+nFeat]
+			net[s] += bn[1]*x[0] + bn[2]*x[1] + bn[3]*x[2] + bn[4]*x[3]
+			x2 := x[1]
+			loss[s] += x2
+		}
+	}
+	for s := range ns {
+		net[s] /= float64(len(r.rows))
+		loss[s] /= float64(len(r.rows))
+	}
+	return net, loss, true
+}
+
+// best is the setting with the least predicted delay among those within the
+// loss target (the least loss when none is).
+func (r *pbaReplay) best(maxLoss float64) ([2]int, float64, bool) {
+	net, loss, ok := r.scores()
+	if !ok {
+		return [2]int{}, 0, false
+	}
+	bi, br := 0, math.Inf(1)
+	for s := range net {
+		if v := rank(net[s], loss[s]/maxLoss-1); v < br {
+			bi, br = s, v
+		}
+	}
+	return [2]int{bi / len(PBAConfidence), bi % len(PBAConfidence)}, br, true
+}
+
+// lastScore is setting i's predicted rank in the latest interval alone: the
+// counterfactual the rollback compares a change's measured outcome with.
+func (r *pbaReplay) lastScore(i [2]int, maxLoss float64) (float64, bool) {
+	if len(r.rows) < replayMinRows {
+		return 0, false
+	}
+	bn := nonNegative(r.x, r.net, []int{1, 2, 3, 4})
+	f := r.rows[len(r.rows)-1]
+	s := i[0]*len(PBAConfidence) + i[1]
+	x := f[nFeat*s : nFeat*s+nFeat]
+	return rank(bn[1]*x[0]+bn[2]*x[1]+bn[3]*x[2]+bn[4]*x[3], x[1]/maxLoss-1), true
+}
+
+// scoreOf is setting i's predicted rank.
+func (r *pbaReplay) scoreOf(i [2]int, maxLoss float64) (float64, bool) {
+	net, loss, ok := r.scores()
+	if !ok {
+		return 0, false
+	}
+	s := i[0]*len(PBAConfidence) + i[1]
+	return rank(net[s], loss[s]/maxLoss-1), true
+}
+
+// leastSquares fits y on the columns cols of x (ridge-regularised normal
+// equations); coefficients of other columns are 0.
+func leastSquares(x [][5]float64, y []float64, cols []int) [5]float64 {
+	n := len(cols)
+	a := make([][]float64, n)
+	for i := range a {
+		a[i] = make([]float64, n+1)
+	}
+	for r, row := range x {
+		for i, ci := range cols {
+			for j, cj := range cols {
+				a[i][j] += row[ci] * row[cj]
+			}
+			a[i][n] += row[ci] * y[r]
+		}
+	}
+	for i := range n {
+		a[i][i] += replayRidge * (1 + a[i][i])
+	}
+	// Gaussian elimination with partial pivoting.
+	for c := range n {
+		p := c
+		for r := c + 1; r < n; r++ {
+			if math.Abs(a[r][c]) > math.Abs(a[p][c]) {
+				p = r
+			}
+		}
+		a[c], a[p] = a[p], a[c]
+		if math.Abs(a[c][c]) < 1e-300 {
+			continue
+		}
+		for r := range n {
+			if r == c {
+				continue
+			}
+			f := a[r][c] / a[c][c]
+			for k := c; k <= n; k++ {
+				a[r][k] -= f * a[c][k]
+			}
+		}
+	}
+	var b [5]float64
+	for i, ci := range cols {
+		if a[i][i] != 0 {
+			b[ci] = a[i][n] / a[i][i]
+		}
+	}
+	return b
+}
+
+func meanSD(v []float64) (float64, float64) {
+	if len(v) == 0 {
+		return 0, 0
+	}
+	m := 0.0
+	for _, x := range v {
+		m += x
+	}
+	m /= float64(len(v))
+	if len(v) < 2 {
+		return m, 0
+	}
+	s := 0.0
+	for _, x := range v {
+		s += (x - m) * (x - m)
+	}
+	return m, math.Sqrt(s / float64(len(v)-1))
+}
+
+// normalQuantile is the standard normal quantile for p >= 0.5 (0 below),
+// by bisection on erfc.
+func normalQuantile(p float64) float64 {
+	if p <= 0.5 {
+		return 0
+	}
+	lo, hi := 0.0, 10.0
+	for range 60 {
+		mid := (lo + hi) / 2
+		if 0.5*math.Erfc(-mid/math.Sqrt2) < p {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2
+}
+
+// nonNegative fits y on cols with every coefficient >= 0 (a cost never
+// falls as transmission, overshoot or backlog grows), dropping a column
+// whose coefficient comes out negative and refitting.
+func nonNegative(x [][5]float64, y []float64, cols []int) [5]float64 {
+	for {
+		b := leastSquares(x, y, cols)
+		var keep []int
+		for _, c := range cols {
+			if b[c] > 0 {
+				keep = append(keep, c)
+			}
+		}
+		if len(keep) == len(cols) || len(keep) == 0 {
+			if len(keep) == 0 {
+				return [5]float64{}
+			}
+			return b
+		}
+		cols = keep
+	}
+}
