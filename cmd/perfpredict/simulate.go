@@ -24,6 +24,12 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if !(*median > 0) || math.IsInf(*median, 0) {
+		return usagef("--median-rps: must be positive, got %v", *median)
+	}
+	if !(*slice > 0) || *slice > 3600 {
+		return usagef("--slice-seconds: must be in (0, 3600], got %v", *slice)
+	}
 	raw, err := sim.LoadTrace(*trace)
 	if err != nil {
 		return usageErr(err)
