@@ -33,12 +33,6 @@ CONST8(p2, $0x3c088908)
 CONST8(p3, $0x3d2aa9c1)
 CONST8(p4, $0x3e2aaaaa)
 CONST8(p5, $0x3f000000)
-CONST8(t0, $0xbbbaf0ea)
-CONST8(t1, $0x3ca9134e)
-CONST8(t2, $0xbd5c1e2d)
-CONST8(t3, $0x3e088393)
-CONST8(t4, $0xbeaaaa99)
-CONST8(thr, $0x3f200000)
 
 // tailmask<>+32-4k holds k all-ones lanes followed by zero lanes.
 DATA tailmask<>+0(SB)/8, $-1
@@ -68,8 +62,8 @@ GLOBL tailmask<>(SB), RODATA|NOPTR, $64
 	VMOVUPS (BX)(CX*4), MASK; \
 	NEGQ CX
 
-// EXP sets y = exp(y) for y in [-88, 0] or NaN; see the AVX-512 file.
-#define EXP(y, ta, tb, tc) \
+// EXPQ and EXP are as in the AVX-512 file.
+#define EXPQ(y, ta, tb, tc) \
 	VMOVUPS magic<>(SB), ta; \
 	VFMADD231PS log2e<>(SB), y, ta; \
 	VSUBPS magic<>(SB), ta, tb; \
@@ -84,7 +78,10 @@ GLOBL tailmask<>(SB), RODATA|NOPTR, $64
 	VFMADD213PS p3<>(SB), y, tc; \
 	VFMADD213PS p4<>(SB), y, tc; \
 	VFMADD213PS p5<>(SB), y, tc; \
-	VFMADD213PS y, tb, tc; \
+	VFMADD213PS y, tb, tc
+
+#define EXP(y, ta, tb, tc) \
+	EXPQ(y, ta, tb, tc); \
 	VMOVAPS ta, y; \
 	VFMADD231PS tc, ta, y
 
@@ -98,26 +95,19 @@ GLOBL tailmask<>(SB), RODATA|NOPTR, $64
 	VBLENDVPS x, y, ONE, ta; \
 	VDIVPS tb, ta, x
 
-// TANH sets x = tanh(x); see the AVX-512 file.
-#define TANH(x, a, y, ta, tb, tc) \
-	VANDNPS x, SIGN, a; \
-	VADDPS a, a, y; \
-	VORPS SIGN, y, y; \
+// TANH sets x = tanh(x) = sign(x)*|m/(2+m)|, m = expm1(-2|x|); see the
+// AVX-512 file.
+#define TANH(x, y, ta, tb, tc) \
+	VORPS SIGN, x, y; \
+	VADDPS y, y, y; \
 	VMAXPS y, CLAMP, y; \
-	EXP(y, ta, tb, tc); \
-	VSUBPS y, ONE, ta; \
-	VADDPS ONE, y, tb; \
-	VDIVPS tb, ta, y; \
-	VMULPS a, a, tb; \
-	VMOVUPS t0<>(SB), tc; \
-	VFMADD213PS t1<>(SB), tb, tc; \
-	VFMADD213PS t2<>(SB), tb, tc; \
-	VFMADD213PS t3<>(SB), tb, tc; \
-	VFMADD213PS t4<>(SB), tb, tc; \
-	VMULPS tb, tc, tc; \
-	VFMADD213PS a, a, tc; \
-	VCMPPS $1, thr<>(SB), a, tb; \
-	VBLENDVPS tb, tc, y, y; \
+	EXPQ(y, ta, tb, tc); \
+	VSUBPS ONE, ta, y; \
+	VFMADD231PS tc, ta, y; \
+	VADDPS ONE, ta, tb; \
+	VFMADD231PS tc, ta, tb; \
+	VDIVPS tb, y, y; \
+	VANDNPS y, SIGN, y; \
 	VANDPS SIGN, x, x; \
 	VORPS y, x, x
 
@@ -339,8 +329,8 @@ tanh16:
 	JB tanh8
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y6
-	TANH(Y0, Y1, Y2, Y3, Y4, Y5)
-	TANH(Y6, Y7, Y8, Y9, Y10, Y11)
+	TANH(Y0, Y1, Y2, Y3, Y4)
+	TANH(Y6, Y7, Y8, Y9, Y10)
 	VMOVUPS Y0, (DI)
 	VMOVUPS Y6, 32(DI)
 	ADDQ $64, SI
@@ -352,7 +342,7 @@ tanh8:
 	CMPQ CX, $8
 	JB tanhtail
 	VMOVUPS (SI), Y0
-	TANH(Y0, Y1, Y2, Y3, Y4, Y5)
+	TANH(Y0, Y1, Y2, Y3, Y4)
 	VMOVUPS Y0, (DI)
 	ADDQ $32, SI
 	ADDQ $32, DI
@@ -363,7 +353,7 @@ tanhtail:
 	JZ tanhdone
 	TAILMASK
 	VMASKMOVPS (SI), MASK, Y0
-	TANH(Y0, Y1, Y2, Y3, Y4, Y5)
+	TANH(Y0, Y1, Y2, Y3, Y4)
 	VMASKMOVPS Y0, MASK, (DI)
 
 tanhdone:
@@ -380,7 +370,7 @@ tanhdone:
 	LD(off(SI)(AX*1), y2); \
 	VFMADD231PS y2, y1, y0; \
 	ST(y0, off(DX)(AX*1)); \
-	TANH(y0, y1, y2, y3, y4, y5); \
+	TANH(y0, y1, y2, y3, y4); \
 	ST(y0, off(R13)(AX*1)); \
 	LD(off(R11)(AX*1), y1); \
 	VMULPS y1, y0, y0; \

@@ -9,7 +9,7 @@
 // The activations share one algorithm with the AVX2 file (see exp below), so
 // both levels give the same results bit for bit.
 
-// Constant registers loaded by LOADCONSTS (Z13-Z31); Z0-Z12 are free.
+// Constant registers loaded by LOADCONSTS (Z19-Z31); Z0-Z18 are free.
 #define SIGN Z31
 #define ONE Z30
 #define CLAMP Z29
@@ -23,12 +23,6 @@
 #define P3 Z21
 #define P4 Z20
 #define P5 Z19
-#define T0 Z18
-#define T1 Z17
-#define T2 Z16
-#define T3 Z15
-#define T4 Z14
-#define THR Z13
 
 #define BCAST(v, z) MOVL v, BX; VPBROADCASTD BX, z
 
@@ -45,21 +39,16 @@
 	BCAST($0x3c088908, P2); \
 	BCAST($0x3d2aa9c1, P3); \
 	BCAST($0x3e2aaaaa, P4); \
-	BCAST($0x3f000000, P5); \
-	BCAST($0xbbbaf0ea, T0); \
-	BCAST($0x3ca9134e, T1); \
-	BCAST($0xbd5c1e2d, T2); \
-	BCAST($0x3e088393, T3); \
-	BCAST($0xbeaaaa99, T4); \
-	BCAST($0x3f200000, THR)
+	BCAST($0x3f000000, P5)
 
-// EXP sets y = exp(y) for y in [-88, 0] or NaN (callers clamp). n =
+// EXPQ prepares exp(y) for y in [-88, 0] or NaN (callers clamp): it leaves
+// s = 2^n in ta and q = exp(r) - 1 in tc with exp(y) = s*(1+q). n =
 // round(y*log2e) comes from adding 1.5*2^23, whose low mantissa bits are then
 // n itself; r = y - n*ln2 in two steps (Cody-Waite, Cephes' constants);
-// exp(r) - 1 = r + r^2*p(r) with Cephes' degree-5 expf polynomial p; s = 2^n
-// is built by adding n<<23 to the bits of 1.0 (n = -127 gives +0, the right
-// answer to float32 precision); exp(y) = s + s*(exp(r)-1) in one FMA.
-#define EXP(y, ta, tb, tc) \
+// q = r + r^2*p(r) with Cephes' degree-5 expf polynomial p; s is built by
+// adding n<<23 to the bits of 1.0 (n = -127 gives +0, the right answer to
+// float32 precision).
+#define EXPQ(y, ta, tb, tc) \
 	VMOVAPS MAGIC, ta; \
 	VFMADD231PS LOG2E, y, ta; \
 	VSUBPS MAGIC, ta, tb; \
@@ -74,7 +63,11 @@
 	VFMADD213PS P3, y, tc; \
 	VFMADD213PS P4, y, tc; \
 	VFMADD213PS P5, y, tc; \
-	VFMADD213PS y, tb, tc; \
+	VFMADD213PS y, tb, tc
+
+// EXP sets y = exp(y) = s*q + s (one FMA).
+#define EXP(y, ta, tb, tc) \
+	EXPQ(y, ta, tb, tc); \
 	VMOVAPS ta, y; \
 	VFMADD231PS tc, ta, y
 
@@ -91,30 +84,23 @@
 	VBLENDMPS y, ONE, K2, ta; \
 	VDIVPS tb, ta, x
 
-// TANH sets x = tanh(x) = sign(x)*t with a = |x|: t = (1-e)/(1+e), e =
-// exp(-2a), for a >= 0.625, and Cephes' odd tanhf polynomial a + a*z*q(z),
-// z = a*a, below, where the quotient would lose relative accuracy.
-#define TANH(x, a, y, ta, tb, tc) \
-	VANDNPS x, SIGN, a; \
-	VADDPS a, a, y; \
-	VORPS SIGN, y, y; \
+// TANH sets x = tanh(x) = sign(x)*|m/(2+m)| with m = expm1(-2|x|) in
+// (-1, 0]: m = s*q + (s-1) and 2+m = s*q + (s+1), each one FMA with an exact
+// addend (see EXPQ), so both keep full relative accuracy, near 0 (m = -2|x| to
+// rounding) and near saturation alike; large |x| gives m = -1, so ±1 without
+// overflow; NaN passes through. VPTERNLOGD takes the sign bit from x and the
+// rest from the quotient.
+#define TANH(x, y, ta, tb, tc) \
+	VORPS SIGN, x, y; \
+	VADDPS y, y, y; \
 	VMAXPS y, CLAMP, y; \
-	EXP(y, ta, tb, tc); \
-	VSUBPS y, ONE, ta; \
-	VADDPS ONE, y, tb; \
-	VDIVPS tb, ta, y; \
-	VMULPS a, a, tb; \
-	VMOVAPS T0, tc; \
-	VFMADD213PS T1, tb, tc; \
-	VFMADD213PS T2, tb, tc; \
-	VFMADD213PS T3, tb, tc; \
-	VFMADD213PS T4, tb, tc; \
-	VMULPS tb, tc, tc; \
-	VFMADD213PS a, a, tc; \
-	VCMPPS $1, THR, a, K2; \
-	VMOVAPS tc, K2, y; \
-	VANDPS SIGN, x, x; \
-	VORPS y, x, x
+	EXPQ(y, ta, tb, tc); \
+	VSUBPS ONE, ta, y; \
+	VFMADD231PS tc, ta, y; \
+	VADDPS ONE, ta, tb; \
+	VFMADD231PS tc, ta, tb; \
+	VDIVPS tb, y, y; \
+	VPTERNLOGD $0xE4, SIGN, y, x
 
 // TAILMASK sets K1 to the low n lanes (n in CX, 0 < n < 16).
 #define TAILMASK \
@@ -338,8 +324,8 @@ tanh32:
 	JB tanh16
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z6
-	TANH(Z0, Z1, Z2, Z3, Z4, Z5)
-	TANH(Z6, Z7, Z8, Z9, Z10, Z11)
+	TANH(Z0, Z1, Z2, Z3, Z4)
+	TANH(Z6, Z7, Z8, Z9, Z10)
 	VMOVUPS Z0, (DI)
 	VMOVUPS Z6, 64(DI)
 	ADDQ $128, SI
@@ -351,7 +337,7 @@ tanh16:
 	CMPQ CX, $16
 	JB tanhtail
 	VMOVUPS (SI), Z0
-	TANH(Z0, Z1, Z2, Z3, Z4, Z5)
+	TANH(Z0, Z1, Z2, Z3, Z4)
 	VMOVUPS Z0, (DI)
 	ADDQ $64, SI
 	ADDQ $64, DI
@@ -362,7 +348,7 @@ tanhtail:
 	JZ tanhdone
 	TAILMASK
 	VMOVUPS.Z (SI), K1, Z0
-	TANH(Z0, Z1, Z2, Z3, Z4, Z5)
+	TANH(Z0, Z1, Z2, Z3, Z4)
 	VMOVUPS Z0, K1, (DI)
 
 tanhdone:
@@ -380,7 +366,7 @@ tanhdone:
 	VMOVUPS.Z off(R9)(AX*1), K1, z1; \
 	VFMADD231PS.Z off(SI)(AX*1), z1, K1, z0; \
 	VMOVUPS z0, K1, off(DX)(AX*1); \
-	TANH(z0, z1, z2, z3, z4, z5); \
+	TANH(z0, z1, z2, z3, z4); \
 	VMOVUPS z0, K1, off(R13)(AX*1); \
 	VMULPS.Z off(R11)(AX*1), z0, K1, z0; \
 	VMOVUPS z0, K1, off(R12)(AX*1)

@@ -8,7 +8,7 @@ import "math"
 // level installs (with -tags purego and on other architectures); the math
 // versions remain the references the tests measure every level against.
 
-// Constants of the vector exp and tanh, as in the assembly.
+// Constants of the vector exp, as in the assembly.
 const (
 	expLog2E = float32(math.Log2E)
 	expMagic = float32(1.5 * (1 << 23)) // adding it rounds to an integer in the low mantissa bits
@@ -21,19 +21,13 @@ const (
 	expP4    = float32(1.6666665459e-1)
 	expP5    = float32(5.0000001201e-1)
 	expFloor = float32(-88) // exp(-88) is below the smallest normal float32
-
-	tanhT0        = float32(-5.70498872745e-3)
-	tanhT1        = float32(2.06390887954e-2)
-	tanhT2        = float32(-5.37397155531e-2)
-	tanhT3        = float32(1.33314422036e-1)
-	tanhT4        = float32(-3.33332819422e-1)
-	tanhPolyLimit = float32(0.625)
 )
 
-// expNeg32 returns exp(y) for y <= 0 (NaN passes through): 2^n * exp(r) with
-// n = round(y/ln2), r = y - n*ln2, exp(r) by Cephes' expf polynomial and 2^n
-// put straight into the exponent bits (n = -127 gives 0).
-func expNeg32(y float32) float32 {
+// expq32 returns s = 2^n and q = exp(r) - 1 with exp(y) = s*(1+q), for
+// y <= 0 (NaN passes through): n = round(y/ln2), r = y - n*ln2, q = r +
+// r^2*p(r) with Cephes' expf polynomial p, and s put straight into the
+// exponent bits (n = -127 gives 0).
+func expq32(y float32) (s, q float32) {
 	if y < expFloor {
 		y = expFloor
 	}
@@ -42,9 +36,15 @@ func expNeg32(y float32) float32 {
 	r := y - n*expC1
 	r -= n * expC2
 	p := ((((expP0*r+expP1)*r+expP2)*r+expP3)*r+expP4)*r + expP5
-	q := p*(r*r) + r // exp(r) - 1
-	s := math.Float32frombits(math.Float32bits(t)<<23 + 0x3f800000)
-	// s*q + s rounded once, like the assembly's FMA (exact in float64).
+	q = p*(r*r) + r
+	s = math.Float32frombits(math.Float32bits(t)<<23 + 0x3f800000)
+	return s, q
+}
+
+// expNeg32 returns exp(y) for y <= 0: s*q + s rounded once, like the
+// assembly's FMA (exact in float64).
+func expNeg32(y float32) float32 {
+	s, q := expq32(y)
 	return float32(float64(s)*float64(q) + float64(s))
 }
 
@@ -59,21 +59,16 @@ func sigmoidFast32(x float32) float32 {
 	return num / (1 + e)
 }
 
-// tanhFast32 is sign(x)*t(|x|): an odd polynomial below 0.625, where the
-// quotient would lose relative accuracy, (1-e)/(1+e) with e = exp(-2|x|) above.
+// tanhFast32 is sign(x)*|m/(2+m)| with m = expm1(-2|x|) in (-1, 0]; m =
+// s*q + (s-1) and 2+m = s*q + (s+1) are each rounded once (exact in float64),
+// which keeps relative accuracy near 0 and near saturation.
 func tanhFast32(x float32) float32 {
 	b := math.Float32bits(x)
-	a := math.Float32frombits(b &^ 0x80000000)
-	var t float32
-	if a < tanhPolyLimit {
-		z := a * a
-		q := (((tanhT0*z+tanhT1)*z+tanhT2)*z+tanhT3)*z + tanhT4
-		t = a + a*(q*z)
-	} else {
-		e := expNeg32(-2 * a)
-		t = (1 - e) / (1 + e)
-	}
-	return math.Float32frombits(math.Float32bits(t) | b&0x80000000)
+	s, q := expq32(-2 * math.Float32frombits(b&^0x80000000))
+	sq := float64(s) * float64(q)
+	m := float32(sq + float64(s-1))
+	t := m / float32(sq+float64(s+1))
+	return math.Float32frombits(math.Float32bits(t)&^0x80000000 | b&0x80000000)
 }
 
 // sigmoidFastGeneric is sigmoidGeneric with sigmoidFast32.
