@@ -144,6 +144,10 @@ type Controller interface {
 // PBAEngine and ACPEngine; setters reject values outside the engines'
 // ranges and keep the old setting.
 type Cluster struct {
+	// HDECPUFactor multiplies the compression CPU cost at a level: a stand-in
+	// for a regression in one build of the engine, to exercise rollback.
+	HDECPUFactor map[int]float64
+
 	cfg Config
 	hde integration.HDESettings
 	pba integration.PBASettings
@@ -374,6 +378,9 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	nChunks := math.Ceil(comp / chunk)
 	chunkBytes := comp/nChunks + ChunkHeaderBytes
 	svc := PayloadBytes*CompressNsPerByte[c.hde.CompressionLevel]*1e-9 + nChunks*ChunkOverheadUs*1e-6
+	if f, ok := c.HDECPUFactor[c.hde.CompressionLevel]; ok && f > 0 {
+		svc *= f
+	}
 	busy := 0.0
 	for i := range reqs {
 		start := math.Max(reqs[i].arrive, c.coreFree[0])
