@@ -50,6 +50,17 @@ type Config struct {
 	SyncTraining bool
 	// GC, if set, runs after each retrain.
 	GC *GCPolicy
+	// Shadow, if set, puts a candidate that passes the held-out gate
+	// through a shadow A/B test before promotion (the seed's "A/B testing
+	// before full deployment"): the Active version and the candidate both
+	// forecast each newly collected sample from the history before it, and
+	// the test's decision rule promotes or rejects the candidate. Without
+	// an Active version a candidate is promoted directly. Mode is forced to
+	// Shadow; Registry and Clock are the pipeline's.
+	Shadow *ABConfig
+	// Target is the sample column shadow tests score [0]; ShadowContext
+	// how many recent samples the forecasters see [512].
+	Target, ShadowContext int
 
 	// OnEvent receives every event (collection failures, retrains,
 	// promotions, rejections, swaps). It must not block.
@@ -103,7 +114,8 @@ type Pipeline struct {
 	training       atomic.Bool
 	wg             sync.WaitGroup
 	stalled        atomic.Bool
-	lastSwapErr    string // touched by Step only
+	ab             *ABTest // running shadow test, under mu
+	lastSwapErr    string  // touched by Step only
 }
 
 type retrainRequest struct {
@@ -146,6 +158,9 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = RealClock{}
+	}
+	if cfg.ShadowContext <= 0 {
+		cfg.ShadowContext = 512
 	}
 	p := &Pipeline{cfg: cfg, History: NewHistory(cfg.HistoryLimit)}
 	now := cfg.Clock.Now()
@@ -341,8 +356,71 @@ func (p *Pipeline) collect(ctx context.Context, now time.Time) {
 		p.emit(Event{Time: now, Kind: "source_recovered"})
 	}
 	for _, s := range res.s {
-		if p.History.Append(s) == 1 && p.cfg.OnCollect != nil {
+		ab, id := p.shadowPredict(s)
+		if p.History.Append(s) != 1 {
+			continue
+		}
+		if ab != nil {
+			p.shadowObserve(ctx, ab, id, s)
+		}
+		if p.cfg.OnCollect != nil {
 			p.cfg.OnCollect(s)
+		}
+	}
+}
+
+// shadowPredict lets a running shadow test forecast sample s from the
+// history before it.
+func (p *Pipeline) shadowPredict(s Sample) (*ABTest, uint64) {
+	p.mu.Lock()
+	ab := p.ab
+	p.mu.Unlock()
+	if ab == nil {
+		return nil, 0
+	}
+	if last, ok := p.History.Last(); ok && !s.Time.After(last.Time) {
+		return nil, 0
+	}
+	pr, err := ab.Predict(s.Time.String(), p.History.Tail(p.cfg.ShadowContext), 1)
+	if err != nil {
+		return nil, 0 // the control could not forecast (short history): not scored
+	}
+	return ab, pr.ID
+}
+
+// shadowObserve scores the shadow forecasts of s and ends the test when
+// the decision rule has a verdict.
+func (p *Pipeline) shadowObserve(ctx context.Context, ab *ABTest, id uint64, s Sample) {
+	if p.cfg.Target >= len(s.Values) {
+		return
+	}
+	if err := ab.Observe(id, s.Values[p.cfg.Target]); err != nil {
+		return
+	}
+	if ab.Result().Decision == "continue" {
+		return
+	}
+	p.mu.Lock()
+	if p.ab != ab { // replaced meanwhile by a newer candidate
+		p.mu.Unlock()
+		return
+	}
+	p.ab = nil
+	p.mu.Unlock()
+	r, err := ab.Conclude(true)
+	ver := ab.candidate.Version.Version.String()
+	if err != nil {
+		p.emit(Event{Time: s.Time, Kind: "ab_error", Version: ver, Err: err})
+		return
+	}
+	kind := "ab_rejected"
+	if r.Decision == "promote" {
+		kind = "ab_promoted"
+	}
+	p.emit(Event{Time: s.Time, Kind: kind, Version: ver, Text: r.Reason})
+	if r.Decision == "promote" {
+		if _, err := p.Sync(ctx); err != nil {
+			p.emit(Event{Time: s.Time, Kind: "swap_error", Version: ver, Err: err})
 		}
 	}
 }
@@ -467,13 +545,16 @@ func (p *Pipeline) retrain(ctx context.Context, req retrainRequest) {
 			p.emit(Event{Time: now, Kind: "train_error", Version: ver, Err: err})
 			return
 		}
-		if err := p.cfg.Registry.Promote(p.cfg.Model, ver, reason); err != nil {
+		if p.cfg.Shadow != nil && served != nil {
+			p.startShadow(now, served, &Served{Version: info, Forecaster: cand, Since: now}, reason)
+		} else if err := p.cfg.Registry.Promote(p.cfg.Model, ver, reason); err != nil {
 			p.emit(Event{Time: now, Kind: "train_error", Version: ver, Err: fmt.Errorf("promote: %w", err)})
 			return
-		}
-		p.emit(Event{Time: now, Kind: "promoted", Version: ver, Text: reason})
-		if _, err := p.Sync(ctx); err != nil {
-			p.emit(Event{Time: now, Kind: "swap_error", Version: ver, Err: err})
+		} else {
+			p.emit(Event{Time: now, Kind: "promoted", Version: ver, Text: reason})
+			if _, err := p.Sync(ctx); err != nil {
+				p.emit(Event{Time: now, Kind: "swap_error", Version: ver, Err: err})
+			}
 		}
 	}
 	if p.cfg.GC != nil {
@@ -488,4 +569,38 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// startShadow begins a shadow test of cand against the served version,
+// replacing (and recording as superseded) one still running.
+func (p *Pipeline) startShadow(now time.Time, served, cand *Served, reason string) {
+	cfg := *p.cfg.Shadow
+	cfg.Mode, cfg.Registry, cfg.Clock = Shadow, p.cfg.Registry, p.cfg.Clock
+	ab, err := NewABTest(cfg, served, cand)
+	ver := cand.Version.Version.String()
+	if err != nil {
+		p.emit(Event{Time: now, Kind: "ab_error", Version: ver, Err: err})
+		return
+	}
+	p.mu.Lock()
+	old := p.ab
+	p.ab = ab
+	p.mu.Unlock()
+	if old != nil {
+		ov := old.candidate.Version.Version.String()
+		text := "shadow test superseded by " + ver
+		p.cfg.Registry.Annotate(p.cfg.Model, ov, Note{Time: now, Kind: "rejected", Text: text})
+		p.emit(Event{Time: now, Kind: "ab_rejected", Version: ov, Text: text})
+	}
+	p.emit(Event{Time: now, Kind: "ab_started", Version: ver, Text: reason + "; shadow test against " + served.Version.Version.String()})
+}
+
+// Shadowing names the candidate in a running shadow test ("" if none).
+func (p *Pipeline) Shadowing() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ab == nil {
+		return ""
+	}
+	return p.ab.candidate.Version.Version.String()
 }

@@ -352,3 +352,49 @@ func TestSyncFollowsRegistry(t *testing.T) {
 		t.Fatalf("corrupt Active not reported: %v", log.kinds())
 	}
 }
+
+// TestShadowBeforePromotion: with Config.Shadow, a candidate passing the
+// held-out gate is promoted only after a shadow test on the collected
+// samples shows it significantly better; an equal one is rejected when the
+// test reaches MaxSamples. The outcome is recorded in the registry.
+func TestShadowBeforePromotion(t *testing.T) {
+	tr := &missTrainer{script: []int{4, 0, 0, 0}}
+	p, clock, reg, log := newTestPipeline(t, tr, constSource(), func(c *Config) {
+		c.Shadow = &ABConfig{MinSamples: 100, MaxSamples: 200}
+	})
+	ctx := context.Background()
+	for i := 0; i < 4*288-1; i++ {
+		p.Step(ctx)
+		clock.Advance(5 * time.Minute)
+	}
+	var got []string
+	log.mu.Lock()
+	for _, e := range log.ev {
+		switch e.Kind {
+		case "promoted", "rejected", "ab_started", "ab_promoted", "ab_rejected":
+			got = append(got, e.Time.Format("Jan 2 15:04")+" "+e.Kind+" "+e.Version)
+		}
+	}
+	log.mu.Unlock()
+	want := []string{
+		"Feb 2 00:00 promoted v1.0.0",
+		"Feb 3 00:00 ab_started v1.1.0",
+		"Feb 3 08:20 ab_promoted v1.1.0", // 100th scored sample (the first is 00:05),
+		"Feb 4 00:00 ab_started v1.2.0",
+		"Feb 4 16:40 ab_rejected v1.2.0", // 200th,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	st := statuses(t, reg, "m")
+	if st["v1.0.0"] != Deprecated || st["v1.1.0"] != Active || st["v1.2.0"] != Candidate {
+		t.Fatalf("statuses %v", st)
+	}
+	in, _ := reg.Get("m", "v1.2.0")
+	if !strings.Contains(in.Reason, "no significant difference after 200") {
+		t.Fatalf("reason %q", in.Reason)
+	}
+	if v := p.Serving.Current().Version.Version.String(); v != "v1.1.0" || p.Shadowing() != "" {
+		t.Fatalf("serving %s, shadowing %q", v, p.Shadowing())
+	}
+}
