@@ -2,6 +2,7 @@ package perfpredict
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,7 +36,22 @@ type Config struct {
 	// Seed seeds the initial weights, the shuffling and dropout: the same seed
 	// on the same CPU implementation gives bit-identical weights.
 	Seed uint64
+	// Loss is the training and validation loss, over every output of every
+	// sample: LossMSE (default, as the reference), LossL1 (mean absolute
+	// error: with targets scaled by the MASE denominator its value is the
+	// mean MASE) or LossHuber (quadratic within HuberDelta, linear beyond).
+	// It is a training setting only; checkpoints do not record it.
+	Loss string
+	// HuberDelta is LossHuber's threshold in scaled units (default 1).
+	HuberDelta float64
 }
+
+// Loss names of Config.Loss.
+const (
+	LossMSE   = "mse"
+	LossL1    = "l1"
+	LossHuber = "huber"
+)
 
 // Defaults of Config's fields.
 const (
@@ -86,6 +102,12 @@ func (c Config) withDefaults() Config {
 	if c.Patience == 0 {
 		c.Patience = DefaultPatience
 	}
+	if c.Loss == "" {
+		c.Loss = LossMSE
+	}
+	if c.HuberDelta == 0 {
+		c.HuberDelta = 1
+	}
 	return c
 }
 
@@ -109,6 +131,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("perfpredict: config: learning rate %v must be positive", c.LearningRate)
 	case c.Epochs < 0:
 		return fmt.Errorf("perfpredict: config: epochs %d must be positive", c.Epochs)
+	case c.Loss != LossMSE && c.Loss != LossL1 && c.Loss != LossHuber:
+		return fmt.Errorf("perfpredict: config: loss %q is not %q, %q or %q", c.Loss, LossMSE, LossL1, LossHuber)
+	case !(c.HuberDelta > 0) || math.IsInf(c.HuberDelta, 0):
+		return fmt.Errorf("perfpredict: config: Huber delta %v must be positive and finite", c.HuberDelta)
 	}
 	for i, w := range c.Head {
 		if w <= 0 {

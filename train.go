@@ -14,8 +14,8 @@ import (
 // EpochStats records one training epoch.
 type EpochStats struct {
 	Epoch     int           // 1-based
-	TrainLoss float64       // mean training MSE over the epoch's batches (scaled units, training mode)
-	ValLoss   float64       // validation MSE in evaluation mode; NaN without a validation set
+	TrainLoss float64       // mean training loss (Config.Loss) over the epoch's batches (scaled units, training mode)
+	ValLoss   float64       // validation loss in evaluation mode; NaN without a validation set
 	Duration  time.Duration // wall time of the epoch, validation included
 	Best      bool          // the epoch improved the monitored loss and its weights were kept
 }
@@ -56,7 +56,8 @@ func WithProgress(fn func(Progress)) TrainOption {
 	return func(o *trainOptions) { o.progress = fn }
 }
 
-// Train fits the model to train with Adam on the mean squared error, shuffling
+// Train fits the model to train with Adam on the configured loss (Config.Loss,
+// mean squared error by default), shuffling
 // with a generator seeded from Config.Seed, and keeps the weights of the epoch
 // with the lowest validation loss (training loss when val is empty), stopping
 // early after Config.Patience epochs without improvement. When the last batch
@@ -177,7 +178,7 @@ func (m *Model) Train(ctx context.Context, train, val Dataset, opts ...TrainOpti
 }
 
 // Trainer takes single optimisation steps on a model: forward in training
-// mode, MSE loss, backward, Adam. Train uses one per call; it also serves
+// mode, the configured loss (MSE by default), backward, Adam. Train uses one per call; it also serves
 // callers that feed batches themselves (online updates, benchmarks). Its
 // dropout generators are seeded from the model's Config.Seed. A Trainer is
 // not safe for concurrent use, and nothing else may use the model during Step.
@@ -224,7 +225,7 @@ func (t *Trainer) Step(x, y []float32, batch, steps int) (float64, error) {
 		return 0, err
 	}
 	t.grad = grow(t.grad, len(pred))
-	loss := nn.MSELoss(pred, y, t.grad)
+	loss := m.cfg.lossFunc(pred, y, t.grad)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, ErrNonFiniteLoss
 	}
@@ -254,13 +255,80 @@ func (m *Model) checkDataset(what string, d Dataset) error {
 	return d.checkFinite(what, m.FeatureNames)
 }
 
-// loss is the evaluation-mode MSE over d in scaled units.
+// loss is the evaluation-mode loss (Config.Loss) over d in scaled units.
 func (m *Model) loss(d Dataset) (float64, error) {
 	pred := make([]float32, d.Samples*m.outputs)
 	if err := m.PredictInto(pred, nil, d.X, d.Samples, d.Steps); err != nil {
 		return 0, err
 	}
-	return nn.MSELoss(pred, d.Y, nil), nil
+	return m.cfg.lossFunc(pred, d.Y, nil), nil
+}
+
+// lossFunc returns the configured loss of pred against target, averaged over
+// every element (float64 accumulation), and writes its gradient with respect
+// to pred into grad when grad is not nil.
+func (c Config) lossFunc(pred, target, grad []float32) float64 {
+	switch c.Loss {
+	case LossL1:
+		return l1Loss(pred, target, grad)
+	case LossHuber:
+		return huberLoss(pred, target, grad, c.HuberDelta)
+	default:
+		return nn.MSELoss(pred, target, grad)
+	}
+}
+
+// l1Loss is mean |pred-target|; its gradient sign(pred-target)/n is 0 where
+// they are equal (PyTorch's convention).
+func l1Loss(pred, target, grad []float32) float64 {
+	n := len(pred)
+	if len(target) != n || (grad != nil && len(grad) < n) {
+		panic("perfpredict: l1Loss: lengths differ")
+	}
+	var s float64
+	g := 1 / float32(n)
+	for i, p := range pred {
+		d := p - target[i]
+		s += math.Abs(float64(d))
+		if grad != nil {
+			switch {
+			case d > 0:
+				grad[i] = g
+			case d < 0:
+				grad[i] = -g
+			default:
+				grad[i] = 0
+			}
+		}
+	}
+	return s / float64(n)
+}
+
+// huberLoss is the mean of 0.5 e^2 where |e| <= delta and delta(|e| - 0.5
+// delta) beyond (PyTorch's huber_loss), e = pred - target.
+func huberLoss(pred, target, grad []float32, delta float64) float64 {
+	n := len(pred)
+	if len(target) != n || (grad != nil && len(grad) < n) {
+		panic("perfpredict: huberLoss: lengths differ")
+	}
+	var s float64
+	inv := 1 / float64(n)
+	for i, p := range pred {
+		e := float64(p - target[i])
+		a := math.Abs(e)
+		if a <= delta {
+			s += 0.5 * e * e
+			if grad != nil {
+				grad[i] = float32(e * inv)
+			}
+			continue
+		}
+		s += delta * (a - 0.5*delta)
+		if grad != nil {
+			grad[i] = float32(math.Copysign(delta, e) * inv)
+		}
+	}
+	return s * inv
 }
 
 // snapshot copies every tensor and BatchNorm counter into dst (reused when
