@@ -1,0 +1,32 @@
+// Package serve answers questions with a trained performance model: what
+// comes next (Predictor), will a service level objective be breached and what
+// to do about it (Service.PredictDegradation), and why the model says so
+// (permutation importance, attention by time step, integrated gradients).
+//
+// Data flow:
+//
+//	recent metrics (Data, original units)
+//	  -> Featurizer          the train command's features: features.Engineer,
+//	                         standardised with the scaler fitted on the
+//	                         history's training rows
+//	  -> Window [T, F]       checked by feature name against the checkpoint
+//	  -> Predictor           pooled workers, optional micro-batching, per-call
+//	                         deadline; model panics, errors, NaN or a missed
+//	                         deadline answer from a Fallback (Holt-Winters)
+//	  -> Prediction          values in original units per metric and step,
+//	                         attention [T], model version, Source
+//	  -> Calibration         split-conformal residual paths from the
+//	                         validation split: 10/50/90% intervals, breach
+//	                         probabilities, first likely breach
+//	  -> Degradation         per metric and step, with recommendations
+//
+// Targets follow the checkpoint's Target metadata (see ParseSpec): the train
+// command's "value_delta" is the change of metric "value" from the window's
+// last value for steps 1..Horizon, standardised by Model.Scaler; a
+// comma-separated list names several metrics (K = metrics x steps, metric
+// major). Checkpoints do not hold the input scaler, so a Featurizer is fitted
+// on history the way the train command fits it (the first 70% of rows).
+//
+// Ensembles (Ensemble) combine several Predictors by mean, median or weights
+// from validation error, answering with Source "ensemble".
+package serve
