@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strings"
 	"strconv"
 	"time"
 )
@@ -150,7 +151,7 @@ func (m *Manifest) validate() error {
 	if !validName(m.Model) {
 		return fmt.Errorf("model name %q: use letters, digits, '-', '_' and '.' (not leading)", m.Model)
 	}
-	if m.Checkpoint == "" || len(m.CheckpointSHA) != 64 {
+	if !validName(m.Checkpoint) || strings.ContainsAny(m.Checkpoint, `/\`) || len(m.CheckpointSHA) != 64 {
 		return fmt.Errorf("manifest of %s %s: missing checkpoint name or sha256", m.Model, m.Version)
 	}
 	return nil

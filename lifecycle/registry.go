@@ -129,17 +129,29 @@ func (r *Registry) readIndex() (*index, error) {
 	if ix.Models == nil {
 		ix.Models = map[string]*modelState{}
 	}
+	// The index is trusted for nothing: names become paths, so they are
+	// checked, and every state must be one the registry writes.
 	for name, ms := range ix.Models {
+		if !validName(name) || ms == nil {
+			return nil, fmt.Errorf("lifecycle: %s is corrupt: bad model entry %q", path, name)
+		}
 		if ms.Versions == nil {
 			ms.Versions = map[string]*versionState{}
 		}
 		n := 0
 		for v, vs := range ms.Versions {
-			if vs.Status == Active {
+			if pv, err := ParseVersion(v); err != nil || pv.String() != v || vs == nil {
+				return nil, fmt.Errorf("lifecycle: %s is corrupt: model %s has a bad version entry %q", path, name, v)
+			}
+			switch vs.Status {
+			case Candidate, Deprecated:
+			case Active:
 				n++
 				if ms.Active != v {
 					return nil, fmt.Errorf("lifecycle: %s: %s %s is Active but the model's active is %q", path, name, v, ms.Active)
 				}
+			default:
+				return nil, fmt.Errorf("lifecycle: %s is corrupt: %s %s has status %q", path, name, v, vs.Status)
 			}
 		}
 		if n > 1 || (ms.Active != "" && n == 0) {
