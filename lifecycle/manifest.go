@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"strings"
 	"strconv"
+	"strings"
 	"time"
 )
 
