@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/novacron/perfpredict/serve"
+)
+
+// BenchmarkPredictor serves the seed-sized model (F=30, T=60, 3 x BiLSTM
+// 128, attention, head 128/64/32) through serve.Predictor: "single" is one
+// caller at a time, "concurrent" 64 goroutines sharing b.N calls (the
+// workers batch whatever is queued), "concurrent-200us" the same with the
+// micro-batcher's 200us wait. Each reports pred/s, the p50 and p99 latency
+// of a call in ms, and CPU-ms per prediction (process CPU time, robust to
+// other processes' load on a shared machine).
+func BenchmarkPredictor(b *testing.B) {
+	m := seedModel(b)
+	x := modelInput(1, modelSteps*modelFeatures)
+	run := func(b *testing.B, goroutines int, opt serve.Options) {
+		p, err := serve.New(m, opt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close()
+		w := serve.Window{X: x}
+		ctx := context.Background()
+		calls := func(lat []time.Duration) {
+			per := (len(lat) + goroutines - 1) / goroutines
+			var wg sync.WaitGroup
+			for g := range goroutines {
+				lo, hi := g*per, min(len(lat), (g+1)*per)
+				if lo >= hi {
+					break
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := lo; i < hi; i++ {
+						t0 := time.Now()
+						got, err := p.Predict(ctx, w)
+						lat[i] = time.Since(t0)
+						if err != nil || got.Source != serve.SourceModel {
+							b.Error(err, got.Source)
+							return
+						}
+						got.Release()
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		// Warm the pools, the workers' buffers and the model's workspaces at
+		// every batch size the run will see.
+		calls(make([]time.Duration, 8*goroutines))
+		lat := make([]time.Duration, b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu0 := serveCPUSeconds()
+		calls(lat)
+		b.StopTimer()
+		cpu := serveCPUSeconds() - cpu0
+		slices.Sort(lat)
+		q := func(f float64) float64 { return lat[min(len(lat)-1, int(f*float64(len(lat))))].Seconds() * 1e3 }
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pred/s")
+		b.ReportMetric(q(0.50), "p50-ms")
+		b.ReportMetric(q(0.99), "p99-ms")
+		b.ReportMetric(cpu/float64(b.N)*1e3, "CPU-ms/op")
+	}
+	b.Run("single", func(b *testing.B) { run(b, 1, serve.Options{}) })
+	b.Run("single-parallel", func(b *testing.B) { run(b, 1, serve.Options{Parallel: true}) })
+	b.Run("concurrent", func(b *testing.B) { run(b, 64, serve.Options{}) })
+	b.Run("concurrent-200us", func(b *testing.B) {
+		run(b, 64, serve.Options{BatchDelay: 200 * time.Microsecond})
+	})
+}
+
+// serveCPUSeconds is the process's user+system CPU time.
+func serveCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
