@@ -1,7 +1,9 @@
 // Package lifecycle runs a forecasting model in production: a crash-safe
 // registry of model versions, the continuous-learning pipeline that retrains,
 // validates and promotes them, and A/B tests between the Active version and a
-// candidate.
+// candidate. Subpackage perfmodel adapts the LSTM model (package perfpredict)
+// to its interfaces; monitor (a sibling package) supplies the alerts whose
+// actions call Pipeline.RequestRetrain.
 //
 // Data flow:
 //
@@ -9,8 +11,11 @@
 //	History --(daily / weekly / on alert)--> Trainer --> candidate checkpoint
 //	candidate and Active --> Evaluator on the same held-out recent data
 //	  accuracy5 >= threshold and not worse than Active --> Registry.Promote
+//	    (or, with Config.Shadow, a shadow ABTest on the next samples first)
 //	  otherwise it stays Candidate, the reason recorded in the registry
 //	Registry Active --> Loader --> Serving (atomic swap; serving never waits)
+//	ABTest: shadow (paired) or split (stable key hash) comparison of errors,
+//	  decided after MinSamples, outcome noted on the candidate's version
 //
 // The package does not import the model: it depends on small interfaces
 // (Trainer, Loader, Forecaster, Evaluator, Source, Clock) that a thin adapter
