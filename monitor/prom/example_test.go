@@ -23,8 +23,9 @@ func ExampleNew() {
 			fmt.Printf("%s{model=%q} %.3g\n", mf.GetName(), m.GetLabel()[0].GetValue(), m.GetGauge().GetValue())
 		}
 	}
-	// The percentiles are interpolated inside the histogram's sqrt(2)-wide
-	// bucket holding the single 8ms observation.
+	// (The percentiles are interpolated inside the histogram's sqrt(2)-wide
+	// bucket holding the single 8ms observation.)
+
 	// Output:
 	// perfpredict_accuracy5_ratio{model="latency"} 1
 	// perfpredict_fallback_ratio{model="latency"} 0
