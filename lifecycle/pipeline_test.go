@@ -398,3 +398,23 @@ func TestShadowBeforePromotion(t *testing.T) {
 		t.Fatalf("serving %s, shadowing %q", v, p.Shadowing())
 	}
 }
+
+// TestWeeklySchedule: RetrainEvery Weekly retrains once a week.
+func TestWeeklySchedule(t *testing.T) {
+	p, clock, _, log := newTestPipeline(t, &missTrainer{script: []int{0}}, constSource(), func(c *Config) { c.RetrainEvery = Weekly })
+	for i := 0; i < 15*288; i++ {
+		p.Step(context.Background())
+		clock.Advance(5 * time.Minute)
+	}
+	var at []string
+	log.mu.Lock()
+	for _, e := range log.ev {
+		if e.Kind == "retrain" {
+			at = append(at, e.Time.Format("Jan 2"))
+		}
+	}
+	log.mu.Unlock()
+	if strings.Join(at, ",") != "Feb 8,Feb 15" {
+		t.Fatalf("retrains on %v", at)
+	}
+}
