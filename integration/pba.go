@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 )
 
@@ -42,6 +43,7 @@ type PBATelemetry struct {
 	Settings      PBASettings
 	Traffic       TrafficPattern
 	NetworkMs     float64 // network stage time per request
+	RetransmitMs  float64 // of which waiting for lost packets to be resent (0 if unknown)
 	LossRate      float64 // retransmitted over sent bytes
 	EstimateError float64 // mean |estimate - available| / available
 	// Measurements are the bandwidth measurements (Mbps) PBA took during
@@ -117,7 +119,10 @@ func (t *PBATuner) Observe(tm PBATelemetry) error {
 		return err
 	}
 	actual := [2]int{nearest(PBAWindows, settings[0]), nearest(PBAConfidence, settings[1])}
-	return t.replay.add(tm.Measurements, tm.Traffic.OfferedMbps*math.Max(1, tm.Traffic.Burstiness), actual, tm.NetworkMs, tm.LossRate)
+	if math.IsNaN(tm.RetransmitMs) || tm.RetransmitMs < 0 || tm.RetransmitMs > tm.NetworkMs {
+		return fmt.Errorf("integration: PBA telemetry: retransmit_ms must be within [0, network_ms], got %v", tm.RetransmitMs)
+	}
+	return t.replay.add(tm.Measurements, tm.Traffic.OfferedMbps*math.Max(1, tm.Traffic.Burstiness), actual, tm.NetworkMs, tm.RetransmitMs, tm.LossRate)
 }
 
 // Decide rolls back or moves, applying through the engine.

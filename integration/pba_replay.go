@@ -13,8 +13,9 @@ import (
 //
 //	x1 = offered / rate                 (transmission time and queueing)
 //	x2 = max(0, 1 - measured/rate)      (overshoot: sending above what was there)
-//	x3 = rho/(1-rho), rho = offered/rate (queueing, capped at rho 0.98)
-//	x4 = max(0, offered/rate - 1)       (backlog building)
+//	x3 = rho/(1-rho), rho = offered/(rate*(1-pc)) (queueing, rho capped at 0.98)
+//	x4 = max(0, rho - 1)                (backlog building, rho uncapped)
+//	x5 = pc = 1-(1-x2)^16, x6 = pc^3     (a 16-packet chunk lost once, and again)
 //
 // Loss is read off the replay as the mean of x2; measured against noisy
 // measurements it errs on the cautious side (averaging measurements in
@@ -28,73 +29,145 @@ import (
 // to the generic learner.
 
 const (
-	nFeat         = 4   // features per setting and interval
+	nFeat         = 6   // features per setting and interval
+	replaySmooth  = 5   // later epochs averaged into the hindsight bandwidth
 	replayKeep    = 600 // intervals remembered
 	replayMinRows = 20  // intervals before the replay model is trusted
 	replayRidge   = 1e-6
 )
 
 type pbaReplay struct {
-	hist []float64   // measurements, oldest first, at most PBAWindows' largest
-	rows [][]float64 // per interval: 3 features per grid setting
+	log  []float64 // measurements, oldest first; log[i] is measurement base+i
+	base int
+	pend *pendingInterval // the last interval, replayed once the next one's measurements arrive
+	rows [][]float64      // per interval: nFeat features per grid setting
 	// Actual features and outcomes of the intervals run.
-	x    [][5]float64
+	x    [][7]float64
 	net  []float64
+	rt   []float64 // retransmission waits, part of net
 	loss []float64
+}
+
+// pendingInterval is an interval waiting for later measurements, which the
+// hindsight bandwidth of its last epochs needs.
+type pendingInterval struct {
+	from, to          int // measurement positions [from, to)
+	offered           float64
+	actual            [2]int
+	netMs, rtMs, loss float64
 }
 
 func (r *pbaReplay) settings() int { return len(PBAWindows) * len(PBAConfidence) }
 
-// add replays one interval's measurements for every setting.
-func (r *pbaReplay) add(meas []float64, offeredMbps float64, actual [2]int, netMs, loss float64) error {
+// add records one interval's measurements and outcome, and replays the
+// interval before it for every setting.
+func (r *pbaReplay) add(meas []float64, offeredMbps float64, actual [2]int, netMs, rtMs, loss float64) error {
 	for i, m := range meas {
 		if !(m > 0) || math.IsInf(m, 0) {
 			return fmt.Errorf("integration: PBA telemetry: measurement %d must be positive and finite, got %v (a gap?)", i, m)
 		}
 	}
+	r.log = append(r.log, meas...)
+	if p := r.pend; p != nil {
+		r.replay(p)
+	}
+	end := r.base + len(r.log)
+	r.pend = &pendingInterval{from: end - len(meas), to: end, offered: offeredMbps, actual: actual, netMs: netMs, rtMs: rtMs, loss: loss}
+	// Keep what the widest window of the oldest pending epoch needs.
 	maxW := int(PBAWindows[len(PBAWindows)-1])
+	if drop := r.pend.from - maxW - r.base; drop > len(r.log)/2 {
+		r.log = append(r.log[:0], r.log[drop:]...)
+		r.base += drop
+	}
+	return nil
+}
+
+// replay computes every setting's features over interval p.
+func (r *pbaReplay) replay(p *pendingInterval) {
+	if p.to == p.from || p.from == r.base {
+		return // no measurements, or nothing before them to pace from
+	}
 	ns := r.settings()
 	feat := make([]float64, nFeat*ns)
 	z := make([]float64, len(PBAConfidence))
 	for j, c := range PBAConfidence {
 		z[j] = normalQuantile(c)
 	}
-	for _, m := range meas {
-		if len(r.hist) > 0 {
-			for a, wf := range PBAWindows {
-				w := min(int(wf), len(r.hist))
-				mean, sd := meanSD(r.hist[len(r.hist)-w:])
-				for b := range PBAConfidence {
-					rate := math.Max(1, mean-z[b]*sd)
-					k := nFeat * (a*len(PBAConfidence) + b)
-					feat[k] += offeredMbps / rate
-					feat[k+1] += math.Max(0, 1-m/rate)
-					rho := math.Min(offeredMbps/rate, 0.98)
-					feat[k+2] += rho / (1 - rho)
-					feat[k+3] += math.Max(0, offeredMbps/rate-1)
-				}
+	for pos := p.from; pos < p.to; pos++ {
+		i := pos - r.base
+		// What was available is judged in hindsight, averaging this and
+		// the next replaySmooth measurements: one measurement's noise would
+		// make cautious settings look lossy, and looking only forward
+		// keeps a sudden drop sudden.
+		avail, _ := meanSD(r.log[i:min(len(r.log), i+replaySmooth+1)])
+		for a, wf := range PBAWindows {
+			w := min(int(wf), i)
+			mean, sd := meanSD(r.log[i-w : i])
+			for b := range PBAConfidence {
+				rate := math.Max(1, mean-z[b]*sd)
+				k := nFeat * (a*len(PBAConfidence) + b)
+				over := math.Max(0, 1-avail/rate)
+				// A chunk of about 16 packets is lost with 1-(1-p)^16 and sent
+				// again: what the link delivers shrinks with it.
+				pc := 1 - math.Pow(1-over, 16)
+				eff := p.offered / (rate * math.Max(0.05, 1-pc))
+				feat[k] += p.offered / rate
+				feat[k+1] += over
+				rho := math.Min(eff, 0.98)
+				feat[k+2] += rho / (1 - rho)
+				feat[k+3] += math.Max(0, eff-1)
+				feat[k+4] += pc
+				feat[k+5] += pc * pc * pc
 			}
 		}
-		r.hist = append(r.hist, m)
-		if len(r.hist) > 2*maxW {
-			r.hist = append(r.hist[:0], r.hist[len(r.hist)-maxW:]...)
+	}
+	n := float64(p.to - p.from)
+	for i := range feat {
+		feat[i] /= n
+	}
+	k := nFeat * (p.actual[0]*len(PBAConfidence) + p.actual[1])
+	r.rows = append(r.rows, feat)
+	r.x = append(r.x, [7]float64{1, feat[k], feat[k+1], feat[k+2], feat[k+3], feat[k+4], feat[k+5]})
+	r.net = append(r.net, p.netMs)
+	r.rt = append(r.rt, p.rtMs)
+	r.loss = append(r.loss, p.loss)
+	if len(r.rows) > replayKeep {
+		r.rows, r.x, r.net, r.rt, r.loss = r.rows[1:], r.x[1:], r.net[1:], r.rt[1:], r.loss[1:]
+	}
+}
+
+// predictNet applies the delay model to one setting's features.
+func predictNet(b [7]float64, x []float64) float64 {
+	v := 0.0
+	for j := range nFeat {
+		v += b[j+1] * x[j]
+	}
+	return v
+}
+
+// fit returns the delay model's coefficients over the features. With the
+// retransmission waits reported apart, the queueing part (x1, x3, x4) and the
+// loss part (x2) are fitted separately, so a backlog left by a burst of loss
+// is not credited to queueing nor the reverse.
+func (r *pbaReplay) fit() [7]float64 {
+	split := false
+	for _, v := range r.rt {
+		if v > 0 {
+			split = true
+			break
 		}
 	}
-	if len(meas) == 0 || len(r.hist) == len(meas) {
-		return nil // nothing to replay against yet
+	if !split {
+		return nonNegative(r.x, r.net, []int{1, 2, 3, 4, 5, 6})
 	}
-	for i := range feat {
-		feat[i] /= float64(len(meas))
+	q := make([]float64, len(r.net))
+	for i := range q {
+		q[i] = r.net[i] - r.rt[i]
 	}
-	k := nFeat * (actual[0]*len(PBAConfidence) + actual[1])
-	r.rows = append(r.rows, feat)
-	r.x = append(r.x, [5]float64{1, feat[k], feat[k+1], feat[k+2], feat[k+3]})
-	r.net = append(r.net, netMs)
-	r.loss = append(r.loss, loss)
-	if len(r.rows) > replayKeep {
-		r.rows, r.x, r.net, r.loss = r.rows[1:], r.x[1:], r.net[1:], r.loss[1:]
-	}
-	return nil
+	b := nonNegative(r.x, q, []int{1, 3, 4})
+	l := nonNegative(r.x, r.rt, []int{2, 5, 6})
+	b[2], b[5], b[6] = l[2], l[5], l[6]
+	return b
 }
 
 // scores predicts every setting's mean net delay and loss over the
@@ -103,13 +176,13 @@ func (r *pbaReplay) scores() (net, loss []float64, ok bool) {
 	if len(r.rows) < replayMinRows {
 		return nil, nil, false
 	}
-	bn := nonNegative(r.x, r.net, []int{1, 2, 3, 4})
+	bn := r.fit()
 	ns := r.settings()
 	net, loss = make([]float64, ns), make([]float64, ns)
 	for _, f := range r.rows {
 		for s := range ns {
 			x := f[nFeat*s : nFeat*s+nFeat]
-			net[s] += bn[1]*x[0] + bn[2]*x[1] + bn[3]*x[2] + bn[4]*x[3]
+			net[s] += predictNet(bn, x)
 			x2 := x[1]
 			loss[s] += x2
 		}
@@ -143,11 +216,11 @@ func (r *pbaReplay) lastScore(i [2]int, maxLoss float64) (float64, bool) {
 	if len(r.rows) < replayMinRows {
 		return 0, false
 	}
-	bn := nonNegative(r.x, r.net, []int{1, 2, 3, 4})
+	bn := r.fit()
 	f := r.rows[len(r.rows)-1]
 	s := i[0]*len(PBAConfidence) + i[1]
 	x := f[nFeat*s : nFeat*s+nFeat]
-	return rank(bn[1]*x[0]+bn[2]*x[1]+bn[3]*x[2]+bn[4]*x[3], x[1]/maxLoss-1), true
+	return rank(predictNet(bn, x), x[1]/maxLoss-1), true
 }
 
 // scoreOf is setting i's predicted rank.
@@ -162,7 +235,7 @@ func (r *pbaReplay) scoreOf(i [2]int, maxLoss float64) (float64, bool) {
 
 // leastSquares fits y on the columns cols of x (ridge-regularised normal
 // equations); coefficients of other columns are 0.
-func leastSquares(x [][5]float64, y []float64, cols []int) [5]float64 {
+func leastSquares(x [][7]float64, y []float64, cols []int) [7]float64 {
 	n := len(cols)
 	a := make([][]float64, n)
 	for i := range a {
@@ -201,7 +274,7 @@ func leastSquares(x [][5]float64, y []float64, cols []int) [5]float64 {
 			}
 		}
 	}
-	var b [5]float64
+	var b [7]float64
 	for i, ci := range cols {
 		if a[i][i] != 0 {
 			b[ci] = a[i][n] / a[i][i]
@@ -250,7 +323,7 @@ func normalQuantile(p float64) float64 {
 // nonNegative fits y on cols with every coefficient >= 0 (a cost never
 // falls as transmission, overshoot or backlog grows), dropping a column
 // whose coefficient comes out negative and refitting.
-func nonNegative(x [][5]float64, y []float64, cols []int) [5]float64 {
+func nonNegative(x [][7]float64, y []float64, cols []int) [7]float64 {
 	for {
 		b := leastSquares(x, y, cols)
 		var keep []int
@@ -261,7 +334,7 @@ func nonNegative(x [][5]float64, y []float64, cols []int) [5]float64 {
 		}
 		if len(keep) == len(cols) || len(keep) == 0 {
 			if len(keep) == 0 {
-				return [5]float64{}
+				return [7]float64{}
 			}
 			return b
 		}

@@ -93,9 +93,10 @@ type IntervalStats struct {
 	WireBytes    float64                 `json:"wire_bytes"`      // per request, retransmissions included
 	CPUUtil      float64                 `json:"cpu_utilization"` // offered load on the HDE cores; above 1 when they cannot keep up
 	PBA          integration.PBASettings `json:"pba"`
-	NetMs        float64                 `json:"net_ms"`       // network stage time per request
-	LossRate     float64                 `json:"loss_rate"`    // packet loss share while pacing above the available bandwidth, mean over epochs
-	ResentShare  float64                 `json:"resent_share"` // retransmitted bytes over bytes sent
+	NetMs        float64                 `json:"net_ms"`        // network stage time per request
+	RetransmitMs float64                 `json:"retransmit_ms"` // of which waiting for retransmissions
+	LossRate     float64                 `json:"loss_rate"`     // packet loss share while pacing above the available bandwidth, mean over epochs
+	ResentShare  float64                 `json:"resent_share"`  // retransmitted bytes over bytes sent
 	EstError     float64                 `json:"estimate_error"`
 	BandwidthCV  float64                 `json:"bandwidth_cv"`  // variability of measured bandwidth
 	MeasuredMbps float64                 `json:"measured_mbps"` // mean measured available bandwidth
@@ -347,7 +348,7 @@ func meanSD(v []float64) (float64, float64) {
 
 type request struct {
 	arrive, hdeDone, netDone, commit float64
-	wire, resent                     float64
+	wire, resent, rtWait             float64
 	failed                           bool
 }
 
@@ -427,6 +428,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 		}
 		c.linkFree = start + send
 		q.netDone = c.linkFree + delay
+		q.rtWait = delay
 		sentBits += (q.wire + q.resent) * 8
 	}
 	c.advanceTo(t1)
@@ -499,7 +501,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	}
 
 	// Per-request outcomes.
-	var sumLat, sumTransfer, sumNet, sumCommit, sumWire, sumResent float64
+	var sumLat, sumTransfer, sumNet, sumCommit, sumWire, sumResent, sumRT float64
 	ok := 0
 	for i := range reqs {
 		q := &reqs[i]
@@ -509,6 +511,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 		sumCommit += (q.commit - q.netDone) * 1000
 		sumWire += q.wire + q.resent
 		sumResent += q.resent
+		sumRT += q.rtWait * 1000
 		if q.failed {
 			st.ACPErrorRate++
 		}
@@ -524,6 +527,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	if n > 0 {
 		fn := float64(n)
 		st.TransferMs, st.NetMs, st.CommitMs, st.WireBytes = sumTransfer/fn, sumNet/fn, sumCommit/fn, sumWire/fn
+		st.RetransmitMs = sumRT / fn
 		st.ResentShare = sumResent / sumWire
 		st.ACPErrorRate /= fn
 	}

@@ -98,7 +98,7 @@ func (t *Tuners) AfterInterval(ctx context.Context, _ *Cluster, st IntervalStats
 		if err := step("PBA", t.PBA, func() error {
 			return t.PBA.Observe(integration.PBATelemetry{Settings: st.PBA,
 				Traffic:   integration.TrafficPattern{OfferedMbps: st.ArrivalRPS * st.WireBytes * 8 / 1e6, AvailableMbps: st.MeasuredMbps, Burstiness: 1},
-				NetworkMs: st.NetMs, LossRate: st.LossRate, EstimateError: st.EstError, Measurements: st.Measurements})
+				NetworkMs: st.NetMs, RetransmitMs: st.RetransmitMs, LossRate: st.LossRate, EstimateError: st.EstError, Measurements: st.Measurements})
 		}); err != nil {
 			return err
 		}
