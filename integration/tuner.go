@@ -19,7 +19,7 @@ type Options struct {
 	Memory            int     // observations a running estimate averages over at most [20]
 	Optimism          float64 // standard errors an estimate is shifted towards better when exploring [1]
 	NoExplore         bool    // only move to settings already measured near this condition
-	ExploreEvery      int     // intervals since the last change before exploring again [4]
+	ExploreEvery      int     // intervals since the last change before exploring again [10]
 }
 
 func (o Options) withDefaults() Options {
@@ -44,7 +44,7 @@ func (o Options) withDefaults() Options {
 		o.Memory = 20
 	}
 	if o.ExploreEvery <= 0 {
-		o.ExploreEvery = 4
+		o.ExploreEvery = 10
 	}
 	if !(o.Optimism > 0) {
 		o.Optimism = 1

@@ -123,7 +123,7 @@ func TestRollbackOnRegression(t *testing.T) {
 
 func TestSetterFailureKeepsOldSettings(t *testing.T) {
 	e := &fakeHDE{level: 3, chunk: 64 << 10, failChunk: true}
-	tu, err := NewHDETuner(e, HDESettings{3, 64 << 10}, HDETarget{LatencyMs: 20}, Options{MaxStep: 1})
+	tu, err := NewHDETuner(e, HDESettings{3, 64 << 10}, HDETarget{LatencyMs: 20}, Options{MaxStep: 1, ExploreEvery: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
