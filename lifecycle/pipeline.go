@@ -194,6 +194,18 @@ func (p *Pipeline) Sync(ctx context.Context) (bool, error) {
 		}
 	}
 	info, err := p.cfg.Registry.Active(p.cfg.Model)
+	var ce *CorruptError
+	if errors.As(err, &ce) && cur == nil {
+		// Nothing is serving (a start-up) and the Active checkpoint is
+		// corrupt: roll back, on the record, to the last intact version
+		// rather than serve nothing.
+		to, rerr := p.cfg.Registry.Rollback(p.cfg.Model, "", fmt.Sprintf("Active %s corrupt at start-up: %s", ce.Version, ce.Problem))
+		if rerr != nil {
+			return false, fmt.Errorf("%w; roll back: %v", err, rerr)
+		}
+		p.emit(Event{Kind: "rolled_back", Version: to, Text: "Active " + ce.Version + " is corrupt (" + ce.Problem + ")"})
+		info, err = p.cfg.Registry.Active(p.cfg.Model)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -229,6 +241,29 @@ func (p *Pipeline) RequestRetrain(reason string, recentOnly bool) bool {
 		p.request = &retrainRequest{reason: reason, recentOnly: recentOnly}
 	}
 	return true
+}
+
+// Act carries out an alert rule's action (monitor's action names):
+// retrain_model asks for a retrain on all history, retrain_with_recent_data
+// for one on RecentWindow, optimize_model is reported as an event for the
+// operator (nothing here can make a model faster). It reports whether the
+// action was taken; unknown actions and requests within AlertCooldown are
+// not. Wire it as
+//
+//	for _, a := range []string{"retrain_model", "retrain_with_recent_data", "optimize_model"} {
+//		engine.OnAction(a, func(al monitor.Alert) { p.Act(al.Rule.Action, "alert "+al.Rule.Name) })
+//	}
+func (p *Pipeline) Act(action, reason string) bool {
+	switch action {
+	case "retrain_model":
+		return p.RequestRetrain(reason, false)
+	case "retrain_with_recent_data":
+		return p.RequestRetrain(reason, true)
+	case "optimize_model":
+		p.emit(Event{Kind: "optimize_requested", Text: reason})
+		return true
+	}
+	return false
 }
 
 // Run steps the pipeline every CollectEvery (sooner after a failed

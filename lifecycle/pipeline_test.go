@@ -418,3 +418,32 @@ func TestWeeklySchedule(t *testing.T) {
 		t.Fatalf("retrains on %v", at)
 	}
 }
+
+// TestStartWithCorruptActive: a pipeline starting on a registry whose
+// Active checkpoint is corrupt rolls back (recorded) to the last intact
+// version instead of serving nothing.
+func TestStartWithCorruptActive(t *testing.T) {
+	dir := t.TempDir()
+	reg, _ := Open(filepath.Join(dir, "reg"))
+	a, _ := reg.Add(Manifest{Model: "m"}, writeCkpt(t, dir, "1"))
+	b, _ := reg.Add(Manifest{Model: "m"}, writeCkpt(t, dir, "2"))
+	reg.Promote("m", a.Version.String(), "")
+	reg.Promote("m", b.Version.String(), "")
+	os.WriteFile(b.CheckpointPath, []byte("3"), 0o644)
+	log := &eventLog{}
+	p, err := New(context.Background(), Config{Model: "m", Registry: reg, Source: constSource(), Trainer: &missTrainer{script: []int{0}},
+		Loader: missLoader{}, Clock: NewSimClock(t0), OnEvent: log.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur := p.Serving.Current(); cur == nil || cur.Version.Version != a.Version {
+		t.Fatalf("serving %+v; events %v", cur, log.kinds())
+	}
+	if e := log.last("rolled_back"); e.Version != "v1.0.0" || !strings.Contains(e.Text, "checksum") {
+		t.Fatalf("event %+v", e)
+	}
+	in, _ := reg.List("m")
+	if in[1].Status != Deprecated || !strings.Contains(in[1].Reason, "rolled back") {
+		t.Fatalf("corrupt version %s %q", in[1].Status, in[1].Reason)
+	}
+}

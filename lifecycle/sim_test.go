@@ -209,8 +209,9 @@ func TestSimulated30Days(t *testing.T) {
 			alerts = append(alerts, fired{a.Rule.Name, a.At})
 		}
 	})
-	mon.Engine.OnAction("retrain_model", func(a monitor.Alert) { p.RequestRetrain("alert "+a.Rule.Name, false) })
-	mon.Engine.OnAction("retrain_with_recent_data", func(a monitor.Alert) { p.RequestRetrain("alert "+a.Rule.Name, true) })
+	for _, action := range []string{"retrain_model", "retrain_with_recent_data", "optimize_model"} {
+		mon.Engine.OnAction(action, func(a monitor.Alert) { p.Act(a.Rule.Action, "alert "+a.Rule.Name) })
+	}
 
 	p, err = New(context.Background(), Config{
 		Model: "machine_temperature", Registry: reg, Source: src, Trainer: trainer, Loader: arLoader{}, Clock: clock,
