@@ -14,12 +14,12 @@ import (
 type Fallback interface {
 	// Name is the method's key ("holt_winters", "persistence").
 	Name() string
-	// Forecast writes the forecasts of the len(dst) steps after the last
-	// value of history (original units, oldest first). phase is the
-	// position of that last value in the fitted season (its row index in
-	// the fitting history's numbering; seasonal methods read it modulo
-	// their period).
-	Forecast(history []float64, phase int, dst []float64) error
+	// Forecast writes the forecasts of metric m (its index in the Spec's
+	// Metrics) for the len(dst) steps after the last value of history
+	// (original units, oldest first). phase is the position of that last
+	// value in the fitted season (its row index in the fitting history's
+	// numbering; seasonal methods read it modulo their period).
+	Forecast(m int, history []float64, phase int, dst []float64) error
 }
 
 // ErrNoHistory is returned by a Fallback given no usable history.
@@ -32,7 +32,7 @@ type Persistence struct{}
 func (Persistence) Name() string { return "persistence" }
 
 // Forecast implements Fallback.
-func (Persistence) Forecast(history []float64, _ int, dst []float64) error {
+func (Persistence) Forecast(_ int, history []float64, _ int, dst []float64) error {
 	for i := len(history) - 1; i >= 0; i-- {
 		if v := history[i]; !math.IsNaN(v) && !math.IsInf(v, 0) {
 			for j := range dst {
@@ -80,7 +80,7 @@ func FitHoltWinters(values []float64, nTrain, period int) (*HoltWinters, error) 
 func (hw *HoltWinters) Name() string { return "holt_winters" }
 
 // Forecast implements Fallback.
-func (hw *HoltWinters) Forecast(history []float64, phase int, dst []float64) error {
+func (hw *HoltWinters) Forecast(_ int, history []float64, phase int, dst []float64) error {
 	sc := hw.Scaler
 	if sc.SD == 0 {
 		sc.SD = 1
@@ -135,4 +135,23 @@ func (hw *HoltWinters) Forecast(history []float64, phase int, dst []float64) err
 	}
 	hw.scratch.Put(sp)
 	return nil
+}
+
+// PerMetric answers metric m from Fallbacks[m] (one fitted per metric).
+type PerMetric []Fallback
+
+// Name implements Fallback.
+func (p PerMetric) Name() string {
+	if len(p) == 0 {
+		return "none"
+	}
+	return p[0].Name()
+}
+
+// Forecast implements Fallback.
+func (p PerMetric) Forecast(m int, history []float64, phase int, dst []float64) error {
+	if m < 0 || m >= len(p) {
+		return fmt.Errorf("serve: no fallback for metric %d of %d", m, len(p))
+	}
+	return p[m].Forecast(m, history, phase, dst)
 }

@@ -237,16 +237,31 @@ func New(m *perfpredict.Model, opt Options) (*Predictor, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newModelPredictor(m, sp, opt)
+}
+
+// newModelPredictor serves m under sp: sets m.Serial and the version.
+func newModelPredictor(m *perfpredict.Model, sp Spec, opt Options) (*Predictor, error) {
 	m.Serial = !opt.Parallel
 	if opt.Version == "" {
-		var b bytes.Buffer
-		if err := m.Encode(&b); err != nil {
+		v, err := ModelVersion(m)
+		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(b.Bytes())
-		opt.Version = "sha256:" + hex.EncodeToString(sum[:6])
+		opt.Version = v
 	}
 	return NewWithSpec(m, sp, opt)
+}
+
+// ModelVersion is "sha256:" and the first 12 hex digits of the digest of
+// m's checkpoint bytes.
+func ModelVersion(m *perfpredict.Model) (string, error) {
+	var b bytes.Buffer
+	if err := m.Encode(&b); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b.Bytes())
+	return "sha256:" + hex.EncodeToString(sum[:6]), nil
 }
 
 // NewWithSpec serves any Network described by sp. net may be nil when a
@@ -639,7 +654,7 @@ func (p *Predictor) fallback(w *Window, dst *Prediction, reason Reason, cause er
 		if len(hist) == 0 && m < len(w.Last) {
 			hist = w.Last[m : m+1]
 		}
-		if err := fb.Forecast(hist, w.Phase, vals[m*H:(m+1)*H]); err != nil {
+		if err := fb.Forecast(m, hist, w.Phase, vals[m*H:(m+1)*H]); err != nil {
 			return fmt.Errorf("serve: %v, and the %s fallback failed for %s: %w", cause, fb.Name(), p.spec.Metrics[m], err)
 		}
 	}

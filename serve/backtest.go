@@ -1,0 +1,109 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Backtest is the degradation forecaster run over a stretch of data, every
+// origin scored against what happened.
+type Backtest struct {
+	Horizon int
+	Origins []int       // rows of the data
+	Times   []time.Time // their times
+	// Probability of a breach within the horizon at each origin, from the
+	// calibrated distribution; Point is whether the point forecast itself
+	// crosses a threshold within the horizon (the threshold-on-forecast
+	// baseline); Event whether a breach actually happened.
+	Probability []float64
+	Point       []bool
+	Event       []bool
+	// Reliability of Probability against Event (10 bins).
+	Reliability []ReliabilityBin
+	// Coverage of the 80% interval (10% to 90%) per step [h-1] and pooled
+	// over steps and metrics; Brier score of Probability.
+	Coverage     []float64
+	CoverageAll  float64
+	Brier        float64
+	FallbackUsed int
+}
+
+// Backtest runs PredictDegradation's forecaster at every origin t of d with
+// from <= t < to whose horizon lies within d.
+func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) (*Backtest, error) {
+	if horizon == 0 {
+		horizon = DefaultHorizon
+	}
+	if horizon < 1 || horizon > s.Spec.Horizon {
+		return nil, fmt.Errorf("serve: horizon %d: the model forecasts 1 to %d steps ahead", horizon, s.Spec.Horizon)
+	}
+	rows, cols, err := s.prepare(d)
+	if err != nil {
+		return nil, err
+	}
+	from = max(from, rows.First()+s.Spec.Steps-1)
+	to = min(to, d.Len()-horizon)
+	if from >= to {
+		return nil, fmt.Errorf("serve: %s: no origin in [%d, %d) has a %d-step window and its horizon within %d rows", d.Name, from, to, s.Spec.Steps, d.Len())
+	}
+	var origins []int
+	for t := from; t < to; t++ {
+		origins = append(origins, t)
+	}
+	preds, srcs, err := s.forecastMany(ctx, d, rows, cols, origins)
+	if err != nil {
+		return nil, err
+	}
+	K, M := s.Spec.Horizon, len(cols)
+	b := &Backtest{Horizon: horizon, Origins: origins, Coverage: make([]float64, horizon)}
+	covered := make([]int, horizon)
+	for i, t := range origins {
+		paths, sorted := s.Calibration.residuals(srcs[i])
+		if srcs[i] != SourceModel {
+			b.FallbackUsed++
+		}
+		r := assess(preds[i], K, horizon, s.Thresholds, paths)
+		event, point := false, false
+		for m, c := range cols {
+			for h := 1; h <= horizon; h++ {
+				y, f := d.Values[c][t+h], preds[i][m*K+h-1]
+				if s.Thresholds[m].breached(y) {
+					event = true
+				}
+				if s.Thresholds[m].breached(f) {
+					point = true
+				}
+				if sorted != nil {
+					col := sorted[m*K+h-1]
+					if lo, hi := f+conformalQuantile(col, 0.1), f+conformalQuantile(col, 0.9); y >= lo && y <= hi {
+						covered[h-1]++
+					}
+				}
+			}
+		}
+		b.Times = append(b.Times, d.Times[t])
+		b.Probability = append(b.Probability, r.pAny)
+		b.Event = append(b.Event, event)
+		b.Point = append(b.Point, point)
+		ev := 0.0
+		if event {
+			ev = 1
+		}
+		b.Brier += (r.pAny - ev) * (r.pAny - ev)
+	}
+	n := float64(len(origins))
+	all := 0
+	for h := range covered {
+		b.Coverage[h] = float64(covered[h]) / (n * float64(M))
+		all += covered[h]
+	}
+	b.CoverageAll = float64(all) / (n * float64(M*horizon))
+	b.Brier /= n
+	b.Reliability = Reliability(b.Probability, b.Event, 10)
+	if math.IsNaN(b.CoverageAll) {
+		b.CoverageAll = 0
+	}
+	return b, nil
+}

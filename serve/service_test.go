@@ -1,0 +1,99 @@
+package serve
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	perfpredict "github.com/novacron/perfpredict"
+)
+
+// synthetic is a stationary metric at 5-minute steps: a daily cycle plus
+// AR(1) noise.
+func synthetic(n int, seed uint64) *Data {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	d := &Data{Name: "synthetic", Metrics: []string{"cpu"}, Values: [][]float64{make([]float64, n)}}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e := 0.0
+	for i := range n {
+		d.Times = append(d.Times, t0.Add(time.Duration(i)*5*time.Minute))
+		e = 0.8*e + rng.NormFloat64()
+		d.Values[0][i] = 50 + 10*math.Sin(2*math.Pi*float64(i)/288) + 3*e
+	}
+	return d
+}
+
+var tinyConfig = perfpredict.Config{Hidden: 8, Layers: 1, Head: []int{16}, Dropout: -1, Steps: 24,
+	BatchSize: 64, LearningRate: 3e-3, Epochs: 3, Patience: 2, Seed: 1}
+
+func trainedService(t testing.TB, d *Data, horizon int) *Service {
+	t.Helper()
+	fz, err := FitProtocol(d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := Train(context.Background(), d, fz, TrainOptions{Config: tinyConfig, Horizon: horizon, Stride: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewService(context.Background(), m, d, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestDegradationCalibration(t *testing.T) {
+	d := synthetic(288*20, 1)
+	start := time.Now()
+	s := trainedService(t, d, 12)
+	t.Logf("trained and calibrated in %v", time.Since(start))
+	n := d.Len()
+	bt, err := s.Backtest(context.Background(), d, n*85/100, n, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("80%% interval coverage %.3f over %d origins, Brier %.4f", bt.CoverageAll, len(bt.Origins), bt.Brier)
+	for _, b := range bt.Reliability {
+		t.Logf("  [%.1f, %.1f) n=%4d mean p %.3f observed %.3f", b.Lo, b.Hi, b.N, b.MeanProb, b.Observed)
+	}
+	// Calibration error of the breach probabilities, and skill over always
+	// saying the base rate.
+	ece, rate := 0.0, 0.0
+	for _, b := range bt.Reliability {
+		if b.N > 0 {
+			ece += float64(b.N) * math.Abs(b.MeanProb-b.Observed)
+			rate += float64(b.N) * b.Observed
+		}
+	}
+	ece /= float64(len(bt.Origins))
+	rate /= float64(len(bt.Origins))
+	t.Logf("expected calibration error %.4f, base rate %.3f (Brier of the base rate %.4f)", ece, rate, rate*(1-rate))
+	if ece > 0.05 {
+		t.Errorf("expected calibration error %.3f, want <= 0.05", ece)
+	}
+	if bt.Brier >= rate*(1-rate) {
+		t.Errorf("Brier %.4f no better than the base rate's %.4f", bt.Brier, rate*(1-rate))
+	}
+	if bt.CoverageAll < 0.75 || bt.CoverageAll > 0.85 {
+		t.Errorf("nominal 80%% interval covers %.3f of held-out points, want 0.75-0.85", bt.CoverageAll)
+	}
+	deg, err := s.PredictDegradation(context.Background(), d.Slice(n-200, n), 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deg.Source != SourceModel || len(deg.Metrics) != 1 || len(deg.Metrics[0].Steps) != 12 {
+		t.Fatalf("degradation %+v", deg)
+	}
+	for _, st := range deg.Metrics[0].Steps {
+		if !(st.P10 <= st.P50 && st.P50 <= st.P90) {
+			t.Errorf("step %d: quantiles %v %v %v out of order", st.Step, st.P10, st.P50, st.P90)
+		}
+	}
+	if p := deg.Probability; p < 0 || p > 1 {
+		t.Errorf("probability %v", p)
+	}
+}
