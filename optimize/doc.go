@@ -10,9 +10,12 @@
 // instance counts of the Catalog's types priced in the requested zone by
 // depth-first branch and bound. Its bound is the cost so far plus, for the
 // most binding resource (vCPU, memory, network, instance count), the shortfall
-// times the cheapest unit price among the types not yet fixed; a node is
-// also cut when even the most every remaining type could add cannot reach
-// the performance floor. The search is exact: an uncut tree proves the
+// times the cheapest unit price among the types not yet fixed, with the vCPU
+// shortfall rounded up to the gcd of the remaining sizes (whole instances
+// only); a node is also cut when even the most the remaining types could add
+// (within the instance limit, largest first) cannot reach the performance
+// floor. Types are branched cheapest per vCPU first, counts high to low, so
+// the first descent gives a good incumbent. The search is exact: an uncut tree proves the
 // allocation cheapest (Result.Optimal); a node or time limit ends it early and
 // the result reports the least bound left open and the gap. Constraints no
 // allocation meets return *InfeasibleError, carrying the cheapest allocation

@@ -200,6 +200,11 @@ type problem struct {
 	// price per unit of each resource among the remaining types.
 	sufV, sufM, sufN, sufCnt []float64
 	pV, pM, pN, pI           []float64
+	// gV[i] is the gcd of the vCPU sizes of types i.. (any vCPU they add is
+	// a multiple of it); byV[i] and byN[i] list types i.. by vCPU and by
+	// network, largest first, for the most an instance budget can add.
+	gV       []int
+	byV, byN [][]int
 
 	nodeLimit int
 	deadline  time.Time
@@ -363,6 +368,26 @@ func (o *Optimizer) newProblem(ctx context.Context, demand []float64, c Constrai
 			p.pI[i] = math.Min(p.pI[i], p.price[i])
 		}
 	}
+	p.gV = make([]int, k+1)
+	p.byV, p.byN = make([][]int, k+1), make([][]int, k+1)
+	for i := k - 1; i >= 0; i-- {
+		p.gV[i] = p.gV[i+1]
+		if p.upper[i] > 0 {
+			p.gV[i] = gcd(p.gV[i], int(p.vcpu[i]))
+		}
+		for _, pair := range []struct {
+			dst *[][]int
+			key []float64
+		}{{&p.byV, p.vcpu}, {&p.byN, p.net}} {
+			idx := make([]int, 0, k-i)
+			for j := i; j < k; j++ {
+				idx = append(idx, j)
+			}
+			key := pair.key
+			sort.SliceStable(idx, func(a, b int) bool { return key[idx[a]] > key[idx[b]] })
+			(*pair.dst)[i] = idx
+		}
+	}
 	p.nodeLimit = o.NodeLimit
 	if p.nodeLimit <= 0 {
 		p.nodeLimit = 2_000_000
@@ -382,6 +407,28 @@ func (o *Optimizer) hasType(name string) bool {
 		}
 	}
 	return false
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// mostAdded is the most of a resource (per-type amounts key) that at most
+// budget more instances of types i.. can add: the largest first.
+func (p *problem) mostAdded(order []int, key []float64, budget int) float64 {
+	total := 0.0
+	for _, j := range order {
+		if budget <= 0 {
+			break
+		}
+		take := min(p.upper[j], budget)
+		total += float64(take) * key[j]
+		budget -= take
+	}
+	return total
 }
 
 // met counts intervals an allocation with v vCPUs and n Gbps meets.
@@ -438,7 +485,11 @@ func (p *problem) solve(target int, budget float64) searchResult {
 	stopped := false
 	var dfs func(i int, v, m, n, cnt, cost float64)
 	dfs = func(i int, v, m, n, cnt, cost float64) {
-		bound := cost + math.Max(math.Max(pos(reqV-v)*p.pV[i], pos(p.minMem-m)*p.pM[i]),
+		needV := pos(reqV - v)
+		if g := float64(p.gV[i]); needV > 0 && g > 1 {
+			needV = math.Ceil(needV/g-1e-9) * g // only whole instances add vCPUs
+		}
+		bound := cost + math.Max(math.Max(needV*p.pV[i], pos(p.minMem-m)*p.pM[i]),
 			math.Max(pos(reqN-n)*p.pN[i], pos(float64(p.minI)-cnt)*p.pI[i]))
 		if math.IsNaN(bound) { // 0 * Inf: nothing needed of a resource no type has
 			bound = cost
@@ -456,9 +507,16 @@ func (p *problem) solve(target int, budget float64) searchResult {
 			r.openLB = math.Min(r.openLB, bound)
 			return
 		}
-		// Optimistic feasibility: everything left at its maximum.
+		// Optimistic feasibility: everything left at its maximum, or, under
+		// an instance limit, the largest instances the limit leaves room for.
+		addV, addN := p.sufV[i], p.sufN[i]
+		if p.maxI >= 0 {
+			room := p.maxI - int(cnt)
+			addV = math.Min(addV, p.mostAdded(p.byV[i], p.vcpu, room))
+			addN = math.Min(addN, p.mostAdded(p.byN[i], p.net, room))
+		}
 		if m+p.sufM[i] < p.minMem-1e-9 || cnt+p.sufCnt[i] < float64(p.minI) ||
-			(p.maxI >= 0 && cnt > float64(p.maxI)) || p.met(v+p.sufV[i], n+p.sufN[i]) < target {
+			(p.maxI >= 0 && cnt > float64(p.maxI)) || p.met(v+addV, n+addN) < target {
 			return
 		}
 		if i == k {

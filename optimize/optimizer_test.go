@@ -232,24 +232,35 @@ func TestInfeasibleUnreachableSLO(t *testing.T) {
 }
 
 func TestNodeLimitReportsGap(t *testing.T) {
-	o := &Optimizer{Catalog: DefaultCatalog(), Capacity: DefaultCapacity(), NodeLimit: 50}
 	demand := []float64{3000, 9000, 20000, 35000}
-	res, err := o.Optimize(context.Background(), demand, Constraints{Zone: "us-east-1a", MinPerformance: 1, MinInstances: 3})
-	if err != nil {
-		t.Fatal(err)
+	c := Constraints{Zone: "us-east-1a", MinPerformance: 1, MinInstances: 3}
+	full, err := (&Optimizer{Catalog: DefaultCatalog(), Capacity: DefaultCapacity()}).Optimize(context.Background(), demand, c)
+	if err != nil || !full.Optimal || full.Gap != 0 || full.LowerBound != full.CostEstimate {
+		t.Fatalf("full search: %+v %v", full, err)
 	}
-	full, err := (&Optimizer{Catalog: DefaultCatalog(), Capacity: DefaultCapacity()}).Optimize(context.Background(), demand, Constraints{Zone: "us-east-1a", MinPerformance: 1, MinInstances: 3})
-	if err != nil || !full.Optimal {
-		t.Fatalf("full search: %v %v", full, err)
+	limited := 0
+	for _, limit := range []int{2, 3, 5, 10, 20} {
+		res, err := (&Optimizer{Catalog: DefaultCatalog(), Capacity: DefaultCapacity(), NodeLimit: limit}).Optimize(context.Background(), demand, c)
+		var ie *InfeasibleError
+		if errors.As(err, &ie) {
+			continue // no incumbent yet at this limit
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Optimal {
+			continue
+		}
+		limited++
+		if res.LowerBound > full.CostEstimate+1e-9 || res.CostEstimate < full.CostEstimate-1e-9 {
+			t.Fatalf("limit %d: bound %v / incumbent %v do not bracket the optimum %v", limit, res.LowerBound, res.CostEstimate, full.CostEstimate)
+		}
+		if math.Abs(res.Gap-(res.CostEstimate-res.LowerBound)) > 1e-12 || res.Gap < 0 {
+			t.Fatalf("limit %d: gap %v", limit, res.Gap)
+		}
 	}
-	if res.Optimal {
-		t.Skip("50 nodes were enough to prove optimality")
-	}
-	if res.LowerBound > full.CostEstimate+1e-9 || res.CostEstimate < full.CostEstimate-1e-9 {
-		t.Fatalf("bound %v / incumbent %v do not bracket the optimum %v", res.LowerBound, res.CostEstimate, full.CostEstimate)
-	}
-	if math.Abs(res.Gap-(res.CostEstimate-res.LowerBound)) > 1e-12 || res.Gap < 0 {
-		t.Fatalf("gap %v", res.Gap)
+	if limited == 0 {
+		t.Fatal("no node limit left the search unproven; the gap path went untested")
 	}
 }
 
