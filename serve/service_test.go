@@ -97,3 +97,36 @@ func TestDegradationCalibration(t *testing.T) {
 		t.Errorf("probability %v", p)
 	}
 }
+
+func TestExplain(t *testing.T) {
+	d := synthetic(288*8, 2)
+	s := trainedService(t, d, 6)
+	n := d.Len()
+	ex, err := s.Explain(context.Background(), d, d.Slice(n-100, n), ExplainOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ex.Importance) != 3 || len(ex.IG) != 3 {
+		t.Fatalf("importance %v, IG %v", ex.Importance, ex.IG)
+	}
+	sum := 0.0
+	for _, im := range ex.Importance {
+		sum += im.Share
+		t.Logf("importance %-12s drop %.4f share %.3f", im.Feature, im.Drop, im.Share)
+	}
+	if math.Abs(sum-1) > 1e-9 || ex.Importance[0].Drop <= 0 {
+		t.Errorf("shares sum to %v, top drop %v", sum, ex.Importance[0].Drop)
+	}
+	// The attention rows the window holds: t-10, t-5, t-1 (T = 24).
+	if len(ex.Attention) != 3 || ex.Attention[2].Lag != 1 {
+		t.Errorf("attention rows %+v", ex.Attention)
+	}
+	for _, a := range ex.IG {
+		t.Logf("IG %-12s %.4f", a.Feature, a.Value)
+	}
+	t.Logf("IG delta %.4f gap %.2g", ex.IGDelta, ex.IGGap)
+	// Completeness: attributions add up to f(x) - f(baseline).
+	if ex.IGGap > 0.05*math.Max(0.1, math.Abs(ex.IGDelta)) {
+		t.Errorf("IG completeness gap %.4g for delta %.4g", ex.IGGap, ex.IGDelta)
+	}
+}
