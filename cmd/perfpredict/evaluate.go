@@ -35,8 +35,8 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 		return usageErr(err)
 	}
 	K := m.Outputs()
-	if m.Target != modelTarget || m.Scaler == nil {
-		return usagef("%s: the model predicts %q; evaluate needs a checkpoint written by perfpredict train (target %q)", *modelPath, m.Target, modelTarget)
+	if _, err := checkModel(m); err != nil {
+		return usagef("%s: %v", *modelPath, err)
 	}
 	var hs []int
 	if *horizon != "" {
@@ -60,12 +60,12 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	model := func(ctx context.Context, s baseline.Series, hs []int) ([][]float64, error) {
+	model := func(ctx context.Context, s baseline.Series, hs []int) (*modelOutput, error) {
 		d, err := prepareSeries(s)
 		if err != nil {
 			return nil, err
 		}
-		return modelForecastsOn(m, d, hs)
+		return networkForecasts(m, d, hs)
 	}
 	rep, err := evaluateAll(ctx, env.stderr, series, hs, model, *plots)
 	if err != nil {

@@ -83,7 +83,7 @@ func plotTraining(dir, name string, hist *perfpredict.History) (string, error) {
 		return "", nil
 	}
 	p := plot.New()
-	p.Title.Text = name + ": training curves (scaled MSE)"
+	p.Title.Text = name + ": training and validation loss per epoch"
 	p.X.Label.Text = "epoch"
 	p.Y.Label.Text = "loss"
 	var tr, va plotter.XYs

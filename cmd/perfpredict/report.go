@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,17 +20,125 @@ import (
 // on the same protocol points (baseline.Targets) of every series at every
 // horizon, and summarised by the geometric mean of MASE over series.
 
-// modelMethod is the table's key for the neural model's forecasts.
-const modelMethod = "model"
+// The model's two columns: the network alone, and the network combined
+// with one baseline by a weight chosen per series and horizon on the
+// validation split (what `train` offers as the model).
+const (
+	lstmMethod  = "lstm"
+	modelMethod = "model"
+)
 
 // methodOrder is the order of the table's columns: the baselines as
-// baseline.Standard returns them, then the model.
-var methodOrder = []string{"persistence", "seasonal_naive", "ma12", "holt_winters", "ridge_ar", modelMethod}
+// baseline.Standard returns them, then the network and the model.
+var methodOrder = []string{"persistence", "seasonal_naive", "ma12", "holt_winters", "ridge_ar", lstmMethod, modelMethod}
 
-// modelForecaster produces the neural model's forecasts of one series at
-// each horizon, aligned with baseline.Targets (the same points as the
-// baselines). It is where the model joins the table.
-type modelForecaster func(ctx context.Context, s baseline.Series, hs []int) ([][]float64, error)
+// modelOutput is the network's forecasts of one series at each horizon:
+// Test aligned with baseline.Targets (the baselines' points), Val with the
+// validation split's indices sp.Train..sp.Fit()-1.
+type modelOutput struct {
+	Test, Val [][]float64
+}
+
+// modelForecaster produces the network's forecasts of one series at each
+// horizon. It is where the model joins the table.
+type modelForecaster func(ctx context.Context, s baseline.Series, hs []int) (*modelOutput, error)
+
+// combination is how the model column mixes the network with a baseline
+// for one series and horizon: Weight*lstm + (1-Weight)*Baseline, chosen to
+// minimise the MAE over the validation targets (no test data is involved).
+type combination struct {
+	Baseline string  `json:"baseline,omitempty"` // "" when the network alone is best
+	Weight   float64 `json:"lstm_weight"`
+	// ValMASE is the combination's MASE on the validation targets,
+	// LSTMValMASE the network's alone.
+	ValMASE     float64 `json:"val_mase"`
+	LSTMValMASE float64 `json:"lstm_val_mase"`
+}
+
+func (c *combination) String() string {
+	if c.Baseline == "" || c.Weight == 1 {
+		return fmt.Sprintf("model = lstm (validation MASE %.3f)", c.ValMASE)
+	}
+	return fmt.Sprintf("model = %.1f lstm + %.1f %s (validation MASE %.3f; lstm alone %.3f)",
+		c.Weight, 1-c.Weight, c.Baseline, c.ValMASE, c.LSTMValMASE)
+}
+
+// combinationWeights is the grid of the network's weight.
+var combinationWeights = []float64{1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0}
+
+// chooseCombination picks the baseline and weight with the least MAE of
+// the combined validation forecasts (y[sp.Train+k] is forecast by lstm[k]
+// and val[name][k]); ties keep the network alone, then the earlier baseline
+// and the larger weight.
+func chooseCombination(y []float64, sp baseline.Split, scale float64, lstm []float64, val map[string][]float64) combination {
+	mae := func(w float64, b []float64) float64 {
+		var s float64
+		for k, p := range lstm {
+			v := w * p
+			if w < 1 {
+				v += (1 - w) * b[k]
+			}
+			s += math.Abs(v - y[sp.Train+k])
+		}
+		return s / float64(len(lstm)) / scale
+	}
+	alone := mae(1, nil)
+	best := combination{Weight: 1, ValMASE: alone, LSTMValMASE: alone}
+	for _, name := range orderedMethods(val) {
+		for _, w := range combinationWeights[1:] {
+			if v := mae(w, val[name]); v < best.ValMASE {
+				best = combination{Baseline: name, Weight: w, ValMASE: v, LSTMValMASE: alone}
+			}
+		}
+	}
+	return best
+}
+
+// validationForecasts runs the baselines, fitted as the protocol fits them
+// for the test split (once, on train and validation), through the series up
+// to the end of its validation split and returns each one's forecasts of
+// every validation target at each horizon of hs, aligned with
+// sp.Train..sp.Fit()-1: the same forecasters the model column mixes with on
+// the test split. (Fitted on train alone instead, ridge AR and Holt-Winters
+// revert to the training level and look far worse on a validation split
+// whose level has moved than the test-time forecasters are; they are mildly
+// optimistic this way, which favours the baselines over the network.) A
+// baseline that cannot forecast so early is left out and named in the
+// returned notes.
+func validationForecasts(s baseline.Series, period int, hs []int) (map[string][][]float64, []string) {
+	sp := baseline.SplitOf(s.Len())
+	maxH := hs[len(hs)-1]
+	out := map[string][][]float64{}
+	var notes []string
+	hist := s.Slice(0, sp.Fit())
+next:
+	for _, f := range baseline.Standard(period, maxH) {
+		if err := f.Fit(hist, sp.Train); err != nil {
+			notes = append(notes, fmt.Sprintf("%s left out of the combination: %v", f.Name(), err))
+			continue
+		}
+		f.Reset()
+		ps := make([][]float64, len(hs))
+		for i := range ps {
+			ps[i] = make([]float64, sp.Val)
+		}
+		for t := 0; t < sp.Fit()-1; t++ {
+			f.Update(s.Values[t])
+			for i, h := range hs {
+				if j := t + h; j >= sp.Train && j < sp.Fit() {
+					v, err := f.Forecast(h)
+					if err != nil {
+						notes = append(notes, fmt.Sprintf("%s left out of the combination: validation forecast: %v", f.Name(), err))
+						continue next
+					}
+					ps[i][j-sp.Train] = v
+				}
+			}
+		}
+		out[f.Name()] = ps
+	}
+	return out, notes
+}
 
 // seriesResult is one row group of the table: one series at one horizon.
 type seriesResult struct {
@@ -37,6 +146,8 @@ type seriesResult struct {
 	Horizon int                         `json:"horizon"`
 	Targets int                         `json:"targets"`
 	Methods map[string]baseline.Metrics `json:"methods"`
+	// Combination says how the model column was formed (with a model).
+	Combination *combination `json:"combination,omitempty"`
 }
 
 // summary holds the geometric mean of MASE per horizon and method, over the
@@ -45,6 +156,16 @@ type summary struct {
 	Series      int                             `json:"series"`
 	GeoMeanMASE map[string]map[string]jsonFloat `json:"geomean_mase"` // horizon -> method -> value
 	Best        map[string]string               `json:"best"`         // horizon -> method with the least geometric mean
+	// VersusBest compares, per horizon, the model's MASE on each series with
+	// the least MASE of the baselines on that series.
+	VersusBest map[string]versus `json:"model_vs_best_baseline,omitempty"`
+}
+
+// versus is the model against the best baseline of each series.
+type versus struct {
+	WorstRatio  float64 `json:"worst_ratio"` // the largest model MASE / best baseline MASE
+	WorstSeries string  `json:"worst_series"`
+	Better      int     `json:"series_better"` // series where the model's MASE is the lower
 }
 
 type evalReport struct {
@@ -118,12 +239,34 @@ func evaluateAll(ctx context.Context, log io.Writer, series []baseline.Series, h
 		fmt.Fprintf(log, "[%d/%d] %s: %d steps, season %d, baselines in %s\n",
 			i+1, len(series), s.Name, s.Len(), period, time.Since(start).Round(time.Millisecond))
 		if model != nil {
-			ps, err := model(ctx, s, hs)
+			out, err := model(ctx, s, hs)
 			if err != nil {
 				return nil, err
 			}
+			sp := baseline.SplitOf(s.Len())
+			val, notes := validationForecasts(s, period, hs)
+			for _, n := range notes {
+				fmt.Fprintf(log, "  %s\n", n)
+			}
+			scale := baseline.NaiveScale(s.Values, sp)
 			for k := range hs {
-				preds[k][modelMethod] = ps[k]
+				preds[k][lstmMethod] = out.Test[k]
+				vk := map[string][]float64{}
+				for name, v := range val {
+					if _, ok := preds[k][name]; ok {
+						vk[name] = v[k]
+					}
+				}
+				c := chooseCombination(s.Values, sp, scale, out.Val[k], vk)
+				combined := slices.Clone(out.Test[k])
+				if c.Weight < 1 {
+					b := preds[k][c.Baseline]
+					for i := range combined {
+						combined[i] = c.Weight*combined[i] + (1-c.Weight)*b[i]
+					}
+				}
+				preds[k][modelMethod] = combined
+				rows[k].Combination = &c
 			}
 		}
 		for k := range hs {
@@ -185,8 +328,44 @@ func summarise(rows []seriesResult, hs []int) summary {
 		}
 		sum.GeoMeanMASE[key] = gm
 		sum.Best[key] = best
+		if v, ok := versusBest(rows, h); ok {
+			if sum.VersusBest == nil {
+				sum.VersusBest = map[string]versus{}
+			}
+			sum.VersusBest[key] = v
+		}
 	}
 	return sum
+}
+
+// versusBest compares the model with each series' best baseline at h.
+func versusBest(rows []seriesResult, h int) (versus, bool) {
+	v := versus{WorstRatio: math.Inf(-1)}
+	found := false
+	for _, r := range rows {
+		m, ok := r.Methods[modelMethod]
+		if r.Horizon != h || !ok {
+			continue
+		}
+		best := math.Inf(1)
+		for name, b := range r.Methods {
+			if name != modelMethod && name != lstmMethod && b.MASE < best {
+				best = b.MASE
+			}
+		}
+		ratio := m.MASE / best
+		if math.IsNaN(ratio) || math.IsInf(best, 0) {
+			continue
+		}
+		found = true
+		if ratio > v.WorstRatio {
+			v.WorstRatio, v.WorstSeries = ratio, r.Name
+		}
+		if ratio < 1 {
+			v.Better++
+		}
+	}
+	return v, found
 }
 
 // orderedMethods lists the keys of a per-method map in table order, unknown
@@ -240,6 +419,9 @@ func (r *evalReport) writeTable(w io.Writer) {
 			fmt.Fprintf(w, "  %-15s %12s %12s %9s %8s %7s %7s\n", m, sig(v.MAE), sig(v.RMSE), num(v.MAPE, 2),
 				num(v.R2, 3), num(v.MASE, 3), num(v.Accuracy5, 3))
 		}
+		if row.Combination != nil {
+			fmt.Fprintf(w, "  %s\n", row.Combination)
+		}
 		fmt.Fprintln(w)
 	}
 	var hs []string
@@ -277,6 +459,16 @@ func (r *evalReport) writeTable(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, "  (* least per horizon; MASE < 1 beats the training split's one-step naive error)")
+	if _, ok := methods[modelMethod]; ok {
+		fmt.Fprintln(w, "  lstm: the network alone; model: the network mixed with one baseline, weight and baseline")
+		fmt.Fprintln(w, "  chosen per series and horizon on the validation split (baselines fitted on train for that)")
+		for _, h := range hs {
+			if v, ok := r.Summary.VersusBest[h]; ok {
+				fmt.Fprintf(w, "  h=%s: model vs the best baseline of each series: at worst %+.1f%% (%s), %d of %d series better\n",
+					h, 100*(v.WorstRatio-1), v.WorstSeries, v.Better, r.Summary.Series)
+			}
+		}
+	}
 }
 
 // sig formats an error magnitude with 4 significant digits, whatever its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,19 +120,21 @@ func loadSeries(paths []string, target string, hs []int, window int) ([]baseline
 func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("train", env)
 	var data stringList
-	fs.Var(&data, "data", "CSV `file` with a timestamp column and the target column (repeatable; default: the 13 NAB series in testdata/nab)")
+	fs.Var(&data, "data", "CSV `file` with a timestamp column and the target column (repeatable: one model is trained on all of them; default: the 13 NAB series in testdata/nab)")
 	target := fs.String("target", "", "target column (default: \"value\", or the only column besides the timestamp)")
 	horizon := fs.String("horizon", "1,12", "forecast horizons in steps, comma-separated; the model predicts every step up to the largest")
-	epochs := fs.Int("epochs", defaultEpochs, "most training epochs per series (early stopping after --patience epochs without a better validation loss)")
+	epochs := fs.Int("epochs", defaultEpochs, "most training epochs (early stopping after --patience epochs without a better validation loss)")
 	patience := fs.Int("patience", 3, "epochs without improvement before stopping")
 	hidden := fs.Int("hidden", 32, "LSTM hidden size per direction")
 	layers := fs.Int("layers", 1, "stacked bidirectional LSTM layers")
 	window := fs.Int("window", baseline.MinTrainLags, "input window in steps")
 	batch := fs.Int("batch", 64, "mini-batch size")
 	lr := fs.Float64("lr", 1e-3, "Adam learning rate")
-	maxWindows := fs.Int("max-windows", 3000, "most recent training windows per series (0: all)")
+	loss := fs.String("loss", perfpredict.LossL1, "training loss: l1 (the mean MASE, as scored), huber or mse")
+	stride := fs.Int("stride", defaultStride, "steps between consecutive training windows of a series")
+	inputsFlag := fs.String("inputs", defaultInputs, "the model's inputs per step with their clipping bounds, NAME@CLIP,...: rel_last (y-y[t])/d, level (y-mu)/sd, diff (y-y[-1])/d")
 	seed := fs.Uint64("seed", 1, "seed of the initial weights, shuffling and dropout")
-	out := fs.String("out", "perfpredict-models", "`dir`ectory for the best checkpoint of each series (<series>.safetensors)")
+	out := fs.String("out", "perfpredict-models", "`dir`ectory for the best checkpoint ("+checkpointName+")")
 	plots := fs.String("plots", "", "write PNG figures to `dir`: forecasts vs actual per series and horizon, training curves, attention")
 	baselinesOnly := fs.Bool("baselines-only", false, "evaluate the baselines only, training no model")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
@@ -142,7 +145,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	for name, v := range map[string]int{"--epochs": *epochs, "--hidden": *hidden, "--layers": *layers, "--window": *window, "--batch": *batch} {
+	for name, v := range map[string]int{"--epochs": *epochs, "--hidden": *hidden, "--layers": *layers, "--window": *window, "--batch": *batch, "--stride": *stride} {
 		if v < 1 {
 			return usagef("%s: must be positive, got %d", name, v)
 		}
@@ -152,6 +155,13 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if *lr <= 0 {
 		return usagef("--lr: must be positive, got %g", *lr)
+	}
+	inputs, err := parseInputs(strings.Split(*inputsFlag, ","))
+	if err != nil {
+		return usagef("--inputs: %v", err)
+	}
+	if *loss != perfpredict.LossL1 && *loss != perfpredict.LossHuber && *loss != perfpredict.LossMSE {
+		return usagef("--loss: %q is not l1, huber or mse", *loss)
 	}
 	paths := []string(data)
 	if len(paths) == 0 {
@@ -169,29 +179,42 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	var model modelForecaster
 	if !*baselinesOnly {
+		K := hs[len(hs)-1]
 		opt := modelOptions{
 			cfg: perfpredict.Config{
-				Hidden: *hidden, Layers: *layers, Head: []int{64, 32}, Dropout: 0.1, Steps: *window,
-				BatchSize: *batch, LearningRate: *lr, Epochs: *epochs, Patience: *patience, Seed: *seed,
+				Hidden: *hidden, Layers: *layers, Dropout: 0.1, Steps: *window, BatchSize: *batch,
+				LearningRate: *lr, Epochs: *epochs, Patience: *patience, Seed: *seed, Loss: *loss,
 			},
-			maxWindows: *maxWindows, outDir: *out, log: env.stderr, live: isTerminal(env.stderr),
+			inputs: inputs, stride: *stride, outDir: *out, log: env.stderr, live: isTerminal(env.stderr),
 		}
-		K := hs[len(hs)-1]
-		model = func(ctx context.Context, s baseline.Series, hs []int) ([][]float64, error) {
+		data := make([]*seriesData, len(series))
+		for i, s := range series {
+			if data[i], err = prepareSeries(s); err != nil {
+				return err
+			}
+		}
+		m, hist, err := trainGlobalModel(ctx, data, K, opt)
+		if err != nil {
+			return err
+		}
+		if *plots != "" {
+			if path, err := plotTraining(*plots, "model", hist); err != nil {
+				return err
+			} else if path != "" {
+				fmt.Fprintf(env.stderr, "  wrote %s\n", path)
+			}
+		}
+		model = func(ctx context.Context, s baseline.Series, hs []int) (*modelOutput, error) {
 			d, err := prepareSeries(s)
 			if err != nil {
 				return nil, err
 			}
-			m, hist, err := trainSeriesModel(ctx, d, K, opt, s.Name)
-			if err != nil {
-				return nil, err
-			}
 			if *plots != "" {
-				if err := plotModel(env, *plots, m, d, hist); err != nil {
+				if err := plotModelAttention(env, *plots, m, d); err != nil {
 					return nil, err
 				}
 			}
-			return modelForecastsOn(m, d, hs)
+			return networkForecasts(m, d, hs)
 		}
 	}
 	rep, err := evaluateAll(ctx, env.stderr, series, hs, model, *plots)
@@ -205,32 +228,84 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	return nil
 }
 
-// defaultEpochs keeps the default command (13 series) within minutes on two
-// cores.
-const defaultEpochs = 8
-
-// The model on a protocol series.
-//
-// Rows are the protocol's steps (no resampling), so the model is scored on
-// exactly the baselines' targets. Inside the model the metric is always
-// named "value", whatever the CSV column is called, so a checkpoint applies
-// to any column. Inputs: features.Engineer's default columns, standardised
-// with a features.Scaler fitted on the training rows. Outputs: for h = 1..K,
-// the change y[t+h] - y[t] from the window's last value, standardised per
-// horizon on the training windows (Model.Scaler); the forecast is y[t] plus
-// the predicted change. A checkpoint records this as Target = "value_delta"
-// and Horizon = K.
-
+// Defaults that keep the default command (13 series, about 14,000 training
+// windows) within a few minutes on two cores.
 const (
-	modelMetric = "value"
-	modelTarget = "value_delta"
+	defaultEpochs = 8
+	defaultStride = 2
 )
 
-// seriesData is a series with its scaled feature rows.
+// The model: one network for every series.
+//
+// Rows are the protocol's steps (no resampling), so the model is scored on
+// exactly the baselines' targets. Everything the network sees is made
+// comparable across series with the series' own training-split statistics:
+// d, the mean absolute one-step change over train (the MASE denominator),
+// and mu, sd, the training split's mean and standard deviation. Inputs at
+// each step i of the window ending at origin t (--inputs, default
+// defaultInputs):
+//
+//	rel_last  (y[i] - y[t]) / d      the path relative to the last value
+//	level     (y[i] - mu) / sd       where the value stands in its range
+//	diff      (y[i] - y[i-1]) / d    the one-step change
+//
+// each clipped to ±clip so that a spike or a level shift after training
+// cannot drive the network far outside what it was trained on. Outputs: for
+// h = 1..K, (y[t+h] - y[t]) / d, the change from the last value in MASE
+// units, so the L1 loss is the mean MASE over horizons. The forecast is
+// y[t] + d*output. A checkpoint records the recipe: the inputs and their
+// clipping as FeatureNames ("rel_last@30"), Target = modelTarget, Horizon =
+// K; d, mu and sd are recomputed from the training split of the evaluated
+// series, as the protocol fits every scaler.
+
+const (
+	modelTarget    = "value_delta/mase_scale"
+	checkpointName = "model.safetensors"
+)
+
+// inputSpec is one input channel of the model and its clipping bound.
+type inputSpec struct {
+	name string
+	clip float64
+}
+
+// defaultInputs is the --inputs default.
+const defaultInputs = "rel_last@30,level@10,diff@30"
+
+func (in inputSpec) String() string { return in.name + "@" + strconv.FormatFloat(in.clip, 'g', -1, 64) }
+
+// parseInputs reads the recipe back from a checkpoint's feature names.
+func parseInputs(names []string) ([]inputSpec, error) {
+	if len(names) == 0 {
+		return nil, errors.New("the checkpoint names no input features")
+	}
+	var out []inputSpec
+	for _, n := range names {
+		name, c, ok := strings.Cut(n, "@")
+		clip, err := strconv.ParseFloat(c, 64)
+		if !ok || err != nil || !(clip > 0) || math.IsInf(clip, 0) {
+			return nil, fmt.Errorf("input feature %q is not NAME@CLIP", n)
+		}
+		switch name {
+		case "rel_last", "level", "diff":
+		default:
+			return nil, fmt.Errorf("input feature %q: unknown input %q (known: rel_last, level, diff)", n, name)
+		}
+		out = append(out, inputSpec{name, clip})
+	}
+	return out, nil
+}
+
+// seriesData is a protocol series with the statistics the model's inputs
+// are scaled with (training split only), and the standardised
+// features.Engineer rows the monitor command measures drift on.
 type seriesData struct {
 	s     baseline.Series
 	sp    baseline.Split
-	x     []float32 // [rows, f], standardised
+	scale float64         // d: mean |y[i] - y[i-1]| over train, the MASE denominator
+	level baseline.Scaler // mu, sd over train
+
+	x     []float32 // engineered features [rows, f], standardised on train
 	f     int
 	names []string
 }
@@ -250,12 +325,16 @@ func medianStep(times []time.Time) time.Duration {
 	return d[len(d)/2]
 }
 
-// prepareSeries engineers and scales the features of s.
+// prepareSeries computes the scales of s and its engineered features.
 func prepareSeries(s baseline.Series) (*seriesData, error) {
 	n := s.Len()
 	sp := baseline.SplitOf(n)
+	d := &seriesData{s: s, sp: sp, scale: baseline.NaiveScale(s.Values, sp), level: baseline.FitScaler(s.Values[:sp.Train])}
+	if !(d.scale > 0) {
+		d.scale = 1 // loadSeries rejects a constant training split; kept finite regardless
+	}
 	g := &features.Grid{
-		Names:   []string{modelMetric},
+		Names:   []string{"value"},
 		Cadence: medianStep(s.Times),
 		Times:   make([]int64, n),
 		Values:  [][]float64{s.Values},
@@ -278,96 +357,117 @@ func prepareSeries(s baseline.Series) (*seriesData, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: feature scaler: %w", s.Name, err)
 	}
-	x := append([]float32(nil), fr.Data...)
-	sc.Transform(x)
-	return &seriesData{s: s, sp: sp, x: x, f: fr.Cols(), names: fr.Names}, nil
+	d.x = append([]float32(nil), fr.Data...)
+	sc.Transform(d.x)
+	d.f, d.names = fr.Cols(), fr.Names
+	return d, nil
 }
 
-// window copies the T feature rows ending at origin t into dst [T, f].
-func (d *seriesData) window(dst []float32, t, T int) {
-	copy(dst, d.x[(t-T+1)*d.f:(t+1)*d.f])
+func clip(v, c float64) float32 { return float32(math.Max(-c, math.Min(c, v))) }
+
+// window writes the T input rows [T, len(inputs)] of the window ending at
+// origin t (t >= T) into dst.
+func (d *seriesData) window(dst []float32, t, T int, inputs []inputSpec) {
+	y, f := d.s.Values, len(inputs)
+	last := y[t]
+	for r := range T {
+		i := t - T + 1 + r
+		for c, in := range inputs {
+			var v float64
+			switch in.name {
+			case "rel_last":
+				v = (y[i] - last) / d.scale
+			case "level":
+				v = d.level.Scale(y[i])
+			case "diff":
+				v = (y[i] - y[i-1]) / d.scale
+			}
+			dst[r*f+c] = clip(v, in.clip)
+		}
+	}
 }
 
 // modelOptions are the train command's model settings.
 type modelOptions struct {
-	cfg        perfpredict.Config
-	maxWindows int    // most recent training windows kept per series (0: all)
-	outDir     string // checkpoints go here ("" keeps none)
-	log        io.Writer
-	live       bool // redraw the progress line within an epoch (a terminal)
+	cfg    perfpredict.Config
+	inputs []inputSpec
+	stride int    // steps between training origins
+	outDir string // the checkpoint goes here ("" keeps none)
+	log    io.Writer
+	live   bool // redraw the progress line within an epoch (a terminal)
 }
 
-// trainSeriesModel trains one model on d predicting h = 1..K and saves its
-// best checkpoint. On cancellation it saves the best weights so far and
-// returns the context's error.
-func trainSeriesModel(ctx context.Context, d *seriesData, K int, opt modelOptions, label string) (*perfpredict.Model, *perfpredict.History, error) {
+// windowSet accumulates windows and their targets (h = 1..K, MASE units).
+type windowSet struct {
+	x      []float32
+	y      []float32
+	n      int
+	T, K   int
+	inputs []inputSpec
+}
+
+func (w *windowSet) add(d *seriesData, t int) {
+	f := len(w.inputs)
+	w.x = slices.Grow(w.x, w.T*f)[:len(w.x)+w.T*f]
+	d.window(w.x[len(w.x)-w.T*f:], t, w.T, w.inputs)
+	for h := 1; h <= w.K; h++ {
+		w.y = append(w.y, float32((d.s.Values[t+h]-d.s.Values[t])/d.scale))
+	}
+	w.n++
+}
+
+// trainGlobalModel trains one model on the pooled training windows of every
+// series (origins whose targets up to h=K lie in the series' training
+// split, every opt.stride steps) with early stopping on the pooled
+// validation windows (every origin whose targets lie in the validation
+// split), and saves the best checkpoint. On cancellation it saves the best
+// weights so far and returns an error saying so.
+func trainGlobalModel(ctx context.Context, data []*seriesData, K int, opt modelOptions) (*perfpredict.Model, *perfpredict.History, error) {
 	T := opt.cfg.Steps
-	sp := d.sp
-	// Training origins: every target in train; validation origins: every
-	// target in validation.
-	lo, hi := T-1, sp.Train-1-K
-	if opt.maxWindows > 0 && hi-lo+1 > opt.maxWindows {
-		lo = hi - opt.maxWindows + 1
-	}
-	vlo, vhi := max(sp.Train-1, T-1), sp.Fit()-1-K
-	if hi-lo+1 < 2 {
-		return nil, nil, usagef("%s: %d steps leave %d training windows of %d steps for horizon %d", d.s.Name, d.s.Len(), max(0, hi-lo+1), T, K)
-	}
-	build := func(lo, hi int) ([]float32, []float64, int) {
-		n := max(0, hi-lo+1)
-		x := make([]float32, n*T*d.f)
-		y := make([]float64, n*K)
-		for i := range n {
-			t := lo + i
-			d.window(x[i*T*d.f:(i+1)*T*d.f], t, T)
-			for h := 1; h <= K; h++ {
-				y[i*K+h-1] = d.s.Values[t+h] - d.s.Values[t]
-			}
+	tr, va := &windowSet{T: T, K: K, inputs: opt.inputs}, &windowSet{T: T, K: K, inputs: opt.inputs}
+	for _, d := range data {
+		sp := d.sp
+		// The most recent training window first, so a stride keeps it.
+		for t := sp.Train - 1 - K; t >= T; t -= opt.stride {
+			tr.add(d, t)
 		}
-		return x, y, n
-	}
-	xt, yt, nt := build(lo, hi)
-	xv, yv, nv := build(vlo, vhi)
-	ts := &perfpredict.TargetScaler{Mean: make([]float64, K), Std: make([]float64, K)}
-	for k := range K {
-		sc := baseline.FitScaler(column(yt, K, k))
-		ts.Mean[k], ts.Std[k] = sc.Mean, sc.SD
-	}
-	scaled := func(y []float64) []float32 {
-		out := make([]float32, len(y))
-		row := make([]float64, K)
-		for i := 0; i+K <= len(y); i += K {
-			copy(row, y[i:i+K])
-			ts.Scale(row)
-			for k, v := range row {
-				out[i+k] = float32(v)
-			}
+		for t := max(sp.Train-1, T); t+K < sp.Fit(); t++ {
+			va.add(d, t)
 		}
-		return out
 	}
-	trainDS, err := perfpredict.NewDataset(xt, scaled(yt), nt, T, d.f, K)
+	if tr.n < 2 {
+		return nil, nil, usagef("%d training windows of %d steps for horizon %d; need at least 2 (longer series or a shorter --window)", tr.n, T, K)
+	}
+	f := len(opt.inputs)
+	trainDS, err := perfpredict.NewDataset(tr.x, tr.y, tr.n, T, f, K)
 	if err != nil {
 		return nil, nil, err
 	}
 	var valDS perfpredict.Dataset
-	if nv > 0 {
-		if valDS, err = perfpredict.NewDataset(xv, scaled(yv), nv, T, d.f, K); err != nil {
+	if va.n > 0 {
+		if valDS, err = perfpredict.NewDataset(va.x, va.y, va.n, T, f, K); err != nil {
 			return nil, nil, err
 		}
 	}
-	m, err := perfpredict.New(opt.cfg, d.f, K)
+	m, err := perfpredict.New(opt.cfg, f, K)
 	if err != nil {
 		return nil, nil, usageErr(err)
 	}
-	m.FeatureNames, m.Target, m.Horizon, m.Scaler = d.names, modelTarget, K, ts
-	bar := newProgressBar(opt.log, label, opt.live)
+	m.FeatureNames = make([]string, f)
+	for i, in := range opt.inputs {
+		m.FeatureNames[i] = in.String()
+	}
+	m.Target, m.Horizon = modelTarget, K
+	fmt.Fprintf(opt.log, "model: %d series, %d training windows (every %d steps), %d validation windows, %d parameters, loss %s\n",
+		len(data), tr.n, opt.stride, va.n, m.NumParams(), m.Config().Loss)
+	bar := newProgressBar(opt.log, "model", opt.live)
 	hist, trainErr := m.Train(ctx, trainDS, valDS, perfpredict.WithProgress(bar.update))
 	bar.done(hist)
 	if opt.outDir != "" && (trainErr == nil || errors.Is(trainErr, context.Canceled)) && hist != nil && hist.BestEpoch > 0 {
 		if err := os.MkdirAll(opt.outDir, 0o755); err != nil {
 			return nil, nil, err
 		}
-		path := filepath.Join(opt.outDir, d.s.Name+".safetensors")
+		path := filepath.Join(opt.outDir, checkpointName)
 		if err := m.Save(path); err != nil {
 			return nil, nil, err
 		}
@@ -377,54 +477,68 @@ func trainSeriesModel(ctx context.Context, d *seriesData, K int, opt modelOption
 		}
 	}
 	if trainErr != nil {
-		return nil, nil, fmt.Errorf("%s: training: %w", d.s.Name, trainErr)
+		return nil, nil, fmt.Errorf("training: %w", trainErr)
 	}
 	return m, hist, nil
 }
 
-// plotModel writes the training curves and the attention over the series'
-// last window.
-func plotModel(env *cmdEnv, dir string, m *perfpredict.Model, d *seriesData, hist *perfpredict.History) error {
-	path, err := plotTraining(dir, d.s.Name, hist)
-	if err != nil {
-		return err
+// checkModel checks that m is a checkpoint of this command and returns its
+// input recipe.
+func checkModel(m *perfpredict.Model) ([]inputSpec, error) {
+	if m.Target != modelTarget {
+		return nil, fmt.Errorf("the model predicts %q; this command needs a checkpoint written by perfpredict train (target %q)", m.Target, modelTarget)
 	}
-	if path != "" {
-		fmt.Fprintf(env.stderr, "  wrote %s\n", path)
+	inputs, err := parseInputs(m.FeatureNames)
+	if err != nil {
+		return nil, err
+	}
+	if len(inputs) != m.Features() {
+		return nil, fmt.Errorf("the checkpoint names %d inputs for %d features", len(inputs), m.Features())
+	}
+	return inputs, nil
+}
+
+// plotModelAttention writes the attention over the series' last window.
+func plotModelAttention(env *cmdEnv, dir string, m *perfpredict.Model, d *seriesData) error {
+	inputs, err := checkModel(m)
+	if err != nil {
+		return usageErr(err)
 	}
 	T, n := m.Config().Steps, d.s.Len()
-	x := make([]float32, T*d.f)
-	d.window(x, n-1, T)
+	x := make([]float32, T*len(inputs))
+	d.window(x, n-1, T, inputs)
 	_, w, err := m.Predict(x, 1, T)
 	if err != nil {
 		return err
 	}
-	if path, err = plotAttention(dir, d.s.Name, w, d.s.Values[n-T:]); err != nil {
+	path, err := plotAttention(dir, d.s.Name, w, d.s.Values[n-T:])
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.stderr, "  wrote %s\n", path)
 	return nil
 }
 
-// column extracts column k of row-major y with width K.
-func column(y []float64, K, k int) []float64 {
-	out := make([]float64, 0, len(y)/K)
-	for i := k; i < len(y); i += K {
-		out = append(out, y[i])
+// modelForecastsOn is the network's forecasts of every test target of d at
+// each horizon of hs, aligned with baseline.Targets.
+func modelForecastsOn(m *perfpredict.Model, d *seriesData, hs []int) ([][]float64, error) {
+	out, err := networkForecasts(m, d, hs)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	return out.Test, nil
 }
 
-// modelForecastsOn forecasts every test target of d at each horizon of hs
-// with m, aligned with baseline.Targets.
-func modelForecastsOn(m *perfpredict.Model, d *seriesData, hs []int) ([][]float64, error) {
+// networkForecasts forecasts with m, at each horizon of hs, every test
+// target of d (aligned with baseline.Targets) and every validation target
+// (indices sp.Train..sp.Fit()-1, for choosing the combination with the
+// baselines).
+func networkForecasts(m *perfpredict.Model, d *seriesData, hs []int) (*modelOutput, error) {
+	inputs, err := checkModel(m)
+	if err != nil {
+		return nil, usageErr(err)
+	}
 	K, T := m.Outputs(), m.Config().Steps
-	if m.Target != modelTarget || m.Scaler == nil || len(m.Scaler.Mean) != K {
-		return nil, usagef("the model predicts %q with %d outputs; this command needs a checkpoint written by perfpredict train (target %q with its scaler)", m.Target, K, modelTarget)
-	}
-	if m.Features() != d.f || (m.FeatureNames != nil && !slices.Equal(m.FeatureNames, d.names)) {
-		return nil, usagef("%s: the model expects %d features %v, the data give %d %v", d.s.Name, m.Features(), m.FeatureNames, d.f, d.names)
-	}
 	maxH := 0
 	for _, h := range hs {
 		if h > K {
@@ -432,36 +546,37 @@ func modelForecastsOn(m *perfpredict.Model, d *seriesData, hs []int) ([][]float6
 		}
 		maxH = max(maxH, h)
 	}
-	start, n := d.sp.TestStart(), d.s.Len()
-	first := start - maxH
-	if first < T-1 {
+	sp, n := d.sp, d.s.Len()
+	first := sp.Train - maxH
+	if first < T {
 		return nil, usagef("%s: %d steps are too few for the model's %d-step window plus horizon %d", d.s.Name, n, T, maxH)
 	}
-	out := make([][]float64, len(hs))
-	for i := range out {
-		out[i] = make([]float64, n-start)
+	out := &modelOutput{Test: make([][]float64, len(hs)), Val: make([][]float64, len(hs))}
+	for i := range hs {
+		out.Test[i] = make([]float64, n-sp.TestStart())
+		out.Val[i] = make([]float64, sp.Val)
 	}
 	const chunk = 256
-	x := make([]float32, chunk*T*d.f)
-	row := make([]float64, K)
+	f := len(inputs)
+	x := make([]float32, chunk*T*f)
+	pred := make([]float32, chunk*K)
 	for t0 := first; t0 < n-1; t0 += chunk {
 		b := min(chunk, n-1-t0)
 		for i := range b {
-			d.window(x[i*T*d.f:(i+1)*T*d.f], t0+i, T)
+			d.window(x[i*T*f:(i+1)*T*f], t0+i, T, inputs)
 		}
-		pred, _, err := m.Predict(x[:b*T*d.f], b, T)
-		if err != nil {
+		if err := m.PredictInto(pred[:b*K], nil, x[:b*T*f], b, T); err != nil {
 			return nil, fmt.Errorf("%s: predict: %w", d.s.Name, err)
 		}
 		for i := range b {
 			t := t0 + i
-			for k := range K {
-				row[k] = float64(pred[i*K+k])
-			}
-			m.Scaler.Unscale(row)
 			for hi, h := range hs {
-				if j := t + h; j >= start && j < n {
-					out[hi][j-start] = d.s.Values[t] + row[h-1]
+				v := d.s.Values[t] + d.scale*float64(pred[i*K+h-1])
+				switch j := t + h; {
+				case j >= sp.TestStart() && j < n:
+					out.Test[hi][j-sp.TestStart()] = v
+				case j >= sp.Train && j < sp.Fit():
+					out.Val[hi][j-sp.Train] = v
 				}
 			}
 		}

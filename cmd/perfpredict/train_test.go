@@ -156,22 +156,24 @@ func writeSeries(t *testing.T, dir, name string, n int) string {
 	return p
 }
 
-// TestTrainEvaluateRoundTrip trains briefly on a short series, then
-// evaluates the saved checkpoint on the same data: every metric, the
-// model's included, must be identical.
+// TestTrainEvaluateRoundTrip trains one model briefly on two short series,
+// then evaluates the saved checkpoint on one of them: every metric, the
+// network's and the model's included, and the combination chosen on the
+// validation split must be identical to train's rows for that series.
 func TestTrainEvaluateRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	data := writeSeries(t, dir, "short", 700)
+	other := writeSeries(t, dir, "other", 800)
 	out := filepath.Join(dir, "models")
-	code, trainOut, stderr := runCmd("train", "--json", "--data", data, "--horizon", "1,3", "--epochs", "2",
+	code, trainOut, stderr := runCmd("train", "--json", "--data", data, "--data", other, "--horizon", "1,3", "--epochs", "2",
 		"--hidden", "8", "--window", "24", "--out", out)
 	if code != 0 {
 		t.Fatalf("train: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "epoch 2/2") || !strings.Contains(stderr, "saved to") {
-		t.Errorf("no progress or checkpoint line on stderr:\n%s", stderr)
+	if !strings.Contains(stderr, "epoch 2/2") || !strings.Contains(stderr, "saved to") || !strings.Contains(stderr, "model: 2 series") {
+		t.Errorf("no progress, model or checkpoint line on stderr:\n%s", stderr)
 	}
-	ckpt := filepath.Join(out, "short.safetensors")
+	ckpt := filepath.Join(out, checkpointName)
 	code, evalOut, stderr := runCmd("evaluate", "--json", "--model", ckpt, "--data", data)
 	if code != 0 {
 		t.Fatalf("evaluate: exit %d: %s", code, stderr)
@@ -183,16 +185,21 @@ func TestTrainEvaluateRoundTrip(t *testing.T) {
 	if err := json.Unmarshal([]byte(evalOut), &b); err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Series) != 2 || len(b.Series) != 2 {
-		t.Fatalf("rows: train %d, evaluate %d; want 2 (h=1, h=3)", len(a.Series), len(b.Series))
+	if len(a.Series) != 4 || len(b.Series) != 2 {
+		t.Fatalf("rows: train %d, evaluate %d; want 4 (2 series, h=1, h=3) and 2", len(a.Series), len(b.Series))
 	}
-	for i := range a.Series {
-		ra, rb := a.Series[i], b.Series[i]
-		if ra.Horizon != rb.Horizon {
-			t.Fatalf("row %d: horizons %d and %d", i, ra.Horizon, rb.Horizon)
+	for i, rb := range b.Series {
+		ra := a.Series[i]
+		if ra.Name != "short" || ra.Horizon != rb.Horizon {
+			t.Fatalf("row %d: train %s h=%d, evaluate %s h=%d", i, ra.Name, ra.Horizon, rb.Name, rb.Horizon)
 		}
-		if _, ok := ra.Methods[modelMethod]; !ok {
-			t.Fatalf("train row %d has no model", i)
+		for _, m := range []string{lstmMethod, modelMethod} {
+			if _, ok := ra.Methods[m]; !ok {
+				t.Fatalf("train row %d has no %s", i, m)
+			}
+		}
+		if ra.Combination == nil || rb.Combination == nil || *ra.Combination != *rb.Combination {
+			t.Errorf("h=%d: combination train %+v, evaluate %+v", ra.Horizon, ra.Combination, rb.Combination)
 		}
 		for name, ma := range ra.Methods {
 			mb, ok := rb.Methods[name]
@@ -203,6 +210,55 @@ func TestTrainEvaluateRoundTrip(t *testing.T) {
 			if ma.MAE != mb.MAE || ma.RMSE != mb.RMSE || ma.MASE != mb.MASE || ma.Accuracy5 != mb.Accuracy5 || ma.N != mb.N {
 				t.Errorf("h=%d %s: train %+v, evaluate %+v", ra.Horizon, name, ma, mb)
 			}
+		}
+	}
+}
+
+// TestCombinationIgnoresTestSplit: the combination is chosen on the
+// validation split alone, so rewriting every test value of the file leaves
+// it unchanged (while the test metrics change).
+func TestCombinationIgnoresTestSplit(t *testing.T) {
+	dir := t.TempDir()
+	data := writeSeries(t, dir, "s", 700)
+	out := filepath.Join(dir, "models")
+	if code, _, stderr := runCmd("train", "--data", data, "--horizon", "1,3", "--epochs", "1", "--hidden", "8",
+		"--window", "24", "--out", out); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	start := 1 + 700*70/100 + 700*15/100 // header + train + validation
+	for i := start; i < len(lines); i++ {
+		ts, v, _ := strings.Cut(lines[i], ",")
+		var f float64
+		fmt.Sscan(v, &f)
+		lines[i] = fmt.Sprintf("%s,%.4f", ts, 2*f+7)
+	}
+	changed := filepath.Join(dir, "changed.csv")
+	if err := os.WriteFile(changed, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eval := func(path string) evalReport {
+		code, stdout, stderr := runCmd("evaluate", "--json", "--model", filepath.Join(out, checkpointName), "--data", path, "--horizon", "1,3")
+		if code != 0 {
+			t.Fatalf("evaluate %s: exit %d: %s", path, code, stderr)
+		}
+		var r evalReport
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	a, c := eval(data), eval(changed)
+	for i := range a.Series {
+		if *a.Series[i].Combination != *c.Series[i].Combination {
+			t.Errorf("h=%d: combination %+v became %+v when only the test split changed", a.Series[i].Horizon, a.Series[i].Combination, c.Series[i].Combination)
+		}
+		if a.Series[i].Methods[modelMethod].MAE == c.Series[i].Methods[modelMethod].MAE {
+			t.Errorf("h=%d: the test metrics did not change with the test values", a.Series[i].Horizon)
 		}
 	}
 }
@@ -263,7 +319,7 @@ func TestTrainInterruptKeepsBestCheckpoint(t *testing.T) {
 	if strings.Contains(errw.buf.String(), "epoch 50/50") {
 		t.Error("training ran to the end despite the cancellation")
 	}
-	code, _, stderr := runCmd("evaluate", "--model", filepath.Join(out, "s.safetensors"), "--data", data, "--horizon", "1")
+	code, _, stderr := runCmd("evaluate", "--model", filepath.Join(out, checkpointName), "--data", data, "--horizon", "1")
 	if code != 0 {
 		t.Fatalf("the interrupted checkpoint does not evaluate: exit %d: %s", code, stderr)
 	}
@@ -278,7 +334,7 @@ func TestTrainPlots(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, name := range []string{"p_h1.png", "p_h12.png", "p_training.png", "p_attention.png"} {
+	for _, name := range []string{"p_h1.png", "p_h12.png", "model_training.png", "p_attention.png"} {
 		b, err := os.ReadFile(filepath.Join(plots, name))
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
