@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/novacron/perfpredict/integration/sim"
@@ -27,6 +29,11 @@ func runOptimize(ctx context.Context, env *cmdEnv, args []string) error {
 	horizon := fs.Int("horizon", 288, "forecast intervals (288 five-minute intervals = one day)")
 	slo := fs.Float64("slo-ms", 50, "mean response time an interval must meet")
 	rate := fs.Float64("service-rate", 250, "requests per second one busy vCPU completes")
+	history := fs.String("history", "", "metrics history CSV (throughput_rps, vcpus, cpu_utilization, latency_ms) to calibrate the service rate and base latency")
+	minMem := fs.Float64("min-memory-gib", 0, "memory the allocation must hold in total")
+	bytesPer := fs.Float64("bytes-per-request", 16<<10, "network bytes per request (0: ignore the network)")
+	var limits typeLimits
+	fs.Var(&limits, "type-limit", "most instances of a type, as type=N (repeatable)")
 	minI := fs.Int("min-instances", 0, "fewest instances")
 	maxI := fs.Int("max-instances", 0, "most instances (0: none)")
 	limit := fs.Duration("time-limit", 10*time.Second, "search time limit; the gap is reported if hit")
@@ -34,7 +41,7 @@ func runOptimize(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cons := optimize.Constraints{MinPerformance: *minPerf, Zone: *zone, MinInstances: *minI, MaxInstances: *maxI}
+	cons := optimize.Constraints{MinPerformance: *minPerf, Zone: *zone, MinInstances: *minI, MaxInstances: *maxI, TypeLimits: limits.m}
 	switch *period {
 	case "hour":
 		cons.MaxCostPerHour = *maxCost
@@ -66,7 +73,18 @@ func runOptimize(ctx context.Context, env *cmdEnv, args []string) error {
 	// Seasonal naive: the next horizon repeats the last one.
 	last := hist[max(0, len(hist)-*horizon):]
 	capm := optimize.DefaultCapacity()
-	capm.SLOMs, capm.ServiceRate = *slo, *rate
+	capm.SLOMs, capm.ServiceRate, capm.MinMemoryGiB, capm.BytesPerRequest = *slo, *rate, *minMem, *bytesPer
+	if *history != "" {
+		obs, err := optimize.LoadHistory(*history)
+		if err != nil {
+			return usageErr(err)
+		}
+		if capm, err = optimize.Calibrate(obs, capm); err != nil {
+			return usageErr(fmt.Errorf("%s: %w", *history, err))
+		}
+		fmt.Fprintf(env.stderr, "perfpredict optimize: calibrated on %d intervals: %.1f req/s per busy vCPU, %.1f ms outside the CPU queue\n",
+			capm.Samples, capm.ServiceRate, capm.BaseLatencyMs)
+	}
 	o := &optimize.Optimizer{Catalog: cat, Capacity: capm, Forecaster: optimize.StaticDemand(last), Horizon: *horizon, TimeLimit: *limit}
 	res, err := o.OptimizeAllocation(ctx, cons)
 	var ie *optimize.InfeasibleError
@@ -84,7 +102,7 @@ func runOptimize(ctx context.Context, env *cmdEnv, args []string) error {
 		return writeJSON(env, map[string]any{"feasible": true, "allocation": res.Allocation,
 			"expected_performance": res.ExpectedPerformance, "cost_estimate": res.CostEstimate,
 			"cost_per_month": res.CostPerMonth, "optimal": res.Optimal, "gap": res.Gap, "lower_bound": res.LowerBound,
-			"nodes": res.Nodes, "zone": *zone})
+			"nodes": res.Nodes, "zone": *zone, "capacity": capm})
 	}
 	w := env.stdout
 	fmt.Fprintf(w, "Optimal allocation:    %s (%d vCPU, %.0f GiB, %.1f Gbps) in %s\n", res.Allocation, res.Allocation.VCPUs, res.Allocation.MemoryGiB, res.Allocation.NetworkGbps, *zone)
@@ -96,6 +114,24 @@ func runOptimize(ctx context.Context, env *cmdEnv, args []string) error {
 	} else {
 		fmt.Fprintf(w, "Optimal:               not proven; gap $%.4f/h to the lower bound $%.4f/h (%d nodes)\n", res.Gap, res.LowerBound, res.Nodes)
 	}
+	return nil
+}
+
+// typeLimits is the repeatable --type-limit type=N flag.
+type typeLimits struct{ m map[string]int }
+
+func (t *typeLimits) String() string { return fmt.Sprint(t.m) }
+
+func (t *typeLimits) Set(v string) error {
+	name, n, ok := strings.Cut(v, "=")
+	count, err := strconv.Atoi(strings.TrimSpace(n))
+	if !ok || strings.TrimSpace(name) == "" || err != nil || count < 0 {
+		return fmt.Errorf("want type=N with N >= 0, got %q", v)
+	}
+	if t.m == nil {
+		t.m = map[string]int{}
+	}
+	t.m[strings.TrimSpace(name)] = count
 	return nil
 }
 

@@ -80,6 +80,53 @@ func TestOptimizeInfeasibleAndBadInput(t *testing.T) {
 	}
 }
 
+func TestOptimizeCalibratedAndLimited(t *testing.T) {
+	hist := filepath.Join(t.TempDir(), "hist.csv")
+	// 200 req/s per busy vCPU: 8 vCPUs at 50% serve 800 req/s.
+	if err := os.WriteFile(hist, []byte("throughput_rps,vcpus,cpu_utilization,latency_ms\n800,8,0.5,30\n1200,8,0.75,33\n400,8,0.25,29\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runOptSimCmd("optimize", "--demand", testTrace, "--history", hist, "--type-limit", "c6i.large=2",
+		"--type-limit", "c6i.xlarge=0", "--min-memory-gib", "300", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var got struct {
+		Allocation struct {
+			Items []struct {
+				Type  string `json:"type"`
+				Count int    `json:"count"`
+			} `json:"items"`
+			MemoryGiB float64 `json:"memory_gib"`
+		} `json:"allocation"`
+		Capacity struct {
+			ServiceRate float64 `json:"service_rate_per_vcpu"`
+		} `json:"capacity"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Capacity.ServiceRate != 200 || !strings.Contains(errs, "calibrated on 3 intervals") {
+		t.Fatalf("calibration: %+v, %s", got.Capacity, errs)
+	}
+	if got.Allocation.MemoryGiB < 300 {
+		t.Fatalf("memory %v below 300 GiB", got.Allocation.MemoryGiB)
+	}
+	for _, it := range got.Allocation.Items {
+		if (it.Type == "c6i.large" && it.Count > 2) || it.Type == "c6i.xlarge" {
+			t.Fatalf("type limit broken: %+v", got.Allocation.Items)
+		}
+	}
+	for _, bad := range []string{"c6i.large", "c6i.large=-1", "=3", "c6i.large=x"} {
+		if code, _, _ := runOptSimCmd("optimize", "--demand", testTrace, "--type-limit", bad); code != 2 {
+			t.Errorf("--type-limit %q: exit %d", bad, code)
+		}
+	}
+	if code, _, errs := runOptSimCmd("optimize", "--demand", testTrace, "--type-limit", "x9.huge=1"); code != 2 || !strings.Contains(errs, "x9.huge") {
+		t.Errorf("unknown type: exit %d %s", code, errs)
+	}
+}
+
 func TestOptimizeText(t *testing.T) {
 	code, out, errs := runOptSimCmd("optimize", "--max-cost", "2", "--cost-period", "hour", "--min-performance", "0.9", "--zone", "eu-west-1a", "--demand", testTrace)
 	if code != 0 {

@@ -29,7 +29,7 @@ func TestSimulateJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	var got map[string]map[string]float64
+	var got map[string]map[string]*float64
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -41,12 +41,19 @@ func TestSimulateJSON(t *testing.T) {
 			}
 		}
 	}
-	if s := got["static"]["latency_avg_ms"]; !(s > 0) {
+	for _, part := range []string{"static", "tuned"} {
+		for _, k := range keys {
+			if got[part][k] == nil {
+				t.Fatalf("%s.%s is null", part, k)
+			}
+		}
+	}
+	if s := *got["static"]["latency_avg_ms"]; !(s > 0) {
 		t.Fatalf("static latency %v", s)
 	}
-	want := 100 * (got["tuned"]["latency_avg_ms"] - got["static"]["latency_avg_ms"]) / got["static"]["latency_avg_ms"]
-	if d := got["change_pct"]["latency_avg_ms"] - want; d > 1e-9 || d < -1e-9 {
-		t.Fatalf("change %v, want %v", got["change_pct"]["latency_avg_ms"], want)
+	want := 100 * (*got["tuned"]["latency_avg_ms"] - *got["static"]["latency_avg_ms"]) / *got["static"]["latency_avg_ms"]
+	if d := *got["change_pct"]["latency_avg_ms"] - want; d > 1e-9 || d < -1e-9 {
+		t.Fatalf("change %v, want %v", *got["change_pct"]["latency_avg_ms"], want)
 	}
 	// Same trace and seed: the static run is reproducible.
 	_, out2, _ := runOptSimCmd("simulate", "--trace", tr, "--slice-seconds", "0.25", "--json")

@@ -2,6 +2,7 @@ package sim_test
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -160,4 +161,17 @@ func FuzzParseTrace(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestComparisonJSONNullsUndefinedChange(t *testing.T) {
+	c := sim.Comparison{Static: sim.Metrics{LatencyAvgMs: 10}, Tuned: sim.Metrics{LatencyAvgMs: 8, ErrorRate: 0.01}}
+	c.ChangePct = sim.ChangePct(c.Static, c.Tuned)
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if !strings.Contains(s, `"error_rate":null`) || !strings.Contains(s, `"latency_avg_ms":-20`) || !strings.Contains(s, `"utilization":0`) {
+		t.Fatalf("%s", s)
+	}
 }

@@ -2,8 +2,10 @@ package sim
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/novacron/perfpredict/integration"
 )
@@ -120,6 +122,25 @@ type Comparison struct {
 	Static    Metrics `json:"static"`
 	Tuned     Metrics `json:"tuned"`
 	ChangePct Metrics `json:"change_pct"`
+}
+
+// MarshalJSON writes the comparison with a change that has no finite value
+// (from zero to something) as null.
+func (c Comparison) MarshalJSON() ([]byte, error) {
+	pct := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	ch := c.ChangePct
+	return json.Marshal(struct {
+		Static    Metrics             `json:"static"`
+		Tuned     Metrics             `json:"tuned"`
+		ChangePct map[string]*float64 `json:"change_pct"`
+	}{c.Static, c.Tuned, map[string]*float64{
+		"latency_avg_ms": pct(ch.LatencyAvgMs), "latency_p95_ms": pct(ch.LatencyP95Ms), "latency_p99_ms": pct(ch.LatencyP99Ms),
+		"throughput_rps": pct(ch.ThroughputRPS), "error_rate": pct(ch.ErrorRate), "utilization": pct(ch.Utilization)}})
 }
 
 // Compare runs rps twice on identically seeded clusters.
