@@ -31,6 +31,13 @@
 //	ACP: commit latency <= budget and failed rounds <= MaxFailedRoundShare;
 //	     least commit latency (a commit given up counts as the whole budget).
 //
+// PBA is tuned differently when its telemetry carries the bandwidth
+// measurements PBA took: its pacing rate is a known function of those
+// measurements and its two settings, so the tuner replays every setting on
+// the same measurement history (pba_replay.go) and fits how delay follows
+// from the replayed pacing, instead of trying settings one by one against
+// bandwidth regimes that change faster than they can be compared.
+//
 // PredictOptimalHDESettings, PredictOptimalPBASettings and
 // PredictOptimalACPSettings are the seed's functions: a whole-grid search on
 // a predictor's response, with no step limit. The subpackage sim is a

@@ -58,9 +58,21 @@
 //
 // Latency average, p95 and p99 over successful requests; throughput as
 // successful requests per simulated second; error rate as errors over
-// arrivals; utilisation as the mean of the HDE cores' busy share and the WAN
-// link's busy share (bytes sent over available bandwidth), averaged over
-// intervals.
+// arrivals; utilisation as the mean of the HDE cores' busy share (capped at
+// 1) and the WAN link's busy share (bytes sent over available bandwidth),
+// averaged over intervals.
+//
+// # Telemetry
+//
+// After each interval the Cluster reports IntervalStats, what each
+// component's engine would measure: HDE its transfer latency, bytes on the
+// wire and offered CPU load (above 1 when the cores fall behind); PBA its
+// network-stage delay, the part of it spent waiting on retransmissions, its
+// loss share and its bandwidth measurements; ACP its commit latency, failed
+// round share and given-up commits. Tuners (the Controller) change settings
+// only through the engine setters, so the static and tuned runs differ in
+// nothing but those calls. HDECPUFactor injects a regression into one
+// compression level, to exercise rollback.
 //
 // Random streams (arrivals, cross traffic, measurement noise, loss, consensus
 // jitter) are separate generators seeded from Config.Seed, so two runs with
