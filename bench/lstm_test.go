@@ -96,6 +96,7 @@ func BenchmarkLSTMForward(b *testing.B) {
 				}
 			}
 			reportLSTM(b, batch, lstmForwardFLOPs(seedLSTM, seedSteps), cpu0)
+			b.ReportMetric(float64(ws.Bytes()+s.PackedBytes())/(1<<20), "MiB")
 		})
 	}
 }
@@ -124,6 +125,7 @@ func BenchmarkLSTMTrainStep(b *testing.B) {
 				step()
 			}
 			reportLSTM(b, batch, 3*lstmForwardFLOPs(seedLSTM, seedSteps), cpu0)
+			b.ReportMetric(float64(ws.Bytes()+s.PackedBytes())/(1<<20), "MiB")
 		})
 	}
 }

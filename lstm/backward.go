@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/novacron/perfpredict/asm"
-	"github.com/novacron/perfpredict/internal/blas"
 )
 
 // Backward propagates dOut, the gradient of the loss with respect to the
@@ -13,11 +12,16 @@ import (
 // Param.Grad and returns the gradient of the input [batch, steps, Input],
 // which ws owns until its next Backward. dOut is not modified.
 //
-// Calling it without a preceding Forward(train=true) on ws, or with a dOut of
-// the wrong length, is a programming error and panics.
+// Backward overwrites the activations it consumes, so each training Forward
+// supports one Backward. Calling it without a preceding Forward(train=true)
+// on ws, a second time for the same Forward, or with a dOut of the wrong
+// length is a programming error and panics.
 func (s *Stack) Backward(ws *Workspace, dOut []float32) []float32 {
 	if ws == nil || ws.stack != s {
 		panic("lstm: Backward with a Workspace from another Stack")
+	}
+	if ws.doneBwd {
+		panic("lstm: Backward called twice for one Forward(train=true) (it consumes the activations)")
 	}
 	if !ws.ready || !ws.train {
 		panic("lstm: Backward without a preceding Forward(train=true) on this Workspace")
@@ -28,50 +32,64 @@ func (s *Stack) Backward(ws *Workspace, dOut []float32) []float32 {
 			len(dOut), ws.batch, ws.steps, s.OutputSize(), want))
 	}
 	ws.prepareBackward()
+	ws.doneBwd = true
 	ws.dOut = dOut
 	for k := len(s.cells) - 1; k >= 0; k-- {
-		ws.bothDirs(k, true)
-		// Sum the directions' input gradients in a fixed order, so the serial
-		// and the concurrent paths agree bit for bit.
-		in := s.cells[k][0].in
-		sum := ws.grad[k%2][:bt*in]
-		copy(sum, ws.bwd[0].dIn[:bt*in])
-		for d := 1; d < s.dirs; d++ {
-			asm.Axpy(1, ws.bwd[d].dIn[:bt*in], sum)
-		}
 		if k > 0 && ws.dropping() {
-			mask := ws.layers[k-1].mask
-			for i := range sum {
-				sum[i] *= mask[i]
-			}
+			ws.applyDropout(k - 1) // layer k's input, for dW_ih (and a recomputation)
 		}
-		ws.dOut = sum // the gradient of layer k-1's output
+		if !ws.kept(k) {
+			ws.bothDirs(k, jobRecompute)
+		}
+		ws.bothDirs(k, jobBackward)
+		// Layer k's output gradient is consumed: overwrite it with the
+		// gradient of its input, the output gradient of layer k-1.
+		ws.splitRows(k, jobInputGrad)
+		ws.dOut = ws.grad[:bt*s.cells[k][0].in]
 	}
 	ws.dOut = nil
-	return ws.grad[0][:bt*s.cfg.Input]
+	return ws.grad[:bt*s.cfg.Input]
+}
+
+// inputGradRows computes rows [lo, hi) of layer k's input gradient into
+// ws.grad: the directions' dGates W_ih summed in a fixed order (so the serial
+// and the concurrent paths agree bit for bit), then through the dropout that
+// made the input from layer k-1's output.
+func (ws *Workspace) inputGradRows(k, lo, hi int, gm gemms) {
+	s := ws.stack
+	G := 4 * s.cfg.Hidden
+	in := s.cells[k][0].in
+	dst := ws.grad[lo*in:]
+	for d, c := range s.cells[k] {
+		beta := float32(1)
+		if d == 0 {
+			beta = 0
+		}
+		gm.plain(false, false, hi-lo, in, G, 1, ws.slot(k, d).gates[lo*G:], G, c.wih.Data, in, beta, dst, in)
+	}
+	if k > 0 && ws.dropping() {
+		ws.dropoutGrad(k-1, ws.grad, lo, hi)
+	}
 }
 
 // backwardDir runs layer k, direction d backwards through time with ws.dOut
-// as the gradient of the layer's output, accumulating the parameter gradients
-// and leaving this direction's input gradient in ws.bwd[d].dIn.
+// as the gradient of the layer's output, replacing the gate activations with
+// their gradients and accumulating the parameter gradients.
 func (ws *Workspace) backwardDir(k, d int, gm gemms) {
 	gemm := gm.plain
 	s := ws.stack
 	c := s.cells[k][d]
 	B, T, H := ws.batch, ws.steps, s.cfg.Hidden
 	G, DH := 4*H, s.dirs*H
-	st := &ws.dirs[k][d]
-	bw := &ws.bwd[d]
-	out := ws.layers[k].out
+	st := ws.slot(k, d)
+	sc := &ws.scratch[d]
+	out := ws.output(k)
 	dOut := ws.dOut
-	dGates := bw.dGates
-	dh, dc := bw.dh, bw.dc
+	dGates := st.gates // the activations become their gradients in place
+	dh, dc, tanhC := sc.dh, sc.dc, sc.tanhC
 	clear(dh)
 	clear(dc)
-	var whh *blas.PackedB
-	if T > 1 {
-		whh = ws.weights[k][d].backwardWhh(c, H)
-	}
+	whh := s.backwardWhh(k, d)
 
 	for step := T - 1; step >= 0; step-- {
 		t, prev := step, step-1
@@ -88,7 +106,9 @@ func (ws *Workspace) backwardDir(k, d int, gm gemms) {
 			if step > 0 {
 				cPrev = st.c[(b*T+prev)*H:]
 			}
-			asm.LSTMCellBackward(dGates[r*G:(r+1)*G], st.gates[r*G:(r+1)*G], cPrev, st.tanhC[r*H:], dhb, dc[b*H:(b+1)*H])
+			asm.Tanh(tanhC, st.c[r*H:(r+1)*H])
+			g := dGates[r*G : (r+1)*G]
+			asm.LSTMCellBackward(g, g, cPrev, tanhC, dhb, dc[b*H:(b+1)*H])
 		}
 		if step > 0 {
 			// dh[:, prev] = dGates[:, t] W_hh over the whole batch.
@@ -96,33 +116,41 @@ func (ws *Workspace) backwardDir(k, d int, gm gemms) {
 		}
 	}
 
-	// h_{t-1} for every (b, t) in processing order, zero at the first step,
-	// so that dW_hh is one GEMM over all time steps.
-	hPrev := bw.hPrev
-	for b := 0; b < B; b++ {
-		for t := 0; t < T; t++ {
-			dst := hPrev[(b*T+t)*H : (b*T+t+1)*H]
-			prev := t - 1
-			if c.reverse {
-				prev = t + 1
-			}
-			if prev < 0 || prev >= T {
-				clear(dst)
-				continue
-			}
-			copy(dst, out[(b*T+prev)*DH+d*H:])
-		}
-	}
 	in := ws.input(k)
 	bt := B * T
 	gemm(true, false, G, c.in, bt, 1, dGates, G, in, c.in, 1, c.wih.Grad, c.in)
-	gemm(true, false, G, H, bt, 1, dGates, G, hPrev, H, 1, c.whh.Grad, H)
-	dBias := bw.dBias
+	dBias := sc.dBias
 	clear(dBias)
 	for r := 0; r < bt; r++ {
 		asm.Axpy(1, dGates[r*G:(r+1)*G], dBias)
 	}
 	asm.Axpy(1, dBias, c.bih.Grad)
 	asm.Axpy(1, dBias, c.bhh.Grad)
-	gemm(false, false, bt, c.in, G, 1, dGates, G, c.wih.Data, c.in, 0, bw.dIn, c.in)
+
+	// dW_hh = sum over (b, t) of dGates[b, t]^T h_{t-1}: one GEMM over all
+	// rows, pairing gate row r with output row r-1 (r+1 in reverse). The
+	// pairs that cross from one sequence to the next fall on the first
+	// processed step of each sequence, whose h_{t-1} is zero: those gate rows
+	// are set aside and zeroed for the product, then put back for the input
+	// gradient.
+	if T == 1 {
+		return
+	}
+	t0 := 0
+	if c.reverse {
+		t0 = T - 1
+	}
+	for b := 0; b < B; b++ {
+		row := dGates[(b*T+t0)*G : (b*T+t0+1)*G]
+		copy(sc.first[b*G:], row)
+		clear(row)
+	}
+	if c.reverse {
+		gemm(true, false, G, H, bt-1, 1, dGates, G, out[DH+d*H:], DH, 1, c.whh.Grad, H)
+	} else {
+		gemm(true, false, G, H, bt-1, 1, dGates[G:], G, out[d*H:], DH, 1, c.whh.Grad, H)
+	}
+	for b := 0; b < B; b++ {
+		copy(dGates[(b*T+t0)*G:(b*T+t0+1)*G], sc.first[b*G:(b+1)*G])
+	}
 }

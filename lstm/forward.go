@@ -49,10 +49,13 @@ func (s *Stack) Forward(ws *Workspace, x []float32, batch, steps int, train bool
 		ws.seedDropout()
 	}
 	for k := range s.cells {
-		ws.bothDirs(k, false) // each direction applies its dropout columns
+		if k > 0 && ws.dropping() {
+			ws.applyDropout(k - 1)
+		}
+		ws.bothDirs(k, jobForward) // each direction draws its dropout bits
 	}
-	ws.ready = true
-	return ws.layers[len(s.cells)-1].out, nil
+	ws.ready, ws.doneBwd = train, false
+	return ws.output(len(s.cells) - 1), nil
 }
 
 // input is layer k's input [B*T, in] in the current pass.
@@ -61,18 +64,12 @@ func (ws *Workspace) input(k int) []float32 {
 		return ws.x
 	}
 	if ws.dropping() {
-		return ws.layers[k-1].dropped
+		if ws.droppedOf != k-1 {
+			panic("lstm: internal error: dropped-out input not materialised")
+		}
+		return ws.dropped
 	}
-	return ws.layers[k-1].out
-}
-
-// dirState is the buffer set that layer k, direction d uses in this pass:
-// its own in training (Backward reads it), a shared one in evaluation.
-func (ws *Workspace) dirState(k, d int) *dirBufs {
-	if !ws.train {
-		k = 0
-	}
-	return &ws.dirs[k][d]
+	return ws.output(k - 1)
 }
 
 // seedDropout draws, from the workspace's random source, the seeds of the
@@ -87,41 +84,95 @@ func (ws *Workspace) seedDropout() {
 	}
 }
 
-// dropout draws direction d's columns of the inverted-dropout mask of layer
-// k's output and applies them: each value is kept with probability 1-p and
-// scaled by 1/(1-p).
-func (ws *Workspace) dropout(k, d int) {
+// drawMask draws direction d's columns of the inverted-dropout mask of layer
+// k's output as bits (1: kept), each value kept with probability 1-p.
+func (ws *Workspace) drawMask(k, d int) {
 	s := ws.stack
 	p := s.cfg.Dropout
-	H, DH := s.cfg.Hidden, s.dirs*s.cfg.Hidden
-	lb := &ws.layers[k]
-	var keep float32
-	if p < 1 {
-		keep = 1 / (1 - p)
-	}
+	H := s.cfg.Hidden
+	W := maskWords(H)
 	src := &ws.dropSrc[d]
 	src.Seed(ws.dropSeeds[k][d][0], ws.dropSeeds[k][d][1])
 	// A value is dropped when a uniform 32-bit draw falls below p*2^32; one
 	// 64-bit draw serves two values (H is rounded up to even draws per row).
 	threshold := uint64(float64(p) * (1 << 32))
+	mask := ws.masks[k][d]
 	for r := 0; r < ws.batch*ws.steps; r++ {
-		o := r*DH + d*H
-		mask, out, dropped := lb.mask[o:o+H], lb.out[o:o+H], lb.dropped[o:o+H]
-		for j := 0; j < H; j += 2 {
-			u := src.Uint64()
-			mask[j] = keep
-			if u&0xffffffff < threshold {
-				mask[j] = 0
-			}
-			if j+1 < H {
-				mask[j+1] = keep
-				if u>>32 < threshold {
-					mask[j+1] = 0
+		row := mask[r*W : (r+1)*W]
+		for w := range row {
+			var bits uint64
+			n := min(64, H-64*w)
+			for j := 0; j < n; j += 2 {
+				u := src.Uint64()
+				if u&0xffffffff >= threshold {
+					bits |= 1 << j
+				}
+				if j+1 < n && u>>32 >= threshold {
+					bits |= 2 << j
 				}
 			}
+			row[w] = bits
 		}
-		for j, v := range out {
-			dropped[j] = v * mask[j]
+	}
+}
+
+// keepScale is the factor of a kept value: 1/(1-p), or 0 when p is 1.
+func (ws *Workspace) keepScale() float32 {
+	if p := ws.stack.cfg.Dropout; p < 1 {
+		return 1 / (1 - p)
+	}
+	return 0
+}
+
+// applyDropout materialises the dropped-out output of layer k (the input of
+// layer k+1) in ws.dropped, unless it is there already.
+func (ws *Workspace) applyDropout(k int) {
+	if ws.droppedOf == k {
+		return
+	}
+	ws.droppedOf = -1
+	ws.splitRows(k, jobDropout)
+	ws.droppedOf = k
+}
+
+// dropoutRows sets rows [lo, hi) of ws.dropped to layer k's output times the
+// mask: each value kept and scaled by 1/(1-p), or multiplied by 0 (NaN stays
+// NaN, as in PyTorch).
+func (ws *Workspace) dropoutRows(k, lo, hi int) {
+	s := ws.stack
+	H, DH := s.cfg.Hidden, s.dirs*s.cfg.Hidden
+	W := maskWords(H)
+	scale := [2]float32{0, ws.keepScale()}
+	out := ws.output(k)
+	for d := 0; d < s.dirs; d++ {
+		mask := ws.masks[k][d]
+		for r := lo; r < hi; r++ {
+			o := r*DH + d*H
+			src, dst := out[o:o+H], ws.dropped[o:o+H]
+			bits := mask[r*W : (r+1)*W]
+			for j, v := range src {
+				dst[j] = v * scale[bits[j>>6]>>(j&63)&1]
+			}
+		}
+	}
+}
+
+// dropoutGrad multiplies g [B*T, H*dirs], the gradient of layer k's dropped-
+// out output, by the mask, giving the gradient of the output itself (rows
+// [lo, hi)).
+func (ws *Workspace) dropoutGrad(k int, g []float32, lo, hi int) {
+	s := ws.stack
+	H, DH := s.cfg.Hidden, s.dirs*s.cfg.Hidden
+	W := maskWords(H)
+	scale := [2]float32{0, ws.keepScale()}
+	for d := 0; d < s.dirs; d++ {
+		mask := ws.masks[k][d]
+		for r := lo; r < hi; r++ {
+			row := g[r*DH+d*H : r*DH+d*H+H]
+			bits := mask[r*W : (r+1)*W]
+			for j := range row {
+				row[j] *= scale[bits[j>>6]>>(j&63)&1]
+			}
 		}
 	}
 }
@@ -130,26 +181,29 @@ func (ws *Workspace) dropout(k, d int) {
 // is its own GEMM (with the recurrent one right after it, while that step's
 // gates are in cache) instead of one GEMM over all steps up front: at large
 // batches the all-steps gates no longer fit in the caches and would go
-// through memory twice more. In evaluation the gates, cell states and
-// tanh(c) then need only one step's rows.
+// through memory twice more. In evaluation the gates and cell states then
+// need only one step's rows.
 const stepwiseBatch = 64
 
 // compact reports whether this pass keeps only one time step of gates and
 // two of cell states per direction (evaluation at large batch).
 func (ws *Workspace) compact() bool { return !ws.train && ws.batch >= stepwiseBatch }
 
-// forwardDir runs layer k, direction d over all time steps.
-func (ws *Workspace) forwardDir(k, d int, gm gemms) {
+// forwardDir runs layer k, direction d over all time steps. recompute says
+// Backward is rebuilding the gates and cell states of a layer whose set was
+// reused: the output is rewritten with the same values and the dropout mask
+// is not drawn again.
+func (ws *Workspace) forwardDir(k, d int, gm gemms, recompute bool) {
 	s := ws.stack
 	c := s.cells[k][d]
 	B, T, H := ws.batch, ws.steps, s.cfg.Hidden
 	G, DH := 4*H, s.dirs*H
 	in := ws.input(k)
-	st := ws.dirState(k, d)
-	out := ws.layers[k].out
+	st := ws.slot(k, d)
+	out := ws.output(k)
+	tanhC := ws.scratch[d].tanhC // not needed: Backward recomputes tanh(c)
 
-	pw := &ws.weights[k][d]
-	pw.refresh(c, H)
+	pw := s.forwardWeights(k, d)
 	whhT := &pw.whhT
 	gates := st.gates
 	stepwise := B >= stepwiseBatch
@@ -196,11 +250,11 @@ func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 			if step > 0 {
 				cPrev = st.c[(b*csb+prev*cst+((step-1)&1)*csp)*H:]
 			}
-			asm.LSTMCellForward(g, cPrev, st.c[ci*H:(ci+1)*H], out[r*DH+d*H:], st.tanhC[ci*H:])
+			asm.LSTMCellForward(g, cPrev, st.c[ci*H:(ci+1)*H], out[r*DH+d*H:], tanhC)
 		}
 	}
-	if ws.dropping() && k < len(s.cells)-1 {
-		ws.dropout(k, d)
+	if !recompute && ws.dropping() && k < len(s.cells)-1 {
+		ws.drawMask(k, d)
 	}
 }
 

@@ -8,15 +8,21 @@
 // W_ih^T, both biases folded in), then runs the recurrence: per time step one
 // GEMM over the batch (h_{t-1} W_hh^T added to that step's gates) and the fused
 // cell kernel per batch row. The reverse direction walks the time steps
-// backwards and writes its outputs back in time order. Everything the backward
-// pass needs (gate activations, cell states, tanh of the cell states, layer
-// inputs, dropout masks) stays in the Workspace, whose buffers grow to the
-// largest shape seen and are reused, so a forward pass of a known shape
-// allocates nothing. Backward runs the steps in reverse, accumulates the
-// parameter gradients (the weight gradients as two large GEMMs over all time
-// steps) and returns the gradient of the input. The two directions of a layer
-// run on two goroutines when there is enough work, unless Workspace.Serial is
-// set.
+// backwards and writes its outputs back in time order.
+//
+// The Stack keeps its weights packed for the GEMM kernels, shared by all its
+// workspaces, and re-packs them after WeightsChanged (which whoever changes
+// the parameters in place calls). Everything else lives in a Workspace, whose
+// buffers grow to the largest shape seen and are reused, so a pass of a known
+// shape allocates nothing. A training Forward keeps what Backward needs: the
+// layer inputs and outputs, the dropout masks as bits, and the gate
+// activations and cell states of the top Workspace.KeepLayers layers; Backward
+// recomputes tanh(c), and the gates of the layers below, in the buffers it has
+// finished with. Backward runs the steps in reverse, turns the gate
+// activations into their gradients in place, accumulates the parameter
+// gradients (the weight gradients as two large GEMMs over all time steps) and
+// returns the gradient of the input. The two directions of a layer run on two
+// goroutines when there is enough work, unless Workspace.Serial is set.
 //
 // Shapes given by user data (batch, steps, len(x)) are checked and reported as
 // errors; misuse that is a programming error (Backward before a training
@@ -27,6 +33,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 
 	"github.com/novacron/perfpredict/internal/nn"
 )
@@ -41,12 +48,20 @@ type Config struct {
 }
 
 // Stack is an L-layer LSTM. Its parameters are Params(); the weights are zero
-// until InitUniform or a checkpoint fills them.
+// until InitUniform or a checkpoint fills them. Whoever changes the values
+// of Params() in place afterwards calls WeightsChanged.
+//
+// The stack keeps its weights packed for the matrix products, shared by all
+// its workspaces; Forward and Backward may run concurrently on different
+// workspaces.
 type Stack struct {
 	cfg    Config
 	dirs   int
 	cells  [][]*cell // [layer][direction]
 	params []*nn.Param
+
+	gen    atomic.Uint64  // weights generation, bumped by WeightsChanged
+	packed [][]packedCell // [layer][direction]
 }
 
 // cell is one layer and direction: PyTorch's four tensors.
@@ -75,6 +90,7 @@ func New(cfg Config) (*Stack, error) {
 	if cfg.Bidirectional {
 		s.dirs = 2
 	}
+	s.gen.Store(1) // packedCell.gen 0 means never packed
 	h := cfg.Hidden
 	for k := 0; k < cfg.Layers; k++ {
 		in := cfg.Input
@@ -99,6 +115,7 @@ func New(cfg Config) (*Stack, error) {
 			row = append(row, c)
 		}
 		s.cells = append(s.cells, row)
+		s.packed = append(s.packed, make([]packedCell, s.dirs))
 	}
 	return s, nil
 }
@@ -123,4 +140,5 @@ func (s *Stack) InitUniform(rng *rand.Rand) {
 			p.Data[i] = float32((2*rng.Float64() - 1) * bound)
 		}
 	}
+	s.WeightsChanged()
 }

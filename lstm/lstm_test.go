@@ -63,6 +63,7 @@ func TestGradCheck(t *testing.T) {
 			x := randVec(c.B*c.T*c.cfg.Input, uint64(ci), 1)
 			r := randVec(c.B*c.T*s.OutputSize(), uint64(ci+100), 1)
 			loss := func() float64 {
+				s.WeightsChanged()                      // a weight may have been perturbed
 				ws.SetRand(rand.New(rand.NewPCG(7, 7))) // the same dropout mask each time
 				out, err := s.Forward(ws, x, c.B, c.T, true)
 				if err != nil {
@@ -251,18 +252,20 @@ func TestEvalIgnoresDropout(t *testing.T) {
 	if same == len(a) {
 		t.Error("training pass with dropout equals the eval pass")
 	}
-	mask := ws.layers[0].mask
+	// The next layer's input is layer 0's output with each value either
+	// zeroed or scaled by 1/(1-p).
+	keep := 1 / (1 - cfg.Dropout)
 	zeros := 0
-	for _, m := range mask {
-		switch m {
+	for i, v := range ws.dropped {
+		switch o := ws.out[0][i]; v {
 		case 0:
 			zeros++
-		case 1 / (1 - cfg.Dropout):
+		case o * keep:
 		default:
-			t.Fatalf("mask value %v, want 0 or %v", m, 1/(1-cfg.Dropout))
+			t.Fatalf("dropped-out value %v of %v, want 0 or %v", v, o, o*keep)
 		}
 	}
-	if frac := float64(zeros) / float64(len(mask)); math.Abs(frac-0.3) > 0.08 {
+	if frac := float64(zeros) / float64(len(ws.dropped)); math.Abs(frac-0.3) > 0.08 {
 		t.Errorf("dropped fraction %.3f, want about 0.3", frac)
 	}
 }
@@ -401,26 +404,169 @@ func ExampleStack() {
 	// Output: 80 8 30 16
 }
 
-// TestWeightChangesSeen: a workspace that cached packed weights notices every
-// change of any parameter tensor (an optimiser step, a checkpoint load).
+// TestWeightChangesSeen: the packed weights follow every change of any
+// parameter tensor that the owner reports with WeightsChanged, even of one
+// value the safety net does not sample; and a change of every value (an
+// optimiser step, a load) is seen even without the call.
 func TestWeightChangesSeen(t *testing.T) {
-	cfg := Config{Input: 3, Hidden: 5, Layers: 2, Bidirectional: true}
+	cfg := Config{Input: 3, Hidden: 40, Layers: 2, Bidirectional: true}
 	s := newStack(t, cfg, 4)
 	x := randVec(2*4*3, 1, 1)
+	r := randVec(2*4*80, 2, 1)
 	ws := s.NewWorkspace()
-	for i, p := range s.Params() {
-		if _, err := s.Forward(ws, x, 2, 4, true); err != nil {
+	check := func(what string) {
+		t.Helper()
+		got, err := s.Forward(ws, x, 2, 4, true)
+		if err != nil {
 			t.Fatal(err)
 		}
-		p.Data[len(p.Data)-1] += 0.25
-		got, _ := s.Forward(ws, x, 2, 4, true)
 		got = append([]float32(nil), got...)
-		want, _ := s.Forward(s.NewWorkspace(), x, 2, 4, true)
-		for j := range want {
-			if got[j] != want[j] {
-				t.Fatalf("after changing %s (param %d): cached output[%d] = %v, fresh %v", p.Name, i, j, got[j], want[j])
+		s.Backward(ws, r)
+		grads := snapshotGrads(s)
+		fresh, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range fresh.Params() {
+			copy(p.Data, s.Params()[i].Data)
+		}
+		fws := fresh.NewWorkspace()
+		want, _ := fresh.Forward(fws, x, 2, 4, true)
+		bitsEqual(t, what+": output", got, want)
+		fresh.Backward(fws, r)
+		for i, p := range fresh.Params() {
+			bitsEqual(t, what+": gradient of "+p.Name, grads[i], p.Grad)
+		}
+	}
+	check("initial")
+	for _, p := range s.Params() {
+		// A value between two sampled ones: the safety net cannot see it.
+		n := min(len(p.Data), samplesPerTensor)
+		i := sampleAt(1, n, len(p.Data)) - 1
+		if i <= 0 {
+			t.Fatalf("%s: no unsampled value between the first two samples", p.Name)
+		}
+		p.Data[i] += 0.25
+		s.WeightsChanged()
+		check(fmt.Sprintf("after changing %s[%d] and calling WeightsChanged", p.Name, i))
+	}
+	for _, p := range s.Params() {
+		for i := range p.Data {
+			p.Data[i] *= 0.999 // what an optimiser step does: every value moves
+		}
+	}
+	check("after changing every value without WeightsChanged")
+}
+
+func snapshotGrads(s *Stack) [][]float32 {
+	var g [][]float32
+	for _, p := range s.Params() {
+		g = append(g, append([]float32(nil), p.Grad...))
+		p.ZeroGrad()
+	}
+	return g
+}
+
+// TestKeepLayersIdentical: recomputing the gates of the layers below the
+// kept ones gives bit-identical outputs and gradients, serial or parallel,
+// with dropout, at small and stepwise batch sizes.
+func TestKeepLayersIdentical(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	cfg := Config{Input: 5, Hidden: 16, Layers: 4, Bidirectional: true, Dropout: 0.3}
+	for _, B := range []int{3, stepwiseBatch + 1} {
+		T := 6
+		x := randVec(B*T*cfg.Input, 4, 1)
+		r := randVec(B*T*2*cfg.Hidden, 5, 1)
+		var ref [][]float32
+		for _, keep := range []int{4, 0, 1, 2, 3, 9} {
+			for _, serial := range []bool{true, false} {
+				s := newStack(t, cfg, 8)
+				ws := s.NewWorkspace()
+				ws.Serial, ws.KeepLayers = serial, keep
+				ws.SetRand(rand.New(rand.NewPCG(3, 3)))
+				out, err := s.Forward(ws, x, B, T, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := [][]float32{append([]float32(nil), out...), append([]float32(nil), s.Backward(ws, r)...)}
+				got = append(got, snapshotGrads(s)...)
+				if ref == nil {
+					ref = got
+					continue
+				}
+				what := fmt.Sprintf("B=%d keep=%d serial=%v", B, keep, serial)
+				for i := range ref {
+					bitsEqual(t, fmt.Sprint(what, " result ", i), got[i], ref[i])
+				}
 			}
 		}
+	}
+}
+
+// TestBackwardOnce: Backward consumes the activations; a second call for the
+// same Forward panics instead of returning wrong gradients.
+func TestBackwardOnce(t *testing.T) {
+	s := newStack(t, Config{Input: 3, Hidden: 4, Layers: 2, Bidirectional: true}, 1)
+	ws := s.NewWorkspace()
+	if _, err := s.Forward(ws, make([]float32, 6), 1, 2, true); err != nil {
+		t.Fatal(err)
+	}
+	s.Backward(ws, make([]float32, 16))
+	mustPanic(t, "second Backward", func() { s.Backward(ws, make([]float32, 16)) })
+	if _, err := s.Forward(ws, make([]float32, 6), 1, 2, true); err != nil {
+		t.Fatal(err)
+	}
+	s.Backward(ws, make([]float32, 16))
+}
+
+// TestConcurrentPredictors: workspaces of one stack forward concurrently
+// while sharing its packed weights (run with -race), and all agree with a
+// serial pass; a change of weights reported between rounds is seen by all.
+func TestConcurrentPredictors(t *testing.T) {
+	cfg := Config{Input: 4, Hidden: 8, Layers: 2, Bidirectional: true}
+	s := newStack(t, cfg, 9)
+	x := randVec(3*5*4, 1, 1)
+	for round := 0; round < 2; round++ {
+		want, err := s.Forward(s.NewWorkspace(), x, 3, 5, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append([]float32(nil), want...)
+		if round == 0 {
+			// Nobody has packed yet: the goroutines race to pack.
+			s.WeightsChanged()
+		}
+		errs := make(chan error, 4)
+		for g := 0; g < 4; g++ {
+			go func() {
+				ws := s.NewWorkspace()
+				for i := 0; i < 5; i++ {
+					got, err := s.Forward(ws, x, 3, 5, false)
+					if err == nil {
+						for j := range want {
+							if got[j] != want[j] {
+								err = fmt.Errorf("round %d: output[%d] = %v, want %v", round, j, got[j], want[j])
+								break
+							}
+						}
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for g := 0; g < 4; g++ {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+		s.Params()[1].Data[1] -= 0.5
+		s.WeightsChanged()
 	}
 }
 
