@@ -14,13 +14,7 @@
 // "blas: " message.
 package blas
 
-import (
-	"fmt"
-	"runtime"
-	"sync"
-
-	"github.com/novacron/perfpredict/asm"
-)
+import "fmt"
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C on row-major float32
 // matrices, where op(A) is m×k (A itself, or A^T when transA), op(B) is k×n
@@ -35,12 +29,9 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	if gemmTrivial(m, n, k, alpha, beta, c, ldc) {
 		return
 	}
-	_, nr := asm.GemmTile()
 	if w := workers(m, n, k); w > 1 {
-		parallelGemm(w, m, n, nr, func(i0, i1, j0, j1 int) {
-			sgemm(transA, transB, i1-i0, j1-j0, k, alpha, a[offA(transA, i0, lda):], lda,
-				b[offB(transB, j0, ldb):], ldb, nil, beta, c[i0*ldc+j0:], ldc)
-		})
+		j := newJob(transA, transB, m, n, k, alpha, a, lda, b, ldb, nil, beta, c, ldc)
+		j.run(w, n >= m)
 		return
 	}
 	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, nil, beta, c, ldc)
@@ -124,61 +115,6 @@ func gemmTrivial(m, n, k int, alpha, beta float32, c []float32, ldc int) bool {
 		}
 	}
 	return true
-}
-
-// parallelThreshold is the product size m*n*k from which Sgemm splits the
-// work over goroutines (about 17 µs of work on one core here): below it,
-// waking a second goroutine costs about what it saves.
-const parallelThreshold = 1 << 22
-
-// workers is how many goroutines a product of this size should use.
-func workers(m, n, k int) int {
-	p := runtime.GOMAXPROCS(0)
-	if p <= 1 || m*n*k < parallelThreshold {
-		return 1
-	}
-	return p
-}
-
-// parallelGemm splits the m×n C into at most w blocks of whole micro-tile
-// columns (or of rows when C is tall) and runs f on each concurrently.
-func parallelGemm(w, m, n, nr int, f func(i0, i1, j0, j1 int)) {
-	mr, _ := asm.GemmTile()
-	splitN := n >= m
-	units, unit := (n+nr-1)/nr, nr
-	if !splitN {
-		units, unit = (m+mr-1)/mr, mr
-	}
-	w = min(w, units)
-	if w <= 1 {
-		f(0, m, 0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for t := range w {
-		lo, hi := t*units/w*unit, (t+1)*units/w*unit
-		if splitN {
-			hi = min(hi, n)
-		} else {
-			hi = min(hi, m)
-		}
-		if lo >= hi {
-			continue
-		}
-		run := func() {
-			if splitN {
-				f(0, m, lo, hi)
-			} else {
-				f(lo, hi, 0, n)
-			}
-		}
-		if t == w-1 {
-			run()
-			continue
-		}
-		wg.Go(run)
-	}
-	wg.Wait()
 }
 
 // sgemmRef is the naive triple loop that the optimised paths are tested

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -328,4 +329,36 @@ func FuzzSgemm(f *testing.F) {
 			p.check(t, got, "SgemmPackedB")
 		}
 	})
+}
+
+// TestParallelNoAlloc: the parallel paths allocate nothing in steady state
+// either (testing.AllocsPerRun would force GOMAXPROCS 1, hence MemStats).
+func TestParallelNoAlloc(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	a := make([]float32, 256*512)
+	b := make([]float32, 512*512)
+	c := make([]float32, 256*512)
+	pb := PackB(true, 128, 512, b, 128)
+	f := func() {
+		Sgemm(false, false, 256, 512, 64, 1, a, 64, b, 512, 0, c, 512)
+		Sgemm(true, false, 256, 64, 256, 1, a, 256, b, 64, 1, c, 64)
+		SgemmPackedB(256, 1, a, 128, pb, 1, c, 512)
+	}
+	if workers(256, 64, 256) < 2 {
+		t.Fatal("test products below the parallel threshold")
+	}
+	for range 3 {
+		f()
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const runs = 20
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	// A GC may empty the pools; allow for that, not for a per-call cost.
+	if n := after.Mallocs - before.Mallocs; n > runs/2 {
+		t.Fatalf("%d allocations in %d runs of 3 parallel products", n, runs)
+	}
 }

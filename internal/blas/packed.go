@@ -76,11 +76,9 @@ func SgemmPackedB(m int, alpha float32, a []float32, lda int, pb *PackedB, beta 
 		return
 	}
 	if w := workers(m, pb.n, pb.k); w > 1 && m > 1 {
-		mr, _ := asm.GemmTile()
-		// Rows only: every goroutine reads the whole packed B.
-		parallelGemm(w, m, 0, mr, func(i0, i1, _, _ int) {
-			sgemm(false, false, i1-i0, pb.n, pb.k, alpha, a[i0*lda:], lda, nil, 0, pb, beta, c[i0*ldc:], ldc)
-		})
+		// By rows: every goroutine reads the whole packed B.
+		j := newJob(false, false, m, pb.n, pb.k, alpha, a, lda, nil, 0, pb, beta, c, ldc)
+		j.run(w, false)
 		return
 	}
 	sgemm(false, false, m, pb.n, pb.k, alpha, a, lda, nil, 0, pb, beta, c, ldc)
