@@ -41,6 +41,17 @@ func (s Source) String() string {
 // MarshalText writes the source's name (JSON strings).
 func (s Source) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads what MarshalText writes.
+func (s *Source) UnmarshalText(b []byte) error {
+	for c := SourceModel; c <= SourceEnsemble; c++ {
+		if c.String() == string(b) {
+			*s = c
+			return nil
+		}
+	}
+	return fmt.Errorf("serve: unknown source %q", b)
+}
+
 // Reason says why the fallback answered.
 type Reason uint8
 
@@ -77,6 +88,17 @@ func (r Reason) String() string {
 
 // MarshalText writes the reason (JSON strings).
 func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads what MarshalText writes.
+func (r *Reason) UnmarshalText(b []byte) error {
+	for c := ReasonNone; c <= ReasonDeadline; c++ {
+		if c.String() == string(b) {
+			*r = c
+			return nil
+		}
+	}
+	return fmt.Errorf("serve: unknown reason %q", b)
+}
 
 // Window is one input of Predict.
 type Window struct {

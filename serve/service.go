@@ -359,12 +359,16 @@ func (s *Service) degradation(p Prediction, recent *Data, horizon int) *Degradat
 		}
 		out.Metrics = append(out.Metrics, mf)
 	}
-	out.Recommendations = recommend(out, s.Cadence)
+	out.Recommendations = recommend(out, s.Cadence, recent.Name)
+	if out.Recommendations == nil {
+		out.Recommendations = []Recommendation{}
+	}
 	return out
 }
 
 // recommend maps likely breaches to actions, with their evidence.
-func recommend(d *Degradation, step time.Duration) []Recommendation {
+// name (the data's) helps when the metric is just "value".
+func recommend(d *Degradation, step time.Duration, name string) []Recommendation {
 	var out []Recommendation
 	for _, mf := range d.Metrics {
 		if mf.Probability < 0.5 {
@@ -387,7 +391,7 @@ func recommend(d *Degradation, step time.Duration) []Recommendation {
 		}
 		evidence := fmt.Sprintf("P(%s %s %s within %d steps) = %.2f; at +%s the median forecast is %.4g (80%% interval %.4g to %.4g, now %.4g); SLO %s %s (%s)",
 			mf.Metric, dir, bound, d.Horizon, mf.Probability, time.Duration(best.Step)*step, best.P50, best.P10, best.P90, mf.Last, dir, bound, th.Origin)
-		for _, a := range actionsFor(mf.Metric, dir == "above") {
+		for _, a := range actionsFor(mf.Metric+" "+name, dir == "above") {
 			out = append(out, Recommendation{Action: a, Metric: mf.Metric, Evidence: evidence})
 		}
 	}
@@ -447,7 +451,7 @@ func actionsFor(metric string, up bool) []string {
 		}
 	}
 	if up {
-		return []string{"investigate " + metric + " (rising past its SLO)"}
+		return []string{"investigate " + strings.TrimSpace(metric) + " (rising past its SLO)"}
 	}
-	return []string{"investigate " + metric + " (falling past its SLO)"}
+	return []string{"investigate " + strings.TrimSpace(metric) + " (falling past its SLO)"}
 }

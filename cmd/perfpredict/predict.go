@@ -3,10 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"text/tabwriter"
+	"time"
 
 	perfpredict "github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/internal/safetensors"
+	"github.com/novacron/perfpredict/serve"
 )
 
 func init() {
@@ -29,19 +34,27 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("predict", env)
 	modelPath := fs.String("model", "", "model checkpoint (`M.safetensors`)")
 	tensorPath := fs.String("tensor", "", "input windows: a safetensors file whose tensor \"x\" is [B, T, F], already scaled")
-	asJSON := fs.Bool("json", false, "print one JSON object {\"predictions\": [[K]...], \"attention\": [[T]...]}")
+	dataPath := fs.String("data", "", "metrics CSV (`file`): forecast from its latest window in original units, features fitted on its first 70% as train does")
+	target := fs.String("target", "", "with --data: the metric column (default: \"value\", or the only column besides the timestamp)")
+	asJSON := fs.Bool("json", false, "print one JSON object {\"predictions\": [[K]...], \"attention\": [[T]...]} (with --data also metrics, times, source, version)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *modelPath == "" {
 		return usagef("--model is required")
 	}
-	if *tensorPath == "" {
-		return usagef("an input is required: --tensor X.safetensors")
+	if *tensorPath == "" && *dataPath == "" {
+		return usagef("an input is required: --tensor X.safetensors or --data metrics.csv")
+	}
+	if *tensorPath != "" && *dataPath != "" {
+		return usagef("--tensor and --data exclude each other")
 	}
 	m, err := perfpredict.Load(*modelPath)
 	if err != nil {
 		return usageErr(err)
+	}
+	if *dataPath != "" {
+		return predictData(ctx, env, m, *dataPath, *target, *asJSON)
 	}
 	in, err := readTensorInput(*tensorPath)
 	if err != nil {
@@ -84,4 +97,96 @@ func predictRows(v []float32, width int) [][]float32 {
 		out = append(out, v[i:i+width])
 	}
 	return out
+}
+
+// loadService reads the metrics of path the way the model was trained on
+// them and fits a serve.Service on them (features, fallback, thresholds and
+// calibration on the file's train and validation splits).
+func loadService(ctx context.Context, m *perfpredict.Model, path, target string, opt serve.ServiceOptions) (*serve.Service, *serve.Data, error) {
+	var d *serve.Data
+	if m.Target == serve.ProtocolTarget || m.Target == "value_delta" {
+		s, err := baseline.LoadCSV(path, target)
+		if err != nil {
+			return nil, nil, usageErr(err)
+		}
+		d = serve.FromSeries(s, "value")
+	} else {
+		var metrics []string
+		if target != "" {
+			metrics = []string{target}
+		}
+		var err error
+		if d, err = serve.LoadCSV(path, metrics); err != nil {
+			return nil, nil, usageErr(err)
+		}
+	}
+	svc, err := serve.NewService(ctx, m, d, opt)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil, nil, err
+		}
+		return nil, nil, usagef("%s: %v", path, err)
+	}
+	return svc, d, nil
+}
+
+// predictDataOutput extends the DESIGN.md contract with what a forecast
+// from metrics carries.
+type predictDataOutput struct {
+	Predictions [][]float64  `json:"predictions"` // [1][metrics*horizon], original units
+	Attention   [][]float32  `json:"attention"`
+	Metrics     []string     `json:"metrics"`
+	Horizon     int          `json:"horizon"`
+	Origin      time.Time    `json:"origin"`
+	Times       []time.Time  `json:"times"`
+	Source      serve.Source `json:"source"`
+	Method      string       `json:"method"`
+	Reason      serve.Reason `json:"reason,omitempty"`
+	Version     string       `json:"version"`
+}
+
+func predictData(ctx context.Context, env *cmdEnv, m *perfpredict.Model, path, target string, asJSON bool) error {
+	svc, d, err := loadService(ctx, m, path, target, serve.ServiceOptions{})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	p, err := svc.Forecast(ctx, d)
+	if err != nil {
+		if errors.Is(err, serve.ErrBadInput) {
+			return usagef("%s: %v", path, err)
+		}
+		return err
+	}
+	origin := d.Times[d.Len()-1]
+	out := predictDataOutput{Predictions: [][]float64{p.Values}, Metrics: p.Metrics, Horizon: p.Horizon, Origin: origin,
+		Source: p.Source, Method: p.Method, Reason: p.Reason, Version: p.Version, Attention: [][]float32{}}
+	if p.Attention != nil {
+		out.Attention = [][]float32{p.Attention}
+	}
+	for h := 1; h <= p.Horizon; h++ {
+		out.Times = append(out.Times, origin.Add(time.Duration(h)*svc.Cadence))
+	}
+	if asJSON {
+		return json.NewEncoder(env.stdout).Encode(out)
+	}
+	fmt.Fprintf(env.stdout, "forecast from %s (%s, %s", origin.Format(time.RFC3339), p.Source, p.Method)
+	if p.Reason != serve.ReasonNone {
+		fmt.Fprintf(env.stdout, ": %s", p.Reason)
+	}
+	fmt.Fprintf(env.stdout, ", model %s)\n", p.Version)
+	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "step\ttime")
+	for _, name := range p.Metrics {
+		fmt.Fprintf(tw, "\t%s", name)
+	}
+	fmt.Fprintln(tw)
+	for h := 1; h <= p.Horizon; h++ {
+		fmt.Fprintf(tw, "+%d\t%s", h, out.Times[h-1].Format(time.RFC3339))
+		for mi := range p.Metrics {
+			fmt.Fprintf(tw, "\t%.4g", p.At(mi, h))
+		}
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
 }
