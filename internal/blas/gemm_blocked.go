@@ -9,7 +9,9 @@ import (
 // Cache blocking (this machine: 48 KiB L1d, 1 MiB L2 per core). A packed B
 // block of gemmKC×gemmNC floats (512 KiB) stays in L2 while one packed A panel
 // of MR×gemmKC floats (14 KiB for MR 14) stays in L1 and the micro-kernel
-// sweeps the block's columns with it. Chosen with BenchmarkGemmBlocking.
+// sweeps the block's columns with it. BenchmarkGemmBlocking: at 512³ every
+// KC in 128..512 and NC in 256..1024 is within 3% (about 250 GFLOP/s); at
+// 1024³ KC 256 with NC 512 is among the best, larger blocks fall off.
 var (
 	gemmKC = 256
 	gemmNC = 512
