@@ -20,6 +20,11 @@ type Backtest struct {
 	Probability []float64
 	Point       []bool
 	Event       []bool
+	// FallbackProbability and FallbackPoint are the same from the fallback
+	// forecaster (Holt-Winters) with its own calibration: the statistical
+	// degradation forecaster to compare with (nil without a fallback).
+	FallbackProbability []float64
+	FallbackPoint       []bool
 	// Reliability of Probability against Event (10 bins).
 	Reliability []ReliabilityBin
 	// Coverage of the 80% interval (10% to 90%) per step [h-1] and pooled
@@ -59,7 +64,27 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 	K, M := s.Spec.Horizon, len(cols)
 	b := &Backtest{Horizon: horizon, Origins: origins, Coverage: make([]float64, horizon)}
 	covered := make([]int, horizon)
+	fb := s.Predictor.opt.Fallback
+	var w Window
+	fbPred := make([]float64, M*K)
 	for i, t := range origins {
+		if fb != nil {
+			s.window(&w, rows, d, cols, t)
+			for m := range cols {
+				if err := fb.Forecast(m, w.History[m], w.Phase, fbPred[m*K:(m+1)*K]); err != nil {
+					return nil, err
+				}
+			}
+			rf := assess(fbPred, K, horizon, s.Thresholds, s.Calibration.Fallback)
+			pt := false
+			for m := range cols {
+				for h := 1; h <= horizon; h++ {
+					pt = pt || s.Thresholds[m].breached(fbPred[m*K+h-1])
+				}
+			}
+			b.FallbackProbability = append(b.FallbackProbability, rf.pAny)
+			b.FallbackPoint = append(b.FallbackPoint, pt)
+		}
 		paths, sorted := s.Calibration.residuals(srcs[i])
 		if srcs[i] != SourceModel {
 			b.FallbackUsed++

@@ -1,0 +1,221 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	perfpredict "github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/baseline"
+)
+
+// nabWindow is a labelled anomaly window.
+type nabWindow struct{ start, end time.Time }
+
+func loadNABWindows(t testing.TB, dir string) map[string][]nabWindow {
+	b, err := os.ReadFile(filepath.Join(dir, "combined_windows.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string][][2]string
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]nabWindow{}
+	for k, ws := range raw {
+		for _, w := range ws {
+			s, err1 := time.Parse("2006-01-02 15:04:05.000000", w[0])
+			e, err2 := time.Parse("2006-01-02 15:04:05.000000", w[1])
+			if err1 != nil || err2 != nil {
+				t.Fatalf("%s: window %v", k, w)
+			}
+			out[k] = append(out[k], nabWindow{s, e})
+		}
+	}
+	return out
+}
+
+// nabScore scores alarms (one flag per origin) against windows: a window
+// is detected when an alarm falls in [start - horizon, start] (lead time:
+// start minus the first such alarm), caught when an alarm falls anywhere in
+// [start - horizon, end]; an alarm event (a run of consecutive alarmed
+// origins) is false when none of its origins lies in any [start - horizon,
+// end].
+type nabScore struct {
+	windows, detected, caught int
+	lead                      []float64 // minutes, per detected window
+	events, falseEvents       int
+}
+
+func scoreAlarms(times []time.Time, alarm []bool, ws []nabWindow, horizon time.Duration) nabScore {
+	var s nabScore
+	first, last := times[0], times[len(times)-1]
+	for _, w := range ws {
+		if w.start.Before(first) || w.start.After(last) {
+			continue // its start is not in the scored period
+		}
+		s.windows++
+		det, caught := false, false
+		for i, tm := range times {
+			if !alarm[i] {
+				continue
+			}
+			if !tm.Before(w.start.Add(-horizon)) && !tm.After(w.start) && !det {
+				det = true
+				s.lead = append(s.lead, w.start.Sub(tm).Minutes())
+			}
+			if !tm.Before(w.start.Add(-horizon)) && !tm.After(w.end) {
+				caught = true
+			}
+		}
+		if det {
+			s.detected++
+		}
+		if caught {
+			s.caught++
+		}
+	}
+	inAny := func(tm time.Time) bool {
+		for _, w := range ws {
+			if !tm.Before(w.start.Add(-horizon)) && !tm.After(w.end) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < len(alarm); {
+		if !alarm[i] {
+			i++
+			continue
+		}
+		j, ok := i, false
+		for ; j < len(alarm) && alarm[j]; j++ {
+			ok = ok || inAny(times[j])
+		}
+		s.events++
+		if !ok {
+			s.falseEvents++
+		}
+		i = j
+	}
+	return s
+}
+
+func (s *nabScore) add(o nabScore) {
+	s.windows += o.windows
+	s.detected += o.detected
+	s.caught += o.caught
+	s.lead = append(s.lead, o.lead...)
+	s.events += o.events
+	s.falseEvents += o.falseEvents
+}
+
+func (s nabScore) String() string {
+	lead := math.NaN()
+	if len(s.lead) > 0 {
+		l := append([]float64(nil), s.lead...)
+		sort.Float64s(l)
+		lead = l[len(l)/2]
+	}
+	prec := math.NaN()
+	if s.events > 0 {
+		prec = float64(s.events-s.falseEvents) / float64(s.events)
+	}
+	return fmt.Sprintf("recall %d/%d (before or at start), %d/%d (by the window's end), median lead %.0f min, alarm events %d, false %d, precision %.2f",
+		s.detected, s.windows, s.caught, s.windows, lead, s.events, s.falseEvents, prec)
+}
+
+// TestNABDegradation runs the degradation forecaster over the test period
+// of every NAB series in testdata (realKnownCause and realAWSCloudwatch)
+// against the labelled anomaly windows, next to two baselines: the model's
+// point forecast crossing the threshold (threshold on forecast) and the
+// current value crossing it (a reactive alert). It trains one small model
+// per series, so it runs only with PERFPREDICT_NAB=1 (about a minute per
+// series on a loaded two-core machine):
+//
+//	PERFPREDICT_NAB=1 go test ./serve -run NAB -v -timeout 60m
+func TestNABDegradation(t *testing.T) {
+	if os.Getenv("PERFPREDICT_NAB") == "" {
+		t.Skip("set PERFPREDICT_NAB=1 to run the NAB evaluation")
+	}
+	dir := filepath.Join("..", "testdata", "nab")
+	windows := loadNABWindows(t, dir)
+	const horizon = 30
+	var files []string
+	for _, sub := range []string{"realKnownCause", "realAWSCloudwatch"} {
+		m, _ := filepath.Glob(filepath.Join(dir, sub, "*.csv"))
+		files = append(files, m...)
+	}
+	cfg := perfpredict.Config{Hidden: 16, Layers: 1, Head: []int{32}, Dropout: -1, Steps: 60, BatchSize: 64,
+		LearningRate: 2e-3, Epochs: 6, Patience: 2, Seed: 1}
+	var prob, point, reactive, hwProb, hwPoint nabScore
+	var covered, coverN float64
+	var allP []float64
+	var allE []bool
+	for _, f := range files {
+		key := filepath.ToSlash(strings.TrimPrefix(f, dir+string(filepath.Separator)))
+		s, err := baseline.LoadCSV(f, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := FromSeries(s, "value")
+		fz, err := FitProtocol(d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		m, _, err := Train(context.Background(), d, fz, TrainOptions{Config: cfg, Horizon: horizon, Stride: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := NewService(context.Background(), m, d, ServiceOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := baseline.SplitOf(d.Len())
+		bt, err := svc.Backtest(context.Background(), d, sp.TestStart(), d.Len(), horizon)
+		svc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		alarm := make([]bool, len(bt.Origins))
+		react := make([]bool, len(bt.Origins))
+		hwAlarm := make([]bool, len(bt.Origins))
+		for i, o := range bt.Origins {
+			alarm[i] = bt.Probability[i] > 0.5
+			hwAlarm[i] = bt.FallbackProbability[i] > 0.5
+			react[i] = svc.Thresholds[0].breached(d.Values[0][o])
+		}
+		step := time.Duration(horizon) * svc.Cadence
+		ps, pt, rs := scoreAlarms(bt.Times, alarm, windows[key], step), scoreAlarms(bt.Times, bt.Point, windows[key], step),
+			scoreAlarms(bt.Times, react, windows[key], step)
+		hs, ht := scoreAlarms(bt.Times, hwAlarm, windows[key], step), scoreAlarms(bt.Times, bt.FallbackPoint, windows[key], step)
+		prob.add(ps)
+		point.add(pt)
+		reactive.add(rs)
+		hwProb.add(hs)
+		hwPoint.add(ht)
+		covered += bt.CoverageAll * float64(len(bt.Origins))
+		coverN += float64(len(bt.Origins))
+		allP = append(allP, bt.Probability...)
+		allE = append(allE, bt.Event...)
+		t.Logf("%s (%v): threshold %.4g, coverage %.3f, Brier %.4f, fallback %d\n  probability>0.5: %v\n  point forecast:  %v\n  reactive:        %v",
+			key, time.Since(start).Round(time.Second), *svc.Thresholds[0].Above, bt.CoverageAll, bt.Brier, bt.FallbackUsed, ps, pt, rs)
+	}
+	t.Logf("ALL probability>0.5: %v", prob)
+	t.Logf("ALL point forecast:  %v", point)
+	t.Logf("ALL reactive:        %v", reactive)
+	t.Logf("ALL Holt-Winters probability>0.5: %v", hwProb)
+	t.Logf("ALL Holt-Winters point forecast:  %v", hwPoint)
+	t.Logf("ALL 80%% interval coverage %.3f over %.0f origins", covered/coverN, coverN)
+	for _, b := range Reliability(allP, allE, 10) {
+		t.Logf("  [%.1f, %.1f) n=%5d mean p %.3f observed %.3f", b.Lo, b.Hi, b.N, b.MeanProb, b.Observed)
+	}
+}
