@@ -95,23 +95,22 @@ func (ws *Workspace) drawMask(k, d int) {
 	src.Seed(ws.dropSeeds[k][d][0], ws.dropSeeds[k][d][1])
 	// A value is dropped when a uniform 32-bit draw falls below p*2^32; one
 	// 64-bit draw serves two values (H is rounded up to even draws per row).
+	// Without branches (a fifth of them would be mispredicted): for u and
+	// the threshold below 2^32, u - threshold is negative exactly when u is
+	// below it, so bit 63 of the difference is the "dropped" bit.
 	threshold := uint64(float64(p) * (1 << 32))
 	mask := ws.masks[k][d]
 	for r := 0; r < ws.batch*ws.steps; r++ {
 		row := mask[r*W : (r+1)*W]
 		for w := range row {
-			var bits uint64
+			var dropped uint64
 			n := min(64, H-64*w)
 			for j := 0; j < n; j += 2 {
 				u := src.Uint64()
-				if u&0xffffffff >= threshold {
-					bits |= 1 << j
-				}
-				if j+1 < n && u>>32 >= threshold {
-					bits |= 2 << j
-				}
+				dropped |= ((u&0xffffffff - threshold) >> 63) << j
+				dropped |= ((u>>32 - threshold) >> 63) << (j + 1)
 			}
-			row[w] = bits
+			row[w] = ^dropped & (1<<n - 1)
 		}
 	}
 }

@@ -361,6 +361,9 @@ func TestForwardAllocs(t *testing.T) {
 		testAllocs(t, Config{Input: 5, Hidden: 32, Layers: 2, Bidirectional: bi, Dropout: 0.2}, 4, 10)
 		testAllocs(t, Config{Input: 30, Hidden: 128, Layers: 1, Bidirectional: bi}, 16, 20) // parallel GEMMs
 	}
+	if !testing.Short() {
+		testAllocs(t, seedConfig, 1, seedSteps) // the seed model serving one sequence
+	}
 }
 
 func testAllocs(t *testing.T, cfg Config, B, T int) {
@@ -605,5 +608,50 @@ func TestBatchRowsIndependent(t *testing.T) {
 	}
 	for i, p := range s.Params() {
 		closeTo(t, "summed grad "+p.Name, batchGrads[i], p.Grad, 1e-5)
+	}
+}
+
+// TestDropoutMaskStream: direction d of layer k keeps value j of row r
+// exactly when the stream seeded for (k, d) gives a 32-bit draw of at least
+// p*2^32 for it, two values per 64-bit draw (low half first), H rounded up
+// to even draws per row: the masks do not depend on the implementation.
+func TestDropoutMaskStream(t *testing.T) {
+	for _, h := range []int{5, 64, 67, 130} {
+		cfg := Config{Input: 2, Hidden: h, Layers: 2, Bidirectional: true, Dropout: 0.35}
+		s := newStack(t, cfg, 1)
+		ws := s.NewWorkspace()
+		B, T := 2, 3
+		if _, err := s.Forward(ws, randVec(B*T*2, 1, 1), B, T, true); err != nil {
+			t.Fatal(err)
+		}
+		threshold := uint64(float64(cfg.Dropout) * (1 << 32))
+		for d := 0; d < 2; d++ {
+			src := rand.NewPCG(ws.dropSeeds[0][d][0], ws.dropSeeds[0][d][1])
+			kept := 0
+			for r := 0; r < B*T; r++ {
+				var u uint64
+				for j := 0; j < h; j++ {
+					half := u >> 32
+					if j%2 == 0 {
+						u = src.Uint64()
+						half = u & 0xffffffff
+					}
+					want := half >= threshold
+					got := ws.masks[0][d][r*maskWords(h)+j/64]>>(j%64)&1 == 1
+					if got != want {
+						t.Fatalf("H=%d dir %d row %d value %d: kept %v, want %v", h, d, r, j, got, want)
+					}
+					if got {
+						kept++
+					}
+				}
+				if w := ws.masks[0][d][r*maskWords(h)+maskWords(h)-1]; h%64 != 0 && w>>(h%64) != 0 {
+					t.Fatalf("H=%d: bits set beyond the row: %x", h, w)
+				}
+			}
+			if kept == 0 || kept == B*T*h {
+				t.Errorf("H=%d dir %d: kept %d of %d", h, d, kept, B*T*h)
+			}
+		}
 	}
 }
