@@ -38,15 +38,19 @@ func TestChooseCombination(t *testing.T) {
 }
 
 func TestParseInputs(t *testing.T) {
-	want := []inputSpec{{"rel_last", 30}, {"level", 10}, {"diff", 30}}
-	got, err := parseInputs(strings.Split(defaultInputs, ","))
+	const spec = "rel_last@30,level@10,diff@2.5"
+	want := []inputSpec{{"rel_last", 30}, {"level", 10}, {"diff", 2.5}}
+	got, err := parseInputs(strings.Split(spec, ","))
 	if err != nil || len(got) != len(want) {
-		t.Fatalf("%v: %v, %v", defaultInputs, got, err)
+		t.Fatalf("%v: %v, %v", spec, got, err)
 	}
 	for i := range got {
-		if got[i] != want[i] || got[i].String() != strings.Split(defaultInputs, ",")[i] {
+		if got[i] != want[i] || got[i].String() != strings.Split(spec, ",")[i] {
 			t.Errorf("input %d: %v, want %v", i, got[i], want[i])
 		}
+	}
+	if _, err := parseInputs(strings.Split(defaultInputs, ",")); err != nil {
+		t.Errorf("default %q: %v", defaultInputs, err)
 	}
 	for _, bad := range [][]string{nil, {"rel_last"}, {"rel_last@x"}, {"rel_last@-1"}, {"hour_sin@3"}, {"level@Inf"}} {
 		if _, err := parseInputs(bad); err == nil {
