@@ -13,8 +13,9 @@ import (
 //
 //	x1 = offered / rate                 (transmission time and queueing)
 //	x2 = max(0, 1 - measured/rate)      (overshoot: sending above what was there)
-//	x3 = rho/(1-rho), rho = offered/(rate*(1-pc)) (queueing, rho capped at 0.98)
-//	x4 = max(0, rho - 1)                (backlog building, rho uncapped)
+//	x3 = rho/(1-rho), rho = offered/(rate*(1-x2)) (queueing on the goodput, rho capped at 0.98)
+//	x4 = fluid backlog / capacity, in epochs (what a sustained shortfall
+//	     queues: each setting's backlog is carried from interval to interval)
 //	x5 = pc = 1-(1-x2)^16, x6 = pc^3     (a 16-packet chunk lost once, and again)
 //
 // Loss is read off the replay as the mean of x2; measured against noisy
@@ -34,18 +35,21 @@ const (
 	replayKeep    = 600 // intervals remembered
 	replayMinRows = 20  // intervals before the replay model is trusted
 	replayRidge   = 1e-6
+	replayShrink  = 10 // intervals of prior weight on "the model is right" per setting
 )
 
 type pbaReplay struct {
-	log  []float64 // measurements, oldest first; log[i] is measurement base+i
-	base int
-	pend *pendingInterval // the last interval, replayed once the next one's measurements arrive
-	rows [][]float64      // per interval: nFeat features per grid setting
+	backlog []float64 // per setting: fluid backlog, in Mbps-epochs, had it run all along
+	log     []float64 // measurements, oldest first; log[i] is measurement base+i
+	base    int
+	pend    *pendingInterval // the last interval, replayed once the next one's measurements arrive
+	rows    [][]float64      // per interval: nFeat features per grid setting
 	// Actual features and outcomes of the intervals run.
 	x    [][7]float64
 	net  []float64
 	rt   []float64 // retransmission waits, part of net
 	loss []float64
+	act  []int // setting index actually run
 }
 
 // pendingInterval is an interval waiting for later measurements, which the
@@ -88,6 +92,9 @@ func (r *pbaReplay) replay(p *pendingInterval) {
 		return // no measurements, or nothing before them to pace from
 	}
 	ns := r.settings()
+	if r.backlog == nil {
+		r.backlog = make([]float64, ns)
+	}
 	feat := make([]float64, nFeat*ns)
 	z := make([]float64, len(PBAConfidence))
 	for j, c := range PBAConfidence {
@@ -110,12 +117,18 @@ func (r *pbaReplay) replay(p *pendingInterval) {
 				// A chunk of about 16 packets is lost with 1-(1-p)^16 and sent
 				// again: what the link delivers shrinks with it.
 				pc := 1 - math.Pow(1-over, 16)
-				eff := p.offered / (rate * math.Max(0.05, 1-pc))
+				// Goodput: what is sent above what was available is lost.
+				capacity := rate * math.Max(0.05, 1-over)
+				eff := p.offered / capacity
 				feat[k] += p.offered / rate
 				feat[k+1] += over
 				rho := math.Min(eff, 0.98)
 				feat[k+2] += rho / (1 - rho)
-				feat[k+3] += math.Max(0, eff-1)
+				// Fluid backlog: what arrives beyond the goodput waits, and
+				// drains when the rate recovers.
+				bl := &r.backlog[a*len(PBAConfidence)+b]
+				*bl = math.Max(0, *bl+p.offered-capacity)
+				feat[k+3] += *bl / capacity
 				feat[k+4] += pc
 				feat[k+5] += pc * pc * pc
 			}
@@ -131,8 +144,9 @@ func (r *pbaReplay) replay(p *pendingInterval) {
 	r.net = append(r.net, p.netMs)
 	r.rt = append(r.rt, p.rtMs)
 	r.loss = append(r.loss, p.loss)
+	r.act = append(r.act, p.actual[0]*len(PBAConfidence)+p.actual[1])
 	if len(r.rows) > replayKeep {
-		r.rows, r.x, r.net, r.rt, r.loss = r.rows[1:], r.x[1:], r.net[1:], r.rt[1:], r.loss[1:]
+		r.rows, r.x, r.net, r.rt, r.loss, r.act = r.rows[1:], r.x[1:], r.net[1:], r.rt[1:], r.loss[1:], r.act[1:]
 	}
 }
 
@@ -143,6 +157,23 @@ func predictNet(b [7]float64, x []float64) float64 {
 		v += b[j+1] * x[j]
 	}
 	return v
+}
+
+// corrections are what the model got wrong about each setting where it
+// actually ran: the mean residual, shrunk towards 0 by replayShrink
+// intervals' worth of prior, so a setting measured a while is judged by what
+// it did and one never run by the model alone.
+func (r *pbaReplay) corrections(bn [7]float64) []float64 {
+	ns := r.settings()
+	sum, n := make([]float64, ns), make([]float64, ns)
+	for i, s := range r.act {
+		sum[s] += r.net[i] - predictNet(bn, r.x[i][1:1+nFeat])
+		n[s]++
+	}
+	for s := range sum {
+		sum[s] /= n[s] + replayShrink
+	}
+	return sum
 }
 
 // fit returns the delay model's coefficients over the features. With the
@@ -187,8 +218,9 @@ func (r *pbaReplay) scores() (net, loss []float64, ok bool) {
 			loss[s] += x2
 		}
 	}
+	corr := r.corrections(bn)
 	for s := range ns {
-		net[s] /= float64(len(r.rows))
+		net[s] = net[s]/float64(len(r.rows)) + corr[s]
 		loss[s] /= float64(len(r.rows))
 	}
 	return net, loss, true
@@ -220,7 +252,7 @@ func (r *pbaReplay) lastScore(i [2]int, maxLoss float64) (float64, bool) {
 	f := r.rows[len(r.rows)-1]
 	s := i[0]*len(PBAConfidence) + i[1]
 	x := f[nFeat*s : nFeat*s+nFeat]
-	return rank(predictNet(bn, x), x[1]/maxLoss-1), true
+	return rank(predictNet(bn, x)+r.corrections(bn)[s], x[1]/maxLoss-1), true
 }
 
 // scoreOf is setting i's predicted rank.
