@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	perfpredict "github.com/novacron/perfpredict"
 	"math"
 	"time"
 )
@@ -131,4 +132,47 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 		b.CoverageAll = 0
 	}
 	return b, nil
+}
+
+// Accuracy scores the forecasts from every origin t of d with from <= t <
+// to (whose targets lie within d) per metric in original units, with the
+// protocol's definitions (perfpredict.Score): at step h, or pooled over
+// steps 1..Horizon when h is 0. Outputs follow Spec.Metrics.
+func (s *Service) Accuracy(ctx context.Context, d *Data, from, to, h int) (perfpredict.Metrics, error) {
+	K, M := s.Spec.Horizon, len(s.Spec.Metrics)
+	if h < 0 || h > K {
+		return perfpredict.Metrics{}, fmt.Errorf("serve: step %d: the model forecasts 1 to %d steps ahead", h, K)
+	}
+	rows, cols, err := s.prepare(d)
+	if err != nil {
+		return perfpredict.Metrics{}, err
+	}
+	from = max(from, rows.First()+s.Spec.Steps-1)
+	to = min(to, d.Len()-K)
+	if from >= to {
+		return perfpredict.Metrics{}, fmt.Errorf("serve: %s: no origin in range with its targets within the data", d.Name)
+	}
+	var origins []int
+	for t := from; t < to; t++ {
+		origins = append(origins, t)
+	}
+	preds, _, err := s.forecastMany(ctx, d, rows, cols, origins)
+	if err != nil {
+		return perfpredict.Metrics{}, err
+	}
+	var pred, truth []float64
+	for i, t := range origins {
+		for step := 1; step <= K; step++ {
+			if h != 0 && step != h {
+				continue
+			}
+			for m, c := range cols {
+				pred = append(pred, preds[i][m*K+step-1])
+				truth = append(truth, d.Values[c][t+step])
+			}
+		}
+	}
+	out := perfpredict.Score(pred, truth, M)
+	out.OriginalUnits = true
+	return out, nil
 }

@@ -286,7 +286,10 @@ func (e *Engineered) Prepare(d *Data) (Rows, error) {
 		return nil, err
 	}
 	if !slices.Equal(fr.Names, e.Scaler.Names) {
-		return nil, errors.New("serve: " + d.Name + ": engineered features differ from the fitted ones (different metrics?)")
+		if err := (Spec{Features: e.Scaler.Names}).CheckFeatures(fr.Names); err != nil {
+			return nil, fmt.Errorf("%w (features engineered from %s, metrics %v): %w", err, d.Name, d.Metrics, ErrBadInput)
+		}
+		return nil, errors.New("serve: " + d.Name + ": engineered features differ from the fitted ones")
 	}
 	x := append([]float32(nil), fr.Data...)
 	e.Scaler.Transform(x)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +129,92 @@ func TestExplain(t *testing.T) {
 	// Completeness: attributions add up to f(x) - f(baseline).
 	if ex.IGGap > 0.05*math.Max(0.1, math.Abs(ex.IGDelta)) {
 		t.Errorf("IG completeness gap %.4g for delta %.4g", ex.IGGap, ex.IGDelta)
+	}
+}
+
+// dwcp is a synthetic cluster: four metrics driven by one load with a daily
+// cycle.
+func dwcp(n int, seed uint64) *Data {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	d := &Data{Name: "dwcp", Metrics: []string{"cpu_usage", "latency_ms", "memory_usage", "throughput"}, Values: make([][]float64, 4)}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e := 0.0
+	for i := range n {
+		d.Times = append(d.Times, t0.Add(time.Duration(i)*5*time.Minute))
+		e = 0.9*e + 0.5*rng.NormFloat64()
+		load := 50 + 20*math.Sin(2*math.Pi*float64(i)/288) + 5*e
+		d.Values[0] = append(d.Values[0], 10+0.8*load+rng.NormFloat64())
+		d.Values[1] = append(d.Values[1], 20+0.01*load*load+2*rng.NormFloat64())
+		d.Values[2] = append(d.Values[2], 60+0.2*load+0.5*rng.NormFloat64())
+		d.Values[3] = append(d.Values[3], 30*load+20*rng.NormFloat64())
+	}
+	return d
+}
+
+// TestMultiMetric trains one model over four metrics (the engineered
+// recipe, K = 4 metrics x 6 steps) and checks the per-metric accuracy
+// table and a multi-metric degradation forecast.
+func TestMultiMetric(t *testing.T) {
+	d := dwcp(288*6, 4)
+	targets := []string{"cpu_usage", "latency_ms", "throughput"}
+	fz, err := FitEngineered(d, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig
+	cfg.Epochs = 4
+	m, _, err := Train(context.Background(), d, fz, TrainOptions{Config: cfg, Horizon: 6, Stride: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Target != "cpu_usage_delta,latency_ms_delta,throughput_delta" || m.Outputs() != 18 {
+		t.Fatalf("target %q, %d outputs", m.Target, m.Outputs())
+	}
+	s, err := NewService(context.Background(), m, d, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n := d.Len()
+	acc, err := s.Accuracy(context.Background(), d, n*85/100, n, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Persistence on the same targets, to check the model's forecasts are
+	// in the metrics' units and of the right size.
+	cols := []int{0, 1, 3}
+	t.Log("Metric        Accuracy (5%)   MAPE     MAE   (persistence MAE)")
+	for i, o := range acc.Outputs {
+		pers, cnt := 0.0, 0
+		for tt := max(n*85/100, 23); tt < n-6; tt++ {
+			for h := 1; h <= 6; h++ {
+				pers += math.Abs(d.Values[cols[i]][tt+h] - d.Values[cols[i]][tt])
+				cnt++
+			}
+		}
+		pers /= float64(cnt)
+		t.Logf("%-12s  %6.1f%%        %5.2f%%  %7.3f (%7.3f)", targets[i], 100*o.Accuracy5, o.MAPE, o.MAE, pers)
+		if o.N != cnt || math.IsNaN(o.MAPE) || o.MAE > 1.5*pers {
+			t.Errorf("%s: %+v (persistence MAE %.3f over %d targets)", targets[i], o, pers, cnt)
+		}
+	}
+	deg, err := s.PredictDegradation(context.Background(), d.Slice(n-120, n), 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(deg.Metrics) != 3 || deg.Metrics[1].Metric != "latency_ms" {
+		t.Fatalf("metrics %+v", deg.Metrics)
+	}
+	pmax := 0.0
+	for _, mf := range deg.Metrics {
+		pmax = max(pmax, mf.Probability)
+	}
+	if deg.Probability < pmax-1e-12 {
+		t.Errorf("P(any) %.3f below the largest per-metric probability %.3f", deg.Probability, pmax)
+	}
+	// Features in a different order or missing are refused by name.
+	other := &Data{Name: "other", Times: d.Times, Metrics: []string{"cpu_usage", "latency_ms", "throughput"}, Values: [][]float64{d.Values[0], d.Values[1], d.Values[3]}}
+	if _, err := s.Forecast(context.Background(), other); err == nil || !strings.Contains(err.Error(), "memory_usage") {
+		t.Errorf("data without memory_usage: %v", err)
 	}
 }
