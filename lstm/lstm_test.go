@@ -614,44 +614,50 @@ func TestBatchRowsIndependent(t *testing.T) {
 // TestDropoutMaskStream: direction d of layer k keeps value j of row r
 // exactly when the stream seeded for (k, d) gives a 32-bit draw of at least
 // p*2^32 for it, two values per 64-bit draw (low half first), H rounded up
-// to even draws per row: the masks do not depend on the implementation.
+// to even draws per row; and about a fraction p is dropped.
 func TestDropoutMaskStream(t *testing.T) {
 	for _, h := range []int{5, 64, 67, 130} {
-		cfg := Config{Input: 2, Hidden: h, Layers: 2, Bidirectional: true, Dropout: 0.35}
+		cfg := Config{Input: 2, Hidden: h, Layers: 3, Bidirectional: true, Dropout: 0.35}
 		s := newStack(t, cfg, 1)
 		ws := s.NewWorkspace()
-		B, T := 2, 3
+		B, T := 3, 50
 		if _, err := s.Forward(ws, randVec(B*T*2, 1, 1), B, T, true); err != nil {
 			t.Fatal(err)
 		}
-		threshold := uint64(float64(cfg.Dropout) * (1 << 32))
-		for d := 0; d < 2; d++ {
-			src := rand.NewPCG(ws.dropSeeds[0][d][0], ws.dropSeeds[0][d][1])
-			kept := 0
-			for r := 0; r < B*T; r++ {
-				var u uint64
-				for j := 0; j < h; j++ {
-					half := u >> 32
-					if j%2 == 0 {
-						u = src.Uint64()
-						half = u & 0xffffffff
+		threshold := dropThreshold(cfg.Dropout)
+		for k := 0; k < 2; k++ {
+			for d := 0; d < 2; d++ {
+				src := wyrand(ws.dropSeeds[k][d])
+				kept := 0
+				for r := 0; r < B*T; r++ {
+					var u uint64
+					for j := 0; j < h; j++ {
+						half := u >> 32
+						if j%2 == 0 {
+							u = src.next()
+							half = u & 0xffffffff
+						}
+						want := half >= threshold
+						got := ws.masks[k][d][r*maskWords(h)+j/64]>>(j%64)&1 == 1
+						if got != want {
+							t.Fatalf("H=%d layer %d dir %d row %d value %d: kept %v, want %v", h, k, d, r, j, got, want)
+						}
+						if got {
+							kept++
+						}
 					}
-					want := half >= threshold
-					got := ws.masks[0][d][r*maskWords(h)+j/64]>>(j%64)&1 == 1
-					if got != want {
-						t.Fatalf("H=%d dir %d row %d value %d: kept %v, want %v", h, d, r, j, got, want)
-					}
-					if got {
-						kept++
+					if w := ws.masks[k][d][r*maskWords(h)+maskWords(h)-1]; h%64 != 0 && w>>(h%64) != 0 {
+						t.Fatalf("H=%d: bits set beyond the row: %x", h, w)
 					}
 				}
-				if w := ws.masks[0][d][r*maskWords(h)+maskWords(h)-1]; h%64 != 0 && w>>(h%64) != 0 {
-					t.Fatalf("H=%d: bits set beyond the row: %x", h, w)
+				frac := 1 - float64(kept)/float64(B*T*h)
+				if n := float64(B * T * h); math.Abs(frac-0.35) > 4*math.Sqrt(0.35*0.65/n) {
+					t.Errorf("H=%d layer %d dir %d: dropped %.4f of %v values, want 0.35", h, k, d, frac, n)
 				}
 			}
-			if kept == 0 || kept == B*T*h {
-				t.Errorf("H=%d dir %d: kept %d of %d", h, d, kept, B*T*h)
-			}
+		}
+		if ws.dropSeeds[0][0] == ws.dropSeeds[0][1] || ws.dropSeeds[0][0] == ws.dropSeeds[1][0] {
+			t.Error("two mask streams share a seed")
 		}
 	}
 }

@@ -60,8 +60,7 @@ type Workspace struct {
 
 	droppedOf int // layer whose dropped-out output is in dropped; -1 none
 
-	dropSeeds [][][2]uint64 // [layer][direction]: this pass's dropout stream seeds
-	dropSrc   []rand.PCG    // [direction]: the dropout stream being drawn
+	dropSeeds [][]uint64 // [layer][direction]: this pass's dropout stream seeds
 }
 
 // dirBufs is one set of a direction's gate activations and cell states. In
@@ -174,11 +173,10 @@ func (ws *Workspace) prepare(batch, steps int, train bool) {
 			ws.masks[k] = make([][]uint64, D)
 		}
 		ws.scratch = make([]dirScratch, D)
-		ws.dropSeeds = make([][][2]uint64, L)
+		ws.dropSeeds = make([][]uint64, L)
 		for k := range ws.dropSeeds {
-			ws.dropSeeds[k] = make([][2]uint64, D)
+			ws.dropSeeds[k] = make([]uint64, D)
 		}
-		ws.dropSrc = make([]rand.PCG, D)
 	}
 	ws.batch, ws.steps, ws.train = batch, steps, train
 	ws.droppedOf = -1
