@@ -464,14 +464,14 @@ func (p *Predictor) Predict(ctx context.Context, w Window) (Prediction, error) {
 
 // PredictInto is Predict writing into dst, reusing its slices' capacity.
 func (p *Predictor) PredictInto(ctx context.Context, w *Window, dst *Prediction) error {
+	if p.model == nil { // the fallback reads History only
+		return p.fallback(w, dst, ReasonNoModel, errors.New("serve: no model"))
+	}
 	if err := p.check(w); err != nil {
 		if p.opt.FallbackOnBadInput && p.opt.Fallback != nil {
 			return p.fallback(w, dst, ReasonBadInput, err)
 		}
 		return err
-	}
-	if p.model == nil {
-		return p.fallback(w, dst, ReasonNoModel, errors.New("serve: no model"))
 	}
 	var tc <-chan time.Time
 	r := p.reqs.Get().(*request)

@@ -359,7 +359,11 @@ func (s *Service) degradation(p Prediction, recent *Data, horizon int) *Degradat
 		}
 		out.Metrics = append(out.Metrics, mf)
 	}
-	out.Recommendations = recommend(out, s.Cadence, recent.Name)
+	hints := make([]string, len(cols))
+	for m, c := range cols {
+		hints[m] = recent.Metrics[c] + " " + recent.Name
+	}
+	out.Recommendations = recommend(out, s.Cadence, hints)
 	if out.Recommendations == nil {
 		out.Recommendations = []Recommendation{}
 	}
@@ -367,10 +371,11 @@ func (s *Service) degradation(p Prediction, recent *Data, horizon int) *Degradat
 }
 
 // recommend maps likely breaches to actions, with their evidence.
-// name (the data's) helps when the metric is just "value".
-func recommend(d *Degradation, step time.Duration, name string) []Recommendation {
+// hints (the data's column and name per metric) help when the metric is
+// just "value".
+func recommend(d *Degradation, step time.Duration, hints []string) []Recommendation {
 	var out []Recommendation
-	for _, mf := range d.Metrics {
+	for m, mf := range d.Metrics {
 		if mf.Probability < 0.5 {
 			continue
 		}
@@ -391,7 +396,7 @@ func recommend(d *Degradation, step time.Duration, name string) []Recommendation
 		}
 		evidence := fmt.Sprintf("P(%s %s %s within %d steps) = %.2f; at +%s the median forecast is %.4g (80%% interval %.4g to %.4g, now %.4g); SLO %s %s (%s)",
 			mf.Metric, dir, bound, d.Horizon, mf.Probability, time.Duration(best.Step)*step, best.P50, best.P10, best.P90, mf.Last, dir, bound, th.Origin)
-		for _, a := range actionsFor(mf.Metric+" "+name, dir == "above") {
+		for _, a := range actionsFor(mf.Metric, mf.Metric+" "+hints[m], dir == "above") {
 			out = append(out, Recommendation{Action: a, Metric: mf.Metric, Evidence: evidence})
 		}
 	}
@@ -400,8 +405,8 @@ func recommend(d *Degradation, step time.Duration, name string) []Recommendation
 
 // actionsFor names what an operator of DWCP does about a metric leaving its
 // bound (rising when up).
-func actionsFor(metric string, up bool) []string {
-	n := strings.ToLower(metric)
+func actionsFor(metric, hint string, up bool) []string {
+	n := strings.ToLower(hint)
 	has := func(keys ...string) bool {
 		for _, k := range keys {
 			if strings.Contains(n, k) {
@@ -451,7 +456,7 @@ func actionsFor(metric string, up bool) []string {
 		}
 	}
 	if up {
-		return []string{"investigate " + strings.TrimSpace(metric) + " (rising past its SLO)"}
+		return []string{"investigate " + metric + " (rising past its SLO)"}
 	}
-	return []string{"investigate " + strings.TrimSpace(metric) + " (falling past its SLO)"}
+	return []string{"investigate " + metric + " (falling past its SLO)"}
 }
