@@ -11,8 +11,11 @@ import (
 // acp is an ACP engine that records its settings.
 type acp struct{ s integration.ACPSettings }
 
-func (e *acp) SetTimeout(d time.Duration) error { e.s.TimeoutMs = float64(d / time.Millisecond); return nil }
-func (e *acp) SetBatchSize(n int) error         { e.s.BatchSize = n; return nil }
+func (e *acp) SetTimeout(d time.Duration) error {
+	e.s.TimeoutMs = float64(d / time.Millisecond)
+	return nil
+}
+func (e *acp) SetBatchSize(n int) error { e.s.BatchSize = n; return nil }
 
 func ExampleACPTuner() {
 	e := &acp{integration.DefaultACP}
