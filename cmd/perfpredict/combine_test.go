@@ -23,8 +23,8 @@ func TestChooseCombination(t *testing.T) {
 		lstm[k], good[k], bad[k] = v+1, v-1, v+3
 	}
 	c := chooseCombination(y, sp, 2, lstm, map[string][]float64{"ridge_ar": good, "ma12": bad})
-	if c.Baseline != "ridge_ar" || math.Abs(c.Weight-0.5) > 1e-12 || c.ValMASE > 1e-12 || c.LSTMValMASE != 0.5 {
-		t.Errorf("got %+v, want ridge_ar at weight 0.5, validation MASE 0, network alone 0.5", c)
+	if c.Baseline != "ridge_ar" || math.Abs(c.Weight-0.5) > 1e-12 || c.ValMASE > 1e-12 || c.LSTMValMASE != 0.5 || c.BestOnVal != "ridge_ar" {
+		t.Errorf("got %+v, want ridge_ar at weight 0.5, validation MASE 0, network alone 0.5, best on validation ridge_ar", c)
 	}
 	exact := make([]float64, sp.Val)
 	copy(exact, y[sp.Train:sp.Fit()])

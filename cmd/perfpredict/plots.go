@@ -31,6 +31,7 @@ var methodColors = map[string]color.Color{
 	"ma12":           color.RGBA{R: 44, G: 160, B: 44, A: 255},
 	"holt_winters":   color.RGBA{R: 148, G: 103, B: 189, A: 255},
 	"ridge_ar":       color.RGBA{R: 31, G: 119, B: 180, A: 255},
+	lstmMethod:       color.RGBA{R: 255, G: 127, B: 14, A: 255},
 	modelMethod:      color.RGBA{R: 214, G: 39, B: 40, A: 255},
 }
 
@@ -67,6 +68,9 @@ func plotForecasts(dir string, s baseline.Series, h int, preds map[string][]floa
 		return "", err
 	}
 	for _, m := range orderedMethods(preds) {
+		if m == bestOnValMethod {
+			continue // the same line as one of the baselines
+		}
 		pr := preds[m]
 		if err := add(m, func(k int) float64 { return pr[k] }, vg.Points(0.8)); err != nil {
 			return "", err
