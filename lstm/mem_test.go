@@ -56,8 +56,19 @@ func TestTrainingMemory(t *testing.T) {
 	if packed < weights || packed > weights+weights/8 {
 		t.Errorf("packed weights %d bytes, want about W_ih + 2 W_hh = %d", packed, weights)
 	}
-	one, _ := trainBytes(t, 32, 1)
-	all, _ := trainBytes(t, 32, 3)
+	// The other settings by sizing alone (a seed-sized pass is slow without
+	// assembly kernels).
+	sized := func(keep int) int {
+		w := newStack(t, seedConfig, 1).NewWorkspace()
+		w.KeepLayers = keep
+		w.prepare(32, seedSteps, true)
+		w.prepareBackward()
+		return w.Bytes()
+	}
+	if n := sized(0); n != ws {
+		t.Errorf("sizing alone gives %d bytes, a pass %d", n, ws)
+	}
+	one, all := sized(1), sized(3)
 	set := 2 * 32 * seedSteps * (4 + 1) * 128 * 4 // two directions' gates and c
 	if ws-one != set || all-ws != set {
 		t.Errorf("workspace with 1, 2, 3 kept layers: %d, %d, %d bytes; want steps of %d", one, ws, all, set)
