@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# GPU checks of the CUDA device backend (internal/device/cuda), in two halves:
+#
+#   tools/gpu/run.sh build   here, on a machine with Go and gcc (no GPU or
+#                            CUDA SDK needed): builds the cuda-tagged test and
+#                            benchmark binaries into .gpu/ (git-ignored) and
+#                            copies the PyTorch reference benchmark beside them.
+#   tools/gpu/run.sh gpu     on the GPU machine (no Go there), from the
+#                            repository root: runs the conformance suite on the
+#                            GPU, the device benchmarks and torch_bench.py
+#                            --device cuda in one go, so the figures come from
+#                            the same machine. Logs go to $OUT (or .gpu/out).
+#
+# With the device tool: build here, then
+#   run(command="bash tools/gpu/run.sh gpu", carry=[".gpu"], timeout_s=540)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+build() {
+	set -e
+	mkdir -p .gpu
+	export CGO_ENABLED=1
+	local flags=(-tags cuda -ldflags=-s\ -w)
+	go test -c "${flags[@]}" -o .gpu/cuda.test ./internal/device/cuda
+	go test -c "${flags[@]}" -o .gpu/device.test ./internal/device
+	go test -c "${flags[@]}" -o .gpu/bench.test ./bench
+	local ref=../shared/reference
+	[ -d "$ref" ] || ref=/work/shared/reference
+	cp -f "$ref/torch_bench.py" "$ref/perfmodel.py" .gpu/
+	git rev-parse HEAD >.gpu/commit 2>/dev/null || true
+	ls -l .gpu
+	du -sh .gpu
+}
+
+gpu() {
+	local out=${OUT:-.gpu/out}
+	mkdir -p "$out"
+	local root=$PWD
+	{
+		echo "commit $(cat .gpu/commit 2>/dev/null)"
+		date -u
+		nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1
+		ls /usr/local/cuda/lib64 2>&1 | grep -E 'lib(cudart|cublas|cublasLt|nvrtc)\.so' | head -20
+	} >"$out/summary.txt" 2>&1
+	cat "$out/summary.txt"
+
+	# 1. Conformance on the GPU (values against the CPU packages, gradients,
+	# Adam, the PyTorch LSTM fixtures, graph replay); the loader tests too.
+	(cd internal/device/cuda && timeout 240 "$root/.gpu/cuda.test" -test.v -test.count=1) 2>&1 | tee "$out/cuda_test.log"
+	echo "cuda.test exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
+	(cd internal/device/cuda && PERFPREDICT_CUDA_TF32=1 timeout 120 "$root/.gpu/cuda.test" -test.run 'TestConformance' -test.count=1) \
+		2>&1 | tail -30 >"$out/cuda_test_tf32.log"
+	echo "cuda.test (TF32) exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
+
+	# 2. The device benchmarks: the seed model's forward (eager and as a
+	# graph) at batch 1, 32, 1024, 4096 and a training step at batch 32.
+	(cd bench && PERFPREDICT_DEVICE=cuda PERFPREDICT_BENCH_BATCHES=1,32,1024,4096 timeout 240 "$root/.gpu/bench.test" \
+		-test.run '^$' -test.bench 'BenchmarkDevice' -test.benchtime 2s -test.count=1 -test.v) 2>&1 | tee "$out/bench_cuda.txt"
+	echo "bench.test exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
+
+	# 3. PyTorch with cuDNN on the same GPU, fp32 and bf16 autocast.
+	PYTHONUNBUFFERED=1 timeout 150 python3 .gpu/torch_bench.py --device cuda --batches 1,32,1024,4096 --json "$out/torch_cuda.json" \
+		2>&1 | tail -40 >>"$out/torch.log"
+	echo "torch_bench exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
+	PYTHONUNBUFFERED=1 timeout 90 python3 .gpu/torch_bench.py --device cuda --amp --batches 1,4096 --json "$out/torch_cuda_bf16.json" \
+		2>&1 | tail -40 >>"$out/torch.log"
+	echo "torch_bench bf16 exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
+	grep -E 'seq/s|FAIL|ok ' "$out/bench_cuda.txt" "$out/cuda_test.log" | tail -40
+	cat "$out/torch_cuda.json" 2>/dev/null
+}
+
+case "${1:-}" in
+build) build ;;
+gpu) gpu ;;
+*)
+	echo "usage: $0 build|gpu" >&2
+	exit 2
+	;;
+esac
