@@ -766,11 +766,20 @@ func testGraph(t *testing.T, dev device.Device) {
 	if _, err := dev.EndCapture(dev.Queue(1)); err == nil {
 		t.Error("EndCapture on another queue returned no error")
 	}
-	empty, err := dev.EndCapture(q)
+	scratch := e.alloc(4)
+	q.Fill2D(1, 4, scratch, 4, 3) // a graph of one operation
+	fill, err := dev.EndCapture(q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := empty.Close(); err != nil {
+	if got := e.get(scratch); got[0] != 0 {
+		t.Errorf("a captured Fill2D ran before Launch: %v", got)
+	}
+	if err := fill.Launch(q); err != nil {
+		t.Fatal(err)
+	}
+	CloseTo(t, "captured Fill2D after Launch", e.get(scratch), []float32{3, 3, 3, 3}, 0)
+	if err := fill.Close(); err != nil {
 		t.Error(err)
 	}
 	ws, aws := s.NewWorkspace(), att.NewWorkspace()
