@@ -267,7 +267,7 @@ func (e *Engineered) frame(d *Data) (*features.Frame, error) {
 	for m, v := range g.Values {
 		for i, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return nil, fmt.Errorf("serve: %s: metric %s at row %d (%s) is %v", d.Name, g.Names[m], i+1, d.Times[i].Format(time.RFC3339), x)
+				return nil, fmt.Errorf("serve: %s: metric %s at row %d (%s) is %v: %w", d.Name, g.Names[m], i+1, d.Times[i].Format(time.RFC3339), x, ErrBadInput)
 			}
 		}
 	}

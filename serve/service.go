@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -227,16 +228,47 @@ func (s *Service) residuals(ctx context.Context, d *Data, rows Rows, cols []int,
 }
 
 // Forecast predicts from the last row of recent.
+// Missing (NaN) or infinite values in the rows the window reads are bad
+// input: an error naming the metric and row, or the fallback (from the
+// finite history) when Options.FallbackOnBadInput is set.
 func (s *Service) Forecast(ctx context.Context, recent *Data) (Prediction, error) {
+	var p Prediction
 	rows, cols, err := s.prepare(recent)
+	if err == nil {
+		err = s.checkRecent(recent, cols, rows.First())
+	}
 	if err != nil {
-		return Prediction{}, err
+		if !errors.Is(err, ErrBadInput) || !s.Predictor.opt.FallbackOnBadInput || s.Predictor.opt.Fallback == nil || cols == nil {
+			return Prediction{}, err
+		}
+		// The fallback forecasts from the finite values of the history.
+		w := Window{Last: make([]float64, len(cols)), History: make([][]float64, len(cols))}
+		t := recent.Len() - 1
+		lo := max(0, t+1-s.historyLen)
+		for m, c := range cols {
+			w.History[m] = recent.Values[c][lo : t+1]
+		}
+		w.Phase = int(math.Round(float64(recent.Times[t].Sub(s.start)) / float64(s.Cadence)))
+		return p, s.Predictor.fallback(&w, &p, ReasonBadInput, err)
 	}
 	var w Window
 	s.window(&w, rows, recent, cols, recent.Len()-1)
-	var p Prediction
 	err = s.Predictor.PredictInto(ctx, &w, &p)
 	return p, err
+}
+
+// checkRecent names the first non-finite value the last window reads.
+func (s *Service) checkRecent(d *Data, cols []int, first int) error {
+	n := d.Len()
+	lo := max(0, n-s.Spec.Steps-first)
+	for _, c := range cols {
+		for i := lo; i < n; i++ {
+			if v := d.Values[c][i]; math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("serve: %s: %s at row %d (%s) is %v: %w", d.Name, d.Metrics[c], i+1, d.Times[i].Format(time.RFC3339), v, ErrBadInput)
+			}
+		}
+	}
+	return nil
 }
 
 // prepare checks recent and computes its rows.
@@ -250,7 +282,7 @@ func (s *Service) prepare(recent *Data) (Rows, []int, error) {
 	}
 	rows, err := s.Featurizer.Prepare(recent)
 	if err != nil {
-		return nil, nil, err
+		return nil, cols, err
 	}
 	if need := rows.First() + s.Spec.Steps; recent.Len() < need {
 		return nil, nil, fmt.Errorf("serve: %s: %d rows, the model's %d-step window needs at least %d: %w", recent.Name, recent.Len(), s.Spec.Steps, need, ErrBadInput)

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -216,5 +217,51 @@ func TestMultiMetric(t *testing.T) {
 	other := &Data{Name: "other", Times: d.Times, Metrics: []string{"cpu_usage", "latency_ms", "throughput"}, Values: [][]float64{d.Values[0], d.Values[1], d.Values[3]}}
 	if _, err := s.Forecast(context.Background(), other); err == nil || !strings.Contains(err.Error(), "memory_usage") {
 		t.Errorf("data without memory_usage: %v", err)
+	}
+}
+
+// TestServiceBadInput: short history, NaN in the recent metrics, a missing
+// metric: clear errors, or the fallback when configured; never a panic.
+func TestServiceBadInput(t *testing.T) {
+	d := synthetic(288*8, 3)
+	s := trainedService(t, d, 6)
+	n := d.Len()
+	ctx := context.Background()
+	if _, err := s.PredictDegradation(ctx, d.Slice(n-10, n), 6); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "24-step window needs at least 25") {
+		t.Errorf("short window: %v", err)
+	}
+	if _, err := s.PredictDegradation(ctx, d, 7); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "horizon 7") {
+		t.Errorf("horizon past the model's: %v", err)
+	}
+	recent := d.Slice(n-100, n)
+	recent.Values = [][]float64{append([]float64(nil), recent.Values[0]...)}
+	recent.Values[0][90] = math.NaN()
+	_, err := s.PredictDegradation(ctx, recent, 6)
+	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "cpu at row 91") {
+		t.Errorf("NaN in recent metrics: %v", err)
+	}
+	other := &Data{Name: "x", Times: recent.Times, Metrics: []string{"a", "b"}, Values: [][]float64{recent.Values[0], recent.Values[0]}}
+	if _, err := s.Forecast(ctx, other); err == nil {
+		t.Error("data with two unrelated metrics accepted")
+	}
+	// With FallbackOnBadInput, Holt-Winters answers from the finite values.
+	fz, _ := FitProtocol(d, nil)
+	m, _, err := Train(ctx, d, fz, TrainOptions{Config: tinyConfig, Horizon: 6, Stride: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := NewService(ctx, m, d, ServiceOptions{Predictor: Options{FallbackOnBadInput: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sf.Close()
+	deg, err := sf.PredictDegradation(ctx, recent, 6)
+	if err != nil || deg.Source != SourceFallback || deg.Reason != ReasonBadInput || deg.Method != "holt_winters" {
+		t.Fatalf("NaN with fallback: %+v, %v", deg, err)
+	}
+	for _, st := range deg.Metrics[0].Steps {
+		if math.IsNaN(st.P50) || !(st.P10 <= st.P90) {
+			t.Errorf("fallback step %+v", st)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -28,10 +29,13 @@ func (l *sloList) Set(v string) error {
 		return fmt.Errorf("%q: want METRIC>VALUE or METRIC<VALUE", v)
 	}
 	x, err := strconv.ParseFloat(strings.TrimSpace(v[i+1:]), 64)
-	if err != nil {
-		return fmt.Errorf("%q: %v", v, err)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+		return fmt.Errorf("%q: want METRIC>VALUE or METRIC<VALUE with a finite VALUE", v)
 	}
 	name := strings.TrimSpace(v[:i])
+	if name == "" {
+		return fmt.Errorf("%q: the metric name is empty", v)
+	}
 	for j := range *l {
 		if (*l)[j].Metric == name {
 			if v[i] == '>' {

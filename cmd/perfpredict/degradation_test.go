@@ -135,3 +135,20 @@ func TestServeCommands(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSLOFlag: --slo values parse into a bound on a named metric, or fail
+// with an error; never a panic.
+func FuzzSLOFlag(f *testing.F) {
+	for _, s := range []string{"latency>100", "cpu<5", "x>", ">3", "a>1e309", "a<NaN", "m>1>2", "value > 0.5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		var l sloList
+		if err := l.Set(v); err != nil {
+			return
+		}
+		if len(l) != 1 || l[0].Metric == "" || (l[0].Above == nil) == (l[0].Below == nil) {
+			t.Fatalf("%q: %+v", v, l)
+		}
+	})
+}
