@@ -239,7 +239,7 @@ func Engineer(g *Grid, opt *Options) (*Frame, error) {
 			row[o] = f32(x)
 			o++
 			for _, r := range wins[m] {
-				r.push(x)
+				r.push(v, i)
 				r.stats(row[o : o+rollStats])
 				o += rollStats
 			}

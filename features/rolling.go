@@ -1,18 +1,23 @@
 package features
 
-import "math"
+import (
+	"math"
+	"math/bits"
+	"slices"
+)
 
-// Rolling statistics over the last w samples, updated in O(log w + w/B) per
-// sample (B: floats moved per memmove cycle) instead of re-sorting each
-// window:
+// Rolling statistics over the last w samples in O(log w) per sample,
+// amortised, with no allocation after construction:
 //
-//   - order statistics (min, max, p50, p95, p99) from a sorted copy of the
-//     window: the evicted value is found by binary search and the new one is
-//     slid into place with one memmove over the span between the two
-//     positions. A memmove of w float64 is a few nanoseconds for the window
-//     sizes the seed uses (2 to 30 samples at 1-5 minute cadences; 1800 at one
-//     second is still well under a microsecond), so this beats a skip list or a
-//     Fenwick tree in practice, but it is O(w) in the worst case;
+//   - order statistics (min, max, p50, p95, p99) from an order-statistic
+//     bitset over ranks: the window's values and the next s values of the
+//     series (s >= w) are sorted once and each gets its own slot, its rank in
+//     that sorted run; the window is the set of occupied slots, a bitset with a
+//     Fenwick tree over the popcounts of its 64-bit words. A push clears the
+//     evicted value's slot and sets the new one (O(log w) each); the k-th
+//     smallest value is a descent of the Fenwick tree to a word and a
+//     broadword select inside it (O(log w)). Every s pushes the slots are
+//     rebuilt: a sort of s+w values, O(w log w) per s >= w pushes;
 //   - moments (mean, std, skew, kurt) from running sums of (x-K)^p, p=1..4,
 //     shifted by K, the window mean at the last exact recomputation. The sums
 //     are recomputed exactly (two-pass) every w pushes, and at once when the
@@ -20,18 +25,41 @@ import "math"
 //     mean (the higher moments would lose digits to cancellation), or when
 //     a value that dominated the sums (an outlier) leaves the window.
 //
+// Ranking values that have not been pushed yet cannot leak them into a
+// statistic: a rank is used only to order values (never as a value), every
+// reported statistic is read back as the value stored at an occupied slot,
+// and the slots are ordered by a total order on the values themselves (the
+// IEEE order with -0 before +0, see orderKey), so the k-th occupied slot
+// holds the k-th smallest window value whatever else was ranked with it.
+// TestNoLookAhead checks this bit for bit.
+//
 // Definitions (window of n <= w values; fewer at the start of a segment):
 // mean; std is the population standard deviation (ddof 0); skew = m3/m2^1.5;
 // kurt = m4/m2^2 - 3 (excess); std, skew and kurt are 0 when every value in
 // the window is equal; pq is the linear interpolation between closest ranks
-// at position q(n-1) of the sorted window (NumPy's default).
+// at position q(n-1) of the sorted window (NumPy's default). Results are bit
+// for bit those of a sorted copy of the window (TestRollWindowMatchesSorted),
+// except that when a window holds both -0 and +0 a zero min, max or
+// percentile is -0 here, whichever came first there.
 type rollWindow struct {
-	w      int
-	ring   []float64 // the last n values, oldest at head
-	head   int
-	n      int
-	sorted []float64 // the same values, ascending
-	k      float64   // shift of the moment sums
+	w    int
+	ring []float64 // the last n values, oldest at head
+	slot []int32   // the slot of each ring entry
+	head int
+	n    int
+
+	// Order structure over slots 0..len(keys)-1.
+	keys   []uint64 // orderKey of the value at each slot, ascending
+	occ    []uint64 // slot i is in the window iff bit i%64 of occ[i/64]
+	fen    []int32  // Fenwick tree (1-based) over bits.OnesCount64(occ[j])
+	fenTop int      // the largest power of two <= len(occ)
+	span   int      // series values ranked ahead at each rebuild (>= w)
+	up     []int32  // slots of the series values v[upAt : upAt+len(up)]
+	upAt   int
+	next   int     // series index the next push is expected at, -1 for none
+	count  []int32 // rebuild scratch: slots already handed out per key run
+
+	k      float64 // shift of the moment sums
 	s1     float64
 	s2     float64
 	s3     float64
@@ -45,19 +73,51 @@ const rollStats = 9
 var rollStatNames = [rollStats]string{"mean", "std", "min", "max", "p50", "p95", "p99", "skew", "kurt"}
 
 func newRollWindow(w int) *rollWindow {
-	return &rollWindow{w: w, ring: make([]float64, w), sorted: make([]float64, 0, w)}
+	// The slot space (window plus look-ahead) is a whole number of words
+	// and at least two windows, so a rebuild's sort is paid for by at least
+	// w pushes.
+	slots := (2*w + 63) &^ 63
+	words := slots / 64
+	return &rollWindow{
+		w:      w,
+		ring:   make([]float64, w),
+		slot:   make([]int32, w),
+		keys:   make([]uint64, 0, slots),
+		occ:    make([]uint64, words),
+		fen:    make([]int32, words+1),
+		fenTop: 1 << (bits.Len(uint(words)) - 1),
+		span:   slots - w,
+		up:     make([]int32, 0, slots-w),
+		count:  make([]int32, slots),
+		next:   -1,
+	}
 }
 
+// reset empties the window. The slots ranked ahead stay valid: they order
+// values, and an empty window orders nothing else.
 func (r *rollWindow) reset() {
 	r.head, r.n, r.pushes = 0, 0, 0
-	r.sorted = r.sorted[:0]
+	clear(r.occ)
+	clear(r.fen)
 	r.k, r.s1, r.s2, r.s3, r.s4 = 0, 0, 0, 0, 0
 }
 
-// lowerBound is the first index i with s[i] >= x. The loop halves a range
+// orderKey maps a float64 to a uint64 with the same order (-0 before +0;
+// NaN does not occur: Engineer's grid is validated finite).
+func orderKey(x float64) uint64 {
+	b := math.Float64bits(x)
+	return b ^ (uint64(int64(b)>>63) | 1<<63)
+}
+
+// keyValue inverts orderKey.
+func keyValue(k uint64) float64 {
+	return math.Float64frombits(k ^ (uint64(int64(^k)>>63) | 1<<63))
+}
+
+// lowerBoundKey is the first index i with s[i] >= x. The loop halves a range
 // whose size does not depend on the data, so the comparison compiles to a
 // conditional move instead of a mispredicted branch.
-func lowerBound(s []float64, x float64) int {
+func lowerBoundKey(s []uint64, x uint64) int {
 	n := len(s)
 	if n == 0 {
 		return 0
@@ -76,18 +136,83 @@ func lowerBound(s []float64, x float64) int {
 	return base
 }
 
-func (r *rollWindow) push(x float64) {
-	if r.n < r.w {
-		p := lowerBound(r.sorted, x)
-		r.sorted = append(r.sorted, 0)
-		copy(r.sorted[p+1:], r.sorted[p:])
-		r.sorted[p] = x
-		idx := r.head + r.n
-		if idx >= r.w {
-			idx -= r.w
+// rebuild ranks the window and v[i:i+span] afresh.
+func (r *rollWindow) rebuild(v []float64, i int) {
+	end := min(i+r.span, len(v))
+	keys := r.keys[:0]
+	for j := 0; j < r.n; j++ {
+		keys = append(keys, orderKey(r.at(j)))
+	}
+	for _, x := range v[i:end] {
+		keys = append(keys, orderKey(x))
+	}
+	slices.Sort(keys)
+	r.keys = keys
+	count := r.count[:len(keys)]
+	clear(count)
+	// Equal keys form a run starting at their lower bound; each value gets
+	// the next free slot of its run.
+	assign := func(x float64) int32 {
+		p := lowerBoundKey(keys, orderKey(x))
+		s := int32(p) + count[p]
+		count[p]++
+		return s
+	}
+	clear(r.occ)
+	for j := 0; j < r.n; j++ {
+		h := r.head + j
+		if h >= r.w {
+			h -= r.w
 		}
-		r.ring[idx] = x
+		s := assign(r.ring[h])
+		r.slot[h] = s
+		r.occ[s>>6] |= 1 << (s & 63)
+	}
+	r.up = r.up[:0]
+	for _, x := range v[i:end] {
+		r.up = append(r.up, assign(x))
+	}
+	r.upAt = i
+	// Fenwick tree in O(words): each node passes its sum to its parent.
+	words := len(r.occ)
+	for j := 1; j <= words; j++ {
+		r.fen[j] = int32(bits.OnesCount64(r.occ[j-1]))
+	}
+	for j := 1; j <= words; j++ {
+		if p := j + j&-j; p <= words {
+			r.fen[p] += r.fen[j]
+		}
+	}
+}
+
+// fenAdd adds d to word j's count.
+func (r *rollWindow) fenAdd(j int, d int32) {
+	for j++; j < len(r.fen); j += j & -j {
+		r.fen[j] += d
+	}
+}
+
+// push appends v[i] to the window, evicting the oldest value once it holds
+// w. Pushes at consecutive i reuse the slots ranked ahead; any other i (or
+// the end of the ranked span) ranks afresh from i, so values of v after i
+// are read (to order them) but never reported.
+func (r *rollWindow) push(v []float64, i int) {
+	if i != r.next || i-r.upAt >= len(r.up) {
+		r.rebuild(v, i)
+	}
+	r.next = i + 1
+	x := v[i]
+	s := r.up[i-r.upAt]
+	if r.n < r.w {
+		h := r.head + r.n
+		if h >= r.w {
+			h -= r.w
+		}
+		r.ring[h] = x
+		r.slot[h] = s
 		r.n++
+		r.occ[s>>6] |= 1 << (s & 63)
+		r.fenAdd(int(s>>6), 1)
 		if r.n == 1 {
 			r.k = x
 			r.s1, r.s2, r.s3, r.s4 = 0, 0, 0, 0
@@ -95,22 +220,18 @@ func (r *rollWindow) push(x float64) {
 			r.add(x)
 		}
 	} else {
-		old := r.ring[r.head]
+		old, os := r.ring[r.head], r.slot[r.head]
 		r.ring[r.head] = x
+		r.slot[r.head] = s
 		r.head++
 		if r.head == r.w {
 			r.head = 0
 		}
-		s := r.sorted
-		i := lowerBound(s, old) // s[i] == old
-		if x >= old {
-			p := i + 1 + lowerBound(s[i+1:], x)
-			copy(s[i:p-1], s[i+1:p])
-			s[p-1] = x
-		} else {
-			p := lowerBound(s[:i], x)
-			copy(s[p+1:i+1], s[p:i])
-			s[p] = x
+		r.occ[os>>6] &^= 1 << (os & 63)
+		r.occ[s>>6] |= 1 << (s & 63)
+		if os>>6 != s>>6 {
+			r.fenAdd(int(os>>6), -1)
+			r.fenAdd(int(s>>6), 1)
 		}
 		d := old - r.k
 		d2 := d * d
@@ -165,12 +286,46 @@ func (r *rollWindow) at(i int) float64 {
 	return r.ring[j]
 }
 
+// kth is the slot of the k-th smallest window value (k < n).
+func (r *rollWindow) kth(k int) int {
+	j := 0 // words before the one holding it
+	for step := r.fenTop; step > 0; step >>= 1 {
+		if q := j + step; q < len(r.fen) && int(r.fen[q]) <= k {
+			j = q
+			k -= int(r.fen[q])
+		}
+	}
+	return j<<6 + select64(r.occ[j], k)
+}
+
+// nextSlot is the smallest occupied slot above s, given that s holds the
+// k-th smallest value and k+1 < n.
+func (r *rollWindow) nextSlot(s, k int) int {
+	if rest := r.occ[s>>6] >> (s & 63) >> 1; rest != 0 {
+		return s + 1 + bits.TrailingZeros64(rest)
+	}
+	return r.kth(k + 1)
+}
+
+// quantile is quantileSorted of the window, from two selects.
+func (r *rollWindow) quantile(q float64) float64 {
+	pos := q * float64(r.n-1)
+	i := int(pos)
+	s := r.kth(i)
+	lo := keyValue(r.keys[s])
+	if i+1 >= r.n {
+		return lo
+	}
+	hi := keyValue(r.keys[r.nextSlot(s, i)])
+	f := pos - float64(i)
+	return lo + f*(hi-lo)
+}
+
 // stats writes the window's statistics in rollStatNames order.
 func (r *rollWindow) stats(out []float32) {
 	_ = out[rollStats-1]
-	s := r.sorted
 	n := r.n
-	lo, hi := s[0], s[n-1]
+	lo, hi := keyValue(r.keys[r.kth(0)]), keyValue(r.keys[r.kth(n-1)])
 	var mean, std, skew, kurt float64
 	if lo == hi {
 		mean = lo
@@ -203,9 +358,9 @@ func (r *rollWindow) stats(out []float32) {
 	out[1] = f32(std)
 	out[2] = f32(lo)
 	out[3] = f32(hi)
-	out[4] = f32(quantileSorted(s, 0.50))
-	out[5] = f32(quantileSorted(s, 0.95))
-	out[6] = f32(quantileSorted(s, 0.99))
+	out[4] = f32(r.quantile(0.50))
+	out[5] = f32(r.quantile(0.95))
+	out[6] = f32(r.quantile(0.99))
 	out[7] = f32(skew)
 	out[8] = f32(kurt)
 }
@@ -220,6 +375,37 @@ func quantileSorted(s []float64, q float64) float64 {
 	}
 	f := pos - float64(i)
 	return s[i] + f*(s[i+1]-s[i])
+}
+
+// selectByte[b<<3|k] is the position of the k-th set bit of byte b.
+var selectByte = func() (t [256 << 3]uint8) {
+	for b := 0; b < 256; b++ {
+		k := 0
+		for p := 0; p < 8; p++ {
+			if b>>p&1 != 0 {
+				t[b<<3|k] = uint8(p)
+				k++
+			}
+		}
+	}
+	return t
+}()
+
+// select64 is the position of the k-th (from 0) set bit of x, k <
+// OnesCount64(x), without branches: byte popcounts and their prefix sums by
+// SWAR, the byte found by comparing every prefix with k at once (Vigna,
+// "Broadword implementation of rank/select queries", 2008), then a table.
+func select64(x uint64, k int) int {
+	const l8, h8 = 0x0101010101010101, 0x8080808080808080
+	s := x - (x>>1)&0x5555555555555555
+	s = s&0x3333333333333333 + (s>>2)&0x3333333333333333
+	s = (s + s>>4) & 0x0f0f0f0f0f0f0f0f
+	sums := s * l8 // byte j: set bits in bytes 0..j
+	// Byte j's high bit is set iff k >= sums[j] (all sums <= 64 < 128).
+	geq := ((uint64(k)*l8 | h8) - sums) & h8
+	place := uint(bits.OnesCount64(geq)) * 8
+	k -= int((sums << 8 >> place) & 0xff)
+	return int(place) + int(selectByte[(x>>place&0xff)<<3|uint64(k)])
 }
 
 // trendWindow is the least-squares slope of the last w values against their

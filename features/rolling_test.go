@@ -1,6 +1,7 @@
 package features
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -47,7 +48,7 @@ func TestRollWindowLarge(t *testing.T) {
 		vals = append(vals, level+math.Round(rng.NormFloat64()*4)/2)
 	push:
 		x := vals[len(vals)-1]
-		r.push(x)
+		r.push(vals, len(vals)-1)
 		tr.push(x)
 		if i%7 != 0 {
 			continue
@@ -66,6 +67,182 @@ func TestRollWindowLarge(t *testing.T) {
 		}
 		if got, want := tr.slope(), naiveSlope(win); math.Abs(got-want) > 1e-6*(1+math.Abs(want)) {
 			t.Fatalf("push %d: slope %v, want %v", i, got, want)
+		}
+	}
+}
+
+func TestOrderKey(t *testing.T) {
+	vals := []float64{math.Inf(-1), -math.MaxFloat64, -1e300, -3, -1, -math.SmallestNonzeroFloat64, math.Copysign(0, -1), 0,
+		math.SmallestNonzeroFloat64, 1e-310, 1, 2.5, 1e300, math.MaxFloat64, math.Inf(1)}
+	for i, x := range vals {
+		if got := keyValue(orderKey(x)); math.Float64bits(got) != math.Float64bits(x) {
+			t.Fatalf("keyValue(orderKey(%v)) = %v", x, got)
+		}
+		if i > 0 && orderKey(vals[i-1]) >= orderKey(x) {
+			t.Fatalf("orderKey(%v) >= orderKey(%v)", vals[i-1], x)
+		}
+	}
+}
+
+func TestSelect64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 5))
+	for trial := 0; trial < 20000; trial++ {
+		x := rng.Uint64()
+		switch trial % 4 {
+		case 1:
+			x &= rng.Uint64() & rng.Uint64() // sparse
+		case 2:
+			x |= rng.Uint64() | rng.Uint64() // dense
+		case 3:
+			x = 1 << rng.IntN(64)
+		}
+		if trial == 0 {
+			x = ^uint64(0)
+		}
+		k := 0
+		for p := 0; p < 64; p++ {
+			if x>>p&1 == 0 {
+				continue
+			}
+			if got := select64(x, k); got != p {
+				t.Fatalf("select64(%#x, %d) = %d, want %d", x, k, got, p)
+			}
+			k++
+		}
+	}
+}
+
+// TestRollWindowMatchesSorted checks every statistic bit for bit against the
+// previous sorted-window implementation, for windows of 2 to 2000 samples on
+// data with many duplicates, constant runs, level shifts and outliers, with
+// resets (segment breaks) and pushes that do not continue the ranked span.
+func TestRollWindowMatchesSorted(t *testing.T) {
+	rng := rand.New(rand.NewPCG(6, 7))
+	sizes := []int{2, 3, 4, 5, 15, 30, 31, 32, 33, 63, 64, 65, 97, 128, 500, 1023, 1800, 2000}
+	for i := 0; i < 6; i++ {
+		sizes = append(sizes, 2+rng.IntN(1999))
+	}
+	out, want := make([]float32, rollStats), make([]float32, rollStats)
+	for _, w := range sizes {
+		n := 3*w + 700
+		v := make([]float64, n)
+		level, x := 0.0, 0.0
+		for i := range v {
+			switch r := rng.IntN(100); {
+			case r < 30 && i > 0: // constant runs
+				x = v[i-1]
+			case r < 70: // few distinct values
+				x = level + float64(rng.IntN(8))
+			case r < 72:
+				level += math.Round(rng.NormFloat64() * 50)
+				x = level
+			case r == 72:
+				x = level + 1e7 // outlier
+			case r == 73:
+				x = 0
+			default:
+				x = level + math.Round(rng.NormFloat64()*1e3)/64
+			}
+			v[i] = x
+		}
+		r, old := newRollWindow(w), newSortedWindow(w)
+		for i, x := range v {
+			switch rng.IntN(400) {
+			case 0:
+				r.reset()
+				old.reset()
+			case 1:
+				// A push outside the ranked span ranks afresh.
+				r.push([]float64{x}, 0)
+				old.push(x)
+				goto check
+			}
+			r.push(v, i)
+			old.push(x)
+		check:
+			r.stats(out)
+			old.stats(want)
+			for k := range out {
+				if math.Float32bits(out[k]) != math.Float32bits(want[k]) {
+					t.Fatalf("w=%d push %d: %s = %v, sorted window gives %v", w, i, rollStatNames[k], out[k], want[k])
+				}
+			}
+		}
+	}
+}
+
+// TestRollWindowSignedZeros: with -0 and +0 in the window the statistics
+// equal the sorted window's (a zero may differ in sign only) and the sign
+// does not depend on the order of arrival.
+func TestRollWindowSignedZeros(t *testing.T) {
+	neg := math.Copysign(0, -1)
+	for _, v := range [][]float64{{neg, 0, neg, 0, 1, neg}, {0, neg, 0, neg, 0, neg}, {-1, 0, neg, 0, neg, 2}} {
+		r, old := newRollWindow(3), newSortedWindow(3)
+		out, want := make([]float32, rollStats), make([]float32, rollStats)
+		for i, x := range v {
+			r.push(v, i)
+			old.push(x)
+			r.stats(out)
+			old.stats(want)
+			for k := range out {
+				if out[k] != want[k] {
+					t.Fatalf("%v push %d: %s = %v, sorted window gives %v", v, i, rollStatNames[k], out[k], want[k])
+				}
+			}
+			win := v[max(0, i-2) : i+1]
+			isNeg := func(x float64) bool { return x == 0 && math.Signbit(x) }
+			if slices.ContainsFunc(win, isNeg) {
+				if min := out[2]; min == 0 && !math.Signbit(float64(min)) {
+					t.Fatalf("%v push %d: min is +0 with -0 in the window (-0 orders first)", v, i)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkRollWindow is one push plus the nine statistics, for the rank
+// structure (rank) and the previous sorted window (sorted), on an AR(1)
+// series (noise) and on a rising one (trend: every push evicts the smallest
+// value and adds the largest, the sorted window's worst case, a memmove of
+// the whole window).
+func BenchmarkRollWindow(b *testing.B) {
+	const n = 1 << 16
+	rng := rand.New(rand.NewPCG(8, 9))
+	data := map[string][]float64{"noise": make([]float64, n), "trend": make([]float64, n)}
+	x := 50.0
+	for i := 0; i < n; i++ {
+		x = 0.95*x + 2.5 + rng.NormFloat64()
+		data["noise"][i] = x
+		data["trend"][i] = float64(i) + rng.Float64()
+	}
+	out := make([]float32, rollStats)
+	for _, kind := range []string{"noise", "trend"} {
+		v := data[kind]
+		for _, w := range []int{5, 30, 1800} {
+			b.Run(fmt.Sprintf("%s/w=%d/rank", kind, w), func(b *testing.B) {
+				r := newRollWindow(w)
+				for i := 0; i < b.N; i++ {
+					j := i % n
+					if j == 0 {
+						r.reset()
+					}
+					r.push(v, j)
+					r.stats(out)
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pushes/s")
+			})
+			b.Run(fmt.Sprintf("%s/w=%d/sorted", kind, w), func(b *testing.B) {
+				r := newSortedWindow(w)
+				for i := 0; i < b.N; i++ {
+					j := i % n
+					if j == 0 {
+						r.reset()
+					}
+					r.push(v[j])
+					r.stats(out)
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pushes/s")
+			})
 		}
 	}
 }
