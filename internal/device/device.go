@@ -36,25 +36,33 @@
 //   - "auto": CUDA when it opens, otherwise the CPU, with one log line saying
 //     why.
 //
-// # Wiring into the model (not done yet)
+// # The model on a device
+//
+// LSTM runs the stacked bidirectional LSTM through the queue operations;
+// Model runs the whole performance model (LSTM, attention, head) with every
+// tensor resident on the device: Load and Save exchange tensors by their
+// checkpoint names, Predict captures the evaluation pass of a shape as a
+// graph once and replays it, TrainStep does forward, MSE, backward and Adam.
+// The conformance suite checks Model against the root package's Model built
+// from the same checkpoint (predictions, attention weights, loss and every
+// tensor after Adam steps).
+//
+// # Wiring into the root package (not done yet)
 //
 // The root package still calls lstm, attention and internal/nn directly. To
-// route it through a Device: add Config.Device ("cpu"|"cuda"|"auto", default
-// "cpu", not saved in checkpoints) and open it in New/Load with Open and the
-// model's logger (auto falls back silently but for that line); on "cpu" keep
-// today's code path, which is this package's CPU arithmetic with the
-// lstm package's packed weights and goroutine per direction; on another
-// device keep a device copy of every Param (LSTM.Upload, and the head's and
-// attention's tensors), run Predict as LSTM.Forward, AttentionForward and per
-// head layer Gemm + Affine (BatchNorm folded into Affine's scale and shift),
-// capture that sequence once per batch shape (BeginCapture/EndCapture) and
-// Launch it; training runs LSTM.Backward, AttentionBackward, the head's
-// BatchNormTrain/BatchNormBackward, ReLUBackward and one Adam call per
-// parameter, computing the loss and its gradient on the host from the
-// downloaded predictions ([B, K] is small). What remains: the dropout masks
-// between LSTM layers and in the head (drawn on the host and uploaded, applied
-// with Mul), the Config field and its plumbing, bf16 inference, and
-// checkpoint download after training (Download into each Param.Data).
+// route it: add Config.Device ("cpu"|"cuda"|"auto", default "cpu", not saved
+// in checkpoints) and open it in New/Load with Open and the model's logger
+// ("auto" stays on the CPU when no GPU is usable, with one log line); on
+// "cpu" keep today's code path (this package's CPU device computes the same
+// values but without the lstm package's packed weights and goroutine per
+// direction); on another device build a Model, Load it from the Params after
+// New, Load and every Train epoch's best weights, run Predict/PredictInto
+// through Model.Predict (chunked to bound device memory) and Trainer.Step
+// through Model.TrainStep, and Save back into the Params when training ends
+// or the checkpoint is written. Missing for that: dropout between LSTM
+// layers and in the head (masks drawn on the host and applied with Mul, or a
+// device random generator), the L1 and Huber losses (host-side, like MSE),
+// bf16 inference, and the Config field and its plumbing.
 package device
 
 import (

@@ -49,6 +49,7 @@ type LSTM struct {
 	bwd  []bwdDevBufs       // [direction]
 	grad [2]Buffer          // ping-pong input gradients [B*T, max(Input, dirs*H)]
 	own  map[*Buffer]Buffer // the allocation behind each slot this LSTM filled
+	gen  int                // counts allocations, so callers can tell buffers moved
 }
 
 type devCell struct {
@@ -137,6 +138,7 @@ func (l *LSTM) alloc(slot *Buffer, n int) error {
 		}
 	}
 	l.own[slot] = b
+	l.gen++
 	*slot = b.Slice(0, n)
 	return nil
 }

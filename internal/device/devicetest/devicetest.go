@@ -12,6 +12,7 @@
 package devicetest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -21,6 +22,7 @@ import (
 	"strconv"
 	"testing"
 
+	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/attention"
 	"github.com/novacron/perfpredict/internal/device"
 	"github.com/novacron/perfpredict/internal/nn"
@@ -44,6 +46,7 @@ func Run(t *testing.T, dev device.Device) {
 	t.Run("Head", func(t *testing.T) { testHead(t, dev) })
 	t.Run("Adam", func(t *testing.T) { testAdam(t, dev) })
 	t.Run("Graph", func(t *testing.T) { testGraph(t, dev) })
+	t.Run("Model", func(t *testing.T) { testModel(t, dev) })
 }
 
 // helpers
@@ -799,5 +802,102 @@ func testGraph(t *testing.T, dev device.Device) {
 		CloseTo(t, fmt.Sprintf("replay %d: LSTM output", i), e.get(a.H), h, Tol)
 		CloseTo(t, fmt.Sprintf("replay %d: context", i), e.get(a.Context), ctx, Tol)
 		CloseTo(t, fmt.Sprintf("replay %d: weights", i), e.get(a.Weights), w, Tol)
+	}
+}
+
+// checkpointTensors returns the tensors of m's checkpoint by name.
+func checkpointTensors(t *testing.T, m *perfpredict.Model) func(string) ([]float32, error) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := m.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Parse(buf.Bytes(), "model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(name string) ([]float32, error) {
+		v, _, err := f.Float32(name)
+		return v, err
+	}
+}
+
+// testModel runs the whole performance model on the device (device.Model)
+// against the root package's Model built from the same checkpoint:
+// predictions and attention weights, then training steps (loss, and every
+// tensor after each Adam update), then predictions with the moved BatchNorm
+// statistics. Dropout is off in both.
+func testModel(t *testing.T, dev device.Device) {
+	e := newEnv(t, dev, 12)
+	cfg := perfpredict.Config{Hidden: 12, Layers: 2, Head: []int{10, 6}, Dropout: -1, Seed: 5}
+	const features, outputs = 4, 2
+	rm, err := perfpredict.New(cfg, features, outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm, err := device.NewModel(dev, device.ModelConfig{Features: features, Hidden: cfg.Hidden, Layers: cfg.Layers, Outputs: outputs, Head: cfg.Head})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := dm.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if err := dm.Load(checkpointTensors(t, rm)); err != nil {
+		t.Fatal(err)
+	}
+	predict := func(what string, batch, steps int) {
+		t.Helper()
+		x := e.random(batch * steps * features)
+		wantP, wantW, err := rm.Predict(x, batch, steps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, w := make([]float32, batch*outputs), make([]float32, batch*steps)
+		for i := 0; i < 2; i++ { // the second call replays the captured graph
+			if err := dm.Predict(p, w, x, batch, steps); err != nil {
+				t.Fatal(err)
+			}
+			CloseTo(t, fmt.Sprintf("%s: predictions (call %d)", what, i+1), p, wantP, Tol)
+			CloseTo(t, fmt.Sprintf("%s: attention weights (call %d)", what, i+1), w, wantW, Tol)
+		}
+	}
+	predict("initial weights B5 T8", 5, 8)
+	predict("initial weights B3 T11", 3, 11)
+	tr := rm.NewTrainer()
+	batch, steps := 6, 9
+	x := e.random(batch * steps * features)
+	y := e.random(batch * outputs)
+	for step := 1; step <= 2; step++ {
+		want, err := tr.Step(x, y, batch, steps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dm.TrainStep(x, y, batch, steps, rm.Config().LearningRate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-want) > Tol*math.Max(1, math.Abs(want)) {
+			t.Errorf("step %d: loss %v, want %v", step, got, want)
+		}
+		ref := checkpointTensors(t, rm)
+		if err := dm.Save(func(name string, v []float32) error {
+			w, err := ref(name)
+			if err != nil {
+				return err
+			}
+			CloseTo(t, fmt.Sprintf("step %d: %s", step, name), v, w, Tol)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	predict("trained B5 T8", 5, 8)
+	if _, err := dm.TrainStep(x[:steps*features], y[:outputs], 1, steps, 1e-3); err == nil {
+		t.Error("TrainStep with a batch of 1 returned no error")
+	}
+	if err := dm.Predict(make([]float32, 2), nil, make([]float32, 7), 1, 2); err == nil {
+		t.Error("Predict with a wrong input length returned no error")
 	}
 }
