@@ -84,11 +84,8 @@ const stepwiseBatch = 64
 // two of cell states per direction (evaluation at large batch).
 func (ws *Workspace) compact() bool { return !ws.train && ws.batch >= stepwiseBatch }
 
-// forwardDir runs layer k, direction d over all time steps. recompute says
-// Backward is rebuilding the gates and cell states of a layer whose set was
-// reused: the output is rewritten with the same values and the dropout mask
-// is not drawn again.
-func (ws *Workspace) forwardDir(k, d int, gm gemms, recompute bool) {
+// forwardDir runs layer k, direction d over all time steps.
+func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 	s := ws.stack
 	c := s.cells[k][d]
 	B, T, H := ws.batch, ws.steps, s.cfg.Hidden
@@ -148,8 +145,68 @@ func (ws *Workspace) forwardDir(k, d int, gm gemms, recompute bool) {
 			asm.LSTMCellForward(g, cPrev, st.c[ci*H:(ci+1)*H], out[r*DH+d*H:], tanhC)
 		}
 	}
-	if !recompute && ws.dropping() && k < len(s.cells)-1 {
+	if ws.dropping() && k < len(s.cells)-1 {
 		ws.drawMask(k, d)
+	}
+}
+
+// recomputeDir rebuilds, in Backward, the gate activations and cell states
+// of layer k, direction d, whose buffers a layer above reused. The layer's
+// outputs are known, so unlike forwardDir it needs no product per time step:
+// the recurrent term of every row is one GEMM over all rows, pairing gate row
+// r with output row r-1 (r+1 in reverse), the first processed step's rows set
+// aside since their h_{t-1} is zero. Only the element-wise cell runs step by
+// step. That halves the cost of the recomputation; the GEMM kernels for a
+// few rows and for many may round differently, so a recomputed gate can
+// differ from Forward's in the last bit.
+func (ws *Workspace) recomputeDir(k, d int, gm gemms) {
+	s := ws.stack
+	c := s.cells[k][d]
+	B, T, H := ws.batch, ws.steps, s.cfg.Hidden
+	G, DH := 4*H, s.dirs*H
+	bt := B * T
+	in := ws.input(k)
+	st := ws.slot(k, d)
+	out := ws.output(k)
+	sc := &ws.scratch[d]
+	pw := s.forwardWeights(k, d)
+	gates := st.gates
+
+	for r := 0; r < bt; r++ {
+		copy(gates[r*G:(r+1)*G], pw.bias)
+	}
+	gm.packed(bt, 1, in, c.in, &pw.wihT, 1, gates, G)
+	if T > 1 {
+		t0 := 0
+		if c.reverse {
+			t0 = T - 1
+		}
+		for b := 0; b < B; b++ {
+			copy(sc.first[b*G:(b+1)*G], gates[(b*T+t0)*G:])
+		}
+		if c.reverse {
+			gm.packed(bt-1, 1, out[DH+d*H:], DH, &pw.whhT, 1, gates, G)
+		} else {
+			gm.packed(bt-1, 1, out[d*H:], DH, &pw.whhT, 1, gates[G:], G)
+		}
+		for b := 0; b < B; b++ {
+			copy(gates[(b*T+t0)*G:(b*T+t0+1)*G], sc.first[b*G:(b+1)*G])
+		}
+	}
+	for step := 0; step < T; step++ {
+		t, prev := step, step-1
+		if c.reverse {
+			t, prev = T-1-step, T-step
+		}
+		for b := 0; b < B; b++ {
+			r := b*T + t
+			cPrev := ws.zero
+			if step > 0 {
+				cPrev = st.c[(b*T+prev)*H:]
+			}
+			// h is known (and stays as Forward wrote it).
+			asm.LSTMCellForward(gates[r*G:(r+1)*G], cPrev, st.c[r*H:(r+1)*H], sc.h, sc.tanhC)
+		}
 	}
 }
 

@@ -473,10 +473,11 @@ func snapshotGrads(s *Stack) [][]float32 {
 	return g
 }
 
-// TestKeepLayersIdentical: recomputing the gates of the layers below the
-// kept ones gives bit-identical outputs and gradients, serial or parallel,
-// with dropout, at small and stepwise batch sizes.
-func TestKeepLayersIdentical(t *testing.T) {
+// TestKeepLayers: recomputing the gates of the layers below the kept ones
+// gives the same outputs (bit for bit: Forward does not depend on it) and the
+// same gradients up to rounding, serial and parallel bit-identical for each
+// setting, with dropout, at small and stepwise batch sizes.
+func TestKeepLayers(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	}
@@ -485,8 +486,9 @@ func TestKeepLayersIdentical(t *testing.T) {
 		T := 6
 		x := randVec(B*T*cfg.Input, 4, 1)
 		r := randVec(B*T*2*cfg.Hidden, 5, 1)
-		var ref [][]float32
+		var ref [][]float32 // all layers kept
 		for _, keep := range []int{4, 0, 1, 2, 3, 9} {
+			var serialRes [][]float32
 			for _, serial := range []bool{true, false} {
 				s := newStack(t, cfg, 8)
 				ws := s.NewWorkspace()
@@ -498,13 +500,21 @@ func TestKeepLayersIdentical(t *testing.T) {
 				}
 				got := [][]float32{append([]float32(nil), out...), append([]float32(nil), s.Backward(ws, r)...)}
 				got = append(got, snapshotGrads(s)...)
+				what := fmt.Sprintf("B=%d keep=%d serial=%v", B, keep, serial)
+				if serialRes == nil {
+					serialRes = got
+				} else {
+					for i := range got {
+						bitsEqual(t, fmt.Sprint(what, " vs serial: result ", i), got[i], serialRes[i])
+					}
+				}
 				if ref == nil {
 					ref = got
 					continue
 				}
-				what := fmt.Sprintf("B=%d keep=%d serial=%v", B, keep, serial)
-				for i := range ref {
-					bitsEqual(t, fmt.Sprint(what, " result ", i), got[i], ref[i])
+				bitsEqual(t, what+": output", got[0], ref[0])
+				for i := 1; i < len(ref); i++ {
+					closeTo(t, fmt.Sprint(what, ": gradient ", i), got[i], ref[i], 1e-5)
 				}
 			}
 		}

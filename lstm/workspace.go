@@ -33,9 +33,12 @@ type Workspace struct {
 	// activations of a training Forward for Backward; Backward recomputes
 	// those of the layers below (one more forward pass through them) in the
 	// buffers of the layers above. Fewer kept layers hold less memory (at
-	// the seed's shape and batch 32 each is 9.4 MiB) and cost more time. 0
+	// the seed's shape and batch 32 each is 9.4 MiB) and cost more time
+	// (there, one recomputed layer adds about 3% to a training step). 0
 	// means DefaultKeepLayers; values above the number of layers mean all.
-	// The results do not depend on it, bit for bit.
+	// The gradients do not depend on it beyond rounding (a recomputed gate
+	// may differ from Forward's in the last bit); for a given setting they
+	// are deterministic.
 	KeepLayers int
 
 	stack *Stack
@@ -74,10 +77,11 @@ type dirBufs struct {
 // dirScratch is one direction's small per-pass scratch.
 type dirScratch struct {
 	tanhC []float32 // [H]: tanh of one row of cell states
+	h     []float32 // [H]: a recomputed row of outputs (discarded)
 	dh    []float32 // [B, H]
 	dc    []float32 // [B, H]
 	dBias []float32 // [4H]
-	first []float32 // [B, 4H]: the gate gradients of the first processed step, set aside
+	first []float32 // [B, 4H]: the gates (or their gradients) of the first processed step, set aside
 }
 
 // maskWords is the number of uint64 words of one row's dropout bits.
@@ -108,7 +112,7 @@ func (ws *Workspace) Bytes() int {
 		}
 	}
 	for _, sc := range ws.scratch {
-		n += cap(sc.tanhC) + cap(sc.dh) + cap(sc.dc) + cap(sc.dBias) + cap(sc.first)
+		n += cap(sc.tanhC) + cap(sc.h) + cap(sc.dh) + cap(sc.dc) + cap(sc.dBias) + cap(sc.first)
 	}
 	n *= 4
 	for _, layer := range ws.masks {
@@ -220,6 +224,7 @@ func (ws *Workspace) prepare(batch, steps int, train bool) {
 	}
 	for d := range ws.scratch {
 		ws.scratch[d].tanhC = grow(ws.scratch[d].tanhC, H)
+		ws.scratch[d].h = grow(ws.scratch[d].h, H)
 	}
 }
 
@@ -285,9 +290,9 @@ func (ws *Workspace) run(j job, serialGemm bool) {
 	}
 	switch j.kind {
 	case jobForward:
-		ws.forwardDir(j.layer, j.d, g, false)
+		ws.forwardDir(j.layer, j.d, g)
 	case jobRecompute:
-		ws.forwardDir(j.layer, j.d, g, true)
+		ws.recomputeDir(j.layer, j.d, g)
 	case jobBackward:
 		ws.backwardDir(j.layer, j.d, g)
 	case jobDropout:
