@@ -66,6 +66,9 @@ func (c *combination) String() string {
 	if c.Baseline == "" || c.Weight == 1 {
 		return fmt.Sprintf("model = lstm (validation MASE %.3f)", c.ValMASE)
 	}
+	if c.Weight == 0 {
+		return fmt.Sprintf("model = %s, the network gets no weight (validation MASE %.3f; lstm alone %.3f)", c.Baseline, c.ValMASE, c.LSTMValMASE)
+	}
 	return fmt.Sprintf("model = %.1f lstm + %.1f %s (validation MASE %.3f; lstm alone %.3f)",
 		c.Weight, 1-c.Weight, c.Baseline, c.ValMASE, c.LSTMValMASE)
 }
