@@ -88,6 +88,7 @@ func plotTraining(dir, name string, hist *perfpredict.History) (string, error) {
 	}
 	p := plot.New()
 	p.Title.Text = name + ": training and validation loss per epoch"
+	p.Legend.Top = true // the curves fall towards the bottom right
 	p.X.Label.Text = "epoch"
 	p.Y.Label.Text = "loss"
 	var tr, va plotter.XYs
