@@ -49,6 +49,8 @@ func TestGradCheck(t *testing.T) {
 		{Config{Input: 3, Hidden: 4, Layers: 1, Bidirectional: true}, 2, 4},
 		{Config{Input: 2, Hidden: 3, Layers: 2, Bidirectional: true}, 3, 3},
 		{Config{Input: 2, Hidden: 3, Layers: 3, Bidirectional: true, Dropout: 0.4}, 2, 3},
+		{Config{Input: 2, Hidden: 3, Layers: 3, Bidirectional: true, Dropout: 0.4}, 2, 1}, // one step: no recurrent term
+		{Config{Input: 2, Hidden: 3, Layers: 2}, 1, 5},
 	}
 	for ci, c := range cases {
 		t.Run(fmt.Sprintf("%+v", c.cfg), func(t *testing.T) {
@@ -482,8 +484,8 @@ func TestKeepLayers(t *testing.T) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	}
 	cfg := Config{Input: 5, Hidden: 16, Layers: 4, Bidirectional: true, Dropout: 0.3}
-	for _, B := range []int{3, stepwiseBatch + 1} {
-		T := 6
+	for _, shape := range [][2]int{{3, 6}, {stepwiseBatch + 1, 6}, {1, 1}, {2, 1}, {1, 4}} {
+		B, T := shape[0], shape[1]
 		x := randVec(B*T*cfg.Input, 4, 1)
 		r := randVec(B*T*2*cfg.Hidden, 5, 1)
 		var ref [][]float32 // all layers kept
@@ -500,7 +502,7 @@ func TestKeepLayers(t *testing.T) {
 				}
 				got := [][]float32{append([]float32(nil), out...), append([]float32(nil), s.Backward(ws, r)...)}
 				got = append(got, snapshotGrads(s)...)
-				what := fmt.Sprintf("B=%d keep=%d serial=%v", B, keep, serial)
+				what := fmt.Sprintf("B=%d T=%d keep=%d serial=%v", B, T, keep, serial)
 				if serialRes == nil {
 					serialRes = got
 				} else {
