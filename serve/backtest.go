@@ -5,6 +5,7 @@ import (
 	"fmt"
 	perfpredict "github.com/novacron/perfpredict"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -37,8 +38,12 @@ type Backtest struct {
 }
 
 // Backtest runs PredictDegradation's forecaster at every origin t of d with
-// from <= t < to whose horizon lies within d.
-func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) (*Backtest, error) {
+// from <= t < to whose horizon lies within d. With online set, the
+// calibration rolls forward as outcomes arrive (adaptive split conformal):
+// at origin t the residual paths of origins t' <= t - Horizon, whose
+// targets are all observed by t, replace the oldest validation paths, so the
+// intervals and probabilities follow the current regime.
+func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int, online bool) (*Backtest, error) {
 	if horizon == 0 {
 		horizon = DefaultHorizon
 	}
@@ -65,10 +70,38 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 	K, M := s.Spec.Horizon, len(cols)
 	b := &Backtest{Horizon: horizon, Origins: origins, Coverage: make([]float64, horizon)}
 	covered := make([]int, horizon)
+	cal := s.cal.Load()
+	rollModel := newRolling(cal.Model, cal.sortedModel)
+	rollFB := newRolling(cal.Fallback, cal.sortedFallback)
+	fbPreds := make([][]float64, len(origins))
 	fb := s.Predictor.opt.Fallback
 	var w Window
 	fbPred := make([]float64, M*K)
 	for i, t := range origins {
+		if online && i >= K {
+			// Origin i-K's targets are observed now.
+			j, tj := i-K, origins[i-K]
+			scj := s.scales(d, cols, tj)
+			path := make([]float64, M*K)
+			for m, c := range cols {
+				for h := 1; h <= K; h++ {
+					path[m*K+h-1] = (d.Values[c][tj+h] - preds[j][m*K+h-1]) / scj[m]
+				}
+			}
+			if srcs[j] == SourceModel {
+				rollModel.push(path)
+			}
+			if fbPreds[j] != nil {
+				pf := make([]float64, M*K)
+				for m, c := range cols {
+					for h := 1; h <= K; h++ {
+						pf[m*K+h-1] = (d.Values[c][tj+h] - fbPreds[j][m*K+h-1]) / scj[m]
+					}
+				}
+				rollFB.push(pf)
+			}
+		}
+		sc := s.scales(d, cols, t)
 		if fb != nil {
 			s.window(&w, rows, d, cols, t)
 			for m := range cols {
@@ -76,7 +109,8 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 					return nil, err
 				}
 			}
-			rf := assess(fbPred, K, horizon, s.Thresholds, s.Calibration.Fallback)
+			fbPreds[i] = append([]float64(nil), fbPred...)
+			rf := assess(fbPred, K, horizon, s.Thresholds, rollFB.paths, sc)
 			pt := false
 			for m := range cols {
 				for h := 1; h <= horizon; h++ {
@@ -86,11 +120,14 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 			b.FallbackProbability = append(b.FallbackProbability, rf.pAny)
 			b.FallbackPoint = append(b.FallbackPoint, pt)
 		}
-		paths, sorted := s.Calibration.residuals(srcs[i])
+		paths, sorted := rollModel.paths, rollModel.sorted
+		if srcs[i] != SourceModel || len(paths) == 0 {
+			paths, sorted = rollFB.paths, rollFB.sorted
+		}
 		if srcs[i] != SourceModel {
 			b.FallbackUsed++
 		}
-		r := assess(preds[i], K, horizon, s.Thresholds, paths)
+		r := assess(preds[i], K, horizon, s.Thresholds, paths, sc)
 		event, point := false, false
 		for m, c := range cols {
 			for h := 1; h <= horizon; h++ {
@@ -103,7 +140,7 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 				}
 				if sorted != nil {
 					col := sorted[m*K+h-1]
-					if lo, hi := f+conformalQuantile(col, 0.1), f+conformalQuantile(col, 0.9); y >= lo && y <= hi {
+					if lo, hi := f+sc[m]*conformalQuantile(col, 0.1), f+sc[m]*conformalQuantile(col, 0.9); y >= lo && y <= hi {
 						covered[h-1]++
 					}
 				}
@@ -175,4 +212,39 @@ func (s *Service) Accuracy(ctx context.Context, d *Data, from, to, h int) (perfp
 	out := perfpredict.Score(pred, truth, M)
 	out.OriginalUnits = true
 	return out, nil
+}
+
+// rolling is a calibration set of fixed size whose oldest path gives way to
+// each new one, with its columns kept sorted.
+type rolling struct {
+	paths  [][]float64 // oldest first
+	sorted [][]float64
+}
+
+func newRolling(paths, sorted [][]float64) *rolling {
+	r := &rolling{paths: slices.Clone(paths)}
+	for _, c := range sorted {
+		r.sorted = append(r.sorted, slices.Clone(c))
+	}
+	return r
+}
+
+func (r *rolling) push(path []float64) {
+	if len(r.paths) == 0 {
+		return
+	}
+	old := r.paths[0]
+	r.paths = append(r.paths[1:], path)
+	for j, col := range r.sorted {
+		if !math.IsNaN(old[j]) {
+			if i, ok := slices.BinarySearch(col, old[j]); ok {
+				col = slices.Delete(col, i, i+1)
+			}
+		}
+		if !math.IsNaN(path[j]) {
+			i, _ := slices.BinarySearch(col, path[j])
+			col = slices.Insert(col, i, path[j])
+		}
+		r.sorted[j] = col
+	}
 }

@@ -89,8 +89,8 @@ type risk struct {
 }
 
 // assess computes the breach probabilities of the forecast pred [M*K] for
-// the first horizon steps from residual paths.
-func assess(pred []float64, K, horizon int, th []Threshold, paths [][]float64) risk {
+// the first horizon steps from residual paths, scaled per metric by scale.
+func assess(pred []float64, K, horizon int, th []Threshold, paths [][]float64, scale []float64) risk {
 	M := len(th)
 	r := risk{pMetric: make([]float64, M), cum: make([]float64, horizon), marginal: make([]float64, M*horizon)}
 	if len(paths) == 0 {
@@ -102,7 +102,7 @@ func assess(pred []float64, K, horizon int, th []Threshold, paths [][]float64) r
 		for m := range M {
 			hit := false
 			for h := 1; h <= horizon; h++ {
-				v := pred[m*K+h-1] + p[m*K+h-1]
+				v := pred[m*K+h-1] + scale[m]*p[m*K+h-1]
 				if th[m].breached(v) {
 					r.marginal[m*horizon+h-1]++
 					if !hit {

@@ -155,10 +155,16 @@ func TestNABDegradation(t *testing.T) {
 	}
 	cfg := perfpredict.Config{Hidden: 16, Layers: 1, Head: []int{32}, Dropout: -1, Steps: 60, BatchSize: 64,
 		LearningRate: 2e-3, Epochs: 6, Patience: 2, Seed: 1}
-	var prob, point, reactive, hwProb, hwPoint nabScore
-	var covered, coverN float64
-	var allP []float64
-	var allE []bool
+	// Per calibration mode (static: validation residuals only; online:
+	// rolling forward as outcomes arrive).
+	type tally struct {
+		prob, point, reactive, hwProb, hwPoint nabScore
+		covered, coverN, brier                 float64
+		p, hwP                                 []float64
+		e                                      []bool
+	}
+	var modes [4]tally
+	modeName := []string{"static", "online", "static, normalised", "online, normalised"}
 	for _, f := range files {
 		key := filepath.ToSlash(strings.TrimPrefix(f, dir+string(filepath.Separator)))
 		s, err := baseline.LoadCSV(f, "")
@@ -175,47 +181,70 @@ func TestNABDegradation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		svc, err := NewService(context.Background(), m, d, ServiceOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
 		sp := baseline.SplitOf(d.Len())
-		bt, err := svc.Backtest(context.Background(), d, sp.TestStart(), d.Len(), horizon)
-		svc.Close()
-		if err != nil {
-			t.Fatal(err)
+		for mode := range modes {
+			online, normalize := mode%2 == 1, mode >= 2
+			svc, err := NewService(context.Background(), m, d, ServiceOptions{Normalize: normalize})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bt, err := svc.Backtest(context.Background(), d, sp.TestStart(), d.Len(), horizon, online)
+			if err != nil {
+				t.Fatal(err)
+			}
+			alarm := make([]bool, len(bt.Origins))
+			react := make([]bool, len(bt.Origins))
+			hwAlarm := make([]bool, len(bt.Origins))
+			for i, o := range bt.Origins {
+				alarm[i] = bt.Probability[i] > 0.5
+				hwAlarm[i] = bt.FallbackProbability[i] > 0.5
+				react[i] = svc.Thresholds[0].breached(d.Values[0][o])
+			}
+			step := time.Duration(horizon) * svc.Cadence
+			ps, pt, rs := scoreAlarms(bt.Times, alarm, windows[key], step), scoreAlarms(bt.Times, bt.Point, windows[key], step),
+				scoreAlarms(bt.Times, react, windows[key], step)
+			hs, ht := scoreAlarms(bt.Times, hwAlarm, windows[key], step), scoreAlarms(bt.Times, bt.FallbackPoint, windows[key], step)
+			a := &modes[mode]
+			a.prob.add(ps)
+			a.point.add(pt)
+			a.reactive.add(rs)
+			a.hwProb.add(hs)
+			a.hwPoint.add(ht)
+			a.covered += bt.CoverageAll * float64(len(bt.Origins))
+			a.coverN += float64(len(bt.Origins))
+			a.brier += bt.Brier * float64(len(bt.Origins))
+			a.p = append(a.p, bt.Probability...)
+			a.hwP = append(a.hwP, bt.FallbackProbability...)
+			a.e = append(a.e, bt.Event...)
+			svc.Close()
+			t.Logf("%s %s (%v): threshold %.4g, coverage %.3f, Brier %.4f, fallback %d\n  probability>0.5: %v\n  point forecast:  %v\n  reactive:        %v\n  Holt-Winters p>0.5: %v",
+				key, modeName[mode], time.Since(start).Round(time.Second), *svc.Thresholds[0].Above, bt.CoverageAll, bt.Brier, bt.FallbackUsed, ps, pt, rs, hs)
 		}
-		alarm := make([]bool, len(bt.Origins))
-		react := make([]bool, len(bt.Origins))
-		hwAlarm := make([]bool, len(bt.Origins))
-		for i, o := range bt.Origins {
-			alarm[i] = bt.Probability[i] > 0.5
-			hwAlarm[i] = bt.FallbackProbability[i] > 0.5
-			react[i] = svc.Thresholds[0].breached(d.Values[0][o])
+	}
+	for mode, a := range modes {
+		t.Logf("=== calibration: %s", modeName[mode])
+		t.Logf("ALL model probability>0.5:        %v", a.prob)
+		t.Logf("ALL model point forecast:         %v", a.point)
+		t.Logf("ALL reactive (value > threshold): %v", a.reactive)
+		t.Logf("ALL Holt-Winters probability>0.5: %v", a.hwProb)
+		t.Logf("ALL Holt-Winters point forecast:  %v", a.hwPoint)
+		t.Logf("ALL 80%% interval coverage %.3f over %.0f origins, Brier %.4f (Holt-Winters %.4f)", a.covered/a.coverN, a.coverN, a.brier/a.coverN, brier(a.hwP, a.e))
+		t.Log("  reliability of the model's breach probability (Holt-Winters' in brackets)")
+		hw := Reliability(a.hwP, a.e, 10)
+		for i, b := range Reliability(a.p, a.e, 10) {
+			t.Logf("  [%.1f, %.1f) n=%5d mean p %.3f observed %.3f   (n=%5d mean p %.3f observed %.3f)", b.Lo, b.Hi, b.N, b.MeanProb, b.Observed, hw[i].N, hw[i].MeanProb, hw[i].Observed)
 		}
-		step := time.Duration(horizon) * svc.Cadence
-		ps, pt, rs := scoreAlarms(bt.Times, alarm, windows[key], step), scoreAlarms(bt.Times, bt.Point, windows[key], step),
-			scoreAlarms(bt.Times, react, windows[key], step)
-		hs, ht := scoreAlarms(bt.Times, hwAlarm, windows[key], step), scoreAlarms(bt.Times, bt.FallbackPoint, windows[key], step)
-		prob.add(ps)
-		point.add(pt)
-		reactive.add(rs)
-		hwProb.add(hs)
-		hwPoint.add(ht)
-		covered += bt.CoverageAll * float64(len(bt.Origins))
-		coverN += float64(len(bt.Origins))
-		allP = append(allP, bt.Probability...)
-		allE = append(allE, bt.Event...)
-		t.Logf("%s (%v): threshold %.4g, coverage %.3f, Brier %.4f, fallback %d\n  probability>0.5: %v\n  point forecast:  %v\n  reactive:        %v",
-			key, time.Since(start).Round(time.Second), *svc.Thresholds[0].Above, bt.CoverageAll, bt.Brier, bt.FallbackUsed, ps, pt, rs)
 	}
-	t.Logf("ALL probability>0.5: %v", prob)
-	t.Logf("ALL point forecast:  %v", point)
-	t.Logf("ALL reactive:        %v", reactive)
-	t.Logf("ALL Holt-Winters probability>0.5: %v", hwProb)
-	t.Logf("ALL Holt-Winters point forecast:  %v", hwPoint)
-	t.Logf("ALL 80%% interval coverage %.3f over %.0f origins", covered/coverN, coverN)
-	for _, b := range Reliability(allP, allE, 10) {
-		t.Logf("  [%.1f, %.1f) n=%5d mean p %.3f observed %.3f", b.Lo, b.Hi, b.N, b.MeanProb, b.Observed)
+}
+
+func brier(p []float64, e []bool) float64 {
+	sum := 0.0
+	for i, v := range p {
+		o := 0.0
+		if e[i] {
+			o = 1
+		}
+		sum += (v - o) * (v - o)
 	}
+	return sum / float64(len(p))
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	perfpredict "github.com/novacron/perfpredict"
@@ -28,6 +29,12 @@ type ServiceOptions struct {
 	// HistoryLen is how many recent values the fallback forecasts from
 	// (default one season, at least the window).
 	HistoryLen int
+	// Normalize divides each residual path by the metric's volatility at
+	// its origin (mean absolute one-step change over the window, at least a
+	// tenth of the training split's) and multiplies it back by the current
+	// volatility: normalised split conformal, for errors that grow and
+	// shrink with the metric's turbulence.
+	Normalize bool
 }
 
 // Service answers degradation questions for one model: it holds the
@@ -37,14 +44,19 @@ type Service struct {
 	Predictor   *Predictor
 	Spec        Spec
 	Featurizer  Featurizer
-	Calibration *Calibration
 	Thresholds  []Threshold // one per Spec.Metrics
 	Cadence     time.Duration
 	Period      int // the fallback's season in steps
 
 	start      time.Time // first row of the history: phase 0
 	historyLen int
+	normalize  bool
+	floor      []float64 // per metric: the least volatility (Normalize)
+	cal        atomic.Pointer[Calibration]
 }
+
+// Calibration is the residual set the forecasts are calibrated with now.
+func (s *Service) Calibration() *Calibration { return s.cal.Load() }
 
 // NewService fits everything a model needs to serve metrics like history:
 // the featurizer and the fallback on its train (and validation) splits, the
@@ -64,6 +76,10 @@ func NewService(ctx context.Context, m *perfpredict.Model, history *Data, opt Se
 	s.Period, err = baseline.SeasonFromCadence(history.Times)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %s: %w", history.Name, err)
+	}
+	s.normalize = opt.Normalize
+	for _, c := range cols {
+		s.floor = append(s.floor, 0.1*math.Max(baseline.NaiveScale(history.Values[c], split), 1e-12))
 	}
 	s.historyLen = opt.HistoryLen
 	if s.historyLen <= 0 {
@@ -104,8 +120,38 @@ func NewService(ctx context.Context, m *perfpredict.Model, history *Data, opt Se
 	if err != nil {
 		return nil, err
 	}
-	s.Calibration = newCalibration(sp.Metrics, sp.Horizon, modelRes, fbRes)
+	s.cal.Store(newCalibration(sp.Metrics, sp.Horizon, modelRes, fbRes))
 	return s, nil
+}
+
+// Recalibrate replaces the calibration with the residual paths of the most
+// recent origins of d whose targets d holds (as many as the calibration
+// has, at least ten), so intervals and probabilities follow the metric's
+// current behaviour: call it as outcomes arrive (every hour, say) with the
+// recent history. Backtest's online mode does the same at every step. Safe
+// to call while other goroutines forecast.
+func (s *Service) Recalibrate(ctx context.Context, d *Data) error {
+	rows, cols, err := s.prepare(d)
+	if err != nil {
+		return err
+	}
+	old := s.cal.Load()
+	n := max(10, len(old.Model), len(old.Fallback))
+	lo := rows.First() + s.Spec.Steps - 1
+	hi := d.Len() - 1 - s.Spec.Horizon // last origin with its targets
+	if hi < lo {
+		return fmt.Errorf("serve: %s: %d rows hold no origin with a %d-step window and horizon %d: %w", d.Name, d.Len(), s.Spec.Steps, s.Spec.Horizon, ErrBadInput)
+	}
+	var origins []int
+	for t := max(lo, hi-n+1); t <= hi; t++ {
+		origins = append(origins, t)
+	}
+	modelRes, fbRes, err := s.residuals(ctx, d, rows, cols, origins)
+	if err != nil {
+		return err
+	}
+	s.cal.Store(newCalibration(s.Spec.Metrics, s.Spec.Horizon, modelRes, fbRes))
+	return nil
 }
 
 // Close stops the Predictor.
@@ -166,6 +212,30 @@ func (s *Service) window(w *Window, rows Rows, d *Data, cols []int, t int) {
 	w.Phase = int(math.Round(float64(d.Times[t].Sub(s.start)) / float64(s.Cadence)))
 }
 
+// scales is the volatility of each metric over the window ending at row t
+// (1 for every metric without Normalize).
+func (s *Service) scales(d *Data, cols []int, t int) []float64 {
+	out := make([]float64, len(cols))
+	for m, c := range cols {
+		out[m] = 1
+		if !s.normalize {
+			continue
+		}
+		v, sum, n := d.Values[c], 0.0, 0
+		for i := max(1, t-s.Spec.Steps+1); i <= t; i++ {
+			if dv := math.Abs(v[i] - v[i-1]); !math.IsNaN(dv) && !math.IsInf(dv, 0) {
+				sum += dv
+				n++
+			}
+		}
+		if n > 0 {
+			out[m] = sum / float64(n)
+		}
+		out[m] = math.Max(out[m], s.floor[m])
+	}
+	return out
+}
+
 // forecastMany predicts origins of d in chunks, returning per origin the
 // forecasts [M*K] and the source.
 func (s *Service) forecastMany(ctx context.Context, d *Data, rows Rows, cols []int, origins []int) ([][]float64, []Source, error) {
@@ -202,9 +272,10 @@ func (s *Service) residuals(ctx context.Context, d *Data, rows Rows, cols []int,
 	fbPred := make([]float64, M*K)
 	for i, t := range origins {
 		r := make([]float64, M*K)
+		sc := s.scales(d, cols, t)
 		for m, c := range cols {
 			for h := 1; h <= K; h++ {
-				r[m*K+h-1] = d.Values[c][t+h] - preds[i][m*K+h-1]
+				r[m*K+h-1] = (d.Values[c][t+h] - preds[i][m*K+h-1]) / sc[m]
 			}
 		}
 		if srcs[i] == SourceModel {
@@ -218,7 +289,7 @@ func (s *Service) residuals(ctx context.Context, d *Data, rows Rows, cols []int,
 					return nil, nil, err
 				}
 				for h := 1; h <= K; h++ {
-					rf[m*K+h-1] = d.Values[c][t+h] - fbPred[m*K+h-1]
+					rf[m*K+h-1] = (d.Values[c][t+h] - fbPred[m*K+h-1]) / sc[m]
 				}
 			}
 			fb = append(fb, rf)
@@ -366,9 +437,10 @@ func (s *Service) PredictDegradation(ctx context.Context, recent *Data, horizon 
 func (s *Service) degradation(p Prediction, recent *Data, horizon int) *Degradation {
 	K := s.Spec.Horizon
 	origin := recent.Times[recent.Len()-1]
-	paths, sorted := s.Calibration.residuals(p.Source)
-	r := assess(p.Values, K, horizon, s.Thresholds, paths)
+	paths, sorted := s.cal.Load().residuals(p.Source)
 	cols, _ := metricColumns(recent, s.Spec.Metrics)
+	sc := s.scales(recent, cols, recent.Len()-1)
+	r := assess(p.Values, K, horizon, s.Thresholds, paths, sc)
 	out := &Degradation{Origin: origin, Step: s.Cadence, Horizon: horizon, Source: p.Source, Method: p.Method,
 		Reason: p.Reason, Version: p.Version, Probability: r.pAny, FirstBreach: r.firstStep, Attention: p.Attention}
 	if r.firstStep > 0 {
@@ -383,9 +455,9 @@ func (s *Service) degradation(p Prediction, recent *Data, horizon int) *Degradat
 				PBreach: r.marginal[m*horizon+h-1]}
 			if sorted != nil {
 				col := sorted[m*K+h-1]
-				sf.P10 = f + conformalQuantile(col, 0.1)
-				sf.P50 = f + conformalQuantile(col, 0.5)
-				sf.P90 = f + conformalQuantile(col, 0.9)
+				sf.P10 = f + sc[m]*conformalQuantile(col, 0.1)
+				sf.P50 = f + sc[m]*conformalQuantile(col, 0.5)
+				sf.P90 = f + sc[m]*conformalQuantile(col, 0.9)
 			}
 			mf.Steps = append(mf.Steps, sf)
 		}

@@ -54,7 +54,7 @@ func TestDegradationCalibration(t *testing.T) {
 	s := trainedService(t, d, 12)
 	t.Logf("trained and calibrated in %v", time.Since(start))
 	n := d.Len()
-	bt, err := s.Backtest(context.Background(), d, n*85/100, n, 12)
+	bt, err := s.Backtest(context.Background(), d, n*85/100, n, 12, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,5 +263,40 @@ func TestServiceBadInput(t *testing.T) {
 		if math.IsNaN(st.P50) || !(st.P10 <= st.P90) {
 			t.Errorf("fallback step %+v", st)
 		}
+	}
+}
+
+// TestRecalibrate: after the metric turns three times as noisy, the
+// validation calibration's 80% interval covers too little; recalibrating on
+// recent outcomes restores it.
+func TestRecalibrate(t *testing.T) {
+	calm := synthetic(288*24, 5)
+	noisy := synthetic(288*24, 6)
+	n := calm.Len()
+	cut := n * 2 / 3
+	d := &Data{Name: "shift", Times: calm.Times, Metrics: calm.Metrics, Values: [][]float64{make([]float64, n)}}
+	for i := range n {
+		d.Values[0][i] = calm.Values[0][i]
+		if i >= cut {
+			d.Values[0][i] = 50 + 3*(noisy.Values[0][i]-50)
+		}
+	}
+	s := trainedService(t, d.Slice(0, cut), 6)
+	ctx := context.Background()
+	mid := cut + (n-cut)/2
+	before, err := s.Backtest(ctx, d, mid, n, 6, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Recalibrate(ctx, d.Slice(0, mid)); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.Backtest(ctx, d, mid, n, 6, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("80%% interval coverage after the change: %.3f with the validation calibration, %.3f recalibrated", before.CoverageAll, after.CoverageAll)
+	if before.CoverageAll > 0.7 || after.CoverageAll < 0.72 || after.CoverageAll > 0.88 {
+		t.Errorf("coverage %.3f before, %.3f after recalibrating; want < 0.7, then near 0.8", before.CoverageAll, after.CoverageAll)
 	}
 }
