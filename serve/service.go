@@ -41,12 +41,12 @@ type ServiceOptions struct {
 // features fitted on a history, the Predictor, the conformal calibration
 // from the history's validation split and the SLO thresholds.
 type Service struct {
-	Predictor   *Predictor
-	Spec        Spec
-	Featurizer  Featurizer
-	Thresholds  []Threshold // one per Spec.Metrics
-	Cadence     time.Duration
-	Period      int // the fallback's season in steps
+	Predictor  *Predictor
+	Spec       Spec
+	Featurizer Featurizer
+	Thresholds []Threshold // one per Spec.Metrics
+	Cadence    time.Duration
+	Period     int // the fallback's season in steps
 
 	start      time.Time // first row of the history: phase 0
 	historyLen int
