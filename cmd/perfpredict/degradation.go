@@ -59,12 +59,13 @@ func (l *sloList) Set(v string) error {
 func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("degradation", env)
 	modelPath := fs.String("model", "", "model checkpoint (`M.safetensors`)")
-	dataPath := fs.String("data", "", "metrics CSV (`file`): features, fallback, thresholds and calibration are fitted on its first 85%, the forecast starts at its last row")
+	dataPath := fs.String("data", "", "metrics CSV (`file`): features, fallback and thresholds are fitted on its first 70%, calibration on the next 15% (or its latest outcomes, --recalibrate); the forecast starts at its last row")
 	target := fs.String("target", "", "the metric column (default: \"value\", or the only column besides the timestamp)")
 	horizon := fs.Int("horizon", serve.DefaultHorizon, "steps ahead (at most the model's horizon)")
 	quantile := fs.Float64("quantile", 0.99, "default SLO: this quantile of each metric's training rows as its upper bound")
 	var slos sloList
 	fs.Var(&slos, "slo", "SLO bound `METRIC>VALUE` or METRIC<VALUE overriding the default (repeatable; \"value\" for a one-metric file)")
+	recent := fs.Bool("recalibrate", true, "calibrate on the file's most recent outcomes (as many origins as the validation split holds) instead of its validation split: intervals and probabilities follow the current regime")
 	asJSON := fs.Bool("json", false, "print one JSON object (degradation_probability, predicted_metrics, recommendations, ...)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -84,6 +85,11 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer svc.Close()
+	if *recent {
+		if err := svc.Recalibrate(ctx, d); err != nil {
+			return err
+		}
+	}
 	deg, err := svc.PredictDegradation(ctx, d, *horizon)
 	if err != nil {
 		if errors.Is(err, serve.ErrBadInput) {

@@ -76,6 +76,16 @@ func TestServeCommands(t *testing.T) {
 		}
 	}
 
+	code, out, errs = runServeCmd("predict", "--model", model, "--data", serveSeries, "--accuracy")
+	if code != 0 {
+		t.Fatalf("predict --accuracy: exit %d: %s", code, errs)
+	}
+	for _, want := range []string{"Prediction accuracy by metric", "Accuracy (5%)", "MAPE", "value "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("predict --accuracy output lacks %q:\n%s", want, out)
+		}
+	}
+
 	code, out, errs = runServeCmd("degradation", "--model", model, "--data", serveSeries, "--horizon", "30", "--json")
 	if code != 0 {
 		t.Fatalf("degradation: exit %d: %s", code, errs)

@@ -36,6 +36,7 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	tensorPath := fs.String("tensor", "", "input windows: a safetensors file whose tensor \"x\" is [B, T, F], already scaled")
 	dataPath := fs.String("data", "", "metrics CSV (`file`): forecast from its latest window in original units, features fitted on its first 70% as train does")
 	target := fs.String("target", "", "with --data: the metric column (default: \"value\", or the only column besides the timestamp)")
+	accuracy := fs.Bool("accuracy", false, "with --data: also score the forecasts of the file's test split (last 15%) per metric: accuracy5, MAPE, MAE pooled over steps")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"predictions\": [[K]...], \"attention\": [[T]...]} (with --data also metrics, times, source, version)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -54,7 +55,7 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 		return usageErr(err)
 	}
 	if *dataPath != "" {
-		return predictData(ctx, env, m, *dataPath, *target, *asJSON)
+		return predictData(ctx, env, m, *dataPath, *target, *asJSON, *accuracy)
 	}
 	in, err := readTensorInput(*tensorPath)
 	if err != nil {
@@ -143,9 +144,11 @@ type predictDataOutput struct {
 	Method      string       `json:"method"`
 	Reason      serve.Reason `json:"reason,omitempty"`
 	Version     string       `json:"version"`
+	// Accuracy per metric on the test split (--accuracy).
+	Accuracy *perfpredict.Metrics `json:"accuracy,omitempty"`
 }
 
-func predictData(ctx context.Context, env *cmdEnv, m *perfpredict.Model, path, target string, asJSON bool) error {
+func predictData(ctx context.Context, env *cmdEnv, m *perfpredict.Model, path, target string, asJSON, accuracy bool) error {
 	svc, d, err := loadService(ctx, m, path, target, serve.ServiceOptions{})
 	if err != nil {
 		return err
@@ -167,6 +170,13 @@ func predictData(ctx context.Context, env *cmdEnv, m *perfpredict.Model, path, t
 	for h := 1; h <= p.Horizon; h++ {
 		out.Times = append(out.Times, origin.Add(time.Duration(h)*svc.Cadence))
 	}
+	if accuracy {
+		acc, err := svc.Accuracy(ctx, d, baseline.SplitOf(d.Len()).TestStart(), d.Len(), 0)
+		if err != nil {
+			return usagef("%s: --accuracy: %v", path, err)
+		}
+		out.Accuracy = &acc
+	}
 	if asJSON {
 		return json.NewEncoder(env.stdout).Encode(out)
 	}
@@ -187,6 +197,15 @@ func predictData(ctx context.Context, env *cmdEnv, m *perfpredict.Model, path, t
 			fmt.Fprintf(tw, "\t%.4g", p.At(mi, h))
 		}
 		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil || out.Accuracy == nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "\nPrediction accuracy by metric (test split, steps 1..%d pooled)\n", p.Horizon)
+	tw = tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "Metric\tAccuracy (5%)\tMAPE\tMAE\tN")
+	for i, o := range out.Accuracy.Outputs {
+		fmt.Fprintf(tw, "%s\t%.1f%%\t%.2f%%\t%.4g\t%d\n", p.Metrics[i], 100*o.Accuracy5, o.MAPE, o.MAE, o.N)
 	}
 	return tw.Flush()
 }
