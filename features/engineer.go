@@ -3,6 +3,7 @@ package features
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -214,8 +215,12 @@ func Engineer(g *Grid, opt *Options) (*Frame, error) {
 	wins := make([][]*rollWindow, nm)
 	for m := range wins {
 		wins[m] = make([]*rollWindow, len(p.wins))
+		var q *ranks // one ranking serves all windows of the metric
+		if len(p.wins) > 0 {
+			q = newRanks(capWindow(slices.Max(p.wins), n))
+		}
 		for wi, w := range p.wins {
-			wins[m][wi] = newRollWindow(capWindow(w, n))
+			wins[m][wi] = newRollWindowOn(capWindow(w, n), q)
 		}
 	}
 	segStart := 0

@@ -1,6 +1,8 @@
 package features
 
 import (
+	"cmp"
+	"fmt"
 	"math"
 	"math/bits"
 	"slices"
@@ -10,14 +12,16 @@ import (
 // amortised, with no allocation after construction:
 //
 //   - order statistics (min, max, p50, p95, p99) from an order-statistic
-//     bitset over ranks: the window's values and the next s values of the
-//     series (s >= w) are sorted once and each gets its own slot, its rank in
-//     that sorted run; the window is the set of occupied slots, a bitset with a
-//     Fenwick tree over the popcounts of its 64-bit words. A push clears the
-//     evicted value's slot and sets the new one (O(log w) each); the k-th
-//     smallest value is a descent of the Fenwick tree to a word and a
-//     broadword select inside it (O(log w)). Every s pushes the slots are
-//     rebuilt: a sort of s+w values, O(w log w) per s >= w pushes;
+//     bitset over ranks. A ranks value sorts a stretch of the series once:
+//     the last b values before index i and the next s (b >= w, s >= b), each
+//     given its own slot, its position in that sorted run. A window is the
+//     set of its values' slots, a bitset with a Fenwick tree over the
+//     popcounts of its 64-bit words. A push clears the evicted value's slot
+//     and sets the new one (O(log w) each); the k-th smallest value is a
+//     descent of the Fenwick tree to a word and a broadword select inside it
+//     (O(log w)). Every s pushes the stretch is ranked again, a sort of b+s
+//     values, O(w log w) per s >= w pushes, and each window re-marks its
+//     slots (O(w)). The windows of one metric share one ranks;
 //   - moments (mean, std, skew, kurt) from running sums of (x-K)^p, p=1..4,
 //     shifted by K, the window mean at the last exact recomputation. The sums
 //     are recomputed exactly (two-pass) every w pushes, and at once when the
@@ -44,20 +48,15 @@ import (
 type rollWindow struct {
 	w    int
 	ring []float64 // the last n values, oldest at head
-	slot []int32   // the slot of each ring entry
 	head int
 	n    int
+	next int // series index of the next push
 
-	// Order structure over slots 0..len(keys)-1.
-	keys   []uint64 // orderKey of the value at each slot, ascending
-	occ    []uint64 // slot i is in the window iff bit i%64 of occ[i/64]
-	fen    []int32  // Fenwick tree (1-based) over bits.OnesCount64(occ[j])
-	fenTop int      // the largest power of two <= len(occ)
-	span   int      // series values ranked ahead at each rebuild (>= w)
-	up     []int32  // slots of the series values v[upAt : upAt+len(up)]
-	upAt   int
-	next   int     // series index the next push is expected at, -1 for none
-	count  []int32 // rebuild scratch: slots already handed out per key run
+	q   *ranks
+	gen int      // q.gen the bits below refer to
+	occ []uint64 // slot j is in the window iff bit j%64 of occ[j/64]
+	fen []int32  // Fenwick tree (1-based) over bits.OnesCount64(occ[j])
+	top int      // the largest power of two <= len(occ)
 
 	k      float64 // shift of the moment sums
 	s1     float64
@@ -67,34 +66,158 @@ type rollWindow struct {
 	pushes int // since the last exact recomputation
 }
 
+// ranks gives each value of a stretch of one series its slot: its position
+// in the stretch sorted by orderKey (equal values get adjacent slots).
+type ranks struct {
+	back int      // values ranked before the index that triggered ranking
+	keys []uint64 // orderKey of the value at each slot, ascending
+	who  []int32  // series index - at of the value at each slot
+	at   int      // series index of slot[0]
+	slot []int32  // slot of the value at series index at+j
+	gen  int      // counts rankings
+	kept []keyAt  // scratch: values ranked again, in order
+	add  []keyAt  // scratch: values ranked for the first time
+}
+
+// keyAt is a value's orderKey and its series index - the stretch's start.
+type keyAt struct {
+	k  uint64
+	at int32
+}
+
 // rollStats is the number of statistics a window writes, in rollStatNames order.
 const rollStats = 9
 
 var rollStatNames = [rollStats]string{"mean", "std", "min", "max", "p50", "p95", "p99", "skew", "kurt"}
 
-func newRollWindow(w int) *rollWindow {
-	// The slot space (window plus look-ahead) is a whole number of words
-	// and at least two windows, so a rebuild's sort is paid for by at least
-	// w pushes.
+// newRanks serves windows of up to w samples. The slot space (w before, at
+// least w after) is a whole number of words and at least twice w, so a
+// ranking is paid for by at least w pushes.
+func newRanks(w int) *ranks {
 	slots := (2*w + 63) &^ 63
-	words := slots / 64
-	return &rollWindow{
-		w:      w,
-		ring:   make([]float64, w),
-		slot:   make([]int32, w),
-		keys:   make([]uint64, 0, slots),
-		occ:    make([]uint64, words),
-		fen:    make([]int32, words+1),
-		fenTop: 1 << (bits.Len(uint(words)) - 1),
-		span:   slots - w,
-		up:     make([]int32, 0, slots-w),
-		count:  make([]int32, slots),
-		next:   -1,
+	return &ranks{back: w, keys: make([]uint64, 0, slots), who: make([]int32, 0, slots), slot: make([]int32, 0, slots),
+		kept: make([]keyAt, 0, slots), add: make([]keyAt, 0, slots)}
+}
+
+// rank orders v[lo:hi], lo = i-back, hi = lo+slots (clipped to v). The
+// values it ordered last time (the last back pushed, usually) keep their
+// order: only the new ones are sorted, then merged in, so a value is sorted
+// once, not twice.
+func (q *ranks) rank(v []float64, i int) {
+	lo := max(i-q.back, 0)
+	hi := min(lo+cap(q.keys), len(v))
+	// Kept: [lo, keptHi) if the last stretch covered lo.
+	kept, keptHi := q.kept[:0], lo
+	if end := q.at + len(q.slot); lo >= q.at && lo < end {
+		keptHi = min(end, hi)
+		off, n := int32(lo-q.at), int32(keptHi-lo)
+		for s, w := range q.who {
+			if u := w - off; uint32(u) < uint32(n) {
+				kept = append(kept, keyAt{q.keys[s], u})
+			}
+		}
+	}
+	add := q.add[:0]
+	for j, x := range v[keptHi:hi] {
+		add = append(add, keyAt{orderKey(x), int32(keptHi - lo + j)})
+	}
+	sortKeyAt(add)
+	keys, who, slot := q.keys[:hi-lo], q.who[:hi-lo], q.slot[:hi-lo]
+	a, b := 0, 0
+	for s := range keys {
+		var e keyAt
+		if b == len(add) || a < len(kept) && kept[a].k <= add[b].k {
+			e = kept[a]
+			a++
+		} else {
+			e = add[b]
+			b++
+		}
+		keys[s], who[s] = e.k, e.at
+		slot[e.at] = int32(s)
+	}
+	q.keys, q.who, q.slot, q.at = keys, who, slot, lo
+	q.kept, q.add = kept, add
+	q.gen++
+}
+
+// sortKeyAt sorts by key: quicksort (median of three, Hoare partition, so
+// runs of equal keys split evenly) with insertion sort for short ranges and
+// pdqsort as the fallback should the recursion go too deep.
+func sortKeyAt(a []keyAt) {
+	depth := 2 * bits.Len(uint(len(a)))
+	for len(a) > 16 {
+		if depth == 0 {
+			slices.SortFunc(a, func(x, y keyAt) int { return cmp.Compare(x.k, y.k) })
+			return
+		}
+		depth--
+		h := len(a) - 1
+		m := h / 2
+		if a[m].k < a[0].k {
+			a[m], a[0] = a[0], a[m]
+		}
+		if a[h].k < a[m].k {
+			a[h], a[m] = a[m], a[h]
+			if a[m].k < a[0].k {
+				a[m], a[0] = a[0], a[m]
+			}
+		}
+		p := a[m].k
+		i, j := 0, h
+		for {
+			for a[i].k < p {
+				i++
+			}
+			for a[j].k > p {
+				j--
+			}
+			if i >= j {
+				break
+			}
+			a[i], a[j] = a[j], a[i]
+			i++
+			j--
+		}
+		// a[:j+1] <= p <= a[j+1:]; recurse into the shorter side.
+		if j+1 < len(a)-j-1 {
+			sortKeyAt(a[:j+1])
+			a = a[j+1:]
+		} else {
+			sortKeyAt(a[j+1:])
+			a = a[:j+1]
+		}
+	}
+	for i := 1; i < len(a); i++ {
+		e := a[i]
+		j := i
+		for ; j > 0 && a[j-1].k > e.k; j-- {
+			a[j] = a[j-1]
+		}
+		a[j] = e
 	}
 }
 
-// reset empties the window. The slots ranked ahead stay valid: they order
-// values, and an empty window orders nothing else.
+func newRollWindow(w int) *rollWindow { return newRollWindowOn(w, newRanks(w)) }
+
+// newRollWindowOn makes a window of w <= q.back samples ranked by q, which
+// windows over the same series may share.
+func newRollWindowOn(w int, q *ranks) *rollWindow {
+	if w > q.back {
+		panic("features: rolling window longer than its ranks")
+	}
+	words := cap(q.keys) / 64
+	return &rollWindow{
+		w:    w,
+		ring: make([]float64, w),
+		q:    q,
+		occ:  make([]uint64, words),
+		fen:  make([]int32, words+1),
+		top:  1 << (bits.Len(uint(words)) - 1),
+	}
+}
+
+// reset empties the window; the next push may be at any index.
 func (r *rollWindow) reset() {
 	r.head, r.n, r.pushes = 0, 0, 0
 	clear(r.occ)
@@ -136,43 +259,14 @@ func lowerBoundKey(s []uint64, x uint64) int {
 	return base
 }
 
-// rebuild ranks the window and v[i:i+span] afresh.
-func (r *rollWindow) rebuild(v []float64, i int) {
-	end := min(i+r.span, len(v))
-	keys := r.keys[:0]
-	for j := 0; j < r.n; j++ {
-		keys = append(keys, orderKey(r.at(j)))
-	}
-	for _, x := range v[i:end] {
-		keys = append(keys, orderKey(x))
-	}
-	slices.Sort(keys)
-	r.keys = keys
-	count := r.count[:len(keys)]
-	clear(count)
-	// Equal keys form a run starting at their lower bound; each value gets
-	// the next free slot of its run.
-	assign := func(x float64) int32 {
-		p := lowerBoundKey(keys, orderKey(x))
-		s := int32(p) + count[p]
-		count[p]++
-		return s
-	}
+// remark sets the bits of the window's values, those before series index i,
+// anew after q ranked again.
+func (r *rollWindow) remark(i int) {
+	q := r.q
 	clear(r.occ)
-	for j := 0; j < r.n; j++ {
-		h := r.head + j
-		if h >= r.w {
-			h -= r.w
-		}
-		s := assign(r.ring[h])
-		r.slot[h] = s
+	for _, s := range q.slot[i-r.n-q.at : i-q.at] {
 		r.occ[s>>6] |= 1 << (s & 63)
 	}
-	r.up = r.up[:0]
-	for _, x := range v[i:end] {
-		r.up = append(r.up, assign(x))
-	}
-	r.upAt = i
 	// Fenwick tree in O(words): each node passes its sum to its parent.
 	words := len(r.occ)
 	for j := 1; j <= words; j++ {
@@ -183,6 +277,7 @@ func (r *rollWindow) rebuild(v []float64, i int) {
 			r.fen[p] += r.fen[j]
 		}
 	}
+	r.gen = q.gen
 }
 
 // fenAdd adds d to word j's count.
@@ -193,25 +288,31 @@ func (r *rollWindow) fenAdd(j int, d int32) {
 }
 
 // push appends v[i] to the window, evicting the oldest value once it holds
-// w. Pushes at consecutive i reuse the slots ranked ahead; any other i (or
-// the end of the ranked span) ranks afresh from i, so values of v after i
-// are read (to order them) but never reported.
+// w. Since newRollWindow or reset the pushes must be at consecutive indices
+// of one series (v may grow between pushes); values of v after i may be
+// read to order them, never reported.
 func (r *rollWindow) push(v []float64, i int) {
-	if i != r.next || i-r.upAt >= len(r.up) {
-		r.rebuild(v, i)
+	if r.n > 0 && i != r.next {
+		panic(fmt.Sprintf("features: rolling window pushed at %d after %d", i, r.next-1))
 	}
 	r.next = i + 1
+	q := r.q
+	if i-r.n < q.at || i >= q.at+len(q.slot) {
+		q.rank(v, i)
+	}
+	if r.gen != q.gen {
+		r.remark(i)
+	}
 	x := v[i]
-	s := r.up[i-r.upAt]
+	s := q.slot[i-q.at]
+	r.occ[s>>6] |= 1 << (s & 63)
 	if r.n < r.w {
 		h := r.head + r.n
 		if h >= r.w {
 			h -= r.w
 		}
 		r.ring[h] = x
-		r.slot[h] = s
 		r.n++
-		r.occ[s>>6] |= 1 << (s & 63)
 		r.fenAdd(int(s>>6), 1)
 		if r.n == 1 {
 			r.k = x
@@ -220,18 +321,17 @@ func (r *rollWindow) push(v []float64, i int) {
 			r.add(x)
 		}
 	} else {
-		old, os := r.ring[r.head], r.slot[r.head]
-		r.ring[r.head] = x
-		r.slot[r.head] = s
-		r.head++
-		if r.head == r.w {
-			r.head = 0
-		}
+		os := q.slot[i-r.w-q.at]
 		r.occ[os>>6] &^= 1 << (os & 63)
-		r.occ[s>>6] |= 1 << (s & 63)
 		if os>>6 != s>>6 {
 			r.fenAdd(int(os>>6), -1)
 			r.fenAdd(int(s>>6), 1)
+		}
+		old := r.ring[r.head]
+		r.ring[r.head] = x
+		r.head++
+		if r.head == r.w {
+			r.head = 0
 		}
 		d := old - r.k
 		d2 := d * d
@@ -288,14 +388,32 @@ func (r *rollWindow) at(i int) float64 {
 
 // kth is the slot of the k-th smallest window value (k < n).
 func (r *rollWindow) kth(k int) int {
+	if len(r.occ) == 1 {
+		return select64(r.occ[0], k)
+	}
 	j := 0 // words before the one holding it
-	for step := r.fenTop; step > 0; step >>= 1 {
+	for step := r.top; step > 0; step >>= 1 {
 		if q := j + step; q < len(r.fen) && int(r.fen[q]) <= k {
 			j = q
 			k -= int(r.fen[q])
 		}
 	}
 	return j<<6 + select64(r.occ[j], k)
+}
+
+// first and last are the slots of the smallest and largest window values.
+func (r *rollWindow) first() int {
+	if len(r.occ) == 1 {
+		return bits.TrailingZeros64(r.occ[0])
+	}
+	return r.kth(0)
+}
+
+func (r *rollWindow) last() int {
+	if len(r.occ) == 1 {
+		return 63 - bits.LeadingZeros64(r.occ[0])
+	}
+	return r.kth(r.n - 1)
 }
 
 // nextSlot is the smallest occupied slot above s, given that s holds the
@@ -307,16 +425,32 @@ func (r *rollWindow) nextSlot(s, k int) int {
 	return r.kth(k + 1)
 }
 
-// quantile is quantileSorted of the window, from two selects.
-func (r *rollWindow) quantile(q float64) float64 {
+// prevSlot is the largest occupied slot below s, given that s holds the
+// k-th smallest value and k > 0.
+func (r *rollWindow) prevSlot(s, k int) int {
+	if rest := r.occ[s>>6] & (1<<(s&63) - 1); rest != 0 {
+		return s&^63 + 63 - bits.LeadingZeros64(rest)
+	}
+	return r.kth(k - 1)
+}
+
+// quantile is quantileSorted of the window, from the slot of its largest
+// value and at most two selects.
+func (r *rollWindow) quantile(q float64, last int) float64 {
+	keys := r.q.keys
 	pos := q * float64(r.n-1)
 	i := int(pos)
-	s := r.kth(i)
-	lo := keyValue(r.keys[s])
 	if i+1 >= r.n {
-		return lo
+		return keyValue(keys[last])
 	}
-	hi := keyValue(r.keys[r.nextSlot(s, i)])
+	var s, t int
+	if i+2 == r.n { // the two largest (p99 of up to 101 values)
+		s, t = r.prevSlot(last, i+1), last
+	} else {
+		s = r.kth(i)
+		t = r.nextSlot(s, i)
+	}
+	lo, hi := keyValue(keys[s]), keyValue(keys[t])
 	f := pos - float64(i)
 	return lo + f*(hi-lo)
 }
@@ -325,7 +459,8 @@ func (r *rollWindow) quantile(q float64) float64 {
 func (r *rollWindow) stats(out []float32) {
 	_ = out[rollStats-1]
 	n := r.n
-	lo, hi := keyValue(r.keys[r.kth(0)]), keyValue(r.keys[r.kth(n-1)])
+	last := r.last()
+	lo, hi := keyValue(r.q.keys[r.first()]), keyValue(r.q.keys[last])
 	var mean, std, skew, kurt float64
 	if lo == hi {
 		mean = lo
@@ -358,9 +493,9 @@ func (r *rollWindow) stats(out []float32) {
 	out[1] = f32(std)
 	out[2] = f32(lo)
 	out[3] = f32(hi)
-	out[4] = f32(r.quantile(0.50))
-	out[5] = f32(r.quantile(0.95))
-	out[6] = f32(r.quantile(0.99))
+	out[4] = f32(r.quantile(0.50, last))
+	out[5] = f32(r.quantile(0.95, last))
+	out[6] = f32(r.quantile(0.99, last))
 	out[7] = f32(skew)
 	out[8] = f32(kurt)
 }

@@ -1,11 +1,13 @@
 package features
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestLowerBound(t *testing.T) {
@@ -26,9 +28,10 @@ func TestLowerBound(t *testing.T) {
 	}
 }
 
-// TestRollWindowLarge checks a long window (the memmove path at w = 500)
-// and the trend against direct recomputation, on heavy-tailed data with
-// ties and level shifts.
+// TestRollWindowLarge checks a long window (w = 500) and the trend against
+// direct recomputation, on heavy-tailed data with ties and level shifts. The
+// series grows by one value a push, so the window ranks at every push (no
+// value ahead to rank).
 func TestRollWindowLarge(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 3))
 	const w = 500
@@ -112,10 +115,48 @@ func TestSelect64(t *testing.T) {
 	}
 }
 
+func TestSortKeyAt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 11))
+	for _, n := range []int{0, 1, 2, 3, 16, 17, 18, 50, 100, 1000, 5000} {
+		for kind := 0; kind < 5; kind++ {
+			a := make([]keyAt, n)
+			for i := range a {
+				var k uint64
+				switch kind {
+				case 0:
+					k = rng.Uint64()
+				case 1:
+					k = uint64(rng.IntN(3)) // many equal keys
+				case 2:
+					k = uint64(i) // sorted
+				case 3:
+					k = uint64(n - i) // reversed
+				case 4:
+					k = uint64(i % 7) // sawtooth
+				}
+				a[i] = keyAt{k, int32(i)}
+			}
+			want := slices.Clone(a)
+			sortKeyAt(a)
+			if !slices.IsSortedFunc(a, func(x, y keyAt) int { return cmp.Compare(x.k, y.k) }) {
+				t.Fatalf("n=%d kind %d: not sorted", n, kind)
+			}
+			seen := make([]bool, n)
+			for _, e := range a {
+				if seen[e.at] || want[e.at] != e {
+					t.Fatalf("n=%d kind %d: %v is not a permutation of the input", n, kind, e)
+				}
+				seen[e.at] = true
+			}
+		}
+	}
+}
+
 // TestRollWindowMatchesSorted checks every statistic bit for bit against the
 // previous sorted-window implementation, for windows of 2 to 2000 samples on
 // data with many duplicates, constant runs, level shifts and outliers, with
-// resets (segment breaks) and pushes that do not continue the ranked span.
+// resets (segment breaks), two windows sharing one ranking (as in Engineer)
+// and pushes from a prefix of the series (ranking clipped at its end).
 func TestRollWindowMatchesSorted(t *testing.T) {
 	rng := rand.New(rand.NewPCG(6, 7))
 	sizes := []int{2, 3, 4, 5, 15, 30, 31, 32, 33, 63, 64, 65, 97, 128, 500, 1023, 1800, 2000}
@@ -145,26 +186,30 @@ func TestRollWindowMatchesSorted(t *testing.T) {
 			}
 			v[i] = x
 		}
-		r, old := newRollWindow(w), newSortedWindow(w)
+		q := newRanks(w)
+		w2 := max(2, rng.IntN(w+1))
+		rs := []*rollWindow{newRollWindowOn(w, q), newRollWindowOn(w2, q)}
+		olds := []*sortedWindow{newSortedWindow(w), newSortedWindow(w2)}
 		for i, x := range v {
+			src := v
 			switch rng.IntN(400) {
 			case 0:
-				r.reset()
-				old.reset()
+				for j := range rs {
+					rs[j].reset()
+					olds[j].reset()
+				}
 			case 1:
-				// A push outside the ranked span ranks afresh.
-				r.push([]float64{x}, 0)
-				old.push(x)
-				goto check
+				src = v[:i+1]
 			}
-			r.push(v, i)
-			old.push(x)
-		check:
-			r.stats(out)
-			old.stats(want)
-			for k := range out {
-				if math.Float32bits(out[k]) != math.Float32bits(want[k]) {
-					t.Fatalf("w=%d push %d: %s = %v, sorted window gives %v", w, i, rollStatNames[k], out[k], want[k])
+			for j, r := range rs {
+				r.push(src, i)
+				olds[j].push(x)
+				r.stats(out)
+				olds[j].stats(want)
+				for k := range out {
+					if math.Float32bits(out[k]) != math.Float32bits(want[k]) {
+						t.Fatalf("w=%d push %d: %s = %v, sorted window gives %v", r.w, i, rollStatNames[k], out[k], want[k])
+					}
 				}
 			}
 		}
@@ -221,6 +266,7 @@ func BenchmarkRollWindow(b *testing.B) {
 		for _, w := range []int{5, 30, 1800} {
 			b.Run(fmt.Sprintf("%s/w=%d/rank", kind, w), func(b *testing.B) {
 				r := newRollWindow(w)
+				cpu0 := processCPU()
 				for i := 0; i < b.N; i++ {
 					j := i % n
 					if j == 0 {
@@ -229,10 +275,11 @@ func BenchmarkRollWindow(b *testing.B) {
 					r.push(v, j)
 					r.stats(out)
 				}
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pushes/s")
+				reportPushes(b, cpu0)
 			})
 			b.Run(fmt.Sprintf("%s/w=%d/sorted", kind, w), func(b *testing.B) {
 				r := newSortedWindow(w)
+				cpu0 := processCPU()
 				for i := 0; i < b.N; i++ {
 					j := i % n
 					if j == 0 {
@@ -241,8 +288,17 @@ func BenchmarkRollWindow(b *testing.B) {
 					r.push(v[j])
 					r.stats(out)
 				}
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pushes/s")
+				reportPushes(b, cpu0)
 			})
 		}
+	}
+}
+
+// reportPushes reports CPU nanoseconds per push (the machine may be shared,
+// so wall time overstates) and pushes per CPU-second.
+func reportPushes(b *testing.B, cpu0 time.Duration) {
+	if cpu := processCPU() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/push")
+		b.ReportMetric(float64(b.N)/cpu.Seconds(), "pushes/cpu-s")
 	}
 }
