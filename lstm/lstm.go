@@ -52,8 +52,9 @@ type Config struct {
 // of Params() in place afterwards calls WeightsChanged.
 //
 // The stack keeps its weights packed for the matrix products, shared by all
-// its workspaces; Forward and Backward may run concurrently on different
-// workspaces.
+// its workspaces: Forward calls on different workspaces may run
+// concurrently. Backward adds to the shared gradients, so it must not run
+// concurrently with another Backward.
 type Stack struct {
 	cfg    Config
 	dirs   int

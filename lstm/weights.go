@@ -80,7 +80,7 @@ func (p *packedCell) takeSample(c *cell) {
 	}
 }
 
-// forward returns layer k, direction d's packed forward operands, packing
+// forwardWeights returns layer k, direction d's packed forward operands, packing
 // them first if the weights changed since the last packing.
 func (s *Stack) forwardWeights(k, d int) *packedCell {
 	c, p := s.cells[k][d], &s.packed[k][d]
