@@ -485,10 +485,10 @@ func (p *Predictor) PredictInto(ctx context.Context, w *Window, dst *Prediction)
 		return p.failed(ctx, w, dst, err)
 	}
 	err := p.await(ctx, r, tc)
-	r.timer.Stop()
 	if err != nil {
-		return p.failed(ctx, w, dst, err)
+		return p.failed(ctx, w, dst, err) // r belongs to the worker now
 	}
+	r.timer.Stop()
 	err = p.finish(r, w, dst)
 	p.reqs.Put(r)
 	return err
@@ -593,6 +593,9 @@ func (p *Predictor) await(ctx context.Context, r *request, tc <-chan time.Time) 
 	case <-p.quit:
 		err = ErrClosed
 	}
+	// Stop r's timer while r is still ours: once abandoned, the worker
+	// recycles r and another call may arm the same timer.
+	r.timer.Stop()
 	if !r.state.CompareAndSwap(statePending, stateAbandoned) {
 		<-r.done // finished meanwhile: use the answer
 		return nil

@@ -371,3 +371,35 @@ func TestClosed(t *testing.T) {
 		t.Errorf("closed: %v", err)
 	}
 }
+
+// TestDeadlineConcurrent: many callers of a model slower than the deadline
+// all get the fallback, each after about the deadline, while abandoned
+// requests are recycled by the workers (run with -race).
+func TestDeadlineConcurrent(t *testing.T) {
+	m := tinyModel(t, 3, 4, 10)
+	sp, _ := ParseSpec(m)
+	p, err := NewWithSpec(slowNet{m, 20 * time.Millisecond}, sp, Options{Fallback: Persistence{}, Timeout: 3 * time.Millisecond, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var wg sync.WaitGroup
+	var wrong atomic.Int32
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				got, err := p.Predict(context.Background(), Window{X: randWindow(uint64(g), 30), Last: []float64{5}})
+				if err != nil || got.Source != SourceFallback || got.Reason != ReasonDeadline || got.Values[0] != 5 {
+					wrong.Add(1)
+				}
+				got.Release()
+			}
+		}()
+	}
+	wg.Wait()
+	if wrong.Load() != 0 {
+		t.Errorf("%d of 160 calls did not answer from the fallback at the deadline", wrong.Load())
+	}
+}
