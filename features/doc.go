@@ -18,6 +18,13 @@
 // slab of it. The package does not import the model: the model takes plain
 // slices.
 //
+// Engineer is one pass over the grid. Each rolling window costs O(log w) per
+// sample, amortised (w: the metric's longest window in samples), and nothing
+// is allocated after set-up: moments come from running sums, order
+// statistics (min, max, p50, p95, p99) from a bitset over the ranks of the
+// values with a Fenwick tree over its words, each value being sorted once
+// for all the metric's windows (rolling.go).
+//
 // # Causality
 //
 // A feature at grid time t is computed from grid values at or before t only.

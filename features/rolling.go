@@ -9,19 +9,25 @@ import (
 )
 
 // Rolling statistics over the last w samples in O(log w) per sample,
-// amortised, with no allocation after construction:
+// amortised, with no allocation after construction (w: the longest window
+// sharing the ranks, see below). The previous implementation, a sorted copy
+// of the window kept by binary search and memmove (O(w) per sample), is
+// kept in rolling_sorted_test.go as the oracle these must match bit for bit.
 //
 //   - order statistics (min, max, p50, p95, p99) from an order-statistic
-//     bitset over ranks. A ranks value sorts a stretch of the series once:
-//     the last b values before index i and the next s (b >= w, s >= b), each
-//     given its own slot, its position in that sorted run. A window is the
-//     set of its values' slots, a bitset with a Fenwick tree over the
-//     popcounts of its 64-bit words. A push clears the evicted value's slot
-//     and sets the new one (O(log w) each); the k-th smallest value is a
-//     descent of the Fenwick tree to a word and a broadword select inside it
-//     (O(log w)). Every s pushes the stretch is ranked again, a sort of b+s
-//     values, O(w log w) per s >= w pushes, and each window re-marks its
-//     slots (O(w)). The windows of one metric share one ranks;
+//     bitset over ranks. A ranks sorts a stretch of the series: the b >= w
+//     values before index i and the next s >= b, each given its own slot,
+//     its position in that sorted stretch. A window is the set of its
+//     values' slots: a bitset with a Fenwick tree over the popcounts of its
+//     64-bit words. A push clears the evicted value's slot and sets the new
+//     one (O(log w)); the k-th smallest value is a descent of the Fenwick
+//     tree to a word and a broadword select inside it (O(log w)); the
+//     neighbour of a slot is usually in the same word (O(1)). When a push
+//     passes the stretch, the next one is ranked: only the s new values are
+//     sorted (O(s log s)) and merged with the b kept ones in their existing
+//     order (O(b+s)), and each window re-marks its slots (O(w)): O(log w)
+//     per push, amortised over s >= w pushes. The windows of one metric
+//     share one ranks, so a value is sorted once, not once per window;
 //   - moments (mean, std, skew, kurt) from running sums of (x-K)^p, p=1..4,
 //     shifted by K, the window mean at the last exact recomputation. The sums
 //     are recomputed exactly (two-pass) every w pushes, and at once when the
@@ -217,11 +223,24 @@ func newRollWindowOn(w int, q *ranks) *rollWindow {
 	}
 }
 
-// reset empties the window; the next push may be at any index.
+// reset empties the window; the next push may be at any index. It costs
+// O(min(n log w, w/64)), so even a segment break at every sample keeps the
+// O(log w) per sample.
 func (r *rollWindow) reset() {
+	switch q := r.q; {
+	case r.n == 0: // no bit set
+	case r.n < len(r.occ) && r.gen == q.gen:
+		for _, s := range q.slot[r.next-r.n-q.at : r.next-q.at] {
+			if b := r.occ[s>>6]; b != 0 {
+				r.fenAdd(int(s>>6), -int32(bits.OnesCount64(b)))
+				r.occ[s>>6] = 0
+			}
+		}
+	default:
+		clear(r.occ)
+		clear(r.fen)
+	}
 	r.head, r.n, r.pushes = 0, 0, 0
-	clear(r.occ)
-	clear(r.fen)
 	r.k, r.s1, r.s2, r.s3, r.s4 = 0, 0, 0, 0, 0
 }
 
