@@ -97,6 +97,10 @@ func BenchmarkPredictor(b *testing.B) {
 	// Open loop: 64 callers offering 1,500 calls/s in all (the target
 	// rate), latency from each call's scheduled start.
 	b.Run("concurrent-open1500", func(b *testing.B) { run(b, 64, 1500, serve.Options{}) })
+	// One worker running each batch on both cores (larger batches).
+	b.Run("concurrent-1worker-parallel", func(b *testing.B) {
+		run(b, 64, 0, serve.Options{Workers: 1, Parallel: true, MaxBatch: 128})
+	})
 }
 
 // serveCPUSeconds is the process's user+system CPU time.

@@ -20,6 +20,14 @@
 //	                         probabilities, first likely breach
 //	  -> Degradation         per metric and step, with recommendations
 //
+// Calibration can follow the metric: Service.Recalibrate swaps in the
+// residual paths of recent outcomes, and Service.Backtest (with online set)
+// rolls them forward at every step; Backtest also gives the reliability
+// table, the interval coverage and the threshold-on-forecast baseline, and
+// Service.Accuracy the per-metric accuracy table. Service.Explain gives
+// permutation importance, attention by lag and integrated gradients (by
+// finite differences: the model exposes no input gradient).
+//
 // Targets follow the checkpoint's Target metadata (see ParseSpec): the train
 // command's "value_delta" is the change of metric "value" from the window's
 // last value for steps 1..Horizon, standardised by Model.Scaler; a
