@@ -158,7 +158,7 @@ func TestNABDegradation(t *testing.T) {
 	// Per calibration mode (static: validation residuals only; online:
 	// rolling forward as outcomes arrive).
 	type tally struct {
-		prob, point, reactive, hwProb, hwPoint nabScore
+		prob, hyst, point, reactive, hwProb, hwPoint nabScore
 		covered, coverN, brier                 float64
 		p, hwP                                 []float64
 		e                                      []bool
@@ -193,6 +193,7 @@ func TestNABDegradation(t *testing.T) {
 				t.Fatal(err)
 			}
 			alarm := make([]bool, len(bt.Origins))
+			hyAlarm := hysteresis(bt.Probability, 0.5, 0.3)
 			react := make([]bool, len(bt.Origins))
 			hwAlarm := make([]bool, len(bt.Origins))
 			for i, o := range bt.Origins {
@@ -206,6 +207,7 @@ func TestNABDegradation(t *testing.T) {
 			hs, ht := scoreAlarms(bt.Times, hwAlarm, windows[key], step), scoreAlarms(bt.Times, bt.FallbackPoint, windows[key], step)
 			a := &modes[mode]
 			a.prob.add(ps)
+			a.hyst.add(scoreAlarms(bt.Times, hyAlarm, windows[key], step))
 			a.point.add(pt)
 			a.reactive.add(rs)
 			a.hwProb.add(hs)
@@ -224,6 +226,7 @@ func TestNABDegradation(t *testing.T) {
 	for mode, a := range modes {
 		t.Logf("=== calibration: %s", modeName[mode])
 		t.Logf("ALL model probability>0.5:        %v", a.prob)
+		t.Logf("ALL model p>0.5 until p<0.3:      %v", a.hyst)
 		t.Logf("ALL model point forecast:         %v", a.point)
 		t.Logf("ALL reactive (value > threshold): %v", a.reactive)
 		t.Logf("ALL Holt-Winters probability>0.5: %v", a.hwProb)
@@ -247,4 +250,18 @@ func brier(p []float64, e []bool) float64 {
 		sum += (v - o) * (v - o)
 	}
 	return sum / float64(len(p))
+}
+
+// hysteresis raises an alarm when p exceeds on and clears it when p falls
+// below off (an alert that does not flap around one threshold).
+func hysteresis(p []float64, on, off float64) []bool {
+	out := make([]bool, len(p))
+	active := false
+	for i, v := range p {
+		if active && v < off || !active && v > on {
+			active = !active
+		}
+		out[i] = active
+	}
+	return out
 }
