@@ -159,9 +159,9 @@ func TestNABDegradation(t *testing.T) {
 	// rolling forward as outcomes arrive).
 	type tally struct {
 		prob, hyst, point, reactive, hwProb, hwPoint nabScore
-		covered, coverN, brier                 float64
-		p, hwP                                 []float64
-		e                                      []bool
+		covered, coverN, brier                       float64
+		p, hwP                                       []float64
+		e                                            []bool
 	}
 	var modes [4]tally
 	modeName := []string{"static", "online", "static, normalised", "online, normalised"}
