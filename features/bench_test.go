@@ -11,13 +11,16 @@ import (
 
 // benchGrid is n samples x 10 metrics at a one-minute cadence (windows of 5,
 // 15 and 30 samples), with the domain metrics present.
-func benchGrid(n int) *Grid {
+func benchGrid(n int) *Grid { return benchGridAt(n, time.Minute) }
+
+// benchGridAt is benchGrid at another cadence.
+func benchGridAt(n int, cadence time.Duration) *Grid {
 	names := []string{"acp_consensus_time_ms", "cpu_usage", "error_rate", "hde_bytes_in", "hde_bytes_out", "latency_ms",
 		"memory_usage", "network_rx_bytes_total", "network_tx_bytes_total", "throughput"}
 	rng := rand.New(rand.NewPCG(11, 12))
-	g := &Grid{Names: names, Cadence: time.Minute, Times: make([]int64, n), Break: make([]bool, n), Values: make([][]float64, len(names))}
+	g := &Grid{Names: names, Cadence: cadence, Times: make([]int64, n), Break: make([]bool, n), Values: make([][]float64, len(names))}
 	for i := range g.Times {
-		g.Times[i] = int64(1_700_000_000+60*i) * 1e9
+		g.Times[i] = int64(1_700_000_000)*1e9 + int64(i)*int64(cadence)
 	}
 	for m, name := range names {
 		v := make([]float64, n)
@@ -43,9 +46,17 @@ var benchRows = benchRowsDefault()
 // metric-samples/cpu-s (per CPU-second of the process, GC included) and the
 // bytes allocated per run against the size of the output matrix. Run it with
 // -cpu 1 -benchtime 1x (one run is 10 million metric-samples).
-func BenchmarkEngineer(b *testing.B) {
-	n := benchRows
-	g := benchGrid(n)
+func BenchmarkEngineer(b *testing.B) { benchEngineer(b, benchGrid(benchRows)) }
+
+// BenchmarkEngineerSeconds is BenchmarkEngineer at a one-second cadence on a
+// fifth of the rows: the seed's windows become 300, 900 and 1800 samples,
+// where a per-push cost growing with w would show.
+func BenchmarkEngineerSeconds(b *testing.B) {
+	benchEngineer(b, benchGridAt(max(benchRows/5, 1), time.Second))
+}
+
+func benchEngineer(b *testing.B, g *Grid) {
+	n := g.Len()
 	var ms0, ms1 runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms0)

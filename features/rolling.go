@@ -100,6 +100,9 @@ var rollStatNames = [rollStats]string{"mean", "std", "min", "max", "p50", "p95",
 // least w after) is a whole number of words and at least twice w, so a
 // ranking is paid for by at least w pushes.
 func newRanks(w int) *ranks {
+	if w > math.MaxInt32/4 {
+		panic("features: rolling window of more than 2^29 samples") // slots are int32
+	}
 	slots := (2*w + 63) &^ 63
 	return &ranks{back: w, keys: make([]uint64, 0, slots), who: make([]int32, 0, slots), slot: make([]int32, 0, slots),
 		kept: make([]keyAt, 0, slots), add: make([]keyAt, 0, slots)}

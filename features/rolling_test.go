@@ -245,11 +245,13 @@ func TestRollWindowSignedZeros(t *testing.T) {
 	}
 }
 
-// BenchmarkRollWindow is one push plus the nine statistics, for the rank
-// structure (rank) and the previous sorted window (sorted), on an AR(1)
-// series (noise) and on a rising one (trend: every push evicts the smallest
-// value and adds the largest, the sorted window's worst case, a memmove of
-// the whole window).
+// BenchmarkRollWindow is one push plus the nine statistics of one window
+// (no ranks shared), for the rank structure (rank) and the previous sorted
+// window (sorted), on an AR(1) series (noise) and on a rising one (trend:
+// every push evicts the smallest value and adds the largest, the sorted
+// window's worst case, a memmove of the whole window), for the seed's
+// windows at a one-minute cadence (5, 30), at one second (1800) and longer
+// (16384).
 func BenchmarkRollWindow(b *testing.B) {
 	const n = 1 << 16
 	rng := rand.New(rand.NewPCG(8, 9))
@@ -263,7 +265,7 @@ func BenchmarkRollWindow(b *testing.B) {
 	out := make([]float32, rollStats)
 	for _, kind := range []string{"noise", "trend"} {
 		v := data[kind]
-		for _, w := range []int{5, 30, 1800} {
+		for _, w := range []int{5, 30, 1800, 16384} {
 			b.Run(fmt.Sprintf("%s/w=%d/rank", kind, w), func(b *testing.B) {
 				r := newRollWindow(w)
 				cpu0 := processCPU()
