@@ -259,28 +259,6 @@ func keyValue(k uint64) float64 {
 	return math.Float64frombits(k ^ (uint64(int64(^k)>>63) | 1<<63))
 }
 
-// lowerBoundKey is the first index i with s[i] >= x. The loop halves a range
-// whose size does not depend on the data, so the comparison compiles to a
-// conditional move instead of a mispredicted branch.
-func lowerBoundKey(s []uint64, x uint64) int {
-	n := len(s)
-	if n == 0 {
-		return 0
-	}
-	base := 0
-	for n > 1 {
-		half := n >> 1
-		if s[base+half-1] < x {
-			base += half
-		}
-		n -= half
-	}
-	if s[base] < x {
-		base++
-	}
-	return base
-}
-
 // remark sets the bits of the window's values, those before series index i,
 // anew after q ranked again.
 func (r *rollWindow) remark(i int) {
