@@ -86,9 +86,10 @@ func (ws *Workspace) backwardDir(k, d int, gm gemms) {
 	out := ws.output(k)
 	dOut := ws.dOut
 	dGates := st.gates // the activations become their gradients in place
-	dh, dc, tanhC := sc.dh, sc.dc, sc.tanhC
+	dh, dc, tanhC, dBias := sc.dh, sc.dc, sc.tanhC, sc.dBias
 	clear(dh)
 	clear(dc)
+	clear(dBias)
 	whh := s.backwardWhh(k, d)
 
 	for step := T - 1; step >= 0; step-- {
@@ -109,6 +110,7 @@ func (ws *Workspace) backwardDir(k, d int, gm gemms) {
 			asm.Tanh(tanhC, st.c[r*H:(r+1)*H])
 			g := dGates[r*G : (r+1)*G]
 			asm.LSTMCellBackward(g, g, cPrev, tanhC, dhb, dc[b*H:(b+1)*H])
+			asm.Axpy(1, g, dBias) // while the row is in L1
 		}
 		if step > 0 {
 			// dh[:, prev] = dGates[:, t] W_hh over the whole batch.
@@ -119,11 +121,6 @@ func (ws *Workspace) backwardDir(k, d int, gm gemms) {
 	in := ws.input(k)
 	bt := B * T
 	gemm(true, false, G, c.in, bt, 1, dGates, G, in, c.in, 1, c.wih.Grad, c.in)
-	dBias := sc.dBias
-	clear(dBias)
-	for r := 0; r < bt; r++ {
-		asm.Axpy(1, dGates[r*G:(r+1)*G], dBias)
-	}
 	asm.Axpy(1, dBias, c.bih.Grad)
 	asm.Axpy(1, dBias, c.bhh.Grad)
 

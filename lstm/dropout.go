@@ -1,6 +1,10 @@
 package lstm
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/novacron/perfpredict/asm"
+)
 
 // Dropout between layers in training. Each layer and direction draws its
 // columns of the mask from its own stream, seeded per pass from the
@@ -86,41 +90,42 @@ func (ws *Workspace) applyDropout(k int) {
 
 // dropoutRows sets rows [lo, hi) of ws.dropped to layer k's output times the
 // mask: each value kept and scaled by 1/(1-p), or multiplied by 0 (NaN stays
-// NaN, as in PyTorch).
+// NaN, as in PyTorch). The block is scaled vectorised as a whole, then the
+// dropped values (a fraction p) are fixed up one by one.
 func (ws *Workspace) dropoutRows(k, lo, hi int) {
-	s := ws.stack
-	H, DH := s.cfg.Hidden, s.dirs*s.cfg.Hidden
-	W := maskWords(H)
-	scale := [2]float32{0, ws.keepScale()}
-	out := ws.output(k)
-	for d := 0; d < s.dirs; d++ {
-		mask := ws.masks[k][d]
-		for r := lo; r < hi; r++ {
-			o := r*DH + d*H
-			src, dst := out[o:o+H], ws.dropped[o:o+H]
-			bits := mask[r*W : (r+1)*W]
-			for j, v := range src {
-				dst[j] = v * scale[bits[j>>6]>>(j&63)&1]
-			}
-		}
-	}
+	DH := ws.stack.dirs * ws.stack.cfg.Hidden
+	src, dst := ws.output(k)[lo*DH:hi*DH], ws.dropped[lo*DH:hi*DH]
+	copy(dst, src)
+	asm.Scale(ws.keepScale(), dst)
+	ws.zeroDropped(k, src, dst, lo, hi)
 }
 
 // dropoutGrad multiplies rows [lo, hi) of g [B*T, H*dirs], the gradient of
 // layer k's dropped-out output, by the mask, giving the gradient of the
 // output itself.
 func (ws *Workspace) dropoutGrad(k int, g []float32, lo, hi int) {
+	DH := ws.stack.dirs * ws.stack.cfg.Hidden
+	block := g[lo*DH : hi*DH]
+	asm.Scale(ws.keepScale(), block)
+	ws.zeroDropped(k, block, block, lo, hi)
+}
+
+// zeroDropped sets dst[i] = src[i]*0 for the values of rows [lo, hi) that
+// layer k's mask drops (src and dst hold those rows only).
+func (ws *Workspace) zeroDropped(k int, src, dst []float32, lo, hi int) {
 	s := ws.stack
 	H, DH := s.cfg.Hidden, s.dirs*s.cfg.Hidden
 	W := maskWords(H)
-	scale := [2]float32{0, ws.keepScale()}
 	for d := 0; d < s.dirs; d++ {
 		mask := ws.masks[k][d]
 		for r := lo; r < hi; r++ {
-			row := g[r*DH+d*H : r*DH+d*H+H]
-			bits := mask[r*W : (r+1)*W]
-			for j := range row {
-				row[j] *= scale[bits[j>>6]>>(j&63)&1]
+			o := (r-lo)*DH + d*H
+			for w, kept := range mask[r*W : (r+1)*W] {
+				n := min(64, H-64*w)
+				for z := ^kept & (1<<n - 1); z != 0; z &= z - 1 {
+					j := o + 64*w + bits.TrailingZeros64(z)
+					dst[j] = src[j] * 0
+				}
 			}
 		}
 	}
