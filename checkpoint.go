@@ -262,6 +262,7 @@ func fromFile(f *safetensors.File, source string) (*Model, error) {
 		}
 		copy(e.p.Data, data)
 	}
+	m.lstm.WeightsChanged()
 	for i, bn := range m.bn {
 		name := bnCounterName(i)
 		known[name] = true

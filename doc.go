@@ -4,7 +4,9 @@
 //
 // Data flow: windows of scaled features x [N, T, F] and targets y [N, K]
 // (built by the features package) form a Dataset; Model.Train fits the model
-// with Adam on the mean squared error, keeping the best epoch's weights by
+// with Adam on the loss Config.Loss names (the mean squared error by default,
+// as the seed; L1 or Huber for the train command's MASE-scaled targets),
+// keeping the best epoch's weights by
 // validation loss; Model.Predict returns predictions [B, K] and the attention
 // weights [B, T]; Model.Evaluate scores predictions in original units when
 // the target scaler is known; Save and Load write and read safetensors

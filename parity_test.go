@@ -171,6 +171,7 @@ func testParity(t *testing.T) {
 			}
 			opt := nn.NewAdam(mt.trainable, 1e-3)
 			opt.Step()
+			mt.lstm.WeightsChanged()
 			for _, e := range mt.state {
 				want, _ := caseTensor(t, c, "adam1."+e.name)
 				note("adam", compare(t, "adam1."+e.name, e.p.Data, want, 1e-6))

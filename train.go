@@ -232,6 +232,8 @@ func (t *Trainer) Step(x, y []float32, batch, steps int) (float64, error) {
 	t.opt.ZeroGrad()
 	m.backward(t.ws, t.grad)
 	t.opt.Step()
+	// The LSTM packs its weights for the GEMM kernels once per change.
+	m.lstm.WeightsChanged()
 	return loss, nil
 }
 
@@ -355,6 +357,7 @@ func (m *Model) restore(w *weights) {
 	for i, e := range m.state {
 		copy(e.p.Data, w.data[i])
 	}
+	m.lstm.WeightsChanged()
 	for i, bn := range m.bn {
 		bn.NumBatchesTracked = w.counters[i]
 	}
