@@ -79,24 +79,26 @@ func TestLoaderBrokenLibrary(t *testing.T) {
 	}
 }
 
-// buildFake compiles testdata/fakecuda.c into dir under every soname the
-// loader looks for.
+// buildFake compiles source (C, or C++20 for testdata/fakecuda.cc) into dir
+// under every soname the loader looks for.
 func buildFake(t *testing.T, dir string, source string) {
 	t.Helper()
-	cc, err := exec.LookPath("gcc")
+	compiler, args := "gcc", []string{"-shared", "-fPIC"}
+	if strings.HasSuffix(source, ".cc") {
+		compiler, args = "g++", []string{"-std=c++20", "-O1", "-shared", "-fPIC", "-pthread"}
+	}
+	cc, err := exec.LookPath(compiler)
 	if err != nil {
-		t.Skip("gcc not found: cannot build the fake CUDA libraries")
+		t.Skipf("%s not found: cannot build the fake CUDA libraries", compiler)
 	}
 	so := filepath.Join(dir, "fake.so")
-	if out, err := exec.Command(cc, "-shared", "-fPIC", "-o", so, source).CombinedOutput(); err != nil {
+	if out, err := exec.Command(cc, append(args, "-o", so, source)...).CombinedOutput(); err != nil {
 		t.Fatalf("building the fake CUDA: %v\n%s", err, out)
 	}
-	data, err := os.ReadFile(so)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Links, not copies: the dynamic loader then loads the file once, so the
+	// "libraries" share the fake's state (capture, the launch geometry).
 	for _, name := range []string{"libcudart.so.13", "libcublas.so.13", "libnvrtc.so.13", "libcuda.so.1"} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o755); err != nil {
+		if err := os.Symlink(so, filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,19 +118,21 @@ func TestLoaderMissingSymbol(t *testing.T) {
 }
 
 // TestFakeCUDA runs Open and the device through the real loader and C
-// wrappers against a fake CUDA (testdata/fakecuda.c), one child process per
-// scenario, since a process loads its CUDA libraries once.
+// wrappers against a fake CUDA (testdata/fakecuda.cc, which runs kernels.cu
+// as host code), one child process per scenario, since a process loads its
+// CUDA libraries once. The "conformance" scenario runs the whole
+// conformance suite on the CUDA backend that way.
 func TestFakeCUDA(t *testing.T) {
 	if os.Getenv("FAKE_CUDA") != "" {
 		t.Skip("child process")
 	}
-	src, err := filepath.Abs(filepath.Join("testdata", "fakecuda.c"))
+	src, err := filepath.Abs(filepath.Join("testdata", "fakecuda.cc"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	buildFake(t, dir, src)
-	for _, mode := range []string{"nodevice", "olddriver", "badkernel", "ok"} {
+	for _, mode := range []string{"nodevice", "olddriver", "badkernel", "ok", "conformance"} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFakeCUDAChild$", "-test.v")
 			cmd.Env = append(os.Environ(), "FAKE_CUDA="+mode, LibsEnv+"="+dir)
@@ -176,6 +180,14 @@ func TestFakeCUDAChild(t *testing.T) {
 			t.Fatal(err)
 		}
 		testFakeDevice(t, d)
+	case "conformance":
+		if err != nil {
+			t.Fatal(err)
+		}
+		devicetest.Run(t, d)
+		if err := d.Close(); err != nil {
+			t.Error(err)
+		}
 	}
 }
 

@@ -37,19 +37,20 @@ extern "C" __global__ void pp_mul(int n, float* dst, const float* a, const float
 	PP_FOR(i, n) { dst[i] = a[i] * b[i]; }
 }
 
-// dst[j] = beta*dst[j] + sum_r src[r*ld+j]. Block (32, 32): 32 columns per
-// block, the 32 rows of threads stride over the rows; a fixed-order tree
-// reduction in shared memory keeps the result deterministic.
+// dst[j] = beta*dst[j] + sum_r src[r*ld+j]. Block (32, PP_COLSUM_ROWS): 32
+// columns per block, the rows of threads stride over the rows; a fixed-order
+// tree reduction in shared memory keeps the result deterministic.
+#define PP_COLSUM_ROWS 8
 extern "C" __global__ void pp_colsum(int rows, int cols, float* dst, float beta, const float* src, int ld) {
-	__shared__ float part[32][33];
+	__shared__ float part[PP_COLSUM_ROWS][33];
 	int j = blockIdx.x * 32 + threadIdx.x;
 	float s = 0.0f;
 	if (j < cols) {
-		for (int r = threadIdx.y; r < rows; r += 32) s += src[(long long)r * ld + j];
+		for (int r = threadIdx.y; r < rows; r += PP_COLSUM_ROWS) s += src[(long long)r * ld + j];
 	}
 	part[threadIdx.y][threadIdx.x] = s;
 	__syncthreads();
-	for (int w = 16; w > 0; w >>= 1) {
+	for (int w = PP_COLSUM_ROWS / 2; w > 0; w >>= 1) {
 		if ((int)threadIdx.y < w) part[threadIdx.y][threadIdx.x] += part[threadIdx.y + w][threadIdx.x];
 		__syncthreads();
 	}

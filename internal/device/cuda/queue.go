@@ -186,10 +186,13 @@ func (q *queue) Gemm(g device.GemmArgs) {
 		C.float(g.Beta), q.dev.ptr(g.C), C.int(g.LDC), C.longlong(g.StrideC), C.int(g.Batches()))))
 }
 
+// colSumRows is PP_COLSUM_ROWS in kernels.cu: the block is 32 x colSumRows.
+const colSumRows = 8
+
 func (q *queue) ColumnSum(rows, cols int, dst device.Buffer, beta float32, src device.Buffer, ld int) {
 	device.NeedLen("ColumnSum", "dst", dst, cols)
 	device.NeedMatrix("ColumnSum", "src", src, rows, cols, ld, false)
-	q.launch(kColSum, (cols+31)/32, 32, 32, rows, cols, dst, beta, src, ld)
+	q.launch(kColSum, (cols+31)/32, 32, colSumRows, rows, cols, dst, beta, src, ld)
 }
 
 func (q *queue) LSTMCellForward(a device.CellArgs) {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	perfpredict "github.com/novacron/perfpredict"
@@ -869,12 +870,13 @@ func testModel(t *testing.T, dev device.Device) {
 	batch, steps := 6, 9
 	x := e.random(batch * steps * features)
 	y := e.random(batch * outputs)
+	lr := rm.Config().LearningRate
 	for step := 1; step <= 2; step++ {
 		want, err := tr.Step(x, y, batch, steps)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := dm.TrainStep(x, y, batch, steps, rm.Config().LearningRate)
+		got, err := dm.TrainStep(x, y, batch, steps, lr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -887,11 +889,30 @@ func testModel(t *testing.T, dev device.Device) {
 			if err != nil {
 				return err
 			}
-			CloseTo(t, fmt.Sprintf("step %d: %s", step, name), v, w, Tol)
+			what := fmt.Sprintf("step %d: %s", step, name)
+			switch {
+			case strings.HasPrefix(name, "head.fc") && strings.HasSuffix(name, ".bias"):
+				// A Linear's bias right before a BatchNorm has a zero
+				// gradient in exact arithmetic (the normalisation removes
+				// it), so its float32 gradient is rounding noise, which
+				// Adam scales to steps of up to lr either way: only that
+				// bound is comparable.
+				CloseTo(t, what, v, w, 2*lr*float64(step))
+			case step > 1 && strings.HasSuffix(name, ".running_mean"):
+				// The batch means include those biases (momentum 0.1).
+				CloseTo(t, what, v, w, 0.1*2*lr*float64(step))
+			default:
+				CloseTo(t, what, v, w, Tol)
+			}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Predictions with trained weights and moved BatchNorm statistics: the
+	// root model's own, loaded into the device model.
+	if err := dm.Load(checkpointTensors(t, rm)); err != nil {
+		t.Fatal(err)
 	}
 	predict("trained B5 T8", 5, 8)
 	if _, err := dm.TrainStep(x[:steps*features], y[:outputs], 1, steps, 1e-3); err == nil {
