@@ -3,12 +3,16 @@
 // reports "built without -tags cuda". Importing the package registers the
 // backend as device "cuda" (and makes "auto" try it).
 //
-// Status: it compiles and its error paths are tested on machines without a
-// GPU; the GPU paths (allocation, copies, cuBLAS, the NVRTC-compiled kernels,
-// streams and graph capture) are untested on a GPU so far. The conformance
-// suite (internal/device/devicetest) runs on the device when one is present
-// and skips with a message otherwise; tools/gpu/run.sh is the script a
-// session with a GPU runs.
+// Status: untested on a GPU so far. It compiles (CI vets it with -tags
+// cuda) and, without a GPU, its tests exercise everything up to the GPU
+// itself: the loader's errors (missing, broken and incomplete libraries), and
+// Open and the whole conformance suite (internal/device/devicetest) against a
+// fake CUDA (testdata/fakecuda.cc) that runs kernels.cu compiled as host C++
+// with a thread per CUDA thread, a reference column-major SGEMM in place of
+// cuBLAS and recorded stream capture. What only a GPU run can show: NVRTC
+// accepting kernels.cu, real cuBLAS and graph semantics, speed. On a machine
+// with a GPU TestConformance runs the suite on it (and skips, saying why,
+// elsewhere); tools/gpu/run.sh is the script a session with a GPU runs.
 //
 // Nothing links against CUDA at build time: building needs only gcc. At the
 // first Open the libraries are loaded with dlopen, each as soname .13, then
