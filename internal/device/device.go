@@ -1,7 +1,7 @@
 // Package device holds the Device interface through which the model's
 // numeric work can run on the CPU or on an accelerator, its CPU
-// implementation, and LSTM, a stacked (bidirectional) LSTM driven only
-// through that interface.
+// implementation, and two users of the interface: LSTM, the stacked
+// (bidirectional) LSTM, and Model, the whole performance model.
 //
 // Data flow: a caller allocates Buffers on a Device, uploads inputs and
 // parameters once (they stay on the device across calls), enqueues work on
