@@ -16,25 +16,31 @@ type Backtest struct {
 	Origins []int       // rows of the data
 	Times   []time.Time // their times
 	// Probability of a breach within the horizon at each origin, from the
-	// calibrated distribution; Point is whether the point forecast itself
+	// calibrated distribution (recalibrated by the probability map;
+	// RawProbability before it); Point is whether the point forecast itself
 	// crosses a threshold within the horizon (the threshold-on-forecast
 	// baseline); Event whether a breach actually happened.
-	Probability []float64
-	Point       []bool
-	Event       []bool
+	Probability    []float64
+	RawProbability []float64
+	Point          []bool
+	Event          []bool
 	// FallbackProbability and FallbackPoint are the same from the fallback
 	// forecaster (Holt-Winters) with its own calibration: the statistical
 	// degradation forecaster to compare with (nil without a fallback).
 	FallbackProbability []float64
 	FallbackPoint       []bool
-	// Reliability of Probability against Event (10 bins).
-	Reliability []ReliabilityBin
+	// Reliability of Probability against Event (10 bins), and of
+	// RawProbability.
+	Reliability, RawReliability []ReliabilityBin
 	// Coverage of the 80% interval (10% to 90%) per step [h-1] and pooled
-	// over steps and metrics; Brier score of Probability.
-	Coverage     []float64
-	CoverageAll  float64
-	Brier        float64
-	FallbackUsed int
+	// over steps and metrics; Brier score of Probability and of
+	// RawProbability.
+	Coverage        []float64
+	CoverageAll     float64
+	Brier, RawBrier float64
+	FallbackUsed    int
+
+	forecast [][]float64 // per origin, the point forecasts [M*K]
 }
 
 // Backtest runs PredictDegradation's forecaster at every origin t of d with
@@ -42,7 +48,11 @@ type Backtest struct {
 // calibration rolls forward as outcomes arrive (adaptive split conformal):
 // at origin t the residual paths of origins t' <= t - Horizon, whose
 // targets are all observed by t, replace the oldest validation paths, so the
-// intervals and probabilities follow the current regime.
+// intervals and probabilities follow the current regime; likewise the pair
+// (raw probability, breach followed) of the origin t - horizon, whose
+// outcome is known at t, replaces the oldest held-out pair and the
+// probability map is refitted. Without online, the map is the
+// calibration's (fitted for the model's horizon).
 func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int, online bool) (*Backtest, error) {
 	if horizon == 0 {
 		horizon = DefaultHorizon
@@ -68,11 +78,15 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int, 
 		return nil, err
 	}
 	K, M := s.Spec.Horizon, len(cols)
-	b := &Backtest{Horizon: horizon, Origins: origins, Coverage: make([]float64, horizon)}
+	b := &Backtest{Horizon: horizon, Origins: origins, Coverage: make([]float64, horizon), forecast: preds}
 	covered := make([]int, horizon)
 	cal := s.cal.Load()
 	rollModel := newRolling(cal.Model, cal.sortedModel)
 	rollFB := newRolling(cal.Fallback, cal.sortedFallback)
+	mapModel := newRollingPairs(cal.modelPairs, horizon, cal.ModelMap)
+	mapFB := newRollingPairs(cal.fallbackPairs, horizon, cal.FallbackMap)
+	rawFB := make([]float64, len(origins))
+	modelUsed := make([]bool, len(origins))
 	fbPreds := make([][]float64, len(origins))
 	fb := s.Predictor.opt.Fallback
 	var w Window
@@ -101,6 +115,16 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int, 
 				rollFB.push(pf)
 			}
 		}
+		if online && i >= horizon {
+			// Origin i-horizon's outcome is known now.
+			j := i - horizon
+			if modelUsed[j] {
+				mapModel.push(probPair{b.RawProbability[j], b.Event[j]})
+			}
+			if fb != nil {
+				mapFB.push(probPair{rawFB[j], b.Event[j]})
+			}
+		}
 		sc := s.scales(d, cols, t)
 		if fb != nil {
 			s.window(&w, rows, d, cols, t)
@@ -111,6 +135,8 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int, 
 			}
 			fbPreds[i] = append([]float64(nil), fbPred...)
 			rf := assess(fbPred, K, horizon, s.Thresholds, rollFB.paths, sc)
+			rawFB[i] = rf.raw
+			rf.recalibrate(mapFB.m)
 			pt := false
 			for m := range cols {
 				for h := 1; h <= horizon; h++ {
@@ -120,14 +146,16 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int, 
 			b.FallbackProbability = append(b.FallbackProbability, rf.pAny)
 			b.FallbackPoint = append(b.FallbackPoint, pt)
 		}
-		paths, sorted := rollModel.paths, rollModel.sorted
-		if srcs[i] != SourceModel || len(paths) == 0 {
-			paths, sorted = rollFB.paths, rollFB.sorted
+		paths, sorted, pm := rollModel.paths, rollModel.sorted, mapModel
+		modelUsed[i] = srcs[i] == SourceModel && len(paths) > 0
+		if !modelUsed[i] {
+			paths, sorted, pm = rollFB.paths, rollFB.sorted, mapFB
 		}
 		if srcs[i] != SourceModel {
 			b.FallbackUsed++
 		}
 		r := assess(preds[i], K, horizon, s.Thresholds, paths, sc)
+		r.recalibrate(pm.m)
 		event, point := false, false
 		for m, c := range cols {
 			for h := 1; h <= horizon; h++ {
@@ -148,13 +176,9 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int, 
 		}
 		b.Times = append(b.Times, d.Times[t])
 		b.Probability = append(b.Probability, r.pAny)
+		b.RawProbability = append(b.RawProbability, r.raw)
 		b.Event = append(b.Event, event)
 		b.Point = append(b.Point, point)
-		ev := 0.0
-		if event {
-			ev = 1
-		}
-		b.Brier += (r.pAny - ev) * (r.pAny - ev)
 	}
 	n := float64(len(origins))
 	all := 0
@@ -163,8 +187,9 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int, 
 		all += covered[h]
 	}
 	b.CoverageAll = float64(all) / (n * float64(M*horizon))
-	b.Brier /= n
+	b.Brier, b.RawBrier = BrierScore(b.Probability, b.Event), BrierScore(b.RawProbability, b.Event)
 	b.Reliability = Reliability(b.Probability, b.Event, 10)
+	b.RawReliability = Reliability(b.RawProbability, b.Event, 10)
 	if math.IsNaN(b.CoverageAll) {
 		b.CoverageAll = 0
 	}

@@ -9,22 +9,36 @@ import (
 // origin, the errors y - forecast of every metric at every step, from the
 // model and from the fallback. Forecast plus a residual path drawn from it
 // is the predictive distribution of the path: quantiles per step give the
-// intervals, the share of paths crossing a threshold the breach
+// intervals, the share of paths crossing a threshold the raw breach
 // probability, with the dependence between steps and metrics kept.
+//
+// The raw probability of a breach within the horizon is then recalibrated
+// by ModelMap or FallbackMap, fitted on the same origins cross-fitted: the
+// raw probability at each origin comes from the paths of the other
+// origins, leaving out those whose horizon overlaps its own (their outcomes
+// are its outcomes), so every pair (raw probability, breach followed) is
+// held out from the paths that produced it.
 type Calibration struct {
 	Metrics []string
 	Horizon int
 	// Model and Fallback hold one residual path per validation origin,
 	// [metric*Horizon + h-1].
 	Model, Fallback [][]float64
+	// ModelMap and FallbackMap recalibrate the probability of a breach
+	// within Horizon steps (nil: too few origins; identity).
+	ModelMap, FallbackMap *ProbabilityMap
 
 	sortedModel, sortedFallback [][]float64 // per output, ascending
+	modelPairs, fallbackPairs   []probPair  // the maps' held-out pairs
 }
 
-func newCalibration(metrics []string, horizon int, model, fallback [][]float64) *Calibration {
-	c := &Calibration{Metrics: metrics, Horizon: horizon, Model: model, Fallback: fallback}
+func newCalibration(metrics []string, horizon int, model, fallback [][]float64, modelPairs, fallbackPairs []probPair) *Calibration {
+	c := &Calibration{Metrics: metrics, Horizon: horizon, Model: model, Fallback: fallback,
+		modelPairs: modelPairs, fallbackPairs: fallbackPairs}
 	c.sortedModel = sortColumns(model, len(metrics)*horizon)
 	c.sortedFallback = sortColumns(fallback, len(metrics)*horizon)
+	c.ModelMap = fitForHorizon(modelPairs, horizon)
+	c.FallbackMap = fitForHorizon(fallbackPairs, horizon)
 	return c
 }
 
@@ -46,12 +60,13 @@ func sortColumns(paths [][]float64, k int) [][]float64 {
 	return out
 }
 
-// residuals returns the paths and sorted columns for a source.
-func (c *Calibration) residuals(src Source) ([][]float64, [][]float64) {
+// residuals returns the paths, sorted columns and probability map for a
+// source.
+func (c *Calibration) residuals(src Source) ([][]float64, [][]float64, *ProbabilityMap) {
 	if src == SourceFallback || len(c.Model) == 0 {
-		return c.Fallback, c.sortedFallback
+		return c.Fallback, c.sortedFallback, c.FallbackMap
 	}
-	return c.Model, c.sortedModel
+	return c.Model, c.sortedModel, c.ModelMap
 }
 
 // conformalQuantile is the split-conformal quantile at level q of sorted
@@ -81,6 +96,7 @@ func (t Threshold) breached(v float64) bool {
 
 // risk is the breach assessment of one forecast under a calibration.
 type risk struct {
+	raw       float64   // pAny before recalibration
 	pAny      float64   // P(any metric breaches within the horizon)
 	pMetric   []float64 // per metric
 	cum       []float64 // P(first breach at or before step h), [h-1]
@@ -129,6 +145,7 @@ func assess(pred []float64, K, horizon int, th []Threshold, paths [][]float64, s
 		}
 	}
 	r.pAny = acc / n
+	r.raw = r.pAny
 	for m := range r.pMetric {
 		r.pMetric[m] /= n
 	}
@@ -136,6 +153,69 @@ func assess(pred []float64, K, horizon int, th []Threshold, paths [][]float64, s
 		r.marginal[i] /= n
 	}
 	return r
+}
+
+// recalibrate maps the probabilities of a breach within the horizon (any
+// metric, per metric, and by step: the map is monotone, so the cumulative
+// curve stays non-decreasing) and moves the first likely breach to the
+// first step whose mapped cumulative probability reaches 0.5. The
+// per-step marginals stay the conformal ones: they match the intervals.
+func (r *risk) recalibrate(m *ProbabilityMap) {
+	if m == nil {
+		return
+	}
+	r.pAny = m.Apply(r.pAny)
+	for i := range r.pMetric {
+		r.pMetric[i] = m.Apply(r.pMetric[i])
+	}
+	r.firstStep = 0
+	for h := range r.cum {
+		r.cum[h] = m.Apply(r.cum[h])
+		if r.firstStep == 0 && r.cum[h] >= 0.5 {
+			r.firstStep = h + 1
+		}
+	}
+}
+
+// anyBreach reports whether forecast pred [M*K] plus residual path p
+// (scaled per metric) breaches any threshold within horizon steps.
+func anyBreach(pred, p []float64, K, horizon int, th []Threshold, scale []float64) bool {
+	for m := range th {
+		for h := 0; h < horizon; h++ {
+			if th[m].breached(pred[m*K+h] + scale[m]*p[m*K+h]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// crossFit returns the held-out pairs of origins (rows of the data, in
+// increasing order) with forecasts preds, scales and outcomes events: the
+// raw probability at origin i from the paths of the origins j with
+// |origin j - origin i| >= K (paths[j] belongs to origins[j]; nil paths
+// are skipped).
+func crossFit(origins []int, preds, paths, scales [][]float64, events []bool, K, horizon int, th []Threshold) []probPair {
+	out := make([]probPair, 0, len(origins))
+	for i, ti := range origins {
+		if preds[i] == nil {
+			continue
+		}
+		hits, n := 0, 0
+		for j, tj := range origins {
+			if paths[j] == nil || tj > ti-K && tj < ti+K {
+				continue
+			}
+			n++
+			if anyBreach(preds[i], paths[j], K, horizon, th, scales[i]) {
+				hits++
+			}
+		}
+		if n > 0 {
+			out = append(out, probPair{float64(hits) / float64(n), events[i]})
+		}
+	}
+	return out
 }
 
 // ReliabilityBin is one bin of a reliability table: forecasts whose
@@ -172,4 +252,34 @@ func Reliability(probs []float64, events []bool, bins int) []ReliabilityBin {
 		}
 	}
 	return out
+}
+
+// BrierScore is the mean squared difference between probabilities and
+// outcomes (0 or 1).
+func BrierScore(probs []float64, events []bool) float64 {
+	sum := 0.0
+	for i, p := range probs {
+		o := 0.0
+		if events[i] {
+			o = 1
+		}
+		sum += (p - o) * (p - o)
+	}
+	return sum / float64(len(probs))
+}
+
+// ECE is the expected calibration error of a reliability table: the
+// count-weighted mean gap between mean probability and observed frequency.
+func ECE(bins []ReliabilityBin) float64 {
+	sum, n := 0.0, 0
+	for _, b := range bins {
+		if b.N > 0 {
+			sum += float64(b.N) * math.Abs(b.MeanProb-b.Observed)
+			n += b.N
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
 }

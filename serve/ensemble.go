@@ -87,7 +87,7 @@ func InverseErrorWeights(mse []float64) []float64 {
 // MSE is the mean squared validation residual of the model (the fallback's
 // when no model residuals were recorded), pooled over metrics and steps.
 func (c *Calibration) MSE() float64 {
-	paths, _ := c.residuals(SourceModel)
+	paths, _, _ := c.residuals(SourceModel)
 	sum, n := 0.0, 0
 	for _, p := range paths {
 		for _, r := range p {

@@ -78,7 +78,7 @@ func ExampleService_PredictDegradation() {
 	fmt.Println(len(deg.Metrics[0].Steps), "steps with 10/50/90% intervals")
 	fmt.Println(deg.Recommendations[0].Action)
 	// Output:
-	// degradation probability 100%, first likely breach at step 1
+	// degradation probability 99%, first likely breach at step 1
 	// 30 steps with 10/50/90% intervals
 	// scale out
 }

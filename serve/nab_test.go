@@ -158,12 +158,20 @@ func TestNABDegradation(t *testing.T) {
 	// Per calibration mode (static: validation residuals only; online:
 	// rolling forward as outcomes arrive).
 	type tally struct {
-		prob, hyst, point, reactive, hwProb, hwPoint nabScore
-		covered, coverN, brier                       float64
-		p, hwP                                       []float64
-		e                                            []bool
+		prob, raw, hyst, point, reactive, hwProb, hwPoint nabScore
+		covered, coverN                                   float64
+		p, rawP, hwP                                      []float64
+		e                                                 []bool
 	}
 	var modes [4]tally
+	var dump *os.File
+	if p := os.Getenv("PERFPREDICT_NAB_DUMP"); p != "" {
+		var err error
+		if dump, err = os.Create(p); err != nil {
+			t.Fatal(err)
+		}
+		defer dump.Close()
+	}
 	modeName := []string{"static", "online", "static, normalised", "online, normalised"}
 	for _, f := range files {
 		key := filepath.ToSlash(strings.TrimPrefix(f, dir+string(filepath.Separator)))
@@ -177,14 +185,26 @@ func TestNABDegradation(t *testing.T) {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		m, _, err := Train(context.Background(), d, fz, TrainOptions{Config: cfg, Horizon: horizon, Stride: 2})
+		m, err := nabModel(d, fz, cfg, horizon, key)
 		if err != nil {
 			t.Fatal(err)
 		}
 		sp := baseline.SplitOf(d.Len())
 		for mode := range modes {
+			if ms := os.Getenv("PERFPREDICT_NAB_MODES"); ms != "" && !strings.Contains(ms, fmt.Sprint(mode)) {
+				continue
+			}
 			online, normalize := mode%2 == 1, mode >= 2
-			svc, err := NewService(context.Background(), m, d, ServiceOptions{Normalize: normalize})
+			opt := ServiceOptions{Normalize: normalize}
+			if os.Getenv("PERFPREDICT_NAB_OLD_THRESHOLD") != "" {
+				// The default bound before saturation was handled: the p99
+				// of training even where it is the maximum.
+				v := append([]float64(nil), d.Values[0][:sp.Train]...)
+				sort.Float64s(v)
+				b := v[int(math.Ceil(0.99*float64(len(v))))-1]
+				opt.Thresholds = []Threshold{{Metric: "value", Above: &b}}
+			}
+			svc, err := NewService(context.Background(), m, d, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,11 +213,13 @@ func TestNABDegradation(t *testing.T) {
 				t.Fatal(err)
 			}
 			alarm := make([]bool, len(bt.Origins))
+			rawAlarm := make([]bool, len(bt.Origins))
 			hyAlarm := hysteresis(bt.Probability, 0.5, 0.3)
 			react := make([]bool, len(bt.Origins))
 			hwAlarm := make([]bool, len(bt.Origins))
 			for i, o := range bt.Origins {
 				alarm[i] = bt.Probability[i] > 0.5
+				rawAlarm[i] = bt.RawProbability[i] > 0.5
 				hwAlarm[i] = bt.FallbackProbability[i] > 0.5
 				react[i] = svc.Thresholds[0].breached(d.Values[0][o])
 			}
@@ -207,6 +229,7 @@ func TestNABDegradation(t *testing.T) {
 			hs, ht := scoreAlarms(bt.Times, hwAlarm, windows[key], step), scoreAlarms(bt.Times, bt.FallbackPoint, windows[key], step)
 			a := &modes[mode]
 			a.prob.add(ps)
+			a.raw.add(scoreAlarms(bt.Times, rawAlarm, windows[key], step))
 			a.hyst.add(scoreAlarms(bt.Times, hyAlarm, windows[key], step))
 			a.point.add(pt)
 			a.reactive.add(rs)
@@ -214,42 +237,75 @@ func TestNABDegradation(t *testing.T) {
 			a.hwPoint.add(ht)
 			a.covered += bt.CoverageAll * float64(len(bt.Origins))
 			a.coverN += float64(len(bt.Origins))
-			a.brier += bt.Brier * float64(len(bt.Origins))
 			a.p = append(a.p, bt.Probability...)
+			a.rawP = append(a.rawP, bt.RawProbability...)
 			a.hwP = append(a.hwP, bt.FallbackProbability...)
 			a.e = append(a.e, bt.Event...)
+			if dump != nil {
+				for i, o := range bt.Origins {
+					fmax := math.Inf(-1)
+					for h := 1; h <= horizon; h++ {
+						fmax = math.Max(fmax, bt.forecast[i][h-1])
+					}
+					fmt.Fprintf(dump, "%s,%d,%d,%g,%g,%t,%g,%t,%g,%g,%g\n", key, mode, o, bt.Probability[i], bt.RawProbability[i], bt.Event[i], bt.FallbackProbability[i], bt.Point[i], *svc.Thresholds[0].Above, d.Values[0][o], fmax)
+				}
+			}
 			svc.Close()
-			t.Logf("%s %s (%v): threshold %.4g, coverage %.3f, Brier %.4f, fallback %d\n  probability>0.5: %v\n  point forecast:  %v\n  reactive:        %v\n  Holt-Winters p>0.5: %v",
-				key, modeName[mode], time.Since(start).Round(time.Second), *svc.Thresholds[0].Above, bt.CoverageAll, bt.Brier, bt.FallbackUsed, ps, pt, rs, hs)
+			t.Logf("%s %s (%v): threshold %.4g, coverage %.3f, Brier %.4f (raw %.4f), fallback %d\n  probability>0.5: %v\n  point forecast:  %v\n  reactive:        %v\n  Holt-Winters p>0.5: %v",
+				key, modeName[mode], time.Since(start).Round(time.Second), *svc.Thresholds[0].Above, bt.CoverageAll, bt.Brier, bt.RawBrier, bt.FallbackUsed, ps, pt, rs, hs)
 		}
 	}
 	for mode, a := range modes {
+		if a.coverN == 0 {
+			continue
+		}
 		t.Logf("=== calibration: %s", modeName[mode])
 		t.Logf("ALL model probability>0.5:        %v", a.prob)
+		t.Logf("ALL model raw probability>0.5:    %v", a.raw)
 		t.Logf("ALL model p>0.5 until p<0.3:      %v", a.hyst)
 		t.Logf("ALL model point forecast:         %v", a.point)
 		t.Logf("ALL reactive (value > threshold): %v", a.reactive)
 		t.Logf("ALL Holt-Winters probability>0.5: %v", a.hwProb)
 		t.Logf("ALL Holt-Winters point forecast:  %v", a.hwPoint)
-		t.Logf("ALL 80%% interval coverage %.3f over %.0f origins, Brier %.4f (Holt-Winters %.4f)", a.covered/a.coverN, a.coverN, a.brier/a.coverN, brier(a.hwP, a.e))
-		t.Log("  reliability of the model's breach probability (Holt-Winters' in brackets)")
-		hw := Reliability(a.hwP, a.e, 10)
-		for i, b := range Reliability(a.p, a.e, 10) {
-			t.Logf("  [%.1f, %.1f) n=%5d mean p %.3f observed %.3f   (n=%5d mean p %.3f observed %.3f)", b.Lo, b.Hi, b.N, b.MeanProb, b.Observed, hw[i].N, hw[i].MeanProb, hw[i].Observed)
+		rel, raw, hw := Reliability(a.p, a.e, 10), Reliability(a.rawP, a.e, 10), Reliability(a.hwP, a.e, 10)
+		t.Logf("ALL 80%% interval coverage %.3f over %.0f origins, base rate %.3f", a.covered/a.coverN, a.coverN, rate(a.e))
+		t.Logf("ALL Brier %.4f recalibrated, %.4f raw, Holt-Winters %.4f (recalibrated); ECE %.4f recalibrated, %.4f raw, Holt-Winters %.4f",
+			BrierScore(a.p, a.e), BrierScore(a.rawP, a.e), BrierScore(a.hwP, a.e), ECE(rel), ECE(raw), ECE(hw))
+		t.Log("  reliability of the breach probability: model recalibrated | model raw | Holt-Winters recalibrated")
+		for i, b := range rel {
+			t.Logf("  [%.1f, %.1f) n=%5d p %.3f obs %.3f | n=%5d p %.3f obs %.3f | n=%5d p %.3f obs %.3f", b.Lo, b.Hi,
+				b.N, b.MeanProb, b.Observed, raw[i].N, raw[i].MeanProb, raw[i].Observed, hw[i].N, hw[i].MeanProb, hw[i].Observed)
 		}
 	}
 }
 
-func brier(p []float64, e []bool) float64 {
-	sum := 0.0
-	for i, v := range p {
-		o := 0.0
-		if e[i] {
-			o = 1
+func rate(e []bool) float64 {
+	n := 0
+	for _, v := range e {
+		if v {
+			n++
 		}
-		sum += (v - o) * (v - o)
 	}
-	return sum / float64(len(p))
+	return float64(n) / float64(len(e))
+}
+
+// nabModel trains the series' model, or loads it from
+// $PERFPREDICT_NAB_CACHE when an earlier run saved it there (the training
+// is deterministic; the cache only saves time when iterating on
+// calibration).
+func nabModel(d *Data, fz Featurizer, cfg perfpredict.Config, horizon int, key string) (*perfpredict.Model, error) {
+	dir := os.Getenv("PERFPREDICT_NAB_CACHE")
+	path := filepath.Join(dir, strings.NewReplacer("/", "_", ".csv", ".safetensors").Replace(key))
+	if dir != "" {
+		if m, err := perfpredict.Load(path); err == nil {
+			return m, nil
+		}
+	}
+	m, _, err := Train(context.Background(), d, fz, TrainOptions{Config: cfg, Horizon: horizon, Stride: 2})
+	if err == nil && dir != "" {
+		err = m.Save(path)
+	}
+	return m, err
 }
 
 // hysteresis raises an alarm when p exceeds on and clears it when p falls

@@ -116,11 +116,11 @@ func NewService(ctx context.Context, m *perfpredict.Model, history *Data, opt Se
 	if len(origins) < 10 {
 		return nil, fmt.Errorf("serve: %s: %d validation origins for a %d-step window and horizon %d; need 10 to calibrate", history.Name, len(origins), sp.Steps, sp.Horizon)
 	}
-	modelRes, fbRes, err := s.residuals(ctx, history, rows, cols, origins)
+	cal, err := s.residuals(ctx, history, rows, cols, origins)
 	if err != nil {
 		return nil, err
 	}
-	s.cal.Store(newCalibration(sp.Metrics, sp.Horizon, modelRes, fbRes))
+	s.cal.Store(cal)
 	return s, nil
 }
 
@@ -146,11 +146,11 @@ func (s *Service) Recalibrate(ctx context.Context, d *Data) error {
 	for t := max(lo, hi-n+1); t <= hi; t++ {
 		origins = append(origins, t)
 	}
-	modelRes, fbRes, err := s.residuals(ctx, d, rows, cols, origins)
+	cal, err := s.residuals(ctx, d, rows, cols, origins)
 	if err != nil {
 		return err
 	}
-	s.cal.Store(newCalibration(s.Spec.Metrics, s.Spec.Horizon, modelRes, fbRes))
+	s.cal.Store(cal)
 	return nil
 }
 
@@ -180,8 +180,18 @@ func defaultThresholds(d *Data, metrics []string, cols []int, nTrain int, opt Se
 		v := append([]float64(nil), d.Values[cols[i]][:nTrain]...)
 		slices.Sort(v)
 		b := v[min(len(v)-1, int(math.Ceil(q*float64(len(v))))-1)]
-		out[i].Above = &b
 		out[i].Origin = fmt.Sprintf("p%g of training", 100*q)
+		if b == v[len(v)-1] {
+			// The quantile is the maximum (a metric saturating at 100%,
+			// say): nothing ever exceeds it, so breached would never be
+			// true. The SLO is reaching the top: the bound drops to the
+			// largest smaller value.
+			if j, _ := slices.BinarySearch(v, b); j > 0 {
+				b = v[j-1]
+				out[i].Origin = fmt.Sprintf("p%g of training (at its maximum %.6g: reaching it)", 100*q, v[len(v)-1])
+			}
+		}
+		out[i].Above = &b
 	}
 	for _, t := range opt.Thresholds {
 		if !slices.Contains(metrics, t.Metric) {
@@ -261,41 +271,51 @@ func (s *Service) forecastMany(ctx context.Context, d *Data, rows Rows, cols []i
 }
 
 // residuals computes the model's and the fallback's residual paths at the
-// origins.
-func (s *Service) residuals(ctx context.Context, d *Data, rows Rows, cols []int, origins []int) (model, fb [][]float64, err error) {
+// origins, and their cross-fitted pairs (raw breach probability within the
+// model's horizon, breach followed) for the probability maps.
+func (s *Service) residuals(ctx context.Context, d *Data, rows Rows, cols []int, origins []int) (*Calibration, error) {
 	K, M := s.Spec.Horizon, len(s.Spec.Metrics)
 	preds, srcs, err := s.forecastMany(ctx, d, rows, cols, origins)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	n := len(origins)
+	modelPaths, fbPaths, fbPreds := make([][]float64, n), make([][]float64, n), make([][]float64, n)
+	modelPreds, scales, events := make([][]float64, n), make([][]float64, n), make([]bool, n)
+	var model, fb [][]float64
 	var w Window
-	fbPred := make([]float64, M*K)
 	for i, t := range origins {
 		r := make([]float64, M*K)
 		sc := s.scales(d, cols, t)
+		scales[i] = sc
 		for m, c := range cols {
 			for h := 1; h <= K; h++ {
 				r[m*K+h-1] = (d.Values[c][t+h] - preds[i][m*K+h-1]) / sc[m]
+				events[i] = events[i] || s.Thresholds[m].breached(d.Values[c][t+h])
 			}
 		}
 		if srcs[i] == SourceModel {
 			model = append(model, r)
+			modelPaths[i], modelPreds[i] = r, preds[i]
 		}
 		if fbk := s.Predictor.opt.Fallback; fbk != nil {
 			s.window(&w, rows, d, cols, t)
-			rf := make([]float64, M*K)
+			rf, fp := make([]float64, M*K), make([]float64, M*K)
 			for m, c := range cols {
-				if err := fbk.Forecast(m, w.History[m], w.Phase, fbPred[m*K:(m+1)*K]); err != nil {
-					return nil, nil, err
+				if err := fbk.Forecast(m, w.History[m], w.Phase, fp[m*K:(m+1)*K]); err != nil {
+					return nil, err
 				}
 				for h := 1; h <= K; h++ {
-					rf[m*K+h-1] = (d.Values[c][t+h] - fbPred[m*K+h-1]) / sc[m]
+					rf[m*K+h-1] = (d.Values[c][t+h] - fp[m*K+h-1]) / sc[m]
 				}
 			}
 			fb = append(fb, rf)
+			fbPaths[i], fbPreds[i] = rf, fp
 		}
 	}
-	return model, fb, nil
+	mp := crossFit(origins, modelPreds, modelPaths, scales, events, K, K, s.Thresholds)
+	fp := crossFit(origins, fbPreds, fbPaths, scales, events, K, K, s.Thresholds)
+	return newCalibration(s.Spec.Metrics, K, model, fb, mp, fp), nil
 }
 
 // Forecast predicts from the last row of recent.
@@ -437,10 +457,11 @@ func (s *Service) PredictDegradation(ctx context.Context, recent *Data, horizon 
 func (s *Service) degradation(p Prediction, recent *Data, horizon int) *Degradation {
 	K := s.Spec.Horizon
 	origin := recent.Times[recent.Len()-1]
-	paths, sorted := s.cal.Load().residuals(p.Source)
+	paths, sorted, pm := s.cal.Load().residuals(p.Source)
 	cols, _ := metricColumns(recent, s.Spec.Metrics)
 	sc := s.scales(recent, cols, recent.Len()-1)
 	r := assess(p.Values, K, horizon, s.Thresholds, paths, sc)
+	r.recalibrate(pm)
 	out := &Degradation{Origin: origin, Step: s.Cadence, Horizon: horizon, Source: p.Source, Method: p.Method,
 		Reason: p.Reason, Version: p.Version, Probability: r.pAny, FirstBreach: r.firstStep, Attention: p.Attention}
 	if r.firstStep > 0 {

@@ -58,22 +58,25 @@ func TestDegradationCalibration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("80%% interval coverage %.3f over %d origins, Brier %.4f", bt.CoverageAll, len(bt.Origins), bt.Brier)
-	for _, b := range bt.Reliability {
-		t.Logf("  [%.1f, %.1f) n=%4d mean p %.3f observed %.3f", b.Lo, b.Hi, b.N, b.MeanProb, b.Observed)
+	t.Logf("80%% interval coverage %.3f over %d origins", bt.CoverageAll, len(bt.Origins))
+	t.Logf("probability map fitted on %d cross-fitted validation origins (%d breaches): %d knots", s.Calibration().ModelMap.N, s.Calibration().ModelMap.Events, len(s.Calibration().ModelMap.X))
+	t.Log("  reliability: recalibrated | raw conformal")
+	for i, b := range bt.Reliability {
+		r := bt.RawReliability[i]
+		t.Logf("  [%.1f, %.1f) n=%4d mean p %.3f observed %.3f | n=%4d mean p %.3f observed %.3f", b.Lo, b.Hi, b.N, b.MeanProb, b.Observed, r.N, r.MeanProb, r.Observed)
 	}
 	// Calibration error of the breach probabilities, and skill over always
 	// saying the base rate.
-	ece, rate := 0.0, 0.0
-	for _, b := range bt.Reliability {
-		if b.N > 0 {
-			ece += float64(b.N) * math.Abs(b.MeanProb-b.Observed)
-			rate += float64(b.N) * b.Observed
+	ece := ECE(bt.Reliability)
+	rate := 0.0
+	for _, e := range bt.Event {
+		if e {
+			rate++
 		}
 	}
-	ece /= float64(len(bt.Origins))
-	rate /= float64(len(bt.Origins))
-	t.Logf("expected calibration error %.4f, base rate %.3f (Brier of the base rate %.4f)", ece, rate, rate*(1-rate))
+	rate /= float64(len(bt.Event))
+	t.Logf("ECE %.4f recalibrated, %.4f raw; Brier %.4f recalibrated, %.4f raw; base rate %.3f (Brier of the base rate %.4f)",
+		ece, ECE(bt.RawReliability), bt.Brier, bt.RawBrier, rate, rate*(1-rate))
 	if ece > 0.05 {
 		t.Errorf("expected calibration error %.3f, want <= 0.05", ece)
 	}

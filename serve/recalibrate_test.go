@@ -1,0 +1,117 @@
+package serve
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestProbabilityMapRecalibrates: raw probabilities that overstate the
+// chance (true frequency p^2) are mapped close to the truth on fresh
+// outcomes, and the map is monotone, within [0, 1] and anchored where it
+// saw no data.
+func TestProbabilityMapRecalibrates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	draw := func(n int) ([]float64, []bool) {
+		p, e := make([]float64, n), make([]bool, n)
+		for i := range n {
+			p[i] = 0.9 * rng.Float64() // never above 0.9: the map must not extrapolate
+			e[i] = rng.Float64() < p[i]*p[i]
+		}
+		return p, e
+	}
+	p, e := draw(20000)
+	m := FitProbabilityMap(p, e, 200, 50)
+	for i := 1; i < len(m.X); i++ {
+		if m.X[i] < m.X[i-1] || m.Y[i] < m.Y[i-1] {
+			t.Fatalf("knot %d: (%v, %v) after (%v, %v): not monotone", i, m.X[i], m.Y[i], m.X[i-1], m.Y[i-1])
+		}
+	}
+	prev := -1.0
+	for x := 0.0; x <= 1; x += 0.01 {
+		y := m.Apply(x)
+		if y < prev || y < 0 || y > 1 {
+			t.Fatalf("Apply(%v) = %v after %v", x, y, prev)
+		}
+		prev = y
+	}
+	if got := m.Apply(1); got != 1 {
+		t.Errorf("Apply(1) = %v beyond the fitted range, want the identity anchor 1", got)
+	}
+	q, f := draw(20000)
+	mapped := make([]float64, len(q))
+	for i, v := range q {
+		mapped[i] = m.Apply(v)
+	}
+	raw, cal := ECE(Reliability(q, f, 10)), ECE(Reliability(mapped, f, 10))
+	t.Logf("fresh outcomes: ECE %.4f raw, %.4f mapped; Brier %.4f raw, %.4f mapped", raw, cal, BrierScore(q, f), BrierScore(mapped, f))
+	if cal > 0.02 || cal > raw/3 {
+		t.Errorf("ECE %.4f after mapping (%.4f raw), want <= 0.02 and a third of raw", cal, raw)
+	}
+	if BrierScore(mapped, f) >= BrierScore(q, f) {
+		t.Errorf("Brier %.4f mapped, %.4f raw: no better", BrierScore(mapped, f), BrierScore(q, f))
+	}
+}
+
+// TestProbabilityMapShrinks: with few outcomes the map stays near the raw
+// probability (the prior), with many it follows the outcomes; a block
+// never holds fewer than minCount origins; equal raw values share a value.
+func TestProbabilityMapShrinks(t *testing.T) {
+	mk := func(n int) ([]float64, []bool) {
+		p, e := make([]float64, n), make([]bool, n)
+		for i := range p {
+			p[i] = 0.6 // raw says 0.6, the truth is never
+		}
+		return p, e
+	}
+	p, e := mk(10)
+	if got := FitProbabilityMap(p, e, 5, 60).Apply(0.6); math.Abs(got-0.6*60/70) > 1e-12 {
+		t.Errorf("10 origins, prior 60: Apply(0.6) = %v, want %v", got, 0.6*60/70)
+	}
+	p, e = mk(6000)
+	if got := FitProbabilityMap(p, e, 5, 60).Apply(0.6); got > 0.01 {
+		t.Errorf("6000 origins without a breach: Apply(0.6) = %v, want near 0", got)
+	}
+	// Alternating outcomes on distinct raw values: PAV alone would make
+	// tiny blocks; minCount pools them.
+	p, e = make([]float64, 100), make([]bool, 100)
+	for i := range p {
+		p[i], e[i] = float64(i)/100, i%3 == 0
+	}
+	m := FitProbabilityMap(p, e, 25, 0)
+	levels := map[float64]bool{}
+	for _, y := range m.Y[1 : len(m.Y)-1] {
+		levels[y] = true
+	}
+	if len(levels) > 4 {
+		t.Errorf("%d levels from 100 origins with at least 25 per block", len(levels))
+	}
+	if FitProbabilityMap(nil, nil, 5, 5) != nil || (*ProbabilityMap)(nil).Apply(0.3) != 0.3 {
+		t.Error("the map of no pairs is not the identity")
+	}
+}
+
+// TestCrossFitLeavesOutOverlap: an origin's own path (and those whose
+// horizon overlaps it) never counts toward its raw probability.
+func TestCrossFitLeavesOutOverlap(t *testing.T) {
+	b := 10.0
+	th := []Threshold{{Metric: "x", Above: &b}}
+	const K = 3
+	origins := []int{0, 1, 2, 3, 4, 5, 6, 7}
+	preds, paths, scales := make([][]float64, 8), make([][]float64, 8), make([][]float64, 8)
+	for i := range origins {
+		preds[i], paths[i], scales[i] = []float64{0, 0, 0}, []float64{0, 0, 0}, []float64{1}
+	}
+	paths[0] = []float64{0, 20, 0} // only origin 0's path breaches
+	pairs := crossFit(origins, preds, paths, scales, make([]bool, 8), K, K, th)
+	for i, q := range pairs {
+		// Origins 0, 1, 2 overlap origin 0: they must not see its path.
+		want := 0.0
+		if i >= K {
+			want = 1.0 / float64(len(origins)-(min(i+K, 8)-max(i-K+1, 0)))
+		}
+		if math.Abs(q.p-want) > 1e-12 {
+			t.Errorf("origin %d: raw %v, want %v", i, q.p, want)
+		}
+	}
+}
