@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 
-	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
 )
 
@@ -14,7 +15,7 @@ func init() {
 
 func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("evaluate", env)
-	modelPath := fs.String("model", "", "checkpoint written by perfpredict train (`M.safetensors`)")
+	modelPath := fs.String("model", "", "checkpoint written by perfpredict train (`M.safetensors`; the other networks of its ensemble, M.2.safetensors, ..., are loaded from beside it)")
 	var data stringList
 	fs.Var(&data, "data", "CSV `file` with a timestamp column and the target column (repeatable)")
 	target := fs.String("target", "", "target column (default: \"value\", or the only column besides the timestamp)")
@@ -30,9 +31,13 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(data) == 0 {
 		return usagef("--data is required")
 	}
-	m, err := perfpredict.Load(*modelPath)
+	ms, err := loadEnsemble(*modelPath)
 	if err != nil {
 		return usageErr(err)
+	}
+	m := ms[0]
+	if len(ms) > 1 {
+		fmt.Fprintf(env.stderr, "model: the average of %d networks (%s and %s beside it)\n", len(ms), filepath.Base(*modelPath), strings.Join(memberNames(*modelPath, len(ms)), ", "))
 	}
 	K := m.Outputs()
 	if _, err := checkModel(m); err != nil {
@@ -65,7 +70,7 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 		if err != nil {
 			return nil, err
 		}
-		return networkForecasts(m, d, hs)
+		return ensembleForecasts(ms, d, hs)
 	}
 	rep, err := evaluateAll(ctx, env.stderr, series, hs, model, *plots)
 	if err != nil {
@@ -76,4 +81,13 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	rep.writeTable(env.stdout)
 	return nil
+}
+
+// memberNames are the file names of networks 2..n of the ensemble saved at path.
+func memberNames(path string, n int) []string {
+	var out []string
+	for i := 1; i < n; i++ {
+		out = append(out, filepath.Base(memberPath(path, i)))
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -133,8 +134,9 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	loss := fs.String("loss", perfpredict.LossL1, "training loss: l1 (the mean MASE, as scored), huber or mse")
 	stride := fs.Int("stride", defaultStride, "steps between consecutive training windows of a series")
 	inputsFlag := fs.String("inputs", defaultInputs, "the model's inputs per step with their clipping bounds, NAME@CLIP,...: rel_last (y-y[t])/d, level (y-mu)/sd, diff (y-y[-1])/d")
-	seed := fs.Uint64("seed", 1, "seed of the initial weights, shuffling and dropout")
-	out := fs.String("out", "perfpredict-models", "`dir`ectory for the best checkpoint ("+checkpointName+")")
+	seed := fs.Uint64("seed", 1, "seed of the initial weights, shuffling and dropout (network i of the ensemble: seed+i-1)")
+	ensemble := fs.Int("ensemble", defaultEnsemble, "networks trained with different seeds whose forecasts are averaged")
+	out := fs.String("out", "perfpredict-models", "`dir`ectory for the best checkpoints ("+checkpointName+", then "+memberPath(checkpointName, 1)+", ... for the ensemble)")
 	plots := fs.String("plots", "", "write PNG figures to `dir`: forecasts vs actual per series and horizon, training curves, attention")
 	baselinesOnly := fs.Bool("baselines-only", false, "evaluate the baselines only, training no model")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
@@ -145,7 +147,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	for name, v := range map[string]int{"--epochs": *epochs, "--hidden": *hidden, "--layers": *layers, "--window": *window, "--batch": *batch, "--stride": *stride} {
+	for name, v := range map[string]int{"--epochs": *epochs, "--hidden": *hidden, "--layers": *layers, "--window": *window, "--batch": *batch, "--stride": *stride, "--ensemble": *ensemble} {
 		if v < 1 {
 			return usagef("%s: must be positive, got %d", name, v)
 		}
@@ -179,6 +181,9 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	var model modelForecaster
 	if !*baselinesOnly {
+		if *seed > math.MaxUint64-uint64(*ensemble) {
+			return usagef("--seed: %d leaves no room for %d networks' seeds", *seed, *ensemble)
+		}
 		K := hs[len(hs)-1]
 		opt := modelOptions{
 			cfg: perfpredict.Config{
@@ -193,15 +198,28 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 				return err
 			}
 		}
-		m, hist, err := trainGlobalModel(ctx, data, K, opt)
-		if err != nil {
-			return err
-		}
-		if *plots != "" {
-			if path, err := plotTraining(*plots, "model", hist); err != nil {
+		ms := make([]*perfpredict.Model, *ensemble)
+		if *out != "" {
+			// A larger ensemble trained into the same directory before
+			// must not join this one when evaluate loads it.
+			if err := removeMembers(filepath.Join(*out, checkpointName), *ensemble); err != nil {
 				return err
-			} else if path != "" {
-				fmt.Fprintf(env.stderr, "  wrote %s\n", path)
+			}
+		}
+		for i := range ms {
+			o := opt
+			o.cfg.Seed, o.member, o.members = *seed+uint64(i), i, *ensemble
+			m, hist, err := trainGlobalModel(ctx, data, K, o)
+			if err != nil {
+				return err
+			}
+			ms[i] = m
+			if *plots != "" {
+				if path, err := plotTraining(*plots, memberLabel(i, *ensemble), hist); err != nil {
+					return err
+				} else if path != "" {
+					fmt.Fprintf(env.stderr, "  wrote %s\n", path)
+				}
 			}
 		}
 		model = func(ctx context.Context, s baseline.Series, hs []int) (*modelOutput, error) {
@@ -210,11 +228,11 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 				return nil, err
 			}
 			if *plots != "" {
-				if err := plotModelAttention(env, *plots, m, d); err != nil {
+				if err := plotModelAttention(env, *plots, ms[0], d); err != nil {
 					return nil, err
 				}
 			}
-			return networkForecasts(m, d, hs)
+			return ensembleForecasts(ms, d, hs)
 		}
 	}
 	rep, err := evaluateAll(ctx, env.stderr, series, hs, model, *plots)
@@ -231,8 +249,9 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 // Defaults that keep the default command (13 series, about 58,600 training
 // windows, 6-10 s an epoch) within a few minutes on two cores.
 const (
-	defaultEpochs = 20
-	defaultStride = 1
+	defaultEpochs   = 20
+	defaultStride   = 1
+	defaultEnsemble = 1
 )
 
 // The model: one network for every series.
@@ -399,6 +418,106 @@ type modelOptions struct {
 	outDir string // the checkpoint goes here ("" keeps none)
 	log    io.Writer
 	live   bool // redraw the progress line within an epoch (a terminal)
+	// member is the network's index in an ensemble of members: it names
+	// its checkpoint (memberPath) and progress label.
+	member, members int
+}
+
+// The ensemble: networks trained alike but for their seeds, whose
+// forecasts are averaged (variance reduction: one network's forecasts
+// depend noticeably on its seed). Network i (from 0) is saved as
+// memberPath(checkpointName, i) beside the first; evaluate --model with the
+// first loads the others from beside it.
+
+// memberPath is the checkpoint of network i of the ensemble whose first
+// network is saved at path: model.safetensors, model.2.safetensors, ...
+func memberPath(path string, i int) string {
+	if i == 0 {
+		return path
+	}
+	return strings.TrimSuffix(path, ".safetensors") + "." + strconv.Itoa(i+1) + ".safetensors"
+}
+
+// memberLabel names network i of n in progress lines and plots.
+func memberLabel(i, n int) string {
+	if n == 1 {
+		return "model"
+	}
+	return fmt.Sprintf("model_%d", i+1)
+}
+
+// removeMembers removes the checkpoints of networks n, n+1, ... of an
+// ensemble saved at path before.
+func removeMembers(path string, n int) error {
+	for i := n; ; i++ {
+		err := os.Remove(memberPath(path, i))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// loadEnsemble loads the checkpoint at path and the other networks of its
+// ensemble saved beside it, and checks that they share the recipe.
+func loadEnsemble(path string) ([]*perfpredict.Model, error) {
+	first, err := perfpredict.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	ms := []*perfpredict.Model{first}
+	for i := 1; ; i++ {
+		p := memberPath(path, i)
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return ms, nil
+		}
+		m, err := perfpredict.Load(p)
+		if err != nil {
+			return nil, err
+		}
+		if m.Target != first.Target || !slices.Equal(m.FeatureNames, first.FeatureNames) || m.Outputs() != first.Outputs() ||
+			m.Config().Steps != first.Config().Steps {
+			return nil, fmt.Errorf("%s: not the same recipe as %s (inputs %v, window %d, %d outputs against %v, %d, %d)",
+				p, filepath.Base(path), m.FeatureNames, m.Config().Steps, m.Outputs(), first.FeatureNames, first.Config().Steps, first.Outputs())
+		}
+		ms = append(ms, m)
+	}
+}
+
+// ensembleForecasts averages the networks' forecasts (networkForecasts).
+func ensembleForecasts(ms []*perfpredict.Model, d *seriesData, hs []int) (*modelOutput, error) {
+	var sum *modelOutput
+	for _, m := range ms {
+		out, err := networkForecasts(m, d, hs)
+		if err != nil {
+			return nil, err
+		}
+		if sum == nil {
+			sum = out
+			continue
+		}
+		for k := range hs {
+			for i, v := range out.Test[k] {
+				sum.Test[k][i] += v
+			}
+			for i, v := range out.Val[k] {
+				sum.Val[k][i] += v
+			}
+		}
+	}
+	if n := float64(len(ms)); n > 1 {
+		for k := range hs {
+			for i := range sum.Test[k] {
+				sum.Test[k][i] /= n
+			}
+			for i := range sum.Val[k] {
+				sum.Val[k][i] /= n
+			}
+		}
+	}
+	return sum, nil
 }
 
 // windowSet accumulates windows and their targets (h = 1..K, MASE units).
@@ -462,16 +581,20 @@ func trainGlobalModel(ctx context.Context, data []*seriesData, K int, opt modelO
 		m.FeatureNames[i] = in.String()
 	}
 	m.Target, m.Horizon = modelTarget, K
+	label := memberLabel(opt.member, max(1, opt.members))
+	if opt.members > 1 {
+		fmt.Fprintf(opt.log, "network %d of %d (seed %d):\n", opt.member+1, opt.members, opt.cfg.Seed)
+	}
 	fmt.Fprintf(opt.log, "model: %d series, %d training windows (every %d steps), %d validation windows, %d parameters, loss %s\n",
 		len(data), tr.n, opt.stride, va.n, m.NumParams(), m.Config().Loss)
-	bar := newProgressBar(opt.log, "model", opt.live)
+	bar := newProgressBar(opt.log, label, opt.live)
 	hist, trainErr := m.Train(ctx, trainDS, valDS, perfpredict.WithProgress(bar.update))
 	bar.done(hist)
 	if opt.outDir != "" && (trainErr == nil || errors.Is(trainErr, context.Canceled)) && hist != nil && hist.BestEpoch > 0 {
 		if err := os.MkdirAll(opt.outDir, 0o755); err != nil {
 			return nil, nil, err
 		}
-		path := filepath.Join(opt.outDir, checkpointName)
+		path := memberPath(filepath.Join(opt.outDir, checkpointName), opt.member)
 		if err := m.Save(path); err != nil {
 			return nil, nil, err
 		}

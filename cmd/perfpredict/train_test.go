@@ -375,3 +375,79 @@ func TestTrainShortSeriesLeavesOutSeasonalNaive(t *testing.T) {
 		t.Errorf("summary should hold null for seasonal naive:\n%s", stdout)
 	}
 }
+
+// TestTrainEnsembleRoundTrip trains an ensemble of two networks into a
+// directory that holds a third network's checkpoint from an earlier run:
+// that one is removed, evaluate loads the two from the first's path and
+// reproduces train's rows exactly, and the first network alone forecasts
+// differently from the average.
+func TestTrainEnsembleRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	data := writeSeries(t, dir, "short", 700)
+	out := filepath.Join(dir, "models")
+	ckpt := filepath.Join(out, checkpointName)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := memberPath(ckpt, 2)
+	if err := os.WriteFile(stale, []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, trainOut, stderr := runCmd("train", "--json", "--data", data, "--horizon", "1,3", "--epochs", "2",
+		"--hidden", "8", "--window", "24", "--ensemble", "2", "--seed", "7", "--out", out)
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "network 2 of 2 (seed 8)") || !strings.Contains(stderr, "model_2 epoch 2/2") {
+		t.Errorf("no per-network progress on stderr:\n%s", stderr)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("%s from the earlier run is still there", stale)
+	}
+	if _, err := os.Stat(memberPath(ckpt, 1)); err != nil {
+		t.Fatalf("second network: %v", err)
+	}
+	if memberPath(ckpt, 1) != filepath.Join(out, "model.2.safetensors") {
+		t.Errorf("memberPath = %s", memberPath(ckpt, 1))
+	}
+	eval := func() (evalReport, string) {
+		code, stdout, stderr := runCmd("evaluate", "--json", "--model", ckpt, "--data", data, "--horizon", "1,3")
+		if code != 0 {
+			t.Fatalf("evaluate: exit %d: %s", code, stderr)
+		}
+		var r evalReport
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r, stderr
+	}
+	var a evalReport
+	if err := json.Unmarshal([]byte(trainOut), &a); err != nil {
+		t.Fatal(err)
+	}
+	b, stderr := eval()
+	if !strings.Contains(stderr, "average of 2 networks") {
+		t.Errorf("evaluate does not say it averages two networks:\n%s", stderr)
+	}
+	if len(a.Series) != len(b.Series) {
+		t.Fatalf("rows: train %d, evaluate %d", len(a.Series), len(b.Series))
+	}
+	for i, ra := range a.Series {
+		rb := b.Series[i]
+		if *ra.Combination != *rb.Combination {
+			t.Errorf("h=%d: combination train %+v, evaluate %+v", ra.Horizon, ra.Combination, rb.Combination)
+		}
+		for name, ma := range ra.Methods {
+			if mb := rb.Methods[name]; ma.MAE != mb.MAE || ma.MASE != mb.MASE || ma.N != mb.N {
+				t.Errorf("h=%d %s: train %+v, evaluate %+v", ra.Horizon, name, ma, mb)
+			}
+		}
+	}
+	if err := os.Rename(memberPath(ckpt, 1), filepath.Join(dir, "moved.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	one, _ := eval()
+	if one.Series[0].Methods[lstmMethod].MAE == b.Series[0].Methods[lstmMethod].MAE {
+		t.Errorf("the first network alone forecasts exactly as the average of two")
+	}
+}
