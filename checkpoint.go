@@ -81,6 +81,9 @@ func (m *Model) checkpoint() ([]safetensors.Tensor, map[string]string, error) {
 			return nil, nil, err
 		}
 	}
+	if err := m.backend.pull(m); err != nil {
+		return nil, nil, err
+	}
 	ts := make([]safetensors.Tensor, 0, len(m.state)+len(m.bn))
 	for _, e := range m.state {
 		ts = append(ts, safetensors.Tensor{Name: e.name, Shape: e.p.Shape, F32: e.p.Data})

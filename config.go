@@ -44,7 +44,26 @@ type Config struct {
 	Loss string
 	// HuberDelta is LossHuber's threshold in scaled units (default 1).
 	HuberDelta float64
+	// Device is where New's model runs: DeviceCPU (default, the pure-Go
+	// path), DeviceCUDA (an NVIDIA GPU; needs a build with -tags cuda, and
+	// New fails with the CUDA loader's error when no GPU is usable) or
+	// DeviceAuto (the GPU when one is usable, otherwise the CPU with one
+	// line to Logf). On a GPU the weights stay in device memory between
+	// calls. Training there does not apply dropout: it needs Dropout < 0,
+	// and DeviceAuto trains on the CPU otherwise (with a log line). Not
+	// saved in checkpoints; see Model.UseDevice for a loaded model.
+	Device string
+	// Logf receives the model's log lines (DeviceAuto's fallback to the
+	// CPU); nil means the standard logger.
+	Logf func(format string, args ...any) `json:"-" yaml:"-"`
 }
+
+// Device names of Config.Device.
+const (
+	DeviceCPU  = "cpu"
+	DeviceCUDA = "cuda"
+	DeviceAuto = "auto"
+)
 
 // Loss names of Config.Loss.
 const (
@@ -108,6 +127,10 @@ func (c Config) withDefaults() Config {
 	if c.HuberDelta == 0 {
 		c.HuberDelta = 1
 	}
+	c.Device = strings.ToLower(strings.TrimSpace(c.Device))
+	if c.Device == "" {
+		c.Device = DeviceCPU
+	}
 	return c
 }
 
@@ -135,6 +158,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("perfpredict: config: loss %q is not %q, %q or %q", c.Loss, LossMSE, LossL1, LossHuber)
 	case !(c.HuberDelta > 0) || math.IsInf(c.HuberDelta, 0):
 		return fmt.Errorf("perfpredict: config: Huber delta %v must be positive and finite", c.HuberDelta)
+	case c.Device != DeviceCPU && c.Device != DeviceCUDA && c.Device != DeviceAuto:
+		return fmt.Errorf("perfpredict: config: device %q is not %q, %q or %q", c.Device, DeviceCPU, DeviceCUDA, DeviceAuto)
 	}
 	for i, w := range c.Head {
 		if w <= 0 {

@@ -46,6 +46,9 @@ type Model struct {
 	state     []stateEntry // every tensor of the state_dict, in its order
 	trainable []*nn.Param
 
+	// backend runs predictions and training steps (see backend.go).
+	backend backend
+
 	// idle holds Predict's workspaces between calls. Unlike a sync.Pool it
 	// survives garbage collections, so a serving model does not reallocate
 	// its activation buffers after every GC.
@@ -101,6 +104,9 @@ func New(cfg Config, features, outputs int) (*Model, error) {
 		return nil, err
 	}
 	m.initWeights(rand.New(rand.NewPCG(m.cfg.Seed, seedStreamInit)))
+	if err := m.useDevice(m.cfg.Device, m.cfg.Logf); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -131,7 +137,7 @@ func build(cfg Config, features, outputs int) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("perfpredict: %w", err)
 	}
-	m := &Model{cfg: cfg, features: features, outputs: outputs, lstm: stack}
+	m := &Model{cfg: cfg, features: features, outputs: outputs, lstm: stack, backend: hostBackend{}}
 	dim := stack.OutputSize()
 	m.att = attention.New(dim)
 	prev := dim
@@ -358,12 +364,18 @@ func (m *Model) backward(ws *workspace, dPred []float32) []float32 {
 
 // Clone returns an independent copy of the model: weights, BatchNorm
 // statistics, configuration and metadata (so one copy can be trained while
-// the other serves). Gradient storage is not copied.
+// the other serves). Gradient storage is not copied. A clone of a model on a
+// GPU runs on a device of its own, opened at its first use. Clone panics
+// only when the weights cannot be read back from a failing device.
 func (m *Model) Clone() *Model {
 	c, err := build(m.cfg, m.features, m.outputs)
 	if err != nil {
 		panic("perfpredict: Clone: " + err.Error()) // m was built from the same values
 	}
+	if err := m.backend.pull(m); err != nil {
+		panic("perfpredict: Clone: " + err.Error())
+	}
+	c.backend = m.backend.fork()
 	c.restore(m.snapshot(nil))
 	c.FeatureNames = append([]string(nil), m.FeatureNames...)
 	if m.FeatureNames == nil {

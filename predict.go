@@ -34,22 +34,7 @@ func (m *Model) PredictInto(pred, weights, x []float32, batch, steps int) error 
 	if weights != nil && len(weights) < batch*steps {
 		return fmt.Errorf("perfpredict: attention buffer holds %d values, want batch %d x steps %d", len(weights), batch, steps)
 	}
-	ws := m.getWorkspace()
-	defer m.putWorkspace(ws)
-	ws.lstm.Serial, ws.att.Serial = m.Serial, m.Serial
-	tf := steps * m.features
-	for lo := 0; lo < batch; lo += predictChunk {
-		n := min(predictChunk, batch-lo)
-		p, w, err := m.forward(ws, x[lo*tf:(lo+n)*tf], n, steps, false)
-		if err != nil {
-			return err
-		}
-		copy(pred[lo*m.outputs:], p)
-		if weights != nil {
-			copy(weights[lo*steps:], w)
-		}
-	}
-	return nil
+	return m.backend.predict(m, pred, weights, x, batch, steps)
 }
 
 // checkInput validates the shape of x [batch, steps, F].

@@ -89,9 +89,15 @@ func (m *Model) Train(ctx context.Context, train, val Dataset, opts ...TrainOpti
 	}
 
 	cfg := m.cfg
+	tr := m.NewTrainer()
+	if tr.err != nil {
+		return hist, tr.err
+	}
+	if err := m.backend.pull(m); err != nil {
+		return hist, err
+	}
 	best := m.snapshot(nil)
 	shuffle := rand.New(rand.NewPCG(cfg.Seed, seedStreamShuffle))
-	tr := m.NewTrainer()
 
 	n, bs := train.Samples, min(cfg.BatchSize, train.Samples)
 	tf := train.Steps * train.Features
@@ -157,6 +163,10 @@ func (m *Model) Train(ctx context.Context, train, val Dataset, opts ...TrainOpti
 		}
 		if monitored < hist.BestLoss {
 			hist.BestLoss, hist.BestEpoch, st.Best = monitored, epoch, true
+			if err := m.backend.pull(m); err != nil {
+				restore()
+				return hist, err
+			}
 			best = m.snapshot(best)
 			sinceBest = 0
 		} else {
@@ -181,24 +191,21 @@ func (m *Model) Train(ctx context.Context, train, val Dataset, opts ...TrainOpti
 // mode, the configured loss (MSE by default), backward, Adam. Train uses one per call; it also serves
 // callers that feed batches themselves (online updates, benchmarks). Its
 // dropout generators are seeded from the model's Config.Seed. A Trainer is
-// not safe for concurrent use, and nothing else may use the model during Step.
+// not safe for concurrent use, and nothing else may use the model during
+// Step. On a GPU the optimiser's state lives with the model: a step of
+// another Trainer of the same model starts it afresh.
 type Trainer struct {
-	m    *Model
-	ws   *workspace
-	opt  *nn.Adam
-	grad []float32
+	m   *Model
+	s   stepper
+	err error // why the model cannot train where it runs
 }
 
 // NewTrainer makes a trainer with a fresh Adam state at the configured
-// learning rate.
+// learning rate. When the model's device cannot train with its
+// configuration (dropout on a GPU), every Step returns the error saying so.
 func (m *Model) NewTrainer() *Trainer {
-	for _, p := range m.trainable {
-		p.EnsureGrad()
-	}
-	ws := m.newWorkspace()
-	ws.rng = rand.New(rand.NewPCG(m.cfg.Seed, seedStreamDropout))
-	ws.lstm.SetRand(rand.New(rand.NewPCG(m.cfg.Seed, seedStreamDropout+1)))
-	return &Trainer{m: m, ws: ws, opt: nn.NewAdam(m.trainable, m.cfg.LearningRate)}
+	s, err := m.backend.newStepper(m)
+	return &Trainer{m: m, s: s, err: err}
 }
 
 // ErrNonFiniteLoss marks a NaN or infinite training loss (Trainer.Step does
@@ -211,6 +218,9 @@ var ErrNonFiniteLoss = errors.New("perfpredict: training loss is not finite")
 // statistics) and returns an error.
 func (t *Trainer) Step(x, y []float32, batch, steps int) (float64, error) {
 	m := t.m
+	if t.err != nil {
+		return 0, t.err
+	}
 	if err := m.checkInput(x, batch, steps); err != nil {
 		return 0, err
 	}
@@ -220,25 +230,17 @@ func (t *Trainer) Step(x, y []float32, batch, steps int) (float64, error) {
 	if len(y) != batch*m.outputs {
 		return 0, fmt.Errorf("perfpredict: targets have %d values, want batch %d x outputs %d", len(y), batch, m.outputs)
 	}
-	pred, _, err := m.forward(t.ws, x, batch, steps, true)
-	if err != nil {
-		return 0, err
-	}
-	t.grad = grow(t.grad, len(pred))
-	loss := m.cfg.lossFunc(pred, y, t.grad)
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return loss, ErrNonFiniteLoss
-	}
-	t.opt.ZeroGrad()
-	m.backward(t.ws, t.grad)
-	t.opt.Step()
-	// The LSTM packs its weights for the GEMM kernels once per change.
-	m.lstm.WeightsChanged()
-	return loss, nil
+	return t.s.step(x, y, batch, steps)
 }
 
-// StateBytes is the memory held by the optimiser's moment estimates.
-func (t *Trainer) StateBytes() int { return t.opt.StateBytes() }
+// StateBytes is the memory held by the optimiser's moment estimates (on
+// the device for a model on a GPU).
+func (t *Trainer) StateBytes() int {
+	if t.s == nil {
+		return 0
+	}
+	return t.s.stateBytes()
+}
 
 // checkDataset validates a dataset's shape against the model and its values.
 func (m *Model) checkDataset(what string, d Dataset) error {
@@ -333,13 +335,15 @@ func huberLoss(pred, target, grad []float32, delta float64) float64 {
 	return s * inv
 }
 
-// snapshot copies every tensor and BatchNorm counter into dst (reused when
-// large enough).
+// weights is a copy of every tensor and BatchNorm counter.
 type weights struct {
 	data     [][]float32
 	counters []int64
 }
 
+// snapshot copies every tensor and BatchNorm counter into dst (reused when
+// large enough). The Params must be current: callers pull from the backend
+// first.
 func (m *Model) snapshot(dst *weights) *weights {
 	if dst == nil {
 		dst = &weights{data: make([][]float32, len(m.state)), counters: make([]int64, len(m.bn))}
@@ -358,6 +362,7 @@ func (m *Model) restore(w *weights) {
 		copy(e.p.Data, w.data[i])
 	}
 	m.lstm.WeightsChanged()
+	m.backend.push()
 	for i, bn := range m.bn {
 		bn.NumBatchesTracked = w.counters[i]
 	}

@@ -437,6 +437,16 @@ func (m *Model) Predict(pred, weights, x []float32, batch, steps int) error {
 // trainable tensor at learning rate lr. It returns the loss before the
 // update; a NaN or infinite loss is an error and changes no weight.
 func (m *Model) TrainStep(x, y []float32, batch, steps int, lr float64) (float64, error) {
+	return m.TrainStepLoss(x, y, batch, steps, lr, nn.MSELoss)
+}
+
+// LossFunc returns the loss of pred against target and writes its gradient
+// with respect to pred into grad (as nn.MSELoss does).
+type LossFunc func(pred, target, grad []float32) float64
+
+// TrainStepLoss is TrainStep with another loss, computed on the host from
+// the downloaded predictions like the MSE (L1, Huber).
+func (m *Model) TrainStepLoss(x, y []float32, batch, steps int, lr float64, lossFn LossFunc) (float64, error) {
 	K := m.cfg.Outputs
 	if len(x) != batch*steps*m.cfg.Features || len(y) != batch*K {
 		return 0, fmt.Errorf("device: Model.TrainStep: %d inputs and %d targets, want %d and %d", len(x), len(y), batch*steps*m.cfg.Features, batch*K)
@@ -460,7 +470,7 @@ func (m *Model) TrainStep(x, y []float32, batch, steps int, lr float64) (float64
 		return 0, err
 	}
 	grad := make([]float32, len(pred))
-	loss := nn.MSELoss(pred, y, grad)
+	loss := lossFn(pred, y, grad)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, fmt.Errorf("device: Model.TrainStep: loss is %v", loss)
 	}
@@ -486,6 +496,20 @@ func (m *Model) TrainStep(x, y []float32, batch, steps int, lr float64) (float64
 	}
 	m.lstm.RefreshBias()
 	return loss, m.dev.Sync()
+}
+
+// ResetOptimizer starts Adam afresh: the next TrainStep is step 1 with zero
+// moments (a new optimiser on the same weights).
+func (m *Model) ResetOptimizer() error {
+	m.step = 0
+	for _, t := range m.tensors {
+		for _, b := range []Buffer{t.m, t.v} {
+			if b != nil {
+				m.q.Fill2D(1, b.Len(), b, b.Len(), 0)
+			}
+		}
+	}
+	return m.q.Sync()
 }
 
 // backward enqueues the gradient of the loss given dPred, accumulating into
