@@ -16,13 +16,19 @@
 //	  -> Prediction          values in original units per metric and step,
 //	                         attention [T], model version, Source
 //	  -> Calibration         split-conformal residual paths from the
-//	                         validation split: 10/50/90% intervals, breach
-//	                         probabilities, first likely breach
+//	                         validation split: 10/50/90% intervals, raw
+//	                         breach probabilities (share of whole paths
+//	                         that breach), first likely breach
+//	  -> ProbabilityMap      isotonic recalibration of the raw probability,
+//	                         fitted on the validation origins cross-fitted
+//	                         (each scored by the paths of origins whose
+//	                         horizon does not overlap its own)
 //	  -> Degradation         per metric and step, with recommendations
 //
 // Calibration can follow the metric: Service.Recalibrate swaps in the
-// residual paths of recent outcomes, and Service.Backtest (with online set)
-// rolls them forward at every step; Backtest also gives the reliability
+// residual paths (and probability map) of recent outcomes, and
+// Service.Backtest (with online set) rolls both forward at every step,
+// causally; Backtest also gives the reliability
 // table, the interval coverage and the threshold-on-forecast baseline, and
 // Service.Accuracy the per-metric accuracy table. Service.Explain gives
 // permutation importance, attention by lag and integrated gradients (by

@@ -3,6 +3,7 @@ package serve
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -113,5 +114,40 @@ func TestCrossFitLeavesOutOverlap(t *testing.T) {
 		if math.Abs(q.p-want) > 1e-12 {
 			t.Errorf("origin %d: raw %v, want %v", i, q.p, want)
 		}
+	}
+}
+
+// TestSaturatedThreshold: a metric pinned at its maximum (CPU at 100%)
+// for more than 1% of training gets a default bound below the maximum, so
+// reaching it is a breach; an ordinary metric keeps its p99.
+func TestSaturatedThreshold(t *testing.T) {
+	d := synthetic(288*10, 7)
+	sat := &Data{Name: "saturating", Times: d.Times, Metrics: []string{"cpu"}, Values: [][]float64{make([]float64, d.Len())}}
+	for i, v := range d.Values[0] {
+		sat.Values[0][i] = min(100, v+40) // the daily peak is clipped at 100
+	}
+	v := append([]float64(nil), sat.Values[0][:d.Len()*70/100]...)
+	at := 0
+	for _, x := range v {
+		if x == 100 {
+			at++
+		}
+	}
+	if at*100 <= len(v) {
+		t.Fatalf("only %d of %d training values at 100: not saturated", at, len(v))
+	}
+	th, err := defaultThresholds(sat, []string{"cpu"}, []int{0}, len(v), ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := *th[0].Above; !(b < 100) || !th[0].breached(100) || !strings.Contains(th[0].Origin, "maximum") {
+		t.Errorf("saturated metric: bound %v (%s), breached(100) %v; want below 100 and reaching 100 a breach", b, th[0].Origin, th[0].breached(100))
+	}
+	th, err = defaultThresholds(d, []string{"cpu"}, []int{0}, len(v), ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(th[0].Origin, "maximum") || th[0].Origin != "p99 of training" {
+		t.Errorf("ordinary metric: origin %q", th[0].Origin)
 	}
 }

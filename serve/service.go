@@ -421,8 +421,12 @@ type Degradation struct {
 	Method  string        `json:"method"`
 	Reason  Reason        `json:"reason,omitempty"`
 	Version string        `json:"version"`
-	// Probability that any metric breaches its SLO within the horizon.
-	Probability float64 `json:"degradation_probability"`
+	// Probability that any metric breaches its SLO within the horizon:
+	// the conformal probability (RawProbability, the share of residual
+	// paths that breach) recalibrated on held-out outcomes (see
+	// ProbabilityMap).
+	Probability    float64 `json:"degradation_probability"`
+	RawProbability float64 `json:"raw_probability"`
 	// FirstBreach is the first step at which a breach has become more
 	// likely than not (0: none within the horizon); FirstBreachTime its time.
 	FirstBreach     int              `json:"first_breach_step"`
@@ -463,7 +467,7 @@ func (s *Service) degradation(p Prediction, recent *Data, horizon int) *Degradat
 	r := assess(p.Values, K, horizon, s.Thresholds, paths, sc)
 	r.recalibrate(pm)
 	out := &Degradation{Origin: origin, Step: s.Cadence, Horizon: horizon, Source: p.Source, Method: p.Method,
-		Reason: p.Reason, Version: p.Version, Probability: r.pAny, FirstBreach: r.firstStep, Attention: p.Attention}
+		Reason: p.Reason, Version: p.Version, Probability: r.pAny, RawProbability: r.raw, FirstBreach: r.firstStep, Attention: p.Attention}
 	if r.firstStep > 0 {
 		t := origin.Add(time.Duration(r.firstStep) * s.Cadence)
 		out.FirstBreachTime = &t

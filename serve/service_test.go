@@ -101,6 +101,9 @@ func TestDegradationCalibration(t *testing.T) {
 	if p := deg.Probability; p < 0 || p > 1 {
 		t.Errorf("probability %v", p)
 	}
+	if want := s.Calibration().ModelMap.Apply(deg.RawProbability); deg.Probability != want {
+		t.Errorf("probability %v, want the map of the raw %v: %v", deg.Probability, deg.RawProbability, want)
+	}
 }
 
 func TestExplain(t *testing.T) {

@@ -102,6 +102,7 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "Degradation probability: %.2f%% within %d steps (%s) from %s (%s, %s, model %s)\n",
 		100*deg.Probability, deg.Horizon, time.Duration(deg.Horizon)*deg.Step, deg.Origin.Format(time.RFC3339), deg.Source, deg.Method, deg.Version)
+	fmt.Fprintf(env.stdout, "  (%.2f%% of conformal residual paths breach; recalibrated on held-out outcomes)\n", 100*deg.RawProbability)
 	if deg.FirstBreachTime != nil {
 		fmt.Fprintf(env.stdout, "First likely breach: step %d at %s\n", deg.FirstBreach, deg.FirstBreachTime.Format(time.RFC3339))
 	} else {
