@@ -133,10 +133,11 @@ const deviceChunk = 4096
 // tensor between calls. A mutex serialises the calls, since a device model
 // is used by one goroutine at a time.
 type deviceBackend struct {
-	kind string                        // the device's short name, e.g. "cuda"
-	open func() (device.Device, error) // opens a fresh device of that kind
-	logf func(format string, args ...any)
-	auto bool // chosen by DeviceAuto: train on the CPU what the device cannot
+	kind  string                        // the device's short name, e.g. "cuda"
+	open  func() (device.Device, error) // opens a fresh device of that kind
+	logf  func(format string, args ...any)
+	auto  bool // chosen by DeviceAuto: train on the CPU what the device cannot
+	chunk int  // rows per prediction pass; 0 means deviceChunk
 
 	mu       sync.Mutex
 	dev      device.Device
@@ -206,8 +207,12 @@ func (b *deviceBackend) predict(m *Model, pred, weights, x []float32, batch, ste
 		return err
 	}
 	tf, K := steps*m.features, m.outputs
-	for lo := 0; lo < batch; lo += deviceChunk {
-		n := min(deviceChunk, batch-lo)
+	chunk := b.chunk
+	if chunk <= 0 {
+		chunk = deviceChunk
+	}
+	for lo := 0; lo < batch; lo += chunk {
+		n := min(chunk, batch-lo)
 		var w []float32
 		if weights != nil {
 			w = weights[lo*steps : (lo+n)*steps]
@@ -236,7 +241,7 @@ func (b *deviceBackend) newStepper(m *Model) (stepper, error) {
 }
 
 func (b *deviceBackend) fork() backend {
-	return &deviceBackend{kind: b.kind, open: b.open, logf: b.logf, auto: b.auto}
+	return &deviceBackend{kind: b.kind, open: b.open, logf: b.logf, auto: b.auto, chunk: b.chunk}
 }
 
 func (b *deviceBackend) pull(m *Model) error {

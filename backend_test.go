@@ -1,0 +1,397 @@
+package perfpredict
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/novacron/perfpredict/internal/device"
+	"github.com/novacron/perfpredict/internal/safetensors"
+)
+
+// The device path is tested by running whole models through internal/device's
+// CPU device (a deviceBackend that opens device.CPU()) against the pure-Go
+// path from the same weights; under -tags cuda the same comparison runs on
+// the fake CUDA library of internal/device/cuda (backend_cuda_test.go) and,
+// on a machine with a GPU, on the GPU.
+
+// cpuDevice is a deviceBackend on internal/device's CPU device, predicting
+// in chunks of 4 rows so that the tests cover the chunking.
+func cpuDevice(auto bool, logf func(string, ...any)) *deviceBackend {
+	return &deviceBackend{kind: "cpu-device", open: func() (device.Device, error) { return device.CPU(), nil },
+		logf: logf, auto: auto, chunk: 4}
+}
+
+// onCPUDevice returns a copy of m running through the CPU device.
+func onCPUDevice(t *testing.T, m *Model) *Model {
+	t.Helper()
+	d := m.Clone()
+	if err := d.setBackend(cpuDevice(false, t.Logf)); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// deviceTestConfig is small and trains without dropout.
+func deviceTestConfig() Config {
+	return Config{Hidden: 12, Layers: 2, Head: []int{10, 6}, Dropout: -1, Seed: 5, BatchSize: 6, Epochs: 3, Patience: -1}
+}
+
+// closeTo fails unless got and want agree within tol, scaled by the larger
+// of 1 and |want|.
+func closeTo(t *testing.T, what string, got, want []float32, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	worst, at := 0.0, -1
+	for i := range want {
+		d := math.Abs(float64(got[i])-float64(want[i])) / math.Max(1, math.Abs(float64(want[i])))
+		if d > worst || math.IsNaN(d) {
+			worst, at = d, i
+		}
+		if math.IsNaN(d) {
+			break
+		}
+	}
+	if worst > tol || math.IsNaN(worst) {
+		t.Errorf("%s: [%d] = %v, want %v (scaled error %.3g > %g)", what, at, got[at], want[at], worst, tol)
+	}
+}
+
+// tensorsOf returns m's checkpoint tensors by name.
+func tensorsOf(t *testing.T, m *Model) (map[string][]float32, map[string]int64) {
+	t.Helper()
+	f, err := safetensors.Parse(encodeModel(t, m), "model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, is := map[string][]float32{}, map[string]int64{}
+	for _, name := range f.Names() {
+		if v, _, err := f.Float32(name); err == nil {
+			fs[name] = v
+		} else if v, _, err := f.Int64(name); err == nil {
+			is[name] = v[0]
+		} else {
+			t.Fatalf("tensor %s: %v", name, err)
+		}
+	}
+	return fs, is
+}
+
+// compareTensors compares every tensor of got's checkpoint with want's after
+// `steps` Adam steps at learning rate lr.
+func compareTensors(t *testing.T, what string, got, want *Model, steps int, lr float64) {
+	t.Helper()
+	gf, gi := tensorsOf(t, got)
+	wf, wi := tensorsOf(t, want)
+	for name, w := range wf {
+		tol := 1e-4
+		switch {
+		case strings.HasPrefix(name, "head.fc") && strings.HasSuffix(name, ".bias"):
+			// A Linear's bias right before a BatchNorm has a zero gradient
+			// in exact arithmetic; its float32 gradient is rounding noise,
+			// which Adam turns into steps of up to lr either way.
+			tol = 2 * lr * float64(steps)
+		case strings.HasSuffix(name, ".running_mean"):
+			// The batch means include those biases: the running mean, a
+			// moving average with momentum 0.1, differs by at most
+			// sum_s 0.1*0.9^(n-s)*2*lr*s.
+			n := float64(steps)
+			tol = 1e-4 + 2*lr*n*(1-math.Pow(0.9, n))
+		}
+		closeTo(t, what+": "+name, gf[name], w, tol)
+	}
+	for name, w := range wi {
+		if gi[name] != w {
+			t.Errorf("%s: %s = %d, want %d", what, name, gi[name], w)
+		}
+	}
+}
+
+// checkDeviceModel runs dev (a model on a device) against host (the same
+// weights on the pure-Go path): predictions and attention weights (chunked
+// and not, replayed), training steps with the MSE and the L1 loss, every
+// tensor after them, the weights read back (checkpoint, Clone), Train with
+// early-stopping bookkeeping, and Close.
+func checkDeviceModel(t *testing.T, host, dev *Model) {
+	if dev.Device() == DeviceCPU {
+		t.Fatalf("the device model runs on %q", dev.Device())
+	}
+	t.Logf("device: %s", dev.Device())
+	F, K := host.Features(), host.Outputs()
+	predict := func(what string, a, b *Model, batch, steps int, tol float64) {
+		t.Helper()
+		x := randInput(uint64(batch*100+steps), batch*steps*F)
+		wantP, wantW, err := b.Predict(x, batch, steps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for call := 1; call <= 2; call++ { // the second replays the graph
+			p, w, err := a.Predict(x, batch, steps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			closeTo(t, fmt.Sprintf("%s B%d T%d call %d: predictions", what, batch, steps, call), p, wantP, tol)
+			closeTo(t, fmt.Sprintf("%s B%d T%d call %d: attention", what, batch, steps, call), w, wantW, tol)
+		}
+		p := make([]float32, batch*K)
+		if err := a.PredictInto(p, nil, x, batch, steps); err != nil {
+			t.Fatal(err)
+		}
+		closeTo(t, what+": PredictInto without weights", p, wantP, tol)
+	}
+	predict("initial", dev, host, 3, 8, 1e-5)
+	predict("initial", dev, host, 10, 11, 1e-5) // several chunks on the CPU device
+
+	// Training steps, MSE.
+	lr := host.Config().LearningRate
+	const batch, steps = 6, 9
+	x := randInput(1, batch*steps*F)
+	y := randInput(2, batch*K)
+	th, td := host.NewTrainer(), dev.NewTrainer()
+	for step := 1; step <= 3; step++ {
+		want, err := th.Step(x, y, batch, steps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := td.Step(x, y, batch, steps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-want) > 1e-4*math.Max(1, math.Abs(want)) {
+			t.Errorf("step %d: loss %v, want %v", step, got, want)
+		}
+	}
+	compareTensors(t, "after 3 steps", dev, host, 3, lr)
+	// The device's weights as read back: a host model built from its
+	// checkpoint predicts what it predicts.
+	back, err := Decode(encodeModel(t, dev), "device checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	predict("trained vs its checkpoint", dev, back, 5, 8, 1e-5)
+	clone := dev.Clone()
+	if !strings.HasPrefix(clone.Device(), strings.Fields(dev.Device())[0]) {
+		t.Errorf("clone runs on %q, the model on %q", clone.Device(), dev.Device())
+	}
+	predict("clone", clone, back, 5, 8, 1e-5)
+	if err := clone.Close(); err != nil {
+		t.Error(err)
+	}
+
+	// A second Trainer starts Adam afresh, as on the host.
+	th, td = host.NewTrainer(), dev.NewTrainer()
+	for step := 1; step <= 2; step++ {
+		want, _ := th.Step(x, y, batch, steps)
+		got, err := td.Step(x, y, batch, steps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(got-want) > 1e-4*math.Max(1, math.Abs(want)) {
+			t.Errorf("second trainer, step %d: loss %v, want %v", step, got, want)
+		}
+	}
+	compareTensors(t, "after a second trainer", dev, host, 5, lr)
+
+	// Close reads the weights back; the next call uploads them again.
+	before := encodeModel(t, dev)
+	if err := dev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := encodeModel(t, dev); string(after) != string(before) {
+		t.Error("Close changed the weights")
+	}
+	predict("after Close", dev, back, 3, 8, 1e-2) // back is 2 steps behind: only a sanity bound
+	back, err = Decode(before, "device checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	predict("after Close", dev, back, 3, 8, 1e-5)
+}
+
+// checkDeviceTrain runs Train on both models from the same weights: the
+// histories agree and the kept weights are those of the same epoch.
+func checkDeviceTrain(t *testing.T, host, dev *Model) {
+	train, val := laggedTask(11, 40), laggedTask(12, 16)
+	hh, err := host.Train(context.Background(), train, val)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hd, err := dev.Train(context.Background(), train, val)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hd.Epochs) != len(hh.Epochs) || hd.BestEpoch != hh.BestEpoch {
+		t.Fatalf("device trained %d epochs keeping %d, host %d keeping %d", len(hd.Epochs), hd.BestEpoch, len(hh.Epochs), hh.BestEpoch)
+	}
+	for i, e := range hh.Epochs {
+		d := hd.Epochs[i]
+		if math.Abs(d.TrainLoss-e.TrainLoss) > 1e-3 || math.Abs(d.ValLoss-e.ValLoss) > 1e-3 {
+			t.Errorf("epoch %d: device losses %v / %v, host %v / %v", i+1, d.TrainLoss, d.ValLoss, e.TrainLoss, e.ValLoss)
+		}
+	}
+	bs := host.Config().BatchSize
+	batches := train.Samples / bs
+	if train.Samples%bs >= 2 {
+		batches++
+	}
+	steps := len(hh.Epochs) * batches
+	compareTensors(t, "after Train", dev, host, steps, host.Config().LearningRate)
+}
+
+func TestDeviceMatchesHost(t *testing.T) {
+	host, err := New(deviceTestConfig(), 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := onCPUDevice(t, host)
+	checkDeviceModel(t, host, dev)
+
+	cfg := deviceTestConfig()
+	cfg.Loss = LossL1
+	host, err = New(cfg, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDeviceTrain(t, host, onCPUDevice(t, host))
+}
+
+func TestDeviceHuberStep(t *testing.T) {
+	cfg := deviceTestConfig()
+	cfg.Loss, cfg.HuberDelta = LossHuber, 0.5
+	host, err := New(cfg, 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := onCPUDevice(t, host)
+	x, y := randInput(3, 8*5*3), randInput(4, 8*2)
+	for i := range y {
+		y[i] *= 3 // beyond delta for some
+	}
+	want, err := host.NewTrainer().Step(x, y, 8, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := dev.NewTrainer().Step(x, y, 8, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(got-want) > 1e-4*math.Max(1, want) {
+		t.Errorf("Huber loss %v, want %v", got, want)
+	}
+	compareTensors(t, "Huber step", dev, host, 1, cfg.LearningRate)
+}
+
+// TestDeviceDropout: a device that cannot apply dropout refuses to train
+// with it, naming the setting; DeviceAuto trains on the CPU instead, with
+// one log line, exactly as the pure-Go path does.
+func TestDeviceDropout(t *testing.T) {
+	cfg := deviceTestConfig()
+	cfg.Dropout = 0.3
+	host, err := New(cfg, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := onCPUDevice(t, host)
+	before := encodeModel(t, dev)
+	x, y := randInput(5, 6*7*2), randInput(6, 6)
+	_, err = dev.NewTrainer().Step(x, y, 6, 7)
+	if err == nil || !strings.Contains(err.Error(), "dropout") || !strings.Contains(err.Error(), "Dropout below 0") {
+		t.Fatalf("Step with dropout on a device: %v, want an error naming dropout", err)
+	}
+	if _, err := dev.Train(context.Background(), laggedTask(1, 12), Dataset{}); err == nil || !strings.Contains(err.Error(), "dropout") {
+		t.Fatalf("Train with dropout on a device: %v", err)
+	}
+	if string(encodeModel(t, dev)) != string(before) {
+		t.Error("refused training changed the weights")
+	}
+
+	var lines []string
+	auto := host.Clone()
+	if err := auto.setBackend(cpuDevice(true, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })); err != nil {
+		t.Fatal(err)
+	}
+	th, ta := host.NewTrainer(), auto.NewTrainer()
+	if len(lines) != 1 || !strings.Contains(lines[0], "training on the CPU") {
+		t.Fatalf("auto logged %q, want one line saying it trains on the CPU", lines)
+	}
+	for step := 1; step <= 2; step++ {
+		want, err := th.Step(x, y, 6, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ta.Step(x, y, 6, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("auto step %d: loss %v, want %v (the same CPU path)", step, got, want)
+		}
+	}
+	if string(encodeModel(t, auto)) != string(encodeModel(t, host)) {
+		t.Error("training on the CPU under auto differs from the pure-Go path")
+	}
+	// Its predictions run on the device, with the trained weights.
+	xp := randInput(7, 5*7*2)
+	want, _, _ := host.Predict(xp, 5, 7)
+	got, _, err := auto.Predict(xp, 5, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeTo(t, "auto predictions after CPU training", got, want, 1e-5)
+}
+
+func TestDeviceConfig(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Device = "tpu"
+	if _, err := New(cfg, 3, 1); err == nil || !strings.Contains(err.Error(), `device "tpu"`) {
+		t.Errorf("New with device tpu: %v, want an error naming it", err)
+	}
+	cfg.Device = " CPU "
+	m, err := New(cfg, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config().Device != DeviceCPU || m.Device() != DeviceCPU {
+		t.Errorf("device %q runs on %q, want cpu", m.Config().Device, m.Device())
+	}
+	if err := m.UseDevice("gpu", nil); err == nil || !strings.Contains(err.Error(), `"gpu"`) {
+		t.Errorf("UseDevice(gpu): %v", err)
+	}
+	if d, err := device.Open(DeviceCUDA, nil); err == nil {
+		d.Close()
+		t.Skip("a GPU is usable here: the fallbacks are not reachable")
+	} else {
+		cfg.Device = DeviceCUDA
+		_, err2 := New(cfg, 3, 1)
+		if err2 == nil || !strings.Contains(err2.Error(), err.Error()) {
+			t.Errorf("New on cuda without a GPU: %v, want the device's error %q", err2, err)
+		}
+		if err := m.UseDevice(DeviceCUDA, nil); err == nil || m.Device() != DeviceCPU {
+			t.Errorf("UseDevice(cuda) without a GPU: %v, model on %q", err, m.Device())
+		}
+	}
+	var lines []string
+	cfg.Device = DeviceAuto
+	cfg.Logf = func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }
+	a, err := New(cfg, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 1 || a.Device() != DeviceCPU || a.Config().Device != DeviceAuto {
+		t.Errorf("auto without a GPU: %d log lines %q, runs on %q", len(lines), lines, a.Device())
+	}
+	if string(encodeModel(t, a)) != string(encodeModel(t, m)) {
+		t.Error("the auto model's weights differ from the cpu model's")
+	}
+	if err := m.UseDevice(DeviceAuto, cfg.Logf); err != nil || len(lines) != 2 {
+		t.Errorf("UseDevice(auto): %v, %d log lines", err, len(lines))
+	}
+	if !errors.Is(m.Close(), nil) {
+		t.Error("Close on the CPU failed")
+	}
+}
