@@ -177,6 +177,12 @@ func (r *risk) recalibrate(m *ProbabilityMap) {
 	}
 }
 
+// Caps on crossFit's work (see there).
+const (
+	crossFitOrigins = 4096
+	crossFitPaths   = 4096
+)
+
 // anyBreach reports whether forecast pred [M*K] plus residual path p
 // (scaled per metric) breaches any threshold within horizon steps.
 func anyBreach(pred, p []float64, K, horizon int, th []Threshold, scale []float64) bool {
@@ -195,15 +201,22 @@ func anyBreach(pred, p []float64, K, horizon int, th []Threshold, scale []float6
 // raw probability at origin i from the paths of the origins j with
 // |origin j - origin i| >= K (paths[j] belongs to origins[j]; nil paths
 // are skipped).
+//
+// The work grows with the square of the origins: past crossFitOrigins
+// origins every s-th is scored, past crossFitPaths paths every s-th path
+// scores (neighbouring origins are nearly the same evidence anyway).
 func crossFit(origins []int, preds, paths, scales [][]float64, events []bool, K, horizon int, th []Threshold) []probPair {
-	out := make([]probPair, 0, len(origins))
-	for i, ti := range origins {
+	oStride := max(1, (len(origins)+crossFitOrigins-1)/crossFitOrigins)
+	pStride := max(1, (len(origins)+crossFitPaths-1)/crossFitPaths)
+	out := make([]probPair, 0, len(origins)/oStride+1)
+	for i := 0; i < len(origins); i += oStride {
+		ti := origins[i]
 		if preds[i] == nil {
 			continue
 		}
 		hits, n := 0, 0
-		for j, tj := range origins {
-			if paths[j] == nil || tj > ti-K && tj < ti+K {
+		for j := 0; j < len(origins); j += pStride {
+			if tj := origins[j]; paths[j] == nil || tj > ti-K && tj < ti+K {
 				continue
 			}
 			n++

@@ -24,6 +24,12 @@ import (
 // probabilities it was fitted on it runs linearly to (0, 0) and (1, 1), so
 // it does not extrapolate a calm period's "never" to forecasts it never saw.
 // The nil map is the identity.
+//
+// It is fitted for a breach within the calibration's Horizon; shorter
+// horizons asked of PredictDegradation reuse it (an approximation: how raw
+// probability relates to observed frequency may change with the horizon).
+// Backtest's
+// online mode refits it for the horizon it runs with.
 type ProbabilityMap struct {
 	// X, Y are the knots: raw probability and calibrated probability,
 	// both non-decreasing.
