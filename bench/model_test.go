@@ -3,8 +3,10 @@ package bench
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -23,6 +25,37 @@ func seedModel(tb testing.TB) *perfpredict.Model {
 	return m
 }
 
+// benchModel is the seed model on the device PERFPREDICT_DEVICE names (cpu,
+// cuda or auto; default cpu) and the name of its sub-benchmark
+// ("device=cpu", "device=cuda"). Training on a GPU needs dropout off
+// (the device does not apply it): with train, a model that is not on the
+// CPU gets Dropout -1, and its name says so ("device=cuda,dropout=0").
+func benchModel(b *testing.B, train bool) (*perfpredict.Model, string) {
+	cfg := perfpredict.Config{Device: os.Getenv("PERFPREDICT_DEVICE"), Logf: b.Logf}
+	m, err := perfpredict.New(cfg, modelFeatures, 1)
+	if err != nil {
+		b.Skipf("PERFPREDICT_DEVICE=%q: %v", cfg.Device, err)
+	}
+	name := "device=" + deviceKind(m)
+	if train && deviceKind(m) != perfpredict.DeviceCPU {
+		if err := m.Close(); err != nil {
+			b.Fatal(err)
+		}
+		cfg.Dropout = -1
+		if m, err = perfpredict.New(cfg, modelFeatures, 1); err != nil {
+			b.Fatal(err)
+		}
+		name += ",dropout=0"
+	}
+	b.Logf("model on %s", m.Device())
+	return m, name
+}
+
+// deviceKind is the first word of Model.Device: "cpu", "cuda".
+func deviceKind(m *perfpredict.Model) string {
+	return strings.FieldsFunc(m.Device(), func(r rune) bool { return r == ':' || r == ' ' })[0]
+}
+
 func modelInput(seed uint64, n int) []float32 {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	v := make([]float32, n)
@@ -33,61 +66,74 @@ func modelInput(seed uint64, n int) []float32 {
 }
 
 // BenchmarkModelPredict is the whole model in evaluation mode (LSTM,
-// attention, head) through PredictInto. Compare with torch_bench.py's
-// "inference" entries (batch_s, seq_per_s).
+// attention, head) through PredictInto, on the device PERFPREDICT_DEVICE
+// names (BenchmarkModelPredict/batch=N/device=D). Compare with
+// torch_bench.py's "inference" entries (batch_s, seq_per_s).
 func BenchmarkModelPredict(b *testing.B) {
-	m := seedModel(b)
+	m, dev := benchModel(b, false)
+	defer m.Close()
 	for _, batch := range []int{1, 256} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			x := modelInput(1, batch*modelSteps*modelFeatures)
-			pred, att := make([]float32, batch), make([]float32, batch*modelSteps)
-			if err := m.PredictInto(pred, att, x, batch, modelSteps); err != nil {
+			b.Run(dev, func(b *testing.B) {
+				x := modelInput(1, batch*modelSteps*modelFeatures)
+				pred, att := make([]float32, batch), make([]float32, batch*modelSteps)
+				if err := m.PredictInto(pred, att, x, batch, modelSteps); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu0 := modelCPUSeconds()
+				for b.Loop() {
+					if err := m.PredictInto(pred, att, x, batch, modelSteps); err != nil {
+						b.Fatal(err)
+					}
+				}
+				reportModelRate(b, batch, cpu0)
+			})
+		})
+	}
+}
+
+// BenchmarkModelTrain is one training step on a batch of 32: forward in
+// training mode (dropout 0.2 on the CPU, batch statistics), MSE, backward,
+// Adam, on the device PERFPREDICT_DEVICE names
+// (BenchmarkModelTrain/batch=32/device=D). Compare with torch_bench.py's
+// train_batch32_s and train_seq_per_s. MiB is the host heap a second model
+// and trainer hold after a step.
+func BenchmarkModelTrain(b *testing.B) {
+	const batch = 32
+	b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+		m, dev := benchModel(b, true)
+		defer m.Close()
+		b.Run(dev, func(b *testing.B) {
+			tr := m.NewTrainer()
+			x := modelInput(2, batch*modelSteps*modelFeatures)
+			y := modelInput(3, batch)
+			if _, err := tr.Step(x, y, batch, modelSteps); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0 := modelCPUSeconds()
 			for b.Loop() {
-				if err := m.PredictInto(pred, att, x, batch, modelSteps); err != nil {
+				if _, err := tr.Step(x, y, batch, modelSteps); err != nil {
 					b.Fatal(err)
 				}
 			}
 			reportModelRate(b, batch, cpu0)
-		})
-	}
-}
-
-// BenchmarkModelTrain is one training step on a batch of 32: forward in
-// training mode (dropout 0.2, batch statistics), MSE, backward, Adam. Compare
-// with torch_bench.py's train_batch32_s and train_seq_per_s.
-func BenchmarkModelTrain(b *testing.B) {
-	const batch = 32
-	b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-		m := seedModel(b)
-		tr := m.NewTrainer()
-		x := modelInput(2, batch*modelSteps*modelFeatures)
-		y := modelInput(3, batch)
-		if _, err := tr.Step(x, y, batch, modelSteps); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu0 := modelCPUSeconds()
-		for b.Loop() {
-			if _, err := tr.Step(x, y, batch, modelSteps); err != nil {
+			b.StopTimer()
+			before := liveHeap()
+			m2 := m.Clone()
+			tr2 := m2.NewTrainer()
+			if _, err := tr2.Step(x, y, batch, modelSteps); err != nil {
 				b.Fatal(err)
 			}
-		}
-		reportModelRate(b, batch, cpu0)
-		b.StopTimer()
-		before := liveHeap()
-		m2 := seedModel(b)
-		tr2 := m2.NewTrainer()
-		if _, err := tr2.Step(x, y, batch, modelSteps); err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(liveHeap()-before)/(1<<20), "MiB")
-		runtime.KeepAlive(tr2)
+			b.ReportMetric(float64(liveHeap()-before)/(1<<20), "MiB")
+			runtime.KeepAlive(tr2)
+			if err := m2.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
 	})
 }
 
