@@ -251,8 +251,8 @@ func TestNABDegradation(t *testing.T) {
 				}
 			}
 			svc.Close()
-			t.Logf("%s %s (%v): threshold %.4g, coverage %.3f, Brier %.4f (raw %.4f), fallback %d\n  probability>0.5: %v\n  point forecast:  %v\n  reactive:        %v\n  Holt-Winters p>0.5: %v",
-				key, modeName[mode], time.Since(start).Round(time.Second), *svc.Thresholds[0].Above, bt.CoverageAll, bt.Brier, bt.RawBrier, bt.FallbackUsed, ps, pt, rs, hs)
+			t.Logf("%s %s (%v): threshold %.4g, validation breach rate %.3f, test %.3f, coverage %.3f, Brier %.4f (raw %.4f), fallback %d\n  probability>0.5: %v\n  point forecast:  %v\n  reactive:        %v\n  Holt-Winters p>0.5: %v",
+				key, modeName[mode], time.Since(start).Round(time.Second), *svc.Thresholds[0].Above, float64(svc.Calibration().ModelMap.Events)/float64(svc.Calibration().ModelMap.N), rate(bt.Event), bt.CoverageAll, bt.Brier, bt.RawBrier, bt.FallbackUsed, ps, pt, rs, hs)
 		}
 	}
 	for mode, a := range modes {
