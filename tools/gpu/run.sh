@@ -12,8 +12,8 @@
 #                            the same machine. Logs go to $OUT (or .gpu/out).
 #
 # With the device tool: build here, then
-#   run(command="bash tools/gpu/run.sh gpu", carry=[".gpu"], timeout_s=570)
-# The steps' own timeouts add up to 540 s; a typical run takes about 2 minutes.
+#   run(command="bash tools/gpu/run.sh gpu", carry=[".gpu"], timeout_s=590)
+# The steps' own timeouts add up to 555 s; a typical run takes about 2 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -24,6 +24,7 @@ build() {
 	local flags=(-tags cuda -ldflags=-s\ -w)
 	go test -c "${flags[@]}" -o .gpu/cuda.test ./internal/device/cuda
 	go test -c "${flags[@]}" -o .gpu/bench.test ./bench
+	go test -c "${flags[@]}" -o .gpu/root.test .
 	local ref=../shared/reference
 	[ -d "$ref" ] || ref=/work/shared/reference
 	cp -f "$ref/torch_bench.py" "$ref/perfmodel.py" .gpu/
@@ -46,18 +47,26 @@ gpu() {
 
 	# 1. Conformance on the GPU (values against the CPU packages, gradients,
 	# Adam, the PyTorch LSTM fixtures, graph replay); the loader tests too.
-	(cd internal/device/cuda && timeout 150 "$root/.gpu/cuda.test" -test.v -test.count=1) 2>&1 | tee "$out/cuda_test.log"
+	(cd internal/device/cuda && timeout 120 "$root/.gpu/cuda.test" -test.v -test.count=1) 2>&1 | tee "$out/cuda_test.log"
 	echo "cuda.test exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
 	# With TF32 the 1e-4 tolerance is expected to fail on the larger GEMMs:
 	# the log shows by how much.
-	(cd internal/device/cuda && PERFPREDICT_CUDA_TF32=1 timeout 60 "$root/.gpu/cuda.test" -test.run 'TestConformance' -test.count=1) \
+	(cd internal/device/cuda && PERFPREDICT_CUDA_TF32=1 timeout 45 "$root/.gpu/cuda.test" -test.run 'TestConformance' -test.count=1) \
 		2>&1 | tail -30 >"$out/cuda_test_tf32.log"
 	echo "cuda.test (TF32) exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
 
+	# The root package's Model with Config.Device "cuda" against its pure-Go
+	# path (TestDeviceCUDA: predictions, training steps, every tensor,
+	# checkpoint, Clone, Close, Train), and the CPU-device comparisons.
+	timeout 60 .gpu/root.test -test.run 'TestDevice' -test.v -test.count=1 2>&1 | tee "$out/root_test.log"
+	echo "root.test exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
+
 	# 2. The device benchmarks: the seed model's forward (eager and as a
-	# graph) at batch 1, 32, 1024, 4096 and a training step at batch 32.
+	# graph) at batch 1, 32, 1024, 4096 and a training step at batch 32;
+	# then the root Model on Config.Device cuda (PredictInto at batch 1 and
+	# 256, a Trainer step at 32 without dropout).
 	(cd bench && PERFPREDICT_DEVICE=cuda PERFPREDICT_BENCH_BATCHES=1,32,1024,4096 timeout 180 "$root/.gpu/bench.test" \
-		-test.run '^$' -test.bench 'BenchmarkDevice' -test.benchtime 2s -test.count=1 -test.v) 2>&1 | tee "$out/bench_cuda.txt"
+		-test.run '^$' -test.bench 'BenchmarkDevice|BenchmarkModel(Predict|Train)' -test.benchtime 2s -test.count=1 -test.v) 2>&1 | tee "$out/bench_cuda.txt"
 	echo "bench.test exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
 
 	# 3. PyTorch with cuDNN on the same GPU, fp32 and bf16 autocast.
