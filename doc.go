@@ -11,4 +11,10 @@
 // weights [B, T]; Model.Evaluate scores predictions in original units when
 // the target scaler is known; Save and Load write and read safetensors
 // checkpoints that the PyTorch reference (perfmodel.py) reads and writes too.
+//
+// Where it runs: on the CPU in pure Go by default; with Config.Device "cuda"
+// or "auto" (or Model.UseDevice) in a build with -tags cuda, predictions and
+// training steps run on an NVIDIA GPU through internal/device, with the
+// weights resident in device memory and copied back whenever the model's
+// own code reads them (Save, Encode, Clone, Train's best epoch).
 package perfpredict

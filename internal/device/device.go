@@ -47,22 +47,19 @@
 // from the same checkpoint (predictions, attention weights, loss and every
 // tensor after Adam steps).
 //
-// # Wiring into the root package (not done yet)
+// # Use by the root package
 //
-// The root package still calls lstm, attention and internal/nn directly. To
-// route it: add Config.Device ("cpu"|"cuda"|"auto", default "cpu", not saved
-// in checkpoints) and open it in New/Load with Open and the model's logger
-// ("auto" stays on the CPU when no GPU is usable, with one log line); on
-// "cpu" keep today's code path (this package's CPU device computes the same
-// values but without the lstm package's packed weights and goroutine per
-// direction); on another device build a Model, Load it from the Params after
-// New, Load and every Train epoch's best weights, run Predict/PredictInto
-// through Model.Predict (chunked to bound device memory) and Trainer.Step
-// through Model.TrainStep, and Save back into the Params when training ends
-// or the checkpoint is written. Missing for that: dropout between LSTM
-// layers and in the head (masks drawn on the host and applied with Mul, or a
-// device random generator), the L1 and Huber losses (host-side, like MSE),
-// bf16 inference, and the Config field and its plumbing.
+// The root package's Config.Device ("cpu" default, "cuda", "auto") and
+// Model.UseDevice choose, once per model, between its pure-Go path (the
+// lstm, attention and nn packages, unchanged) and a Model here on the opened
+// device, loaded from the root model's tensors by name. Predictions run
+// through Model.Predict in chunks of up to 4096 rows, training steps through
+// TrainStepLoss (the root's MSE, L1 or Huber loss on the host) with
+// ResetOptimizer for each new Trainer; the weights are read back with Save
+// before the root model snapshots, saves or clones them, and loaded again
+// after it overwrites them. Not supported here yet: dropout (training with
+// it on a device is an error, or runs on the CPU under "auto") and bf16
+// inference.
 package device
 
 import (
