@@ -389,7 +389,13 @@ func (m *Model) useDevice(name string, logf func(format string, args ...any)) er
 		return m.setBackend(hostBackend{})
 	}
 	// DeviceAuto opened the only accelerator backend there is.
-	kind := DeviceCUDA
+	return m.attachDevice(dev, DeviceCUDA, name == DeviceAuto, logf)
+}
+
+// attachDevice moves the model to dev, an opened device of the given kind
+// (clones open their own with device.Open(kind)). When the model does not
+// fit there, auto falls back to the CPU with a log line.
+func (m *Model) attachDevice(dev device.Device, kind string, auto bool, logf func(format string, args ...any)) error {
 	opened := dev
 	open := func() (device.Device, error) {
 		if d := opened; d != nil {
@@ -398,7 +404,12 @@ func (m *Model) useDevice(name string, logf func(format string, args ...any)) er
 		}
 		return device.Open(kind, nil)
 	}
-	return m.setBackend(&deviceBackend{kind: kind, open: open, logf: logf, auto: name == DeviceAuto})
+	err := m.setBackend(&deviceBackend{kind: kind, open: open, logf: logf, auto: auto})
+	if err != nil && auto {
+		logf("perfpredict: auto: running on the CPU: %v", err)
+		return m.setBackend(hostBackend{})
+	}
+	return err
 }
 
 // setBackend moves the model to b: the weights go back to the Params from

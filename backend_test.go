@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/novacron/perfpredict/internal/device"
@@ -146,6 +147,27 @@ func checkDeviceModel(t *testing.T, host, dev *Model) {
 	}
 	predict("initial", dev, host, 3, 8, 1e-5)
 	predict("initial", dev, host, 10, 11, 1e-5) // several chunks on the CPU device
+
+	// Concurrent predictions of different shapes are serialised.
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batch, steps := 2+g, 5+g
+			x := randInput(uint64(g), batch*steps*F)
+			want, _, _ := host.Predict(x, batch, steps)
+			for range 3 {
+				got, _, err := dev.Predict(x, batch, steps)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				closeTo(t, fmt.Sprintf("concurrent B%d T%d", batch, steps), got, want, 1e-5)
+			}
+		}()
+	}
+	wg.Wait()
 
 	// Training steps, MSE.
 	lr := host.Config().LearningRate
@@ -394,5 +416,30 @@ func TestDeviceConfig(t *testing.T) {
 	}
 	if !errors.Is(m.Close(), nil) {
 		t.Error("Close on the CPU failed")
+	}
+}
+
+// fullDevice is the CPU device with no memory left.
+type fullDevice struct{ device.Device }
+
+func (fullDevice) Alloc(n int) (device.Buffer, error) {
+	return nil, fmt.Errorf("out of memory allocating %d values", n)
+}
+
+// TestDeviceOutOfMemory: a model that does not fit on the device is New's
+// error, or under auto runs on the CPU with a log line.
+func TestDeviceOutOfMemory(t *testing.T) {
+	m, err := New(tinyConfig(), 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.attachDevice(fullDevice{device.CPU()}, "full", false, t.Logf)
+	if err == nil || !strings.Contains(err.Error(), "out of memory") || m.Device() != DeviceCPU {
+		t.Errorf("attaching a full device: %v, model on %q", err, m.Device())
+	}
+	var lines []string
+	err = m.attachDevice(fullDevice{device.CPU()}, "full", true, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
+	if err != nil || m.Device() != DeviceCPU || len(lines) != 1 || !strings.Contains(lines[0], "out of memory") {
+		t.Errorf("auto on a full device: %v, model on %q, logged %q", err, m.Device(), lines)
 	}
 }
