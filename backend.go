@@ -124,7 +124,8 @@ func (s *hostStepper) step(x, y []float32, batch, steps int) (float64, error) {
 func (s *hostStepper) stateBytes() int { return s.opt.StateBytes() }
 
 // deviceChunk bounds the rows of one device prediction pass, and so the
-// activation memory on the device (at the seed's size about 0.4 GiB).
+// activation memory on the device (by a rough count, 2 GiB for 4096 windows
+// of the seed's size).
 const deviceChunk = 4096
 
 // deviceBackend runs the model as an internal/device Model. The device and

@@ -16,8 +16,9 @@ import (
 // attention over its outputs and a head of Linear, BatchNorm1d, ReLU and
 // Dropout layers ending in a Linear to K outputs (the reference's PerfModel).
 //
-// Predict and Evaluate may run concurrently with each other; Train, Load of
-// weights and field changes must not run concurrently with anything else.
+// Predict and Evaluate may run concurrently with each other (on a GPU they
+// take turns); Train, Load of weights, UseDevice and field changes must not
+// run concurrently with anything else. Config.Device chooses where it runs.
 type Model struct {
 	// FeatureNames names the F input features, in order (optional; saved).
 	FeatureNames []string
