@@ -334,7 +334,7 @@ func TestTrainPlots(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, name := range []string{"p_h1.png", "p_h12.png", "model_training.png", "p_attention.png"} {
+	for _, name := range []string{"p_h1.png", "p_h12.png", "model_training.png", "model_2_training.png", "p_attention.png"} {
 		b, err := os.ReadFile(filepath.Join(plots, name))
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
