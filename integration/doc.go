@@ -34,9 +34,13 @@
 // PBA is tuned differently when its telemetry carries the bandwidth
 // measurements PBA took: its pacing rate is a known function of those
 // measurements and its two settings, so the tuner replays every setting on
-// the same measurement history (pba_replay.go) and fits how delay follows
-// from the replayed pacing, instead of trying settings one by one against
-// bandwidth regimes that change faster than they can be compared.
+// the same measurement history (pba_replay.go) and predicts each setting's
+// delay from the replayed pacing (from its physical parts when PBA reports
+// what it sends: transmission, queueing, backlog, retransmission timeouts),
+// corrected by what the settings actually run measured, instead of trying
+// settings one by one against bandwidth regimes that change faster than they
+// can be compared. Its changes are judged after the interval that still
+// carries the old setting's backlog, over several intervals.
 //
 // PredictOptimalHDESettings, PredictOptimalPBASettings and
 // PredictOptimalACPSettings are the seed's functions: a whole-grid search on

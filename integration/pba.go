@@ -51,6 +51,18 @@ type PBATelemetry struct {
 	// on the same history (see pba_replay.go); without them it learns
 	// setting by setting.
 	Measurements []float64
+	// EpochMs is PBA's measurement and pacing period (0 if unknown). The
+	// replay's fluid backlog is counted in epochs; with the period known,
+	// its waiting time is a unit conversion rather than a fitted guess.
+	EpochMs float64
+	// What PBA knows of what it sends, for the replay's delay model (each 0
+	// if unknown): messages per second (with OfferedMbps, the bits of one
+	// message, so its transmission time at any rate), the timeout after
+	// which a lost packet's message is sent again, and the packets a message
+	// is sent in (one lost packet delays the whole message).
+	MessageRate         float64
+	RetransmitTimeoutMs float64
+	PacketsPerMessage   float64
 }
 
 // PBAOutcome is a predicted response.
@@ -93,9 +105,8 @@ func NewPBATuner(e PBAEngine, start PBASettings, target PBATarget, opts Options)
 		[]string{"network_ms", "loss_rate", "estimate_error"},
 		[2]float64{float64(start.WindowSize), start.Confidence}, eng, opts), target: target}
 	t.core.direct = &directModel{
-		target: func() ([2]int, bool) {
-			i, _, ok := t.replay.best(t.target.MaxLossRate)
-			return i, ok
+		target: func() ([2]int, float64, bool) {
+			return t.replay.best(t.target.MaxLossRate, -replayOptimism)
 		},
 		score:  func(i [2]int) (float64, bool) { return t.replay.scoreOf(i, t.target.MaxLossRate) },
 		before: func(i [2]int) (float64, bool) { return t.replay.lastScore(i, t.target.MaxLossRate) },
@@ -113,16 +124,35 @@ func (t *PBATuner) Observe(tm PBATelemetry) error {
 	if err != nil {
 		return err
 	}
+	// Everything is checked before anything is recorded, so bad telemetry
+	// leaves the tuner as it was.
+	if math.IsNaN(tm.RetransmitMs) || tm.RetransmitMs < 0 || tm.RetransmitMs > tm.NetworkMs {
+		return fmt.Errorf("integration: PBA telemetry: retransmit_ms must be within [0, network_ms], got %v", tm.RetransmitMs)
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"epoch_ms", tm.EpochMs}, {"message_rate", tm.MessageRate}, {"retransmit_timeout_ms", tm.RetransmitTimeoutMs}, {"packets_per_message", tm.PacketsPerMessage}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 {
+			return fmt.Errorf("integration: PBA telemetry: %s must be finite and non-negative, got %v", f.name, f.v)
+		}
+	}
+	for i, m := range tm.Measurements {
+		if !(m > 0) || math.IsInf(m, 0) {
+			return fmt.Errorf("integration: PBA telemetry: measurement %d must be positive and finite, got %v (a gap?)", i, m)
+		}
+	}
 	settings := [2]float64{float64(tm.Settings.WindowSize), tm.Settings.Confidence}
 	if err := t.core.observe(settings, cond, 0,
 		[]float64{tm.NetworkMs, tm.LossRate, tm.EstimateError}, pbaObjective(t.target)); err != nil {
 		return err
 	}
 	actual := [2]int{nearest(PBAWindows, settings[0]), nearest(PBAConfidence, settings[1])}
-	if math.IsNaN(tm.RetransmitMs) || tm.RetransmitMs < 0 || tm.RetransmitMs > tm.NetworkMs {
-		return fmt.Errorf("integration: PBA telemetry: retransmit_ms must be within [0, network_ms], got %v", tm.RetransmitMs)
+	if tm.EpochMs > 0 {
+		t.replay.epochMs = tm.EpochMs
 	}
-	return t.replay.add(tm.Measurements, tm.Traffic.OfferedMbps*math.Max(1, tm.Traffic.Burstiness), actual, tm.NetworkMs, tm.RetransmitMs, tm.LossRate)
+	phys := physics{msgRate: tm.MessageRate, rtoMs: tm.RetransmitTimeoutMs, packets: tm.PacketsPerMessage, epochMs: tm.EpochMs}
+	return t.replay.add(tm.Measurements, tm.Traffic.OfferedMbps*math.Max(1, tm.Traffic.Burstiness), actual, tm.NetworkMs, tm.RetransmitMs, tm.LossRate, phys)
 }
 
 // Decide rolls back or moves, applying through the engine.
@@ -161,13 +191,15 @@ func (t *PBATuner) PredictPBA(s PBASettings, p TrafficPattern) (PBAOutcome, bool
 //
 // With measurement replay (telemetry carrying Measurements) the answer is the
 // best static setting over the remembered history, which already spans the
-// patterns seen.
+// patterns seen, each setting counted at its pessimistic estimate (see
+// pba_replay.go): one the tuner measured beats one the model merely expects
+// to be as good.
 func (t *PBATuner) PredictOptimalPBASettings(p TrafficPattern) (PBASettings, error) {
 	cond, err := p.condition()
 	if err != nil {
 		return PBASettings{}, err
 	}
-	if i, _, ok := t.replay.best(t.target.MaxLossRate); ok {
+	if i, _, ok := t.replay.best(t.target.MaxLossRate, replayPessimism); ok {
 		v := t.core.values(i)
 		return PBASettings{WindowSize: int(v[0]), Confidence: v[1]}, nil
 	}

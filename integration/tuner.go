@@ -147,7 +147,7 @@ type gridTuner struct {
 }
 
 type directModel struct {
-	target func() ([2]int, bool)
+	target func() ([2]int, float64, bool) // where to head and its optimistic score
 	score  func(i [2]int) (float64, bool)
 	before func(i [2]int) (float64, bool)
 }
@@ -155,7 +155,19 @@ type directModel struct {
 type trial struct {
 	from        [2]int
 	beforeScore float64
+	// settle is how many intervals after the change pass before it is
+	// judged: the first one still carries the old setting's backlog.
+	settle int
+	// judge is how many intervals the judgement averages (at least one):
+	// where one interval's outcome is mostly noise, a rollback on it would
+	// undo good changes as often as bad ones.
+	judge               int
+	sumAfter, sumBefore float64
+	n                   int
 }
+
+// directJudge is the judging window of a change the direct model made.
+const directJudge = 3
 
 func newGridTuner(component string, axes [2][]float64, metrics []string, start [2]float64, eng engine, opts Options) *gridTuner {
 	return &gridTuner{component: component, axes: axes, metrics: metrics, opts: opts.withDefaults(), eng: eng,
@@ -361,8 +373,12 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 		}
 		return rank(obj(m)), rank(obj(lower)), true
 	}
+	if p := t.pending; p != nil && p.settle > 0 {
+		p.settle--
+		d.Reason = "settling: the interval after a change still carries the old setting's backlog"
+		return d, nil
+	}
 	if p := t.pending; p != nil {
-		t.pending = nil
 		before := p.beforeScore
 		if s, _, ok := estimate(p.from); ok {
 			before = s
@@ -373,7 +389,16 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 				before = s
 			}
 		}
-		if worse(t.lastScore, before, t.opts.RollbackTolerance) {
+		p.sumAfter += t.lastScore
+		p.sumBefore += before
+		p.n++
+		if p.n < p.judge {
+			d.Reason = "judging the change"
+			return d, nil
+		}
+		t.pending = nil
+		after, before := p.sumAfter/float64(p.n), p.sumBefore/float64(p.n)
+		if worse(after, before, t.opts.RollbackTolerance) {
 			if err := t.apply(p.from); err != nil {
 				return d, err
 			}
@@ -381,7 +406,7 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 			t.cooldown = t.opts.Cooldown
 			t.sinceMove = 0
 			d.Changed, d.Rollback, d.To = true, true, t.values(p.from)
-			d.Reason = fmt.Sprintf("rolled back: measured %.4g after the change, %.4g before", t.lastScore, before)
+			d.Reason = fmt.Sprintf("rolled back: measured %.4g after the change, %.4g before", after, before)
 			return d, nil
 		}
 	}
@@ -391,8 +416,8 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 		return d, nil
 	}
 	if t.direct != nil {
-		if tgt, ok := t.direct.target(); ok {
-			return t.decideDirect(d, tgt)
+		if tgt, goal, ok := t.direct.target(); ok {
+			return t.decideDirect(d, tgt, goal)
 		}
 	}
 	curScore, _, ok := estimate(t.cur)
@@ -449,27 +474,29 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 }
 
 // decideDirect moves at most MaxStep per setting towards the direct model's
-// target when the step is predicted better beyond the hysteresis.
-func (t *gridTuner) decideDirect(d Decision, tgt [2]int) (Decision, error) {
+// target when the target is predicted better than the current settings
+// beyond the hysteresis. The step itself need not be better: the way to the
+// target may cross a worse setting, and judging each step alone would stop
+// the tuner on the first one (the rollback still guards every step).
+func (t *gridTuner) decideDirect(d Decision, tgt [2]int, goal float64) (Decision, error) {
 	step := t.cur
 	for ax := range 2 {
 		step[ax] += max(-t.opts.MaxStep, min(t.opts.MaxStep, tgt[ax]-t.cur[ax]))
 	}
-	cur, ok1 := t.direct.score(t.cur)
-	next, ok2 := t.direct.score(step)
-	if step == t.cur || !ok1 || !ok2 || !improves(next, cur, t.opts.Hysteresis) {
-		d.Reason = "replay: current settings are as good as any within reach"
+	cur, ok := t.direct.score(t.cur)
+	if step == t.cur || !ok || !improves(goal, cur, t.opts.Hysteresis) {
+		d.Reason = "replay: current settings are as good as any predicted"
 		return d, nil
 	}
 	from := t.cur
 	if err := t.apply(step); err != nil {
 		return d, err
 	}
-	t.pending = &trial{from: from, beforeScore: cur}
+	t.pending = &trial{from: from, beforeScore: cur, settle: 1, judge: directJudge}
 	t.Changes++
 	t.sinceMove = 0
 	d.Changed, d.To = true, t.values(step)
-	d.Reason = fmt.Sprintf("replay: predicted %.4g against %.4g now", next, cur)
+	d.Reason = fmt.Sprintf("replay: towards %v, predicted %.4g against %.4g now", t.values(tgt), goal, cur)
 	return d, nil
 }
 

@@ -214,9 +214,61 @@ func TestBadInput(t *testing.T) {
 	if _, err := pt.PredictOptimalPBASettings(TrafficPattern{OfferedMbps: 100, AvailableMbps: 500}); !errors.Is(err, ErrNoTelemetry) {
 		t.Errorf("PBA prediction without telemetry: %v", err)
 	}
+	for _, bad := range []float64{math.NaN(), -1, math.Inf(1)} {
+		for name, set := range map[string]func(*PBATelemetry){
+			"epoch_ms":              func(m *PBATelemetry) { m.EpochMs = bad },
+			"message_rate":          func(m *PBATelemetry) { m.MessageRate = bad },
+			"retransmit_timeout_ms": func(m *PBATelemetry) { m.RetransmitTimeoutMs = bad },
+			"packets_per_message":   func(m *PBATelemetry) { m.PacketsPerMessage = bad },
+		} {
+			m := PBATelemetry{Settings: DefaultPBA, Traffic: TrafficPattern{OfferedMbps: 100, AvailableMbps: 500, Burstiness: 1},
+				NetworkMs: 1, Measurements: []float64{500}}
+			set(&m)
+			if err := pt.Observe(m); err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s = %v: error %v, want one naming the field", name, bad, err)
+			}
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := tu.Decide(ctx); err == nil {
 		t.Error("cancelled context ignored")
+	}
+}
+
+// The replay's physical delay parts for one epoch are the formulas its doc
+// states: 100 Mbps of 100 kbit messages paced at 200 Mbps.
+func TestReplayPhysicalParts(t *testing.T) {
+	var r pbaReplay
+	p := &pendingInterval{offered: 100, phys: physics{msgRate: 1000, rtoMs: 25, packets: 10, epochMs: 50}}
+	f := make([]float64, nFeat)
+	bl := 0.0
+	r.physEpoch(f, &bl, p, 200, 0)
+	want := []float64{0.5, 0, 0.25, 0, 0, 0} // transmission 0.5 ms, M/D/1 at rho 0.5: 0.5/(2*0.5) of it
+	for j := range want {
+		if math.Abs(f[j]-want[j]) > 1e-12 {
+			t.Errorf("no overshoot: part %d = %v, want %v", j+1, f[j], want[j])
+		}
+	}
+	// 1% overshoot: a 10-packet message is hit with 1-0.99^10, waits 25 ms
+	// each time, and the goodput shrinks by the same share.
+	f = make([]float64, nFeat)
+	r.physEpoch(f, &bl, p, 200, 0.01)
+	pm := 1 - math.Pow(0.99, 10)
+	rho := 100 / (200 * (1 - pm))
+	want = []float64{0.5, 0.01, rho / (2 * (1 - rho)) * 0.5, 0, 25 * pm / (1 - pm), pm * pm * pm}
+	for j := range want {
+		if math.Abs(f[j]-want[j]) > 1e-12 {
+			t.Errorf("1%% overshoot: part %d = %v, want %v", j+1, f[j], want[j])
+		}
+	}
+	// Paced below the offered load, the backlog grows by the shortfall each
+	// epoch and is waited out at the goodput.
+	f = make([]float64, nFeat)
+	bl = 0
+	slow := &pendingInterval{offered: 100, phys: p.phys}
+	r.physEpoch(f, &bl, slow, 80, 0)
+	if bl != 20 || math.Abs(f[3]-20.0/80*50) > 1e-12 {
+		t.Errorf("backlog %v Mbps-epochs, wait %v ms; want 20 and %v", bl, f[3], 20.0/80*50)
 	}
 }

@@ -68,7 +68,10 @@
 // component's engine would measure: HDE its transfer latency, bytes on the
 // wire and offered CPU load (above 1 when the cores fall behind); PBA its
 // network-stage delay, the part of it spent waiting on retransmissions, its
-// loss share and its bandwidth measurements; ACP its commit latency, failed
+// loss share, its bandwidth measurements and what it sends (packets per
+// request, PBAEpochMs, RetransmitTimeoutMs; IntervalStats.PBATelemetry
+// offers the first transmissions as the load, not the retransmissions the
+// settings in effect caused); ACP its commit latency, failed
 // round share and given-up commits. Tuners (the Controller) change settings
 // only through the engine setters, so the static and tuned runs differ in
 // nothing but those calls. HDECPUFactor injects a regression into one

@@ -93,10 +93,11 @@ type IntervalStats struct {
 	WireBytes    float64                 `json:"wire_bytes"`      // per request, retransmissions included
 	CPUUtil      float64                 `json:"cpu_utilization"` // offered load on the HDE cores; above 1 when they cannot keep up
 	PBA          integration.PBASettings `json:"pba"`
-	NetMs        float64                 `json:"net_ms"`        // network stage time per request
-	RetransmitMs float64                 `json:"retransmit_ms"` // of which waiting for retransmissions
-	LossRate     float64                 `json:"loss_rate"`     // packet loss share while pacing above the available bandwidth, mean over epochs
-	ResentShare  float64                 `json:"resent_share"`  // retransmitted bytes over bytes sent
+	NetMs        float64                 `json:"net_ms"`              // network stage time per request
+	RetransmitMs float64                 `json:"retransmit_ms"`       // of which waiting for retransmissions
+	Packets      float64                 `json:"packets_per_request"` // packets a request is sent in
+	LossRate     float64                 `json:"loss_rate"`           // packet loss share while pacing above the available bandwidth, mean over epochs
+	ResentShare  float64                 `json:"resent_share"`        // retransmitted bytes over bytes sent
 	EstError     float64                 `json:"estimate_error"`
 	BandwidthCV  float64                 `json:"bandwidth_cv"`  // variability of measured bandwidth
 	MeasuredMbps float64                 `json:"measured_mbps"` // mean measured available bandwidth
@@ -399,6 +400,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	}
 	sort.SliceStable(order, func(a, b int) bool { return reqs[order[a]].hdeDone < reqs[order[b]].hdeDone })
 	packets := math.Ceil((chunkBytes - ChunkHeaderBytes) / MTUBytes)
+	st.Packets = nChunks * packets
 	sentBits := 0.0
 	for _, i := range order {
 		q := &reqs[i]

@@ -97,11 +97,7 @@ func (t *Tuners) AfterInterval(ctx context.Context, _ *Cluster, st IntervalStats
 		}
 	}
 	if t.PBA != nil {
-		if err := step("PBA", t.PBA, func() error {
-			return t.PBA.Observe(integration.PBATelemetry{Settings: st.PBA,
-				Traffic:   integration.TrafficPattern{OfferedMbps: st.ArrivalRPS * st.WireBytes * 8 / 1e6, AvailableMbps: st.MeasuredMbps, Burstiness: 1},
-				NetworkMs: st.NetMs, RetransmitMs: st.RetransmitMs, LossRate: st.LossRate, EstimateError: st.EstError, Measurements: st.Measurements})
-		}); err != nil {
+		if err := step("PBA", t.PBA, func() error { return t.PBA.Observe(st.PBATelemetry()) }); err != nil {
 			return err
 		}
 	}
@@ -114,6 +110,20 @@ func (t *Tuners) AfterInterval(ctx context.Context, _ *Cluster, st IntervalStats
 		}
 	}
 	return nil
+}
+
+// PBATelemetry is what the PBA engine reports for the interval. The offered
+// traffic is what the requests put on the wire the first time: the
+// retransmissions the settings in effect caused are theirs alone, and
+// counting them as demand would charge every other setting's replay with
+// them.
+func (st IntervalStats) PBATelemetry() integration.PBATelemetry {
+	offered := st.ArrivalRPS * st.WireBytes * (1 - st.ResentShare) * 8 / 1e6
+	return integration.PBATelemetry{Settings: st.PBA,
+		Traffic:   integration.TrafficPattern{OfferedMbps: offered, AvailableMbps: st.MeasuredMbps, Burstiness: 1},
+		NetworkMs: st.NetMs, RetransmitMs: st.RetransmitMs, LossRate: st.LossRate, EstimateError: st.EstError,
+		Measurements: st.Measurements, EpochMs: PBAEpochMs,
+		MessageRate: st.ArrivalRPS, RetransmitTimeoutMs: RetransmitTimeoutMs, PacketsPerMessage: st.Packets}
 }
 
 // Comparison is the before/after table: the same trace and seed with static
