@@ -63,6 +63,9 @@ type PBATelemetry struct {
 	MessageRate         float64
 	RetransmitTimeoutMs float64
 	PacketsPerMessage   float64
+	// MaxRetransmits is how many times PBA resends a message before giving
+	// up on it (0 if unknown: the replay assumes no limit).
+	MaxRetransmits int
 }
 
 // PBAOutcome is a predicted response.
@@ -137,6 +140,9 @@ func (t *PBATuner) Observe(tm PBATelemetry) error {
 			return fmt.Errorf("integration: PBA telemetry: %s must be finite and non-negative, got %v", f.name, f.v)
 		}
 	}
+	if tm.MaxRetransmits < 0 {
+		return fmt.Errorf("integration: PBA telemetry: max_retransmits must be non-negative, got %d", tm.MaxRetransmits)
+	}
 	for i, m := range tm.Measurements {
 		if !(m > 0) || math.IsInf(m, 0) {
 			return fmt.Errorf("integration: PBA telemetry: measurement %d must be positive and finite, got %v (a gap?)", i, m)
@@ -151,7 +157,7 @@ func (t *PBATuner) Observe(tm PBATelemetry) error {
 	if tm.EpochMs > 0 {
 		t.replay.epochMs = tm.EpochMs
 	}
-	phys := physics{msgRate: tm.MessageRate, rtoMs: tm.RetransmitTimeoutMs, packets: tm.PacketsPerMessage, epochMs: tm.EpochMs}
+	phys := physics{msgRate: tm.MessageRate, rtoMs: tm.RetransmitTimeoutMs, packets: tm.PacketsPerMessage, epochMs: tm.EpochMs, maxRounds: tm.MaxRetransmits}
 	return t.replay.add(tm.Measurements, tm.Traffic.OfferedMbps*math.Max(1, tm.Traffic.Burstiness), actual, tm.NetworkMs, tm.RetransmitMs, tm.LossRate, phys)
 }
 

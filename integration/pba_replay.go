@@ -122,6 +122,7 @@ type pendingInterval struct {
 // features are the delay's parts in milliseconds (see pba_replay.go's doc).
 type physics struct {
 	msgRate, rtoMs, packets, epochMs float64
+	maxRounds                        int // 0: no limit known
 }
 
 func (p physics) known() bool {
@@ -266,23 +267,33 @@ func (r *pbaReplay) replay(p *pendingInterval) {
 //	   rho the offered load over the goodput (capped at 0.98)
 //	x4 the fluid backlog's wait: backlog over goodput, in epochs of EpochMs
 //	x5 retransmission waits: a message with a lost packet (probability pm)
-//	   waits a timeout and goes again, pm/(1-pm) times on average (at most 4)
+//	   waits a timeout and goes again; pm + pm^2 + ... rounds up to
+//	   MaxRetransmits (pm/(1-pm) without a limit)
 //	x6 pm^3 (a fitted extra for bursts of loss)
 //
-// The goodput is the rate times the share of messages that get through.
+// The goodput is the rate over the transmissions a message takes (one plus
+// its expected resends).
 func (r *pbaReplay) physEpoch(f []float64, bl *float64, p *pendingInterval, rate, over float64) {
 	ph := p.phys
 	bits := p.offered * 1e6 / ph.msgRate
 	tx := bits / (rate * 1e6) * 1000
 	pm := 1 - math.Pow(1-over, ph.packets)
-	capacity := rate * math.Max(0.05, 1-pm)
+	rounds := 0.0
+	if ph.maxRounds > 0 {
+		for k, q := 0, pm; k < ph.maxRounds; k, q = k+1, q*pm {
+			rounds += q
+		}
+	} else {
+		rounds = math.Min(pm, 0.99) / (1 - math.Min(pm, 0.99))
+	}
+	capacity := rate / (1 + rounds)
 	rho := math.Min(p.offered/capacity, 0.98)
 	*bl = math.Max(0, *bl+p.offered-capacity)
 	f[0] += tx
 	f[1] += over
 	f[2] += rho / (2 * (1 - rho)) * tx
 	f[3] += *bl / capacity * ph.epochMs
-	f[4] += ph.rtoMs * math.Min(4, pm/math.Max(1e-9, 1-pm))
+	f[4] += ph.rtoMs * rounds
 	f[5] += pm * pm * pm
 }
 

@@ -220,6 +220,7 @@ func TestBadInput(t *testing.T) {
 			"message_rate":          func(m *PBATelemetry) { m.MessageRate = bad },
 			"retransmit_timeout_ms": func(m *PBATelemetry) { m.RetransmitTimeoutMs = bad },
 			"packets_per_message":   func(m *PBATelemetry) { m.PacketsPerMessage = bad },
+			"max_retransmits":       func(m *PBATelemetry) { m.MaxRetransmits = -1 },
 		} {
 			m := PBATelemetry{Settings: DefaultPBA, Traffic: TrafficPattern{OfferedMbps: 100, AvailableMbps: 500, Burstiness: 1},
 				NetworkMs: 1, Measurements: []float64{500}}
@@ -250,17 +251,26 @@ func TestReplayPhysicalParts(t *testing.T) {
 			t.Errorf("no overshoot: part %d = %v, want %v", j+1, f[j], want[j])
 		}
 	}
-	// 1% overshoot: a 10-packet message is hit with 1-0.99^10, waits 25 ms
-	// each time, and the goodput shrinks by the same share.
+	// 1% overshoot: a 10-packet message is hit with pm = 1-0.99^10 and
+	// waits 25 ms per round, pm + pm^2 rounds with at most 2 resends; the
+	// goodput is the rate over the 1 + rounds transmissions a message takes.
 	f = make([]float64, nFeat)
-	r.physEpoch(f, &bl, p, 200, 0.01)
+	lim := &pendingInterval{offered: 100, phys: physics{msgRate: 1000, rtoMs: 25, packets: 10, epochMs: 50, maxRounds: 2}}
+	r.physEpoch(f, &bl, lim, 200, 0.01)
 	pm := 1 - math.Pow(0.99, 10)
-	rho := 100 / (200 * (1 - pm))
-	want = []float64{0.5, 0.01, rho / (2 * (1 - rho)) * 0.5, 0, 25 * pm / (1 - pm), pm * pm * pm}
+	rounds := pm + pm*pm
+	rho := 100 / (200 / (1 + rounds))
+	want = []float64{0.5, 0.01, rho / (2 * (1 - rho)) * 0.5, 0, 25 * rounds, pm * pm * pm}
 	for j := range want {
 		if math.Abs(f[j]-want[j]) > 1e-12 {
 			t.Errorf("1%% overshoot: part %d = %v, want %v", j+1, f[j], want[j])
 		}
+	}
+	// Without a known limit the rounds are geometric: pm/(1-pm).
+	f = make([]float64, nFeat)
+	r.physEpoch(f, &bl, p, 200, 0.01)
+	if w := 25 * pm / (1 - pm); math.Abs(f[4]-w) > 1e-12 {
+		t.Errorf("no retransmit limit: waits %v ms, want %v", f[4], w)
 	}
 	// Paced below the offered load, the backlog grows by the shortfall each
 	// epoch and is waited out at the goodput.

@@ -69,7 +69,8 @@
 // wire and offered CPU load (above 1 when the cores fall behind); PBA its
 // network-stage delay, the part of it spent waiting on retransmissions, its
 // loss share, its bandwidth measurements and what it sends (packets per
-// request, PBAEpochMs, RetransmitTimeoutMs; IntervalStats.PBATelemetry
+// request, PBAEpochMs, RetransmitTimeoutMs, MaxRetransmitRounds;
+// IntervalStats.PBATelemetry
 // offers the first transmissions as the load, not the retransmissions the
 // settings in effect caused); ACP its commit latency, failed
 // round share and given-up commits. Tuners (the Controller) change settings

@@ -123,7 +123,8 @@ func (st IntervalStats) PBATelemetry() integration.PBATelemetry {
 		Traffic:   integration.TrafficPattern{OfferedMbps: offered, AvailableMbps: st.MeasuredMbps, Burstiness: 1},
 		NetworkMs: st.NetMs, RetransmitMs: st.RetransmitMs, LossRate: st.LossRate, EstimateError: st.EstError,
 		Measurements: st.Measurements, EpochMs: PBAEpochMs,
-		MessageRate: st.ArrivalRPS, RetransmitTimeoutMs: RetransmitTimeoutMs, PacketsPerMessage: st.Packets}
+		MessageRate: st.ArrivalRPS, RetransmitTimeoutMs: RetransmitTimeoutMs, PacketsPerMessage: st.Packets,
+		MaxRetransmits: MaxRetransmitRounds}
 }
 
 // Comparison is the before/after table: the same trace and seed with static
