@@ -70,13 +70,12 @@
 // network-stage delay, the part of it spent waiting on retransmissions, its
 // loss share, its bandwidth measurements and what it sends (packets per
 // request, PBAEpochMs, RetransmitTimeoutMs, MaxRetransmitRounds;
-// IntervalStats.PBATelemetry
-// offers the first transmissions as the load, not the retransmissions the
-// settings in effect caused); ACP its commit latency, failed
-// round share and given-up commits. Tuners (the Controller) change settings
-// only through the engine setters, so the static and tuned runs differ in
-// nothing but those calls. HDECPUFactor injects a regression into one
-// compression level, to exercise rollback.
+// IntervalStats.PBATelemetry offers the first transmissions as the load, not
+// the retransmissions the settings in effect caused); ACP its commit
+// latency, failed round share and given-up commits. Tuners (the Controller)
+// change settings only through the engine setters, so the static and tuned
+// runs differ in nothing but those calls. HDECPUFactor injects a regression
+// into one compression level, to exercise rollback.
 //
 // Random streams (arrivals, cross traffic, measurement noise, loss, consensus
 // jitter) are separate generators seeded from Config.Seed, so two runs with
