@@ -102,22 +102,63 @@ func composeScaler(s *perfpredict.TargetScaler, k, h int, unit func(int) float64
 	return out
 }
 
-// Protocol is the train command's input recipe on one metric.
+// Protocol is the train command's input recipe on one metric: at each step
+// i of the window ending at origin t, its inputs (ProtocolInput), and as
+// outputs for h = 1..K the change (y[t+h]-y[t])/d (Target), inverted by
+// Forecast. The train command trains with it and every serving command
+// serves with it, so a checkpoint cannot be featurised two ways.
 type Protocol struct {
-	inputs []protocolInput
+	inputs []ProtocolInput
 	names  []string
 	metric string
 	Scale  float64         // d: mean |y[i]-y[i-1]| over the training split
 	Level  baseline.Scaler // mean and deviation over the training split
 }
 
-type protocolInput struct {
-	name string
-	clip float64
+// ProtocolInput is one input channel of the recipe, clipped to ±Clip so
+// that a spike or a level shift after training cannot drive the network far
+// outside what it was trained on:
+//
+//	rel_last  (y[i] - y[t]) / d      the path relative to the last value
+//	level     (y[i] - mu) / sd       where the value stands in its range
+//	diff      (y[i] - y[i-1]) / d    the one-step change
+type ProtocolInput struct {
+	Name string
+	Clip float64
 }
 
-// ProtocolInputs are the train command's inputs.
+// String is the input's feature name in a checkpoint, NAME@CLIP.
+func (in ProtocolInput) String() string {
+	return in.Name + "@" + strconv.FormatFloat(in.Clip, 'g', -1, 64)
+}
+
+// ProtocolInputs are FitProtocol's default inputs (the train command's
+// default, its --inputs, leaves level out).
 var ProtocolInputs = []string{"rel_last@30", "level@10", "diff@30"}
+
+// ParseProtocolInputs reads the recipe's inputs from feature names
+// ("rel_last@30"). Its errors name the feature at fault and carry no
+// package prefix (the train command reports them for its --inputs flag).
+func ParseProtocolInputs(names []string) ([]ProtocolInput, error) {
+	if len(names) == 0 {
+		return nil, errors.New("the checkpoint names no input features")
+	}
+	var out []ProtocolInput
+	for _, n := range names {
+		name, c, ok := strings.Cut(n, "@")
+		clip, err := strconv.ParseFloat(c, 64)
+		if !ok || err != nil || !(clip > 0) || math.IsInf(clip, 0) {
+			return nil, fmt.Errorf("input feature %q is not NAME@CLIP", n)
+		}
+		switch name {
+		case "rel_last", "level", "diff":
+		default:
+			return nil, fmt.Errorf("input feature %q: unknown input %q (known: rel_last, level, diff)", n, name)
+		}
+		out = append(out, ProtocolInput{name, clip})
+	}
+	return out, nil
+}
 
 // FitProtocol fits the train command's recipe on the first metric of
 // history; names are the checkpoint's feature names (nil: ProtocolInputs).
@@ -125,20 +166,11 @@ func FitProtocol(history *Data, names []string) (*Protocol, error) {
 	if names == nil {
 		names = ProtocolInputs
 	}
-	p := &Protocol{names: names, metric: history.Metrics[0]}
-	for _, n := range names {
-		name, c, ok := strings.Cut(n, "@")
-		clip, err := strconv.ParseFloat(c, 64)
-		if !ok || err != nil || !(clip > 0) || math.IsInf(clip, 0) {
-			return nil, fmt.Errorf("serve: input feature %q is not NAME@CLIP", n)
-		}
-		switch name {
-		case "rel_last", "level", "diff":
-		default:
-			return nil, fmt.Errorf("serve: input feature %q: unknown input %q (known: rel_last, level, diff)", n, name)
-		}
-		p.inputs = append(p.inputs, protocolInput{name, clip})
+	inputs, err := ParseProtocolInputs(names)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
 	}
+	p := &Protocol{inputs: inputs, names: names, metric: history.Metrics[0]}
 	y := history.Values[0]
 	sp := baseline.SplitOf(len(y))
 	if sp.Train < 2 {
@@ -157,9 +189,53 @@ func FitProtocol(history *Data, names []string) (*Protocol, error) {
 	return p, nil
 }
 
+// WithInputs is p's fitted scales with other inputs (those of another
+// checkpoint on the same series).
+func (p *Protocol) WithInputs(inputs []ProtocolInput) *Protocol {
+	q := *p
+	q.inputs = slices.Clone(inputs)
+	q.names = make([]string, len(inputs))
+	for i, in := range inputs {
+		q.names[i] = in.String()
+	}
+	return &q
+}
+
 func (p *Protocol) Names() []string   { return p.names }
 func (p *Protocol) Metrics() []string { return []string{"value"} }
 func (p *Protocol) Unit(int) float64  { return p.Scale }
+
+// Inputs are the recipe's input channels, in the model's order.
+func (p *Protocol) Inputs() []ProtocolInput { return p.inputs }
+
+// Window writes the T input rows [T, len(Inputs())] of the window of y
+// ending at origin t (t >= T) into dst.
+func (p *Protocol) Window(dst []float32, y []float64, t, T int) {
+	f := len(p.inputs)
+	last := y[t]
+	for row := range T {
+		i := t - T + 1 + row
+		for c, in := range p.inputs {
+			var v float64
+			switch in.Name {
+			case "rel_last":
+				v = (y[i] - last) / p.Scale
+			case "level":
+				v = p.Level.Scale(y[i])
+			case "diff":
+				v = (y[i] - y[i-1]) / p.Scale
+			}
+			dst[row*f+c] = float32(math.Max(-in.Clip, math.Min(in.Clip, v)))
+		}
+	}
+}
+
+// Target is the model's output for horizon h at origin t: the change from
+// the last value in MASE units, so an L1 loss is the mean MASE.
+func (p *Protocol) Target(y []float64, t, h int) float64 { return (y[t+h] - y[t]) / p.Scale }
+
+// Forecast turns the output for origin t back into a value: y[t] + d*out.
+func (p *Protocol) Forecast(y []float64, t int, out float64) float64 { return y[t] + p.Scale*out }
 
 // Prepare uses the metric the protocol was fitted on, or d's only metric.
 func (p *Protocol) Prepare(d *Data) (Rows, error) {
@@ -183,25 +259,7 @@ type protocolRows struct {
 
 func (r protocolRows) First() int { return 1 }
 
-func (r protocolRows) Window(dst []float32, t, T int) {
-	p, y, f := r.p, r.y, len(r.p.inputs)
-	last := y[t]
-	for row := range T {
-		i := t - T + 1 + row
-		for c, in := range p.inputs {
-			var v float64
-			switch in.name {
-			case "rel_last":
-				v = (y[i] - last) / p.Scale
-			case "level":
-				v = p.Level.Scale(y[i])
-			case "diff":
-				v = (y[i] - y[i-1]) / p.Scale
-			}
-			dst[row*f+c] = float32(math.Max(-in.clip, math.Min(in.clip, v)))
-		}
-	}
-}
+func (r protocolRows) Window(dst []float32, t, T int) { r.p.Window(dst, r.y, t, T) }
 
 // Engineered is the features.Engineer recipe: every column standardised
 // with the scaler fitted on the history's training rows.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/serve"
 )
 
 // TestChooseCombination: on validation targets where the network is off by
@@ -104,25 +105,9 @@ func TestBatchMeansT(t *testing.T) {
 	}
 }
 
-func TestParseInputs(t *testing.T) {
-	const spec = "rel_last@30,level@10,diff@2.5"
-	want := []inputSpec{{"rel_last", 30}, {"level", 10}, {"diff", 2.5}}
-	got, err := parseInputs(strings.Split(spec, ","))
-	if err != nil || len(got) != len(want) {
-		t.Fatalf("%v: %v, %v", spec, got, err)
-	}
-	for i := range got {
-		if got[i] != want[i] || got[i].String() != strings.Split(spec, ",")[i] {
-			t.Errorf("input %d: %v, want %v", i, got[i], want[i])
-		}
-	}
-	if _, err := parseInputs(strings.Split(defaultInputs, ",")); err != nil {
+func TestDefaultInputsParse(t *testing.T) {
+	if _, err := serve.ParseProtocolInputs(strings.Split(defaultInputs, ",")); err != nil {
 		t.Errorf("default %q: %v", defaultInputs, err)
-	}
-	for _, bad := range [][]string{nil, {"rel_last"}, {"rel_last@x"}, {"rel_last@-1"}, {"hour_sin@3"}, {"level@Inf"}} {
-		if _, err := parseInputs(bad); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
 	}
 }
 
@@ -135,13 +120,15 @@ func TestWindowInputs(t *testing.T) {
 		s.Values[i] = float64(10 + 2*(i%2))
 	}
 	s.Values[95] = 1000 // a spike after training
-	d := &seriesData{s: s, sp: baseline.SplitOf(n), scale: baseline.NaiveScale(s.Values, baseline.SplitOf(n)),
-		level: baseline.FitScaler(s.Values[:70])}
-	if d.scale != 2 || d.level.Mean != 11 || d.level.SD != 1 {
-		t.Fatalf("scale %v level %+v", d.scale, d.level)
+	d, err := prepareSeries(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.proto.Scale != 2 || d.proto.Level.Mean != 11 || d.proto.Level.SD != 1 {
+		t.Fatalf("scale %v level %+v", d.proto.Scale, d.proto.Level)
 	}
 	x := make([]float32, 3*3)
-	d.window(x, 96, 3, []inputSpec{{"rel_last", 30}, {"level", 10}, {"diff", 30}}) // rows 94, 95, 96; last value 10
+	d.recipe([]serve.ProtocolInput{{Name: "rel_last", Clip: 30}, {Name: "level", Clip: 10}, {Name: "diff", Clip: 30}}).Window(x, s.Values, 96, 3) // rows 94, 95, 96; last value 10
 	want := []float32{
 		0, -1, -1, // y=10: rel 0, level -1, diff (10-12)/2
 		30, 10, 30, // the spike, clipped

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -92,10 +91,7 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	deg, err := svc.PredictDegradation(ctx, d, *horizon)
 	if err != nil {
-		if errors.Is(err, serve.ErrBadInput) {
-			return usagef("%s: %v", *dataPath, err)
-		}
-		return err
+		return dataErr(*dataPath, err)
 	}
 	if *asJSON {
 		return json.NewEncoder(env.stdout).Encode(deg)

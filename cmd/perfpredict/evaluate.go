@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-
-	"github.com/novacron/perfpredict/baseline"
 )
 
 func init() {
@@ -65,22 +63,7 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	model := func(ctx context.Context, s baseline.Series, hs []int) (*modelOutput, error) {
-		d, err := prepareSeries(s)
-		if err != nil {
-			return nil, err
-		}
-		return ensembleForecasts(ms, d, hs)
-	}
-	rep, err := evaluateAll(ctx, env.stderr, series, hs, model, *plots)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return rep.writeJSON(env.stdout)
-	}
-	rep.writeTable(env.stdout)
-	return nil
+	return printEvaluation(ctx, env, series, hs, ensembleModel(ms, nil), *plots, *asJSON)
 }
 
 // memberNames are the file names of networks 2..n of the ensemble saved at path.

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"text/tabwriter"
 
@@ -44,10 +43,7 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	defer svc.Close()
 	ex, err := svc.Explain(ctx, d, d, serve.ExplainOptions{Repeats: *repeats, Seed: *seed})
 	if err != nil {
-		if errors.Is(err, serve.ErrBadInput) {
-			return usagef("%s: %v", *dataPath, err)
-		}
-		return err
+		return dataErr(*dataPath, err)
 	}
 	if len(ex.Importance) > *top {
 		ex.Importance = ex.Importance[:*top]

@@ -18,6 +18,7 @@ import (
 	"github.com/novacron/perfpredict/lifecycle"
 	"github.com/novacron/perfpredict/lifecycle/perfmodel"
 	"github.com/novacron/perfpredict/monitor"
+	"github.com/novacron/perfpredict/serve"
 )
 
 // perfpredict monitor: replay a metrics file through the monitor. The file
@@ -181,19 +182,30 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 
-	// Drift reference: training rows of the non-calendar feature columns.
+	// Drift reference: training rows of the non-calendar feature columns,
+	// engineered and standardised as serving engineers them.
+	eng, err := serve.FitEngineered(serve.FromSeries(s, "value"), []string{"value"})
+	if err != nil {
+		return usageErr(err)
+	}
+	rows, err := eng.Prepare(serve.FromSeries(s, "value"))
+	if err != nil {
+		return usageErr(err)
+	}
 	var cols []int
 	var names []string
-	for c, name := range d.names {
+	for c, name := range eng.Names() {
 		if !slices.Contains(features.TemporalNames, name) && name != features.GapName {
 			cols = append(cols, c)
 			names = append(names, name)
 		}
 	}
+	all := make([]float32, len(eng.Names()))
 	row := func(i int) []float64 {
+		rows.Window(all, i, 1)
 		r := make([]float64, len(cols))
 		for k, c := range cols {
-			r[k] = float64(d.x[i*d.f+c])
+			r[k] = float64(all[c])
 		}
 		return r
 	}

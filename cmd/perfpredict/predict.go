@@ -131,6 +131,15 @@ func loadService(ctx context.Context, m *perfpredict.Model, path, target string,
 	return svc, d, nil
 }
 
+// dataErr makes a serve error about the metrics file at path a usage error
+// (exit 2) when the file is at fault.
+func dataErr(path string, err error) error {
+	if errors.Is(err, serve.ErrBadInput) {
+		return usagef("%s: %v", path, err)
+	}
+	return err
+}
+
 // predictDataOutput extends the DESIGN.md contract with what a forecast
 // from metrics carries.
 type predictDataOutput struct {
@@ -156,10 +165,7 @@ func predictData(ctx context.Context, env *cmdEnv, m *perfpredict.Model, path, t
 	defer svc.Close()
 	p, err := svc.Forecast(ctx, d)
 	if err != nil {
-		if errors.Is(err, serve.ErrBadInput) {
-			return usagef("%s: %v", path, err)
-		}
-		return err
+		return dataErr(path, err)
 	}
 	origin := d.Times[d.Len()-1]
 	out := predictDataOutput{Predictions: [][]float64{p.Values}, Metrics: p.Metrics, Horizon: p.Horizon, Origin: origin,

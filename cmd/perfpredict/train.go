@@ -16,7 +16,7 @@ import (
 
 	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
-	"github.com/novacron/perfpredict/features"
+	"github.com/novacron/perfpredict/serve"
 )
 
 func init() {
@@ -158,7 +158,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if *lr <= 0 {
 		return usagef("--lr: must be positive, got %g", *lr)
 	}
-	inputs, err := parseInputs(strings.Split(*inputsFlag, ","))
+	inputs, err := serve.ParseProtocolInputs(strings.Split(*inputsFlag, ","))
 	if err != nil {
 		return usagef("--inputs: %v", err)
 	}
@@ -222,24 +222,40 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 				}
 			}
 		}
-		model = func(ctx context.Context, s baseline.Series, hs []int) (*modelOutput, error) {
-			d, err := prepareSeries(s)
-			if err != nil {
+		var each func(*seriesData) error
+		if *plots != "" {
+			each = func(d *seriesData) error { return plotModelAttention(env, *plots, ms[0], d) }
+		}
+		model = ensembleModel(ms, each)
+	}
+	return printEvaluation(ctx, env, series, hs, model, *plots, *asJSON)
+}
+
+// ensembleModel forecasts a series with the ensemble ms after calling each
+// (if set) on the series' data.
+func ensembleModel(ms []*perfpredict.Model, each func(*seriesData) error) modelForecaster {
+	return func(ctx context.Context, s baseline.Series, hs []int) (*modelOutput, error) {
+		d, err := prepareSeries(s)
+		if err != nil {
+			return nil, err
+		}
+		if each != nil {
+			if err := each(d); err != nil {
 				return nil, err
 			}
-			if *plots != "" {
-				if err := plotModelAttention(env, *plots, ms[0], d); err != nil {
-					return nil, err
-				}
-			}
-			return ensembleForecasts(ms, d, hs)
 		}
+		return ensembleForecasts(ms, d, hs)
 	}
-	rep, err := evaluateAll(ctx, env.stderr, series, hs, model, *plots)
+}
+
+// printEvaluation scores model (nil: the baselines only) and the baselines
+// on series and prints the accuracy table, or the JSON report.
+func printEvaluation(ctx context.Context, env *cmdEnv, series []baseline.Series, hs []int, model modelForecaster, plots string, asJSON bool) error {
+	rep, err := evaluateAll(ctx, env.stderr, series, hs, model, plots)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return rep.writeJSON(env.stdout)
 	}
 	rep.writeTable(env.stdout)
@@ -266,35 +282,20 @@ const (
 //
 // Rows are the protocol's steps (no resampling), so the model is scored on
 // exactly the baselines' targets. Everything the network sees is made
-// comparable across series with the series' own training-split statistics:
-// d, the mean absolute one-step change over train (the MASE denominator),
-// and mu, sd, the training split's mean and standard deviation. Inputs at
-// each step i of the window ending at origin t (--inputs, default
-// defaultInputs):
-//
-//	rel_last  (y[i] - y[t]) / d      the path relative to the last value
-//	level     (y[i] - mu) / sd       where the value stands in its range
-//	diff      (y[i] - y[i-1]) / d    the one-step change
-//
-// each clipped to ±clip so that a spike or a level shift after training
-// cannot drive the network far outside what it was trained on. Outputs: for
-// h = 1..K, (y[t+h] - y[t]) / d, the change from the last value in MASE
-// units, so the L1 loss is the mean MASE over horizons. The forecast is
-// y[t] + d*output. A checkpoint records the recipe: the inputs and their
-// clipping as FeatureNames ("rel_last@30"), Target = modelTarget, Horizon =
-// K; d, mu and sd are recomputed from the training split of the evaluated
-// series, as the protocol fits every scaler.
+// comparable across series with the series' own training-split statistics
+// (d, the MASE denominator; mu and sd): the featurisation is
+// serve.Protocol, the one the serving commands (predict, degradation,
+// explain) use, with the inputs of --inputs (default defaultInputs) and
+// outputs for h = 1..K the change from the last value in MASE units, so the
+// L1 loss is the mean MASE over horizons. A checkpoint records the recipe:
+// the inputs and their clipping as FeatureNames ("rel_last@30"), Target =
+// modelTarget, Horizon = K; d, mu and sd are recomputed from the training
+// split of the evaluated series, as the protocol fits every scaler.
 
 const (
-	modelTarget    = "value_delta/mase_scale"
+	modelTarget    = serve.ProtocolTarget
 	checkpointName = "model.safetensors"
 )
-
-// inputSpec is one input channel of the model and its clipping bound.
-type inputSpec struct {
-	name string
-	clip float64
-}
 
 // defaultInputs is the --inputs default. With the level as a third input
 // the pooled validation loss was higher (1.196 against 1.099, both with
@@ -303,125 +304,35 @@ type inputSpec struct {
 // value carry over from one regime to the next.
 const defaultInputs = "rel_last@30,diff@30"
 
-func (in inputSpec) String() string { return in.name + "@" + strconv.FormatFloat(in.clip, 'g', -1, 64) }
-
-// parseInputs reads the recipe back from a checkpoint's feature names.
-func parseInputs(names []string) ([]inputSpec, error) {
-	if len(names) == 0 {
-		return nil, errors.New("the checkpoint names no input features")
-	}
-	var out []inputSpec
-	for _, n := range names {
-		name, c, ok := strings.Cut(n, "@")
-		clip, err := strconv.ParseFloat(c, 64)
-		if !ok || err != nil || !(clip > 0) || math.IsInf(clip, 0) {
-			return nil, fmt.Errorf("input feature %q is not NAME@CLIP", n)
-		}
-		switch name {
-		case "rel_last", "level", "diff":
-		default:
-			return nil, fmt.Errorf("input feature %q: unknown input %q (known: rel_last, level, diff)", n, name)
-		}
-		out = append(out, inputSpec{name, clip})
-	}
-	return out, nil
-}
-
 // seriesData is a protocol series with the statistics the model's inputs
-// are scaled with (training split only), and the standardised
-// features.Engineer rows the monitor command measures drift on.
+// are scaled with (training split only).
 type seriesData struct {
-	s     baseline.Series
-	sp    baseline.Split
-	scale float64         // d: mean |y[i] - y[i-1]| over train, the MASE denominator
-	level baseline.Scaler // mu, sd over train
-
-	x     []float32 // engineered features [rows, f], standardised on train
-	f     int
-	names []string
+	s  baseline.Series
+	sp baseline.Split
+	// proto holds d (Scale: mean |y[i] - y[i-1]| over train, the MASE
+	// denominator) and mu, sd over train (Level); recipe gives it a
+	// model's inputs.
+	proto *serve.Protocol
 }
 
-// medianStep is the median positive spacing of times.
-func medianStep(times []time.Time) time.Duration {
-	var d []time.Duration
-	for i := 1; i < len(times); i++ {
-		if dt := times[i].Sub(times[i-1]); dt > 0 {
-			d = append(d, dt)
-		}
-	}
-	if len(d) == 0 {
-		return time.Minute
-	}
-	slices.Sort(d)
-	return d[len(d)/2]
+// recipe is the series' featurisation with the given inputs.
+func (d *seriesData) recipe(inputs []serve.ProtocolInput) *serve.Protocol {
+	return d.proto.WithInputs(inputs)
 }
 
-// prepareSeries computes the scales of s and its engineered features.
+// prepareSeries fits the scales of s.
 func prepareSeries(s baseline.Series) (*seriesData, error) {
-	n := s.Len()
-	sp := baseline.SplitOf(n)
-	d := &seriesData{s: s, sp: sp, scale: baseline.NaiveScale(s.Values, sp), level: baseline.FitScaler(s.Values[:sp.Train])}
-	if !(d.scale > 0) {
-		d.scale = 1 // loadSeries rejects a constant training split; kept finite regardless
-	}
-	g := &features.Grid{
-		Names:   []string{"value"},
-		Cadence: medianStep(s.Times),
-		Times:   make([]int64, n),
-		Values:  [][]float64{s.Values},
-		Break:   make([]bool, n),
-	}
-	for i, t := range s.Times {
-		g.Times[i] = t.UnixNano()
-		// The protocol keeps rows with equal timestamps; the feature grid
-		// needs increasing times, so a repeat moves 1 ns after the row
-		// before it (no calendar feature changes).
-		if i > 0 && g.Times[i] <= g.Times[i-1] {
-			g.Times[i] = g.Times[i-1] + 1
-		}
-	}
-	fr, err := features.Engineer(g, nil)
+	p, err := serve.FitProtocol(serve.FromSeries(s, "value"), nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s: features: %w", s.Name, err)
+		return nil, err
 	}
-	sc, err := features.FitScaler(fr, 0, sp.Train)
-	if err != nil {
-		return nil, fmt.Errorf("%s: feature scaler: %w", s.Name, err)
-	}
-	d.x = append([]float32(nil), fr.Data...)
-	sc.Transform(d.x)
-	d.f, d.names = fr.Cols(), fr.Names
-	return d, nil
-}
-
-func clip(v, c float64) float32 { return float32(math.Max(-c, math.Min(c, v))) }
-
-// window writes the T input rows [T, len(inputs)] of the window ending at
-// origin t (t >= T) into dst.
-func (d *seriesData) window(dst []float32, t, T int, inputs []inputSpec) {
-	y, f := d.s.Values, len(inputs)
-	last := y[t]
-	for r := range T {
-		i := t - T + 1 + r
-		for c, in := range inputs {
-			var v float64
-			switch in.name {
-			case "rel_last":
-				v = (y[i] - last) / d.scale
-			case "level":
-				v = d.level.Scale(y[i])
-			case "diff":
-				v = (y[i] - y[i-1]) / d.scale
-			}
-			dst[r*f+c] = clip(v, in.clip)
-		}
-	}
+	return &seriesData{s: s, sp: baseline.SplitOf(s.Len()), proto: p}, nil
 }
 
 // modelOptions are the train command's model settings.
 type modelOptions struct {
 	cfg    perfpredict.Config
-	inputs []inputSpec
+	inputs []serve.ProtocolInput
 	stride int    // steps between training origins
 	outDir string // the checkpoint goes here ("" keeps none)
 	log    io.Writer
@@ -531,19 +442,19 @@ func ensembleForecasts(ms []*perfpredict.Model, d *seriesData, hs []int) (*model
 
 // windowSet accumulates windows and their targets (h = 1..K, MASE units).
 type windowSet struct {
-	x      []float32
-	y      []float32
-	n      int
-	T, K   int
-	inputs []inputSpec
+	x    []float32
+	y    []float32
+	n    int
+	T, K int
 }
 
-func (w *windowSet) add(d *seriesData, t int) {
-	f := len(w.inputs)
+// add appends the window of y ending at origin t, featurised by p.
+func (w *windowSet) add(p *serve.Protocol, y []float64, t int) {
+	f := len(p.Inputs())
 	w.x = slices.Grow(w.x, w.T*f)[:len(w.x)+w.T*f]
-	d.window(w.x[len(w.x)-w.T*f:], t, w.T, w.inputs)
+	p.Window(w.x[len(w.x)-w.T*f:], y, t, w.T)
 	for h := 1; h <= w.K; h++ {
-		w.y = append(w.y, float32((d.s.Values[t+h]-d.s.Values[t])/d.scale))
+		w.y = append(w.y, float32(p.Target(y, t, h)))
 	}
 	w.n++
 }
@@ -556,15 +467,15 @@ func (w *windowSet) add(d *seriesData, t int) {
 // weights so far and returns an error saying so.
 func trainGlobalModel(ctx context.Context, data []*seriesData, K int, opt modelOptions) (*perfpredict.Model, *perfpredict.History, error) {
 	T := opt.cfg.Steps
-	tr, va := &windowSet{T: T, K: K, inputs: opt.inputs}, &windowSet{T: T, K: K, inputs: opt.inputs}
+	tr, va := &windowSet{T: T, K: K}, &windowSet{T: T, K: K}
 	for _, d := range data {
-		sp := d.sp
+		sp, p, y := d.sp, d.recipe(opt.inputs), d.s.Values
 		// The most recent training window first, so a stride keeps it.
 		for t := sp.Train - 1 - K; t >= T; t -= opt.stride {
-			tr.add(d, t)
+			tr.add(p, y, t)
 		}
 		for t := max(sp.Train-1, T); t+K < sp.Fit(); t++ {
-			va.add(d, t)
+			va.add(p, y, t)
 		}
 	}
 	if tr.n < 2 {
@@ -620,11 +531,11 @@ func trainGlobalModel(ctx context.Context, data []*seriesData, K int, opt modelO
 
 // checkModel checks that m is a checkpoint of this command and returns its
 // input recipe.
-func checkModel(m *perfpredict.Model) ([]inputSpec, error) {
+func checkModel(m *perfpredict.Model) ([]serve.ProtocolInput, error) {
 	if m.Target != modelTarget {
 		return nil, fmt.Errorf("the model predicts %q; this command needs a checkpoint written by perfpredict train (target %q)", m.Target, modelTarget)
 	}
-	inputs, err := parseInputs(m.FeatureNames)
+	inputs, err := serve.ParseProtocolInputs(m.FeatureNames)
 	if err != nil {
 		return nil, err
 	}
@@ -642,7 +553,7 @@ func plotModelAttention(env *cmdEnv, dir string, m *perfpredict.Model, d *series
 	}
 	T, n := m.Config().Steps, d.s.Len()
 	x := make([]float32, T*len(inputs))
-	d.window(x, n-1, T, inputs)
+	d.recipe(inputs).Window(x, d.s.Values, n-1, T)
 	_, w, err := m.Predict(x, 1, T)
 	if err != nil {
 		return err
@@ -693,13 +604,13 @@ func networkForecasts(m *perfpredict.Model, d *seriesData, hs []int) (*modelOutp
 		out.Val[i] = make([]float64, sp.Val)
 	}
 	const chunk = 256
-	f := len(inputs)
+	f, p, y := len(inputs), d.recipe(inputs), d.s.Values
 	x := make([]float32, chunk*T*f)
 	pred := make([]float32, chunk*K)
 	for t0 := first; t0 < n-1; t0 += chunk {
 		b := min(chunk, n-1-t0)
 		for i := range b {
-			d.window(x[i*T*f:(i+1)*T*f], t0+i, T, inputs)
+			p.Window(x[i*T*f:(i+1)*T*f], y, t0+i, T)
 		}
 		if err := m.PredictInto(pred[:b*K], nil, x[:b*T*f], b, T); err != nil {
 			return nil, fmt.Errorf("%s: predict: %w", d.s.Name, err)
@@ -707,7 +618,7 @@ func networkForecasts(m *perfpredict.Model, d *seriesData, hs []int) (*modelOutp
 		for i := range b {
 			t := t0 + i
 			for hi, h := range hs {
-				v := d.s.Values[t] + d.scale*float64(pred[i*K+h-1])
+				v := p.Forecast(y, t, float64(pred[i*K+h-1]))
 				switch j := t + h; {
 				case j >= sp.TestStart() && j < n:
 					out.Test[hi][j-sp.TestStart()] = v
