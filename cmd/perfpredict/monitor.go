@@ -55,6 +55,9 @@ type monitorForecaster struct {
 	Kind string `json:"kind"` // "model" or "baseline"
 	Name string `json:"name"`
 	Path string `json:"path,omitempty"`
+	// Networks is the number of networks averaged (a train checkpoint's
+	// ensemble).
+	Networks int `json:"networks,omitempty"`
 	// Latency says how latencies were measured.
 	Latency string `json:"latency"`
 }
@@ -168,14 +171,21 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 				}
 			}
 		} else {
-			fc = monitorForecaster{Kind: "model", Name: "perfpredict", Path: *modelArg, Latency: "batch time / forecasts (batches of 256)"}
+			// A checkpoint of the train command: the average of its
+			// ensemble, as evaluate scores it.
+			ms, err := ensembleMembers(*modelArg, m)
+			if err != nil {
+				return usageErr(err)
+			}
+			fc = monitorForecaster{Kind: "model", Name: "perfpredict", Path: *modelArg, Networks: len(ms),
+				Latency: "batch time / forecasts (batches of 256)"}
 			t0 := time.Now()
-			out, err := modelForecastsOn(m, d, []int{1})
+			out, err := ensembleForecasts(ms, d, []int{1})
 			if err != nil {
 				return err
 			}
-			each := time.Since(t0) / time.Duration(max(len(out[0]), 1))
-			copy(pred, out[0])
+			each := time.Since(t0) / time.Duration(max(len(out.Test[0]), 1))
+			copy(pred, out.Test[0])
 			for i := range lat {
 				lat[i] = each
 			}
@@ -312,6 +322,9 @@ func printMonitor(w io.Writer, r *monitorOutput) {
 		src = "baseline " + src + " (no model checkpoint given)"
 	} else {
 		src = "model " + r.Forecaster.Path
+		if r.Forecaster.Networks > 1 {
+			src += fmt.Sprintf(" (the average of %d networks)", r.Forecaster.Networks)
+		}
 	}
 	fmt.Fprintf(w, "forecaster: %s; latency %s\n", src, r.Forecaster.Latency)
 	fmt.Fprintf(w, "rules:      %s\n\n", r.Rules)

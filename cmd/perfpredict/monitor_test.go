@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,5 +135,68 @@ func TestMonitorReplayPipelineCheckpoint(t *testing.T) {
 	if r.Forecaster.Name != "perfmodel" || r.Forecaster.Latency != "per forecast" || r.Health.Errors != 288 ||
 		r.Health.FallbackRate == nil || *r.Health.FallbackRate != 0 || r.Health.P50 == nil || *r.Health.P50 <= 0 {
 		t.Fatalf("%s", out)
+	}
+}
+
+// TestMonitorReplaysTrainEnsemble: a checkpoint of the train command is
+// replayed as the average of its ensemble, exactly as evaluate scores it
+// (the replay's MAE over the test rows is evaluate's one-step MAE), and
+// with one network left the forecasts change.
+func TestMonitorReplaysTrainEnsemble(t *testing.T) {
+	dir := t.TempDir()
+	data := writeSeries(t, dir, "ens", 700)
+	out := filepath.Join(dir, "models")
+	ckpt := filepath.Join(out, checkpointName)
+	if code, _, errs := runCmd("train", "--json", "--data", data, "--horizon", "1", "--epochs", "2",
+		"--hidden", "8", "--window", "24", "--ensemble", "2", "--out", out); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, errs)
+	}
+	replay := func() (networks int, mae float64) {
+		t.Helper()
+		code, stdout, errs := runOpsCmd("monitor", "--model", ckpt, "--data", data, "--drift-window", "20", "--json")
+		if code != 0 {
+			t.Fatalf("monitor: exit %d: %s", code, errs)
+		}
+		var r struct {
+			Forecaster struct{ Networks int }
+			Health     struct {
+				Errors int     `json:"errors"`
+				MAE    float64 `json:"mae"`
+			}
+		}
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Health.Errors != 105 {
+			t.Fatalf("%d scored forecasts, want the 105 test rows", r.Health.Errors)
+		}
+		return r.Forecaster.Networks, r.Health.MAE
+	}
+	evalMAE := func() float64 {
+		t.Helper()
+		code, stdout, errs := runCmd("evaluate", "--json", "--model", ckpt, "--data", data, "--horizon", "1")
+		if code != 0 {
+			t.Fatalf("evaluate: exit %d: %s", code, errs)
+		}
+		var r evalReport
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.Series[0].Methods[lstmMethod].MAE
+	}
+	n, mae := replay()
+	if want := evalMAE(); n != 2 || math.Abs(mae-want) > 1e-9*want {
+		t.Fatalf("monitor: %d networks, MAE %v; evaluate's ensemble MAE %v", n, mae, want)
+	}
+	if code, stdout, _ := runOpsCmd("monitor", "--model", ckpt, "--data", data, "--drift-window", "20"); code != 0 ||
+		!strings.Contains(stdout, "the average of 2 networks") {
+		t.Errorf("human output does not name the ensemble:\n%s", stdout)
+	}
+	if err := os.Rename(memberPath(ckpt, 1), filepath.Join(dir, "moved.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	n1, mae1 := replay()
+	if want := evalMAE(); n1 != 1 || mae1 == mae || math.Abs(mae1-want) > 1e-9*want {
+		t.Errorf("one network: %d networks, MAE %v (ensemble %v); evaluate %v", n1, mae1, mae, want)
 	}
 }

@@ -387,6 +387,12 @@ func loadEnsemble(path string) ([]*perfpredict.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ensembleMembers(path, first)
+}
+
+// ensembleMembers is first, loaded from path, with the other networks of
+// its ensemble saved beside it.
+func ensembleMembers(path string, first *perfpredict.Model) ([]*perfpredict.Model, error) {
 	ms := []*perfpredict.Model{first}
 	for i := 1; ; i++ {
 		p := memberPath(path, i)
@@ -564,16 +570,6 @@ func plotModelAttention(env *cmdEnv, dir string, m *perfpredict.Model, d *series
 	}
 	fmt.Fprintf(env.stderr, "  wrote %s\n", path)
 	return nil
-}
-
-// modelForecastsOn is the network's forecasts of every test target of d at
-// each horizon of hs, aligned with baseline.Targets.
-func modelForecastsOn(m *perfpredict.Model, d *seriesData, hs []int) ([][]float64, error) {
-	out, err := networkForecasts(m, d, hs)
-	if err != nil {
-		return nil, err
-	}
-	return out.Test, nil
 }
 
 // networkForecasts forecasts with m, at each horizon of hs, every test
