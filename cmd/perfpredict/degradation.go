@@ -66,7 +66,12 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.Var(&slos, "slo", "SLO bound `METRIC>VALUE` or METRIC<VALUE overriding the default (repeatable; \"value\" for a one-metric file)")
 	recent := fs.Bool("recalibrate", true, "calibrate on the file's most recent outcomes (as many origins as the validation split holds) instead of its validation split: intervals and probabilities follow the current regime")
 	asJSON := fs.Bool("json", false, "print one JSON object (degradation_probability, predicted_metrics, recommendations, ...)")
+	deviceName := deviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	device, err := checkDevice(*deviceName)
+	if err != nil {
 		return err
 	}
 	if *modelPath == "" || *dataPath == "" {
@@ -78,6 +83,9 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	m, err := perfpredict.Load(*modelPath)
 	if err != nil {
 		return usageErr(err)
+	}
+	if err := useDevice(env, device, m); err != nil {
+		return err
 	}
 	svc, d, err := loadService(ctx, m, *dataPath, *target, serve.ServiceOptions{Thresholds: slos, Quantile: *quantile})
 	if err != nil {

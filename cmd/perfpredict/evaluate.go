@@ -20,7 +20,12 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	horizon := fs.String("horizon", "", "horizons in steps, comma-separated (default: 1 and 12, those the model covers)")
 	plots := fs.String("plots", "", "write PNG figures of the forecasts vs actual to `dir`")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
+	deviceName := deviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	device, err := checkDevice(*deviceName)
+	if err != nil {
 		return err
 	}
 	if *modelPath == "" {
@@ -32,6 +37,9 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	ms, err := loadEnsemble(*modelPath)
 	if err != nil {
 		return usageErr(err)
+	}
+	if err := useDevice(env, device, ms...); err != nil {
+		return err
 	}
 	m := ms[0]
 	if len(ms) > 1 {

@@ -23,7 +23,12 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	repeats := fs.Int("repeats", 3, "permutations per feature")
 	seed := fs.Uint64("seed", 1, "seed of the permutations")
 	asJSON := fs.Bool("json", false, "print one JSON object (feature_importance, attention, integrated_gradients)")
+	deviceName := deviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	device, err := checkDevice(*deviceName)
+	if err != nil {
 		return err
 	}
 	if *modelPath == "" || *dataPath == "" {
@@ -35,6 +40,9 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	m, err := perfpredict.Load(*modelPath)
 	if err != nil {
 		return usageErr(err)
+	}
+	if err := useDevice(env, device, m); err != nil {
+		return err
 	}
 	svc, d, err := loadService(ctx, m, *dataPath, *target, serve.ServiceOptions{NoFallback: true})
 	if err != nil {

@@ -140,8 +140,25 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	plots := fs.String("plots", "", "write PNG figures to `dir`: forecasts vs actual per series and horizon, training curves, attention")
 	baselinesOnly := fs.Bool("baselines-only", false, "evaluate the baselines only, training no model")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
+	dropout := fs.Float64("dropout", 0.1, "dropout probability between LSTM layers and in the head (0: none, as training on a GPU needs)")
+	deviceName := deviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	device, err := checkDevice(*deviceName)
+	if err != nil {
+		return err
+	}
+	if !(*dropout >= 0 && *dropout < 1) {
+		return usagef("--dropout: must be in [0, 1), got %g", *dropout)
+	}
+	if device == perfpredict.DeviceCUDA && *dropout > 0 {
+		return usagef("--device cuda trains without dropout: pass --dropout 0 (or --device auto to train on the CPU and predict on the GPU)")
+	}
+	// Config.Dropout 0 means the library's default; below 0, none.
+	drop := float32(*dropout)
+	if drop == 0 {
+		drop = -1
 	}
 	hs, err := parseHorizons(*horizon)
 	if err != nil {
@@ -187,8 +204,9 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 		K := hs[len(hs)-1]
 		opt := modelOptions{
 			cfg: perfpredict.Config{
-				Hidden: *hidden, Layers: *layers, Dropout: 0.1, Steps: *window, BatchSize: *batch,
+				Hidden: *hidden, Layers: *layers, Dropout: drop, Steps: *window, BatchSize: *batch,
 				LearningRate: *lr, Epochs: *epochs, Patience: *patience, Seed: *seed, Loss: *loss,
+				Device: device, Logf: deviceLogf(env),
 			},
 			inputs: inputs, stride: *stride, outDir: *out, log: env.stderr, live: isTerminal(env.stderr),
 		}
@@ -214,6 +232,11 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 				return err
 			}
 			ms[i] = m
+			if device == perfpredict.DeviceAuto && m.Device() == perfpredict.DeviceCPU {
+				// auto fell back (one line on stderr): the other networks
+				// go to the CPU without repeating it.
+				opt.cfg.Device = perfpredict.DeviceCPU
+			}
 			if *plots != "" {
 				if path, err := plotTraining(*plots, memberLabel(i), hist); err != nil {
 					return err
@@ -498,9 +521,18 @@ func trainGlobalModel(ctx context.Context, data []*seriesData, K int, opt modelO
 			return nil, nil, err
 		}
 	}
-	m, err := perfpredict.New(opt.cfg, f, K)
+	// The model is built on the CPU, where a bad setting is a usage error,
+	// then moved to Config.Device, where a failure (no GPU) is not.
+	cfg := opt.cfg
+	cfg.Device = perfpredict.DeviceCPU
+	m, err := perfpredict.New(cfg, f, K)
 	if err != nil {
 		return nil, nil, usageErr(err)
+	}
+	if opt.cfg.Device != perfpredict.DeviceCPU {
+		if err := m.UseDevice(opt.cfg.Device, opt.cfg.Logf); err != nil {
+			return nil, nil, fmt.Errorf("--device %s: %w", opt.cfg.Device, err)
+		}
 	}
 	m.FeatureNames = make([]string, f)
 	for i, in := range opt.inputs {
