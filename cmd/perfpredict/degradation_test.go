@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"math"
@@ -43,16 +42,10 @@ func serveCheckpoint(t *testing.T) string {
 	return path
 }
 
-func runServeCmd(args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := runMain(context.Background(), &cmdEnv{stdout: &out, stderr: &errb}, args)
-	return code, out.String(), errb.String()
-}
-
 func TestServeCommands(t *testing.T) {
 	model := serveCheckpoint(t)
 
-	code, out, errs := runServeCmd("predict", "--model", model, "--data", serveSeries, "--json")
+	code, out, errs := runCmd("predict", "--model", model, "--data", serveSeries, "--json")
 	if code != 0 {
 		t.Fatalf("predict --data: exit %d: %s", code, errs)
 	}
@@ -76,7 +69,7 @@ func TestServeCommands(t *testing.T) {
 		}
 	}
 
-	code, out, errs = runServeCmd("predict", "--model", model, "--data", serveSeries, "--accuracy")
+	code, out, errs = runCmd("predict", "--model", model, "--data", serveSeries, "--accuracy")
 	if code != 0 {
 		t.Fatalf("predict --accuracy: exit %d: %s", code, errs)
 	}
@@ -86,7 +79,7 @@ func TestServeCommands(t *testing.T) {
 		}
 	}
 
-	code, out, errs = runServeCmd("degradation", "--model", model, "--data", serveSeries, "--horizon", "30", "--json")
+	code, out, errs = runCmd("degradation", "--model", model, "--data", serveSeries, "--horizon", "30", "--json")
 	if code != 0 {
 		t.Fatalf("degradation: exit %d: %s", code, errs)
 	}
@@ -100,7 +93,7 @@ func TestServeCommands(t *testing.T) {
 	}
 	// An SLO below the current level is breached for sure: a recommendation
 	// with its evidence.
-	code, out, errs = runServeCmd("degradation", "--model", model, "--data", serveSeries, "--slo", "value>0.01")
+	code, out, errs = runCmd("degradation", "--model", model, "--data", serveSeries, "--slo", "value>0.01")
 	if code != 0 {
 		t.Fatalf("degradation --slo: exit %d: %s", code, errs)
 	}
@@ -110,7 +103,7 @@ func TestServeCommands(t *testing.T) {
 		}
 	}
 
-	code, out, errs = runServeCmd("explain", "--model", model, "--data", serveSeries, "--top", "3")
+	code, out, errs = runCmd("explain", "--model", model, "--data", serveSeries, "--top", "3")
 	if code != 0 {
 		t.Fatalf("explain: exit %d: %s", code, errs)
 	}
@@ -135,7 +128,7 @@ func TestServeCommands(t *testing.T) {
 		{[]string{"predict", "--model", model, "--data", short}, "short.csv"},
 		{[]string{"explain", "--model", model, "--data", "nope.csv"}, "nope.csv"},
 	} {
-		code, _, errs := runServeCmd(c.args...)
+		code, _, errs := runCmd(c.args...)
 		lines := strings.Count(strings.TrimSpace(errs), "\n") + 1
 		if strings.Contains(errs, "Usage of") { // a flag error prints the usage too
 			lines = 1

@@ -21,7 +21,7 @@ const nabRDS = "../../testdata/nab/realAWSCloudwatch/rds_cpu_utilization_cc0c53.
 // the test part (PROTOCOL.md), with the ridge AR baseline: the drift rule
 // fires on the shifted level and the accuracy rule on the forecasts.
 func TestMonitorReplayBaseline(t *testing.T) {
-	code, out, errs := runOpsCmd("monitor", "--model", "ridge_ar", "--data", nabRDS, "--json")
+	code, out, errs := runCmd("monitor", "--model", "ridge_ar", "--data", nabRDS, "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -70,7 +70,7 @@ func TestMonitorReplayBaseline(t *testing.T) {
 		}
 	}
 	// Human output names the forecaster.
-	code, out, _ = runOpsCmd("monitor", "--model", "persistence", "--data", nabRDS)
+	code, out, _ = runCmd("monitor", "--model", "persistence", "--data", nabRDS)
 	if code != 0 || !strings.Contains(out, "forecaster: baseline persistence") || !strings.Contains(out, "ModelDrift [high] firing") {
 		t.Fatalf("%d\n%s", code, out)
 	}
@@ -91,7 +91,7 @@ func TestMonitorBadInput(t *testing.T) {
 		{[]string{"monitor", "--model", "ridge_ar", "--data", nabRDS, "--bins", "1"}, "--bins"},
 	}
 	for _, c := range cases {
-		code, _, errs := runOpsCmd(c.args...)
+		code, _, errs := runCmd(c.args...)
 		if code != 2 || !strings.Contains(errs, c.want) || strings.Count(errs, "\n") != 1 {
 			t.Errorf("%v: exit %d, stderr %q (want %q)", c.args[1:], code, errs, c.want)
 		}
@@ -117,7 +117,7 @@ func TestMonitorReplayPipelineCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs := runOpsCmd("monitor", "--model", res.Checkpoint, "--data", nabRDS, "--json")
+	code, out, errs := runCmd("monitor", "--model", res.Checkpoint, "--data", nabRDS, "--json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -153,7 +153,7 @@ func TestMonitorReplaysTrainEnsemble(t *testing.T) {
 	}
 	replay := func() (networks int, mae float64) {
 		t.Helper()
-		code, stdout, errs := runOpsCmd("monitor", "--model", ckpt, "--data", data, "--drift-window", "20", "--json")
+		code, stdout, errs := runCmd("monitor", "--model", ckpt, "--data", data, "--drift-window", "20", "--json")
 		if code != 0 {
 			t.Fatalf("monitor: exit %d: %s", code, errs)
 		}
@@ -188,7 +188,7 @@ func TestMonitorReplaysTrainEnsemble(t *testing.T) {
 	if want := evalMAE(); n != 2 || math.Abs(mae-want) > 1e-9*want {
 		t.Fatalf("monitor: %d networks, MAE %v; evaluate's ensemble MAE %v", n, mae, want)
 	}
-	if code, stdout, _ := runOpsCmd("monitor", "--model", ckpt, "--data", data, "--drift-window", "20"); code != 0 ||
+	if code, stdout, _ := runCmd("monitor", "--model", ckpt, "--data", data, "--drift-window", "20"); code != 0 ||
 		!strings.Contains(stdout, "the average of 2 networks") {
 		t.Errorf("human output does not name the ensemble:\n%s", stdout)
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"math"
 	"path/filepath"
@@ -13,9 +11,7 @@ import (
 )
 
 func runPredictCmd(args ...string) (code int, stdout, stderr string) {
-	var out, errb bytes.Buffer
-	code = runMain(context.Background(), &cmdEnv{stdout: &out, stderr: &errb}, append([]string{"predict"}, args...))
-	return code, out.String(), errb.String()
+	return runCmd(append([]string{"predict"}, args...)...)
 }
 
 // TestPredictReferenceCheckpoint runs the DESIGN.md contract on a checkpoint

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,32 +8,26 @@ import (
 	"testing"
 )
 
-func runOpsCmd(args ...string) (code int, stdout, stderr string) {
-	var out, errb bytes.Buffer
-	code = runMain(context.Background(), &cmdEnv{stdout: &out, stderr: &errb}, args)
-	return code, out.String(), errb.String()
-}
-
 func TestRegistryCommand(t *testing.T) {
 	dir := t.TempDir()
 	reg := filepath.Join(dir, "reg")
 	ck := filepath.Join(dir, "m.safetensors")
 	os.WriteFile(ck, []byte("weights"), 0o644)
 	for i := 0; i < 3; i++ {
-		if code, _, errs := runOpsCmd("registry", "add", "--dir", reg, "--model", "latency", "--checkpoint", ck, "--features", "value,cpu"); code != 0 {
+		if code, _, errs := runCmd("registry", "add", "--dir", reg, "--model", "latency", "--checkpoint", ck, "--features", "value,cpu"); code != 0 {
 			t.Fatalf("add: %d %s", code, errs)
 		}
 	}
 	for _, v := range []string{"v1.0.0", "v1.1.0", "1.2.0"} {
-		if code, _, errs := runOpsCmd("registry", "promote", "--dir", reg, "--model", "latency", "--version", v); code != 0 {
+		if code, _, errs := runCmd("registry", "promote", "--dir", reg, "--model", "latency", "--version", v); code != 0 {
 			t.Fatalf("promote %s: %d %s", v, code, errs)
 		}
 	}
-	code, out, errs := runOpsCmd("registry", "rollback", "--dir", reg, "--model", "latency", "--json")
+	code, out, errs := runCmd("registry", "rollback", "--dir", reg, "--model", "latency", "--json")
 	if code != 0 || !strings.Contains(out, `"active": "v1.1.0"`) {
 		t.Fatalf("rollback: %d %s %s", code, out, errs)
 	}
-	code, out, _ = runOpsCmd("registry", "list", "--dir", reg, "--json")
+	code, out, _ = runCmd("registry", "list", "--dir", reg, "--json")
 	var list struct {
 		Versions []struct {
 			Version string `json:"version"`
@@ -51,11 +43,11 @@ func TestRegistryCommand(t *testing.T) {
 			t.Errorf("list[%d] = %s, want %s", i, got, want[i])
 		}
 	}
-	code, out, _ = runOpsCmd("registry", "list", "--dir", reg)
+	code, out, _ = runCmd("registry", "list", "--dir", reg)
 	if code != 0 || !strings.Contains(out, "MODEL    VERSION  DATE") || !strings.Contains(out, "v1.1.0   ") {
 		t.Fatalf("table: %s", out)
 	}
-	code, out, _ = runOpsCmd("registry", "show", "--dir", reg, "--model", "latency", "--version", "v1.1.0")
+	code, out, _ = runCmd("registry", "show", "--dir", reg, "--model", "latency", "--version", "v1.1.0")
 	if code != 0 || !strings.Contains(out, "features:   value, cpu") || !strings.Contains(out, "rolled back") {
 		t.Fatalf("show: %s", out)
 	}
@@ -70,20 +62,20 @@ func TestRegistryCommand(t *testing.T) {
 		{"registry", "show", "--dir", reg, "--model", "nope", "--version", "v1.0.0"},
 		{"registry", "add", "--dir", reg, "--model", "latency", "--checkpoint", ck, "--version", "1.2"},
 	} {
-		if code, _, errs := runOpsCmd(args...); code != 2 || !strings.HasPrefix(errs, "perfpredict registry: ") && !strings.Contains(errs, "usage:") {
+		if code, _, errs := runCmd(args...); code != 2 || !strings.HasPrefix(errs, "perfpredict registry: ") && !strings.Contains(errs, "usage:") {
 			t.Errorf("%v: exit %d, %q", args, code, errs)
 		}
 	}
 	// A corrupt checkpoint: verify exits 1 naming the version; promote refuses.
 	os.WriteFile(filepath.Join(reg, "versions", "latency", "v1.2.0", "model.safetensors"), []byte("weightZ"), 0o644)
-	code, out, errs = runOpsCmd("registry", "verify", "--dir", reg)
+	code, out, errs = runCmd("registry", "verify", "--dir", reg)
 	if code != 1 || !strings.Contains(errs, "latency v1.2.0 is corrupt: checkpoint checksum mismatch") {
 		t.Fatalf("verify: %d %s %s", code, out, errs)
 	}
-	if code, _, errs := runOpsCmd("registry", "promote", "--dir", reg, "--model", "latency", "--version", "v1.2.0"); code != 1 || !strings.Contains(errs, "refusing to activate") {
+	if code, _, errs := runCmd("registry", "promote", "--dir", reg, "--model", "latency", "--version", "v1.2.0"); code != 1 || !strings.Contains(errs, "refusing to activate") {
 		t.Fatalf("promote corrupt: %d %s", code, errs)
 	}
-	code, out, _ = runOpsCmd("registry", "gc", "--dir", reg, "--keep-deprecated", "0", "--keep-candidates", "0", "--json")
+	code, out, _ = runCmd("registry", "gc", "--dir", reg, "--keep-deprecated", "0", "--keep-candidates", "0", "--json")
 	if code != 0 || !strings.Contains(out, "latency/v1.2.0") {
 		t.Fatalf("gc: %d %s", code, out)
 	}
