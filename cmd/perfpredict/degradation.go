@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/serve"
 )
 
@@ -66,12 +65,8 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.Var(&slos, "slo", "SLO bound `METRIC>VALUE` or METRIC<VALUE overriding the default (repeatable; \"value\" for a one-metric file)")
 	recent := fs.Bool("recalibrate", true, "calibrate on the file's most recent outcomes (as many origins as the validation split holds) instead of its validation split: intervals and probabilities follow the current regime")
 	asJSON := fs.Bool("json", false, "print one JSON object (degradation_probability, predicted_metrics, recommendations, ...)")
-	deviceName := deviceFlag(fs)
+	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	device, err := checkDevice(*deviceName)
-	if err != nil {
 		return err
 	}
 	if *modelPath == "" || *dataPath == "" {
@@ -80,11 +75,8 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	if *horizon < 1 {
 		return usagef("--horizon: must be positive, got %d", *horizon)
 	}
-	m, err := perfpredict.Load(*modelPath)
+	m, err := loadModel(env, *modelPath, device)
 	if err != nil {
-		return usageErr(err)
-	}
-	if err := useDevice(env, device, m); err != nil {
 		return err
 	}
 	svc, d, err := loadService(ctx, m, *dataPath, *target, serve.ServiceOptions{Thresholds: slos, Quantile: *quantile})

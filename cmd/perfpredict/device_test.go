@@ -8,15 +8,22 @@ import (
 	perfpredict "github.com/novacron/perfpredict"
 )
 
-var deviceCommands = []string{"train", "evaluate", "predict", "degradation", "explain"}
-
 // TestDeviceFlagUnknown: an unknown --device is bad usage (exit 2, one line)
-// in every command that runs a model.
+// in every command that runs a model, before a model is trained or moved.
 func TestDeviceFlagUnknown(t *testing.T) {
-	for _, c := range deviceCommands {
-		code, _, stderr := runCmd(c, "--device", "tpu")
+	fix := filepath.Join("..", "..", "testdata", "fixtures", "model_l1")
+	model := filepath.Join(fix, "model.safetensors")
+	data := writeSeries(t, t.TempDir(), "dev", 700)
+	for _, c := range [][]string{
+		{"train", "--data", data},
+		{"evaluate", "--model", model, "--data", data},
+		{"predict", "--model", model, "--tensor", filepath.Join(fix, "case.safetensors")},
+		{"degradation", "--model", model, "--data", data},
+		{"explain", "--model", model, "--data", data},
+	} {
+		code, _, stderr := runCmd(append(c, "--device", "tpu")...)
 		if code != 2 || !strings.Contains(stderr, `--device: "tpu" is not cpu, cuda or auto`) || strings.Count(stderr, "\n") != 1 {
-			t.Errorf("%s: exit %d, stderr %q", c, code, stderr)
+			t.Errorf("%s: exit %d, stderr %q", c[0], code, stderr)
 		}
 	}
 	if code, _, stderr := runCmd("train", "--device", "cuda"); code != 2 || !strings.Contains(stderr, "--dropout 0") {

@@ -20,12 +20,8 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	horizon := fs.String("horizon", "", "horizons in steps, comma-separated (default: 1 and 12, those the model covers)")
 	plots := fs.String("plots", "", "write PNG figures of the forecasts vs actual to `dir`")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
-	deviceName := deviceFlag(fs)
+	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	device, err := checkDevice(*deviceName)
-	if err != nil {
 		return err
 	}
 	if *modelPath == "" {
@@ -38,7 +34,7 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	if err := useDevice(env, device, ms...); err != nil {
+	if err := device.use(env, ms...); err != nil {
 		return err
 	}
 	m := ms[0]

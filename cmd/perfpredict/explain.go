@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/serve"
 )
 
@@ -23,12 +22,8 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	repeats := fs.Int("repeats", 3, "permutations per feature")
 	seed := fs.Uint64("seed", 1, "seed of the permutations")
 	asJSON := fs.Bool("json", false, "print one JSON object (feature_importance, attention, integrated_gradients)")
-	deviceName := deviceFlag(fs)
+	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	device, err := checkDevice(*deviceName)
-	if err != nil {
 		return err
 	}
 	if *modelPath == "" || *dataPath == "" {
@@ -37,11 +32,8 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	if *top < 1 || *repeats < 1 {
 		return usagef("--top and --repeats must be positive")
 	}
-	m, err := perfpredict.Load(*modelPath)
+	m, err := loadModel(env, *modelPath, device)
 	if err != nil {
-		return usageErr(err)
-	}
-	if err := useDevice(env, device, m); err != nil {
 		return err
 	}
 	svc, d, err := loadService(ctx, m, *dataPath, *target, serve.ServiceOptions{NoFallback: true})

@@ -38,12 +38,8 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	target := fs.String("target", "", "with --data: the metric column (default: \"value\", or the only column besides the timestamp)")
 	accuracy := fs.Bool("accuracy", false, "with --data: also score the forecasts of the file's test split (last 15%) per metric: accuracy5, MAPE, MAE pooled over steps")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"predictions\": [[K]...], \"attention\": [[T]...]} (with --data also metrics, times, source, version)")
-	deviceName := deviceFlag(fs)
+	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	device, err := checkDevice(*deviceName)
-	if err != nil {
 		return err
 	}
 	if *modelPath == "" {
@@ -55,11 +51,8 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	if *tensorPath != "" && *dataPath != "" {
 		return usagef("--tensor and --data exclude each other")
 	}
-	m, err := perfpredict.Load(*modelPath)
+	m, err := loadModel(env, *modelPath, device)
 	if err != nil {
-		return usageErr(err)
-	}
-	if err := useDevice(env, device, m); err != nil {
 		return err
 	}
 	if *dataPath != "" {

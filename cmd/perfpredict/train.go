@@ -141,11 +141,11 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	baselinesOnly := fs.Bool("baselines-only", false, "evaluate the baselines only, training no model")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
 	dropout := fs.Float64("dropout", 0.1, "dropout probability between LSTM layers and in the head (0: none, as training on a GPU needs)")
-	deviceName := deviceFlag(fs)
+	deviceName := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	device, err := checkDevice(*deviceName)
+	device, err := deviceName.get()
 	if err != nil {
 		return err
 	}
