@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -19,9 +20,32 @@ import (
 // 1,500 calls/s. Each reports pred/s, the p50 and p99 latency of a call in
 // ms, and CPU-ms per prediction (process CPU time, robust to other
 // processes' load on a shared machine).
+//
+// The target "1,500 predictions/s with p99 <= 10 ms" is tested by
+// "concurrent-open1500": arrivals at 1,500/s, each call's latency counted
+// from its scheduled start. "concurrent" is a closed loop: each of the 64
+// callers waits for its answer before calling again, so by Little's law the
+// mean latency is 64 / throughput, and a p99 of 10 ms would need more than
+// 6,400 predictions/s, beyond what two cores can compute for the seed-sized
+// model (about 0.6 core-ms per window at any batch size past two). Its
+// latency shows the queue the callers build, not the service time.
 func BenchmarkPredictor(b *testing.B) {
 	m := seedModel(b)
 	x := modelInput(1, modelSteps*modelFeatures)
+	// Grow the model's pooled workspaces (one per core) to the largest
+	// batch a worker takes, so no run pays for growing them.
+	warm := modelInput(2, 64*modelSteps*modelFeatures)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := m.Predict(warm, 64, modelSteps); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
 	// rate > 0 makes the callers open-loop: together they start rate calls
 	// per second on a fixed schedule, and a call's latency counts from its
 	// scheduled start (so a backlog is not hidden).

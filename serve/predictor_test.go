@@ -403,3 +403,82 @@ func TestDeadlineConcurrent(t *testing.T) {
 		t.Errorf("%d of 160 calls did not answer from the fallback at the deadline", wrong.Load())
 	}
 }
+
+// gateNet holds its first calls until the gate opens and records every
+// batch size.
+type gateNet struct {
+	m       *perfpredict.Model
+	held    int // calls to hold
+	entered chan struct{}
+	gate    chan struct{}
+	mu      sync.Mutex
+	sizes   []int
+}
+
+func (n *gateNet) PredictInto(pred, att, x []float32, b, s int) error {
+	n.mu.Lock()
+	n.sizes = append(n.sizes, b)
+	hold := len(n.sizes) <= n.held
+	n.mu.Unlock()
+	if hold {
+		n.entered <- struct{}{}
+		<-n.gate
+	}
+	return n.m.PredictInto(pred, att, x, b, s)
+}
+
+// A backlog is shared among the workers: while both workers are busy ten
+// calls queue up, and no worker then takes more than its half of them (one
+// worker taking all ten would run them serially while the other idles).
+func TestBacklogShared(t *testing.T) {
+	m := tinyModel(t, 3, 2, 8)
+	sp, err := ParseSpec(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := &gateNet{m: m, held: 2, entered: make(chan struct{}), gate: make(chan struct{})}
+	p, err := NewWithSpec(net, sp, Options{Workers: 2, MaxBatch: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	call := func(i int) {
+		defer wg.Done()
+		got, err := p.Predict(context.Background(), Window{X: randWindow(uint64(i), 24), Last: []float64{1}})
+		if err != nil || got.Source != SourceModel {
+			bad.Add(1)
+		}
+	}
+	for i := range 2 { // one call for each worker, held in the gate
+		wg.Add(1)
+		go call(i)
+		<-net.entered
+	}
+	const backlog = 10
+	for i := range backlog {
+		wg.Add(1)
+		go call(2 + i)
+	}
+	for len(p.queue) < backlog {
+		time.Sleep(100 * time.Microsecond)
+	}
+	close(net.gate)
+	wg.Wait()
+	if bad.Load() != 0 {
+		t.Fatalf("%d calls failed", bad.Load())
+	}
+	net.mu.Lock()
+	defer net.mu.Unlock()
+	total := 0
+	for i, n := range net.sizes {
+		total += n
+		if i >= 2 && n > backlog/2 {
+			t.Errorf("a worker took a batch of %d of a backlog of %d shared by 2 workers (batches %v)", n, backlog, net.sizes)
+		}
+	}
+	if total != 2+backlog {
+		t.Errorf("batches %v hold %d calls, want %d", net.sizes, total, 2+backlog)
+	}
+}
