@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math/rand/v2"
 	"runtime"
 	"slices"
 	"sync"
@@ -17,7 +18,8 @@ import (
 // caller at a time, "concurrent" 64 goroutines sharing b.N calls (the
 // workers batch whatever is queued), "concurrent-200us" the same with the
 // micro-batcher's 200us wait, "concurrent-open1500" 64 goroutines offering
-// 1,500 calls/s. Each reports pred/s, the p50 and p99 latency of a call in
+// 1,500 calls/s evenly spaced, "concurrent-poisson1500" the same rate as
+// Poisson arrivals. Each reports pred/s, the p50 and p99 latency of a call in
 // ms, and CPU-ms per prediction (process CPU time, robust to other
 // processes' load on a shared machine).
 //
@@ -47,9 +49,10 @@ func BenchmarkPredictor(b *testing.B) {
 	}
 	wg.Wait()
 	// rate > 0 makes the callers open-loop: together they start rate calls
-	// per second on a fixed schedule, and a call's latency counts from its
-	// scheduled start (so a backlog is not hidden).
-	run := func(b *testing.B, goroutines int, rate float64, opt serve.Options) {
+	// per second on a fixed schedule (evenly spaced, or with poisson at
+	// exponential gaps: Poisson arrivals, bursts included), and a call's
+	// latency counts from its scheduled start (so a backlog is not hidden).
+	run := func(b *testing.B, goroutines int, rate float64, poisson bool, opt serve.Options) {
 		p, err := serve.New(m, opt)
 		if err != nil {
 			b.Fatal(err)
@@ -57,29 +60,38 @@ func BenchmarkPredictor(b *testing.B) {
 		defer p.Close()
 		w := serve.Window{X: x}
 		ctx := context.Background()
-		calls := func(lat []time.Duration) {
-			per := (len(lat) + goroutines - 1) / goroutines
+		// at is call i's start from the first call's when open-loop: call i
+		// goes to caller i mod goroutines (each caller's calls are
+		// goroutines arrivals apart).
+		schedule := func(n int) (at []time.Duration) {
+			if rate <= 0 {
+				return nil
+			}
+			rng := rand.New(rand.NewPCG(uint64(n), 1))
+			at = make([]time.Duration, n)
+			var t float64
+			for i := range at {
+				at[i] = time.Duration(t * 1e9)
+				if poisson {
+					t += rng.ExpFloat64() / rate
+				} else {
+					t += 1 / rate
+				}
+			}
+			return at
+		}
+		calls := func(lat, at []time.Duration) {
 			var wg sync.WaitGroup
 			start := time.Now()
-			var every time.Duration
-			if rate > 0 {
-				every = time.Duration(float64(goroutines) / rate * 1e9)
-			}
-			for g := range goroutines {
-				lo, hi := g*per, min(len(lat), (g+1)*per)
-				if lo >= hi {
-					break
-				}
+			for g := range min(goroutines, len(lat)) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					next := start.Add(time.Duration(g) * every / time.Duration(goroutines))
-					for i := lo; i < hi; i++ {
+					for i := g; i < len(lat); i += goroutines {
 						t0 := time.Now()
-						if rate > 0 {
-							time.Sleep(time.Until(next))
-							t0 = next
-							next = next.Add(every)
+						if at != nil {
+							t0 = start.Add(at[i])
+							time.Sleep(time.Until(t0))
 						}
 						got, err := p.Predict(ctx, w)
 						lat[i] = time.Since(t0)
@@ -95,12 +107,12 @@ func BenchmarkPredictor(b *testing.B) {
 		}
 		// Warm the pools, the workers' buffers and the model's workspaces at
 		// every batch size the run will see.
-		calls(make([]time.Duration, 8*goroutines))
-		lat := make([]time.Duration, b.N)
+		calls(make([]time.Duration, 8*goroutines), schedule(8*goroutines))
+		lat, at := make([]time.Duration, b.N), schedule(b.N)
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu0 := serveCPUSeconds()
-		calls(lat)
+		calls(lat, at)
 		b.StopTimer()
 		cpu := serveCPUSeconds() - cpu0
 		slices.Sort(lat)
@@ -110,20 +122,22 @@ func BenchmarkPredictor(b *testing.B) {
 		b.ReportMetric(q(0.99), "p99-ms")
 		b.ReportMetric(cpu/float64(b.N)*1e3, "CPU-ms/op")
 	}
-	b.Run("single", func(b *testing.B) { run(b, 1, 0, serve.Options{}) })
-	b.Run("single-parallel", func(b *testing.B) { run(b, 1, 0, serve.Options{Parallel: true}) })
+	b.Run("single", func(b *testing.B) { run(b, 1, 0, false, serve.Options{}) })
+	b.Run("single-parallel", func(b *testing.B) { run(b, 1, 0, false, serve.Options{Parallel: true}) })
 	// Closed loop: 64 callers each waiting for its answer before the next
 	// call; by Little's law their mean latency is 64 / throughput.
-	b.Run("concurrent", func(b *testing.B) { run(b, 64, 0, serve.Options{}) })
+	b.Run("concurrent", func(b *testing.B) { run(b, 64, 0, false, serve.Options{}) })
 	b.Run("concurrent-200us", func(b *testing.B) {
-		run(b, 64, 0, serve.Options{BatchDelay: 200 * time.Microsecond})
+		run(b, 64, 0, false, serve.Options{BatchDelay: 200 * time.Microsecond})
 	})
 	// Open loop: 64 callers offering 1,500 calls/s in all (the target
-	// rate), latency from each call's scheduled start.
-	b.Run("concurrent-open1500", func(b *testing.B) { run(b, 64, 1500, serve.Options{}) })
+	// rate), latency from each call's scheduled start; evenly spaced, and as
+	// a Poisson process (the bursts of independent clients).
+	b.Run("concurrent-open1500", func(b *testing.B) { run(b, 64, 1500, false, serve.Options{}) })
+	b.Run("concurrent-poisson1500", func(b *testing.B) { run(b, 64, 1500, true, serve.Options{}) })
 	// One worker running each batch on both cores (larger batches).
 	b.Run("concurrent-1worker-parallel", func(b *testing.B) {
-		run(b, 64, 0, serve.Options{Workers: 1, Parallel: true, MaxBatch: 128})
+		run(b, 64, 0, false, serve.Options{Workers: 1, Parallel: true, MaxBatch: 128})
 	})
 }
 

@@ -181,8 +181,9 @@ type Options struct {
 	// shape or names) from the fallback instead of failing.
 	FallbackOnBadInput bool
 	// BatchDelay enables micro-batching: a worker that received a call
-	// waits this long (e.g. 200us) for more before running them as one
-	// batch. Calls that are already queued are always batched.
+	// waits this long (e.g. 200us) for more, up to MaxBatch, before running
+	// them as one batch. Without it calls that are already queued are
+	// batched, each worker taking its even share of them.
 	BatchDelay time.Duration
 	// MaxBatch bounds a batch (default 64).
 	MaxBatch int
@@ -209,11 +210,12 @@ type Network interface {
 	PredictInto(pred, weights, x []float32, batch, steps int) error
 }
 
-// Predictor serves a model to many goroutines. Calls are queued to a fixed
-// set of workers, each with its own batch buffers; a worker runs every call
-// waiting in the queue (up to MaxBatch) as one forward pass, so concurrent
-// callers are batched without any delay and, with BatchDelay, also across a
-// short wait. Steady-state calls allocate nothing.
+// Predictor serves a model to many goroutines. Calls are queued (oldest
+// first) to a fixed set of workers, each with its own batch buffers; a
+// worker runs its even share of the calls waiting in the queue (up to
+// MaxBatch) as one forward pass, so concurrent callers are batched without
+// any delay while a backlog is spread over all workers, and, with
+// BatchDelay, also across a short wait. Steady-state calls allocate nothing.
 type Predictor struct {
 	model   Network
 	spec    Spec
