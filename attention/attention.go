@@ -15,7 +15,6 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/novacron/perfpredict/asm"
 	"github.com/novacron/perfpredict/internal/blas"
 	"github.com/novacron/perfpredict/internal/nn"
 )
@@ -100,47 +99,12 @@ func (a *Attention) Forward(ws *Workspace, h []float32, batch, steps int) (conte
 	ws.weights = grow(ws.weights, rows)
 	ws.context = grow(ws.context, batch*d)
 
-	u := ws.u
-	ws.gemm()(false, true, rows, d, d, 1, h, d, a.ProjW.Data, d, 0, u, d)
-	bias := a.ProjB.Data
-	for r := 0; r < rows; r++ {
-		row := u[r*d : (r+1)*d]
-		for j := range row {
-			row[j] += bias[j]
-		}
-		asm.Tanh(row, row)
-	}
-	v := a.ScoreW.Data
-	for r := 0; r < rows; r++ {
-		ws.weights[r] = asm.Dot(u[r*d:(r+1)*d], v)
-	}
-	for b := 0; b < batch; b++ {
-		softmax(ws.weights[b*steps : (b+1)*steps])
-		ctx := ws.context[b*d : (b+1)*d]
-		clear(ctx)
-		for t := 0; t < steps; t++ {
-			r := b*steps + t
-			asm.Axpy(ws.weights[r], h[r*d:(r+1)*d], ctx)
-		}
-	}
+	ForwardSlices(ws.gemm(), &Slices{
+		Batch: batch, Steps: steps, Dim: d,
+		H: h, ProjW: a.ProjW.Data, ProjB: a.ProjB.Data, ScoreW: a.ScoreW.Data,
+		U: ws.u, Weights: ws.weights, Context: ws.context,
+	})
 	return ws.context, ws.weights
-}
-
-// softmax replaces e with exp(e - max)/sum, as torch.softmax.
-func softmax(e []float32) {
-	m := e[0]
-	for _, v := range e[1:] {
-		m = max(m, v)
-	}
-	var s float32
-	for i, v := range e {
-		x := float32(math.Exp(float64(v - m)))
-		e[i] = x
-		s += x
-	}
-	for i := range e {
-		e[i] /= s
-	}
 }
 
 // Backward takes the gradient of the loss with respect to the context
@@ -155,59 +119,21 @@ func (a *Attention) Backward(ws *Workspace, dContext, dWeights []float32) []floa
 		panic(fmt.Sprintf("attention: Backward: dContext has %d values, want %d", len(dContext), batch*d))
 	}
 	rows := batch * steps
-	h, u, w := ws.h, ws.u, ws.weights
 	ws.dh = grow(ws.dh, rows*d)
 	ws.dscores = grow(ws.dscores, rows)
-	dh, du, de := ws.dh, ws.u, ws.dscores
-	v := a.ScoreW.Data
-	dv := a.ScoreW.Grad
-
-	for b := 0; b < batch; b++ {
-		dc := dContext[b*d : (b+1)*d]
-		// da_t = dContext . h_t (+ dWeights); de_t = a_t (da_t - sum_s a_s da_s).
-		var s float32
-		for t := 0; t < steps; t++ {
-			r := b*steps + t
-			da := asm.Dot(dc, h[r*d:(r+1)*d])
-			if dWeights != nil {
-				da += dWeights[r]
-			}
-			de[r] = da
-			s += w[r] * da
-		}
-		for t := 0; t < steps; t++ {
-			r := b*steps + t
-			de[r] = w[r] * (de[r] - s)
-			// Direct path: context = sum_t a_t h_t.
-			hr := dh[r*d : (r+1)*d]
-			for j, g := range dc {
-				hr[j] = w[r] * g
-			}
-			// Score path: e = v . u, u = tanh(pre); the gradient of pre
-			// replaces u in place.
-			ur := u[r*d : (r+1)*d]
-			asm.Axpy(de[r], ur, dv)
-			for j, uj := range ur {
-				ur[j] = de[r] * v[j] * (1 - uj*uj)
-			}
-		}
-	}
-	// Projection: pre = h W^T + b.
-	gemm := ws.gemm()
-	gemm(true, false, d, d, rows, 1, du, d, h, d, 1, a.ProjW.Grad, d)
-	gb := a.ProjB.Grad
-	for r := 0; r < rows; r++ {
-		for j, g := range du[r*d : (r+1)*d] {
-			gb[j] += g
-		}
-	}
-	gemm(false, false, rows, d, d, 1, du, d, a.ProjW.Data, d, 1, dh, d)
-	return dh
+	BackwardSlices(ws.gemm(), &Slices{
+		Batch: batch, Steps: steps, Dim: d,
+		H: ws.h, ProjW: a.ProjW.Data, ScoreW: a.ScoreW.Data,
+		U: ws.u, Weights: ws.weights,
+		DContext: dContext, DWeights: dWeights, DH: ws.dh, DScores: ws.dscores,
+		DProjW: a.ProjW.Grad, DProjB: a.ProjB.Grad, DScoreW: a.ScoreW.Grad,
+	})
+	return ws.dh
 }
 
 // gemm picks the matrix product: blas.Sgemm splits large products across
 // GOMAXPROCS (by output blocks, so results do not depend on the split).
-func (ws *Workspace) gemm() func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func (ws *Workspace) gemm() Gemm {
 	if ws.Serial {
 		return blas.SgemmSerial
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/novacron/perfpredict/asm"
+	"github.com/novacron/perfpredict/attention"
 	"github.com/novacron/perfpredict/internal/blas"
 	"github.com/novacron/perfpredict/internal/nn"
 )
@@ -311,100 +312,33 @@ func (q *cpuQueue) LSTMCellBackward(a CellGradArgs) {
 	})
 }
 
-// AttentionForward is the arithmetic of attention.Attention.Forward.
+// AttentionForward runs attention.ForwardSlices, the arithmetic of
+// attention.Attention.Forward.
 func (q *cpuQueue) AttentionForward(a AttentionArgs) {
 	a.CheckForward()
-	h, w, bias, v := host(a.H), host(a.ProjW), host(a.ProjB), host(a.ScoreW)
-	u, wts, ctxs := host(a.U), host(a.Weights), host(a.Context)
-	batch, steps, d := a.Batch, a.Steps, a.Dim
-	q.dev.exec(func() {
-		rows := batch * steps
-		blas.Sgemm(false, true, rows, d, d, 1, h, d, w, d, 0, u, d)
-		for r := 0; r < rows; r++ {
-			row := u[r*d : (r+1)*d]
-			for j := range row {
-				row[j] += bias[j]
-			}
-			asm.Tanh(row, row)
-		}
-		for r := 0; r < rows; r++ {
-			wts[r] = asm.Dot(u[r*d:(r+1)*d], v[:d])
-		}
-		for b := 0; b < batch; b++ {
-			softmax(wts[b*steps : (b+1)*steps])
-			ctx := ctxs[b*d : (b+1)*d]
-			clear(ctx)
-			for t := 0; t < steps; t++ {
-				r := b*steps + t
-				asm.Axpy(wts[r], h[r*d:(r+1)*d], ctx)
-			}
-		}
-	})
+	s := attentionSlices(&a)
+	q.dev.exec(func() { attention.ForwardSlices(blas.Sgemm, s) })
 }
 
-// softmax replaces e with exp(e - max)/sum, as torch.softmax.
-func softmax(e []float32) {
-	m := e[0]
-	for _, v := range e[1:] {
-		m = max(m, v)
-	}
-	var s float32
-	for i, v := range e {
-		x := float32(math.Exp(float64(v - m)))
-		e[i] = x
-		s += x
-	}
-	for i := range e {
-		e[i] /= s
-	}
-}
-
-// AttentionBackward is the arithmetic of attention.Attention.Backward.
+// AttentionBackward runs attention.BackwardSlices, the arithmetic of
+// attention.Attention.Backward.
 func (q *cpuQueue) AttentionBackward(a AttentionArgs) {
 	a.CheckBackward()
-	h, u, w := host(a.H), host(a.U), host(a.Weights)
-	dContext, dWeights := host(a.DContext), host(a.DWeights)
-	dh, de := host(a.DH), host(a.Scratch)
-	v, dv := host(a.ScoreW), host(a.DScoreW)
-	projW, dProjW, dProjB := host(a.ProjW), host(a.DProjW), host(a.DProjB)
-	batch, steps, d := a.Batch, a.Steps, a.Dim
-	q.dev.exec(func() {
-		rows := batch * steps
-		for b := 0; b < batch; b++ {
-			dc := dContext[b*d : (b+1)*d]
-			var s float32
-			for t := 0; t < steps; t++ {
-				r := b*steps + t
-				da := asm.Dot(dc, h[r*d:(r+1)*d])
-				if dWeights != nil {
-					da += dWeights[r]
-				}
-				de[r] = da
-				s += w[r] * da
-			}
-			for t := 0; t < steps; t++ {
-				r := b*steps + t
-				de[r] = w[r] * (de[r] - s)
-				hr := dh[r*d : (r+1)*d]
-				for j, g := range dc {
-					hr[j] = w[r] * g
-				}
-				ur := u[r*d : (r+1)*d]
-				asm.Axpy(de[r], ur, dv[:d])
-				for j, uj := range ur {
-					ur[j] = de[r] * v[j] * (1 - uj*uj)
-				}
-			}
-		}
-		du := u
-		blas.Sgemm(true, false, d, d, rows, 1, du, d, h, d, 1, dProjW, d)
-		for r := 0; r < rows; r++ {
-			for j, g := range du[r*d : (r+1)*d] {
-				dProjB[j] += g
-			}
-		}
-		blas.Sgemm(false, false, rows, d, d, 1, du, d, projW, d, 1, dh, d)
-	})
+	s := attentionSlices(&a)
+	q.dev.exec(func() { attention.BackwardSlices(blas.Sgemm, s) })
+}
+
+// attentionSlices views the CPU buffers of a as attention.Slices.
+func attentionSlices(a *AttentionArgs) *attention.Slices {
+	return &attention.Slices{
+		Batch: a.Batch, Steps: a.Steps, Dim: a.Dim,
+		H:     host(a.H),
+		ProjW: host(a.ProjW), ProjB: host(a.ProjB), ScoreW: host(a.ScoreW),
+		U: host(a.U), Weights: host(a.Weights), Context: host(a.Context),
+		DContext: host(a.DContext), DWeights: host(a.DWeights),
+		DH: host(a.DH), DScores: host(a.Scratch),
+		DProjW: host(a.DProjW), DProjB: host(a.DProjB), DScoreW: host(a.DScoreW),
+	}
 }
 
 func (q *cpuQueue) Affine(rows, cols int, y, x, scale, shift Buffer, relu bool) {
@@ -454,25 +388,6 @@ func batchNorm(a *BatchNormArgs) *nn.BatchNorm1d {
 	}
 }
 
-// batchStats computes the batch mean and inverse standard deviation in
-// float64 exactly as nn.BatchNorm1d.ForwardTrain does.
-func batchStats(x []float32, batch, n int, eps float32, mean, inv []float64) {
-	fb := float64(batch)
-	for j := 0; j < n; j++ {
-		var sum float64
-		for r := 0; r < batch; r++ {
-			sum += float64(x[r*n+j])
-		}
-		m := sum / fb
-		var ss float64
-		for r := 0; r < batch; r++ {
-			d := float64(x[r*n+j]) - m
-			ss += d * d
-		}
-		mean[j], inv[j] = m, 1/math.Sqrt(ss/fb+float64(eps))
-	}
-}
-
 func (q *cpuQueue) BatchNormTrain(a BatchNormArgs) {
 	a.CheckForward()
 	x, y, mean, invStd := host(a.X), host(a.Y), host(a.Mean), host(a.InvStd)
@@ -494,8 +409,8 @@ func (q *cpuQueue) BatchNormBackward(a BatchNormArgs) {
 		// The float64 statistics are recomputed from X rather than read back
 		// from the float32 Mean and InvStd, so that the gradients are those
 		// of nn.BatchNorm1d bit for bit.
-		cache := &nn.BatchNormCache{X: x[:a.Batch*a.N], Mean: make([]float64, a.N), InvStd: make([]float64, a.N)}
-		batchStats(x, a.Batch, a.N, a.Eps, cache.Mean, cache.InvStd)
+		cache := &nn.BatchNormCache{Mean: make([]float64, a.N), InvStd: make([]float64, a.N)}
+		bn.BatchStats(x, a.Batch, cache)
 		bn.Backward(dx, dy, a.Batch, cache)
 	})
 }

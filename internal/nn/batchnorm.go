@@ -104,17 +104,7 @@ func (bn *BatchNorm1d) ForwardTrain(y, x []float32, batch int, cache *BatchNormC
 	m := float64(bn.Momentum)
 	fb := float64(batch)
 	for j := 0; j < n; j++ {
-		var sum float64
-		for r := 0; r < batch; r++ {
-			sum += float64(x[r*n+j])
-		}
-		mean := sum / fb
-		var ss float64
-		for r := 0; r < batch; r++ {
-			d := float64(x[r*n+j]) - mean
-			ss += d * d
-		}
-		inv := 1 / math.Sqrt(ss/fb+float64(bn.Eps))
+		mean, ss, inv := bn.featureStats(x, batch, j)
 		cache.Mean[j], cache.InvStd[j] = mean, inv
 		g, b := float64(bn.Weight.Data[j]), float64(bn.Bias.Data[j])
 		for r := 0; r < batch; r++ {
@@ -124,6 +114,38 @@ func (bn *BatchNorm1d) ForwardTrain(y, x []float32, batch int, cache *BatchNormC
 		bn.RunningVar.Data[j] = float32(m*ss/(fb-1) + (1-m)*float64(bn.RunningVar.Data[j]))
 	}
 	bn.NumBatchesTracked++
+}
+
+// featureStats returns feature j's batch mean, sum of squared deviations and
+// inverse standard deviation 1/sqrt(ss/batch + Eps), in float64.
+func (bn *BatchNorm1d) featureStats(x []float32, batch, j int) (mean, ss, invStd float64) {
+	n := bn.N
+	fb := float64(batch)
+	var sum float64
+	for r := 0; r < batch; r++ {
+		sum += float64(x[r*n+j])
+	}
+	mean = sum / fb
+	for r := 0; r < batch; r++ {
+		d := float64(x[r*n+j]) - mean
+		ss += d * d
+	}
+	return mean, ss, 1 / math.Sqrt(ss/fb+float64(bn.Eps))
+}
+
+// BatchStats fills cache from x [batch, N] exactly as ForwardTrain does,
+// without computing y or touching the running statistics: callers that keep
+// only float32 statistics between the passes (the CPU device) recompute the
+// float64 ones for Backward.
+func (bn *BatchNorm1d) BatchStats(x []float32, batch int, cache *BatchNormCache) {
+	n := bn.N
+	if len(x) < batch*n || len(cache.Mean) < n || len(cache.InvStd) < n {
+		panic(fmt.Sprintf("nn: BatchNorm1d.BatchStats: %d values and a cache of %d and %d, want %d and %d", len(x), len(cache.Mean), len(cache.InvStd), batch*n, n))
+	}
+	cache.X = x[:batch*n]
+	for j := 0; j < n; j++ {
+		cache.Mean[j], _, cache.InvStd[j] = bn.featureStats(x, batch, j)
+	}
 }
 
 // Backward (after ForwardTrain) accumulates the gamma and beta gradients and
