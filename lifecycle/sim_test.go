@@ -51,24 +51,6 @@ func fastTempDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-// seedAlerts is the seed document's rule block, verbatim.
-const seedAlerts = `alerts:
-  - name: ModelAccuracyDrop
-    condition: accuracy < 0.90
-    severity: high
-    action: retrain_model
-
-  - name: PredictionLatencyHigh
-    condition: inference_time > 20ms
-    severity: medium
-    action: optimize_model
-
-  - name: ModelDrift
-    condition: feature_distribution_divergence > 0.15
-    severity: high
-    action: retrain_with_recent_data
-`
-
 // driftFeatures are the monitored inputs: the first difference and the
 // standard deviation of the last hour's differences (the seed's rolling
 // statistics). The raw level is left out on purpose: a day's window of an
@@ -122,7 +104,7 @@ func TestSimulated30Days(t *testing.T) {
 	}
 	reg.SetClock(clock.Now)
 
-	rules, err := monitor.ParseRules([]byte(seedAlerts), "seed.yaml")
+	rules, err := monitor.ParseRules([]byte(monitor.SeedRules), "seed.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

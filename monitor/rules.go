@@ -130,6 +130,26 @@ func LoadRules(path string) ([]Rule, error) {
 	return ParseRules(b, path)
 }
 
+// SeedRules is the seed document's example of alert rules (its "Alerting
+// Rules" block), verbatim: the default rules of `perfpredict monitor` and of
+// the lifecycle simulations.
+const SeedRules = `alerts:
+  - name: ModelAccuracyDrop
+    condition: accuracy < 0.90
+    severity: high
+    action: retrain_model
+
+  - name: PredictionLatencyHigh
+    condition: inference_time > 20ms
+    severity: medium
+    action: optimize_model
+
+  - name: ModelDrift
+    condition: feature_distribution_divergence > 0.15
+    severity: high
+    action: retrain_with_recent_data
+`
+
 var condRE = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>=!~]+)\s*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ%/]*)\s*$`)
 
 // ParseRules reads rules in the seed's format:

@@ -7,7 +7,10 @@ import (
 	"time"
 )
 
-// seedRules is the seed document's "Alerting Rules" block, verbatim.
+// seedRules is the seed document's "Alerting Rules" block, verbatim, typed
+// out here on purpose as the one copy besides SeedRules: these tests parse
+// the seed's text independently of the exported constant, and
+// TestSeedRulesConstant checks that the constant is that text.
 const seedRules = `alerts:
   - name: ModelAccuracyDrop
     condition: accuracy < 0.90
@@ -24,6 +27,12 @@ const seedRules = `alerts:
     severity: high
     action: retrain_with_recent_data
 `
+
+func TestSeedRulesConstant(t *testing.T) {
+	if SeedRules != seedRules {
+		t.Fatalf("SeedRules differs from the seed's block:\n%s", SeedRules)
+	}
+}
 
 func TestSeedRulesVerbatim(t *testing.T) {
 	rules, err := ParseRules([]byte(seedRules), "seed.yaml")

@@ -33,24 +33,6 @@ func init() {
 	register(&command{name: "monitor", summary: "replay a metrics file through health, drift and alert monitoring", run: runMonitor})
 }
 
-// seedAlertRules is the seed document's alert block, the default rules.
-const seedAlertRules = `alerts:
-  - name: ModelAccuracyDrop
-    condition: accuracy < 0.90
-    severity: high
-    action: retrain_model
-
-  - name: PredictionLatencyHigh
-    condition: inference_time > 20ms
-    severity: medium
-    action: optimize_model
-
-  - name: ModelDrift
-    condition: feature_distribution_divergence > 0.15
-    severity: high
-    action: retrain_with_recent_data
-`
-
 type monitorForecaster struct {
 	Kind string `json:"kind"` // "model" or "baseline"
 	Name string `json:"name"`
@@ -99,7 +81,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	if *window < 2 || *bins < 2 || *healthWindow <= 0 {
 		return usagef("--drift-window and --bins must be at least 2, --health-window positive")
 	}
-	rulesName, rulesSrc := "seed", []byte(seedAlertRules)
+	rulesName, rulesSrc := "seed", []byte(monitor.SeedRules)
 	if *rulesPath != "" {
 		b, err := os.ReadFile(*rulesPath)
 		if err != nil {

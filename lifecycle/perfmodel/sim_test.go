@@ -13,23 +13,6 @@ import (
 	"github.com/novacron/perfpredict/monitor"
 )
 
-const seedAlerts = `alerts:
-  - name: ModelAccuracyDrop
-    condition: accuracy < 0.90
-    severity: high
-    action: retrain_model
-
-  - name: PredictionLatencyHigh
-    condition: inference_time > 20ms
-    severity: medium
-    action: optimize_model
-
-  - name: ModelDrift
-    condition: feature_distribution_divergence > 0.15
-    severity: high
-    action: retrain_with_recent_data
-`
-
 // TestSimulated30DaysLSTM is lifecycle's 30-day simulation with the LSTM
 // in place of that test's ridge AR: the same NAB stretch, the same injected
 // 30-minute oscillation from day 15, the seed's rules. Drift is watched on
@@ -56,7 +39,7 @@ func TestSimulated30DaysLSTM(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg.SetClock(clock.Now)
-	rules, _ := monitor.ParseRules([]byte(seedAlerts), "seed.yaml")
+	rules, _ := monitor.ParseRules([]byte(monitor.SeedRules), "seed.yaml")
 	mon := monitor.New(monitor.HealthConfig{Window: 24 * time.Hour, Slot: 5 * time.Minute, RateWindow: time.Hour}, nil, 288, rules)
 	mon.MinDriftRows = 144
 
