@@ -345,6 +345,7 @@ int pp_module_load(uint64_t* mod, const char* image) {
 }
 
 int pp_module_function(uint64_t* fn, uint64_t mod, const char* name) {
+	PP_BIND();
 	void* f = NULL;
 	int e = pp.cuModuleGetFunction(&f, PP_PTR(mod), name);
 	*fn = (uint64_t)(uintptr_t)f;
