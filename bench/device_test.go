@@ -24,8 +24,10 @@ import (
 //	                                              (as torch_bench times m(x))
 //	BenchmarkDeviceModelPredict/batch=N/eager     the same, launched op by op
 //	BenchmarkDeviceModelPredict/batch=N/host      Predict with the host copies
-//	BenchmarkDeviceModelTrain/batch=32            a training step: forward,
-//	                                              MSE, backward, Adam
+//	BenchmarkDeviceModelTrain/batch=32/graph      a training step: forward,
+//	                                              MSE, backward, Adam, the
+//	                                              passes replayed as graphs
+//	BenchmarkDeviceModelTrain/batch=32/eager      the same, op by op
 //
 // Compare with torch_bench.py's inference and train_seq_per_s from the same
 // machine. PERFPREDICT_BENCH_BATCHES overrides the batch sizes (default 1,32
@@ -147,14 +149,17 @@ func BenchmarkDeviceModelTrain(b *testing.B) {
 	defer m.Close()
 	x := modelInput(2, batch*devSteps*devFeatures)
 	y := modelInput(3, batch)
-	b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-		for b.Loop() {
-			if _, err := m.TrainStep(x, y, batch, devSteps, 1e-3); err != nil {
-				b.Fatal(err)
+	for _, mode := range []string{"graph", "eager"} {
+		b.Run(fmt.Sprintf("batch=%d/%s", batch, mode), func(b *testing.B) {
+			m.Eager = mode == "eager"
+			for b.Loop() {
+				if _, err := m.TrainStep(x, y, batch, devSteps, 1e-3); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		reportDevRate(b, batch)
-	})
+			reportDevRate(b, batch)
+		})
+	}
 }
 
 func reportDevRate(b *testing.B, batch int) {

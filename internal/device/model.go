@@ -18,8 +18,9 @@ type ModelConfig struct {
 	Head                              []int
 }
 
-// Model runs the whole performance model on a device: prediction (as a
-// captured graph replayed per batch shape) and training steps (MSE, Adam),
+// Model runs the whole performance model on a device: prediction and
+// training steps (MSE, Adam), each pass captured as a graph the first time a
+// batch shape is seen and replayed after that,
 // with every tensor resident on the device. Tensors carry the reference's
 // state_dict names ("lstm.weight_ih_l0", "attention.proj.weight",
 // "head.fc1.weight", "head.bn1.running_var", "head.out.bias", ...), so a
@@ -27,8 +28,9 @@ type ModelConfig struct {
 // the root model with Config.Dropout < 0). A Model is used by one goroutine
 // at a time.
 type Model struct {
-	// Eager makes EnqueuePredict enqueue the operations one by one instead
-	// of capturing and replaying a graph (for comparison and debugging).
+	// Eager makes EnqueuePredict and TrainStep enqueue the operations one
+	// by one instead of capturing and replaying graphs (for comparison and
+	// debugging).
 	Eager bool
 
 	dev  Device
@@ -49,11 +51,51 @@ type Model struct {
 	batch, steps       int
 	train              bool
 
-	graph      Graph // the evaluation pass of graphBatch x graphSteps
-	graphBatch int
-	graphSteps int
-	folded     bool // scale/shift match the BatchNorm tensors
-	step       int64
+	// The captured passes: evaluation, and a training step's forward
+	// (zeroing the gradients first) and backward (up to Adam, whose
+	// step-dependent scalars are kernel arguments).
+	predictGraph, trainFwdGraph, trainBwdGraph shapeGraph
+
+	folded bool // scale/shift match the BatchNorm tensors
+	step   int64
+}
+
+// shapeGraph is a pass captured for one batch shape, replayed while the
+// shape and the buffers stay the same.
+type shapeGraph struct {
+	g            Graph
+	batch, steps int
+}
+
+func (s *shapeGraph) drop() {
+	if s.g != nil {
+		s.g.Close()
+		s.g = nil
+	}
+}
+
+// runPass enqueues a pass of the prepared shape on queue 0: it replays s
+// when s holds this shape, else captures enqueue's work into s and launches
+// it (with Eager, it only calls enqueue).
+func (m *Model) runPass(s *shapeGraph, enqueue func()) error {
+	if m.Eager {
+		enqueue()
+		return nil
+	}
+	if s.g != nil && s.batch == m.batch && s.steps == m.steps {
+		return s.g.Launch(m.q)
+	}
+	s.drop()
+	if err := m.dev.BeginCapture(m.q); err != nil {
+		return err
+	}
+	enqueue()
+	g, err := m.dev.EndCapture(m.q)
+	if err != nil {
+		return err
+	}
+	s.g, s.batch, s.steps = g, m.batch, m.steps
+	return g.Launch(m.q)
 }
 
 // modelTensor is one named tensor; grad is nil for BatchNorm's running
@@ -184,11 +226,11 @@ func (m *Model) grow(slot *Buffer, n int) error {
 	return nil
 }
 
+// dropGraph drops every captured pass (the buffers they use moved).
 func (m *Model) dropGraph() {
-	if m.graph != nil {
-		m.graph.Close()
-		m.graph = nil
-	}
+	m.predictGraph.drop()
+	m.trainFwdGraph.drop()
+	m.trainBwdGraph.drop()
 }
 
 // Close frees everything the model holds on the device.
@@ -383,24 +425,7 @@ func (m *Model) PreparePredict(batch, steps int) error {
 // queue 0, reading Input() and writing Outputs(): the first call of a shape
 // captures it as a graph, later ones replay it.
 func (m *Model) EnqueuePredict() error {
-	if m.Eager {
-		m.enqueueForward()
-		return nil
-	}
-	if m.graph != nil && m.graphBatch == m.batch && m.graphSteps == m.steps {
-		return m.graph.Launch(m.q)
-	}
-	m.dropGraph()
-	if err := m.dev.BeginCapture(m.q); err != nil {
-		return err
-	}
-	m.enqueueForward()
-	g, err := m.dev.EndCapture(m.q)
-	if err != nil {
-		return err
-	}
-	m.graph, m.graphBatch, m.graphSteps = g, m.batch, m.steps
-	return g.Launch(m.q)
+	return m.runPass(&m.predictGraph, m.enqueueForward)
 }
 
 // Predict runs the model in evaluation mode on x [batch, steps, F] and writes
@@ -458,13 +483,19 @@ func (m *Model) TrainStepLoss(x, y []float32, batch, steps int, lr float64, loss
 	if err := q.Upload(m.Input(), x); err != nil {
 		return 0, err
 	}
-	for _, t := range m.tensors {
-		if t.grad != nil {
-			q.Fill2D(1, t.grad.Len(), t.grad, t.grad.Len(), 0)
+	err := m.runPass(&m.trainFwdGraph, func() {
+		for _, t := range m.tensors {
+			if t.grad != nil {
+				q.Fill2D(1, t.grad.Len(), t.grad, t.grad.Len(), 0)
+			}
 		}
+		m.enqueueForward()
+	})
+	if err != nil {
+		return 0, err
 	}
-	m.enqueueForward()
-	m.folded = false // the running statistics moved
+	m.lstm.ready = true // also after a replay: the activations are there for backward
+	m.folded = false    // the running statistics moved
 	pred := make([]float32, batch*K)
 	if err := q.Download(pred, m.pred); err != nil {
 		return 0, err
@@ -477,7 +508,9 @@ func (m *Model) TrainStepLoss(x, y []float32, batch, steps int, lr float64, loss
 	if err := q.Upload(m.dPred, grad); err != nil {
 		return 0, err
 	}
-	m.backward()
+	if err := m.runPass(&m.trainBwdGraph, m.backward); err != nil {
+		return 0, err
+	}
 	m.step++
 	for _, t := range m.tensors {
 		if t.grad == nil {

@@ -42,6 +42,41 @@ type Device struct {
 	queues []*queue
 	module C.uint64_t
 	fns    [numKernels]C.uint64_t
+	// zeroer is a stream of the device's own that zeroes new buffers, so
+	// that Alloc works while a queue is capturing.
+	zeroer C.uint64_t
+}
+
+// captures counts the stream captures in progress in the process. CUDA
+// invalidates every capture under way, whichever goroutine or Device made
+// it, when a call synchronises the device: cudaFree, destroying a stream,
+// an event or a cuBLAS handle, unloading a module. So Free defers its
+// cudaFree until no capture is in progress, and Close waits for that (a
+// model dropped and cleaned up by the garbage collector must not break the
+// graph another model is recording).
+var captures struct {
+	mu       sync.Mutex
+	idle     sync.Cond // broadcast when active drops to 0
+	active   int
+	deferred []C.uint64_t // device pointers to free once active is 0
+}
+
+func init() { captures.idle.L = &captures.mu }
+
+// endCaptureLocked counts a capture as ended and, at the last one, frees
+// what Free deferred; captures.mu is held. cudaFree fails only on a pointer
+// it did not allocate (Free checks that) or on a context already broken,
+// which the next call reports: its errors here are dropped.
+func endCaptureLocked() {
+	captures.active--
+	if captures.active > 0 {
+		return
+	}
+	for _, p := range captures.deferred {
+		C.pp_free(p)
+	}
+	captures.deferred = captures.deferred[:0]
+	captures.idle.Broadcast()
 }
 
 // Open loads the libraries (once per process), opens the device
@@ -74,6 +109,9 @@ func Open() (device.Device, error) {
 		cudaVersion(int(drv)), cudaVersion(int(rt)))
 	if err := d.loadKernels(); err != nil {
 		return nil, err
+	}
+	if err := check("cudaStreamCreateWithFlags", C.pp_stream_create(&d.zeroer)); err != nil {
+		return nil, errors.Join(err, d.Close())
 	}
 	mathMode := C.int(0) // CUBLAS_DEFAULT_MATH: full fp32
 	if os.Getenv("PERFPREDICT_CUDA_TF32") == "1" {
@@ -217,7 +255,7 @@ func (d *Device) Alloc(n int) (device.Buffer, error) {
 		}
 		return nil, fmt.Errorf("%w (%d bytes)", err, bytes)
 	}
-	if err := check("cudaMemsetAsync", C.pp_memset_sync(p, C.size_t(bytes), d.queues[0].stream)); err != nil {
+	if err := check("cudaMemsetAsync", C.pp_memset_sync(p, C.size_t(bytes), d.zeroer)); err != nil {
 		C.pp_free(p)
 		return nil, err
 	}
@@ -244,6 +282,12 @@ func (d *Device) Free(b device.Buffer) error {
 	d.mu.Unlock()
 	if !live {
 		return errors.New("cuda: Free of a buffer already freed")
+	}
+	captures.mu.Lock()
+	defer captures.mu.Unlock()
+	if captures.active > 0 {
+		captures.deferred = append(captures.deferred, C.uint64_t(cb.ptr))
+		return nil
 	}
 	return check("cudaFree", C.pp_free(C.uint64_t(cb.ptr)))
 }
@@ -280,24 +324,62 @@ func (d *Device) BeginCapture(dq device.Queue) error {
 	if q.capturing {
 		return errors.New("cuda: BeginCapture: this queue is already capturing")
 	}
+	// A queue that failed keeps its error (see Sync); a capture on a device
+	// whose queues failed would mix that error into the capture's.
+	for _, o := range d.queues {
+		if o != q {
+			o.mu.Lock()
+		}
+		err := o.err
+		if o != q {
+			o.mu.Unlock()
+		}
+		if err != nil {
+			return fmt.Errorf("cuda: BeginCapture on a device whose queue %d failed: %w", o.id, err)
+		}
+	}
+	captures.mu.Lock()
+	defer captures.mu.Unlock()
 	if err := check("cudaStreamBeginCapture", C.pp_begin_capture(q.stream)); err != nil {
 		return err
 	}
+	captures.active++
 	q.capturing = true
 	return nil
 }
 
+// EndCapture ends the capture and instantiates the graph. Work enqueued
+// while capturing is recorded, not run, so its failures are the capture's:
+// they are returned here (with the reason the capture broke, when it did)
+// and cleared from the queues, which stay usable.
 func (d *Device) EndCapture(dq device.Queue) (device.Graph, error) {
 	q := d.queue(dq)
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if !q.capturing {
+		q.mu.Unlock()
 		return nil, errors.New("cuda: EndCapture on a queue that is not capturing")
 	}
 	q.capturing = false
+	q.mu.Unlock()
 	var exec C.uint64_t
-	if err := check("cudaStreamEndCapture/cudaGraphInstantiate", C.pp_end_capture(q.stream, &exec)); err != nil {
-		return nil, err
+	err := check("cudaStreamEndCapture/cudaGraphInstantiate", C.pp_end_capture(q.stream, &exec))
+	captures.mu.Lock()
+	endCaptureLocked()
+	captures.mu.Unlock()
+	var enqueued []error
+	for _, o := range d.queues {
+		o.mu.Lock()
+		if o.err != nil {
+			enqueued = append(enqueued, fmt.Errorf("queue %d while capturing: %w", o.id, o.err))
+			o.err = nil
+		}
+		o.mu.Unlock()
+	}
+	if err != nil || len(enqueued) > 0 {
+		if exec != 0 {
+			C.pp_graph_destroy(exec)
+		}
+		return nil, errors.Join(append(enqueued, err)...)
 	}
 	return &graph{dev: d, exec: exec}, nil
 }
@@ -313,6 +395,22 @@ func (d *Device) Close() error {
 	d.allocs = map[uint64]int{}
 	d.mu.Unlock()
 	var errs []error
+	for _, q := range d.queues {
+		if q.isCapturing() {
+			g, err := d.EndCapture(q)
+			if g != nil {
+				errs = append(errs, g.Close())
+			}
+			errs = append(errs, err)
+		}
+	}
+	// What follows synchronises the device: wait for the captures of other
+	// Devices and goroutines to end.
+	captures.mu.Lock()
+	defer captures.mu.Unlock()
+	for captures.active > 0 {
+		captures.idle.Wait()
+	}
 	for _, q := range d.queues {
 		if q.stream != 0 {
 			errs = append(errs, check("cudaStreamSynchronize", C.pp_stream_sync(q.stream)))
@@ -332,6 +430,9 @@ func (d *Device) Close() error {
 	}
 	for p := range allocs {
 		errs = append(errs, check("cudaFree", C.pp_free(C.uint64_t(p))))
+	}
+	if d.zeroer != 0 {
+		errs = append(errs, check("cudaStreamDestroy", C.pp_stream_destroy(d.zeroer)))
 	}
 	if d.module != 0 {
 		errs = append(errs, check("cuModuleUnload", C.pp_module_unload(d.module)))

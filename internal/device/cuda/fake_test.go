@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/novacron/perfpredict/internal/device"
 	"github.com/novacron/perfpredict/internal/device/cuda"
@@ -99,6 +100,7 @@ func TestFakeCUDAChild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		testFakeCaptures(t, d)
 		testFakeDevice(t, d)
 	case "conformance":
 		if err != nil {
@@ -108,6 +110,80 @@ func TestFakeCUDAChild(t *testing.T) {
 		if err := d.Close(); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// testFakeCaptures checks that nothing outside a capture breaks it: an
+// Alloc and a Free while it records, another Device closed meanwhile (as the
+// garbage collector's cleanup of a dropped model does), and that a failure
+// enqueued while capturing is the capture's error and leaves the queue
+// usable. The fake breaks a capture on the same calls a GPU does.
+func testFakeCaptures(t *testing.T, d device.Device) {
+	q := d.Queue(0)
+	old, err := d.Alloc(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := cuda.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Alloc(16); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.BeginCapture(q); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := d.Alloc(4) // zeroed on a stream of its own, not q
+	if err != nil {
+		t.Fatalf("Alloc while capturing: %v", err)
+	}
+	if err := d.Free(old); err != nil {
+		t.Fatalf("Free while capturing: %v", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- other.Close() }()
+	time.Sleep(20 * time.Millisecond) // let Close reach its wait
+	select {
+	case err := <-closed:
+		t.Errorf("another Device closed while a capture was in progress (err %v)", err)
+	default:
+	}
+	q.Fill2D(1, 4, fresh, 4, 5)
+	g, err := d.EndCapture(q)
+	if err != nil {
+		t.Fatalf("EndCapture after an Alloc, a Free and a Close meanwhile: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("Close of the other Device: %v", err)
+	}
+	if err := g.Launch(q); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, 4)
+	if err := q.Download(got, fresh); err != nil || got[3] != 5 {
+		t.Errorf("the replayed Fill2D left %v (err %v), want 5s", got, err)
+	}
+	if err := g.Close(); err != nil {
+		t.Error(err)
+	}
+
+	// A launch that fails while capturing fails the capture, not the queue.
+	if err := d.BeginCapture(q); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FAKE_CUDA_LAUNCH_FAIL", "1")
+	q.Fill2D(1, 4, fresh, 4, 6)
+	os.Unsetenv("FAKE_CUDA_LAUNCH_FAIL")
+	g, err = d.EndCapture(q)
+	if g != nil || err == nil || !strings.Contains(err.Error(), "pp_fill2d") || !strings.Contains(err.Error(), "queue 0 while capturing") {
+		t.Errorf("EndCapture after a failed launch: %v, %v; want no graph and the launch's error", g, err)
+	}
+	if err := q.Sync(); err != nil {
+		t.Errorf("Sync after a failed capture: %v, want the queue usable", err)
+	}
+	if err := d.Free(fresh); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -871,7 +871,14 @@ func testModel(t *testing.T, dev device.Device) {
 	x := e.random(batch * steps * features)
 	y := e.random(batch * outputs)
 	lr := rm.Config().LearningRate
-	for step := 1; step <= 2; step++ {
+	for step := 1; step <= 3; step++ {
+		if step == 3 {
+			// An evaluation pass between training steps: the captured
+			// training passes must still be right (replayed or recaptured).
+			if err := dm.Predict(make([]float32, batch*outputs), nil, x, batch, steps); err != nil {
+				t.Fatal(err)
+			}
+		}
 		want, err := tr.Step(x, y, batch, steps)
 		if err != nil {
 			t.Fatal(err)

@@ -6,7 +6,12 @@
 // runs each block's threads (on real threads with barriers for the kernels
 // that synchronise, serially for the others), cublasSgemmStridedBatched is a
 // column-major reference loop, and stream capture records launches and GEMMs
-// for graph replay. So the Go backend (argument packing, grids, the
+// for graph replay. As on a GPU, a capture breaks (cudaStreamEndCapture
+// fails with cudaErrorStreamCaptureInvalidated) when, while it records, the
+// capturing stream is synchronised or used for a memset or copy (those fail
+// with cudaErrorStreamCaptureUnsupported), or anything synchronises the
+// device: cudaFree, destroying a stream, event or cuBLAS handle, unloading a
+// module. So the Go backend (argument packing, grids, the
 // row-major GEMM mapping, capture) and the kernels' indexing and reductions
 // run here; what it cannot show is NVRTC, real cuBLAS and real GPU timing and
 // memory semantics.
@@ -21,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <atomic>
 #include <barrier>
 #include <functional>
 #include <map>
@@ -125,11 +131,27 @@ static void run_grid(const Kernel* k, unsigned gx, unsigned bx, unsigned by, con
 
 // Stream capture records every launch and GEMM (on any stream) in order.
 typedef std::vector<std::function<void()>> Graph;
-static Graph* recording;
+// Atomics: a device may be closed on another thread while one records.
+static std::atomic<Graph*> recording;
+static std::atomic<void*> capture_stream;
+static std::atomic<bool> invalidated; // the capture broke: EndCapture fails
+
+// device_sync is a call that synchronises the device: it breaks a capture.
+static void device_sync(void) {
+	if (recording) invalidated = true;
+}
+
+// on_capture_stream reports (and breaks the capture for) a memset, copy or
+// synchronisation of the capturing stream.
+static bool on_capture_stream(void* st) {
+	if (!recording || st != capture_stream) return false;
+	invalidated = true;
+	return true;
+}
 
 static void submit(std::function<void()> op) {
-	if (recording)
-		recording->push_back(std::move(op));
+	if (Graph* r = recording.load())
+		r->push_back(std::move(op));
 	else
 		op();
 }
@@ -150,21 +172,32 @@ int cudaMalloc(void** p, size_t n) {
 	*p = malloc(n);
 	return *p ? 0 : 2;
 }
-int cudaFree(void* p) { free(p); return 0; }
-int cudaMemcpyAsync(void* d, const void* s, size_t n, int kind, void* st) { (void)kind; (void)st; memcpy(d, s, n); return 0; }
-int cudaMemsetAsync(void* p, int v, size_t n, void* st) { (void)st; memset(p, v, n); return 0; }
+int cudaFree(void* p) { device_sync(); free(p); return 0; }
+int cudaMemcpyAsync(void* d, const void* s, size_t n, int kind, void* st) {
+	(void)kind;
+	if (on_capture_stream(st)) return 900; // cudaErrorStreamCaptureUnsupported
+	memcpy(d, s, n);
+	return 0;
+}
+int cudaMemsetAsync(void* p, int v, size_t n, void* st) {
+	if (on_capture_stream(st)) return 900;
+	memset(p, v, n);
+	return 0;
+}
 static int handles;
 int cudaStreamCreateWithFlags(void** s, unsigned f) { (void)f; *s = (void*)(uintptr_t)(++handles); return 0; }
-int cudaStreamDestroy(void* s) { (void)s; return 0; }
-int cudaStreamSynchronize(void* s) { (void)s; return 0; }
+int cudaStreamDestroy(void* s) { (void)s; device_sync(); return 0; }
+int cudaStreamSynchronize(void* s) { return on_capture_stream(s) ? 900 : 0; }
 int cudaEventCreateWithFlags(void** e, unsigned f) { (void)f; *e = (void*)(uintptr_t)(++handles); return 0; }
 int cudaEventRecord(void* e, void* s) { (void)e; (void)s; return 0; }
 int cudaStreamWaitEvent(void* s, void* e, unsigned f) { (void)s; (void)e; (void)f; return 0; }
-int cudaEventDestroy(void* e) { (void)e; return 0; }
+int cudaEventDestroy(void* e) { (void)e; device_sync(); return 0; }
 const char* cudaGetErrorString(int e) {
 	switch (e) {
 	case 2: return "out of memory";
 	case 100: return "no CUDA-capable device is detected";
+	case 900: return "operation not permitted when stream is capturing";
+	case 901: return "operation failed due to a previous error during capture";
 	default: return "fake runtime error";
 	}
 }
@@ -176,13 +209,20 @@ int cudaStreamBeginCapture(void* s, int m) {
 	(void)s; (void)m;
 	if (recording) return 900; // cudaErrorStreamCaptureUnsupported
 	recording = new Graph();
+	capture_stream = s;
+	invalidated = false;
 	return 0;
 }
 int cudaStreamEndCapture(void* s, void** g) {
-	(void)s;
-	if (!recording) return 901;
-	*g = recording;
-	recording = nullptr;
+	if (!recording || s != capture_stream) return 400; // cudaErrorInvalidResourceHandle
+	Graph* r = recording.exchange(nullptr);
+	capture_stream = nullptr;
+	if (invalidated) {
+		delete r;
+		*g = nullptr;
+		return 901; // cudaErrorStreamCaptureInvalidated
+	}
+	*g = r;
 	return 0;
 }
 int cudaGraphInstantiateWithFlags(void** x, void* g, unsigned long long f) { (void)f; *x = new Graph(*(Graph*)g); return 0; }
@@ -192,7 +232,7 @@ int cudaGraphDestroy(void* g) { delete (Graph*)g; return 0; }
 
 // libcublas
 int cublasCreate_v2(void** h) { *h = (void*)(uintptr_t)(++handles); return 0; }
-int cublasDestroy_v2(void* h) { (void)h; return 0; }
+int cublasDestroy_v2(void* h) { (void)h; device_sync(); return 0; }
 int cublasSetStream_v2(void* h, void* s) { (void)h; (void)s; return 0; }
 int cublasSetMathMode(void* h, int m) { (void)h; (void)m; return 0; }
 int cublasSetWorkspace_v2(void* h, void* w, size_t n) { (void)h; (void)w; (void)n; return 0; }
@@ -255,7 +295,7 @@ int cuModuleGetFunction(void** f, void* m, const char* n) {
 		}
 	return 500; // CUDA_ERROR_NOT_FOUND
 }
-int cuModuleUnload(void* m) { (void)m; return 0; }
+int cuModuleUnload(void* m) { (void)m; device_sync(); return 0; }
 int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shmem,
                    void* stream, void** params, void** extra) {
 	(void)gy; (void)gz; (void)bz; (void)shmem; (void)stream; (void)extra;
