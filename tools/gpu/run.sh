@@ -13,7 +13,7 @@
 #
 # With the device tool: build here, then
 #   run(command="bash tools/gpu/run.sh gpu", carry=[".gpu"], timeout_s=590)
-# The steps' own timeouts add up to 565 s; a typical run takes about 2 minutes.
+# The steps' own timeouts add up to 580 s; a typical run takes about 2 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -50,15 +50,10 @@ gpu() {
 	cat "$out/summary.txt"
 
 	# 1. Conformance on the GPU (values against the CPU packages, gradients,
-	# Adam, the PyTorch LSTM fixtures, graph replay); the loader tests too.
+	# Adam, the PyTorch LSTM fixtures, graph replay), the precisions
+	# (TestPrecisions: fp32, tf32, bf16 against the CPU); the loader tests too.
 	(cd internal/device/cuda && timeout 100 "$root/.gpu/cuda.test" -test.v -test.count=1) 2>&1 | tee "$out/cuda_test.log"
 	echo "cuda.test exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
-	# With TF32 the 1e-4 tolerance is expected to fail on the larger GEMMs:
-	# the log shows by how much.
-	(cd internal/device/cuda && PERFPREDICT_CUDA_TF32=1 timeout 45 "$root/.gpu/cuda.test" -test.run 'TestConformance' -test.count=1) \
-		2>&1 | tail -30 >"$out/cuda_test_tf32.log"
-	echo "cuda.test (TF32) exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
-
 	# The root package's Model with Config.Device "cuda" against its pure-Go
 	# path (TestDeviceCUDA: predictions, training steps, every tensor,
 	# checkpoint, Clone, Close, Train), and the CPU-device comparisons.
@@ -72,9 +67,14 @@ gpu() {
 	(cd bench && PERFPREDICT_DEVICE=cuda PERFPREDICT_BENCH_BATCHES=1,32,1024,4096 timeout 150 "$root/.gpu/bench.test" \
 		-test.run '^$' -test.bench 'BenchmarkDevice|BenchmarkModel(Predict|Train)' -test.benchtime 2s -test.count=1 -test.v) 2>&1 | tee "$out/bench_cuda.txt"
 	echo "bench.test exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
-	# TF32 tensor cores for the GEMMs (an option): the large-batch graph only.
-	(cd bench && PERFPREDICT_CUDA_TF32=1 PERFPREDICT_DEVICE=cuda PERFPREDICT_BENCH_BATCHES=4096 timeout 60 "$root/.gpu/bench.test" \
-		-test.run '^$' -test.bench 'BenchmarkDeviceModelPredict/batch=4096/graph' -test.benchtime 2s -test.count=1) 2>&1 | tee "$out/bench_cuda_tf32.txt"
+	# The other precisions of the matrix products (PERFPREDICT_CUDA_PRECISION):
+	# inference graphs only (TestPrecisions checked their accuracy above).
+	for p in tf32 bf16; do
+		(cd bench && PERFPREDICT_CUDA_PRECISION=$p PERFPREDICT_DEVICE=cuda PERFPREDICT_BENCH_BATCHES=1,1024,4096 timeout 60 \
+			"$root/.gpu/bench.test" -test.run '^$' -test.bench 'BenchmarkDeviceModelPredict/batch=[0-9]+/graph' \
+			-test.benchtime 2s -test.count=1) 2>&1 | tee "$out/bench_cuda_$p.txt"
+		echo "bench.test ($p) exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
+	done
 
 	# 3. PyTorch with cuDNN on the same GPU, fp32 and bf16 autocast.
 	env LD_LIBRARY_PATH="$orig_ldp" PYTHONUNBUFFERED=1 timeout 100 python3 .gpu/torch_bench.py --device cuda --batches 1,32,1024,4096 --json "$out/torch_cuda.json" \

@@ -51,6 +51,9 @@ struct pp_api {
 	pp_err (*cublasSetMathMode)(void*, int);
 	pp_err (*cublasSgemmStridedBatched)(void*, int, int, int, int, int, const float*, const float*, int, long long,
 	                                    const float*, int, long long, const float*, float*, int, long long, int);
+	pp_err (*cublasGemmStridedBatchedEx)(void*, int, int, int, int, int, const void*, const void*, int, int, long long,
+	                                     const void*, int, int, long long, const void*, void*, int, int, long long, int,
+	                                     int, int); // optional: the bf16 precision needs it
 	pp_err (*cublasSetWorkspace_v2)(void*, void*, size_t);   // optional
 	const char* (*cublasGetStatusString)(pp_err);            // optional
 	// libnvrtc
@@ -98,7 +101,8 @@ static const char* pp_load_cudart(struct pp_api* api, void* h) {
 
 static const char* pp_load_cublas(struct pp_api* api, void* h) {
 	PP_SYM(cublasCreate_v2); PP_SYM(cublasDestroy_v2); PP_SYM(cublasSetStream_v2); PP_SYM(cublasSetMathMode);
-	PP_SYM(cublasSgemmStridedBatched); PP_OPT(cublasSetWorkspace_v2); PP_OPT(cublasGetStatusString);
+	PP_SYM(cublasSgemmStridedBatched); PP_OPT(cublasGemmStridedBatchedEx); PP_OPT(cublasSetWorkspace_v2);
+	PP_OPT(cublasGetStatusString);
 	return NULL;
 }
 
@@ -295,11 +299,26 @@ int pp_cublas_create(uint64_t* h, uint64_t stream, uint64_t ws, size_t ws_size, 
 
 int pp_cublas_destroy(uint64_t h) { PP_BIND(); int e = pp.cublasDestroy_v2(PP_PTR(h)); return e ? PP_CUBLAS + e : 0; }
 
+int pp_has_gemm_ex(void) { return pp.cublasGemmStridedBatchedEx != NULL; }
+
+// pp_sgemm multiplies float32 matrices: with cublasSgemmStridedBatched when
+// compute is 0, else with cublasGemmStridedBatchedEx and that
+// cublasComputeType_t (75, CUBLAS_COMPUTE_32F_FAST_16BF: inputs rounded to
+// bfloat16 for the tensor cores, float32 accumulation and output).
 int pp_sgemm(uint64_t h, int ta, int tb, int m, int n, int k, float alpha, uint64_t a, int lda, long long sa,
-                    uint64_t b, int ldb, long long sb, float beta, uint64_t c, int ldc, long long sc, int batch) {
+                    uint64_t b, int ldb, long long sb, float beta, uint64_t c, int ldc, long long sc, int batch,
+                    int compute) {
 	PP_BIND();
-	int e = pp.cublasSgemmStridedBatched(PP_PTR(h), ta, tb, m, n, k, &alpha, (const float*)PP_PTR(a), lda, sa,
-	                                     (const float*)PP_PTR(b), ldb, sb, &beta, (float*)PP_PTR(c), ldc, sc, batch);
+	int e;
+	if (compute) {
+		const int f32 = 0; // CUDA_R_32F
+		e = pp.cublasGemmStridedBatchedEx(PP_PTR(h), ta, tb, m, n, k, &alpha, PP_PTR(a), f32, lda, sa, PP_PTR(b), f32,
+		                                  ldb, sb, &beta, PP_PTR(c), f32, ldc, sc, batch, compute,
+		                                  -1); // CUBLAS_GEMM_DEFAULT
+	} else {
+		e = pp.cublasSgemmStridedBatched(PP_PTR(h), ta, tb, m, n, k, &alpha, (const float*)PP_PTR(a), lda, sa,
+		                                 (const float*)PP_PTR(b), ldb, sb, &beta, (float*)PP_PTR(c), ldc, sc, batch);
+	}
 	return e ? PP_CUBLAS + e : 0;
 }
 

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -19,13 +20,6 @@ import (
 )
 
 func init() { device.Register("cuda", Open) }
-
-const (
-	numQueues     = 2
-	blasWorkspace = 32 << 20 // cuBLAS workspace per handle (what NVIDIA recommends for Hopper)
-	blockSize     = 256      // PP_BLOCK in kernels.cu
-	maxGrid       = 1 << 16  // grid-stride kernels need no more blocks
-)
 
 // Device is an NVIDIA GPU driven through cudart, cuBLAS and NVRTC-compiled
 // kernels. Only one device per process is supported (the driver context is
@@ -38,6 +32,9 @@ type Device struct {
 	mu     sync.Mutex
 	allocs map[uint64]int // root allocations: device pointer -> bytes
 	closed bool
+
+	precision   Precision
+	gemmCompute C.int // pp_sgemm's compute argument: 0, or a cublasComputeType_t
 
 	queues []*queue
 	module C.uint64_t
@@ -80,12 +77,30 @@ func endCaptureLocked() {
 }
 
 // Open loads the libraries (once per process), opens the device
-// PERFPREDICT_CUDA_DEVICE (default 0), compiles the kernels for its compute
-// capability and creates the queues. Every failure is a returned error with
-// CUDA's error string.
+// PERFPREDICT_CUDA_DEVICE (default 0) with the precision
+// PERFPREDICT_CUDA_PRECISION (default fp32), compiles the kernels for its
+// compute capability and creates the queues. Every failure is a returned
+// error with CUDA's error string.
 func Open() (device.Device, error) {
+	p, err := precisionFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return OpenPrecision(p)
+}
+
+// OpenPrecision is Open with the matrix products' precision given.
+func OpenPrecision(p Precision) (device.Device, error) {
+	switch p {
+	case FP32, TF32, BF16:
+	default:
+		return nil, fmt.Errorf("cuda: precision %q: want fp32, tf32 or bf16", p)
+	}
 	if err := loadLibraries(); err != nil {
 		return nil, err
+	}
+	if p == BF16 && C.pp_has_gemm_ex() == 0 {
+		return nil, errors.New("cuda: the bf16 precision needs cublasGemmStridedBatchedEx, which this libcublas lacks")
 	}
 	ordinal := 0
 	if s := os.Getenv("PERFPREDICT_CUDA_DEVICE"); s != "" {
@@ -104,9 +119,12 @@ func Open() (device.Device, error) {
 		return nil, fmt.Errorf("cuda: the driver supports CUDA %s but the libraries are CUDA %s: update the driver or point %s at older libraries",
 			cudaVersion(int(drv)), cudaVersion(int(rt)), LibsEnv)
 	}
-	d := &Device{ordinal: ordinal, major: int(major), minor: int(minor), allocs: map[uint64]int{}}
+	d := &Device{ordinal: ordinal, major: int(major), minor: int(minor), allocs: map[uint64]int{}, precision: p}
 	d.name = fmt.Sprintf("cuda:%d %s (sm_%d%d, driver %s, runtime %s)", ordinal, C.GoString(&name[0]), d.major, d.minor,
 		cudaVersion(int(drv)), cudaVersion(int(rt)))
+	if p != FP32 {
+		d.name = strings.TrimSuffix(d.name, ")") + ", " + string(p) + " matrix products)"
+	}
 	if err := d.loadKernels(); err != nil {
 		return nil, err
 	}
@@ -114,8 +132,11 @@ func Open() (device.Device, error) {
 		return nil, errors.Join(err, d.Close())
 	}
 	mathMode := C.int(0) // CUBLAS_DEFAULT_MATH: full fp32
-	if os.Getenv("PERFPREDICT_CUDA_TF32") == "1" {
+	switch p {
+	case TF32:
 		mathMode = 3 // CUBLAS_TF32_TENSOR_OP_MATH
+	case BF16:
+		d.gemmCompute = 75 // CUBLAS_COMPUTE_32F_FAST_16BF
 	}
 	for i := 0; i < numQueues; i++ {
 		q := &queue{dev: d, id: i}
@@ -206,6 +227,9 @@ func (d *Device) loadKernels() error {
 }
 
 func (d *Device) Name() string { return d.name }
+
+// Precision is the arithmetic of the device's matrix products.
+func (d *Device) Precision() Precision { return d.precision }
 
 // buffer is device memory: a root allocation or a view of one.
 type buffer struct {

@@ -96,3 +96,9 @@ func TestLoaderMissingSymbol(t *testing.T) {
 		t.Fatalf("loading a library without CUDA's symbols: %v, want the missing symbol named", err)
 	}
 }
+
+func TestOpenPrecisionUnknown(t *testing.T) {
+	if _, err := OpenPrecision("fp16"); err == nil || !strings.Contains(err.Error(), `precision "fp16"`) {
+		t.Errorf(`OpenPrecision("fp16"): %v`, err)
+	}
+}

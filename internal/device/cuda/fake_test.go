@@ -53,7 +53,7 @@ func TestFakeCUDA(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cuda.BuildFake(t, dir, src)
-	for _, mode := range []string{"nodevice", "olddriver", "badkernel", "ok", "conformance"} {
+	for _, mode := range []string{"nodevice", "olddriver", "badkernel", "ok", "conformance", "precision"} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFakeCUDAChild$", "-test.v")
 			cmd.Env = append(os.Environ(), "FAKE_CUDA="+mode, cuda.LibsEnv+"="+dir)
@@ -102,6 +102,14 @@ func TestFakeCUDAChild(t *testing.T) {
 		}
 		testFakeCaptures(t, d)
 		testFakeDevice(t, d)
+	case "precision":
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		checkPrecisions(t, 3, 12)
 	case "conformance":
 		if err != nil {
 			t.Fatal(err)

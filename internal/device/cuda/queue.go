@@ -183,7 +183,7 @@ func (q *queue) Gemm(g device.GemmArgs) {
 	}
 	q.fail(check("cublasSgemmStridedBatched", C.pp_sgemm(q.blas, op(g.TransB), op(g.TransA), C.int(g.N), C.int(g.M), C.int(g.K),
 		C.float(g.Alpha), b, C.int(ldb), C.longlong(g.StrideB), a, C.int(lda), C.longlong(g.StrideA),
-		C.float(g.Beta), q.dev.ptr(g.C), C.int(g.LDC), C.longlong(g.StrideC), C.int(g.Batches()))))
+		C.float(g.Beta), q.dev.ptr(g.C), C.int(g.LDC), C.longlong(g.StrideC), C.int(g.Batches()), q.dev.gemmCompute)))
 }
 
 // colSumRows is PP_COLSUM_ROWS in kernels.cu: the block is 32 x colSumRows.

@@ -15,3 +15,6 @@ func init() { device.Register("cuda", Open) }
 
 // Open reports that the backend is not in this build.
 func Open() (device.Device, error) { return nil, ErrNotBuilt }
+
+// OpenPrecision reports that the backend is not in this build.
+func OpenPrecision(Precision) (device.Device, error) { return nil, ErrNotBuilt }

@@ -236,12 +236,23 @@ int cublasDestroy_v2(void* h) { (void)h; device_sync(); return 0; }
 int cublasSetStream_v2(void* h, void* s) { (void)h; (void)s; return 0; }
 int cublasSetMathMode(void* h, int m) { (void)h; (void)m; return 0; }
 int cublasSetWorkspace_v2(void* h, void* w, size_t n) { (void)h; (void)w; (void)n; return 0; }
-int cublasSgemmStridedBatched(void* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda,
-                              long long sa, const float* B, int ldb, long long sb, const float* beta, float* C, int ldc,
-                              long long sc, int batch) {
-	(void)h;
+// bf16 rounds x to bfloat16 (round to nearest even), as the tensor cores
+// see the inputs under CUBLAS_COMPUTE_32F_FAST_16BF.
+static float bf16(float x) {
+	uint32_t u;
+	memcpy(&u, &x, 4);
+	if ((u & 0x7f800000u) != 0x7f800000u) u += 0x7fffu + ((u >> 16) & 1u);
+	u &= 0xffff0000u;
+	memcpy(&x, &u, 4);
+	return x;
+}
+
+static int gemm(int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda, long long sa,
+                const float* B, int ldb, long long sb, const float* beta, float* C, int ldc, long long sc, int batch,
+                bool round_bf16) {
 	float al = *alpha, be = *beta;
 	submit([=]() {
+		auto in = [=](float v) { return round_bf16 ? bf16(v) : v; };
 		for (int i = 0; i < batch; i++) {
 			const float* a = A + i * sa;
 			const float* b = B + i * sb;
@@ -252,7 +263,7 @@ int cublasSgemmStridedBatched(void* h, int ta, int tb, int m, int n, int k, cons
 					for (int p = 0; p < k && al != 0; p++) {
 						float av = ta ? a[p + (long long)row * lda] : a[row + (long long)p * lda];
 						float bv = tb ? b[col + (long long)p * ldb] : b[p + (long long)col * ldb];
-						acc += (double)av * bv;
+						acc += (double)in(av) * in(bv);
 					}
 					float* cv = &c[row + (long long)col * ldc];
 					*cv = (float)(al * acc + (be == 0 ? 0.0 : (double)be * *cv));
@@ -260,6 +271,24 @@ int cublasSgemmStridedBatched(void* h, int ta, int tb, int m, int n, int k, cons
 		}
 	});
 	return 0;
+}
+
+int cublasSgemmStridedBatched(void* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda,
+                              long long sa, const float* B, int ldb, long long sb, const float* beta, float* C, int ldc,
+                              long long sc, int batch) {
+	(void)h;
+	return gemm(ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch, false);
+}
+
+// Only float32 matrices, with compute type 68 (CUBLAS_COMPUTE_32F) or 75
+// (CUBLAS_COMPUTE_32F_FAST_16BF); anything else is CUBLAS_STATUS_NOT_SUPPORTED.
+int cublasGemmStridedBatchedEx(void* h, int ta, int tb, int m, int n, int k, const void* alpha, const void* A, int at,
+                               int lda, long long sa, const void* B, int bt, int ldb, long long sb, const void* beta,
+                               void* C, int ct, int ldc, long long sc, int batch, int compute, int algo) {
+	(void)h; (void)algo;
+	if (at != 0 || bt != 0 || ct != 0 || (compute != 68 && compute != 75)) return 15;
+	return gemm(ta, tb, m, n, k, (const float*)alpha, (const float*)A, lda, sa, (const float*)B, ldb, sb,
+	            (const float*)beta, (float*)C, ldc, sc, batch, compute == 75);
 }
 const char* cublasGetStatusString(int s) { (void)s; return "fake cuBLAS error"; }
 

@@ -1,0 +1,51 @@
+package cuda
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Precision is the arithmetic of the device's matrix products; every other
+// operation, and every buffer, is float32 whatever it is.
+type Precision string
+
+const (
+	// FP32 multiplies in full float32 (the default): results match the
+	// CPU within 1e-4.
+	FP32 Precision = "fp32"
+	// TF32 lets cuBLAS use the TF32 tensor cores (10-bit mantissas in the
+	// products, float32 accumulation).
+	TF32 Precision = "tf32"
+	// BF16 rounds the products' inputs to bfloat16 for the tensor cores
+	// (CUBLAS_COMPUTE_32F_FAST_16BF), accumulating in float32: bf16
+	// inference with float32 storage. Results match the CPU within about
+	// 2e-2 relative; meant for serving, not training.
+	BF16 Precision = "bf16"
+)
+
+// PrecisionEnv names the environment variable Open reads the precision
+// from ("fp32", "tf32" or "bf16"; PERFPREDICT_CUDA_TF32=1 also means tf32).
+const PrecisionEnv = "PERFPREDICT_CUDA_PRECISION"
+
+// precisionFromEnv returns the precision the environment asks for.
+func precisionFromEnv() (Precision, error) {
+	s := strings.ToLower(strings.TrimSpace(os.Getenv(PrecisionEnv)))
+	switch Precision(s) {
+	case "":
+		if os.Getenv("PERFPREDICT_CUDA_TF32") == "1" {
+			return TF32, nil
+		}
+		return FP32, nil
+	case FP32, TF32, BF16:
+		return Precision(s), nil
+	}
+	return "", fmt.Errorf("cuda: %s=%q: want fp32, tf32 or bf16", PrecisionEnv, os.Getenv(PrecisionEnv))
+}
+
+const (
+	numQueues     = 2
+	blasWorkspace = 32 << 20 // cuBLAS workspace per handle (what NVIDIA recommends for Hopper)
+	blockSize     = 256      // PP_BLOCK in kernels.cu
+	maxGrid       = 1 << 16  // grid-stride kernels need no more blocks
+)
