@@ -67,7 +67,7 @@ func (g *GemmArgs) Check() {
 	if g.TransB {
 		br, bc = g.N, g.K
 	}
-	check := func(name string, b Buffer, rows, cols, ld, stride int) {
+	check := func(name string, b Buffer, rows, cols, ld, stride int, bf16 bool) {
 		if nb > 1 && stride < 0 {
 			panic(fmt.Sprintf("device: Gemm: %s has negative batch stride %d", name, stride))
 		}
@@ -77,13 +77,17 @@ func (g *GemmArgs) Check() {
 		if ld < cols {
 			panic(fmt.Sprintf("device: Gemm: %s has row stride %d below its %d columns", name, ld, cols))
 		}
-		NeedLen("Gemm", name, b, (nb-1)*stride+(rows-1)*ld+cols)
+		n := (nb-1)*stride + (rows-1)*ld + cols
+		if bf16 {
+			n = BF16Len(n)
+		}
+		NeedLen("Gemm", name, b, n)
 	}
 	if g.Alpha != 0 && g.K > 0 {
-		check("A", g.A, ar, ac, g.LDA, g.StrideA)
-		check("B", g.B, br, bc, g.LDB, g.StrideB)
+		check("A", g.A, ar, ac, g.LDA, g.StrideA, g.BF16)
+		check("B", g.B, br, bc, g.LDB, g.StrideB, g.BF16)
 	}
-	check("C", g.C, g.M, g.N, g.LDC, g.StrideC)
+	check("C", g.C, g.M, g.N, g.LDC, g.StrideC, false)
 	if nb > 1 && g.M > 0 && g.N > 0 && g.StrideC < (g.M-1)*g.LDC+g.N {
 		panic(fmt.Sprintf("device: Gemm: batch stride of C (%d) makes products overlap (each spans %d)", g.StrideC, (g.M-1)*g.LDC+g.N))
 	}
@@ -103,6 +107,12 @@ func (a *CellArgs) Check() {
 	NeedMatrix(op, "C", a.C, B, H, a.LDC, false)
 	NeedMatrix(op, "H", a.H, B, H, a.LDH, false)
 	NeedMatrix(op, "TanhC", a.TanhC, B, H, a.LDTanhC, false)
+	if a.HBF16 != nil {
+		if a.LDHBF16 < H {
+			panic(fmt.Sprintf("device: %s: HBF16 has row stride %d below its %d columns", op, a.LDHBF16, H))
+		}
+		NeedLen(op, "HBF16", a.HBF16, BF16Len((B-1)*a.LDHBF16+H))
+	}
 }
 
 // Check panics if the operands do not fit the shape.

@@ -247,6 +247,24 @@ func (q *cpuQueue) Mul(dst, a, b Buffer) {
 func (q *cpuQueue) Gemm(g GemmArgs) {
 	g.Check()
 	a, b, c := host(g.A), host(g.B), host(g.C)
+	if g.BF16 {
+		// The reference: unpack the operands, then the float32 product.
+		q.dev.exec(func() {
+			// Unpacked per run: a replayed graph sees the operands' new values.
+			var ua, ub []float32
+			if g.Alpha != 0 && g.K > 0 {
+				ua, ub = UnpackBF16(a, 2*len(a)), UnpackBF16(b, 2*len(b))
+			}
+			for i := 0; i < g.Batches(); i++ {
+				var ai, bi []float32
+				if g.Alpha != 0 && g.K > 0 {
+					ai, bi = ua[i*g.StrideA:], ub[i*g.StrideB:]
+				}
+				blas.Sgemm(g.TransA, g.TransB, g.M, g.N, g.K, g.Alpha, ai, g.LDA, bi, g.LDB, g.Beta, c[i*g.StrideC:], g.LDC)
+			}
+		})
+		return
+	}
 	q.dev.exec(func() {
 		for i := 0; i < g.Batches(); i++ {
 			var ai, bi []float32
@@ -277,7 +295,7 @@ func (q *cpuQueue) ColumnSum(rows, cols int, dst Buffer, beta float32, src Buffe
 func (q *cpuQueue) LSTMCellForward(a CellArgs) {
 	a.Check()
 	B, H := a.Batch, a.Hidden
-	gates, cPrev, c, h, tanhC := host(a.Gates), host(a.CPrev), host(a.C), host(a.H), host(a.TanhC)
+	gates, cPrev, c, h, tanhC, hb := host(a.Gates), host(a.CPrev), host(a.C), host(a.H), host(a.TanhC), host(a.HBF16)
 	q.dev.exec(func() {
 		zero := make([]float32, H)
 		for b := 0; b < B; b++ {
@@ -285,7 +303,13 @@ func (q *cpuQueue) LSTMCellForward(a CellArgs) {
 			if cPrev != nil {
 				cp = cPrev[b*a.LDCPrev : b*a.LDCPrev+H]
 			}
-			asm.LSTMCellForward(gates[b*a.LDGates:b*a.LDGates+4*H], cp, c[b*a.LDC:b*a.LDC+H], h[b*a.LDH:b*a.LDH+H], tanhC[b*a.LDTanhC:b*a.LDTanhC+H])
+			hRow := h[b*a.LDH : b*a.LDH+H]
+			asm.LSTMCellForward(gates[b*a.LDGates:b*a.LDGates+4*H], cp, c[b*a.LDC:b*a.LDC+H], hRow, tanhC[b*a.LDTanhC:b*a.LDTanhC+H])
+			if hb != nil {
+				for j, v := range hRow {
+					setBF16(hb, b*a.LDHBF16+j, BF16Bits(v))
+				}
+			}
 		}
 	})
 }
@@ -428,6 +452,17 @@ func (q *cpuQueue) Adam(a AdamArgs) {
 			m[j], v[j] = mj, vj
 			denom := float32(math.Sqrt(float64(vj)))/s.BC2Sqrt + s.Eps
 			p[j] += s.NegStep * mj / denom
+		}
+	})
+}
+
+func (q *cpuQueue) ConvertBF16(n int, dst, src Buffer) {
+	NeedLen("ConvertBF16", "dst", dst, BF16Len(n))
+	NeedLen("ConvertBF16", "src", src, n)
+	d, x := host(dst), host(src)
+	q.dev.exec(func() {
+		for i, v := range x[:n] {
+			setBF16(d, i, BF16Bits(v))
 		}
 	})
 }

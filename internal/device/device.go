@@ -165,12 +165,26 @@ type Queue interface {
 	BatchNormBackward(a BatchNormArgs)
 	// Adam applies one torch.optim.Adam update to one tensor (see AdamArgs).
 	Adam(a AdamArgs)
+	// ConvertBF16 rounds src[i] to bfloat16 (to nearest, ties to even) into
+	// value i of dst for i < n; dst holds BF16Len(n) elements (see bf16.go).
+	ConvertBF16(n int, dst, src Buffer)
+}
+
+// BF16Preferrer is implemented by devices opened for bfloat16 inference
+// (the CUDA backend's bf16 precision): NewModel on one predicts with
+// bfloat16 matrix products in its LSTM (see Model.SetBF16).
+type BF16Preferrer interface {
+	PrefersBF16() bool
 }
 
 // GemmArgs is C_i = Alpha*op(A_i)*op(B_i) + Beta*C_i for i < Batch (0 means
 // 1), row-major, where op(A_i) is M x K (A_i = A[i*StrideA:] with row stride
 // LDA, transposed when TransA), op(B_i) is K x N and C_i is M x N. When Beta is
 // 0, C is not read. Products of one call must not overlap in C.
+//
+// With BF16, A and B hold bfloat16 values (packed, see bf16.go) and LDA,
+// StrideA, LDB and StrideB count bfloat16 values; the products of those
+// values are summed in float32 into C, which stays float32.
 type GemmArgs struct {
 	TransA, TransB bool
 	M, N, K        int
@@ -182,6 +196,7 @@ type GemmArgs struct {
 	C              Buffer
 	LDC, StrideC   int
 	Batch          int
+	BF16           bool
 }
 
 // CellArgs is one LSTM time step over a batch; every operand is a
@@ -190,7 +205,9 @@ type GemmArgs struct {
 // Gates holds the 4H pre-activations in the order i, f, g, o and is
 // overwritten with the activations sigmoid(i), sigmoid(f), tanh(g),
 // sigmoid(o); C = f*CPrev + i*g, TanhC = tanh(C), H = o*TanhC. CPrev nil is the
-// zero initial state. CPrev may be C (in place).
+// zero initial state. CPrev may be C (in place). HBF16, when not nil, also
+// receives H rounded to bfloat16 (packed, rows LDHBF16 bfloat16 values
+// apart), the operand of the next bfloat16 matrix products.
 type CellArgs struct {
 	Batch, Hidden int
 	Gates         Buffer
@@ -203,6 +220,8 @@ type CellArgs struct {
 	LDH           int
 	TanhC         Buffer
 	LDTanhC       int
+	HBF16         Buffer
+	LDHBF16       int
 }
 
 // CellGradArgs is the backward pass of one LSTM step over a batch. DH

@@ -31,6 +31,12 @@ type Tensor struct {
 // directions of a layer run concurrently; layers are joined with WaitFor.
 // Forward and Backward leave their results ready on queue 0.
 //
+// With SetBF16, evaluation passes (not training) run the matrix products in
+// bfloat16: the input and the weights are rounded to bfloat16 copies at the
+// start of each pass (inside a captured graph too, so the copies cannot go
+// stale), each cell also writes its h in bfloat16, and the products sum in
+// float32. The cell arithmetic and the outputs stay float32.
+//
 // An LSTM holds the parameters, their gradients and one pass's activations
 // on the device; it is used by one goroutine at a time.
 type LSTM struct {
@@ -50,6 +56,10 @@ type LSTM struct {
 	grad [2]Buffer          // ping-pong input gradients [B*T, max(Input, dirs*H)]
 	own  map[*Buffer]Buffer // the allocation behind each slot this LSTM filled
 	gen  int                // counts allocations, so callers can tell buffers moved
+
+	bf16  bool     // evaluation passes multiply in bfloat16
+	xBF   Buffer   // x in bfloat16 (packed)
+	outBF []Buffer // [layer] each layer's h in bfloat16 (packed)
 }
 
 type devCell struct {
@@ -57,7 +67,19 @@ type devCell struct {
 	reverse                  bool
 	wih, whh, bih, bhh, bias Buffer
 	dwih, dwhh, dbih, dbhh   Buffer
+	wihBF, whhBF             Buffer // bfloat16 copies, for bf16 evaluation
 }
+
+// SetBF16 switches bfloat16 matrix products in evaluation passes on or off
+// (see LSTM); the next Prepare allocates what they need. The hidden size
+// must be even, so that each step's h starts a float32 element.
+func (l *LSTM) SetBF16(on bool) { l.bf16 = on }
+
+// BF16 reports whether evaluation passes multiply in bfloat16.
+func (l *LSTM) BF16() bool { return l.bf16 }
+
+// useBF16 reports whether the prepared pass multiplies in bfloat16.
+func (l *LSTM) useBF16() bool { return l.bf16 && !l.train }
 
 type actBufs struct{ gates, c, tanhC Buffer }
 
@@ -279,6 +301,31 @@ func (l *LSTM) Prepare(batch, steps int, train bool) error {
 			}
 		}
 	}
+	if l.bf16 && !train {
+		if H%2 != 0 {
+			return fmt.Errorf("device: LSTM: bfloat16 passes need an even hidden size, not %d", H)
+		}
+		if l.outBF == nil {
+			l.outBF = make([]Buffer, l.cfg.Layers)
+		}
+		if err := l.alloc(&l.xBF, BF16Len(bt*l.cfg.Input)); err != nil {
+			return err
+		}
+		for k := range l.outBF {
+			if err := l.alloc(&l.outBF[k], BF16Len(bt*DH)); err != nil {
+				return err
+			}
+			for d := range l.cells[k] {
+				c := &l.cells[k][d]
+				if err := l.alloc(&c.wihBF, BF16Len(G*c.in)); err != nil {
+					return err
+				}
+				if err := l.alloc(&c.whhBF, BF16Len(G*H)); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	l.batch, l.steps, l.train = batch, steps, train
 	return nil
 }
@@ -321,6 +368,9 @@ func (l *LSTM) Forward(x []float32, batch, steps int, train bool) (Buffer, error
 func (l *LSTM) Enqueue() {
 	q0 := l.dev.Queue(0)
 	qs := l.queues()
+	if l.useBF16() {
+		l.enqueueBF16Copies(q0)
+	}
 	for _, q := range qs[1:] {
 		q.WaitFor(q0)
 	}
@@ -336,6 +386,19 @@ func (l *LSTM) Enqueue() {
 		q0.WaitFor(q)
 	}
 	l.ready = true
+}
+
+// enqueueBF16Copies enqueues the bfloat16 copies of the input and the
+// weights on q, before the other queues wait for it.
+func (l *LSTM) enqueueBF16Copies(q Queue) {
+	q.ConvertBF16(l.batch*l.steps*l.cfg.Input, l.xBF, l.x)
+	for k := range l.cells {
+		for d := range l.cells[k] {
+			c := &l.cells[k][d]
+			q.ConvertBF16(c.wih.Len(), c.wihBF, c.wih)
+			q.ConvertBF16(c.whh.Len(), c.whhBF, c.whh)
+		}
+	}
 }
 
 // queues returns the queue of each direction.
@@ -379,9 +442,17 @@ func (l *LSTM) forwardDir(q Queue, k, d int) {
 	G, DH := 4*H, l.dirs*H
 	a := l.actBufs(k, d)
 	out := l.out[k]
+	bf := l.useBF16()
 	q.Copy2D(B*T, G, a.gates, G, c.bias, 0)
-	q.Gemm(GemmArgs{TransB: true, M: B * T, N: G, K: c.in, Alpha: 1, Beta: 1,
-		A: l.input(k), LDA: c.in, B: c.wih, LDB: c.in, C: a.gates, LDC: G})
+	proj := GemmArgs{TransB: true, M: B * T, N: G, K: c.in, Alpha: 1, Beta: 1,
+		A: l.input(k), LDA: c.in, B: c.wih, LDB: c.in, C: a.gates, LDC: G}
+	if bf {
+		proj.BF16, proj.A, proj.B = true, l.xBF, c.wihBF
+		if k > 0 {
+			proj.A = l.outBF[k-1]
+		}
+	}
+	q.Gemm(proj)
 	for step := 0; step < T; step++ {
 		t, prev := step, step-1
 		if c.reverse {
@@ -393,9 +464,17 @@ func (l *LSTM) forwardDir(q Queue, k, d int) {
 			C: from(a.c, t*H), LDC: T * H,
 			H: from(out, t*DH+d*H), LDH: T * DH,
 			TanhC: from(a.tanhC, t*H), LDTanhC: T * H}
+		if bf {
+			// H is even: every step's h starts a float32 element.
+			cell.HBF16, cell.LDHBF16 = from(l.outBF[k], (t*DH+d*H)/2), T*DH
+		}
 		if step > 0 {
-			q.Gemm(GemmArgs{TransB: true, M: B, N: G, K: H, Alpha: 1, Beta: 1,
-				A: from(out, prev*DH+d*H), LDA: T * DH, B: c.whh, LDB: H, C: gt, LDC: T * G})
+			rec := GemmArgs{TransB: true, M: B, N: G, K: H, Alpha: 1, Beta: 1,
+				A: from(out, prev*DH+d*H), LDA: T * DH, B: c.whh, LDB: H, C: gt, LDC: T * G}
+			if bf {
+				rec.BF16, rec.A, rec.B = true, from(l.outBF[k], (prev*DH+d*H)/2), c.whhBF
+			}
+			q.Gemm(rec)
 			cell.CPrev, cell.LDCPrev = from(a.c, prev*H), T*H
 		}
 		q.LSTMCellForward(cell)

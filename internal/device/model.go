@@ -135,6 +135,9 @@ func NewModel(dev Device, cfg ModelConfig) (*Model, error) {
 	for _, t := range m.lstm.Tensors() {
 		m.add(&modelTensor{name: "lstm." + t.Name, data: t.Data, grad: t.Grad})
 	}
+	if p, ok := dev.(BF16Preferrer); ok && p.PrefersBF16() && cfg.Hidden%2 == 0 {
+		m.lstm.SetBF16(true)
+	}
 	dim := m.lstm.OutputSize()
 	newTensor := func(name string, n int, trainable bool) *modelTensor {
 		if err != nil {
@@ -225,6 +228,19 @@ func (m *Model) grow(slot *Buffer, n int) error {
 	m.dropGraph()
 	return nil
 }
+
+// SetBF16 switches the LSTM's bfloat16 matrix products in predictions on or
+// off (see LSTM.SetBF16; training steps multiply in float32 either way).
+// NewModel switches them on for a device that prefers them (BF16Preferrer).
+func (m *Model) SetBF16(on bool) {
+	if on != m.lstm.BF16() {
+		m.lstm.SetBF16(on)
+		m.dropGraph()
+	}
+}
+
+// BF16 reports whether predictions multiply in bfloat16 in the LSTM.
+func (m *Model) BF16() bool { return m.lstm.BF16() }
 
 // dropGraph drops every captured pass (the buffers they use moved).
 func (m *Model) dropGraph() {

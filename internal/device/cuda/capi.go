@@ -301,19 +301,20 @@ int pp_cublas_destroy(uint64_t h) { PP_BIND(); int e = pp.cublasDestroy_v2(PP_PT
 
 int pp_has_gemm_ex(void) { return pp.cublasGemmStridedBatchedEx != NULL; }
 
-// pp_sgemm multiplies float32 matrices: with cublasSgemmStridedBatched when
-// compute is 0, else with cublasGemmStridedBatchedEx and that
-// cublasComputeType_t (75, CUBLAS_COMPUTE_32F_FAST_16BF: inputs rounded to
-// bfloat16 for the tensor cores, float32 accumulation and output).
+// pp_sgemm multiplies matrices into float32 ones: with
+// cublasSgemmStridedBatched when compute is 0, else with
+// cublasGemmStridedBatchedEx, operands of cudaDataType ab_type (14,
+// CUDA_R_16BF: bfloat16) and that cublasComputeType_t (68,
+// CUBLAS_COMPUTE_32F).
 int pp_sgemm(uint64_t h, int ta, int tb, int m, int n, int k, float alpha, uint64_t a, int lda, long long sa,
                     uint64_t b, int ldb, long long sb, float beta, uint64_t c, int ldc, long long sc, int batch,
-                    int compute) {
+                    int ab_type, int compute) {
 	PP_BIND();
 	int e;
 	if (compute) {
 		const int f32 = 0; // CUDA_R_32F
-		e = pp.cublasGemmStridedBatchedEx(PP_PTR(h), ta, tb, m, n, k, &alpha, PP_PTR(a), f32, lda, sa, PP_PTR(b), f32,
-		                                  ldb, sb, &beta, PP_PTR(c), f32, ldc, sc, batch, compute,
+		e = pp.cublasGemmStridedBatchedEx(PP_PTR(h), ta, tb, m, n, k, &alpha, PP_PTR(a), ab_type, lda, sa, PP_PTR(b),
+		                                  ab_type, ldb, sb, &beta, PP_PTR(c), f32, ldc, sc, batch, compute,
 		                                  -1); // CUBLAS_GEMM_DEFAULT
 	} else {
 		e = pp.cublasSgemmStridedBatched(PP_PTR(h), ta, tb, m, n, k, &alpha, (const float*)PP_PTR(a), lda, sa,

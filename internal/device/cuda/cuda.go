@@ -33,8 +33,7 @@ type Device struct {
 	allocs map[uint64]int // root allocations: device pointer -> bytes
 	closed bool
 
-	precision   Precision
-	gemmCompute C.int // pp_sgemm's compute argument: 0, or a cublasComputeType_t
+	precision Precision
 
 	queues []*queue
 	module C.uint64_t
@@ -132,11 +131,10 @@ func OpenPrecision(p Precision) (device.Device, error) {
 		return nil, errors.Join(err, d.Close())
 	}
 	mathMode := C.int(0) // CUBLAS_DEFAULT_MATH: full fp32
-	switch p {
-	case TF32:
+	if p != FP32 {
+		// bf16: the float32 products beside the LSTM's bfloat16 ones
+		// (attention, the head) use TF32, finer than bfloat16.
 		mathMode = 3 // CUBLAS_TF32_TENSOR_OP_MATH
-	case BF16:
-		d.gemmCompute = 75 // CUBLAS_COMPUTE_32F_FAST_16BF
 	}
 	for i := 0; i < numQueues; i++ {
 		q := &queue{dev: d, id: i}
@@ -230,6 +228,10 @@ func (d *Device) Name() string { return d.name }
 
 // Precision is the arithmetic of the device's matrix products.
 func (d *Device) Precision() Precision { return d.precision }
+
+// PrefersBF16 reports whether the device was opened for bfloat16 inference:
+// device.NewModel then runs its LSTM's products in bfloat16 when predicting.
+func (d *Device) PrefersBF16() bool { return d.precision == BF16 }
 
 // buffer is device memory: a root allocation or a view of one.
 type buffer struct {

@@ -9,6 +9,15 @@
 
 __device__ __forceinline__ float pp_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+// pp_bf16 rounds x to bfloat16 bits, to nearest with ties to even (a NaN
+// becomes the quiet NaN 0x7fc0), as device.BF16Bits does.
+__device__ __forceinline__ unsigned short pp_bf16(float x) {
+	unsigned int u = __float_as_uint(x);
+	if ((u & 0x7f800000u) == 0x7f800000u) return (u & 0x007fffffu) ? 0x7fc0 : (unsigned short)(u >> 16);
+	u += 0x7fffu + ((u >> 16) & 1u);
+	return (unsigned short)(u >> 16);
+}
+
 // Grid-stride loop over n items.
 #define PP_FOR(i, n) \
 	for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)(n); \
@@ -27,6 +36,11 @@ extern "C" __global__ void pp_fill2d(int rows, int cols, float* dst, int ld, flo
 		int r = (int)(i / cols), j = (int)(i % cols);
 		dst[(long long)r * ld + j] = v;
 	}
+}
+
+// dst[i] = bfloat16(src[i]): the packed operands of bfloat16 matrix products.
+extern "C" __global__ void pp_to_bf16(int n, unsigned short* dst, const float* src) {
+	PP_FOR(i, n) { dst[i] = pp_bf16(src[i]); }
 }
 
 extern "C" __global__ void pp_add(int n, float* dst, const float* a, const float* b) {
@@ -61,10 +75,11 @@ extern "C" __global__ void pp_colsum(int rows, int cols, float* dst, float beta,
 }
 
 // One LSTM step for a batch: thread (b, j) reads the four pre-activations of
-// unit j, writes back the activations and c, tanh(c), h. cprev NULL is the
-// zero state.
+// unit j, writes back the activations and c, tanh(c), h (and h in bfloat16
+// into hb when not NULL). cprev NULL is the zero state.
 extern "C" __global__ void pp_lstm_fwd(int B, int H, float* gates, int ldg, const float* cprev, int ldcp,
-                                       float* c, int ldc, float* h, int ldh, float* tanhc, int ldt) {
+                                       float* c, int ldc, float* h, int ldh, float* tanhc, int ldt,
+                                       unsigned short* hb, int ldhb) {
 	PP_FOR(idx, (long long)B * H) {
 		int b = (int)(idx / H), j = (int)(idx % H);
 		float* g = gates + (long long)b * ldg;
@@ -81,7 +96,9 @@ extern "C" __global__ void pp_lstm_fwd(int B, int H, float* gates, int ldg, cons
 		float tc = tanhf(cv);
 		c[(long long)b * ldc + j] = cv;
 		tanhc[(long long)b * ldt + j] = tc;
-		h[(long long)b * ldh + j] = o * tc;
+		float hv = o * tc;
+		h[(long long)b * ldh + j] = hv;
+		if (hb) hb[(long long)b * ldhb + j] = pp_bf16(hv);
 	}
 }
 

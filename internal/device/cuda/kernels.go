@@ -26,6 +26,7 @@ const (
 	kBNTrain
 	kBNBwd
 	kAdam
+	kToBF16
 	numKernels
 )
 
@@ -47,6 +48,7 @@ var kernelNames = [numKernels]string{
 	kBNTrain:       "pp_bn_train",
 	kBNBwd:         "pp_bn_bwd",
 	kAdam:          "pp_adam",
+	kToBF16:        "pp_to_bf16",
 }
 
 // KernelSource returns the embedded CUDA C source (for tools and tests).

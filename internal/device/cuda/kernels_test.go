@@ -44,6 +44,7 @@ extern pp_dim3 threadIdx, blockIdx, blockDim, gridDim;
 #define __shared__ static
 inline void __syncthreads() {}
 inline float __shfl_down_sync(unsigned, float v, int) { return v; }
+inline unsigned int __float_as_uint(float x) { return (unsigned int)x; }
 `
 
 // TestKernelSourceParses compiles kernels.cu as host C++ with a shim, so

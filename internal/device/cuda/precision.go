@@ -7,7 +7,8 @@ import (
 )
 
 // Precision is the arithmetic of the device's matrix products; every other
-// operation, and every buffer, is float32 whatever it is.
+// operation, and every buffer but bfloat16 operands, is float32 whatever it
+// is.
 type Precision string
 
 const (
@@ -17,10 +18,11 @@ const (
 	// TF32 lets cuBLAS use the TF32 tensor cores (10-bit mantissas in the
 	// products, float32 accumulation).
 	TF32 Precision = "tf32"
-	// BF16 rounds the products' inputs to bfloat16 for the tensor cores
-	// (CUBLAS_COMPUTE_32F_FAST_16BF), accumulating in float32: bf16
-	// inference with float32 storage. Results match the CPU within about
-	// 2e-2 relative; meant for serving, not training.
+	// BF16 is bfloat16 inference: a device.Model's predictions run the
+	// LSTM's matrix products on bfloat16 copies of the weights and
+	// activations, summing in float32 (cuBLAS with CUDA_R_16BF operands),
+	// and its other products in TF32; training steps stay float32 in the
+	// LSTM. Predictions match the CPU within about 2e-2 relative.
 	BF16 Precision = "bf16"
 )
 

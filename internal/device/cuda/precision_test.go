@@ -34,8 +34,8 @@ func TestPrecisions(t *testing.T) {
 // checkPrecisions predicts batch sequences of steps steps with the seed
 // architecture (F=30, 3 bidirectional layers of 128, head 128/64/32 -> 1)
 // in fp32, tf32 and bf16, and compares each with the CPU device: fp32 within
-// devicetest.Tol, tf32 and bf16 within 2e-2 of the largest prediction, and
-// bf16 must differ from fp32 (the precision took effect).
+// devicetest.Tol, tf32 and bf16 within devicetest.TolBF16 (2e-2) of the
+// largest prediction, and bf16 must differ from both (bfloat16 was used).
 func checkPrecisions(t *testing.T, batch, steps int) {
 	cfg := device.ModelConfig{Features: 30, Hidden: 128, Layers: 3, Outputs: 1, Head: []int{128, 64, 32}}
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -96,6 +96,9 @@ func checkPrecisions(t *testing.T, batch, steps int) {
 			t.Fatal(err)
 		}
 		defer m.Close()
+		if m.BF16() != (p == cuda.BF16) {
+			t.Errorf("%s: the model's LSTM multiplies in bf16: %v", p, m.BF16())
+		}
 		if err := m.Load(get); err != nil {
 			t.Fatal(err)
 		}
@@ -114,15 +117,16 @@ func checkPrecisions(t *testing.T, batch, steps int) {
 	}
 	fp32 := predict(cuda.FP32)
 	devicetest.CloseTo(t, "fp32 predictions", fp32, want, devicetest.Tol)
+	got := map[cuda.Precision][]float32{}
 	for _, p := range []cuda.Precision{cuda.TF32, cuda.BF16} {
-		got := predict(p)
-		rel := worst(got, want) / scale
+		got[p] = predict(p)
+		rel := worst(got[p], want) / scale
 		t.Logf("%s: worst error %.3g of the largest prediction %.3g (fp32: %.3g)", p, rel, scale, worst(fp32, want)/scale)
-		if !(rel <= 2e-2) {
-			t.Errorf("%s predictions: worst error %.3g of the largest prediction, want <= 2e-2", p, rel)
+		if !(rel <= devicetest.TolBF16) {
+			t.Errorf("%s predictions: worst error %.3g of the largest prediction, want <= %g", p, rel, devicetest.TolBF16)
 		}
-		if p == cuda.BF16 && worst(got, fp32) == 0 {
-			t.Error("bf16 predictions equal the fp32 ones: the precision did not take effect")
-		}
+	}
+	if worst(got[cuda.BF16], fp32) == 0 || worst(got[cuda.BF16], got[cuda.TF32]) == 0 {
+		t.Error("bf16 predictions equal the fp32 or tf32 ones: bfloat16 was not used")
 	}
 }

@@ -177,13 +177,17 @@ func (q *queue) Gemm(g device.GemmArgs) {
 	}
 	a, b := q.dev.ptr(g.A), q.dev.ptr(g.B)
 	lda, ldb := g.LDA, g.LDB
+	abType, compute := C.int(0), C.int(0) // cublasSgemmStridedBatched
+	if g.BF16 {
+		abType, compute = 14, 68 // CUDA_R_16BF operands, CUBLAS_COMPUTE_32F
+	}
 	if g.Alpha == 0 || g.K == 0 {
 		// A and B are not read: give cuBLAS valid leading dimensions.
 		a, b, lda, ldb = 0, 0, max(lda, g.M, g.K, 1), max(ldb, g.N, g.K, 1)
 	}
 	q.fail(check("cublasSgemmStridedBatched", C.pp_sgemm(q.blas, op(g.TransB), op(g.TransA), C.int(g.N), C.int(g.M), C.int(g.K),
 		C.float(g.Alpha), b, C.int(ldb), C.longlong(g.StrideB), a, C.int(lda), C.longlong(g.StrideA),
-		C.float(g.Beta), q.dev.ptr(g.C), C.int(g.LDC), C.longlong(g.StrideC), C.int(g.Batches()), q.dev.gemmCompute)))
+		C.float(g.Beta), q.dev.ptr(g.C), C.int(g.LDC), C.longlong(g.StrideC), C.int(g.Batches()), abType, compute)))
 }
 
 // colSumRows is PP_COLSUM_ROWS in kernels.cu: the block is 32 x colSumRows.
@@ -198,7 +202,7 @@ func (q *queue) ColumnSum(rows, cols int, dst device.Buffer, beta float32, src d
 func (q *queue) LSTMCellForward(a device.CellArgs) {
 	a.Check()
 	q.launch(kLSTMFwd, grid1D(a.Batch*a.Hidden), blockSize, 1, a.Batch, a.Hidden, a.Gates, a.LDGates,
-		buf(a.CPrev), a.LDCPrev, a.C, a.LDC, a.H, a.LDH, a.TanhC, a.LDTanhC)
+		buf(a.CPrev), a.LDCPrev, a.C, a.LDC, a.H, a.LDH, a.TanhC, a.LDTanhC, buf(a.HBF16), a.LDHBF16)
 }
 
 func (q *queue) LSTMCellBackward(a device.CellGradArgs) {
@@ -264,4 +268,10 @@ func (q *queue) Adam(a device.AdamArgs) {
 	n := a.Check()
 	s := a.Scalars()
 	q.launch(kAdam, grid1D(n), blockSize, 1, n, a.Param, a.Grad, a.M, a.V, s.B1, s.B2, s.C1, s.C2, s.BC2Sqrt, s.NegStep, s.Eps)
+}
+
+func (q *queue) ConvertBF16(n int, dst, src device.Buffer) {
+	device.NeedLen("ConvertBF16", "dst", dst, device.BF16Len(n))
+	device.NeedLen("ConvertBF16", "src", src, n)
+	q.launch(kToBF16, grid1D(n), blockSize, 1, n, dst, src)
 }

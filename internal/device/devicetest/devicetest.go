@@ -48,6 +48,7 @@ func Run(t *testing.T, dev device.Device) {
 	t.Run("Adam", func(t *testing.T) { testAdam(t, dev) })
 	t.Run("Graph", func(t *testing.T) { testGraph(t, dev) })
 	t.Run("Model", func(t *testing.T) { testModel(t, dev) })
+	t.Run("BF16", func(t *testing.T) { testBF16(t, dev) })
 }
 
 // helpers

@@ -55,6 +55,11 @@ static float __shfl_down_sync(unsigned, float v, int o) {
 	warp_barrier[w]->arrive_and_wait();
 	return r;
 }
+static unsigned int __float_as_uint(float x) {
+	unsigned int u;
+	memcpy(&u, &x, 4);
+	return u;
+}
 #define __global__
 #define __device__
 #define __forceinline__ inline
@@ -94,6 +99,7 @@ static std::vector<Kernel>& kernels() {
 		make_kernel("pp_att_bwd_elem", false, pp_att_bwd_elem), make_kernel("pp_affine", false, pp_affine),
 		make_kernel("pp_relu_bwd", false, pp_relu_bwd), make_kernel("pp_bn_train", true, pp_bn_train),
 		make_kernel("pp_bn_bwd", true, pp_bn_bwd), make_kernel("pp_adam", false, pp_adam),
+		make_kernel("pp_to_bf16", false, pp_to_bf16),
 	};
 	return ks;
 }
@@ -247,24 +253,33 @@ static float bf16(float x) {
 	return x;
 }
 
-static int gemm(int ta, int tb, int m, int n, int k, const float* alpha, const float* A, int lda, long long sa,
-                const float* B, int ldb, long long sb, const float* beta, float* C, int ldc, long long sc, int batch,
-                bool round_bf16) {
+// gemm is the column-major reference product; operands are float32, or
+// bfloat16 (uint16 bits) when bf16_data.
+static int gemm(int ta, int tb, int m, int n, int k, const float* alpha, const void* A, int lda, long long sa,
+                const void* B, int ldb, long long sb, const float* beta, float* C, int ldc, long long sc, int batch,
+                bool round_bf16, bool bf16_data) {
 	float al = *alpha, be = *beta;
 	submit([=]() {
-		auto in = [=](float v) { return round_bf16 ? bf16(v) : v; };
+		auto at = [=](const void* base, long long idx) {
+			if (bf16_data) {
+				uint32_t u = (uint32_t)((const uint16_t*)base)[idx] << 16;
+				float v;
+				memcpy(&v, &u, 4);
+				return v;
+			}
+			float v = ((const float*)base)[idx];
+			return round_bf16 ? bf16(v) : v;
+		};
 		for (int i = 0; i < batch; i++) {
-			const float* a = A + i * sa;
-			const float* b = B + i * sb;
-			float* c = C + i * sc;
 			for (int col = 0; col < n; col++)
 				for (int row = 0; row < m; row++) {
 					double acc = 0;
 					for (int p = 0; p < k && al != 0; p++) {
-						float av = ta ? a[p + (long long)row * lda] : a[row + (long long)p * lda];
-						float bv = tb ? b[col + (long long)p * ldb] : b[p + (long long)col * ldb];
-						acc += (double)in(av) * in(bv);
+						float av = at(A, i * sa + (ta ? p + (long long)row * lda : row + (long long)p * lda));
+						float bv = at(B, i * sb + (tb ? col + (long long)p * ldb : p + (long long)col * ldb));
+						acc += (double)av * bv;
 					}
+					float* c = C + i * sc;
 					float* cv = &c[row + (long long)col * ldc];
 					*cv = (float)(al * acc + (be == 0 ? 0.0 : (double)be * *cv));
 				}
@@ -277,18 +292,22 @@ int cublasSgemmStridedBatched(void* h, int ta, int tb, int m, int n, int k, cons
                               long long sa, const float* B, int ldb, long long sb, const float* beta, float* C, int ldc,
                               long long sc, int batch) {
 	(void)h;
-	return gemm(ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch, false);
+	return gemm(ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch, false, false);
 }
 
-// Only float32 matrices, with compute type 68 (CUBLAS_COMPUTE_32F) or 75
-// (CUBLAS_COMPUTE_32F_FAST_16BF); anything else is CUBLAS_STATUS_NOT_SUPPORTED.
+// Float32 output only; operands float32 (CUDA_R_32F, 0) with compute type
+// 68 (CUBLAS_COMPUTE_32F) or 75 (CUBLAS_COMPUTE_32F_FAST_16BF, inputs rounded
+// to bfloat16), or bfloat16 (CUDA_R_16BF, 14) with 68. Anything else is
+// CUBLAS_STATUS_NOT_SUPPORTED.
 int cublasGemmStridedBatchedEx(void* h, int ta, int tb, int m, int n, int k, const void* alpha, const void* A, int at,
                                int lda, long long sa, const void* B, int bt, int ldb, long long sb, const void* beta,
                                void* C, int ct, int ldc, long long sc, int batch, int compute, int algo) {
 	(void)h; (void)algo;
-	if (at != 0 || bt != 0 || ct != 0 || (compute != 68 && compute != 75)) return 15;
-	return gemm(ta, tb, m, n, k, (const float*)alpha, (const float*)A, lda, sa, (const float*)B, ldb, sb,
-	            (const float*)beta, (float*)C, ldc, sc, batch, compute == 75);
+	bool f32 = at == 0 && bt == 0 && (compute == 68 || compute == 75);
+	bool b16 = at == 14 && bt == 14 && compute == 68;
+	if (ct != 0 || !(f32 || b16)) return 15;
+	return gemm(ta, tb, m, n, k, (const float*)alpha, A, lda, sa, B, ldb, sb, (const float*)beta, (float*)C, ldc, sc,
+	            batch, compute == 75, b16);
 }
 const char* cublasGetStatusString(int s) { (void)s; return "fake cuBLAS error"; }
 
