@@ -306,7 +306,8 @@ func TestDeviceHuberStep(t *testing.T) {
 	if math.Abs(got-want) > 1e-4*math.Max(1, want) {
 		t.Errorf("Huber loss %v, want %v", got, want)
 	}
-	compareTensors(t, "Huber step", dev, host, 1, cfg.LearningRate)
+	// The model's learning rate: cfg leaves it 0, for New's default.
+	compareTensors(t, "Huber step", dev, host, 1, host.Config().LearningRate)
 }
 
 // TestDeviceDropout: a device that cannot apply dropout refuses to train

@@ -101,6 +101,9 @@ func (a *CellArgs) Check() {
 	const op = "LSTMCellForward"
 	B, H := a.Batch, a.Hidden
 	NeedMatrix(op, "Gates", a.Gates, B, 4*H, a.LDGates, false)
+	if a.Bias != nil {
+		NeedLen(op, "Bias", a.Bias, 4*H)
+	}
 	if a.CPrev != nil {
 		NeedMatrix(op, "CPrev", a.CPrev, B, H, a.LDCPrev, false)
 	}

@@ -296,6 +296,7 @@ func (q *cpuQueue) LSTMCellForward(a CellArgs) {
 	a.Check()
 	B, H := a.Batch, a.Hidden
 	gates, cPrev, c, h, tanhC, hb := host(a.Gates), host(a.CPrev), host(a.C), host(a.H), host(a.TanhC), host(a.HBF16)
+	bias := host(a.Bias)
 	q.dev.exec(func() {
 		zero := make([]float32, H)
 		for b := 0; b < B; b++ {
@@ -304,6 +305,9 @@ func (q *cpuQueue) LSTMCellForward(a CellArgs) {
 				cp = cPrev[b*a.LDCPrev : b*a.LDCPrev+H]
 			}
 			hRow := h[b*a.LDH : b*a.LDH+H]
+			if bias != nil {
+				asm.Axpy(1, bias[:4*H], gates[b*a.LDGates:b*a.LDGates+4*H])
+			}
 			asm.LSTMCellForward(gates[b*a.LDGates:b*a.LDGates+4*H], cp, c[b*a.LDC:b*a.LDC+H], hRow, tanhC[b*a.LDTanhC:b*a.LDTanhC+H])
 			if hb != nil {
 				for j, v := range hRow {

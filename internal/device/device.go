@@ -202,9 +202,9 @@ type GemmArgs struct {
 // CellArgs is one LSTM time step over a batch; every operand is a
 // [Batch, ...] matrix of rows Ld apart.
 //
-// Gates holds the 4H pre-activations in the order i, f, g, o and is
-// overwritten with the activations sigmoid(i), sigmoid(f), tanh(g),
-// sigmoid(o); C = f*CPrev + i*g, TanhC = tanh(C), H = o*TanhC. CPrev nil is the
+// Gates holds the 4H pre-activations in the order i, f, g, o (to which
+// Bias, when not nil, adds its 4H values) and is overwritten with the
+// activations sigmoid(i), sigmoid(f), tanh(g), sigmoid(o); C = f*CPrev + i*g, TanhC = tanh(C), H = o*TanhC. CPrev nil is the
 // zero initial state. CPrev may be C (in place). HBF16, when not nil, also
 // receives H rounded to bfloat16 (packed, rows LDHBF16 bfloat16 values
 // apart), the operand of the next bfloat16 matrix products.
@@ -212,6 +212,7 @@ type CellArgs struct {
 	Batch, Hidden int
 	Gates         Buffer
 	LDGates       int
+	Bias          Buffer
 	CPrev         Buffer
 	LDCPrev       int
 	C             Buffer

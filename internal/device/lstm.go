@@ -443,8 +443,9 @@ func (l *LSTM) forwardDir(q Queue, k, d int) {
 	a := l.actBufs(k, d)
 	out := l.out[k]
 	bf := l.useBF16()
-	q.Copy2D(B*T, G, a.gates, G, c.bias, 0)
-	proj := GemmArgs{TransB: true, M: B * T, N: G, K: c.in, Alpha: 1, Beta: 1,
+	// The bias b_ih + b_hh is added by each cell, not broadcast into the
+	// gates first: that pass would write and read every gate once more.
+	proj := GemmArgs{TransB: true, M: B * T, N: G, K: c.in, Alpha: 1,
 		A: l.input(k), LDA: c.in, B: c.wih, LDB: c.in, C: a.gates, LDC: G}
 	if bf {
 		proj.BF16, proj.A, proj.B = true, l.xBF, c.wihBF
@@ -460,7 +461,7 @@ func (l *LSTM) forwardDir(q Queue, k, d int) {
 		}
 		gt := from(a.gates, t*G)
 		cell := CellArgs{Batch: B, Hidden: H,
-			Gates: gt, LDGates: T * G,
+			Gates: gt, LDGates: T * G, Bias: c.bias,
 			C: from(a.c, t*H), LDC: T * H,
 			H: from(out, t*DH+d*H), LDH: T * DH,
 			TanhC: from(a.tanhC, t*H), LDTanhC: T * H}

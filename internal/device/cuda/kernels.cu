@@ -75,18 +75,26 @@ extern "C" __global__ void pp_colsum(int rows, int cols, float* dst, float beta,
 }
 
 // One LSTM step for a batch: thread (b, j) reads the four pre-activations of
-// unit j, writes back the activations and c, tanh(c), h (and h in bfloat16
-// into hb when not NULL). cprev NULL is the zero state.
-extern "C" __global__ void pp_lstm_fwd(int B, int H, float* gates, int ldg, const float* cprev, int ldcp,
-                                       float* c, int ldc, float* h, int ldh, float* tanhc, int ldt,
-                                       unsigned short* hb, int ldhb) {
+// unit j (adding bias when not NULL), writes back the activations and c,
+// tanh(c), h (and h in bfloat16 into hb when not NULL). cprev NULL is the
+// zero state.
+extern "C" __global__ void pp_lstm_fwd(int B, int H, float* gates, int ldg, const float* bias,
+                                       const float* cprev, int ldcp, float* c, int ldc, float* h, int ldh,
+                                       float* tanhc, int ldt, unsigned short* hb, int ldhb) {
 	PP_FOR(idx, (long long)B * H) {
 		int b = (int)(idx / H), j = (int)(idx % H);
 		float* g = gates + (long long)b * ldg;
-		float i = pp_sigmoid(g[j]);
-		float f = pp_sigmoid(g[H + j]);
-		float gg = tanhf(g[2 * H + j]);
-		float o = pp_sigmoid(g[3 * H + j]);
+		float zi = g[j], zf = g[H + j], zg = g[2 * H + j], zo = g[3 * H + j];
+		if (bias) {
+			zi += bias[j];
+			zf += bias[H + j];
+			zg += bias[2 * H + j];
+			zo += bias[3 * H + j];
+		}
+		float i = pp_sigmoid(zi);
+		float f = pp_sigmoid(zf);
+		float gg = tanhf(zg);
+		float o = pp_sigmoid(zo);
 		g[j] = i;
 		g[H + j] = f;
 		g[2 * H + j] = gg;

@@ -201,7 +201,7 @@ func (q *queue) ColumnSum(rows, cols int, dst device.Buffer, beta float32, src d
 
 func (q *queue) LSTMCellForward(a device.CellArgs) {
 	a.Check()
-	q.launch(kLSTMFwd, grid1D(a.Batch*a.Hidden), blockSize, 1, a.Batch, a.Hidden, a.Gates, a.LDGates,
+	q.launch(kLSTMFwd, grid1D(a.Batch*a.Hidden), blockSize, 1, a.Batch, a.Hidden, a.Gates, a.LDGates, buf(a.Bias),
 		buf(a.CPrev), a.LDCPrev, a.C, a.LDC, a.H, a.LDH, a.TanhC, a.LDTanhC, buf(a.HBF16), a.LDHBF16)
 }
 

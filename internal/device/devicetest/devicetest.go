@@ -423,6 +423,26 @@ func testCell(t *testing.T, dev device.Device) {
 	e.q.LSTMCellForward(device.CellArgs{Batch: B, Hidden: H, Gates: e.buf(g0), LDGates: G, C: e.alloc(B * H), LDC: H,
 		H: hb0, LDH: H, TanhC: e.alloc(B * H), LDTanhC: H})
 	CloseTo(t, "cell h from the zero state", e.get(hb0), want0[:B*H], 1e-6)
+
+	// A bias added to every row's pre-activations: the same as adding it
+	// to the gates first.
+	bias := e.random(G)
+	withBias := clone(g0)
+	for b := 0; b < B; b++ {
+		for j := range bias {
+			withBias[b*G+j] += bias[j]
+		}
+	}
+	hWant, hGot := e.alloc(B*H), e.alloc(B*H)
+	e.q.LSTMCellForward(device.CellArgs{Batch: B, Hidden: H, Gates: e.buf(withBias), LDGates: G, C: e.alloc(B * H), LDC: H,
+		H: hWant, LDH: H, TanhC: e.alloc(B * H), LDTanhC: H})
+	e.q.LSTMCellForward(device.CellArgs{Batch: B, Hidden: H, Gates: e.buf(g0), LDGates: G, Bias: e.buf(bias), C: e.alloc(B * H), LDC: H,
+		H: hGot, LDH: H, TanhC: e.alloc(B * H), LDTanhC: H})
+	CloseTo(t, "cell h with a bias", e.get(hGot), e.get(hWant), 1e-6)
+	mustPanic(t, "a cell with a short bias", func() {
+		e.q.LSTMCellForward(device.CellArgs{Batch: B, Hidden: H, Gates: e.buf(g0), LDGates: G, Bias: e.alloc(G - 1), C: e.alloc(B * H), LDC: H,
+			H: hGot, LDH: H, TanhC: e.alloc(B * H), LDTanhC: H})
+	})
 }
 
 // lstmCase builds an lstm.Stack with random weights and the same stack on dev.
