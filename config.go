@@ -49,7 +49,9 @@ type Config struct {
 	// New fails with the CUDA loader's error when no GPU is usable) or
 	// DeviceAuto (the GPU when one is usable, otherwise the CPU with one
 	// line to Logf). On a GPU the weights stay in device memory between
-	// calls. Training there does not apply dropout: it needs Dropout < 0,
+	// calls, and PERFPREDICT_CUDA_PRECISION (fp32 default, tf32, bf16)
+	// sets the arithmetic of the matrix products. Training there does not
+	// apply dropout: it needs Dropout < 0,
 	// and DeviceAuto trains on the CPU otherwise (with a log line). Not
 	// saved in checkpoints; see Model.UseDevice for a loaded model.
 	Device string

@@ -16,8 +16,9 @@ import (
 // The device benchmarks run the seed model (F=30, T=60, 3 bidirectional
 // layers of 128, attention over 256, head 128/64/32 -> 1, random weights, no
 // dropout) as internal/device.Model on the device PERFPREDICT_DEVICE names
-// (cpu by default; cuda needs -tags cuda). The root package's Model is not
-// routed through a device yet; device.Model is what it would run.
+// (cpu by default; cuda needs -tags cuda, and PERFPREDICT_CUDA_PRECISION
+// picks fp32, tf32 or bf16). BenchmarkModelPredict and BenchmarkModelTrain
+// run the root package's Model, which uses a device.Model on that device.
 //
 //	BenchmarkDeviceModelPredict/batch=N/graph     input resident on the device,
 //	                                              the pass replayed as a graph

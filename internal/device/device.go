@@ -42,7 +42,10 @@
 // Model runs the whole performance model (LSTM, attention, head) with every
 // tensor resident on the device: Load and Save exchange tensors by their
 // checkpoint names, Predict captures the evaluation pass of a shape as a
-// graph once and replays it, TrainStep does forward, MSE, backward and Adam.
+// graph once and replays it, TrainStep does forward, MSE, backward and Adam
+// (its forward and backward passes captured and replayed the same way).
+// SetBF16 (on by default on a device that prefers it) makes predictions
+// multiply in bfloat16 in the LSTM.
 // The conformance suite checks Model against the root package's Model built
 // from the same checkpoint (predictions, attention weights, loss and every
 // tensor after Adam steps).
@@ -58,8 +61,7 @@
 // ResetOptimizer for each new Trainer; the weights are read back with Save
 // before the root model snapshots, saves or clones them, and loaded again
 // after it overwrites them. Not supported here yet: dropout (training with
-// it on a device is an error, or runs on the CPU under "auto") and bf16
-// inference.
+// it on a device is an error, or runs on the CPU under "auto").
 package device
 
 import (

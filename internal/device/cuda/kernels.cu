@@ -3,7 +3,7 @@
 // provides the CUDA built-ins and math functions. Every kernel is extern "C"
 // so that its name is the symbol cuModuleGetFunction looks up; kernelNames in
 // kernels.go lists them. Matrix arguments are row-major with explicit row
-// strides (ld*), as in device.Queue. Untested on a GPU so far.
+// strides (ld*), as in device.Queue.
 
 #define PP_BLOCK 256
 
