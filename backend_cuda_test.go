@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/novacron/perfpredict/internal/device/cuda/fakecuda"
 )
 
 // TestDeviceCUDA runs the device-path checks with Config.Device "cuda": on
@@ -28,22 +30,8 @@ func TestDeviceCUDA(t *testing.T) {
 	} else {
 		t.Logf("no usable GPU (%v): running on the fake CUDA", err)
 	}
-	gxx, err := exec.LookPath("g++")
-	if err != nil {
-		t.Skip("g++ not found: cannot build the fake CUDA library")
-	}
 	dir := t.TempDir()
-	so := filepath.Join(dir, "fake.so")
-	src := filepath.Join("internal", "device", "cuda", "testdata", "fakecuda.cc")
-	if out, err := exec.Command(gxx, "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread", "-o", so, src).CombinedOutput(); err != nil {
-		t.Fatalf("building the fake CUDA: %v\n%s", err, out)
-	}
-	// Links, so that the "libraries" are one loaded file sharing its state.
-	for _, name := range []string{"libcudart.so.13", "libcublas.so.13", "libnvrtc.so.13", "libcuda.so.1"} {
-		if err := os.Symlink(so, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fakecuda.Build(t, dir, filepath.Join("internal", "device", "cuda", "testdata", "fakecuda.cc"))
 	for _, mode := range []string{"nodevice", "ok"} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestDeviceCUDAChild$", "-test.v")

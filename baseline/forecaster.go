@@ -72,8 +72,28 @@ func (p *Persistence) Forecast(h int) (float64, error) {
 // y[t+h] = y[t+h-k*Period] with the smallest k >= 1 that reaches the past.
 type SeasonalNaive struct {
 	Period int
-	ring   []float64 // the last Period observations, ring[i%Period] = y[i]
-	n      int
+	last   lastValues
+}
+
+// lastValues keeps the last len(ring) observations: ring[i%len(ring)] = y[i]
+// for the n seen so far.
+type lastValues struct {
+	ring []float64
+	n    int
+}
+
+func (l *lastValues) reset(size int) {
+	l.ring = make([]float64, size)
+	l.n = 0
+}
+
+// push records v, starting afresh when the size changed.
+func (l *lastValues) push(size int, v float64) {
+	if len(l.ring) != size {
+		l.reset(size)
+	}
+	l.ring[l.n%size] = v
+	l.n++
 }
 
 // NewSeasonalNaive returns a seasonal naive forecaster with a season of
@@ -92,36 +112,26 @@ func (s *SeasonalNaive) Fit(history Series, nTrain int) error {
 	return nil
 }
 
-func (s *SeasonalNaive) Reset() {
-	s.ring = make([]float64, s.Period)
-	s.n = 0
-}
+func (s *SeasonalNaive) Reset() { s.last.reset(s.Period) }
 
-func (s *SeasonalNaive) Update(v float64) {
-	if len(s.ring) != s.Period {
-		s.Reset()
-	}
-	s.ring[s.n%s.Period] = v
-	s.n++
-}
+func (s *SeasonalNaive) Update(v float64) { s.last.push(s.Period, v) }
 
 func (s *SeasonalNaive) Forecast(h int) (float64, error) {
 	checkHorizon(s.Name(), h)
-	t := s.n - 1 // origin
+	t := s.last.n - 1 // origin
 	k := (h + s.Period - 1) / s.Period
 	src := t + h - k*s.Period
 	if src < 0 {
 		return 0, ErrShortHistory
 	}
-	return s.ring[src%s.Period], nil
+	return s.last.ring[src%s.Period], nil
 }
 
 // MovingAverage forecasts the mean of the last Window observations (fewer
 // while fewer have been seen) for every horizon.
 type MovingAverage struct {
 	Window int
-	ring   []float64
-	n      int
+	last   lastValues
 }
 
 // NewMovingAverage returns a moving-average forecaster over window steps.
@@ -139,30 +149,22 @@ func (m *MovingAverage) Fit(history Series, nTrain int) error {
 	return nil
 }
 
-func (m *MovingAverage) Reset() {
-	m.ring = make([]float64, m.Window)
-	m.n = 0
-}
+func (m *MovingAverage) Reset() { m.last.reset(m.Window) }
 
-func (m *MovingAverage) Update(v float64) {
-	if len(m.ring) != m.Window {
-		m.Reset()
-	}
-	m.ring[m.n%m.Window] = v
-	m.n++
-}
+func (m *MovingAverage) Update(v float64) { m.last.push(m.Window, v) }
 
 func (m *MovingAverage) Forecast(h int) (float64, error) {
 	checkHorizon(m.Name(), h)
-	k := min(m.n, m.Window)
+	n := m.last.n
+	k := min(n, m.Window)
 	if k == 0 {
 		return 0, ErrShortHistory
 	}
 	// Summed afresh rather than kept as a running sum so that rounding does
 	// not drift over long series.
 	var sum float64
-	for i := m.n - k; i < m.n; i++ {
-		sum += m.ring[i%m.Window]
+	for i := n - k; i < n; i++ {
+		sum += m.last.ring[i%m.Window]
 	}
 	return sum / float64(k), nil
 }

@@ -28,8 +28,7 @@ type RidgeAR struct {
 	Intercept []float64
 	Scaler    Scaler
 
-	ring []float64 // the last Lags standardised observations
-	n    int
+	last lastValues // the last Lags standardised observations
 }
 
 // NewRidgeAR returns an unfitted ridge autoregression on lags values
@@ -189,20 +188,13 @@ func predictAR(coef []float64, b0 float64, x []float64) float64 {
 	return p
 }
 
-func (r *RidgeAR) Reset() {
-	r.ring = make([]float64, r.Lags)
-	r.n = 0
-}
+func (r *RidgeAR) Reset() { r.last.reset(r.Lags) }
 
 func (r *RidgeAR) Update(v float64) {
 	if r.Coef == nil {
 		panic("baseline: ridge AR: Update before Fit")
 	}
-	if len(r.ring) != r.Lags {
-		r.Reset()
-	}
-	r.ring[r.n%r.Lags] = r.Scaler.Scale(v)
-	r.n++
+	r.last.push(r.Lags, r.Scaler.Scale(v))
 }
 
 func (r *RidgeAR) Forecast(h int) (float64, error) {
@@ -213,13 +205,13 @@ func (r *RidgeAR) Forecast(h int) (float64, error) {
 	if h > r.MaxHorizon {
 		return 0, fmt.Errorf("ridge AR: horizon %d beyond the fitted %d", h, r.MaxHorizon)
 	}
-	if r.n < r.Lags {
+	if r.last.n < r.Lags {
 		return 0, ErrShortHistory
 	}
 	coef := r.Coef[h-1]
 	p := r.Intercept[h-1]
 	for i := 0; i < r.Lags; i++ {
-		p += coef[i] * r.ring[(r.n-r.Lags+i)%r.Lags]
+		p += coef[i] * r.last.ring[(r.last.n-r.Lags+i)%r.Lags]
 	}
 	return r.Scaler.Unscale(p), nil
 }

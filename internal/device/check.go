@@ -53,20 +53,35 @@ func (g *GemmArgs) Batches() int {
 	return g.Batch
 }
 
+// stored returns the shapes of A and B as stored: A is ar x ac, B br x bc.
+func (g *GemmArgs) stored() (ar, ac, br, bc int) {
+	ar, ac = g.M, g.K
+	if g.TransA {
+		ar, ac = g.K, g.M
+	}
+	br, bc = g.K, g.N
+	if g.TransB {
+		br, bc = g.N, g.K
+	}
+	return ar, ac, br, bc
+}
+
+// span is the number of values a stored rows x cols operand with row stride
+// ld and batch stride stride spans (0 when it is empty).
+func (g *GemmArgs) span(rows, cols, ld, stride int) int {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	return (g.Batches()-1)*stride + (rows-1)*ld + cols
+}
+
 // Check panics if the operands do not fit the shape.
 func (g *GemmArgs) Check() {
 	if g.M < 0 || g.N < 0 || g.K < 0 || g.Batch < 0 {
 		panic(fmt.Sprintf("device: Gemm: negative shape m=%d n=%d k=%d batch=%d", g.M, g.N, g.K, g.Batch))
 	}
 	nb := g.Batches()
-	ar, ac := g.M, g.K
-	if g.TransA {
-		ar, ac = g.K, g.M
-	}
-	br, bc := g.K, g.N
-	if g.TransB {
-		br, bc = g.N, g.K
-	}
+	ar, ac, br, bc := g.stored()
 	check := func(name string, b Buffer, rows, cols, ld, stride int, bf16 bool) {
 		if nb > 1 && stride < 0 {
 			panic(fmt.Sprintf("device: Gemm: %s has negative batch stride %d", name, stride))
@@ -77,7 +92,7 @@ func (g *GemmArgs) Check() {
 		if ld < cols {
 			panic(fmt.Sprintf("device: Gemm: %s has row stride %d below its %d columns", name, ld, cols))
 		}
-		n := (nb-1)*stride + (rows-1)*ld + cols
+		n := g.span(rows, cols, ld, stride)
 		if bf16 {
 			n = BF16Len(n)
 		}

@@ -250,10 +250,12 @@ func (q *cpuQueue) Gemm(g GemmArgs) {
 	if g.BF16 {
 		// The reference: unpack the operands, then the float32 product.
 		q.dev.exec(func() {
-			// Unpacked per run: a replayed graph sees the operands' new values.
+			// Unpacked per run (a replayed graph sees the operands' new
+			// values), as far as the operands reach.
 			var ua, ub []float32
 			if g.Alpha != 0 && g.K > 0 {
-				ua, ub = UnpackBF16(a, 2*len(a)), UnpackBF16(b, 2*len(b))
+				ar, ac, br, bc := g.stored()
+				ua, ub = UnpackBF16(a, g.span(ar, ac, g.LDA, g.StrideA)), UnpackBF16(b, g.span(br, bc, g.LDB, g.StrideB))
 			}
 			for i := 0; i < g.Batches(); i++ {
 				var ai, bi []float32

@@ -32,10 +32,10 @@ type Tensor struct {
 // Forward and Backward leave their results ready on queue 0.
 //
 // With SetBF16, evaluation passes (not training) run the matrix products in
-// bfloat16: the input and the weights are rounded to bfloat16 copies at the
-// start of each pass (inside a captured graph too, so the copies cannot go
-// stale), each cell also writes its h in bfloat16, and the products sum in
-// float32. The cell arithmetic and the outputs stay float32.
+// bfloat16: the input is rounded to a bfloat16 copy at the start of each pass,
+// the weights' copies are made by the first such Prepare and kept up to date
+// by WeightsChanged, each cell also writes its h in bfloat16, and the
+// products sum in float32. The cell arithmetic and the outputs stay float32.
 //
 // An LSTM holds the parameters, their gradients and one pass's activations
 // on the device; it is used by one goroutine at a time.
@@ -49,13 +49,12 @@ type LSTM struct {
 	batch, steps int
 	train, ready bool
 
-	x    Buffer             // [B*T, Input]
-	out  []Buffer           // [layer] [B*T, dirs*H]
-	act  [][]actBufs        // [layer][direction]; evaluation uses [0]
-	bwd  []bwdDevBufs       // [direction]
-	grad [2]Buffer          // ping-pong input gradients [B*T, max(Input, dirs*H)]
-	own  map[*Buffer]Buffer // the allocation behind each slot this LSTM filled
-	gen  int                // counts allocations, so callers can tell buffers moved
+	x    Buffer       // [B*T, Input]
+	out  []Buffer     // [layer] [B*T, dirs*H]
+	act  [][]actBufs  // [layer][direction]; evaluation uses [0]
+	bwd  []bwdDevBufs // [direction]
+	grad [2]Buffer    // ping-pong input gradients [B*T, max(Input, dirs*H)]
+	bufs slots        // every buffer above and in cells; bufs.gen tells callers they moved
 
 	bf16  bool     // evaluation passes multiply in bfloat16
 	xBF   Buffer   // x in bfloat16 (packed)
@@ -90,7 +89,7 @@ func NewLSTM(dev Device, cfg LSTMConfig) (*LSTM, error) {
 	if cfg.Input <= 0 || cfg.Hidden <= 0 || cfg.Layers <= 0 {
 		return nil, fmt.Errorf("device: LSTM: input %d, hidden %d and layers %d must be positive", cfg.Input, cfg.Hidden, cfg.Layers)
 	}
-	l := &LSTM{dev: dev, cfg: cfg, dirs: 1, own: map[*Buffer]Buffer{}}
+	l := &LSTM{dev: dev, cfg: cfg, dirs: 1, bufs: newSlots(dev)}
 	if cfg.Bidirectional {
 		l.dirs = 2
 	}
@@ -119,15 +118,15 @@ func NewLSTM(dev Device, cfg LSTMConfig) (*LSTM, error) {
 				{"bias_ih" + suffix, G, &c.bih, &c.dbih},
 				{"bias_hh" + suffix, G, &c.bhh, &c.dbhh},
 			} {
-				if err := l.alloc(t.data, t.n); err != nil {
+				if err := l.bufs.grow(t.data, t.n); err != nil {
 					return nil, errors.Join(err, l.Close())
 				}
-				if err := l.alloc(t.grad, t.n); err != nil {
+				if err := l.bufs.grow(t.grad, t.n); err != nil {
 					return nil, errors.Join(err, l.Close())
 				}
 				l.tensors = append(l.tensors, Tensor{Name: t.name, Data: *t.data, Grad: *t.grad})
 			}
-			if err := l.alloc(&c.bias, G); err != nil {
+			if err := l.bufs.grow(&c.bias, G); err != nil {
 				return nil, errors.Join(err, l.Close())
 			}
 		}
@@ -141,39 +140,10 @@ func (l *LSTM) Tensors() []Tensor { return l.tensors }
 // OutputSize is the width of each output step: Hidden * directions.
 func (l *LSTM) OutputSize() int { return l.dirs * l.cfg.Hidden }
 
-// alloc makes *slot a buffer of at least n values, reusing the one there
-// when it is large enough. A pass of a known shape therefore allocates
-// nothing (and may be captured as a graph).
-func (l *LSTM) alloc(slot *Buffer, n int) error {
-	old, ok := l.own[slot]
-	if ok && old.Len() >= n {
-		*slot = old.Slice(0, n)
-		return nil
-	}
-	b, err := l.dev.Alloc(max(n, 1))
-	if err != nil {
-		return err
-	}
-	if ok {
-		if err := l.dev.Free(old); err != nil {
-			return errors.Join(err, l.dev.Free(b))
-		}
-	}
-	l.own[slot] = b
-	l.gen++
-	*slot = b.Slice(0, n)
-	return nil
-}
-
 // Close frees everything the LSTM allocated.
 func (l *LSTM) Close() error {
-	var errs []error
-	for _, b := range l.own {
-		errs = append(errs, l.dev.Free(b))
-	}
-	clear(l.own)
 	l.ready = false
-	return errors.Join(errs...)
+	return l.bufs.free()
 }
 
 // Upload copies the parameters, given in lstm.Stack.Params' order and names,
@@ -193,18 +163,35 @@ func (l *LSTM) Upload(params []*nn.Param) error {
 		}
 	}
 	l.ZeroGrad()
-	l.RefreshBias()
+	l.WeightsChanged()
 	return q.Sync()
 }
 
-// RefreshBias recomputes the folded bias b_ih + b_hh of every cell on queue
-// 0; call it after changing the biases on the device (an Adam step).
-func (l *LSTM) RefreshBias() {
+// WeightsChanged recomputes, on queue 0, what is derived from the
+// parameters: the folded bias b_ih + b_hh of every cell and, once a
+// bfloat16 pass has been prepared, the bfloat16 copies of the weights. Call
+// it after changing the parameters on the device (an Adam step).
+func (l *LSTM) WeightsChanged() {
 	q := l.dev.Queue(0)
 	for k := range l.cells {
 		for d := range l.cells[k] {
 			c := &l.cells[k][d]
 			q.Add(c.bias, c.bih, c.bhh)
+		}
+	}
+	l.convertWeightsBF16(q)
+}
+
+// convertWeightsBF16 enqueues the bfloat16 copies of the weights on q, if
+// they are allocated.
+func (l *LSTM) convertWeightsBF16(q Queue) {
+	for k := range l.cells {
+		for d := range l.cells[k] {
+			c := &l.cells[k][d]
+			if c.wihBF != nil {
+				q.ConvertBF16(c.wih.Len(), c.wihBF, c.wih)
+				q.ConvertBF16(c.whh.Len(), c.whhBF, c.whh)
+			}
 		}
 	}
 }
@@ -257,11 +244,11 @@ func (l *LSTM) Prepare(batch, steps int, train bool) error {
 		}
 		l.bwd = make([]bwdDevBufs, l.dirs)
 	}
-	if err := l.alloc(&l.x, bt*l.cfg.Input); err != nil {
+	if err := l.bufs.grow(&l.x, bt*l.cfg.Input); err != nil {
 		return err
 	}
 	for k := range l.out {
-		if err := l.alloc(&l.out[k], bt*DH); err != nil {
+		if err := l.bufs.grow(&l.out[k], bt*DH); err != nil {
 			return err
 		}
 	}
@@ -276,7 +263,7 @@ func (l *LSTM) Prepare(batch, steps int, train bool) error {
 				b *Buffer
 				n int
 			}{{&a.gates, bt * G}, {&a.c, bt * H}, {&a.tanhC, bt * H}} {
-				if err := l.alloc(s.b, s.n); err != nil {
+				if err := l.bufs.grow(s.b, s.n); err != nil {
 					return err
 				}
 			}
@@ -290,13 +277,13 @@ func (l *LSTM) Prepare(batch, steps int, train bool) error {
 				b *Buffer
 				n int
 			}{{&b.dGates, bt * G}, {&b.hPrev, bt * H}, {&b.dh, batch * H}, {&b.dc, batch * H}} {
-				if err := l.alloc(s.b, s.n); err != nil {
+				if err := l.bufs.grow(s.b, s.n); err != nil {
 					return err
 				}
 			}
 		}
 		for i := range l.grad {
-			if err := l.alloc(&l.grad[i], bt*widest); err != nil {
+			if err := l.bufs.grow(&l.grad[i], bt*widest); err != nil {
 				return err
 			}
 		}
@@ -308,22 +295,29 @@ func (l *LSTM) Prepare(batch, steps int, train bool) error {
 		if l.outBF == nil {
 			l.outBF = make([]Buffer, l.cfg.Layers)
 		}
-		if err := l.alloc(&l.xBF, BF16Len(bt*l.cfg.Input)); err != nil {
+		if err := l.bufs.grow(&l.xBF, BF16Len(bt*l.cfg.Input)); err != nil {
 			return err
 		}
 		for k := range l.outBF {
-			if err := l.alloc(&l.outBF[k], BF16Len(bt*DH)); err != nil {
+			if err := l.bufs.grow(&l.outBF[k], BF16Len(bt*DH)); err != nil {
 				return err
 			}
-			for d := range l.cells[k] {
-				c := &l.cells[k][d]
-				if err := l.alloc(&c.wihBF, BF16Len(G*c.in)); err != nil {
-					return err
-				}
-				if err := l.alloc(&c.whhBF, BF16Len(G*H)); err != nil {
-					return err
+		}
+		if l.cells[0][0].wihBF == nil {
+			// The weights' copies, made once here and then kept up to
+			// date by WeightsChanged.
+			for k := range l.cells {
+				for d := range l.cells[k] {
+					c := &l.cells[k][d]
+					if err := l.bufs.grow(&c.wihBF, BF16Len(G*c.in)); err != nil {
+						return err
+					}
+					if err := l.bufs.grow(&c.whhBF, BF16Len(G*H)); err != nil {
+						return err
+					}
 				}
 			}
+			l.convertWeightsBF16(l.dev.Queue(0))
 		}
 	}
 	l.batch, l.steps, l.train = batch, steps, train
@@ -369,7 +363,9 @@ func (l *LSTM) Enqueue() {
 	q0 := l.dev.Queue(0)
 	qs := l.queues()
 	if l.useBF16() {
-		l.enqueueBF16Copies(q0)
+		// The input changes every pass; the weights' copies are kept up
+		// to date by WeightsChanged.
+		q0.ConvertBF16(l.batch*l.steps*l.cfg.Input, l.xBF, l.x)
 	}
 	for _, q := range qs[1:] {
 		q.WaitFor(q0)
@@ -386,19 +382,6 @@ func (l *LSTM) Enqueue() {
 		q0.WaitFor(q)
 	}
 	l.ready = true
-}
-
-// enqueueBF16Copies enqueues the bfloat16 copies of the input and the
-// weights on q, before the other queues wait for it.
-func (l *LSTM) enqueueBF16Copies(q Queue) {
-	q.ConvertBF16(l.batch*l.steps*l.cfg.Input, l.xBF, l.x)
-	for k := range l.cells {
-		for d := range l.cells[k] {
-			c := &l.cells[k][d]
-			q.ConvertBF16(c.wih.Len(), c.wihBF, c.wih)
-			q.ConvertBF16(c.whh.Len(), c.whhBF, c.whh)
-		}
-	}
 }
 
 // queues returns the queue of each direction.

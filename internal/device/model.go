@@ -44,8 +44,8 @@ type Model struct {
 
 	tensors []*modelTensor // every tensor, in state_dict order
 	byName  map[string]*modelTensor
-	own     map[*Buffer]Buffer // activation buffers, grown per shape
-	fixed   []Buffer           // parameters, moments, folded BatchNorm
+	bufs    slots    // activation buffers, grown per shape
+	fixed   []Buffer // parameters, moments, folded BatchNorm
 
 	pred, dPred, zeros Buffer
 	batch, steps       int
@@ -125,7 +125,7 @@ func NewModel(dev Device, cfg ModelConfig) (*Model, error) {
 		}
 	}
 	cfg.Head = append([]int(nil), cfg.Head...)
-	m := &Model{dev: dev, q: dev.Queue(0), cfg: cfg, byName: map[string]*modelTensor{}, own: map[*Buffer]Buffer{}}
+	m := &Model{dev: dev, q: dev.Queue(0), cfg: cfg, byName: map[string]*modelTensor{}, bufs: newSlots(dev)}
 	fail := func(err error) (*Model, error) { return nil, errors.Join(err, m.Close()) }
 	var err error
 	m.lstm, err = NewLSTM(dev, LSTMConfig{Input: cfg.Features, Hidden: cfg.Hidden, Layers: cfg.Layers, Bidirectional: true})
@@ -206,29 +206,6 @@ func (m *Model) fixedAlloc(n int) (Buffer, error) {
 	return b.Slice(0, n), nil
 }
 
-// grow makes *slot an activation buffer of n values (see LSTM.alloc); a
-// reallocation invalidates the captured graph.
-func (m *Model) grow(slot *Buffer, n int) error {
-	old, ok := m.own[slot]
-	if ok && old.Len() >= n {
-		*slot = old.Slice(0, n)
-		return nil
-	}
-	b, err := m.dev.Alloc(max(n, 1))
-	if err != nil {
-		return err
-	}
-	if ok {
-		if err := m.dev.Free(old); err != nil {
-			return errors.Join(err, m.dev.Free(b))
-		}
-	}
-	m.own[slot] = b
-	*slot = b.Slice(0, n)
-	m.dropGraph()
-	return nil
-}
-
 // SetBF16 switches the LSTM's bfloat16 matrix products in predictions on or
 // off (see LSTM.SetBF16; training steps multiply in float32 either way).
 // NewModel switches them on for a device that prefers them (BF16Preferrer).
@@ -256,13 +233,10 @@ func (m *Model) Close() error {
 	if m.lstm != nil {
 		errs = append(errs, m.lstm.Close())
 	}
-	for _, b := range m.own {
-		errs = append(errs, m.dev.Free(b))
-	}
+	errs = append(errs, m.bufs.free())
 	for _, b := range m.fixed {
 		errs = append(errs, m.dev.Free(b))
 	}
-	clear(m.own)
 	m.fixed = nil
 	for _, t := range m.tensors {
 		for _, b := range []Buffer{t.m, t.v} {
@@ -299,7 +273,7 @@ func (m *Model) Load(get func(name string) ([]float32, error)) error {
 			return fmt.Errorf("device: Model.Load %s: %w", t.name, err)
 		}
 	}
-	m.lstm.RefreshBias()
+	m.lstm.WeightsChanged()
 	m.folded = false
 	return m.q.Sync()
 }
@@ -326,12 +300,15 @@ func (m *Model) prepare(batch, steps int, train bool) error {
 	if train && batch < 2 {
 		return fmt.Errorf("device: Model: a training batch needs at least 2 samples (batch normalisation), got %d", batch)
 	}
-	gen := m.lstm.gen
+	// A buffer that moves invalidates the captured passes that use it.
+	gen := m.lstm.bufs.gen + m.bufs.gen
+	defer func() {
+		if m.lstm.bufs.gen+m.bufs.gen != gen {
+			m.dropGraph()
+		}
+	}()
 	if err := m.lstm.Prepare(batch, steps, train); err != nil {
 		return err
-	}
-	if m.lstm.gen != gen {
-		m.dropGraph() // the LSTM moved its buffers
 	}
 	rows, dim := batch*steps, m.att.Dim
 	for _, s := range []struct {
@@ -340,7 +317,7 @@ func (m *Model) prepare(batch, steps int, train bool) error {
 	}{{&m.att.U, rows * dim}, {&m.att.Weights, rows}, {&m.att.Context, batch * dim},
 		{&m.att.DContext, batch * dim}, {&m.att.DH, rows * dim}, {&m.att.Scratch, rows},
 		{&m.pred, batch * m.cfg.Outputs}, {&m.dPred, batch * m.cfg.Outputs}} {
-		if err := m.grow(s.b, s.n); err != nil {
+		if err := m.bufs.grow(s.b, s.n); err != nil {
 			return err
 		}
 	}
@@ -350,7 +327,7 @@ func (m *Model) prepare(batch, steps int, train bool) error {
 			n int
 		}{{&l.z, batch * l.out}, {&l.y, batch * l.out}, {&l.dy, batch * l.out}, {&l.dz, batch * l.out},
 			{&l.mean, l.out}, {&l.invStd, l.out}} {
-			if err := m.grow(s.b, s.n); err != nil {
+			if err := m.bufs.grow(s.b, s.n); err != nil {
 				return err
 			}
 		}
@@ -543,7 +520,7 @@ func (m *Model) TrainStepLoss(x, y []float32, batch, steps int, lr float64, loss
 		}
 		q.Adam(AdamArgs{Param: t.data, Grad: t.grad, M: t.m, V: t.v, LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, Step: m.step})
 	}
-	m.lstm.RefreshBias()
+	m.lstm.WeightsChanged()
 	return loss, m.dev.Sync()
 }
 

@@ -301,20 +301,20 @@ int pp_cublas_destroy(uint64_t h) { PP_BIND(); int e = pp.cublasDestroy_v2(PP_PT
 
 int pp_has_gemm_ex(void) { return pp.cublasGemmStridedBatchedEx != NULL; }
 
-// pp_sgemm multiplies matrices into float32 ones: with
-// cublasSgemmStridedBatched when compute is 0, else with
-// cublasGemmStridedBatchedEx, operands of cudaDataType ab_type (14,
-// CUDA_R_16BF: bfloat16) and that cublasComputeType_t (68,
-// CUBLAS_COMPUTE_32F).
+// pp_sgemm multiplies matrices into float32 ones: float32 operands with
+// cublasSgemmStridedBatched when ab_type is 0 (CUDA_R_32F), else operands of
+// that cudaDataType (14, CUDA_R_16BF: bfloat16) with
+// cublasGemmStridedBatchedEx, summing in float32.
 int pp_sgemm(uint64_t h, int ta, int tb, int m, int n, int k, float alpha, uint64_t a, int lda, long long sa,
                     uint64_t b, int ldb, long long sb, float beta, uint64_t c, int ldc, long long sc, int batch,
-                    int ab_type, int compute) {
+                    int ab_type) {
 	PP_BIND();
 	int e;
-	if (compute) {
+	if (ab_type) {
 		const int f32 = 0; // CUDA_R_32F
 		e = pp.cublasGemmStridedBatchedEx(PP_PTR(h), ta, tb, m, n, k, &alpha, PP_PTR(a), ab_type, lda, sa, PP_PTR(b),
-		                                  ab_type, ldb, sb, &beta, PP_PTR(c), f32, ldc, sc, batch, compute,
+		                                  ab_type, ldb, sb, &beta, PP_PTR(c), f32, ldc, sc, batch,
+		                                  68,  // CUBLAS_COMPUTE_32F
 		                                  -1); // CUBLAS_GEMM_DEFAULT
 	} else {
 		e = pp.cublasSgemmStridedBatched(PP_PTR(h), ta, tb, m, n, k, &alpha, (const float*)PP_PTR(a), lda, sa,

@@ -26,7 +26,7 @@ int pp_graph_destroy(uint64_t exec);
 int pp_cublas_create(uint64_t* h, uint64_t stream, uint64_t ws, size_t ws_size, int math_mode);
 int pp_cublas_destroy(uint64_t h);
 int pp_sgemm(uint64_t h, int ta, int tb, int m, int n, int k, float alpha, uint64_t a, int lda, long long sa,
-             uint64_t b, int ldb, long long sb, float beta, uint64_t c, int ldc, long long sc, int batch, int ab_type, int compute);
+             uint64_t b, int ldb, long long sb, float beta, uint64_t c, int ldc, long long sc, int batch, int ab_type);
 int pp_has_gemm_ex(void);
 int pp_compile(const char* src, const char* name, const char** opts, int nopts, char** ptx, char** log);
 int pp_nvrtc_version(int* major, int* minor);

@@ -226,9 +226,6 @@ func (d *Device) loadKernels() error {
 
 func (d *Device) Name() string { return d.name }
 
-// Precision is the arithmetic of the device's matrix products.
-func (d *Device) Precision() Precision { return d.precision }
-
 // PrefersBF16 reports whether the device was opened for bfloat16 inference:
 // device.NewModel then runs its LSTM's products in bfloat16 when predicting.
 func (d *Device) PrefersBF16() bool { return d.precision == BF16 }
@@ -345,24 +342,17 @@ func (d *Device) Sync() error {
 
 func (d *Device) BeginCapture(dq device.Queue) error {
 	q := d.queue(dq)
+	// A queue that failed keeps its error (see Sync); a capture on a device
+	// whose queues failed would mix that error into the capture's.
+	for _, o := range d.queues {
+		if err := o.failed(); err != nil {
+			return fmt.Errorf("cuda: BeginCapture on a device whose queue %d failed: %w", o.id, err)
+		}
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.capturing {
 		return errors.New("cuda: BeginCapture: this queue is already capturing")
-	}
-	// A queue that failed keeps its error (see Sync); a capture on a device
-	// whose queues failed would mix that error into the capture's.
-	for _, o := range d.queues {
-		if o != q {
-			o.mu.Lock()
-		}
-		err := o.err
-		if o != q {
-			o.mu.Unlock()
-		}
-		if err != nil {
-			return fmt.Errorf("cuda: BeginCapture on a device whose queue %d failed: %w", o.id, err)
-		}
 	}
 	captures.mu.Lock()
 	defer captures.mu.Unlock()

@@ -4,12 +4,12 @@ package cuda
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/novacron/perfpredict/internal/device"
+	"github.com/novacron/perfpredict/internal/device/cuda/fakecuda"
 )
 
 func TestLoaderMissingLibraries(t *testing.T) {
@@ -59,38 +59,13 @@ func TestLoaderBrokenLibrary(t *testing.T) {
 	}
 }
 
-// buildFake compiles source (C, or C++20 for testdata/fakecuda.cc) into dir
-// under every soname the loader looks for.
-func buildFake(t *testing.T, dir string, source string) {
-	t.Helper()
-	compiler, args := "gcc", []string{"-shared", "-fPIC"}
-	if strings.HasSuffix(source, ".cc") {
-		compiler, args = "g++", []string{"-std=c++20", "-O1", "-shared", "-fPIC", "-pthread"}
-	}
-	cc, err := exec.LookPath(compiler)
-	if err != nil {
-		t.Skipf("%s not found: cannot build the fake CUDA libraries", compiler)
-	}
-	so := filepath.Join(dir, "fake.so")
-	if out, err := exec.Command(cc, append(args, "-o", so, source)...).CombinedOutput(); err != nil {
-		t.Fatalf("building the fake CUDA: %v\n%s", err, out)
-	}
-	// Links, not copies: the dynamic loader then loads the file once, so the
-	// "libraries" share the fake's state (capture, the launch geometry).
-	for _, name := range []string{"libcudart.so.13", "libcublas.so.13", "libnvrtc.so.13", "libcuda.so.1"} {
-		if err := os.Symlink(so, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestLoaderMissingSymbol(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "empty.c")
 	if err := os.WriteFile(src, []byte("int pp_nothing(void) { return 0; }\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	buildFake(t, dir, src)
+	fakecuda.Build(t, dir, src)
 	err := loadAll(dir, true)
 	if err == nil || !strings.Contains(err.Error(), "libcudart.so.13 lacks cudaGetDeviceCount") {
 		t.Fatalf("loading a library without CUDA's symbols: %v, want the missing symbol named", err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/novacron/perfpredict/internal/device"
 	"github.com/novacron/perfpredict/internal/device/cuda"
+	"github.com/novacron/perfpredict/internal/device/cuda/fakecuda"
 	"github.com/novacron/perfpredict/internal/device/devicetest"
 )
 
@@ -52,7 +53,7 @@ func TestFakeCUDA(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	cuda.BuildFake(t, dir, src)
+	fakecuda.Build(t, dir, src)
 	for _, mode := range []string{"nodevice", "olddriver", "badkernel", "ok", "conformance", "precision"} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFakeCUDAChild$", "-test.v")

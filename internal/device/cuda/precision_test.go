@@ -74,10 +74,6 @@ func checkPrecisions(t *testing.T, batch, steps int) {
 	if err := ref.Predict(want, nil, x, batch, steps); err != nil {
 		t.Fatal(err)
 	}
-	scale := 0.0
-	for _, v := range want {
-		scale = math.Max(scale, math.Abs(float64(v)))
-	}
 	predict := func(p cuda.Precision) []float32 {
 		d, err := cuda.OpenPrecision(p)
 		if err != nil {
@@ -120,11 +116,7 @@ func checkPrecisions(t *testing.T, batch, steps int) {
 	got := map[cuda.Precision][]float32{}
 	for _, p := range []cuda.Precision{cuda.TF32, cuda.BF16} {
 		got[p] = predict(p)
-		rel := worst(got[p], want) / scale
-		t.Logf("%s: worst error %.3g of the largest prediction %.3g (fp32: %.3g)", p, rel, scale, worst(fp32, want)/scale)
-		if !(rel <= devicetest.TolBF16) {
-			t.Errorf("%s predictions: worst error %.3g of the largest prediction, want <= %g", p, rel, devicetest.TolBF16)
-		}
+		devicetest.CloseRelative(t, string(p)+" predictions", got[p], want, devicetest.TolBF16, false)
 	}
 	if worst(got[cuda.BF16], fp32) == 0 || worst(got[cuda.BF16], got[cuda.TF32]) == 0 {
 		t.Error("bf16 predictions equal the fp32 or tf32 ones: bfloat16 was not used")

@@ -43,6 +43,13 @@ func (q *queue) fail(err error) error {
 	return err
 }
 
+// failed returns the queue's sticky error.
+func (q *queue) failed() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.err
+}
+
 func (q *queue) isCapturing() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -72,17 +79,12 @@ func (q *queue) Download(dst []float32, src device.Buffer) error {
 			return err
 		}
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.err
+	return q.failed()
 }
 
 func (q *queue) Sync() error {
-	err := check("cudaStreamSynchronize", C.pp_stream_sync(q.stream))
-	q.fail(err)
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.err
+	q.fail(check("cudaStreamSynchronize", C.pp_stream_sync(q.stream)))
+	return q.failed()
 }
 
 func (q *queue) WaitFor(other device.Queue) {
@@ -120,8 +122,10 @@ func (q *queue) launch(k int, grid, bx, by int, args ...any) {
 	if grid <= 0 {
 		return
 	}
-	q.fail(check("cuLaunchKernel "+kernelNames[k],
-		C.pp_launch(q.dev.fns[k], C.uint(grid), C.uint(bx), C.uint(by), q.stream, (*C.uint64_t)(unsafe.Pointer(&slots[0])), C.int(len(args)))))
+	code := C.pp_launch(q.dev.fns[k], C.uint(grid), C.uint(bx), C.uint(by), q.stream, (*C.uint64_t)(unsafe.Pointer(&slots[0])), C.int(len(args)))
+	if code != 0 { // the call's name is built only on failure: launches are the hot path
+		q.fail(check("cuLaunchKernel "+kernelNames[k], code))
+	}
 }
 
 // grid1D is the number of blocks of a grid-stride kernel over n items.
@@ -177,9 +181,9 @@ func (q *queue) Gemm(g device.GemmArgs) {
 	}
 	a, b := q.dev.ptr(g.A), q.dev.ptr(g.B)
 	lda, ldb := g.LDA, g.LDB
-	abType, compute := C.int(0), C.int(0) // cublasSgemmStridedBatched
+	abType := C.int(0) // float32: cublasSgemmStridedBatched
 	if g.BF16 {
-		abType, compute = 14, 68 // CUDA_R_16BF operands, CUBLAS_COMPUTE_32F
+		abType = 14 // CUDA_R_16BF
 	}
 	if g.Alpha == 0 || g.K == 0 {
 		// A and B are not read: give cuBLAS valid leading dimensions.
@@ -187,7 +191,7 @@ func (q *queue) Gemm(g device.GemmArgs) {
 	}
 	q.fail(check("cublasSgemmStridedBatched", C.pp_sgemm(q.blas, op(g.TransB), op(g.TransA), C.int(g.N), C.int(g.M), C.int(g.K),
 		C.float(g.Alpha), b, C.int(ldb), C.longlong(g.StrideB), a, C.int(lda), C.longlong(g.StrideA),
-		C.float(g.Beta), q.dev.ptr(g.C), C.int(g.LDC), C.longlong(g.StrideC), C.int(g.Batches()), abType, compute)))
+		C.float(g.Beta), q.dev.ptr(g.C), C.int(g.LDC), C.longlong(g.StrideC), C.int(g.Batches()), abType)))
 }
 
 // colSumRows is PP_COLSUM_ROWS in kernels.cu: the block is 32 x colSumRows.

@@ -108,7 +108,7 @@ func testBF16(t *testing.T, dev device.Device) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		closeRelative(t, "bf16 LSTM output", e.get(out), want, TolBF16, true)
+		CloseRelative(t, "bf16 LSTM output", e.get(out), want, TolBF16, true)
 		// Training passes stay float32.
 		out, err = dl.Forward(x, batch, steps, true)
 		if err != nil {
@@ -150,7 +150,7 @@ func testBF16(t *testing.T, dev device.Device) {
 			if err := dm.Predict(got, nil, x, batch, steps); err != nil {
 				t.Fatal(err)
 			}
-			closeRelative(t, fmt.Sprintf("bf16 predictions (call %d)", call), got, want, TolBF16, true)
+			CloseRelative(t, fmt.Sprintf("bf16 predictions (call %d)", call), got, want, TolBF16, true)
 		}
 		dm.SetBF16(false)
 		if err := dm.Predict(got, nil, x, batch, steps); err != nil {
@@ -160,10 +160,10 @@ func testBF16(t *testing.T, dev device.Device) {
 	})
 }
 
-// closeRelative reports an error unless max|got-want| <= tol*max|want|;
-// with differ, also unless got differs from want somewhere (the reduced
-// precision took effect).
-func closeRelative(t *testing.T, what string, got, want []float32, tol float64, differ bool) {
+// CloseRelative reports an error unless max|got-want| <= tol*max|want|
+// (and logs the ratio); with differ, also unless got differs from want
+// somewhere (the reduced precision took effect).
+func CloseRelative(t testing.TB, what string, got, want []float32, tol float64, differ bool) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))

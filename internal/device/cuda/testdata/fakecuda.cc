@@ -242,22 +242,11 @@ int cublasDestroy_v2(void* h) { (void)h; device_sync(); return 0; }
 int cublasSetStream_v2(void* h, void* s) { (void)h; (void)s; return 0; }
 int cublasSetMathMode(void* h, int m) { (void)h; (void)m; return 0; }
 int cublasSetWorkspace_v2(void* h, void* w, size_t n) { (void)h; (void)w; (void)n; return 0; }
-// bf16 rounds x to bfloat16 (round to nearest even), as the tensor cores
-// see the inputs under CUBLAS_COMPUTE_32F_FAST_16BF.
-static float bf16(float x) {
-	uint32_t u;
-	memcpy(&u, &x, 4);
-	if ((u & 0x7f800000u) != 0x7f800000u) u += 0x7fffu + ((u >> 16) & 1u);
-	u &= 0xffff0000u;
-	memcpy(&x, &u, 4);
-	return x;
-}
-
 // gemm is the column-major reference product; operands are float32, or
 // bfloat16 (uint16 bits) when bf16_data.
 static int gemm(int ta, int tb, int m, int n, int k, const float* alpha, const void* A, int lda, long long sa,
                 const void* B, int ldb, long long sb, const float* beta, float* C, int ldc, long long sc, int batch,
-                bool round_bf16, bool bf16_data) {
+                bool bf16_data) {
 	float al = *alpha, be = *beta;
 	submit([=]() {
 		auto at = [=](const void* base, long long idx) {
@@ -267,8 +256,7 @@ static int gemm(int ta, int tb, int m, int n, int k, const float* alpha, const v
 				memcpy(&v, &u, 4);
 				return v;
 			}
-			float v = ((const float*)base)[idx];
-			return round_bf16 ? bf16(v) : v;
+			return ((const float*)base)[idx];
 		};
 		for (int i = 0; i < batch; i++) {
 			for (int col = 0; col < n; col++)
@@ -292,22 +280,20 @@ int cublasSgemmStridedBatched(void* h, int ta, int tb, int m, int n, int k, cons
                               long long sa, const float* B, int ldb, long long sb, const float* beta, float* C, int ldc,
                               long long sc, int batch) {
 	(void)h;
-	return gemm(ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch, false, false);
+	return gemm(ta, tb, m, n, k, alpha, A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch, false);
 }
 
-// Float32 output only; operands float32 (CUDA_R_32F, 0) with compute type
-// 68 (CUBLAS_COMPUTE_32F) or 75 (CUBLAS_COMPUTE_32F_FAST_16BF, inputs rounded
-// to bfloat16), or bfloat16 (CUDA_R_16BF, 14) with 68. Anything else is
-// CUBLAS_STATUS_NOT_SUPPORTED.
+// Float32 output and compute type 68 (CUBLAS_COMPUTE_32F) only, with
+// float32 (CUDA_R_32F, 0) or bfloat16 (CUDA_R_16BF, 14) operands; anything
+// else is CUBLAS_STATUS_NOT_SUPPORTED.
 int cublasGemmStridedBatchedEx(void* h, int ta, int tb, int m, int n, int k, const void* alpha, const void* A, int at,
                                int lda, long long sa, const void* B, int bt, int ldb, long long sb, const void* beta,
                                void* C, int ct, int ldc, long long sc, int batch, int compute, int algo) {
 	(void)h; (void)algo;
-	bool f32 = at == 0 && bt == 0 && (compute == 68 || compute == 75);
-	bool b16 = at == 14 && bt == 14 && compute == 68;
-	if (ct != 0 || !(f32 || b16)) return 15;
+	bool b16 = at == 14 && bt == 14;
+	if (ct != 0 || compute != 68 || !(b16 || (at == 0 && bt == 0))) return 15;
 	return gemm(ta, tb, m, n, k, (const float*)alpha, A, lda, sa, B, ldb, sb, (const float*)beta, (float*)C, ldc, sc,
-	            batch, compute == 75, b16);
+	            batch, b16);
 }
 const char* cublasGetStatusString(int s) { (void)s; return "fake cuBLAS error"; }
 
