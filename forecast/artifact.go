@@ -1,0 +1,197 @@
+package forecast
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	perfpredict "github.com/novacron/perfpredict"
+)
+
+// The artifact is one zip file (every entry checksummed by zip's CRC-32):
+//
+//	manifest.json                format, version, recipe, calibration, info
+//	member-1.safetensors, ...    the networks, as perfpredict checkpoints
+//
+// Each member is a checkpoint the PyTorch reference also loads.
+
+// ArtifactFormat and ArtifactVersion identify the artifact; Open refuses a
+// newer version than it reads.
+const (
+	ArtifactFormat  = "perfpredict.forecaster"
+	ArtifactVersion = 1
+)
+
+const manifestName = "manifest.json"
+
+type manifest struct {
+	Format      string      `json:"format"`
+	Version     int         `json:"version"`
+	Recipe      Recipe      `json:"recipe"`
+	Members     []string    `json:"members"` // entry names, in order
+	Calibration Calibration `json:"calibration"`
+	Info        Info        `json:"info"`
+}
+
+func memberEntry(i int) string { return "member-" + strconv.Itoa(i+1) + ".safetensors" }
+
+// Encode writes the artifact to w.
+func (fc *Forecaster) Encode(w io.Writer) error {
+	zw := zip.NewWriter(w)
+	man := manifest{Format: ArtifactFormat, Version: ArtifactVersion, Recipe: fc.recipe,
+		Calibration: fc.calib, Info: fc.info}
+	for i := range fc.members {
+		man.Members = append(man.Members, memberEntry(i))
+	}
+	mw, err := zw.Create(manifestName)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(mw)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(man); err != nil {
+		return fmt.Errorf("forecast: manifest: %w", err)
+	}
+	for i, m := range fc.members {
+		ew, err := zw.Create(memberEntry(i))
+		if err != nil {
+			return err
+		}
+		if err := m.Encode(ew); err != nil {
+			return fmt.Errorf("forecast: network %d: %w", i+1, err)
+		}
+	}
+	return zw.Close()
+}
+
+// Save writes the artifact to path atomically: a temporary file in the
+// same directory, synced, then renamed over path, so a crash leaves the
+// old artifact or the new one, never a torn file.
+func (fc *Forecaster) Save(path string) (err error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("forecast: saving %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("forecast: saving %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := fc.Encode(tmp); err != nil {
+		return fmt.Errorf("forecast: saving %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("forecast: saving %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("forecast: saving %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("forecast: saving %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Open reads an artifact written by Save.
+func Open(path string) (*Forecaster, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("forecast: %w", err)
+	}
+	return Decode(data, path)
+}
+
+// Decode reads an artifact from memory; source names it in errors. Every
+// error names the source and the part at fault.
+func Decode(data []byte, source string) (*Forecaster, error) {
+	bad := func(part string, err error) error {
+		return fmt.Errorf("forecast: %s: %s: %w", source, part, errors.Join(err, ErrBadInput))
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, bad("not a forecaster artifact (a zip with "+manifestName+")", err)
+	}
+	entries := map[string]*zip.File{}
+	for _, f := range zr.File {
+		entries[f.Name] = f
+	}
+	read := func(name string) ([]byte, error) {
+		f, ok := entries[name]
+		if !ok {
+			return nil, bad(name, errors.New("missing"))
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil, bad(name, err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(io.LimitReader(rc, 1<<30))
+		if err != nil {
+			return nil, bad(name, err) // zip.ErrChecksum: corrupt
+		}
+		return b, nil
+	}
+	mb, err := read(manifestName)
+	if err != nil {
+		return nil, err
+	}
+	var man manifest
+	if err := json.Unmarshal(mb, &man); err != nil {
+		return nil, bad(manifestName, err)
+	}
+	if man.Format != ArtifactFormat {
+		return nil, bad(manifestName, fmt.Errorf("format %q, want %q", man.Format, ArtifactFormat))
+	}
+	if man.Version > ArtifactVersion || man.Version < 1 {
+		return nil, bad(manifestName, fmt.Errorf("format version %d; this build reads version %d and older (upgrade perfpredict)", man.Version, ArtifactVersion))
+	}
+	r := man.Recipe
+	if err := r.check(); err != nil {
+		return nil, bad(manifestName, fmt.Errorf("recipe: %w", err))
+	}
+	K := r.Horizon
+	c := man.Calibration
+	if len(c.Q10) != K || len(c.Q90) != K || len(c.N) != K {
+		return nil, bad(manifestName, fmt.Errorf("calibration holds %d/%d/%d horizons, want %d", len(c.Q10), len(c.Q90), len(c.N), K))
+	}
+	for k := range K {
+		if !finite(c.Q10[k]) || !finite(c.Q90[k]) || c.Q10[k] > c.Q90[k] {
+			return nil, bad(manifestName, fmt.Errorf("calibration at h=%d: q10 %g, q90 %g", k+1, c.Q10[k], c.Q90[k]))
+		}
+	}
+	if len(man.Members) == 0 {
+		return nil, bad(manifestName, errors.New("lists no networks"))
+	}
+	fc := &Forecaster{recipe: r, calib: c, info: man.Info}
+	for i, name := range man.Members {
+		b, err := read(name)
+		if err != nil {
+			return nil, err
+		}
+		m, err := perfpredict.Decode(b, source+":"+name)
+		if err != nil {
+			return nil, bad(name, err)
+		}
+		if m.Features() != len(r.Inputs) || m.Outputs() != K || m.Target != memberTarget {
+			return nil, bad(name, fmt.Errorf("network %d reads %d inputs and forecasts %d outputs of %q; the recipe wants %d, %d of %q",
+				i+1, m.Features(), m.Outputs(), m.Target, len(r.Inputs), K, memberTarget))
+		}
+		fc.members = append(fc.members, m)
+	}
+	return fc, nil
+}

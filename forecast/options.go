@@ -1,0 +1,155 @@
+package forecast
+
+import (
+	"errors"
+	"fmt"
+
+	perfpredict "github.com/novacron/perfpredict"
+)
+
+// Options are the recipe and the training settings. Every field means what
+// it says, zero included (Dropout 0 is no dropout, Patience 0 trains every
+// epoch); start from DefaultOptions and change what you need.
+type Options struct {
+	// Window is the number of steps the network reads.
+	Window int
+	// ScaleWindow is the number of recent one-step changes whose mean
+	// absolute value is the unit of the inputs and outputs.
+	ScaleWindow int
+	// Horizon is the largest horizon: the forecaster predicts h = 1..Horizon.
+	Horizon int
+	// Inputs are the input channels (see Input).
+	Inputs []Input
+	// TargetClip bounds training targets in units.
+	TargetClip float64
+
+	// Hidden is the LSTM's hidden size per direction, Layers the number of
+	// stacked bidirectional layers, Head the widths of the head's hidden
+	// layers (at least one).
+	Hidden, Layers int
+	Head           []int
+	// Dropout is the dropout probability between LSTM layers and in the
+	// head while training (0: none).
+	Dropout float64
+
+	// Epochs is the most passes over the training windows; Patience stops
+	// after that many epochs without a better validation loss (0: never
+	// stops early).
+	Epochs, Patience int
+	// BatchSize is the mini-batch size (at least 2: batch normalisation).
+	BatchSize int
+	// LearningRate is Adam's step size.
+	LearningRate float64
+	// Stride is the number of steps between consecutive training windows of
+	// a series.
+	Stride int
+	// Ensemble is the number of networks, trained alike but for their seeds
+	// (Seed, Seed+1, ...), whose forecasts are averaged.
+	Ensemble int
+	// Seed seeds the first network's weights, shuffling and dropout.
+	Seed uint64
+
+	// Device is where the networks train and run: "" or "cpu", "cuda",
+	// "auto" (see perfpredict.Config.Device).
+	Device string
+	// Logf receives progress lines (one per network and phase); nil: none.
+	Logf func(format string, args ...any)
+	// Progress, when set, is called after every batch of network member
+	// (0-based) of Ensemble.
+	Progress func(member int, p perfpredict.Progress)
+}
+
+// DefaultOptions is the recipe `perfpredict train` ships. Its choices were
+// made on validation data (docs/PROTOCOL.md, "How the recipe was chosen").
+func DefaultOptions() Options {
+	return Options{
+		Window:       60,
+		ScaleWindow:  288,
+		Horizon:      30,
+		Inputs:       []Input{{InputRelLast, 30}, {InputDiff, 30}},
+		TargetClip:   100,
+		Hidden:       32,
+		Layers:       1,
+		Head:         perfpredict.DefaultHead(),
+		Dropout:      0.1,
+		Epochs:       20,
+		Patience:     5,
+		BatchSize:    64,
+		LearningRate: 1e-3,
+		Stride:       1,
+		Ensemble:     2,
+		Seed:         1,
+	}
+}
+
+// recipe is the part of o saved with the forecaster.
+func (o Options) recipe() Recipe {
+	return Recipe{Window: o.Window, ScaleWindow: o.ScaleWindow, Horizon: o.Horizon,
+		Inputs: append([]Input(nil), o.Inputs...), TargetClip: o.TargetClip}
+}
+
+// check validates o; its errors name the field.
+func (o Options) check() error {
+	if err := o.recipe().check(); err != nil {
+		return fmt.Errorf("forecast: options: %w", err)
+	}
+	bad := func(field string, v any, want string) error {
+		return fmt.Errorf("forecast: options: %s %v: %s", field, v, want)
+	}
+	switch {
+	case o.Hidden < 1:
+		return bad("Hidden", o.Hidden, "must be at least 1")
+	case o.Layers < 1:
+		return bad("Layers", o.Layers, "must be at least 1")
+	case len(o.Head) == 0:
+		return bad("Head", o.Head, "needs at least one layer")
+	case !(o.Dropout >= 0 && o.Dropout < 1):
+		return bad("Dropout", o.Dropout, "must be in [0, 1)")
+	case o.Epochs < 1:
+		return bad("Epochs", o.Epochs, "must be at least 1")
+	case o.Patience < 0:
+		return bad("Patience", o.Patience, "must not be negative")
+	case o.BatchSize < 2:
+		return bad("BatchSize", o.BatchSize, "must be at least 2 (batch normalisation)")
+	case !(o.LearningRate > 0):
+		return bad("LearningRate", o.LearningRate, "must be positive")
+	case o.Stride < 1:
+		return bad("Stride", o.Stride, "must be at least 1")
+	case o.Ensemble < 1:
+		return bad("Ensemble", o.Ensemble, "must be at least 1")
+	case o.Seed > ^uint64(0)-uint64(o.Ensemble):
+		return bad("Seed", o.Seed, fmt.Sprintf("leaves no room for %d networks' seeds", o.Ensemble))
+	}
+	for _, w := range o.Head {
+		if w < 1 {
+			return bad("Head", o.Head, "widths must be positive")
+		}
+	}
+	return nil
+}
+
+// config is the network configuration of member i.
+func (o Options) config(i int) perfpredict.Config {
+	drop := float32(o.Dropout)
+	if drop == 0 {
+		drop = -1 // perfpredict's zero means its default
+	}
+	pat := o.Patience
+	if pat == 0 {
+		pat = -1
+	}
+	dev := o.Device
+	if dev == "" {
+		dev = perfpredict.DeviceCPU
+	}
+	return perfpredict.Config{
+		Hidden: o.Hidden, Layers: o.Layers, Head: append([]int(nil), o.Head...), Dropout: drop,
+		Steps: o.Window, BatchSize: o.BatchSize, LearningRate: o.LearningRate, Epochs: o.Epochs,
+		Patience: pat, Seed: o.Seed + uint64(i), Loss: perfpredict.LossL1, Device: dev,
+		Logf: o.Logf,
+	}
+}
+
+// ErrBadInput marks errors caused by the data or the options rather than by
+// the machine (the command line exits 2 on them).
+var ErrBadInput = errors.New("bad input")

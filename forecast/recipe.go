@@ -1,0 +1,126 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Recipe is how a window of observations becomes the network's inputs and
+// how its outputs become forecasts. It is saved in the artifact, so a
+// forecaster is always served the way it was trained.
+type Recipe struct {
+	// Window is the number of steps T the network reads.
+	Window int `json:"window"`
+	// ScaleWindow is the number of one-step changes the unit is the mean
+	// absolute value of (the most recent ones).
+	ScaleWindow int `json:"scale_window"`
+	// Horizon is the largest horizon K; the network forecasts h = 1..K.
+	Horizon int `json:"horizon"`
+	// Inputs are the input channels per step, in the network's order.
+	Inputs []Input `json:"inputs"`
+	// TargetClip bounds the training targets (in units) so that a window
+	// whose unit is tiny cannot dominate the loss.
+	TargetClip float64 `json:"target_clip"`
+}
+
+// Input is one input channel, clipped to ±Clip:
+//
+//	rel_last  (y[i] - y[t]) / u    the path relative to the last value
+//	diff      (y[i] - y[i-1]) / u  the one-step change
+//
+// where t is the window's last step and u its unit.
+type Input struct {
+	Name string  `json:"name"`
+	Clip float64 `json:"clip"`
+}
+
+// String is NAME@CLIP, the input's feature name in member checkpoints.
+func (in Input) String() string { return in.Name + "@" + strconv.FormatFloat(in.Clip, 'g', -1, 64) }
+
+// Known input names.
+const (
+	InputRelLast = "rel_last"
+	InputDiff    = "diff"
+)
+
+// Needs is the number of most recent observations a forecast depends on.
+func (r Recipe) Needs() int { return max(r.Window, r.ScaleWindow) + 1 }
+
+func (r Recipe) check() error {
+	if r.Window < 1 {
+		return fmt.Errorf("window %d: must be at least 1", r.Window)
+	}
+	if r.ScaleWindow < 1 {
+		return fmt.Errorf("scale window %d: must be at least 1", r.ScaleWindow)
+	}
+	if r.Horizon < 1 {
+		return fmt.Errorf("horizon %d: must be at least 1", r.Horizon)
+	}
+	if len(r.Inputs) == 0 {
+		return fmt.Errorf("no inputs")
+	}
+	for _, in := range r.Inputs {
+		if in.Name != InputRelLast && in.Name != InputDiff {
+			return fmt.Errorf("input %q: unknown (known: %s, %s)", in.Name, InputRelLast, InputDiff)
+		}
+		if !(in.Clip > 0) || math.IsInf(in.Clip, 0) {
+			return fmt.Errorf("input %s: clip must be positive and finite", in)
+		}
+	}
+	if !(r.TargetClip > 0) {
+		return fmt.Errorf("target clip %g: must be positive", r.TargetClip)
+	}
+	return nil
+}
+
+// unit is the mean absolute one-step change over the last ScaleWindow
+// changes of recent (which holds at least Needs() values), floored so that a
+// constant stretch gives a small positive unit rather than zero.
+func (r Recipe) unit(recent []float64) float64 {
+	n := len(recent)
+	var s, level float64
+	for i := n - r.ScaleWindow; i < n; i++ {
+		s += math.Abs(recent[i] - recent[i-1])
+		level += math.Abs(recent[i])
+	}
+	u := s / float64(r.ScaleWindow)
+	floor := max(1e-6*level/float64(r.ScaleWindow), 1e-12)
+	return max(u, floor)
+}
+
+// window writes the network's inputs [Window, len(Inputs)] for the window
+// ending at the last value of recent (at least Needs() values, nothing
+// else read) into dst and returns the unit.
+func (r Recipe) window(dst []float32, recent []float64) float64 {
+	n := len(recent)
+	recent = recent[n-r.Needs():]
+	n = len(recent)
+	u := r.unit(recent)
+	last := recent[n-1]
+	f := len(r.Inputs)
+	for row := range r.Window {
+		i := n - r.Window + row
+		for c, in := range r.Inputs {
+			var v float64
+			switch in.Name {
+			case InputRelLast:
+				v = (recent[i] - last) / u
+			case InputDiff:
+				v = (recent[i] - recent[i-1]) / u
+			}
+			dst[row*f+c] = float32(math.Max(-in.Clip, math.Min(in.Clip, v)))
+		}
+	}
+	return u
+}
+
+// checkFinite reports the first value of recent that is NaN or infinite.
+func checkFinite(recent []float64) error {
+	for i, v := range recent {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("observation %d of the last %d is %v", i+1, len(recent), v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package forecast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	perfpredict "github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/baseline"
+)
+
+// windows accumulates network windows and their targets.
+type windows struct {
+	x, y []float32
+	n    int
+	// where each window comes from (validation windows, for calibration).
+	series []int
+	origin []int
+	unit   []float64
+}
+
+// add appends the window of y ending at origin t with targets h = 1..K
+// (clipped) when withTargets.
+func (w *windows) add(r Recipe, y []float64, s, t int) {
+	f := len(r.Inputs)
+	w.x = slices.Grow(w.x, r.Window*f)[:len(w.x)+r.Window*f]
+	u := r.window(w.x[len(w.x)-r.Window*f:], y[:t+1])
+	for h := 1; h <= r.Horizon; h++ {
+		v := (y[t+h] - y[t]) / u
+		w.y = append(w.y, float32(math.Max(-r.TargetClip, math.Min(r.TargetClip, v))))
+	}
+	w.series = append(w.series, s)
+	w.origin = append(w.origin, t)
+	w.unit = append(w.unit, u)
+	w.n++
+}
+
+// Train fits a forecaster on the training split of every series at once
+// (PROTOCOL.md's first 70% of each series' steps), stops early on the
+// validation split (the next 15%), and calibrates its intervals on the
+// validation split. The test split is never read. Series must be finite
+// and not constant over their training split; an error names the series.
+func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecaster, error) {
+	if err := opt.check(); err != nil {
+		return nil, errors.Join(err, ErrBadInput)
+	}
+	if len(series) == 0 {
+		return nil, fmt.Errorf("forecast: no series to train on: %w", ErrBadInput)
+	}
+	r := opt.recipe()
+	K, needs := r.Horizon, r.Needs()
+	tr, va := &windows{}, &windows{}
+	for si, s := range series {
+		if err := checkTrainable(s, r); err != nil {
+			return nil, err
+		}
+		sp, y := baseline.SplitOf(s.Len()), s.Values
+		// The most recent training window first, so a stride keeps it.
+		for t := sp.Train - 1 - K; t >= needs-1; t -= opt.Stride {
+			tr.add(r, y, si, t)
+		}
+		for t := max(sp.Train-1, needs-1); t+K < sp.Fit(); t++ {
+			va.add(r, y, si, t)
+		}
+	}
+	if tr.n < 2 {
+		return nil, fmt.Errorf("forecast: %d training windows of %d steps (scale over %d) for horizon %d; need at least 2 (longer series or a shorter window): %w",
+			tr.n, r.Window, r.ScaleWindow, K, ErrBadInput)
+	}
+	f := len(r.Inputs)
+	trainDS, err := perfpredict.NewDataset(tr.x, tr.y, tr.n, r.Window, f, K)
+	if err != nil {
+		return nil, err
+	}
+	var valDS perfpredict.Dataset
+	if va.n > 0 {
+		if valDS, err = perfpredict.NewDataset(va.x, va.y, va.n, r.Window, f, K); err != nil {
+			return nil, err
+		}
+	}
+	fc := &Forecaster{recipe: r, info: Info{Created: time.Now().UTC().Truncate(time.Second)}}
+	for _, s := range series {
+		fc.info.Series = append(fc.info.Series, s.Name)
+	}
+	logf := opt.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	names := make([]string, f)
+	for i, in := range r.Inputs {
+		names[i] = in.String()
+	}
+	for i := range opt.Ensemble {
+		cfg := opt.config(i)
+		// Built on the CPU, where a bad setting is bad input, then moved.
+		dev := cfg.Device
+		cfg.Device = perfpredict.DeviceCPU
+		m, err := perfpredict.New(cfg, f, K)
+		if err != nil {
+			return nil, fmt.Errorf("forecast: %w: %w", err, ErrBadInput)
+		}
+		if dev != perfpredict.DeviceCPU {
+			if err := m.UseDevice(dev, opt.Logf); err != nil {
+				return nil, fmt.Errorf("forecast: device %s: %w", dev, err)
+			}
+			if dev == perfpredict.DeviceAuto && m.Device() == perfpredict.DeviceCPU {
+				opt.Device = perfpredict.DeviceCPU // the others without repeating the log line
+			}
+		}
+		m.FeatureNames, m.Target, m.Horizon = names, memberTarget, K
+		logf("network %d of %d (seed %d): %d series, %d training windows (every %d steps), %d validation windows, %d parameters",
+			i+1, opt.Ensemble, cfg.Seed, len(series), tr.n, opt.Stride, va.n, m.NumParams())
+		var topts []perfpredict.TrainOption
+		if opt.Progress != nil {
+			member := i
+			topts = append(topts, perfpredict.WithProgress(func(p perfpredict.Progress) { opt.Progress(member, p) }))
+		}
+		hist, err := m.Train(ctx, trainDS, valDS, topts...)
+		if err != nil {
+			return nil, fmt.Errorf("forecast: training network %d: %w", i+1, err)
+		}
+		logf("network %d: best epoch %d of %d, validation loss %.4f", i+1, hist.BestEpoch, len(hist.Epochs), hist.BestLoss)
+		fc.members = append(fc.members, m)
+		fc.info.Members = append(fc.info.Members, MemberInfo{Seed: cfg.Seed, BestEpoch: hist.BestEpoch,
+			Epochs: len(hist.Epochs), ValLoss: hist.BestLoss})
+		fc.histories = append(fc.histories, hist)
+	}
+	if err := fc.calibrate(ctx, series, va); err != nil {
+		return nil, err
+	}
+	return fc, nil
+}
+
+// checkTrainable rejects a series the recipe cannot learn from.
+func checkTrainable(s baseline.Series, r Recipe) error {
+	sp := baseline.SplitOf(s.Len())
+	if sp.Train < r.Needs()+r.Horizon {
+		return fmt.Errorf("forecast: series %s: %d steps (%d for training) are too few for the recipe's %d-step history plus horizon %d: %w",
+			s.Name, s.Len(), sp.Train, r.Needs(), r.Horizon, ErrBadInput)
+	}
+	for i, v := range s.Values[:sp.Fit()] {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("forecast: series %s: step %d is %v: %w", s.Name, i+1, v, ErrBadInput)
+		}
+	}
+	if baseline.NaiveScale(s.Values, sp) == 0 {
+		return fmt.Errorf("forecast: series %s: constant over its training split (%d steps): %w", s.Name, sp.Train, ErrBadInput)
+	}
+	return nil
+}
+
+// calibrate sets the interval quantiles from the ensemble's residuals on the
+// validation windows, in units, per horizon.
+func (fc *Forecaster) calibrate(ctx context.Context, series []baseline.Series, va *windows) error {
+	K := fc.recipe.Horizon
+	res := make([][]float64, K)
+	if va.n > 0 {
+		pred, _, err := fc.predict(ctx, va.x, va.n, false)
+		if err != nil {
+			return err
+		}
+		for i := range va.n {
+			y, t, u := series[va.series[i]].Values, va.origin[i], va.unit[i]
+			for h := 1; h <= K; h++ {
+				point := y[t] + u*float64(pred[i*K+h-1])
+				res[h-1] = append(res[h-1], (y[t+h]-point)/u)
+			}
+		}
+	}
+	fc.calib = newCalibration(res)
+	return nil
+}
