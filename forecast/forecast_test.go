@@ -1,0 +1,401 @@
+package forecast
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/novacron/perfpredict/baseline"
+)
+
+// tinyOptions is a recipe small enough to train in a test.
+func tinyOptions() Options {
+	o := DefaultOptions()
+	o.Window, o.ScaleWindow, o.Horizon = 8, 16, 4
+	o.Hidden, o.Head, o.Epochs, o.Ensemble = 4, []int{8}, 2, 2
+	o.BatchSize = 32
+	return o
+}
+
+// synthSeries is a daily-seasonal series with noise at 5-minute cadence.
+func synthSeries(name string, n int, seed uint64) baseline.Series {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	s := baseline.Series{Name: name, Times: make([]time.Time, n), Values: make([]float64, n)}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	level := 50 + 10*rng.Float64()
+	for i := range n {
+		s.Times[i] = t0.Add(time.Duration(i) * 5 * time.Minute)
+		level += 0.2 * rng.NormFloat64()
+		s.Values[i] = level + 10*math.Sin(2*math.Pi*float64(i)/288) + rng.NormFloat64()
+	}
+	return s
+}
+
+var (
+	trainedOnce sync.Once
+	trained     *Forecaster
+	trainedErr  error
+	trainSet    []baseline.Series
+)
+
+// tinyForecaster trains one tiny forecaster shared by the tests.
+func tinyForecaster(t *testing.T) (*Forecaster, []baseline.Series) {
+	t.Helper()
+	trainedOnce.Do(func() {
+		trainSet = []baseline.Series{synthSeries("a", 900, 1), synthSeries("b", 700, 2)}
+		trained, trainedErr = Train(context.Background(), trainSet, tinyOptions())
+	})
+	if trainedErr != nil {
+		t.Fatal(trainedErr)
+	}
+	return trained, trainSet
+}
+
+func TestUnitAndWindow(t *testing.T) {
+	r := Recipe{Window: 3, ScaleWindow: 4, Horizon: 1, Inputs: []Input{{InputRelLast, 30}, {InputDiff, 1.5}}, TargetClip: 10}
+	// Needs 5: only the last five values are read.
+	y := []float64{1e9, 10, 12, 11, 15, 13}
+	if got := r.Needs(); got != 5 {
+		t.Fatalf("Needs = %d, want 5", got)
+	}
+	dst := make([]float32, 3*2)
+	u := r.window(dst, y)
+	// |12-10|+|11-12|+|15-11|+|13-15| = 9 over 4 changes.
+	if u != 2.25 {
+		t.Fatalf("unit = %v, want 2.25", u)
+	}
+	// Rows are the last Window values: 11, 15, 13.
+	want := []float32{
+		float32((11 - 13) / 2.25), float32((11 - 12) / 2.25),
+		float32((15 - 13) / 2.25), 1.5, // diff 4/2.25 = 1.78 clipped to 1.5
+		0, float32((13 - 15) / 2.25),
+	}
+	for i := range want {
+		if math.Abs(float64(dst[i]-want[i])) > 1e-6 {
+			t.Fatalf("window = %v, want %v", dst, want)
+		}
+	}
+	// A constant stretch gets a small positive unit, not zero.
+	if u := r.unit([]float64{5, 5, 5, 5, 5}); !(u > 0 && u < 1e-5) {
+		t.Fatalf("constant unit = %v", u)
+	}
+}
+
+func TestForecastNeedsOnlyRecentHistory(t *testing.T) {
+	fc, ss := tinyForecaster(t)
+	ctx := context.Background()
+	y := ss[0].Values
+	full, err := fc.Forecast(ctx, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := fc.Forecast(ctx, y[len(y)-fc.Needs():])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range full.Points {
+		if full.Points[k] != last.Points[k] {
+			t.Fatalf("h=%d: whole history %+v, last %d values %+v", k+1, full.Points[k], fc.Needs(), last.Points[k])
+		}
+	}
+	_, err = fc.Forecast(ctx, y[len(y)-fc.Needs()+1:])
+	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "needs the last") {
+		t.Fatalf("short history: err = %v", err)
+	}
+	bad := append([]float64(nil), y...)
+	bad[len(bad)-3] = math.NaN()
+	if _, err := fc.Forecast(ctx, bad); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "NaN") {
+		t.Fatalf("NaN history: err = %v", err)
+	}
+}
+
+func TestForecastShape(t *testing.T) {
+	fc, ss := tinyForecaster(t)
+	f, err := fc.Forecast(context.Background(), ss[1].Values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Points) != fc.Horizon() || len(f.Attention) != fc.Recipe().Window {
+		t.Fatalf("%d points, %d attention weights", len(f.Points), len(f.Attention))
+	}
+	var sum float64
+	for _, w := range f.Attention {
+		sum += w
+	}
+	if math.Abs(sum-1) > 1e-4 {
+		t.Fatalf("attention sums to %v", sum)
+	}
+	for k, p := range f.Points {
+		if p.Horizon != k+1 || !(p.P10 <= p.Value && p.Value <= p.P90) || p.P50 != p.Value {
+			t.Fatalf("point %d: %+v", k, p)
+		}
+		if p.P90-p.P10 <= 0 {
+			t.Fatalf("h=%d: empty interval %+v", k+1, p)
+		}
+	}
+}
+
+// The intervals are calibrated on the validation windows: there, about 80%
+// of the residuals fall between p10 and p90 by construction.
+func TestCalibrationCoverage(t *testing.T) {
+	fc, ss := tinyForecaster(t)
+	ctx := context.Background()
+	for _, h := range []int{1, fc.Horizon()} {
+		in, n := 0, 0
+		for _, s := range ss {
+			sp := baseline.SplitOf(s.Len())
+			for t0 := sp.Train - 1; t0+fc.Horizon() < sp.Fit(); t0++ {
+				f, err := fc.Forecast(ctx, s.Values[:t0+1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, y := f.Points[h-1], s.Values[t0+h]
+				if y >= p.P10 && y <= p.P90 {
+					in++
+				}
+				n++
+			}
+		}
+		if cov := float64(in) / float64(n); math.Abs(cov-0.8) > 0.03 {
+			t.Errorf("h=%d: %d of %d validation targets (%.3f) inside p10-p90, want about 0.8", h, in, n, cov)
+		}
+	}
+}
+
+// What Evaluate scores is what Forecast serves, from a reopened artifact.
+func TestEvaluateScoresWhatForecastServes(t *testing.T) {
+	fc, ss := tinyForecaster(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "forecaster.zip")
+	if err := fc.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	opened, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Evaluate(ctx, fc, ss, []int{1, 4}, EvalOptions{Forecasts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Forecasts) == 0 {
+		t.Fatal("no scored forecasts kept")
+	}
+	byName := map[string]baseline.Series{}
+	for _, s := range ss {
+		byName[s.Name] = s
+	}
+	for i := 0; i < len(rep.Forecasts); i += 37 {
+		sf := rep.Forecasts[i]
+		s := byName[sf.Series]
+		f, err := opened.Forecast(ctx, s.Values[:sf.Origin+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := f.Points[sf.Horizon-1]
+		if rel(got.Value, sf.Forecast) > 1e-6 || rel(got.P10, sf.P10) > 1e-6 || rel(got.P90, sf.P90) > 1e-6 {
+			t.Fatalf("%s origin %d h=%d: served %+v, scored %+v", sf.Series, sf.Origin, sf.Horizon, got, sf)
+		}
+		if sf.Actual != s.Values[sf.Origin+sf.Horizon] || !sf.OriginTime.Equal(s.Times[sf.Origin]) {
+			t.Fatalf("scored forecast %+v does not match the series", sf)
+		}
+	}
+	// The model's MASE in the report is the MASE of the kept forecasts.
+	for _, row := range rep.Series {
+		var sum float64
+		n := 0
+		for _, sf := range rep.Forecasts {
+			if sf.Series == row.Name && sf.Horizon == row.Horizon {
+				sum += math.Abs(sf.Forecast - sf.Actual)
+				n++
+			}
+		}
+		s := byName[row.Name]
+		mase := sum / float64(n) / baseline.NaiveScale(s.Values, baseline.SplitOf(s.Len()))
+		if n != row.Targets || rel(mase, row.Methods[ModelMethod].MASE) > 1e-9 {
+			t.Fatalf("%s h=%d: %d forecasts, MASE %v; report %d, %v", row.Name, row.Horizon, n, mase, row.Targets, row.Methods[ModelMethod].MASE)
+		}
+	}
+	if _, ok := rep.Summary.GeoMeanMASE["4"]["persistence"]; !ok {
+		t.Fatalf("summary lacks the baselines: %v", rep.Summary.GeoMeanMASE)
+	}
+}
+
+func rel(a, b float64) float64 {
+	return math.Abs(a-b) / math.Max(1e-12, math.Max(math.Abs(a), math.Abs(b)))
+}
+
+func TestArtifactRoundTrip(t *testing.T) {
+	fc, ss := tinyForecaster(t)
+	var buf bytes.Buffer
+	if err := fc.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(buf.Bytes(), "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Members() != fc.Members() || got.Needs() != fc.Needs() || got.Horizon() != fc.Horizon() {
+		t.Fatalf("reopened: %d members, needs %d, horizon %d", got.Members(), got.Needs(), got.Horizon())
+	}
+	a, _ := fc.Forecast(context.Background(), ss[0].Values)
+	b, _ := got.Forecast(context.Background(), ss[0].Values)
+	for k := range a.Points {
+		if a.Points[k] != b.Points[k] {
+			t.Fatalf("h=%d: %+v before saving, %+v after", k+1, a.Points[k], b.Points[k])
+		}
+	}
+	if got.Info().Series[1] != "b" || len(got.Info().Members) != 2 {
+		t.Fatalf("info: %+v", got.Info())
+	}
+}
+
+// rewrite copies the artifact's entries through edit (nil drops an entry).
+func rewrite(t *testing.T, data []byte, edit func(name string, b []byte) []byte) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if b = edit(f.Name, b); b == nil {
+			continue
+		}
+		w, _ := zw.Create(f.Name)
+		w.Write(b)
+	}
+	zw.Close()
+	return out.Bytes()
+}
+
+func TestArtifactErrors(t *testing.T) {
+	fc, _ := tinyForecaster(t)
+	var buf bytes.Buffer
+	if err := fc.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.Bytes()
+	manifestEdit := func(f func(m map[string]any)) []byte {
+		return rewrite(t, good, func(name string, b []byte) []byte {
+			if name != manifestName {
+				return b
+			}
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			f(m)
+			out, _ := json.Marshal(m)
+			return out
+		})
+	}
+	// A flipped byte inside a stored member: zip's CRC catches it.
+	corrupt := bytes.Clone(good)
+	off := bytes.Index(corrupt, []byte("member-2.safetensors")) + 200
+	corrupt[off] ^= 0xff
+	cases := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"not a zip", []byte("hello"), "not a forecaster artifact"},
+		{"missing member", rewrite(t, good, func(name string, b []byte) []byte {
+			if name == "member-2.safetensors" {
+				return nil
+			}
+			return b
+		}), "member-2.safetensors: missing"},
+		{"corrupt member", corrupt, "member-2.safetensors"},
+		{"newer version", manifestEdit(func(m map[string]any) { m["version"] = ArtifactVersion + 1 }), "format version 2"},
+		{"other format", manifestEdit(func(m map[string]any) { m["format"] = "x" }), `format "x"`},
+		{"bad recipe", manifestEdit(func(m map[string]any) { m["recipe"].(map[string]any)["window"] = 0 }), "window 0"},
+		{"short calibration", manifestEdit(func(m map[string]any) { m["calibration"].(map[string]any)["q10"] = []float64{0} }), "calibration"},
+		{"bad member", rewrite(t, good, func(name string, b []byte) []byte {
+			if name == "member-1.safetensors" {
+				return []byte("garbage")
+			}
+			return b
+		}), "member-1.safetensors"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Decode(c.data, "f.zip")
+			if err == nil || !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "f.zip") {
+				t.Fatalf("err = %v, want one naming f.zip and %q", err, c.want)
+			}
+		})
+	}
+	if _, err := Open(filepath.Join(t.TempDir(), "none.zip")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestTrainRejectsBadInput(t *testing.T) {
+	ctx := context.Background()
+	good := synthSeries("good", 600, 3)
+	constant := baseline.Series{Name: "flat", Times: good.Times, Values: make([]float64, 600)}
+	nan := baseline.Series{Name: "holes", Times: good.Times, Values: append([]float64(nil), good.Values...)}
+	nan.Values[10] = math.NaN()
+	short := good.Slice(0, 25)
+	short.Name = "short"
+	for _, c := range []struct {
+		series []baseline.Series
+		want   string
+	}{
+		{[]baseline.Series{good, constant}, "series flat: constant"},
+		{[]baseline.Series{nan}, "series holes: step 11 is NaN"},
+		{[]baseline.Series{short}, "series short: 25 steps"},
+		{nil, "no series"},
+	} {
+		_, err := Train(ctx, c.series, tinyOptions())
+		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("err = %v, want %q", err, c.want)
+		}
+	}
+	for field, edit := range map[string]func(*Options){
+		"Ensemble":  func(o *Options) { o.Ensemble = 0 },
+		"Hidden":    func(o *Options) { o.Hidden = 0 },
+		"Head":      func(o *Options) { o.Head = nil },
+		"BatchSize": func(o *Options) { o.BatchSize = 1 },
+		"Dropout":   func(o *Options) { o.Dropout = 1 },
+		"window":    func(o *Options) { o.Window = 0 },
+	} {
+		o := tinyOptions()
+		edit(&o)
+		if _, err := Train(ctx, []baseline.Series{good}, o); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: err = %v", field, err)
+		}
+	}
+}
+
+// Zero values mean what they say: no dropout and no early stopping train.
+func TestZeroOptionsMeanWhatTheySay(t *testing.T) {
+	o := tinyOptions()
+	o.Dropout, o.Patience, o.Ensemble, o.Epochs = 0, 0, 1, 3
+	fc, err := Train(context.Background(), []baseline.Series{synthSeries("z", 600, 4)}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := fc.Network(0).Config(); cfg.Dropout > 0 || cfg.Patience >= 0 {
+		t.Fatalf("network config: dropout %v, patience %d", cfg.Dropout, cfg.Patience)
+	}
+	if h := fc.Histories()[0]; len(h.Epochs) != 3 || h.EarlyStopped {
+		t.Fatalf("trained %d epochs (early stopped %v), want all 3", len(h.Epochs), h.EarlyStopped)
+	}
+}
