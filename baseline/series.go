@@ -92,22 +92,50 @@ func LoadCSV(path, target string) (Series, error) {
 
 // ReadCSV is LoadCSV on a reader; source names the input in errors.
 func ReadCSV(r io.Reader, source, name, target string) (Series, error) {
+	var targets []string
+	if target != "" {
+		targets = []string{target}
+	}
+	ss, err := readCSV(r, source, name, targets, false)
+	if err != nil {
+		return Series{}, err
+	}
+	return ss[0], nil
+}
+
+// LoadColumns reads several columns of a CSV file with a timestamp column
+// in one pass, one Series per column, named "FILE:COLUMN" (FILE: the base
+// name without extension). columns nil means every column besides the
+// timestamp. The rules and errors are LoadCSV's.
+func LoadColumns(path string, columns []string) ([]Series, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	return readCSV(f, path, name, columns, true)
+}
+
+// readCSV reads the target columns (nil: "value" or the only value column,
+// or, with all, every column besides the timestamp).
+func readCSV(r io.Reader, source, name string, targets []string, all bool) ([]Series, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	cr.TrimLeadingSpace = true
 	cr.FieldsPerRecord = -1 // checked below, with the line number
 	header, err := cr.Read()
 	if err == io.EOF {
-		return Series{}, badInput("%s: empty file, want a header row such as timestamp,value", source)
+		return nil, badInput("%s: empty file, want a header row such as timestamp,value", source)
 	}
 	if err != nil {
-		return Series{}, badInput("%s: %v", source, err)
+		return nil, badInput("%s: %v", source, err)
 	}
 	header = slices.Clone(header)
 	if len(header) > 0 {
 		header[0] = strings.TrimPrefix(header[0], "\ufeff")
 	}
-	tcol, vcol := -1, -1
+	tcol := -1
 	for i, h := range header {
 		switch strings.ToLower(strings.TrimSpace(h)) {
 		case "timestamp", "time":
@@ -117,9 +145,29 @@ func ReadCSV(r io.Reader, source, name, target string) (Series, error) {
 		}
 	}
 	if tcol < 0 {
-		return Series{}, badInput("%s: header %q has no timestamp column", source, strings.Join(header, ","))
+		return nil, badInput("%s: header %q has no timestamp column", source, strings.Join(header, ","))
 	}
-	if target == "" {
+	var vcols []int
+	switch {
+	case len(targets) > 0:
+		for _, target := range targets {
+			vcol := slices.IndexFunc(header, func(h string) bool { return strings.TrimSpace(h) == target })
+			if vcol < 0 {
+				return nil, badInput("%s: target column %q not in header %q", source, target, strings.Join(header, ","))
+			}
+			vcols = append(vcols, vcol)
+		}
+	case all:
+		for i := range header {
+			if i != tcol {
+				vcols = append(vcols, i)
+			}
+		}
+		if len(vcols) == 0 {
+			return nil, badInput("%s: header %q has no column besides the timestamp", source, strings.Join(header, ","))
+		}
+	default:
+		vcol := -1
 		for i, h := range header {
 			if strings.TrimSpace(h) == "value" {
 				vcol = i
@@ -129,49 +177,52 @@ func ReadCSV(r io.Reader, source, name, target string) (Series, error) {
 			vcol = 1 - tcol
 		}
 		if vcol < 0 {
-			return Series{}, badInput("%s: no \"value\" column in header %q; name the target column", source, strings.Join(header, ","))
+			return nil, badInput("%s: no \"value\" column in header %q; name the target column", source, strings.Join(header, ","))
 		}
-	} else {
-		for i, h := range header {
-			if strings.TrimSpace(h) == target {
-				vcol = i
-				break
-			}
-		}
-		if vcol < 0 {
-			return Series{}, badInput("%s: target column %q not in header %q", source, target, strings.Join(header, ","))
+		vcols = []int{vcol}
+	}
+	out := make([]Series, len(vcols))
+	for i, c := range vcols {
+		out[i].Name = name
+		if all {
+			out[i].Name = name + ":" + strings.TrimSpace(header[c])
 		}
 	}
-	var s Series
-	s.Name = name
+	var times []time.Time
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return Series{}, badInput("%s: %v", source, err)
+			return nil, badInput("%s: %v", source, err)
 		}
 		line, _ := cr.FieldPos(0)
 		if len(rec) != len(header) {
-			return Series{}, badInput("%s:%d: %d fields, header has %d", source, line, len(rec), len(header))
+			return nil, badInput("%s:%d: %d fields, header has %d", source, line, len(rec), len(header))
 		}
 		t, err := parseTime(rec[tcol])
 		if err != nil {
-			return Series{}, badInput("%s:%d: field %q: %v", source, line, header[tcol], err)
+			return nil, badInput("%s:%d: field %q: %v", source, line, header[tcol], err)
 		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(rec[vcol]), 64)
-		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			return Series{}, badInput("%s:%d: field %q: %q is not a finite number", source, line, header[vcol], rec[vcol])
+		for i, c := range vcols {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rec[c]), 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, badInput("%s:%d: field %q: %q is not a finite number", source, line, header[c], rec[c])
+			}
+			out[i].Values = append(out[i].Values, v)
 		}
-		s.Times = append(s.Times, t)
-		s.Values = append(s.Values, v)
+		times = append(times, t)
 	}
-	if len(s.Values) == 0 {
-		return Series{}, badInput("%s: no data rows", source)
+	if len(times) == 0 {
+		return nil, badInput("%s: no data rows", source)
 	}
-	sortByTime(&s)
-	return s, nil
+	for i := range out {
+		// Each series sorts its own copy of the times.
+		out[i].Times = slices.Clone(times)
+		sortByTime(&out[i])
+	}
+	return out, nil
 }
 
 // sortByTime orders the steps by timestamp, keeping file order among equal
