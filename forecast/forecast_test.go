@@ -399,3 +399,31 @@ func TestZeroOptionsMeanWhatTheySay(t *testing.T) {
 		t.Fatalf("trained %d epochs (early stopped %v), want all 3", len(h.Epochs), h.EarlyStopped)
 	}
 }
+
+// Every series is scored once, by the forecaster of its own fold.
+func TestCrossValidate(t *testing.T) {
+	ss := []baseline.Series{synthSeries("a", 700, 1), synthSeries("b", 700, 2), synthSeries("c", 700, 3)}
+	o := tinyOptions()
+	o.Ensemble, o.Epochs = 1, 1
+	o.Logf = func(string, ...any) {}
+	rep, err := CrossValidate(context.Background(), ss, []int{1, 4}, 3, o, EvalOptions{Forecasts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Series) != 6 || rep.Summary.Series != 3 {
+		t.Fatalf("%d rows over %d series", len(rep.Series), rep.Summary.Series)
+	}
+	seen := map[string]int{}
+	for _, r := range rep.Series {
+		seen[r.Name]++
+		if _, ok := r.Methods[ModelMethod]; !ok {
+			t.Fatalf("%s: no model row", r.Name)
+		}
+	}
+	if seen["a"] != 2 || seen["b"] != 2 || seen["c"] != 2 {
+		t.Fatalf("rows per series %v", seen)
+	}
+	if _, err := CrossValidate(context.Background(), ss, []int{1}, 4, o, EvalOptions{}); !errors.Is(err, ErrBadInput) {
+		t.Fatalf("4 folds of 3 series: %v", err)
+	}
+}

@@ -2,23 +2,25 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
+
+	"github.com/novacron/perfpredict/forecast"
 )
 
 func init() {
-	register(&command{name: "evaluate", summary: "score a saved model and the baselines on data (the train command's table)", run: runEvaluate})
+	register(&command{name: "evaluate", summary: "score a forecaster artifact and the baselines on data (the train command's table)", run: runEvaluate})
 }
 
 func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("evaluate", env)
-	modelPath := fs.String("model", "", "checkpoint written by perfpredict train (`M.safetensors`; the other networks of its ensemble, M.2.safetensors, ..., are loaded from beside it)")
+	modelPath := fs.String("model", "", "forecaster artifact written by perfpredict train (`forecaster.zip`)")
 	var data stringList
-	fs.Var(&data, "data", "CSV `file` with a timestamp column and the target column (repeatable)")
-	target := fs.String("target", "", "target column (default: \"value\", or the only column besides the timestamp)")
-	horizon := fs.String("horizon", "", "horizons in steps, comma-separated (default: 1 and 12, those the model covers)")
-	plots := fs.String("plots", "", "write PNG figures of the forecasts vs actual to `dir`")
+	fs.Var(&data, "data", "CSV `file` with a timestamp column and metric columns (repeatable)")
+	target := fs.String("target", "", "metric columns, comma-separated (default: every column besides the timestamp)")
+	horizon := fs.String("horizon", "", "horizons in steps, comma-separated (default: those of 1, 12 and 30 the forecaster covers)")
+	plots := fs.String("plots", "", "write PNG figures of the forecasts with their p10-p90 band against the actual values to `dir`")
+	forecastsPath := fs.String("forecasts", "", "write every scored forecast to this CSV `file` (series,origin,horizon,forecast,actual)")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
 	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -30,51 +32,44 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(data) == 0 {
 		return usagef("--data is required")
 	}
-	ms, err := loadEnsemble(*modelPath)
+	dev, err := device.get()
+	if err != nil {
+		return err
+	}
+	fc, err := forecast.Open(*modelPath)
 	if err != nil {
 		return usageErr(err)
 	}
-	if err := device.use(env, ms...); err != nil {
-		return err
+	if err := fc.UseDevice(dev, stderrLogf(env)); err != nil {
+		return fmt.Errorf("--device %s: %w", dev, err)
 	}
-	m := ms[0]
-	if len(ms) > 1 {
-		fmt.Fprintf(env.stderr, "model: the average of %d networks (%s and %s beside it)\n", len(ms), filepath.Base(*modelPath), strings.Join(memberNames(*modelPath, len(ms)), ", "))
-	}
-	K := m.Outputs()
-	if _, err := checkModel(m); err != nil {
-		return usagef("%s: %v", *modelPath, err)
-	}
+	K := fc.Horizon()
 	var hs []int
 	if *horizon != "" {
 		if hs, err = parseHorizons(*horizon); err != nil {
 			return usageErr(err)
 		}
 		if hs[len(hs)-1] > K {
-			return usagef("--horizon %d: %s forecasts at most %d steps ahead", hs[len(hs)-1], filepath.Base(*modelPath), K)
+			return usagef("--horizon %d: %s forecasts at most %d steps ahead", hs[len(hs)-1], *modelPath, K)
 		}
 	} else {
-		for _, h := range []int{1, 12} {
+		for _, h := range []int{1, 12, 30} {
 			if h <= K {
 				hs = append(hs, h)
 			}
 		}
-		if hs[len(hs)-1] != K && K < 12 {
+		if hs[len(hs)-1] != K && K < 30 {
 			hs = append(hs, K)
 		}
 	}
-	series, err := loadSeries(data, *target, hs, m.Config().Steps)
+	series, err := loadSeries(data, *target, hs)
 	if err != nil {
 		return err
 	}
-	return printEvaluation(ctx, env, series, hs, ensembleModel(ms, nil), *plots, *asJSON)
-}
-
-// memberNames are the file names of networks 2..n of the ensemble saved at path.
-func memberNames(path string, n int) []string {
-	var out []string
-	for i := 1; i < n; i++ {
-		out = append(out, filepath.Base(memberPath(path, i)))
+	fmt.Fprintf(env.stderr, "forecaster: %d network(s), h = 1..%d, forecasts from the last %d observations\n", fc.Members(), K, fc.Needs())
+	err = evaluateAndPrint(ctx, env, fc, series, hs, *plots, *forecastsPath, *asJSON)
+	if errors.Is(err, forecast.ErrBadInput) {
+		return usageErr(err)
 	}
-	return out
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -13,6 +14,7 @@ import (
 
 	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
 )
 
 // PNG figures for --plots: forecasts against the actual test values, the
@@ -25,58 +27,66 @@ const plotPoints = 144
 
 // methodColors gives each method a fixed colour across figures.
 var methodColors = map[string]color.Color{
-	"actual":         color.Black,
-	"persistence":    color.RGBA{R: 150, G: 150, B: 150, A: 255},
-	"seasonal_naive": color.RGBA{R: 140, G: 86, B: 75, A: 255},
-	"ma12":           color.RGBA{R: 44, G: 160, B: 44, A: 255},
-	"holt_winters":   color.RGBA{R: 148, G: 103, B: 189, A: 255},
-	"ridge_ar":       color.RGBA{R: 31, G: 119, B: 180, A: 255},
-	lstmMethod:       color.RGBA{R: 255, G: 127, B: 14, A: 255},
-	modelMethod:      color.RGBA{R: 214, G: 39, B: 40, A: 255},
+	"actual":             color.Black,
+	"persistence":        color.RGBA{R: 150, G: 150, B: 150, A: 255},
+	"ridge_ar":           color.RGBA{R: 31, G: 119, B: 180, A: 255},
+	forecast.ModelMethod: color.RGBA{R: 214, G: 39, B: 40, A: 255},
 }
 
 // plotForecasts writes dir/<series>_h<h>.png: the last plotPoints test
-// targets of s and every method's forecasts of them.
-func plotForecasts(dir string, s baseline.Series, h int, preds map[string][]float64) (string, error) {
-	sp := baseline.SplitOf(s.Len())
-	tg := baseline.Targets(sp)
-	from := max(0, len(tg)-plotPoints)
+// targets of s on a time axis, the served forecast of each from h steps
+// before with its p10-p90 band, and persistence for reference. fs are the
+// forecaster's scored forecasts of s at h, in target order.
+func plotForecasts(dir string, s baseline.Series, h int, fs []forecast.ScoredForecast) (string, error) {
+	from := max(0, len(fs)-plotPoints)
+	fs = fs[from:]
+	x := func(i int) float64 { return float64(s.Times[i].Unix()) }
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("%s: forecasts %d step(s) ahead, last %d test targets", s.Name, h, len(tg)-from)
-	p.X.Label.Text = "test step"
+	p.Title.Text = fmt.Sprintf("%s: forecast %d step(s) ahead with its p10-p90 band, last %d test targets", s.Name, h, len(fs))
+	p.X.Label.Text = "time (UTC)"
 	p.Y.Label.Text = "value"
+	p.X.Tick.Marker = plot.TimeTicks{Format: "01-02 15:04"}
 	p.Legend.Top = true
-	add := func(name string, ys func(k int) float64, width vg.Length) error {
-		pts := make(plotter.XYs, 0, len(tg)-from)
-		for k := from; k < len(tg); k++ {
-			pts = append(pts, plotter.XY{X: float64(k), Y: ys(k)})
+	band := make(plotter.XYs, 0, 2*len(fs))
+	for _, f := range fs {
+		band = append(band, plotter.XY{X: x(f.Origin + h), Y: f.P90})
+	}
+	for i := len(fs) - 1; i >= 0; i-- {
+		band = append(band, plotter.XY{X: x(fs[i].Origin + h), Y: fs[i].P10})
+	}
+	poly, err := plotter.NewPolygon(band)
+	if err != nil {
+		return "", err
+	}
+	poly.Color = color.NRGBA{R: 214, G: 39, B: 40, A: 60}
+	poly.LineStyle.Width = 0
+	p.Add(poly)
+	p.Legend.Add("model p10-p90", poly)
+	add := func(name string, y func(f forecast.ScoredForecast) float64, width vg.Length) error {
+		pts := make(plotter.XYs, len(fs))
+		for i, f := range fs {
+			pts[i] = plotter.XY{X: x(f.Origin + h), Y: y(f)}
 		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
 			return err
 		}
 		l.Color = methodColors[name]
-		if l.Color == nil {
-			l.Color = color.RGBA{R: 255, G: 127, B: 14, A: 255}
-		}
 		l.Width = width
 		p.Add(l)
 		p.Legend.Add(name, l)
 		return nil
 	}
-	if err := add("actual", func(k int) float64 { return s.Values[tg[k]] }, vg.Points(1.5)); err != nil {
+	if err := add("actual", func(f forecast.ScoredForecast) float64 { return f.Actual }, vg.Points(1.5)); err != nil {
 		return "", err
 	}
-	for _, m := range orderedMethods(preds) {
-		if m == bestOnValMethod {
-			continue // the same line as one of the baselines
-		}
-		pr := preds[m]
-		if err := add(m, func(k int) float64 { return pr[k] }, vg.Points(0.8)); err != nil {
-			return "", err
-		}
+	if err := add("persistence", func(f forecast.ScoredForecast) float64 { return s.Values[f.Origin] }, vg.Points(0.8)); err != nil {
+		return "", err
 	}
-	path := filepath.Join(dir, fmt.Sprintf("%s_h%d.png", s.Name, h))
+	if err := add(forecast.ModelMethod, func(f forecast.ScoredForecast) float64 { return f.Forecast }, vg.Points(1.2)); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%s_h%d.png", strings.ReplaceAll(s.Name, ":", "_"), h))
 	return path, savePNG(p, path, 11*vg.Inch, 5*vg.Inch)
 }
 
@@ -102,7 +112,7 @@ func plotTraining(dir, name string, hist *perfpredict.History) (string, error) {
 		name string
 		pts  plotter.XYs
 		col  color.Color
-	}{{"train", tr, methodColors["ridge_ar"]}, {"validation", va, methodColors[modelMethod]}} {
+	}{{"train", tr, methodColors["ridge_ar"]}, {"validation", va, methodColors[forecast.ModelMethod]}} {
 		if len(c.pts) == 0 {
 			continue
 		}
@@ -150,7 +160,7 @@ func plotAttention(dir, name string, weights []float32, values []float64) (strin
 	if err != nil {
 		return "", err
 	}
-	bars.Color = methodColors[modelMethod]
+	bars.Color = methodColors[forecast.ModelMethod]
 	bars.LineStyle.Width = 0
 	p.Add(bars)
 	p.Legend.Add("attention", bars)
@@ -187,7 +197,7 @@ func plotAttention(dir, name string, weights []float32, values []float64) (strin
 		}
 	}
 	p.NominalX(labels...)
-	path := filepath.Join(dir, name+"_attention.png")
+	path := filepath.Join(dir, strings.ReplaceAll(name, ":", "_")+"_attention.png")
 	return path, savePNG(p, path, 8*vg.Inch, 4*vg.Inch)
 }
 

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/novacron/perfpredict/forecast"
+)
+
+func init() {
+	register(&command{name: "crossval", summary: "leave-series-out cross-validation of the recipe: each series scored by a forecaster trained without it", run: runCrossval})
+}
+
+func runCrossval(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlagSet("crossval", env)
+	var data stringList
+	fs.Var(&data, "data", "CSV `file` with a timestamp column and metric columns (repeatable; default: the 13 NAB series in testdata/nab)")
+	target := fs.String("target", "", "metric columns, comma-separated (default: every column besides the timestamp)")
+	horizon := fs.String("horizon", "1,12,30", "horizons in steps to report, comma-separated")
+	folds := fs.Int("folds", 0, "folds over the series (series i goes to fold i mod folds; default: one per series, leave-one-series-out)")
+	recipe := addRecipeFlags(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	hs, err := parseHorizons(*horizon)
+	if err != nil {
+		return usageErr(err)
+	}
+	opt, err := recipe.options(env, hs[len(hs)-1])
+	if err != nil {
+		return err
+	}
+	paths, err := seriesPaths(data)
+	if err != nil {
+		return err
+	}
+	series, err := loadSeries(paths, *target, hs)
+	if err != nil {
+		return err
+	}
+	k := *folds
+	if k == 0 {
+		k = len(series)
+	}
+	rep, err := forecast.CrossValidate(ctx, series, hs, k, opt, forecast.EvalOptions{Logf: stderrLogf(env)})
+	if err != nil {
+		if errors.Is(err, forecast.ErrBadInput) {
+			return usageErr(err)
+		}
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	writeTable(env.stdout, rep)
+	return nil
+}
