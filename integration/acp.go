@@ -100,6 +100,21 @@ func (t *ACPTuner) Decide(ctx context.Context) (Decision, error) {
 	return t.core.decide(ctx, acpObjective(t.target))
 }
 
+// Expect gives the tuner a forecast for the intervals its next decision
+// will run: Decide and PredictOptimalACPSettings plan on e (Load in
+// commits/s, LatencyMs the commit latency expected with the settings in
+// effect) until the next Observe.
+func (t *ACPTuner) Expect(e Expectation) error {
+	if err := e.validate("ACP"); err != nil {
+		return err
+	}
+	t.core.expect(e.Load, e.LatencyMs)
+	return nil
+}
+
+// Expectations is how many forecasts Expect has received.
+func (t *ACPTuner) Expectations() int { return t.core.Expectations }
+
 // Settings are the settings the tuner last applied (or observed).
 func (t *ACPTuner) Settings() ACPSettings {
 	v := t.core.values(t.core.cur)
@@ -121,7 +136,8 @@ func (t *ACPTuner) PredictACP(s ACPSettings, clusterSize int, loadRPS float64) (
 }
 
 // PredictOptimalACPSettings is the seed's predict_optimal_acp_settings on
-// the learned response, at the load last observed.
+// the learned response, at the load expected (Expect) or else the load last
+// observed.
 // Settings measured too little near this load count at their pessimistic
 // estimate (see Options.Optimism).
 func (t *ACPTuner) PredictOptimalACPSettings(clusterSize int, latencyBudget float64) (ACPSettings, error) {
@@ -132,7 +148,11 @@ func (t *ACPTuner) PredictOptimalACPSettings(clusterSize int, latencyBudget floa
 	if clusterSize < 1 {
 		return ACPSettings{}, errors.New("integration: cluster size must be positive")
 	}
-	i, _, err := t.core.best(clusterSize, t.lastLoad, acpObjective(target))
+	load := t.lastLoad
+	if t.core.plan != nil {
+		load = t.core.plan.cond
+	}
+	i, _, err := t.core.best(clusterSize, load, acpObjective(target))
 	if err != nil {
 		return ACPSettings{}, err
 	}
@@ -141,7 +161,8 @@ func (t *ACPTuner) PredictOptimalACPSettings(clusterSize int, latencyBudget floa
 }
 
 // PredictOptimalACPSettings returns the grid settings with the lowest
-// predicted commit latency within the budget and a 5% failed-round share.
+// predicted commit latency within the budget and a 5% failed-round share at
+// loadRPS (the forecast load, to plan ahead).
 func PredictOptimalACPSettings(p ACPPredictor, clusterSize int, loadRPS, latencyBudget float64) (ACPSettings, error) {
 	target := ACPTarget{LatencyBudgetMs: latencyBudget, MaxFailedRoundShare: 0.05}
 	if err := target.validate(); err != nil {

@@ -92,6 +92,17 @@ func (t *HDETuner) Decide(ctx context.Context) (Decision, error) {
 	return t.core.decide(ctx, t.objective(t.target))
 }
 
+// Expect gives the tuner a forecast for the intervals its next decision
+// will run: Decide plans on e (Load in req/s, LatencyMs the transfer
+// latency expected with the settings in effect) until the next Observe.
+func (t *HDETuner) Expect(e Expectation) error {
+	if err := e.validate("HDE"); err != nil {
+		return err
+	}
+	t.core.expect(e.Load, e.LatencyMs)
+	return nil
+}
+
 // Settings are the settings the tuner last applied (or observed).
 func (t *HDETuner) Settings() HDESettings {
 	v := t.core.values(t.core.cur)
@@ -103,6 +114,9 @@ func (t *HDETuner) Stats() (changes, rollbacks, setterFailures int) {
 	return t.core.Changes, t.core.Rollbacks, t.core.SetterFailures
 }
 
+// Expectations is how many forecasts Expect has received.
+func (t *HDETuner) Expectations() int { return t.core.Expectations }
+
 // PredictHDE implements HDEPredictor with the learned response.
 func (t *HDETuner) PredictHDE(s HDESettings, throughputRPS float64) (HDEOutcome, bool) {
 	m, sup := t.core.predict(nearest(HDELevels, float64(s.CompressionLevel)), nearest(HDEChunkSizes, float64(s.ChunkSize)), 0, throughputRPS)
@@ -113,7 +127,8 @@ func (t *HDETuner) PredictHDE(s HDESettings, throughputRPS float64) (HDEOutcome,
 }
 
 // PredictOptimalHDESettings is the seed's predict_optimal_hde_settings on the
-// tuner's learned response.
+// tuner's learned response; pass the forecast throughput (Peak over the
+// lookahead) to plan ahead, the current one to plan reactively.
 // Settings measured too little near this throughput count at their
 // pessimistic estimate (see Options.Optimism).
 func (t *HDETuner) PredictOptimalHDESettings(currentThroughput, latencyTarget float64) (HDESettings, error) {
@@ -134,8 +149,9 @@ func (t *HDETuner) PredictOptimalHDESettings(currentThroughput, latencyTarget fl
 
 // PredictOptimalHDESettings returns the settings on the grid that meet the
 // latency target (and 80% CPU) with the fewest bytes on the wire at the
-// current throughput, or the lowest-latency ones when none does, as predicted
-// by p.
+// throughput given, or the lowest-latency ones when none does, as predicted
+// by p. Planning ahead means passing the forecast throughput (Peak of its
+// p50 or p90 over the lookahead) rather than the current one.
 func PredictOptimalHDESettings(p HDEPredictor, currentThroughput, latencyTarget float64) (HDESettings, error) {
 	target := HDETarget{LatencyMs: latencyTarget, MaxCPU: 0.8}
 	if err := target.validate(); err != nil {

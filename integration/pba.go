@@ -84,6 +84,7 @@ type PBATuner struct {
 	core   *gridTuner
 	target PBATarget
 	replay pbaReplay
+	last   TrafficPattern // of the latest telemetry, for Expect
 }
 
 // NewPBATuner starts from the engine's current settings.
@@ -153,6 +154,7 @@ func (t *PBATuner) Observe(tm PBATelemetry) error {
 		[]float64{tm.NetworkMs, tm.LossRate, tm.EstimateError}, pbaObjective(t.target)); err != nil {
 		return err
 	}
+	t.last = tm.Traffic
 	actual := [2]int{nearest(PBAWindows, settings[0]), nearest(PBAConfidence, settings[1])}
 	if tm.EpochMs > 0 {
 		t.replay.epochMs = tm.EpochMs
@@ -165,6 +167,34 @@ func (t *PBATuner) Observe(tm PBATelemetry) error {
 func (t *PBATuner) Decide(ctx context.Context) (Decision, error) {
 	return t.core.decide(ctx, pbaObjective(t.target))
 }
+
+// Expect gives the tuner a forecast for the intervals its next decision
+// will run (Load: the offered Mbps, LatencyMs: the network delay expected
+// with the settings in effect), planned on with the available bandwidth and
+// burstiness last observed, until the next Observe. Only the learner that
+// works setting by setting uses it: with measurement replay the tuner picks
+// the setting best over the remembered bandwidth history, which a load
+// forecast does not change (what limits PBA there is the cross traffic's
+// regime changes, which the load does not foretell).
+func (t *PBATuner) Expect(e Expectation) error {
+	if err := e.validate("PBA"); err != nil {
+		return err
+	}
+	if !t.core.observed {
+		return ErrNoTelemetry // no bandwidth to relate the load to yet
+	}
+	p := t.last
+	p.OfferedMbps = e.Load
+	cond, err := p.condition()
+	if err != nil {
+		return err
+	}
+	t.core.expect(cond, e.LatencyMs)
+	return nil
+}
+
+// Expectations is how many forecasts Expect has received.
+func (t *PBATuner) Expectations() int { return t.core.Expectations }
 
 // Settings are the settings the tuner last applied (or observed).
 func (t *PBATuner) Settings() PBASettings {

@@ -130,6 +130,7 @@ type gridTuner struct {
 	pooled    []float64
 	pooledN   int
 	lastCond  float64
+	lastM     []float64 // metrics last measured
 	lastCtx   int
 	lastScore float64
 	observed  bool
@@ -143,7 +144,13 @@ type gridTuner struct {
 	// rank in the latest interval alone.
 	direct *directModel
 
+	// plan, when set, is what the next interval is forecast to bring; the
+	// decisions until the next observation plan on it (see Expectation).
+	plan *plan
+
 	Changes, Rollbacks, SetterFailures int
+	// Expectations counts the forecasts received.
+	Expectations int
 }
 
 type directModel struct {
@@ -229,6 +236,8 @@ func (t *gridTuner) observe(settings [2]float64, cond float64, ctx int, m []floa
 		c.vari[i] = (1 - w) * (c.vari[i] + w*delta*delta)
 	}
 	t.lastCond, t.lastCtx, t.observed = cond, ctx, true
+	t.lastM = append(t.lastM[:0], m...)
+	t.plan = nil // a forecast made before this interval is stale now
 	o, v := obj(m)
 	t.lastScore = rank(o, v)
 	if a != t.cur[0] || b != t.cur[1] {
@@ -358,14 +367,28 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 		return d, nil
 	}
 	t.sinceMove++
-	cond, cx := t.lastCond, t.lastCtx
-	// estimate returns a setting's predicted score and its optimistic score
-	// (every metric, all lower-is-better, moved Optimism standard errors
-	// down); ok is false for settings not measured near this condition.
-	estimate := func(i [2]int) (mean, opt float64, ok bool) {
+	cx := t.lastCtx
+	// Judging a change compares what was measured, at the condition
+	// measured; choosing the next settings plans for the condition the
+	// forecaster expects (reactively: the one just measured), with every
+	// setting's latency scaled by what the forecaster expects beyond the
+	// learned response (latencyFactor).
+	cond, k := t.lastCond, 1.0
+	if t.plan != nil {
+		cond, k = t.plan.cond, t.latencyFactor(t.plan)
+	}
+	// estimateAt returns a setting's predicted score at cond, its latency
+	// scaled by lk, and its optimistic score (every metric, all
+	// lower-is-better, moved Optimism standard errors down); ok is false
+	// for settings not measured near cond.
+	estimateAt := func(i [2]int, cond, lk float64) (mean, opt float64, ok bool) {
 		m, se, sup := t.predictSE(i[0], i[1], cx, cond)
 		if sup < minSupport {
 			return 0, 0, false
+		}
+		if lk > 1 {
+			m = append([]float64(nil), m...)
+			m[0] *= lk
 		}
 		lower := make([]float64, len(m))
 		for j := range m {
@@ -373,6 +396,8 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 		}
 		return rank(obj(m)), rank(obj(lower)), true
 	}
+	judge := func(i [2]int) (mean, opt float64, ok bool) { return estimateAt(i, t.lastCond, 1) }
+	estimate := func(i [2]int) (mean, opt float64, ok bool) { return estimateAt(i, cond, k) }
 	if p := t.pending; p != nil && p.settle > 0 {
 		p.settle--
 		d.Reason = "settling: the interval after a change still carries the old setting's backlog"
@@ -380,7 +405,7 @@ func (t *gridTuner) decide(ctx context.Context, obj objective) (Decision, error)
 	}
 	if p := t.pending; p != nil {
 		before := p.beforeScore
-		if s, _, ok := estimate(p.from); ok {
+		if s, _, ok := judge(p.from); ok {
 			before = s
 		}
 		if t.direct != nil {
