@@ -2,8 +2,9 @@
 // allocation of instances that meets a performance floor for a forecast
 // demand, under cost, zone and instance-count constraints.
 //
-// Data flow: a DemandForecaster (the performance model, a baseline, or a
-// fixed series) gives demand in req/s per interval over the horizon; the
+// Data flow: a DemandForecaster (ForecastDemand: a trained forecaster's
+// p90 from recent demand; or a fixed series) gives demand in req/s per
+// interval over the horizon; the
 // CapacityModel (fitted to metrics history by Calibrate) turns each
 // interval's demand into the vCPUs and network bandwidth needed to meet the
 // latency SLO, by M/M/c queueing (Erlang C); the Optimizer then searches

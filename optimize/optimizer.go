@@ -11,8 +11,8 @@ import (
 )
 
 // DemandForecaster forecasts request demand (req/s) for the next horizon
-// intervals. The performance model, a baseline forecaster or a fixed series
-// all satisfy it; optimize never imports the model itself.
+// intervals: ForecastDemand (a trained forecast.Forecaster planning for its
+// p90), StaticDemand (a fixed series) or anything else that forecasts.
 type DemandForecaster interface {
 	ForecastDemand(ctx context.Context, horizon int) ([]float64, error)
 }
