@@ -120,7 +120,7 @@ func Open(path string) (*Forecaster, error) {
 // error names the source and the part at fault.
 func Decode(data []byte, source string) (*Forecaster, error) {
 	bad := func(part string, err error) error {
-		return fmt.Errorf("forecast: %s: %s: %w", source, part, errors.Join(err, ErrBadInput))
+		return badInput(fmt.Errorf("forecast: %s: %s: %w", source, part, err))
 	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {

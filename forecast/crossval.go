@@ -15,7 +15,7 @@ import (
 // series once, each scored by a forecaster that did not train on it.
 func CrossValidate(ctx context.Context, series []baseline.Series, hs []int, folds int, opt Options, eval EvalOptions) (*Report, error) {
 	if folds < 2 || folds > len(series) {
-		return nil, fmt.Errorf("forecast: cross-validation: %d folds for %d series (want 2..%d): %w", folds, len(series), len(series), ErrBadInput)
+		return nil, badInput(fmt.Errorf("forecast: cross-validation: %d folds for %d series (want 2..%d)", folds, len(series), len(series)))
 	}
 	logf := opt.Logf
 	if logf == nil {

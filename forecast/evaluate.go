@@ -113,17 +113,17 @@ func (fc *Forecaster) forecastsAt(ctx context.Context, s baseline.Series, hs []i
 	maxH, minH := 0, math.MaxInt
 	for _, h := range hs {
 		if h < 1 || h > fc.Horizon() {
-			return nil, nil, nil, fmt.Errorf("forecast: horizon %d: the forecaster forecasts h = 1..%d: %w", h, fc.Horizon(), ErrBadInput)
+			return nil, nil, nil, badInput(fmt.Errorf("forecast: horizon %d: the forecaster forecasts h = 1..%d", h, fc.Horizon()))
 		}
 		maxH, minH = max(maxH, h), min(minH, h)
 	}
 	if len(tg) == 0 {
-		return nil, nil, nil, fmt.Errorf("forecast: %s: %d steps leave no %s targets: %w", s.Name, s.Len(), what, ErrBadInput)
+		return nil, nil, nil, badInput(fmt.Errorf("forecast: %s: %d steps leave no %s targets", s.Name, s.Len(), what))
 	}
 	first := tg[0] - maxH // the earliest origin
 	if first+1 < fc.Needs() {
-		return nil, nil, nil, fmt.Errorf("forecast: %s: the first %s origin at h=%d has %d observations; the forecaster needs %d: %w",
-			s.Name, what, maxH, first+1, fc.Needs(), ErrBadInput)
+		return nil, nil, nil, badInput(fmt.Errorf("forecast: %s: the first %s origin at h=%d has %d observations; the forecaster needs %d",
+			s.Name, what, maxH, first+1, fc.Needs()))
 	}
 	// One forecast per origin serves every horizon.
 	lastOrigin := tg[len(tg)-1] - minH
@@ -186,7 +186,7 @@ func ValidationMASE(ctx context.Context, fc *Forecaster, series []baseline.Serie
 // forecaster on every series at every horizon of hs, by PROTOCOL.md.
 func Evaluate(ctx context.Context, fc *Forecaster, series []baseline.Series, hs []int, opt EvalOptions) (*Report, error) {
 	if len(hs) == 0 {
-		return nil, fmt.Errorf("forecast: evaluate: no horizon: %w", ErrBadInput)
+		return nil, badInput(fmt.Errorf("forecast: evaluate: no horizon"))
 	}
 	hs = slices.Clone(hs)
 	slices.Sort(hs)
@@ -206,7 +206,7 @@ func Evaluate(ctx context.Context, fc *Forecaster, series []baseline.Series, hs 
 		}
 		period, err := baseline.SeasonFromCadence(s.Times)
 		if err != nil {
-			return nil, fmt.Errorf("forecast: %s: %v: %w", s.Name, err, ErrBadInput)
+			return nil, badInput(fmt.Errorf("forecast: %s: %v", s.Name, err))
 		}
 		start := time.Now()
 		n := len(baseline.Targets(baseline.SplitOf(s.Len())))

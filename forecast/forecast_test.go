@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
 )
 
@@ -425,5 +426,28 @@ func TestCrossValidate(t *testing.T) {
 	}
 	if _, err := CrossValidate(context.Background(), ss, []int{1}, 4, o, EvalOptions{}); !errors.Is(err, ErrBadInput) {
 		t.Fatalf("4 folds of 3 series: %v", err)
+	}
+}
+
+// A cancelled training returns what it learnt, usable and calibrated.
+func TestTrainInterruptedKeepsBest(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := tinyOptions()
+	o.Epochs, o.Patience = 50, 0
+	o.Progress = func(member int, p perfpredict.Progress) {
+		if member == 1 && p.EpochDone {
+			cancel()
+		}
+	}
+	fc, err := Train(ctx, []baseline.Series{synthSeries("i", 600, 5)}, o)
+	if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) || fc == nil {
+		t.Fatalf("fc %v, err %v", fc, err)
+	}
+	if fc.Members() != 2 || fc.Histories()[1].BestEpoch != 1 || len(fc.Histories()[0].Epochs) != 50 {
+		t.Fatalf("%d members, epochs %d and %d", fc.Members(), len(fc.Histories()[0].Epochs), fc.Histories()[1].BestEpoch)
+	}
+	if _, err := fc.Forecast(context.Background(), synthSeries("i", 600, 5).Values); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -195,11 +195,11 @@ func (fc *Forecaster) ForecastBatch(ctx context.Context, histories [][]float64) 
 	units := make([]float64, len(histories))
 	for i, h := range histories {
 		if len(h) < needs {
-			return nil, fmt.Errorf("forecast: history %d holds %d observations; the forecaster needs the last %d: %w", i+1, len(h), needs, ErrBadInput)
+			return nil, badInput(fmt.Errorf("forecast: history %d holds %d observations; the forecaster needs the last %d", i+1, len(h), needs))
 		}
 		recent := h[len(h)-needs:]
 		if err := checkFinite(recent); err != nil {
-			return nil, fmt.Errorf("forecast: history %d: %v: %w", i+1, err, ErrBadInput)
+			return nil, badInput(fmt.Errorf("forecast: history %d: %v", i+1, err))
 		}
 		units[i] = r.window(x[i*T*F:(i+1)*T*F], recent)
 	}

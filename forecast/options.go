@@ -153,3 +153,15 @@ func (o Options) config(i int) perfpredict.Config {
 // ErrBadInput marks errors caused by the data or the options rather than by
 // the machine (the command line exits 2 on them).
 var ErrBadInput = errors.New("bad input")
+
+// ErrInterrupted marks a Train cancelled part way that still returned a
+// usable forecaster.
+var ErrInterrupted = errors.New("training interrupted")
+
+// badInputError marks err as bad input without changing its message.
+type badInputError struct{ err error }
+
+func (e badInputError) Error() string   { return e.err.Error() }
+func (e badInputError) Unwrap() []error { return []error{e.err, ErrBadInput} }
+
+func badInput(err error) error { return badInputError{err} }

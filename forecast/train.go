@@ -2,7 +2,6 @@ package forecast
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -43,12 +42,17 @@ func (w *windows) add(r Recipe, y []float64, s, t int) {
 // validation split (the next 15%), and calibrates its intervals on the
 // validation split. The test split is never read. Series must be finite
 // and not constant over their training split; an error names the series.
+//
+// When ctx is cancelled after at least one epoch, Train returns the
+// forecaster learnt so far (the finished networks and the best epoch of
+// the one in progress, calibrated) together with an error wrapping
+// ErrInterrupted and ctx's error, so a caller can save it.
 func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecaster, error) {
 	if err := opt.check(); err != nil {
-		return nil, errors.Join(err, ErrBadInput)
+		return nil, badInput(err)
 	}
 	if len(series) == 0 {
-		return nil, fmt.Errorf("forecast: no series to train on: %w", ErrBadInput)
+		return nil, badInput(fmt.Errorf("forecast: no series to train on"))
 	}
 	r := opt.recipe()
 	K, needs := r.Horizon, r.Needs()
@@ -67,8 +71,8 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 		}
 	}
 	if tr.n < 2 {
-		return nil, fmt.Errorf("forecast: %d training windows of %d steps (scale over %d) for horizon %d; need at least 2 (longer series or a shorter window): %w",
-			tr.n, r.Window, r.ScaleWindow, K, ErrBadInput)
+		return nil, badInput(fmt.Errorf("forecast: %d training windows of %d steps (scale over %d) for horizon %d; need at least 2 (longer series or a shorter window)",
+			tr.n, r.Window, r.ScaleWindow, K))
 	}
 	f := len(r.Inputs)
 	trainDS, err := perfpredict.NewDataset(tr.x, tr.y, tr.n, r.Window, f, K)
@@ -100,7 +104,7 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 		cfg.Device = perfpredict.DeviceCPU
 		m, err := perfpredict.New(cfg, f, K)
 		if err != nil {
-			return nil, fmt.Errorf("forecast: %w: %w", err, ErrBadInput)
+			return nil, badInput(fmt.Errorf("forecast: %w", err))
 		}
 		if dev != perfpredict.DeviceCPU {
 			if err := m.UseDevice(dev, opt.Logf); err != nil {
@@ -120,13 +124,20 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 		}
 		hist, err := m.Train(ctx, trainDS, valDS, topts...)
 		if err != nil {
+			if ctx.Err() != nil && hist != nil && hist.BestEpoch > 0 {
+				// Interrupted: keep what was learnt (this network's best
+				// epoch so far and the networks before it), calibrated.
+				fc.addMember(m, cfg.Seed, hist)
+				if cerr := fc.calibrate(context.WithoutCancel(ctx), series, va); cerr != nil {
+					return nil, cerr
+				}
+				return fc, fmt.Errorf("forecast: %w during network %d of %d (epoch %d kept): %w",
+					ErrInterrupted, i+1, opt.Ensemble, hist.BestEpoch, err)
+			}
 			return nil, fmt.Errorf("forecast: training network %d: %w", i+1, err)
 		}
 		logf("network %d: best epoch %d of %d, validation loss %.4f", i+1, hist.BestEpoch, len(hist.Epochs), hist.BestLoss)
-		fc.members = append(fc.members, m)
-		fc.info.Members = append(fc.info.Members, MemberInfo{Seed: cfg.Seed, BestEpoch: hist.BestEpoch,
-			Epochs: len(hist.Epochs), ValLoss: hist.BestLoss})
-		fc.histories = append(fc.histories, hist)
+		fc.addMember(m, cfg.Seed, hist)
 	}
 	if err := fc.calibrate(ctx, series, va); err != nil {
 		return nil, err
@@ -134,20 +145,27 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 	return fc, nil
 }
 
+func (fc *Forecaster) addMember(m *perfpredict.Model, seed uint64, hist *perfpredict.History) {
+	fc.members = append(fc.members, m)
+	fc.info.Members = append(fc.info.Members, MemberInfo{Seed: seed, BestEpoch: hist.BestEpoch,
+		Epochs: len(hist.Epochs), ValLoss: hist.BestLoss})
+	fc.histories = append(fc.histories, hist)
+}
+
 // checkTrainable rejects a series the recipe cannot learn from.
 func checkTrainable(s baseline.Series, r Recipe) error {
 	sp := baseline.SplitOf(s.Len())
 	if sp.Train < r.Needs()+r.Horizon {
-		return fmt.Errorf("forecast: series %s: %d steps (%d for training) are too few for the recipe's %d-step history plus horizon %d: %w",
-			s.Name, s.Len(), sp.Train, r.Needs(), r.Horizon, ErrBadInput)
+		return badInput(fmt.Errorf("forecast: series %s: %d steps (%d for training) are too few for the recipe's %d-step history plus horizon %d",
+			s.Name, s.Len(), sp.Train, r.Needs(), r.Horizon))
 	}
 	for i, v := range s.Values[:sp.Fit()] {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("forecast: series %s: step %d is %v: %w", s.Name, i+1, v, ErrBadInput)
+			return badInput(fmt.Errorf("forecast: series %s: step %d is %v", s.Name, i+1, v))
 		}
 	}
 	if baseline.NaiveScale(s.Values, sp) == 0 {
-		return fmt.Errorf("forecast: series %s: constant over its training split (%d steps): %w", s.Name, sp.Train, ErrBadInput)
+		return badInput(fmt.Errorf("forecast: series %s: constant over its training split (%d steps)", s.Name, sp.Train))
 	}
 	return nil
 }

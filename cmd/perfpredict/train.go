@@ -240,6 +240,12 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 		start := time.Now()
 		fc, err = forecast.Train(ctx, series, opt)
 		bar.done()
+		if errors.Is(err, forecast.ErrInterrupted) && *out != "" {
+			if serr := fc.Save(*out); serr != nil {
+				return errors.Join(err, serr)
+			}
+			return fmt.Errorf("interrupted: the forecaster learnt so far (%d network(s)) saved to %s", fc.Members(), *out)
+		}
 		if err != nil {
 			if errors.Is(err, forecast.ErrBadInput) {
 				return usageErr(err)

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
 )
 
 func runCmd(args ...string) (code int, stdout, stderr string) {
@@ -25,13 +28,13 @@ var nabDir = filepath.Join("..", "..", "testdata", "nab")
 // checks every baseline's MASE against the reference values (PROTOCOL.md's
 // table for ridge AR; numpy and statsmodels for the others) within 2%.
 func TestTrainJSONReproducesBaselines(t *testing.T) {
-	code, stdout, stderr := runCmd("train", "--json", "--baselines-only",
+	code, stdout, stderr := runCmd("train", "--json", "--baselines-only", "--horizon", "1,12",
 		"--data", filepath.Join(nabDir, "realAWSCloudwatch", "ec2_cpu_utilization_5f5533.csv"),
 		"--data", filepath.Join(nabDir, "realKnownCause", "ec2_request_latency_system_failure.csv"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	var rep evalReport
+	var rep forecast.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
@@ -113,18 +116,20 @@ func TestTrainBadInput(t *testing.T) {
 	}
 	short := write("short.csv", rows(50, func(i int) string { return fmt.Sprint(i % 7) }))
 	flat := write("flat.csv", rows(200, func(int) string { return "3.5" }))
-	noCol := write("nocol.csv", "timestamp,cpu,mem\n2024-01-01 00:00:00,1,2\n")
+	noCol := write("nocol.csv", "timestamp\n2024-01-01 00:00:00\n")
 	cases := []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"no target column", []string{"--data", noCol}, `no "value" column`},
+		{"no metric column", []string{"--data", noCol}, "no column besides the timestamp"},
 		{"named target missing", []string{"--data", short, "--target", "latency"}, `target column "latency"`},
 		{"too short", []string{"--data", short}, "too few"},
-		{"too short for the window", []string{"--data", write("mid.csv", rows(200, func(i int) string { return fmt.Sprint(i % 7) })), "--window", "130"}, "130-step window"},
+		{"too short for the window", []string{"--data", write("mid.csv", rows(200, func(i int) string { return fmt.Sprint(i % 7) })), "--window", "140", "--scale-window", "24", "--horizon", "1"}, "too few for the recipe's 141-step history"},
 		{"constant", []string{"--data", flat}, "nothing to forecast"},
 		{"bad horizon", []string{"--horizon", "0"}, "--horizon"},
+		{"bad inputs", []string{"--data", write("mid3.csv", rows(400, func(i int) string { return fmt.Sprint(i % 7) })), "--inputs", "level@3", "--horizon", "1"}, `input "level": unknown`},
+		{"zero ensemble", []string{"--data", write("mid2.csv", rows(400, func(i int) string { return fmt.Sprint(i % 7) })), "--ensemble", "0", "--horizon", "1"}, "Ensemble 0"},
 		{"missing file", []string{"--data", filepath.Join(dir, "nope.csv")}, "nope.csv"},
 	}
 	for _, c := range cases {
@@ -156,35 +161,46 @@ func writeSeries(t *testing.T, dir, name string, n int) string {
 	return p
 }
 
-// TestTrainEvaluateRoundTrip trains one model briefly on two short series,
-// then evaluates the saved checkpoint on one of them: every metric, the
-// network's and the model's included, and the combination chosen on the
-// validation split must be identical to train's rows for that series.
+// tinyRecipe are train flags for a forecaster small enough for a test.
+var tinyRecipe = []string{"--epochs", "2", "--hidden", "4", "--window", "24", "--scale-window", "24"}
+
+func trainTiny(t *testing.T, out string, args ...string) (stdout, stderr string) {
+	t.Helper()
+	code, stdout, stderr := runCmd(append(append([]string{"train", "--out", out}, tinyRecipe...), args...)...)
+	if code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr)
+	}
+	return stdout, stderr
+}
+
+func decodeReport(t *testing.T, s string) forecast.Report {
+	t.Helper()
+	var r forecast.Report
+	if err := json.Unmarshal([]byte(s), &r); err != nil {
+		t.Fatalf("not a JSON report: %v\n%s", err, s)
+	}
+	return r
+}
+
+// TestTrainEvaluateRoundTrip trains a forecaster briefly on two short
+// series, then evaluates the saved artifact on one of them: every metric,
+// the model's included, must be identical to train's rows for that series.
 func TestTrainEvaluateRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	data := writeSeries(t, dir, "short", 700)
 	other := writeSeries(t, dir, "other", 800)
-	out := filepath.Join(dir, "models")
-	code, trainOut, stderr := runCmd("train", "--json", "--data", data, "--data", other, "--horizon", "1,3", "--epochs", "2",
-		"--hidden", "8", "--window", "24", "--out", out)
-	if code != 0 {
-		t.Fatalf("train: exit %d: %s", code, stderr)
+	art := filepath.Join(dir, "models", "forecaster.zip")
+	trainOut, stderr := trainTiny(t, art, "--json", "--data", data, "--data", other, "--horizon", "1,3")
+	for _, want := range []string{"model epoch 2/2", "model_2 epoch 2/2", "saved " + art, "network 2 of 2 (seed 2): 2 series", "depend on the last 25 observations"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
 	}
-	if !strings.Contains(stderr, "epoch 2/2") || !strings.Contains(stderr, "saved to") || !strings.Contains(stderr, "model: 2 series") {
-		t.Errorf("no progress, model or checkpoint line on stderr:\n%s", stderr)
-	}
-	ckpt := filepath.Join(out, checkpointName)
-	code, evalOut, stderr := runCmd("evaluate", "--json", "--model", ckpt, "--data", data)
+	code, evalOut, stderr := runCmd("evaluate", "--json", "--model", art, "--data", data)
 	if code != 0 {
 		t.Fatalf("evaluate: exit %d: %s", code, stderr)
 	}
-	var a, b evalReport
-	if err := json.Unmarshal([]byte(trainOut), &a); err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal([]byte(evalOut), &b); err != nil {
-		t.Fatal(err)
-	}
+	a, b := decodeReport(t, trainOut), decodeReport(t, evalOut)
 	if len(a.Series) != 4 || len(b.Series) != 2 {
 		t.Fatalf("rows: train %d, evaluate %d; want 4 (2 series, h=1, h=3) and 2", len(a.Series), len(b.Series))
 	}
@@ -193,13 +209,8 @@ func TestTrainEvaluateRoundTrip(t *testing.T) {
 		if ra.Name != "short" || ra.Horizon != rb.Horizon {
 			t.Fatalf("row %d: train %s h=%d, evaluate %s h=%d", i, ra.Name, ra.Horizon, rb.Name, rb.Horizon)
 		}
-		for _, m := range []string{lstmMethod, modelMethod} {
-			if _, ok := ra.Methods[m]; !ok {
-				t.Fatalf("train row %d has no %s", i, m)
-			}
-		}
-		if ra.Combination == nil || rb.Combination == nil || *ra.Combination != *rb.Combination {
-			t.Errorf("h=%d: combination train %+v, evaluate %+v", ra.Horizon, ra.Combination, rb.Combination)
+		if _, ok := ra.Methods[forecast.ModelMethod]; !ok {
+			t.Fatalf("train row %d has no model", i)
 		}
 		for name, ma := range ra.Methods {
 			mb, ok := rb.Methods[name]
@@ -214,17 +225,13 @@ func TestTrainEvaluateRoundTrip(t *testing.T) {
 	}
 }
 
-// TestCombinationIgnoresTestSplit: the combination is chosen on the
-// validation split alone, so rewriting every test value of the file leaves
-// it unchanged (while the test metrics change).
-func TestCombinationIgnoresTestSplit(t *testing.T) {
+// TestTrainIgnoresTestSplit: nothing of the forecaster (weights, early
+// stopping, calibration) depends on the test split, so rewriting every
+// test value of the file gives the same artifact's forecasts while the
+// test metrics change.
+func TestTrainIgnoresTestSplit(t *testing.T) {
 	dir := t.TempDir()
 	data := writeSeries(t, dir, "s", 700)
-	out := filepath.Join(dir, "models")
-	if code, _, stderr := runCmd("train", "--data", data, "--horizon", "1,3", "--epochs", "1", "--hidden", "8",
-		"--window", "24", "--out", out); code != 0 {
-		t.Fatalf("train: exit %d: %s", code, stderr)
-	}
 	b, err := os.ReadFile(data)
 	if err != nil {
 		t.Fatal(err)
@@ -241,25 +248,34 @@ func TestCombinationIgnoresTestSplit(t *testing.T) {
 	if err := os.WriteFile(changed, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eval := func(path string) evalReport {
-		code, stdout, stderr := runCmd("evaluate", "--json", "--model", filepath.Join(out, checkpointName), "--data", path, "--horizon", "1,3")
-		if code != 0 {
-			t.Fatalf("evaluate %s: exit %d: %s", path, code, stderr)
-		}
-		var r evalReport
-		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-			t.Fatal(err)
-		}
-		return r
+	outA, outB := filepath.Join(dir, "a.zip"), filepath.Join(dir, "b.zip")
+	ra, _ := trainTiny(t, outA, "--json", "--data", data, "--horizon", "1,3")
+	rb, _ := trainTiny(t, outB, "--json", "--data", changed, "--horizon", "1,3")
+	fa, err := forecast.Open(outA)
+	if err != nil {
+		t.Fatal(err)
 	}
-	a, c := eval(data), eval(changed)
-	for i := range a.Series {
-		if *a.Series[i].Combination != *c.Series[i].Combination {
-			t.Errorf("h=%d: combination %+v became %+v when only the test split changed", a.Series[i].Horizon, a.Series[i].Combination, c.Series[i].Combination)
+	fb, err := forecast.Open(outB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := baseline.LoadCSV(data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fit := baseline.SplitOf(s.Len()).Fit()
+	pa, err := fa.Forecast(context.Background(), s.Values[:fit])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := fb.Forecast(context.Background(), s.Values[:fit])
+	for k := range pa.Points {
+		if pa.Points[k] != pb.Points[k] {
+			t.Fatalf("h=%d: %+v became %+v when only the test split changed", k+1, pa.Points[k], pb.Points[k])
 		}
-		if a.Series[i].Methods[modelMethod].MAE == c.Series[i].Methods[modelMethod].MAE {
-			t.Errorf("h=%d: the test metrics did not change with the test values", a.Series[i].Horizon)
-		}
+	}
+	if decodeReport(t, ra).Series[0].Methods["model"].MAE == decodeReport(t, rb).Series[0].Methods["model"].MAE {
+		t.Error("the test metrics did not change with the test values")
 	}
 }
 
@@ -267,15 +283,25 @@ func TestEvaluateBadInput(t *testing.T) {
 	dir := t.TempDir()
 	data := writeSeries(t, dir, "s", 700)
 	ref := filepath.Join("..", "..", "testdata", "fixtures", "model_l1", "model.safetensors")
+	art := filepath.Join(dir, "f.zip")
+	trainTiny(t, art, "--data", data, "--horizon", "1,3", "--ensemble", "1")
+	corrupt := filepath.Join(dir, "corrupt.zip")
+	b, err := os.ReadFile(art)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(corrupt, b[:len(b)/2], 0o644)
 	cases := []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"no model", []string{"--data", data}, "--model"},
-		{"no data", []string{"--model", ref}, "--data"},
-		{"not a train checkpoint", []string{"--model", ref, "--data", data}, "written by perfpredict train"},
-		{"missing model", []string{"--model", filepath.Join(dir, "nope.safetensors"), "--data", data}, "nope.safetensors"},
+		{"no data", []string{"--model", art}, "--data"},
+		{"a network checkpoint, not an artifact", []string{"--model", ref, "--data", data}, "not a forecaster artifact"},
+		{"truncated artifact", []string{"--model", corrupt, "--data", data}, "corrupt.zip"},
+		{"missing model", []string{"--model", filepath.Join(dir, "nope.zip"), "--data", data}, "nope.zip"},
+		{"horizon beyond the forecaster", []string{"--model", art, "--data", data, "--horizon", "5"}, "at most 3 steps"},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCmd(append([]string{"evaluate"}, c.args...)...)
@@ -301,39 +327,36 @@ func (c *cancelOnWrite) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestTrainInterruptKeepsBestCheckpoint cancels training after the first
-// epoch (as Ctrl-C does): the best weights so far are saved and load.
-func TestTrainInterruptKeepsBestCheckpoint(t *testing.T) {
+// TestTrainInterruptKeepsBest cancels training after the first epoch (as
+// Ctrl-C does): what was learnt is saved and evaluates.
+func TestTrainInterruptKeepsBest(t *testing.T) {
 	dir := t.TempDir()
 	data := writeSeries(t, dir, "s", 700)
-	out := filepath.Join(dir, "models")
+	art := filepath.Join(dir, "f.zip")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errw := &cancelOnWrite{trigger: "epoch 1/50", cancel: cancel}
 	var stdout bytes.Buffer
 	code := runMain(ctx, &cmdEnv{stdout: &stdout, stderr: errw}, []string{"train", "--data", data, "--epochs", "50",
-		"--patience", "50", "--hidden", "8", "--window", "24", "--out", out})
-	if code != 1 || !strings.Contains(errw.buf.String(), "interrupted: best checkpoint so far saved to") {
+		"--patience", "50", "--hidden", "4", "--window", "24", "--scale-window", "24", "--horizon", "1", "--out", art})
+	if code != 1 || !strings.Contains(errw.buf.String(), "interrupted: the forecaster learnt so far (1 network(s)) saved to") {
 		t.Fatalf("exit %d, stderr:\n%s", code, errw.buf.String())
 	}
 	if strings.Contains(errw.buf.String(), "epoch 50/50") {
 		t.Error("training ran to the end despite the cancellation")
 	}
-	code, _, stderr := runCmd("evaluate", "--model", filepath.Join(out, checkpointName), "--data", data, "--horizon", "1")
+	code, _, stderr := runCmd("evaluate", "--model", art, "--data", data, "--horizon", "1")
 	if code != 0 {
-		t.Fatalf("the interrupted checkpoint does not evaluate: exit %d: %s", code, stderr)
+		t.Fatalf("the interrupted forecaster does not evaluate: exit %d: %s", code, stderr)
 	}
 }
 
-func TestTrainPlots(t *testing.T) {
+func TestTrainPlotsAndForecasts(t *testing.T) {
 	dir := t.TempDir()
 	data := writeSeries(t, dir, "p", 700)
 	plots := filepath.Join(dir, "plots")
-	code, _, stderr := runCmd("train", "--data", data, "--horizon", "1,12", "--epochs", "2", "--hidden", "8",
-		"--window", "24", "--out", filepath.Join(dir, "models"), "--plots", plots)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	fcsv := filepath.Join(dir, "forecasts.csv")
+	trainTiny(t, filepath.Join(dir, "f.zip"), "--data", data, "--horizon", "1,12", "--plots", plots, "--forecasts", fcsv)
 	for _, name := range []string{"p_h1.png", "p_h12.png", "model_training.png", "model_2_training.png", "p_attention.png"} {
 		b, err := os.ReadFile(filepath.Join(plots, name))
 		if err != nil {
@@ -344,6 +367,20 @@ func TestTrainPlots(t *testing.T) {
 			t.Errorf("%s: not a PNG image (%d bytes)", name, len(b))
 		}
 	}
+	b, err := os.ReadFile(fcsv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	// 105 test targets at each of two horizons.
+	if lines[0] != "series,origin,horizon,forecast,actual" || len(lines) != 1+2*105 {
+		t.Fatalf("%d lines, header %q", len(lines), lines[0])
+	}
+	// The first test target is row 595 (0-based), forecast at h=1 from row
+	// 594, 49.5 hours after the first timestamp.
+	if !strings.HasPrefix(lines[1], "p,2024-03-03 01:30:00,1,") {
+		t.Errorf("first forecast %q: want the origin before the first test target", lines[1])
+	}
 }
 
 // TestTrainShortSeriesLeavesOutSeasonalNaive: 300 five-minute steps hold no
@@ -352,17 +389,14 @@ func TestTrainPlots(t *testing.T) {
 func TestTrainShortSeriesLeavesOutSeasonalNaive(t *testing.T) {
 	dir := t.TempDir()
 	data := writeSeries(t, dir, "day", 300)
-	code, stdout, stderr := runCmd("train", "--json", "--baselines-only", "--data", data)
+	code, stdout, stderr := runCmd("train", "--json", "--baselines-only", "--data", data, "--horizon", "1,12")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if !strings.Contains(stderr, "seasonal_naive") {
 		t.Errorf("no note about seasonal naive on stderr:\n%s", stderr)
 	}
-	var rep evalReport
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := decodeReport(t, stdout)
 	for _, row := range rep.Series {
 		if sn := row.Methods["seasonal_naive"]; !math.IsNaN(sn.MASE) {
 			t.Errorf("h=%d: seasonal naive MASE %g, want null", row.Horizon, sn.MASE)
@@ -376,78 +410,42 @@ func TestTrainShortSeriesLeavesOutSeasonalNaive(t *testing.T) {
 	}
 }
 
-// TestTrainEnsembleRoundTrip trains an ensemble of two networks into a
-// directory that holds a third network's checkpoint from an earlier run:
-// that one is removed, evaluate loads the two from the first's path and
-// reproduces train's rows exactly, and the first network alone forecasts
-// differently from the average.
-func TestTrainEnsembleRoundTrip(t *testing.T) {
+// TestTrainMultiMetric: a file with several metric columns trains one
+// forecaster over every column and prints the accuracy by metric.
+func TestTrainMultiMetric(t *testing.T) {
 	dir := t.TempDir()
-	data := writeSeries(t, dir, "short", 700)
-	out := filepath.Join(dir, "models")
-	ckpt := filepath.Join(out, checkpointName)
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
+	var b strings.Builder
+	b.WriteString("timestamp,latency_ms,cpu\n")
+	t0 := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 700 {
+		fmt.Fprintf(&b, "%s,%.3f,%.3f\n", t0.Add(time.Duration(i)*5*time.Minute).Format("2006-01-02 15:04:05"),
+			20+5*math.Sin(float64(i)/30)+math.Sin(float64(i)*1.3), 0.5+0.2*math.Cos(float64(i)/50))
 	}
-	stale := memberPath(ckpt, 2)
-	if err := os.WriteFile(stale, []byte("not a checkpoint"), 0o644); err != nil {
-		t.Fatal(err)
+	path := filepath.Join(dir, "tel.csv")
+	os.WriteFile(path, []byte(b.String()), 0o644)
+	stdout, stderr := trainTiny(t, filepath.Join(dir, "f.zip"), "--data", path, "--horizon", "1,3", "--ensemble", "1")
+	for _, want := range []string{"tel:latency_ms  h=1", "tel:cpu  h=3", "accuracy by metric", "geometric mean of MASE over 2 series"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s\n%s", want, stdout, stderr)
+		}
 	}
-	code, trainOut, stderr := runCmd("train", "--json", "--data", data, "--horizon", "1,3", "--epochs", "2",
-		"--hidden", "8", "--window", "24", "--ensemble", "2", "--seed", "7", "--out", out)
+}
+
+func TestCrossval(t *testing.T) {
+	dir := t.TempDir()
+	var args []string
+	for i, n := range []int{700, 750, 800} {
+		args = append(args, "--data", writeSeries(t, dir, fmt.Sprint("s", i), n))
+	}
+	code, stdout, stderr := runCmd(append(append([]string{"crossval", "--json", "--horizon", "1,3", "--ensemble", "1"}, tinyRecipe...), args...)...)
 	if code != 0 {
-		t.Fatalf("train: exit %d: %s", code, stderr)
+		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "network 2 of 2 (seed 8)") || !strings.Contains(stderr, "model_2 epoch 2/2") {
-		t.Errorf("no per-network progress on stderr:\n%s", stderr)
+	rep := decodeReport(t, stdout)
+	if rep.Summary.Series != 3 || len(rep.Series) != 6 || !strings.Contains(stderr, "fold 3 of 3: training on 2 series, holding out 1") {
+		t.Fatalf("%d series, %d rows; stderr:\n%s", rep.Summary.Series, len(rep.Series), stderr)
 	}
-	if _, err := os.Stat(stale); err == nil {
-		t.Errorf("%s from the earlier run is still there", stale)
-	}
-	if _, err := os.Stat(memberPath(ckpt, 1)); err != nil {
-		t.Fatalf("second network: %v", err)
-	}
-	if memberPath(ckpt, 1) != filepath.Join(out, "model.2.safetensors") {
-		t.Errorf("memberPath = %s", memberPath(ckpt, 1))
-	}
-	eval := func() (evalReport, string) {
-		code, stdout, stderr := runCmd("evaluate", "--json", "--model", ckpt, "--data", data, "--horizon", "1,3")
-		if code != 0 {
-			t.Fatalf("evaluate: exit %d: %s", code, stderr)
-		}
-		var r evalReport
-		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-			t.Fatal(err)
-		}
-		return r, stderr
-	}
-	var a evalReport
-	if err := json.Unmarshal([]byte(trainOut), &a); err != nil {
-		t.Fatal(err)
-	}
-	b, stderr := eval()
-	if !strings.Contains(stderr, "average of 2 networks") {
-		t.Errorf("evaluate does not say it averages two networks:\n%s", stderr)
-	}
-	if len(a.Series) != len(b.Series) {
-		t.Fatalf("rows: train %d, evaluate %d", len(a.Series), len(b.Series))
-	}
-	for i, ra := range a.Series {
-		rb := b.Series[i]
-		if *ra.Combination != *rb.Combination {
-			t.Errorf("h=%d: combination train %+v, evaluate %+v", ra.Horizon, ra.Combination, rb.Combination)
-		}
-		for name, ma := range ra.Methods {
-			if mb := rb.Methods[name]; ma.MAE != mb.MAE || ma.MASE != mb.MASE || ma.N != mb.N {
-				t.Errorf("h=%d %s: train %+v, evaluate %+v", ra.Horizon, name, ma, mb)
-			}
-		}
-	}
-	if err := os.Rename(memberPath(ckpt, 1), filepath.Join(dir, "moved.safetensors")); err != nil {
-		t.Fatal(err)
-	}
-	one, _ := eval()
-	if one.Series[0].Methods[lstmMethod].MAE == b.Series[0].Methods[lstmMethod].MAE {
-		t.Errorf("the first network alone forecasts exactly as the average of two")
+	if code, _, stderr := runCmd(append([]string{"crossval", "--folds", "4"}, args...)...); code != 2 || !strings.Contains(stderr, "4 folds for 3 series") {
+		t.Errorf("4 folds of 3 series: exit %d, %s", code, stderr)
 	}
 }
