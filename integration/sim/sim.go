@@ -87,11 +87,20 @@ type IntervalStats struct {
 	Requests   int     `json:"requests"`
 	Errors     int     `json:"errors"`
 	LatencyMs  float64 `json:"latency_ms"` // mean over successful requests
+	// ThroughputRPS is successful requests per simulated second, ErrorRate
+	// errors over arrivals.
+	ThroughputRPS float64 `json:"throughput_rps"`
+	ErrorRate     float64 `json:"error_rate"`
+	// MemoryMiB is the replication buffer: the payload of requests between
+	// arrival and commit, on average over the interval (Little's law: their
+	// total time in the system over the interval's length).
+	MemoryMiB float64 `json:"memory_mib"`
 
 	HDE          integration.HDESettings `json:"hde"`
-	TransferMs   float64                 `json:"transfer_ms"`     // arrival to end of network stage
-	WireBytes    float64                 `json:"wire_bytes"`      // per request, retransmissions included
-	CPUUtil      float64                 `json:"cpu_utilization"` // offered load on the HDE cores; above 1 when they cannot keep up
+	TransferMs   float64                 `json:"transfer_ms"`       // arrival to end of network stage
+	WireBytes    float64                 `json:"wire_bytes"`        // per request, retransmissions included
+	Compression  float64                 `json:"compression_ratio"` // payload over compressed bytes, chunk headers excluded
+	CPUUtil      float64                 `json:"cpu_utilization"`   // offered load on the HDE cores; above 1 when they cannot keep up
 	PBA          integration.PBASettings `json:"pba"`
 	NetMs        float64                 `json:"net_ms"`              // network stage time per request
 	RetransmitMs float64                 `json:"retransmit_ms"`       // of which waiting for retransmissions
@@ -175,6 +184,9 @@ type Cluster struct {
 	lastLink    float64   // previous interval's link utilisation
 
 	intervals int
+	// The summary's accumulators, over the intervals since the last
+	// resetSummary (measured of them).
+	measured  int
 	latencies []float32
 	success   int
 	errors    int
@@ -503,7 +515,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	}
 
 	// Per-request outcomes.
-	var sumLat, sumTransfer, sumNet, sumCommit, sumWire, sumResent, sumRT float64
+	var sumLat, sumTransfer, sumNet, sumCommit, sumWire, sumResent, sumRT, sumStay float64
 	ok := 0
 	for i := range reqs {
 		q := &reqs[i]
@@ -514,6 +526,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 		sumWire += q.wire + q.resent
 		sumResent += q.resent
 		sumRT += q.rtWait * 1000
+		sumStay += q.commit - q.arrive
 		if q.failed {
 			st.ACPErrorRate++
 		}
@@ -536,17 +549,31 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	if ok > 0 {
 		st.LatencyMs = sumLat / float64(ok)
 	}
+	st.ThroughputRPS = float64(ok) / slice
+	if n > 0 {
+		st.ErrorRate = float64(st.Errors) / float64(n)
+	}
+	st.Compression = r
+	st.MemoryMiB = sumStay / slice * PayloadBytes / (1 << 20)
 	c.success += ok
 	c.errors += st.Errors
 	c.arrivals += n
 	c.utilSum += (math.Min(1, st.CPUUtil) + st.LinkUtil) / 2
 	c.lastLink = st.LinkUtil
 	c.intervals++
+	c.measured++
 	c.now = t1
 	return st, nil
 }
 
-// Summary is the run so far as the before/after table's metrics.
+// resetSummary starts the summary afresh: the intervals before stay
+// simulated (queues, tuners' learning) but are not reported.
+func (c *Cluster) resetSummary() {
+	c.measured, c.latencies, c.success, c.errors, c.arrivals, c.utilSum = 0, nil, 0, 0, 0, 0
+}
+
+// Summary is the run so far (since the split, for RunThree) as the
+// before/after table's metrics.
 func (c *Cluster) Summary() Metrics {
 	var m Metrics
 	if len(c.latencies) > 0 {
@@ -560,9 +587,9 @@ func (c *Cluster) Summary() Metrics {
 		m.LatencyP95Ms = float64(s[min(len(s)-1, int(math.Ceil(0.95*float64(len(s))))-1)])
 		m.LatencyP99Ms = float64(s[min(len(s)-1, int(math.Ceil(0.99*float64(len(s))))-1)])
 	}
-	if c.intervals > 0 {
-		m.ThroughputRPS = float64(c.success) / (float64(c.intervals) * c.cfg.SliceSeconds)
-		m.Utilization = c.utilSum / float64(c.intervals)
+	if c.measured > 0 {
+		m.ThroughputRPS = float64(c.success) / (float64(c.measured) * c.cfg.SliceSeconds)
+		m.Utilization = c.utilSum / float64(c.measured)
 	}
 	if c.arrivals > 0 {
 		m.ErrorRate = float64(c.errors) / float64(c.arrivals)

@@ -36,6 +36,10 @@ type Tuners struct {
 	SetterErrors []error
 	// Decisions counts changes (rollbacks included) per component.
 	Decisions map[string]int
+	// Forecasting, when set, gives each tuner an Expectation from forecasts
+	// of its telemetry before it decides; nil: the tuners plan reactively,
+	// on the interval just measured.
+	Forecasting *Forecasting
 }
 
 // NewTuners makes all three tuners over the cluster's engines, starting from
@@ -67,9 +71,25 @@ func (t *Tuners) AfterInterval(ctx context.Context, _ *Cluster, st IntervalStats
 	if t.Decisions == nil {
 		t.Decisions = map[string]int{}
 	}
-	step := func(name string, d decider, observe func() error) error {
+	var expect struct {
+		hde, acp, pba integration.Expectation
+		ok            bool
+	}
+	if f := t.Forecasting; f != nil && st.Requests > 0 {
+		f.record(st)
+		var err error
+		if expect.hde, expect.acp, expect.pba, expect.ok, err = f.expectations(ctx, st); err != nil {
+			return err
+		}
+	}
+	step := func(name string, d decider, observe func() error, plan func(integration.Expectation) error, e integration.Expectation) error {
 		if err := observe(); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
+		}
+		if expect.ok {
+			if err := plan(e); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
 		}
 		dec, err := d.Decide(ctx)
 		var se *integration.SetterError
@@ -92,12 +112,12 @@ func (t *Tuners) AfterInterval(ctx context.Context, _ *Cluster, st IntervalStats
 		if err := step("HDE", t.HDE, func() error {
 			return t.HDE.Observe(integration.HDETelemetry{Settings: st.HDE, ThroughputRPS: st.ArrivalRPS,
 				LatencyMs: st.TransferMs, WireBytes: st.WireBytes, CPUUtil: st.CPUUtil})
-		}); err != nil {
+		}, t.HDE.Expect, expect.hde); err != nil {
 			return err
 		}
 	}
 	if t.PBA != nil {
-		if err := step("PBA", t.PBA, func() error { return t.PBA.Observe(st.PBATelemetry()) }); err != nil {
+		if err := step("PBA", t.PBA, func() error { return t.PBA.Observe(st.PBATelemetry()) }, t.PBA.Expect, expect.pba); err != nil {
 			return err
 		}
 	}
@@ -105,7 +125,7 @@ func (t *Tuners) AfterInterval(ctx context.Context, _ *Cluster, st IntervalStats
 		if err := step("ACP", t.ACP, func() error {
 			return t.ACP.Observe(integration.ACPTelemetry{Settings: st.ACP, ClusterSize: ClusterSize, LoadRPS: st.ArrivalRPS,
 				CommitMs: st.CommitMs, FailedRoundShare: st.FailedRounds, ErrorRate: st.ACPErrorRate})
-		}); err != nil {
+		}, t.ACP.Expect, expect.acp); err != nil {
 			return err
 		}
 	}
