@@ -1,9 +1,9 @@
 package serve
 
 import (
-	"encoding/csv"
+	"errors"
 	"fmt"
-	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -39,11 +39,11 @@ func (d *Data) Slice(from, to int) *Data {
 // check validates the shape.
 func (d *Data) check() error {
 	if len(d.Metrics) == 0 || len(d.Values) != len(d.Metrics) {
-		return fmt.Errorf("serve: data %q: %d metric names for %d value columns", d.Name, len(d.Metrics), len(d.Values))
+		return fmt.Errorf("serve: data %q: %d metric names for %d value columns: %w", d.Name, len(d.Metrics), len(d.Values), ErrBadInput)
 	}
 	for m, v := range d.Values {
 		if len(v) != len(d.Times) {
-			return fmt.Errorf("serve: data %q: metric %s has %d values for %d times", d.Name, d.Metrics[m], len(v), len(d.Times))
+			return fmt.Errorf("serve: data %q: metric %s has %d values for %d times: %w", d.Name, d.Metrics[m], len(v), len(d.Times), ErrBadInput)
 		}
 	}
 	return nil
@@ -55,41 +55,23 @@ func FromSeries(s baseline.Series, metric string) *Data {
 }
 
 // LoadCSV reads metrics from a CSV file with a header and a timestamp
-// column the way the train command does (baseline.LoadCSV: sorted stably by
-// time, every row one step). metrics names the columns to keep (nil: every
-// column besides the timestamp).
+// column in one pass, the way train and evaluate read it
+// (baseline.LoadColumns: sorted stably by time, every row one step).
+// metrics names the columns to keep (nil: every column besides the
+// timestamp). The Data is named by path, so that errors name the file;
+// its errors wrap ErrBadInput when the file is at fault.
 func LoadCSV(path string, metrics []string) (*Data, error) {
-	if len(metrics) == 0 {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		header, err := csv.NewReader(f).Read()
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: line 1: %w", path, err)
-		}
-		for _, h := range header {
-			switch strings.ToLower(strings.TrimSpace(h)) {
-			case "timestamp", "time", "ts", "date", "datetime":
-				continue
-			}
-			metrics = append(metrics, strings.TrimSpace(h))
-		}
-		if len(metrics) == 0 {
-			return nil, fmt.Errorf("%s: no metric column besides the timestamp: %w", path, baseline.ErrBadInput)
-		}
+	ss, err := baseline.LoadColumns(path, metrics)
+	if errors.Is(err, baseline.ErrBadInput) {
+		return nil, fmt.Errorf("%w: %w", err, ErrBadInput)
 	}
-	var d *Data
-	for _, m := range metrics {
-		s, err := baseline.LoadCSV(path, m)
-		if err != nil {
-			return nil, err
-		}
-		if d == nil {
-			d = &Data{Name: s.Name, Times: s.Times}
-		}
-		d.Metrics = append(d.Metrics, m)
+	if err != nil {
+		return nil, err
+	}
+	file := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	d := &Data{Name: path, Times: ss[0].Times}
+	for _, s := range ss {
+		d.Metrics = append(d.Metrics, strings.TrimPrefix(s.Name, file+":"))
 		d.Values = append(d.Values, s.Values)
 	}
 	return d, nil

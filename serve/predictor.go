@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,11 +8,11 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	perfpredict "github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/forecast"
 )
 
 // Source says who answered a prediction.
@@ -23,7 +22,6 @@ type Source uint8
 const (
 	SourceModel Source = iota + 1
 	SourceFallback
-	SourceEnsemble
 )
 
 func (s Source) String() string {
@@ -32,8 +30,6 @@ func (s Source) String() string {
 		return "model"
 	case SourceFallback:
 		return "fallback"
-	case SourceEnsemble:
-		return "ensemble"
 	}
 	return "unknown"
 }
@@ -43,7 +39,7 @@ func (s Source) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText reads what MarshalText writes.
 func (s *Source) UnmarshalText(b []byte) error {
-	for c := SourceModel; c <= SourceEnsemble; c++ {
+	for c := SourceModel; c <= SourceFallback; c++ {
 		if c.String() == string(b) {
 			*s = c
 			return nil
@@ -58,8 +54,8 @@ type Reason uint8
 // Reasons for a fallback answer.
 const (
 	ReasonNone      Reason = iota
-	ReasonNoModel          // the Predictor has no model
-	ReasonBadInput         // the window failed validation and FallbackOnBadInput is set
+	ReasonNoModel          // the Predictor is closed
+	ReasonBadInput         // the history failed validation and FallbackOnBadInput is set
 	ReasonError            // the model returned an error
 	ReasonPanic            // the model panicked (recovered)
 	ReasonNonFinite        // the model returned NaN or an infinity
@@ -100,85 +96,53 @@ func (r *Reason) UnmarshalText(b []byte) error {
 	return fmt.Errorf("serve: unknown reason %q", b)
 }
 
-// Window is one input of Predict.
-type Window struct {
-	// X holds T rows of F scaled features, row-major, in the model's
-	// feature order (see Featurizer).
-	X []float32
-	// Features names X's columns; when set it is checked by name against
-	// the checkpoint (nil skips the check).
-	Features []string
-	// Last is the last observed value of each predicted metric in original
-	// units: the base the model's predicted changes are added to (needed
-	// when Spec.Delta).
-	Last []float64
-	// History holds recent values of each predicted metric, oldest first, in
-	// original units: what the fallback forecasts from (without it the
-	// fallback starts from Last).
-	History [][]float64
-	// Phase is the row index of the window's last row in the numbering of
+// Input is one series to forecast.
+type Input struct {
+	// History holds the series' recent observations, oldest first; the
+	// forecaster reads the last Needs() of them, the fallback all of them.
+	History []float64
+	// Series picks the fallback's model for this series (the metric's
+	// index in a PerMetric fallback).
+	Series int
+	// Phase is the row index of the last observation in the numbering of
 	// the history the fallback was fitted on (seasonal fallbacks read it
 	// modulo their period).
 	Phase int
 }
 
-// Prediction is one answer of Predict.
+// Prediction is one answer of Predict. It owns its slices: nothing else
+// refers to them.
 type Prediction struct {
-	// Values are the forecasts in original units, metric major:
-	// Values[m*Horizon + h-1] is Metrics[m] at h steps after the window.
-	Values []float64 `json:"values"`
-	// Attention is the model's weight per time step [T] (nil from the
-	// fallback).
-	Attention []float32 `json:"attention,omitempty"`
-	Metrics   []string  `json:"metrics"`
-	Horizon   int       `json:"horizon"`
-	// Version identifies the model (a digest of its checkpoint unless
-	// Options.Version names it).
+	// Forecast is the forecaster's answer: Points[h-1] is the forecast h
+	// steps after the last observation, with p10/p50/p90. From the
+	// fallback, P10 = P50 = P90 = Value (no calibrated interval) and
+	// Attention is nil.
+	forecast.Forecast
+	// Version identifies the forecaster (the digest of its artifact
+	// unless Options.Version names it).
 	Version string `json:"version"`
 	Source  Source `json:"source"`
-	// Method is "model", the fallback's name, or the ensemble's rule.
+	// Method is "model" or the fallback's name.
 	Method string `json:"method"`
 	// Reason says why the fallback answered (ReasonNone otherwise).
 	Reason Reason `json:"reason,omitempty"`
-
-	buf *outBuf
 }
 
-// At is metric m's forecast h >= 1 steps ahead.
-func (p *Prediction) At(m, h int) float64 { return p.Values[m*p.Horizon+h-1] }
-
-// Release hands the buffers of a Prediction returned by Predict back to the
-// Predictor for reuse (optional; without it they are garbage collected). The
-// Prediction must not be used afterwards.
-func (p *Prediction) Release() {
-	if p.buf != nil && p.buf.pool != nil {
-		b := p.buf
-		b.values, b.att = p.Values[:0], p.Attention[:0]
-		p.buf, p.Values, p.Attention = nil, nil, nil
-		b.pool.Put(b)
-	}
-}
-
-type outBuf struct {
-	values []float64
-	att    []float32
-	pool   *sync.Pool
-}
-
-// Options configure a Predictor. The zero value serves the model alone,
-// without fallback, deadline or micro-batching.
+// Options configure a Predictor. The zero value serves the forecaster
+// alone, without fallback, deadline or micro-batching delay.
 type Options struct {
-	// Version names the model in predictions (default: "sha256:" and the
-	// first 12 hex digits of the checkpoint's digest).
+	// Version names the forecaster in predictions (default: "sha256:" and
+	// the first 12 hex digits of its artifact's digest).
 	Version string
-	// Fallback answers when the model cannot (nil: the error is returned).
+	// Fallback answers when the forecaster cannot (nil: the error is
+	// returned).
 	Fallback Fallback
 	// Timeout is the per-call deadline of the model (0: only ctx's). Past
 	// it the call answers from the fallback (or fails with
 	// context.DeadlineExceeded) while the model finishes in the background.
 	Timeout time.Duration
-	// FallbackOnBadInput answers invalid windows (NaN features, wrong
-	// shape or names) from the fallback instead of failing.
+	// FallbackOnBadInput answers invalid histories (too short, NaN) from
+	// the fallback instead of failing.
 	FallbackOnBadInput bool
 	// BatchDelay enables micro-batching: a worker that received a call
 	// waits this long (e.g. 200us) for more, up to MaxBatch, before running
@@ -190,10 +154,6 @@ type Options struct {
 	// Workers is the number of goroutines running the model (default
 	// GOMAXPROCS).
 	Workers int
-	// Parallel lets each forward pass use several cores (lower latency for
-	// a lone caller; a few allocations per call). By default the model runs
-	// serially within each worker and the workers provide the parallelism.
-	Parallel bool
 	// OnFallback, if set, is called (synchronously) with the reason and the
 	// underlying error whenever the fallback answers.
 	OnFallback func(Reason, error)
@@ -202,23 +162,29 @@ type Options struct {
 // ErrClosed is returned by a closed Predictor.
 var ErrClosed = errors.New("serve: predictor closed")
 
-// Network is what a Predictor runs; *perfpredict.Model implements it. It
-// must be safe for concurrent use.
-type Network interface {
-	// PredictInto writes predictions [batch, K] in scaled units and
-	// attention weights [batch, steps] for x [batch, steps, F].
-	PredictInto(pred, weights, x []float32, batch, steps int) error
+// ErrBadInput is wrapped by every error caused by the caller's data (the
+// command line exits 2 on it). forecast.ErrBadInput errors match it too.
+var ErrBadInput = forecast.ErrBadInput
+
+// model is what a Predictor runs: a *forecast.Forecaster, or a stand-in
+// that misbehaves in tests. It must be safe for concurrent use.
+type model interface {
+	ForecastBatch(ctx context.Context, histories [][]float64) ([]forecast.Forecast, error)
+	Needs() int
+	Horizon() int
 }
 
-// Predictor serves a model to many goroutines. Calls are queued (oldest
-// first) to a fixed set of workers, each with its own batch buffers; a
-// worker runs its even share of the calls waiting in the queue (up to
-// MaxBatch) as one forward pass, so concurrent callers are batched without
-// any delay while a backlog is spread over all workers, and, with
-// BatchDelay, also across a short wait. Steady-state calls allocate nothing.
+// Predictor serves a forecaster to many goroutines. Calls are queued
+// (oldest first) to a fixed set of workers; a worker runs its even share of
+// the calls waiting in the queue (up to MaxBatch) as one ForecastBatch, so
+// concurrent callers are batched without any delay while a backlog is
+// spread over all workers, and, with BatchDelay, also across a short wait.
+// A prediction equals the forecaster's Forecast of the same history.
 type Predictor struct {
-	model   Network
-	spec    Spec
+	fc      *forecast.Forecaster // nil for a stand-in model
+	model   model
+	needs   int
+	horizon int
 	opt     Options
 	version string
 	method  string // fallback's name
@@ -227,144 +193,90 @@ type Predictor struct {
 	quit  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
-
-	reqs sync.Pool // *request
-	outs sync.Pool // *outBuf
 }
 
-// request is one queued call; the worker and the caller hand it over
-// through state.
+// request is the histories of one call (up to MaxBatch of them), run in
+// one forward pass: a lone caller's answers are the same, bit for bit,
+// every time. The worker writes out, err and reason, then closes done;
+// the caller reads them only after done is closed.
 type request struct {
-	x, pred []float32
-	att     []float32
-	err     error
-	reason  Reason
-	state   atomic.Int32
-	done    chan struct{}
-	timer   *time.Timer
+	histories [][]float64
+	out       []forecast.Forecast
+	err       error
+	reason    Reason
+	done      chan struct{}
 }
 
-const (
-	statePending int32 = iota
-	stateDone
-	stateAbandoned
-)
-
-// New serves m with the Spec read from its metadata (ParseSpec). New takes
-// ownership of m: it sets m.Serial (see Options.Parallel), and m must not
-// change while served.
-func New(m *perfpredict.Model, opt Options) (*Predictor, error) {
-	if m == nil {
-		return nil, errors.New("serve: New needs a model; use NewWithSpec for a fallback-only predictor")
+// New serves fc. Its version is the digest of its artifact unless
+// opt.Version names it.
+func New(fc *forecast.Forecaster, opt Options) (*Predictor, error) {
+	if fc == nil {
+		return nil, errors.New("serve: New needs a forecaster")
 	}
-	sp, err := ParseSpec(m)
-	if err != nil {
-		return nil, err
-	}
-	return newModelPredictor(m, sp, opt)
-}
-
-// newModelPredictor serves m under sp: sets m.Serial and the version.
-func newModelPredictor(m *perfpredict.Model, sp Spec, opt Options) (*Predictor, error) {
-	m.Serial = !opt.Parallel
 	if opt.Version == "" {
-		v, err := ModelVersion(m)
+		v, err := Version(fc)
 		if err != nil {
 			return nil, err
 		}
 		opt.Version = v
 	}
-	return NewWithSpec(m, sp, opt)
+	p, err := newPredictor(fc, opt)
+	if err != nil {
+		return nil, err
+	}
+	p.fc = fc
+	return p, nil
 }
 
-// ModelVersion is "sha256:" and the first 12 hex digits of the digest of
-// m's checkpoint bytes.
-func ModelVersion(m *perfpredict.Model) (string, error) {
-	var b bytes.Buffer
-	if err := m.Encode(&b); err != nil {
-		return "", err
+// Version is "sha256:" and the first 12 hex digits of the digest of fc's
+// artifact: the digest of the file Save writes.
+func Version(fc *forecast.Forecaster) (string, error) {
+	h := sha256.New()
+	if err := fc.Encode(h); err != nil {
+		return "", fmt.Errorf("serve: version: %w", err)
 	}
-	sum := sha256.Sum256(b.Bytes())
-	return "sha256:" + hex.EncodeToString(sum[:6]), nil
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)[:6]), nil
 }
 
-// NewWithSpec serves any Network described by sp. net may be nil when a
-// Fallback is given: every call then answers from it.
-func NewWithSpec(net Network, sp Spec, opt Options) (*Predictor, error) {
-	if len(sp.Metrics) == 0 || sp.Horizon < 1 || sp.Steps < 1 {
-		return nil, fmt.Errorf("serve: spec needs metrics, a horizon and steps, got %d metrics, horizon %d, steps %d", len(sp.Metrics), sp.Horizon, sp.Steps)
-	}
-	if sp.Inputs < 1 {
-		sp.Inputs = len(sp.Features)
-	}
-	if sp.Inputs < 1 || (sp.Features != nil && len(sp.Features) != sp.Inputs) {
-		return nil, fmt.Errorf("serve: spec has %d inputs and names %d features", sp.Inputs, len(sp.Features))
-	}
-	if sp.Scaler != nil && (len(sp.Scaler.Mean) != sp.Outputs() || len(sp.Scaler.Std) != sp.Outputs()) {
-		return nil, fmt.Errorf("serve: target scaler has %d means and %d deviations for %d outputs", len(sp.Scaler.Mean), len(sp.Scaler.Std), sp.Outputs())
-	}
-	if sp.Delta && sp.Scaler == nil {
-		return nil, errors.New("serve: a spec of changes (Delta) needs the target scaler")
-	}
-	if net == nil && opt.Fallback == nil {
-		return nil, errors.New("serve: no model and no fallback")
-	}
-	m := net
+func newPredictor(m model, opt Options) (*Predictor, error) {
 	if opt.MaxBatch <= 0 {
 		opt.MaxBatch = 64
 	}
 	if opt.Workers <= 0 {
 		opt.Workers = runtime.GOMAXPROCS(0)
 	}
-	p := &Predictor{model: m, spec: sp, opt: opt, version: opt.Version, quit: make(chan struct{})}
-	if opt.Fallback != nil {
-		p.method = opt.Fallback.Name()
-	}
+	p := &Predictor{model: m, needs: m.Needs(), horizon: m.Horizon(), opt: opt, version: opt.Version,
+		quit: make(chan struct{}), queue: make(chan *request, opt.MaxBatch*opt.Workers)}
 	if p.version == "" {
 		p.version = "unversioned"
 	}
-	f := p.features()
-	p.reqs.New = func() any {
-		t := time.NewTimer(time.Hour)
-		t.Stop()
-		return &request{x: make([]float32, sp.Steps*f), pred: make([]float32, sp.Outputs()),
-			att: make([]float32, sp.Steps), done: make(chan struct{}, 1), timer: t}
+	if opt.Fallback != nil {
+		p.method = opt.Fallback.Name()
 	}
-	p.outs.New = func() any {
-		return &outBuf{values: make([]float64, 0, sp.Outputs()), att: make([]float32, 0, sp.Steps), pool: &p.outs}
-	}
-	if m != nil {
-		p.queue = make(chan *request, opt.MaxBatch*opt.Workers)
-		for range opt.Workers {
-			w := &worker{
-				x:     make([]float32, opt.MaxBatch*sp.Steps*f),
-				pred:  make([]float32, opt.MaxBatch*sp.Outputs()),
-				att:   make([]float32, opt.MaxBatch*sp.Steps),
-				batch: make([]*request, 0, opt.MaxBatch),
-				timer: time.NewTimer(time.Hour),
-			}
-			w.timer.Stop()
-			p.wg.Add(1)
-			go p.work(w)
-		}
+	for range opt.Workers {
+		w := &worker{batch: make([]*request, 0, opt.MaxBatch), hist: make([][]float64, 0, opt.MaxBatch),
+			timer: time.NewTimer(time.Hour)}
+		w.timer.Stop()
+		p.wg.Add(1)
+		go p.work(w)
 	}
 	return p, nil
 }
 
-// features is F.
-func (p *Predictor) features() int { return p.spec.Inputs }
+// Forecaster is the served forecaster (nil for a stand-in model).
+func (p *Predictor) Forecaster() *forecast.Forecaster { return p.fc }
 
-// Spec is what the served model reads and predicts.
-func (p *Predictor) Spec() Spec { return p.spec }
+// Needs is the number of most recent observations a forecast reads.
+func (p *Predictor) Needs() int { return p.needs }
 
-// Version is the served model's version.
+// Horizon is the largest horizon forecast.
+func (p *Predictor) Horizon() int { return p.horizon }
+
+// Version is the served forecaster's version.
 func (p *Predictor) Version() string { return p.version }
 
-// Network is the served model (nil for a fallback-only predictor).
-func (p *Predictor) Network() Network { return p.model }
-
-// Close stops the workers; calls made afterwards fail with ErrClosed (or
-// answer from the fallback). It waits for running forward passes.
+// Close stops the workers; calls made afterwards answer from the fallback
+// or fail with ErrClosed. It waits for running forward passes.
 func (p *Predictor) Close() {
 	p.once.Do(func() { close(p.quit) })
 	p.wg.Wait()
@@ -372,14 +284,19 @@ func (p *Predictor) Close() {
 
 // worker owns one batch's buffers.
 type worker struct {
-	x, pred, att []float32
-	batch        []*request
-	timer        *time.Timer
+	batch []*request
+	hist  [][]float64
+	timer *time.Timer
 }
 
 func (p *Predictor) work(w *worker) {
 	defer p.wg.Done()
 	for {
+		select {
+		case <-p.quit: // before the queue: the callers of a closed predictor have been answered
+			return
+		default:
+		}
 		var r *request
 		select {
 		case r = <-p.queue:
@@ -412,9 +329,8 @@ func (p *Predictor) work(w *worker) {
 		}
 		p.runBatch(w, batch)
 		clear(batch)
-		// Let the callers just answered (and any whose timers fired) run
-		// before the next batch: with every P busy in a forward pass they
-		// would otherwise wait for this worker to block or for the
+		// Let the callers just answered run before the next batch: with
+		// every P busy in a forward pass they would otherwise wait for the
 		// scheduler's 10ms preemption, which is the latency tail.
 		runtime.Gosched()
 	}
@@ -423,9 +339,7 @@ func (p *Predictor) work(w *worker) {
 // share is how many queued calls a worker takes at once without a
 // BatchDelay: its even share of the backlog (the call it holds included),
 // so that under a burst every worker runs part of it at once instead of
-// one worker running all of it serially while the others idle. The
-// model's cost per window falls little past a batch of two, so smaller
-// batches lose next to no throughput and cut the tail.
+// one worker running all of it serially while the others idle.
 func (p *Predictor) share() int {
 	n := len(p.queue) + 1
 	k := (n + p.opt.Workers - 1) / p.opt.Workers
@@ -435,256 +349,217 @@ func (p *Predictor) share() int {
 	return min(k, p.opt.MaxBatch)
 }
 
-// runBatch runs one forward pass over batch and completes every request.
+// runBatch runs one ForecastBatch over the histories of batch and
+// completes every request.
 func (p *Predictor) runBatch(w *worker, batch []*request) {
-	n, T, F, K := len(batch), p.spec.Steps, p.features(), p.spec.Outputs()
-	for i, r := range batch {
-		copy(w.x[i*T*F:(i+1)*T*F], r.x)
+	hs := w.hist[:0]
+	for _, r := range batch {
+		hs = append(hs, r.histories...)
 	}
-	err, panicked := p.forward(w, n)
-	for i, r := range batch {
-		r.err, r.reason = nil, ReasonNone
+	out, err, panicked := p.forward(hs)
+	n := len(hs)
+	w.hist = hs[:0]
+	clear(hs)
+	at := 0
+	for _, r := range batch {
 		switch {
 		case panicked:
 			r.err, r.reason = err, ReasonPanic
+		case err == nil && len(out) != n:
+			r.err, r.reason = fmt.Errorf("serve: the model answered %d of %d histories", len(out), n), ReasonError
 		case err != nil:
 			r.err, r.reason = err, ReasonError
 		default:
-			copy(r.pred, w.pred[i*K:(i+1)*K])
-			copy(r.att, w.att[i*T:(i+1)*T])
+			r.out = out[at : at+len(r.histories)]
 		}
-		if r.state.CompareAndSwap(statePending, stateDone) {
-			r.done <- struct{}{}
-		} else {
-			p.reqs.Put(r) // the caller gave up on it
-		}
+		at += len(r.histories)
+		close(r.done)
 	}
 }
 
-// forward runs the model, turning a panic into an error.
-func (p *Predictor) forward(w *worker, n int) (err error, panicked bool) {
+// forward runs the model, turning a panic into an error. The model runs
+// without the callers' contexts: a batch serves several callers, each of
+// whom gives up on its own deadline.
+func (p *Predictor) forward(hs [][]float64) (out []forecast.Forecast, err error, panicked bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			err, panicked = fmt.Errorf("serve: model panicked: %v", v), true
+			out, err, panicked = nil, fmt.Errorf("serve: model panicked: %v", v), true
 		}
 	}()
-	T, F, K := p.spec.Steps, p.features(), p.spec.Outputs()
-	return p.model.PredictInto(w.pred[:n*K], w.att[:n*T], w.x[:n*T*F], n, T), false
+	out, err = p.model.ForecastBatch(context.Background(), hs)
+	return out, err, false
 }
 
-// Predict forecasts from one window. The returned Prediction's slices come
-// from a pool: call Release when done with it to make steady-state calls
-// allocation-free. Model failures (missing model, error, panic, NaN, missed
-// deadline) answer from the fallback when one is configured, with Source
-// SourceFallback and the Reason; bad input is an error unless
-// FallbackOnBadInput. A cancelled ctx returns its error.
-func (p *Predictor) Predict(ctx context.Context, w Window) (Prediction, error) {
-	b := p.outs.Get().(*outBuf)
-	out := Prediction{Values: b.values[:0], Attention: b.att[:0], buf: b}
-	err := p.PredictInto(ctx, &w, &out)
-	return out, err
+// Predict forecasts h = 1..Horizon() steps after the last observation of
+// in.History. Model failures (error, panic, NaN, missed deadline, closed
+// predictor) answer from the fallback when one is configured, with Source
+// SourceFallback and the Reason; bad input is an error wrapping
+// ErrBadInput unless FallbackOnBadInput. A cancelled ctx returns its error.
+func (p *Predictor) Predict(ctx context.Context, in Input) (Prediction, error) {
+	out, err := p.PredictBatch(ctx, []Input{in})
+	if len(out) == 0 {
+		return Prediction{}, err
+	}
+	return out[0], unwrapOne(err)
 }
 
-// PredictInto is Predict writing into dst, reusing its slices' capacity.
-func (p *Predictor) PredictInto(ctx context.Context, w *Window, dst *Prediction) error {
-	if p.model == nil { // the fallback reads History only
-		return p.fallback(w, dst, ReasonNoModel, errors.New("serve: no model"))
+// unwrapOne strips PredictBatch's "input 1: " from a lone call's error.
+func unwrapOne(err error) error {
+	var ie inputError
+	if errors.As(err, &ie) {
+		return ie.err
 	}
-	if err := p.check(w); err != nil {
-		if p.opt.FallbackOnBadInput && p.opt.Fallback != nil {
-			return p.fallback(w, dst, ReasonBadInput, err)
-		}
-		return err
-	}
-	var tc <-chan time.Time
-	r := p.reqs.Get().(*request)
-	if p.opt.Timeout > 0 {
-		r.timer.Reset(p.opt.Timeout)
-		tc = r.timer.C
-	}
-	if err := p.submit(ctx, r, w, tc); err != nil {
-		r.timer.Stop()
-		p.reqs.Put(r)
-		return p.failed(ctx, w, dst, err)
-	}
-	err := p.await(ctx, r, tc)
-	if err != nil {
-		return p.failed(ctx, w, dst, err) // r belongs to the worker now
-	}
-	r.timer.Stop()
-	err = p.finish(r, w, dst)
-	p.reqs.Put(r)
 	return err
 }
 
-// PredictBatch forecasts every window of ws into dst (len(dst) >=
-// len(ws)), queueing them together so they share forward passes. Errors of
-// single windows are joined; the other predictions are still made.
-func (p *Predictor) PredictBatch(ctx context.Context, ws []Window, dst []Prediction) error {
-	if len(dst) < len(ws) {
-		return fmt.Errorf("serve: PredictBatch: %d predictions for %d windows", len(dst), len(ws))
-	}
-	if p.model == nil {
-		var errs []error
-		for i := range ws {
-			if err := p.PredictInto(ctx, &ws[i], &dst[i]); err != nil {
-				errs = append(errs, fmt.Errorf("window %d: %w", i, err))
-			}
-		}
-		return errors.Join(errs...)
-	}
-	reqs := make([]*request, len(ws))
-	errs := make([]error, len(ws))
-	var tc <-chan time.Time
-	var timer *time.Timer
-	if p.opt.Timeout > 0 {
-		timer = time.NewTimer(p.opt.Timeout)
-		defer timer.Stop()
-		tc = timer.C
-	}
-	for i := range ws {
-		if err := p.check(&ws[i]); err != nil {
-			errs[i] = err
-			continue
-		}
-		r := p.reqs.Get().(*request)
-		if err := p.submit(ctx, r, &ws[i], tc); err != nil {
-			p.reqs.Put(r)
-			errs[i] = err
-			continue
-		}
-		reqs[i] = r
-	}
-	var all []error
-	for i := range ws {
-		err := errs[i]
-		if r := reqs[i]; r != nil {
-			if err = p.await(ctx, r, tc); err == nil {
-				err = p.finish(r, &ws[i], &dst[i])
-				p.reqs.Put(r)
-			} else {
-				err = p.failed(ctx, &ws[i], &dst[i], err)
-			}
-		} else if err != nil {
-			var rerr error
-			if isBadInput(err) {
-				if p.opt.FallbackOnBadInput && p.opt.Fallback != nil {
-					rerr = p.fallback(&ws[i], &dst[i], ReasonBadInput, err)
-				} else {
-					rerr = err
-				}
-			} else {
-				rerr = p.failed(ctx, &ws[i], &dst[i], err)
-			}
-			err = rerr
-		}
-		if err != nil {
-			all = append(all, fmt.Errorf("window %d: %w", i, err))
-		}
-	}
-	return errors.Join(all...)
+type inputError struct {
+	i   int
+	err error
 }
 
-// submit copies the window into r and queues it.
-func (p *Predictor) submit(ctx context.Context, r *request, w *Window, tc <-chan time.Time) error {
-	copy(r.x, w.X)
-	r.state.Store(statePending)
+func (e inputError) Error() string { return fmt.Sprintf("input %d: %v", e.i+1, e.err) }
+func (e inputError) Unwrap() error { return e.err }
+
+// PredictBatch forecasts every input; out[i] answers ins[i]. The inputs
+// of one call run together (in forward passes of at most MaxBatch
+// histories), possibly with other callers' when the predictor is busy:
+// the networks' float32 arithmetic rounds differently with the batch, so
+// an answer may differ from Forecast's in about the ninth digit, never
+// more than 1e-6 relative. Every input sees the call's deadline
+// (Options.Timeout), so a stalled model sends each one to the fallback in
+// time. Errors of single inputs are joined, naming the input; the other
+// predictions are still made (a failed one is the zero Prediction).
+func (p *Predictor) PredictBatch(ctx context.Context, ins []Input) ([]Prediction, error) {
+	out := make([]Prediction, len(ins))
+	if p.opt.Timeout > 0 {
+		// One context, closed at the deadline, is seen by every waiter
+		// (a timer's channel would wake only one of them).
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.opt.Timeout)
+		defer cancel()
+	}
+	errs := make([]error, len(ins))
+	var valid []int // inputs that go to the model
+	for i := range ins {
+		if err := p.check(&ins[i]); err != nil {
+			if p.opt.FallbackOnBadInput && p.opt.Fallback != nil {
+				errs[i] = p.fallback(&ins[i], &out[i], ReasonBadInput, err)
+			} else {
+				errs[i] = err
+			}
+			continue
+		}
+		valid = append(valid, i)
+	}
+	type sent struct {
+		r   *request
+		idx []int // inputs of r, in order
+		err error // submitting failed
+	}
+	var reqs []sent
+	for lo := 0; lo < len(valid); lo += p.opt.MaxBatch {
+		idx := valid[lo:min(len(valid), lo+p.opt.MaxBatch)]
+		r := &request{done: make(chan struct{})}
+		for _, i := range idx {
+			// The model may still read a history after the caller has
+			// given up on it: the request holds its own copy of what is
+			// read.
+			h := ins[i].History
+			r.histories = append(r.histories, slices.Clone(h[len(h)-p.needs:]))
+		}
+		reqs = append(reqs, sent{r: r, idx: idx, err: p.submit(ctx, r)})
+	}
+	for _, q := range reqs {
+		err := q.err
+		if err == nil {
+			err = p.await(ctx, q.r)
+		}
+		for k, i := range q.idx {
+			if err != nil {
+				errs[i] = p.failed(ctx, &ins[i], &out[i], err)
+				continue
+			}
+			errs[i] = p.finish(q.r, k, &ins[i], &out[i])
+		}
+	}
+	var all []error
+	for i, err := range errs {
+		if err != nil {
+			all = append(all, inputError{i, err})
+		}
+	}
+	return out, errors.Join(all...)
+}
+
+// submit queues r.
+func (p *Predictor) submit(ctx context.Context, r *request) error {
+	select {
+	case <-p.quit:
+		return ErrClosed
+	default:
+	}
 	select {
 	case p.queue <- r:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-tc:
-		return errDeadline
 	case <-p.quit:
 		return ErrClosed
 	}
 }
 
-var errDeadline = fmt.Errorf("serve: model missed the per-call deadline: %w", context.DeadlineExceeded)
-
-// await waits for r; when the caller gives up, the worker recycles r.
-func (p *Predictor) await(ctx context.Context, r *request, tc <-chan time.Time) error {
-	var err error
+// await waits for r; a caller that gives up leaves r to the worker.
+func (p *Predictor) await(ctx context.Context, r *request) error {
 	select {
 	case <-r.done:
 		return nil
 	case <-ctx.Done():
-		err = ctx.Err()
-	case <-tc:
-		err = errDeadline
 	case <-p.quit:
-		err = ErrClosed
 	}
-	// Stop r's timer while r is still ours: once abandoned, the worker
-	// recycles r and another call may arm the same timer.
-	r.timer.Stop()
-	if !r.state.CompareAndSwap(statePending, stateAbandoned) {
-		<-r.done // finished meanwhile: use the answer
+	select {
+	case <-r.done: // finished meanwhile: use the answer
 		return nil
+	default:
 	}
-	return err
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ErrClosed
 }
 
 // failed maps a call that got no model answer to the fallback or an error.
-func (p *Predictor) failed(ctx context.Context, w *Window, dst *Prediction, err error) error {
+func (p *Predictor) failed(ctx context.Context, in *Input, dst *Prediction, err error) error {
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return err // the caller cancelled: no answer wanted
 	}
 	reason := ReasonDeadline
 	if errors.Is(err, ErrClosed) {
 		reason = ReasonNoModel
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("serve: the model missed the deadline: %w", err)
 	}
-	if p.opt.Fallback == nil {
-		return err
-	}
-	return p.fallback(w, dst, reason, err)
+	return p.fallback(in, dst, reason, err)
 }
 
-// finish converts a completed request into dst.
-func (p *Predictor) finish(r *request, w *Window, dst *Prediction) error {
+// finish converts answer k of a completed request into dst.
+func (p *Predictor) finish(r *request, k int, in *Input, dst *Prediction) error {
 	if r.err != nil {
-		if p.opt.Fallback == nil {
-			return r.err
-		}
-		return p.fallback(w, dst, r.reason, r.err)
+		return p.fallback(in, dst, r.reason, r.err)
 	}
-	K, H, T := p.spec.Outputs(), p.spec.Horizon, p.spec.Steps
-	vals := growF64(dst.Values, K)
-	sc := p.spec.Scaler
-	for k := range K {
-		v := float64(r.pred[k])
-		if sc != nil {
-			v = v*sc.Std[k] + sc.Mean[k]
-		}
-		if p.spec.Delta {
-			v += w.Last[k/H]
-		}
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			dst.Values = vals
-			if p.opt.Fallback == nil {
-				return fmt.Errorf("serve: model output %d (%s at step %d) is %v", k, p.spec.Metrics[k/H], k%H+1, v)
+	f := r.out[k]
+	for _, pt := range f.Points {
+		for _, v := range [...]float64{pt.Value, pt.P10, pt.P90} {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return p.fallback(in, dst, ReasonNonFinite, fmt.Errorf("serve: model forecast at h=%d is %v", pt.Horizon, v))
 			}
-			return p.fallback(w, dst, ReasonNonFinite, errNonFinite)
 		}
-		vals[k] = v
 	}
-	att := dst.Attention
-	if cap(att) < T {
-		att = make([]float32, T)
-	}
-	att = att[:T]
-	copy(att, r.att)
-	dst.Values, dst.Attention = vals, att
-	dst.Metrics, dst.Horizon, dst.Version = p.spec.Metrics, H, p.version
-	dst.Source, dst.Method, dst.Reason = SourceModel, "model", ReasonNone
+	*dst = Prediction{Forecast: f, Version: p.version, Source: SourceModel, Method: "model"}
 	return nil
 }
 
-var errNonFinite = errors.New("serve: model returned a non-finite value")
-
-// fallback answers from the fallback forecaster.
-func (p *Predictor) fallback(w *Window, dst *Prediction, reason Reason, cause error) error {
+// fallback answers from the fallback forecaster, or returns cause.
+func (p *Predictor) fallback(in *Input, dst *Prediction, reason Reason, cause error) error {
 	fb := p.opt.Fallback
 	if fb == nil {
 		return cause
@@ -692,79 +567,31 @@ func (p *Predictor) fallback(w *Window, dst *Prediction, reason Reason, cause er
 	if p.opt.OnFallback != nil {
 		p.opt.OnFallback(reason, cause)
 	}
-	H := p.spec.Horizon
-	vals := growF64(dst.Values, p.spec.Outputs())
-	for m := range p.spec.Metrics {
-		var hist []float64
-		if m < len(w.History) {
-			hist = w.History[m]
-		}
-		if len(hist) == 0 && m < len(w.Last) {
-			hist = w.Last[m : m+1]
-		}
-		if err := fb.Forecast(m, hist, w.Phase, vals[m*H:(m+1)*H]); err != nil {
-			return fmt.Errorf("serve: %v, and the %s fallback failed for %s: %w", cause, fb.Name(), p.spec.Metrics[m], err)
-		}
+	vals := make([]float64, p.horizon)
+	if err := fb.Forecast(in.Series, in.History, in.Phase, vals); err != nil {
+		return fmt.Errorf("serve: %w, and the %s fallback failed: %w", cause, fb.Name(), err)
 	}
-	dst.Values, dst.Attention = vals, dst.Attention[:0]
-	dst.Metrics, dst.Horizon, dst.Version = p.spec.Metrics, H, p.version
-	dst.Source, dst.Method, dst.Reason = SourceFallback, p.method, reason
+	f := forecast.Forecast{Points: make([]forecast.Point, p.horizon), Last: math.NaN(), Unit: math.NaN()}
+	if n := len(in.History); n > 0 {
+		f.Last = in.History[n-1]
+	}
+	for k, v := range vals {
+		f.Points[k] = forecast.Point{Horizon: k + 1, Value: v, P10: v, P50: v, P90: v}
+	}
+	*dst = Prediction{Forecast: f, Version: p.version, Source: SourceFallback, Method: p.method, Reason: reason}
 	return nil
 }
 
-func growF64(s []float64, n int) []float64 {
-	if cap(s) < n {
-		return make([]float64, n)
+// check validates an input as the forecaster will, so that one bad
+// history cannot fail the batch it would share.
+func (p *Predictor) check(in *Input) error {
+	h := in.History
+	if len(h) < p.needs {
+		return fmt.Errorf("serve: history holds %d observations; the forecaster needs the last %d: %w", len(h), p.needs, ErrBadInput)
 	}
-	return s[:n]
-}
-
-// badInput marks window validation errors.
-type badInput struct{ error }
-
-func (e badInput) Unwrap() error { return e.error }
-
-func isBadInput(err error) bool {
-	var b badInput
-	return errors.As(err, &b)
-}
-
-// ErrBadInput is wrapped by every window validation error.
-var ErrBadInput = errors.New("bad input")
-
-// check validates a window: shape, feature names, finite values.
-func (p *Predictor) check(w *Window) error {
-	T, F := p.spec.Steps, p.features()
-	bad := func(format string, args ...any) error {
-		return badInput{fmt.Errorf("serve: window: "+format+": %w", append(args, ErrBadInput)...)}
-	}
-	if F > 0 && len(w.X) != T*F {
-		if len(w.X)%F == 0 {
-			return bad("%d steps of %d features, the model needs %d steps", len(w.X)/F, F, T)
-		}
-		return bad("%d values, want %d steps x %d features", len(w.X), T, F)
-	}
-	if w.Features != nil {
-		if err := p.spec.CheckFeatures(w.Features); err != nil {
-			return badInput{fmt.Errorf("%w: %w", err, ErrBadInput)}
-		}
-	}
-	if p.spec.Delta && len(w.Last) < len(p.spec.Metrics) {
-		return bad("Last holds %d values, the model predicts changes of %d metrics %v", len(w.Last), len(p.spec.Metrics), p.spec.Metrics)
-	}
-	for m := range p.spec.Metrics {
-		if m < len(w.Last) && (math.IsNaN(w.Last[m]) || math.IsInf(w.Last[m], 0)) {
-			return bad("last value of %s is %v", p.spec.Metrics[m], w.Last[m])
-		}
-	}
-	for i, v := range w.X {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			name := fmt.Sprint("column ", i%F)
-			if p.spec.Features != nil {
-				name = p.spec.Features[i%F]
-			}
-			return bad("feature %s at step %d of %d is %v", name, i/F+1, T, v)
-		}
+	recent := h[len(h)-p.needs:]
+	if i := slices.IndexFunc(recent, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }); i >= 0 {
+		return fmt.Errorf("serve: observation %d of the last %d is %v: %w", i+1, p.needs, recent[i], ErrBadInput)
 	}
 	return nil
 }

@@ -7,85 +7,78 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
+	"unicode"
 
-	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
 )
 
 // ServiceOptions configure NewService.
 type ServiceOptions struct {
 	// Predictor configures the Predictor. Its Fallback defaults to
 	// Holt-Winters fitted per metric on the history's train and validation
-	// splits (NoFallback leaves it out).
+	// splits (persistence for a metric too short to fit it); NoFallback
+	// leaves it out.
 	Predictor  Options
 	NoFallback bool
+	// Metrics are the columns forecast (nil: every column of the history).
+	Metrics []string
 	// Thresholds override the default SLO bounds per metric (by name).
 	Thresholds []Threshold
 	// Quantile of the training rows giving each metric's default upper
-	// bound (default 0.99).
+	// bound (0: 0.99).
 	Quantile float64
-	// HistoryLen is how many recent values the fallback forecasts from
-	// (default one season, at least the window).
-	HistoryLen int
-	// Normalize divides each residual path by the metric's volatility at
-	// its origin (mean absolute one-step change over the window, at least a
-	// tenth of the training split's) and multiplies it back by the current
-	// volatility: normalised split conformal, for errors that grow and
-	// shrink with the metric's turbulence.
-	Normalize bool
 }
 
-// Service answers degradation questions for one model: it holds the
-// features fitted on a history, the Predictor, the conformal calibration
-// from the history's validation split and the SLO thresholds.
+// Service serves one forecaster for the metrics of a history: each metric
+// is forecast as its own series by the same forecaster (through a
+// Predictor, with a fallback fitted per metric), and PredictDegradation
+// turns the forecasts' calibrated intervals into SLO breach probabilities.
 type Service struct {
 	Predictor  *Predictor
-	Spec       Spec
-	Featurizer Featurizer
-	Thresholds []Threshold // one per Spec.Metrics
-	Cadence    time.Duration
-	Period     int // the fallback's season in steps
+	Metrics    []string
+	Thresholds []Threshold // one per metric
+	// Cadence is the median spacing of the history's timestamps: the time
+	// of one forecast step.
+	Cadence time.Duration
+	// Period is the fallback's season in steps (a day).
+	Period int
 
 	start      time.Time // first row of the history: phase 0
-	historyLen int
-	normalize  bool
-	floor      []float64 // per metric: the least volatility (Normalize)
-	cal        atomic.Pointer[Calibration]
+	historyLen int       // values the fallback forecasts from
 }
 
-// Calibration is the residual set the forecasts are calibrated with now.
-func (s *Service) Calibration() *Calibration { return s.cal.Load() }
-
-// NewService fits everything a model needs to serve metrics like history:
-// the featurizer and the fallback on its train (and validation) splits, the
-// thresholds on its training rows, the calibration on its validation split
-// (PROTOCOL.md's 70/15/15). It takes ownership of m (see New).
-func NewService(ctx context.Context, m *perfpredict.Model, history *Data, opt ServiceOptions) (*Service, error) {
-	fz, sp, err := FitFeaturizer(m, history)
+// NewService fits what serving metrics like history needs besides the
+// forecaster: the fallback on its train and validation splits, the
+// thresholds on its training rows (PROTOCOL.md's 70/15/15) and the
+// cadence. The forecaster itself reads nothing of history here. Close
+// stops the Predictor; fc stays the caller's.
+func NewService(fc *forecast.Forecaster, history *Data, opt ServiceOptions) (*Service, error) {
+	if fc == nil {
+		return nil, errors.New("serve: NewService needs a forecaster")
+	}
+	if err := history.check(); err != nil {
+		return nil, err
+	}
+	metrics := opt.Metrics
+	if metrics == nil {
+		metrics = history.Metrics
+	}
+	cols, err := metricColumns(history, metrics)
 	if err != nil {
 		return nil, err
 	}
-	cols, err := metricColumns(history, sp.Metrics)
-	if err != nil {
-		return nil, err
+	if history.Len() < 2 {
+		return nil, fmt.Errorf("serve: %s: %d rows; need at least 2 for a cadence: %w", history.Name, history.Len(), ErrBadInput)
 	}
-	split := baseline.SplitOf(history.Len())
-	s := &Service{Spec: sp, Featurizer: fz, Cadence: medianStep(history.Times), start: history.Times[0]}
-	s.Period, err = baseline.SeasonFromCadence(history.Times)
-	if err != nil {
+	s := &Service{Metrics: slices.Clone(metrics), Cadence: medianStep(history.Times), start: history.Times[0]}
+	if s.Period, err = baseline.SeasonFromCadence(history.Times); err != nil {
 		return nil, fmt.Errorf("serve: %s: %w", history.Name, err)
 	}
-	s.normalize = opt.Normalize
-	for _, c := range cols {
-		s.floor = append(s.floor, 0.1*math.Max(baseline.NaiveScale(history.Values[c], split), 1e-12))
-	}
-	s.historyLen = opt.HistoryLen
-	if s.historyLen <= 0 {
-		s.historyLen = max(s.Period, sp.Steps)
-	}
-	if s.Thresholds, err = defaultThresholds(history, sp.Metrics, cols, split.Train, opt); err != nil {
+	s.historyLen = max(2*s.Period, fc.Needs())
+	split := baseline.SplitOf(history.Len())
+	if s.Thresholds, err = defaultThresholds(history, s.Metrics, cols, max(1, split.Train), opt); err != nil {
 		return nil, err
 	}
 	popt := opt.Predictor
@@ -94,68 +87,27 @@ func NewService(ctx context.Context, m *perfpredict.Model, history *Data, opt Se
 		for _, c := range cols {
 			hw, err := FitHoltWinters(history.Values[c][:split.Fit()], split.Train, s.Period)
 			if err != nil {
-				return nil, fmt.Errorf("serve: %s: fallback: %w", history.Name, err)
+				fbs = append(fbs, Persistence{})
+				continue
 			}
 			fbs = append(fbs, hw)
 		}
 		popt.Fallback = fbs
 	}
-	if s.Predictor, err = newModelPredictor(m, sp, popt); err != nil {
+	if s.Predictor, err = New(fc, popt); err != nil {
 		return nil, err
 	}
-	// Calibration: every validation origin whose targets lie in validation.
-	rows, err := fz.Prepare(history)
-	if err != nil {
-		return nil, err
-	}
-	first := max(split.Train-1, rows.First()+sp.Steps-1)
-	var origins []int
-	for t := first; t+sp.Horizon < split.Fit(); t++ {
-		origins = append(origins, t)
-	}
-	if len(origins) < 10 {
-		return nil, fmt.Errorf("serve: %s: %d validation origins for a %d-step window and horizon %d; need 10 to calibrate", history.Name, len(origins), sp.Steps, sp.Horizon)
-	}
-	cal, err := s.residuals(ctx, history, rows, cols, origins)
-	if err != nil {
-		return nil, err
-	}
-	s.cal.Store(cal)
 	return s, nil
-}
-
-// Recalibrate replaces the calibration with the residual paths of the most
-// recent origins of d whose targets d holds (as many as the calibration
-// has, at least ten), so intervals and probabilities follow the metric's
-// current behaviour: call it as outcomes arrive (every hour, say) with the
-// recent history. Backtest's online mode does the same at every step. Safe
-// to call while other goroutines forecast.
-func (s *Service) Recalibrate(ctx context.Context, d *Data) error {
-	rows, cols, err := s.prepare(d)
-	if err != nil {
-		return err
-	}
-	old := s.cal.Load()
-	n := max(10, len(old.Model), len(old.Fallback))
-	lo := rows.First() + s.Spec.Steps - 1
-	hi := d.Len() - 1 - s.Spec.Horizon // last origin with its targets
-	if hi < lo {
-		return fmt.Errorf("serve: %s: %d rows hold no origin with a %d-step window and horizon %d: %w", d.Name, d.Len(), s.Spec.Steps, s.Spec.Horizon, ErrBadInput)
-	}
-	var origins []int
-	for t := max(lo, hi-n+1); t <= hi; t++ {
-		origins = append(origins, t)
-	}
-	cal, err := s.residuals(ctx, d, rows, cols, origins)
-	if err != nil {
-		return err
-	}
-	s.cal.Store(cal)
-	return nil
 }
 
 // Close stops the Predictor.
 func (s *Service) Close() { s.Predictor.Close() }
+
+// Needs is the number of most recent rows a forecast depends on.
+func (s *Service) Needs() int { return s.Predictor.Needs() }
+
+// Horizon is the largest horizon forecast.
+func (s *Service) Horizon() int { return s.Predictor.Horizon() }
 
 // defaultThresholds: the Quantile of each metric's training rows as the
 // upper bound, unless overridden.
@@ -167,6 +119,11 @@ func defaultThresholds(d *Data, metrics []string, cols []int, nTrain int, opt Se
 	if !(q > 0 && q < 1) {
 		return nil, fmt.Errorf("serve: threshold quantile %v, want in (0, 1)", q)
 	}
+	for _, t := range opt.Thresholds {
+		if !slices.Contains(metrics, t.Metric) {
+			return nil, fmt.Errorf("serve: threshold for %q: the served metrics are %v: %w", t.Metric, metrics, ErrBadInput)
+		}
+	}
 	out := make([]Threshold, len(metrics))
 	for i, name := range metrics {
 		out[i] = Threshold{Metric: name}
@@ -177,15 +134,14 @@ func defaultThresholds(d *Data, metrics []string, cols []int, nTrain int, opt Se
 			}
 			continue
 		}
-		v := append([]float64(nil), d.Values[cols[i]][:nTrain]...)
+		v := slices.Clone(d.Values[cols[i]][:nTrain])
 		slices.Sort(v)
-		b := v[min(len(v)-1, int(math.Ceil(q*float64(len(v))))-1)]
+		b := v[min(len(v)-1, max(0, int(math.Ceil(q*float64(len(v))))-1))]
 		out[i].Origin = fmt.Sprintf("p%g of training", 100*q)
 		if b == v[len(v)-1] {
 			// The quantile is the maximum (a metric saturating at 100%,
-			// say): nothing ever exceeds it, so breached would never be
-			// true. The SLO is reaching the top: the bound drops to the
-			// largest smaller value.
+			// say): nothing ever exceeds it. The SLO is reaching the top:
+			// the bound drops to the largest smaller value.
 			if j, _ := slices.BinarySearch(v, b); j > 0 {
 				b = v[j-1]
 				out[i].Origin = fmt.Sprintf("p%g of training (at its maximum %.6g: reaching it)", 100*q, v[len(v)-1])
@@ -193,192 +149,70 @@ func defaultThresholds(d *Data, metrics []string, cols []int, nTrain int, opt Se
 		}
 		out[i].Above = &b
 	}
-	for _, t := range opt.Thresholds {
-		if !slices.Contains(metrics, t.Metric) {
-			return nil, fmt.Errorf("serve: threshold for %q: the model predicts %v", t.Metric, metrics)
+	return out, nil
+}
+
+// inputs are the Predictor's inputs for the origin row t of d, one per
+// metric.
+func (s *Service) inputs(d *Data, cols []int, t int) []Input {
+	ins := make([]Input, len(cols))
+	lo := max(0, t+1-s.historyLen)
+	phase := int(math.Round(float64(d.Times[t].Sub(s.start)) / float64(s.Cadence)))
+	for m, c := range cols {
+		ins[m] = Input{History: d.Values[c][lo : t+1], Series: m, Phase: phase}
+	}
+	return ins
+}
+
+// Forecast forecasts every metric from the last row of recent: out[m]
+// answers Metrics[m], and equals the forecaster's Forecast of that
+// column. A column shorter than Needs() rows, or with a missing or
+// infinite value among them, is bad input: an error naming the data, the
+// metric and the row, or the fallback when Options.FallbackOnBadInput.
+func (s *Service) Forecast(ctx context.Context, recent *Data) ([]Prediction, error) {
+	cols, err := s.columns(recent)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkRecent(recent, cols); err != nil && !(s.Predictor.opt.FallbackOnBadInput && s.Predictor.opt.Fallback != nil) {
+		return nil, err
+	}
+	out, err := s.Predictor.PredictBatch(ctx, s.inputs(recent, cols, recent.Len()-1))
+	if err != nil {
+		var ie inputError
+		if errors.As(err, &ie) && ie.i < len(s.Metrics) {
+			return nil, fmt.Errorf("serve: %s: %s: %w", recent.Name, s.Metrics[ie.i], ie.err)
 		}
+		return nil, err
 	}
 	return out, nil
 }
 
-// window fills w for the origin row t of d.
-func (s *Service) window(w *Window, rows Rows, d *Data, cols []int, t int) {
-	T, F := s.Spec.Steps, s.Spec.Inputs
-	if cap(w.X) < T*F {
-		w.X = make([]float32, T*F)
-	}
-	w.X = w.X[:T*F]
-	rows.Window(w.X, t, T)
-	w.Features = s.Spec.Features
-	if len(w.Last) != len(cols) {
-		w.Last = make([]float64, len(cols))
-		w.History = make([][]float64, len(cols))
-	}
-	lo := max(0, t+1-s.historyLen)
-	for m, c := range cols {
-		w.Last[m] = d.Values[c][t]
-		w.History[m] = d.Values[c][lo : t+1]
-	}
-	w.Phase = int(math.Round(float64(d.Times[t].Sub(s.start)) / float64(s.Cadence)))
-}
-
-// scales is the volatility of each metric over the window ending at row t
-// (1 for every metric without Normalize).
-func (s *Service) scales(d *Data, cols []int, t int) []float64 {
-	out := make([]float64, len(cols))
-	for m, c := range cols {
-		out[m] = 1
-		if !s.normalize {
-			continue
-		}
-		v, sum, n := d.Values[c], 0.0, 0
-		for i := max(1, t-s.Spec.Steps+1); i <= t; i++ {
-			if dv := math.Abs(v[i] - v[i-1]); !math.IsNaN(dv) && !math.IsInf(dv, 0) {
-				sum += dv
-				n++
-			}
-		}
-		if n > 0 {
-			out[m] = sum / float64(n)
-		}
-		out[m] = math.Max(out[m], s.floor[m])
-	}
-	return out
-}
-
-// forecastMany predicts origins of d in chunks, returning per origin the
-// forecasts [M*K] and the source.
-func (s *Service) forecastMany(ctx context.Context, d *Data, rows Rows, cols []int, origins []int) ([][]float64, []Source, error) {
-	const chunk = 256
-	preds := make([][]float64, len(origins))
-	srcs := make([]Source, len(origins))
-	ws := make([]Window, chunk)
-	dst := make([]Prediction, chunk)
-	for lo := 0; lo < len(origins); lo += chunk {
-		n := min(chunk, len(origins)-lo)
-		for i := range n {
-			s.window(&ws[i], rows, d, cols, origins[lo+i])
-		}
-		if err := s.Predictor.PredictBatch(ctx, ws[:n], dst[:n]); err != nil {
-			return nil, nil, err
-		}
-		for i := range n {
-			preds[lo+i] = append([]float64(nil), dst[i].Values...)
-			srcs[lo+i] = dst[i].Source
-		}
-	}
-	return preds, srcs, nil
-}
-
-// residuals computes the model's and the fallback's residual paths at the
-// origins, and their cross-fitted pairs (raw breach probability within the
-// model's horizon, breach followed) for the probability maps.
-func (s *Service) residuals(ctx context.Context, d *Data, rows Rows, cols []int, origins []int) (*Calibration, error) {
-	K, M := s.Spec.Horizon, len(s.Spec.Metrics)
-	preds, srcs, err := s.forecastMany(ctx, d, rows, cols, origins)
-	if err != nil {
+// columns maps the served metrics to recent's columns.
+func (s *Service) columns(recent *Data) ([]int, error) {
+	if err := recent.check(); err != nil {
 		return nil, err
 	}
-	n := len(origins)
-	modelPaths, fbPaths, fbPreds := make([][]float64, n), make([][]float64, n), make([][]float64, n)
-	modelPreds, scales, events := make([][]float64, n), make([][]float64, n), make([]bool, n)
-	var model, fb [][]float64
-	var w Window
-	for i, t := range origins {
-		r := make([]float64, M*K)
-		sc := s.scales(d, cols, t)
-		scales[i] = sc
-		for m, c := range cols {
-			for h := 1; h <= K; h++ {
-				r[m*K+h-1] = (d.Values[c][t+h] - preds[i][m*K+h-1]) / sc[m]
-				events[i] = events[i] || s.Thresholds[m].breached(d.Values[c][t+h])
-			}
-		}
-		if srcs[i] == SourceModel {
-			model = append(model, r)
-			modelPaths[i], modelPreds[i] = r, preds[i]
-		}
-		if fbk := s.Predictor.opt.Fallback; fbk != nil {
-			s.window(&w, rows, d, cols, t)
-			rf, fp := make([]float64, M*K), make([]float64, M*K)
-			for m, c := range cols {
-				if err := fbk.Forecast(m, w.History[m], w.Phase, fp[m*K:(m+1)*K]); err != nil {
-					return nil, err
-				}
-				for h := 1; h <= K; h++ {
-					rf[m*K+h-1] = (d.Values[c][t+h] - fp[m*K+h-1]) / sc[m]
-				}
-			}
-			fb = append(fb, rf)
-			fbPaths[i], fbPreds[i] = rf, fp
-		}
+	if recent.Len() == 0 {
+		return nil, fmt.Errorf("serve: %s: no rows: %w", recent.Name, ErrBadInput)
 	}
-	mp := crossFit(origins, modelPreds, modelPaths, scales, events, K, K, s.Thresholds)
-	fp := crossFit(origins, fbPreds, fbPaths, scales, events, K, K, s.Thresholds)
-	return newCalibration(s.Spec.Metrics, K, model, fb, mp, fp), nil
+	return metricColumns(recent, s.Metrics)
 }
 
-// Forecast predicts from the last row of recent.
-// Missing (NaN) or infinite values in the rows the window reads are bad
-// input: an error naming the metric and row, or the fallback (from the
-// finite history) when Options.FallbackOnBadInput is set.
-func (s *Service) Forecast(ctx context.Context, recent *Data) (Prediction, error) {
-	var p Prediction
-	rows, cols, err := s.prepare(recent)
-	if err == nil {
-		err = s.checkRecent(recent, cols, rows.First())
+// checkRecent names the first problem of the rows a forecast reads.
+func (s *Service) checkRecent(d *Data, cols []int) error {
+	n, needs := d.Len(), s.Needs()
+	if n < needs {
+		return fmt.Errorf("serve: %s: %d rows; a forecast needs the last %d rows: %w", d.Name, n, needs, ErrBadInput)
 	}
-	if err != nil {
-		if !errors.Is(err, ErrBadInput) || !s.Predictor.opt.FallbackOnBadInput || s.Predictor.opt.Fallback == nil || cols == nil {
-			return Prediction{}, err
-		}
-		// The fallback forecasts from the finite values of the history.
-		w := Window{Last: make([]float64, len(cols)), History: make([][]float64, len(cols))}
-		t := recent.Len() - 1
-		lo := max(0, t+1-s.historyLen)
-		for m, c := range cols {
-			w.History[m] = recent.Values[c][lo : t+1]
-		}
-		w.Phase = int(math.Round(float64(recent.Times[t].Sub(s.start)) / float64(s.Cadence)))
-		return p, s.Predictor.fallback(&w, &p, ReasonBadInput, err)
-	}
-	var w Window
-	s.window(&w, rows, recent, cols, recent.Len()-1)
-	err = s.Predictor.PredictInto(ctx, &w, &p)
-	return p, err
-}
-
-// checkRecent names the first non-finite value the last window reads.
-func (s *Service) checkRecent(d *Data, cols []int, first int) error {
-	n := d.Len()
-	lo := max(0, n-s.Spec.Steps-first)
-	for _, c := range cols {
-		for i := lo; i < n; i++ {
+	for m, c := range cols {
+		for i := n - needs; i < n; i++ {
 			if v := d.Values[c][i]; math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("serve: %s: %s at row %d (%s) is %v: %w", d.Name, d.Metrics[c], i+1, d.Times[i].Format(time.RFC3339), v, ErrBadInput)
+				return fmt.Errorf("serve: %s: %s at row %d (%s) is %v: %w", d.Name, s.Metrics[m], i+1, d.Times[i].Format(time.RFC3339), v, ErrBadInput)
 			}
 		}
 	}
 	return nil
-}
-
-// prepare checks recent and computes its rows.
-func (s *Service) prepare(recent *Data) (Rows, []int, error) {
-	if err := recent.check(); err != nil {
-		return nil, nil, err
-	}
-	cols, err := metricColumns(recent, s.Spec.Metrics)
-	if err != nil {
-		return nil, nil, err
-	}
-	rows, err := s.Featurizer.Prepare(recent)
-	if err != nil {
-		return nil, cols, err
-	}
-	if need := rows.First() + s.Spec.Steps; recent.Len() < need {
-		return nil, nil, fmt.Errorf("serve: %s: %d rows, the model's %d-step window needs at least %d: %w", recent.Name, recent.Len(), s.Spec.Steps, need, ErrBadInput)
-	}
-	return rows, cols, nil
 }
 
 // StepForecast is one metric at one step ahead.
@@ -388,8 +222,6 @@ type StepForecast struct {
 	P10  float64   `json:"p10"`
 	P50  float64   `json:"p50"`
 	P90  float64   `json:"p90"`
-	// Forecast is the point forecast (model or fallback).
-	Forecast float64 `json:"forecast"`
 	// PBreach is the probability that the metric is out of its SLO at
 	// this step.
 	PBreach float64 `json:"p_breach"`
@@ -403,6 +235,9 @@ type MetricForecast struct {
 	Steps     []StepForecast `json:"steps"`
 	// Probability that the metric breaches its SLO within the horizon.
 	Probability float64 `json:"probability"`
+	Source      Source  `json:"source"`
+	Method      string  `json:"method"`
+	Reason      Reason  `json:"reason,omitempty"`
 }
 
 // Recommendation is an action with the evidence that triggered it.
@@ -417,77 +252,47 @@ type Degradation struct {
 	Origin  time.Time     `json:"origin"`
 	Step    time.Duration `json:"step_ns"`
 	Horizon int           `json:"horizon"`
-	Source  Source        `json:"source"`
-	Method  string        `json:"method"`
-	Reason  Reason        `json:"reason,omitempty"`
 	Version string        `json:"version"`
-	// Probability that any metric breaches its SLO within the horizon:
-	// the conformal probability (RawProbability, the share of residual
-	// paths that breach) recalibrated on held-out outcomes (see
-	// ProbabilityMap).
-	Probability    float64 `json:"degradation_probability"`
-	RawProbability float64 `json:"raw_probability"`
+	// Probability that any metric breaches its SLO within the horizon.
+	Probability float64 `json:"degradation_probability"`
 	// FirstBreach is the first step at which a breach has become more
 	// likely than not (0: none within the horizon); FirstBreachTime its time.
 	FirstBreach     int              `json:"first_breach_step"`
 	FirstBreachTime *time.Time       `json:"first_breach_time,omitempty"`
 	Metrics         []MetricForecast `json:"predicted_metrics"`
 	Recommendations []Recommendation `json:"recommendations"`
-	// Attention of the model over the window (nil from the fallback).
-	Attention []float32 `json:"attention,omitempty"`
 }
 
-// DefaultHorizon is the seed's forecast_horizon.
+// DefaultHorizon is the DWCP v3 design's forecast horizon in steps.
 const DefaultHorizon = 30
 
 // PredictDegradation forecasts the metrics of recent for horizon steps (0:
-// DefaultHorizon) after its last row with 10/50/90% intervals, the
-// probability that any SLO is breached within the horizon, the first likely
-// breach and recommendations.
+// DefaultHorizon) after its last row with the forecaster's calibrated
+// 10/50/90% quantiles, the probability that any SLO is breached within the
+// horizon, the first likely breach and recommendations.
+//
+// At each step the metric's distribution is the split normal through its
+// p10, p50 and p90 (two half normals meeting at the median), which gives
+// the probability of being out of bounds there. Within a metric the
+// errors of the steps are taken as comonotone (one quantile path: a
+// forecast that is too low at one step is too low at the next, as the
+// errors of a forecast from one origin are), so the probability of a
+// breach by step h is the largest per-step probability up to h; metrics
+// are taken as independent. A fallback answer has no interval: its
+// probabilities are 0 or 1.
 func (s *Service) PredictDegradation(ctx context.Context, recent *Data, horizon int) (*Degradation, error) {
 	if horizon == 0 {
 		horizon = DefaultHorizon
 	}
-	if horizon < 1 || horizon > s.Spec.Horizon {
-		return nil, fmt.Errorf("serve: horizon %d: the model forecasts 1 to %d steps ahead: %w", horizon, s.Spec.Horizon, ErrBadInput)
+	if horizon < 1 || horizon > s.Horizon() {
+		return nil, fmt.Errorf("serve: horizon %d: the forecaster forecasts 1 to %d steps ahead: %w", horizon, s.Horizon(), ErrBadInput)
 	}
-	p, err := s.Forecast(ctx, recent)
+	ps, err := s.Forecast(ctx, recent)
 	if err != nil {
 		return nil, err
 	}
-	return s.degradation(p, recent, horizon), nil
-}
-
-func (s *Service) degradation(p Prediction, recent *Data, horizon int) *Degradation {
-	K := s.Spec.Horizon
-	origin := recent.Times[recent.Len()-1]
-	paths, sorted, pm := s.cal.Load().residuals(p.Source)
-	cols, _ := metricColumns(recent, s.Spec.Metrics)
-	sc := s.scales(recent, cols, recent.Len()-1)
-	r := assess(p.Values, K, horizon, s.Thresholds, paths, sc)
-	r.recalibrate(pm)
-	out := &Degradation{Origin: origin, Step: s.Cadence, Horizon: horizon, Source: p.Source, Method: p.Method,
-		Reason: p.Reason, Version: p.Version, Probability: r.pAny, RawProbability: r.raw, FirstBreach: r.firstStep, Attention: p.Attention}
-	if r.firstStep > 0 {
-		t := origin.Add(time.Duration(r.firstStep) * s.Cadence)
-		out.FirstBreachTime = &t
-	}
-	for m, name := range s.Spec.Metrics {
-		mf := MetricForecast{Metric: name, Last: recent.Values[cols[m]][recent.Len()-1], Threshold: s.Thresholds[m], Probability: r.pMetric[m]}
-		for h := 1; h <= horizon; h++ {
-			f := p.Values[m*K+h-1]
-			sf := StepForecast{Step: h, Time: origin.Add(time.Duration(h) * s.Cadence), Forecast: f, P10: f, P50: f, P90: f,
-				PBreach: r.marginal[m*horizon+h-1]}
-			if sorted != nil {
-				col := sorted[m*K+h-1]
-				sf.P10 = f + sc[m]*conformalQuantile(col, 0.1)
-				sf.P50 = f + sc[m]*conformalQuantile(col, 0.5)
-				sf.P90 = f + sc[m]*conformalQuantile(col, 0.9)
-			}
-			mf.Steps = append(mf.Steps, sf)
-		}
-		out.Metrics = append(out.Metrics, mf)
-	}
+	out := s.assess(ps, recent.Times[recent.Len()-1], horizon)
+	cols, _ := metricColumns(recent, s.Metrics)
 	hints := make([]string, len(cols))
 	for m, c := range cols {
 		hints[m] = recent.Metrics[c] + " " + recent.Name
@@ -496,7 +301,78 @@ func (s *Service) degradation(p Prediction, recent *Data, horizon int) *Degradat
 	if out.Recommendations == nil {
 		out.Recommendations = []Recommendation{}
 	}
+	return out, nil
+}
+
+// assess is the degradation answer for the forecasts ps (one per metric)
+// from origin, without recommendations.
+func (s *Service) assess(ps []Prediction, origin time.Time, horizon int) *Degradation {
+	out := &Degradation{Origin: origin, Step: s.Cadence, Horizon: horizon, Version: s.Predictor.Version()}
+	cumAny := make([]float64, horizon) // P(no metric breached by step h), then its complement
+	for h := range cumAny {
+		cumAny[h] = 1
+	}
+	for m, name := range s.Metrics {
+		p, th := ps[m], s.Thresholds[m]
+		mf := MetricForecast{Metric: name, Last: p.Last, Threshold: th, Source: p.Source, Method: p.Method, Reason: p.Reason}
+		var upA, upB float64 // the largest per-step tail probabilities so far
+		for h := 1; h <= horizon; h++ {
+			pt := p.Points[h-1]
+			a, b := th.tails(pt)
+			upA, upB = math.Max(upA, a), math.Max(upB, b)
+			cum := math.Min(1, upA+upB)
+			cumAny[h-1] *= 1 - cum
+			mf.Steps = append(mf.Steps, StepForecast{Step: h, Time: origin.Add(time.Duration(h) * s.Cadence),
+				P10: pt.P10, P50: pt.P50, P90: pt.P90, PBreach: math.Min(1, a+b)})
+			mf.Probability = cum
+		}
+		out.Metrics = append(out.Metrics, mf)
+	}
+	for h := range cumAny {
+		cumAny[h] = 1 - cumAny[h]
+		if out.FirstBreach == 0 && cumAny[h] >= 0.5 {
+			out.FirstBreach = h + 1
+		}
+	}
+	out.Probability = cumAny[horizon-1]
+	if out.FirstBreach > 0 {
+		t := origin.Add(time.Duration(out.FirstBreach) * s.Cadence)
+		out.FirstBreachTime = &t
+	}
 	return out
+}
+
+// z90 is the standard normal's 90% quantile.
+const z90 = 1.2815515655446004
+
+// tails are the probabilities that the metric is above t.Above and below
+// t.Below at a step whose quantiles are pt, under the split normal through
+// p10, p50 and p90 (a point mass at p50 where an interval is empty).
+func (t Threshold) tails(pt forecast.Point) (above, below float64) {
+	lo, hi := (pt.P50-pt.P10)/z90, (pt.P90-pt.P50)/z90 // the halves' deviations
+	// tail is P(Y beyond x) on the side away from the median, for the
+	// half with deviation sd.
+	tail := func(dist, sd float64) float64 {
+		if !(sd > 0) {
+			return 0
+		}
+		return 0.5 * math.Erfc(dist/(sd*math.Sqrt2))
+	}
+	if t.Above != nil {
+		if x := *t.Above; x >= pt.P50 {
+			above = tail(x-pt.P50, hi)
+		} else {
+			above = 1 - tail(pt.P50-x, lo)
+		}
+	}
+	if t.Below != nil {
+		if x := *t.Below; x <= pt.P50 {
+			below = tail(pt.P50-x, lo)
+		} else {
+			below = 1 - tail(x-pt.P50, hi)
+		}
+	}
+	return above, below
 }
 
 // recommend maps likely breaches to actions, with their evidence.
@@ -533,13 +409,16 @@ func recommend(d *Degradation, step time.Duration, hints []string) []Recommendat
 }
 
 // actionsFor names what an operator of DWCP does about a metric leaving its
-// bound (rising when up).
+// bound (rising when up). Keys match the start of a word of the hint
+// ("util" matches "cpu_utilization"; "io" does not match "ratio").
 func actionsFor(metric, hint string, up bool) []string {
-	n := strings.ToLower(hint)
+	words := strings.FieldsFunc(strings.ToLower(hint), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	has := func(keys ...string) bool {
 		for _, k := range keys {
-			if strings.Contains(n, k) {
-				return true
+			for _, w := range words {
+				if strings.HasPrefix(w, k) {
+					return true
+				}
 			}
 		}
 		return false
@@ -588,4 +467,32 @@ func actionsFor(metric, hint string, up bool) []string {
 		return []string{"investigate " + metric + " (rising past its SLO)"}
 	}
 	return []string{"investigate " + metric + " (falling past its SLO)"}
+}
+
+// metricColumns maps metrics to d's columns.
+func metricColumns(d *Data, metrics []string) ([]int, error) {
+	cols := make([]int, len(metrics))
+	for i, m := range metrics {
+		c := d.Metric(m)
+		if c < 0 {
+			return nil, fmt.Errorf("serve: %s has no metric %q (it has %v): %w", d.Name, m, d.Metrics, ErrBadInput)
+		}
+		cols[i] = c
+	}
+	return cols, nil
+}
+
+// medianStep is the median positive spacing of times (a minute without).
+func medianStep(times []time.Time) time.Duration {
+	var d []time.Duration
+	for i := 1; i < len(times); i++ {
+		if dt := times[i].Sub(times[i-1]); dt > 0 {
+			d = append(d, dt)
+		}
+	}
+	if len(d) == 0 {
+		return time.Minute
+	}
+	slices.Sort(d)
+	return d[len(d)/2]
 }

@@ -56,14 +56,13 @@ func (l *sloList) Set(v string) error {
 
 func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("degradation", env)
-	modelPath := fs.String("model", "", "model checkpoint (`M.safetensors`)")
-	dataPath := fs.String("data", "", "metrics CSV (`file`): features, fallback and thresholds are fitted on its first 70%, calibration on the next 15% (or its latest outcomes, --recalibrate); the forecast starts at its last row")
-	target := fs.String("target", "", "the metric column (default: \"value\", or the only column besides the timestamp)")
-	horizon := fs.Int("horizon", serve.DefaultHorizon, "steps ahead (at most the model's horizon)")
+	modelPath := fs.String("model", "", "forecaster artifact written by perfpredict train (`forecaster.zip`)")
+	dataPath := fs.String("data", "", "metrics CSV (`file`): the forecast starts at its last row; default SLOs and the fallback are fitted on its first 70%")
+	target := fs.String("target", "", "the metric columns, comma-separated (default: every column besides the timestamp)")
+	horizon := fs.Int("horizon", serve.DefaultHorizon, "steps ahead (at most the forecaster's horizon)")
 	quantile := fs.Float64("quantile", 0.99, "default SLO: this quantile of each metric's training rows as its upper bound")
 	var slos sloList
-	fs.Var(&slos, "slo", "SLO bound `METRIC>VALUE` or METRIC<VALUE overriding the default (repeatable; \"value\" for a one-metric file)")
-	recent := fs.Bool("recalibrate", true, "calibrate on the file's most recent outcomes (as many origins as the validation split holds) instead of its validation split: intervals and probabilities follow the current regime")
+	fs.Var(&slos, "slo", "SLO bound `METRIC>VALUE` or METRIC<VALUE overriding the default (repeatable)")
 	asJSON := fs.Bool("json", false, "print one JSON object (degradation_probability, predicted_metrics, recommendations, ...)")
 	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -75,37 +74,49 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	if *horizon < 1 {
 		return usagef("--horizon: must be positive, got %d", *horizon)
 	}
-	m, err := loadModel(env, *modelPath, device)
+	if !(*quantile > 0 && *quantile < 1) {
+		return usagef("--quantile: must be in (0, 1), got %v", *quantile)
+	}
+	if _, err := device.get(); err != nil {
+		return err
+	}
+	fc, err := openForecaster(env, *modelPath, device)
 	if err != nil {
 		return err
 	}
-	svc, d, err := loadService(ctx, m, *dataPath, *target, serve.ServiceOptions{Thresholds: slos, Quantile: *quantile})
+	defer fc.Close()
+	if *horizon > fc.Horizon() {
+		return usagef("--horizon %d: %s forecasts at most %d steps ahead", *horizon, *modelPath, fc.Horizon())
+	}
+	d, err := loadMetrics(fc, *dataPath, *target)
+	if err != nil {
+		return err
+	}
+	svc, err := newService(fc, d, serve.ServiceOptions{Thresholds: slos, Quantile: *quantile})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	if *recent {
-		if err := svc.Recalibrate(ctx, d); err != nil {
-			return err
-		}
-	}
 	deg, err := svc.PredictDegradation(ctx, d, *horizon)
 	if err != nil {
-		return dataErr(*dataPath, err)
+		return dataErr(err)
 	}
 	if *asJSON {
 		return json.NewEncoder(env.stdout).Encode(deg)
 	}
-	fmt.Fprintf(env.stdout, "Degradation probability: %.2f%% within %d steps (%s) from %s (%s, %s, model %s)\n",
-		100*deg.Probability, deg.Horizon, time.Duration(deg.Horizon)*deg.Step, deg.Origin.Format(time.RFC3339), deg.Source, deg.Method, deg.Version)
-	fmt.Fprintf(env.stdout, "  (%.2f%% of conformal residual paths breach; recalibrated on held-out outcomes)\n", 100*deg.RawProbability)
+	fmt.Fprintf(env.stdout, "Degradation probability: %.2f%% within %d steps (%s) from %s (forecaster %s)\n",
+		100*deg.Probability, deg.Horizon, time.Duration(deg.Horizon)*deg.Step, deg.Origin.Format(time.RFC3339), deg.Version)
 	if deg.FirstBreachTime != nil {
 		fmt.Fprintf(env.stdout, "First likely breach: step %d at %s\n", deg.FirstBreach, deg.FirstBreachTime.Format(time.RFC3339))
 	} else {
 		fmt.Fprintln(env.stdout, "First likely breach: none within the horizon")
 	}
 	for _, mf := range deg.Metrics {
-		fmt.Fprintf(env.stdout, "\n%s (now %.4g; SLO %s; P(breach) %.2f)\n", mf.Metric, mf.Last, describeThreshold(mf.Threshold), mf.Probability)
+		src := mf.Source.String()
+		if mf.Reason != serve.ReasonNone {
+			src = fmt.Sprintf("%s %s: %s, no interval", src, mf.Method, mf.Reason)
+		}
+		fmt.Fprintf(env.stdout, "\n%s (now %.4g; SLO %s; P(breach) %.2f; %s)\n", mf.Metric, mf.Last, describeThreshold(mf.Threshold), mf.Probability, src)
 		tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "step\ttime\tp10\tp50\tp90\tP(breach)\t")
 		for _, s := range mf.Steps {

@@ -6,13 +6,14 @@ import (
 	"strings"
 
 	perfpredict "github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/forecast"
 )
 
-// --device of the commands that run a model (train, evaluate, predict,
-// degradation, explain): where the network runs. "cpu" is the pure-Go
-// path; "cuda" an NVIDIA GPU in a build with -tags cuda, failing with the
-// loader's message otherwise (exit 1); "auto" the GPU when one is usable,
-// else the CPU with one line on stderr.
+// --device of the commands that run a forecaster (train, evaluate,
+// predict, degradation, explain, monitor): where the networks run. "cpu"
+// is the pure-Go path; "cuda" an NVIDIA GPU in a build with -tags cuda,
+// failing with the loader's message otherwise (exit 1); "auto" the GPU
+// when one is usable, else the CPU with one line on stderr.
 
 // deviceFlag is a command's --device.
 type deviceFlag struct{ name *string }
@@ -33,41 +34,32 @@ func (d deviceFlag) get() (string, error) {
 	return "", usagef("--device: %q is not cpu, cuda or auto", *d.name)
 }
 
-// use moves loaded models to the device. With auto, once a model has
-// fallen back to the CPU (one line on stderr) the others stay there
-// without another line. A device that cannot be used (no GPU) is an error
-// with the loader's message (exit 1).
-func (d deviceFlag) use(env *cmdEnv, ms ...*perfpredict.Model) error {
-	device, err := d.get()
+// openForecaster opens the artifact at path, the one file train writes
+// (a missing, corrupt or newer one is a usage error, exit 2, naming the
+// file and the part at fault), and moves its networks to --device (a
+// device that cannot be used is an error with the loader's message, exit
+// 1; auto falls back to the CPU with one line on stderr for the whole
+// ensemble). Every serving command opens its forecaster here.
+func openForecaster(env *cmdEnv, path string, device deviceFlag) (*forecast.Forecaster, error) {
+	dev, err := device.get()
 	if err != nil {
-		return err
-	}
-	logf := deviceLogf(env)
-	for _, m := range ms {
-		if device == perfpredict.DeviceCPU {
-			return nil
-		}
-		if err := m.UseDevice(device, logf); err != nil {
-			return fmt.Errorf("--device %s: %w", device, err)
-		}
-		if device == perfpredict.DeviceAuto && m.Device() == perfpredict.DeviceCPU {
-			device = perfpredict.DeviceCPU
-		}
-	}
-	return nil
-}
-
-// loadModel loads the checkpoint at path (a bad one is a usage error) onto
-// the --device.
-func loadModel(env *cmdEnv, path string, device deviceFlag) (*perfpredict.Model, error) {
-	if _, err := device.get(); err != nil {
 		return nil, err
 	}
-	m, err := perfpredict.Load(path)
+	if path == "" {
+		return nil, usagef("--model is required (the forecaster artifact perfpredict train writes)")
+	}
+	fc, err := forecast.Open(path)
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	return m, device.use(env, m)
+	if dev == perfpredict.DeviceCPU {
+		return fc, nil
+	}
+	if err := fc.UseDevice(dev, deviceLogf(env)); err != nil {
+		fc.Close()
+		return nil, fmt.Errorf("--device %s: %w", dev, err)
+	}
+	return fc, nil
 }
 
 // deviceLogf writes the model's log lines (auto's fallback to the CPU) to

@@ -12,11 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/features"
-	"github.com/novacron/perfpredict/lifecycle"
-	"github.com/novacron/perfpredict/lifecycle/perfmodel"
 	"github.com/novacron/perfpredict/monitor"
 	"github.com/novacron/perfpredict/serve"
 )
@@ -26,8 +23,9 @@ import (
 // training part's engineered features (calendar columns left out: a day's
 // window never matches weeks of hours and weekdays); the test part is
 // replayed row by row at its own timestamps: each row is forecast one step
-// ahead (by the model, or by a baseline), scored, its features enter the
-// drift window, and the alert rules are evaluated.
+// ahead (by the forecaster served as predict serves it, or by a baseline),
+// scored, its features enter the drift window, and the alert rules are
+// evaluated. The report's figures are the ones the rules saw.
 
 func init() {
 	register(&command{name: "monitor", summary: "replay a metrics file through health, drift and alert monitoring", run: runMonitor})
@@ -37,9 +35,10 @@ type monitorForecaster struct {
 	Kind string `json:"kind"` // "model" or "baseline"
 	Name string `json:"name"`
 	Path string `json:"path,omitempty"`
-	// Networks is the number of networks averaged (a train checkpoint's
-	// ensemble).
-	Networks int `json:"networks,omitempty"`
+	// Networks is the number of networks averaged (the artifact's
+	// ensemble); Version the served version.
+	Networks int    `json:"networks,omitempty"`
+	Version  string `json:"version,omitempty"`
 	// Latency says how latencies were measured.
 	Latency string `json:"latency"`
 }
@@ -54,17 +53,23 @@ type monitorOutput struct {
 	To         time.Time              `json:"to"`
 	Health     monitor.HealthSnapshot `json:"health"`
 	DailyMAPE  []monitor.DayMAPE      `json:"daily_mape"`
-	Drift      *monitor.DriftReport   `json:"drift"`
-	MaxDrift   map[string]float64     `json:"max_drift"`
-	Alerts     []monitor.Alert        `json:"alerts"`
-	Actions    map[string]int         `json:"actions"`
-	Firing     []string               `json:"firing_at_end"`
-	Metrics    map[string]*float64    `json:"metrics_at_end"`
+	// Drift is the drift at the end, nil when the window held fewer rows
+	// than the rules need (MinDriftRows), as the rules saw it; MaxDrift the
+	// largest figures the rules saw during the replay (empty: none).
+	Drift        *monitor.DriftReport `json:"drift"`
+	MinDriftRows int                  `json:"min_drift_rows"`
+	MaxDrift     map[string]float64   `json:"max_drift"`
+	// MinErrors is how many scored forecasts the accuracy rules need.
+	MinErrors int                 `json:"min_errors"`
+	Alerts    []monitor.Alert     `json:"alerts"`
+	Actions   map[string]int      `json:"actions"`
+	Firing    []string            `json:"firing_at_end"`
+	Metrics   map[string]*float64 `json:"metrics_at_end"`
 }
 
 func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("monitor", env)
-	modelArg := fs.String("model", "", "model checkpoint (perfpredict train), or a baseline: persistence, seasonal_naive, ma12, holt_winters, ridge_ar (required)")
+	modelArg := fs.String("model", "", "forecaster artifact (perfpredict train), or a baseline: persistence, seasonal_naive, ma12, holt_winters, ridge_ar (required)")
 	data := fs.String("data", "", "metrics CSV with timestamp and value columns (required)")
 	target := fs.String("target", "value", "value column of the CSV")
 	rulesPath := fs.String("rules", "", "alert rules YAML (default: the seed's three rules)")
@@ -72,6 +77,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	bins := fs.Int("bins", 10, "quantile bins of the drift reference")
 	healthWindow := fs.Duration("health-window", 24*time.Hour, "span of the rolling health figures")
 	jsonOut := fs.Bool("json", false, "print one JSON object")
+	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -80,6 +86,9 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if *window < 2 || *bins < 2 || *healthWindow <= 0 {
 		return usagef("--drift-window and --bins must be at least 2, --health-window positive")
+	}
+	if _, err := device.get(); err != nil {
+		return err
 	}
 	rulesName, rulesSrc := "seed", []byte(monitor.SeedRules)
 	if *rulesPath != "" {
@@ -100,16 +109,14 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := baseline.CheckSeries(s, 1); err != nil {
 		return usageErr(err)
 	}
-	d, err := prepareSeries(s)
-	if err != nil {
-		return usageErr(err)
-	}
-	sp := d.sp
+	sp := baseline.SplitOf(s.Len())
 	start, n := sp.TestStart(), s.Len()
 
-	// Forecasts of every test row, one step ahead, with their latencies.
+	// Forecasts of every test row, one step ahead, with the latency of each
+	// call.
 	pred := make([]float64, n-start)
 	lat := make([]time.Duration, n-start)
+	fellBack := make([]bool, n-start)
 	var fc monitorForecaster
 	if f := baselineByName(*modelArg, s); f != nil && !fileExists(*modelArg) {
 		fc = monitorForecaster{Kind: "baseline", Name: f.Name(), Latency: "per forecast"}
@@ -120,81 +127,57 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 			t0 := time.Now()
 			v, err := f.Forecast(1)
 			lat[j-start] = time.Since(t0)
-			if err != nil {
-				v = math.NaN()
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				v, fellBack[j-start] = s.Values[j-1], true // persistence, as a serving fallback would
 			}
 			pred[j-start] = v
 			f.Update(s.Values[j])
 		}
 	} else {
-		m, err := perfpredict.Load(*modelArg)
+		// The forecaster as predict serves it: the artifact's ensemble
+		// through a serve.Service (Holt-Winters fallback fitted on the
+		// train and validation rows; a row without the history the
+		// forecaster needs is answered by the fallback, as in service).
+		f, err := openForecaster(env, *modelArg, device)
 		if err != nil {
-			return usageErr(err)
+			return err
 		}
-		if m.Target == perfmodel.Target {
-			// A checkpoint of the continuous-learning pipeline: forecast
-			// row by row from the samples, as it serves.
-			f, err := perfmodel.Loader{}.Load(ctx, *modelArg)
-			if err != nil {
-				return usageErr(err)
-			}
-			fc = monitorForecaster{Kind: "model", Name: "perfmodel", Path: *modelArg, Latency: "per forecast"}
-			samples := make([]lifecycle.Sample, n)
-			for i := range samples {
-				samples[i] = lifecycle.Sample{Time: s.Times[i], Values: []float64{s.Values[i]}}
-			}
-			for j := start; j < n; j++ {
-				t0 := time.Now()
-				out, err := f.Forecast(samples[max(0, j-200):j], 1)
-				lat[j-start] = time.Since(t0)
-				pred[j-start] = math.NaN()
-				if err == nil {
-					pred[j-start] = out[0]
-				}
-			}
-		} else {
-			// A checkpoint of the train command: the average of its
-			// ensemble, as evaluate scores it.
-			ms, err := ensembleMembers(*modelArg, m)
-			if err != nil {
-				return usageErr(err)
-			}
-			fc = monitorForecaster{Kind: "model", Name: "perfpredict", Path: *modelArg, Networks: len(ms),
-				Latency: "batch time / forecasts (batches of 256)"}
+		defer f.Close()
+		d := serve.FromSeries(s, *target)
+		svc, err := newService(f, d.Slice(0, sp.Fit()), serve.ServiceOptions{Predictor: serve.Options{FallbackOnBadInput: true}})
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		fc = monitorForecaster{Kind: "model", Name: "forecaster", Path: *modelArg, Networks: f.Members(),
+			Version: svc.Predictor.Version(), Latency: "per forecast (serve.Service.Forecast)"}
+		for j := start; j < n; j++ {
 			t0 := time.Now()
-			out, err := ensembleForecasts(ms, d, []int{1})
+			ps, err := svc.Forecast(ctx, d.Slice(0, j))
+			lat[j-start] = time.Since(t0)
 			if err != nil {
-				return err
+				return dataErr(err)
 			}
-			each := time.Since(t0) / time.Duration(max(len(out.Test[0]), 1))
-			copy(pred, out.Test[0])
-			for i := range lat {
-				lat[i] = each
-			}
+			pred[j-start], fellBack[j-start] = ps[0].Points[0].Value, ps[0].Source != serve.SourceModel
 		}
 	}
 
-	// Drift reference: training rows of the non-calendar feature columns,
-	// engineered and standardised as serving engineers them.
-	eng, err := serve.FitEngineered(serve.FromSeries(s, "value"), []string{"value"})
+	// Drift reference: training rows of the non-calendar feature columns
+	// (features.Engineer), standardised on the training rows.
+	fr, err := engineer(s)
 	if err != nil {
-		return usageErr(err)
-	}
-	rows, err := eng.Prepare(serve.FromSeries(s, "value"))
-	if err != nil {
-		return usageErr(err)
+		return usagef("%s: %v", *data, err)
 	}
 	var cols []int
 	var names []string
-	for c, name := range eng.Names() {
+	for c, name := range fr.Names {
 		if !slices.Contains(features.TemporalNames, name) && name != features.GapName {
 			cols = append(cols, c)
 			names = append(names, name)
 		}
 	}
-	all := make([]float32, len(eng.Names()))
 	row := func(i int) []float64 {
-		rows.Window(all, i, 1)
+		all := fr.Row(i)
 		r := make([]float64, len(cols))
 		for k, c := range cols {
 			r[k] = float64(all[c])
@@ -213,7 +196,8 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	mon := monitor.New(monitor.HealthConfig{Window: *healthWindow, Slot: slot, RateWindow: time.Hour}, ref, *window, rules)
 	mon.MinDriftRows = *window / 2
 	res := monitorOutput{Data: *data, Rules: rulesName, Forecaster: fc, Reference: sp.Train, Replayed: n - start,
-		From: s.Times[start], To: s.Times[n-1], Actions: map[string]int{}, MaxDrift: map[string]float64{}, Alerts: []monitor.Alert{}}
+		From: s.Times[start], To: s.Times[n-1], Actions: map[string]int{}, MaxDrift: map[string]float64{}, Alerts: []monitor.Alert{},
+		MinDriftRows: mon.MinDriftRows, MinErrors: mon.MinErrors}
 	mon.Engine.OnAlert(func(a monitor.Alert) { res.Alerts = append(res.Alerts, a) })
 	for _, r := range rules {
 		if r.Action != "" && r.Action != "none" && r.Action != "notify" {
@@ -226,12 +210,8 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 			return err
 		}
 		t := s.Times[j]
-		p, fallback := pred[j-start], false
-		if math.IsNaN(p) || math.IsInf(p, 0) {
-			p, fallback = s.Values[j-1], true // persistence, as a serving fallback would
-		}
-		mon.Health.ObservePrediction(t, lat[j-start], fallback)
-		mon.Health.ObserveError(t, p, s.Values[j])
+		mon.Health.ObservePrediction(t, lat[j-start], fellBack[j-start])
+		mon.Health.ObserveError(t, pred[j-start], s.Values[j])
 		if err := mon.Drift.Observe(row(j)); err != nil {
 			return err
 		}
@@ -243,11 +223,13 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 		mon.Engine.Evaluate(t, values)
 	}
 	end := s.Times[n-1]
-	values, snap, _ := mon.Values(end)
-	res.Health = snap
+	// The end's figures as the rules saw them: drift only over a window of
+	// at least MinDriftRows rows. Health is reported unmasked (the daily
+	// MAPE beside it is too); the rules saw no accuracy below MinErrors.
+	values, _, dr := mon.Values(end)
+	res.Health = mon.Health.Snapshot(end)
 	res.DailyMAPE = mon.Health.DailyMAPE()
-	dr := mon.Drift.Report()
-	res.Drift = &dr
+	res.Drift = dr
 	res.Metrics = map[string]*float64{}
 	for k, v := range values {
 		if !math.IsNaN(v) && !math.IsInf(v, 0) {
@@ -266,6 +248,48 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	printMonitor(env.stdout, &res)
 	return nil
+}
+
+// engineer computes the features of s (features.Engineer on its rows, one
+// cadence apart) standardised with the scaler of its training rows.
+func engineer(s baseline.Series) (*features.Frame, error) {
+	g := &features.Grid{Names: []string{"value"}, Values: [][]float64{s.Values}, Times: make([]int64, s.Len()), Break: make([]bool, s.Len())}
+	step, err := medianSpacing(s.Times)
+	if err != nil {
+		return nil, err
+	}
+	g.Cadence = step
+	for i, t := range s.Times {
+		g.Times[i] = t.UnixNano()
+		if i > 0 && g.Times[i] <= g.Times[i-1] {
+			g.Times[i] = g.Times[i-1] + 1
+		}
+	}
+	fr, err := features.Engineer(g, nil)
+	if err != nil {
+		return nil, fmt.Errorf("features: %w", err)
+	}
+	sc, err := features.FitScaler(fr, 0, baseline.SplitOf(s.Len()).Train)
+	if err != nil {
+		return nil, fmt.Errorf("feature scaler: %w", err)
+	}
+	sc.Transform(fr.Data)
+	return fr, nil
+}
+
+// medianSpacing is the median positive spacing of times.
+func medianSpacing(times []time.Time) (time.Duration, error) {
+	var d []time.Duration
+	for i := 1; i < len(times); i++ {
+		if dt := times[i].Sub(times[i-1]); dt > 0 {
+			d = append(d, dt)
+		}
+	}
+	if len(d) == 0 {
+		return 0, errors.New("the timestamps never advance")
+	}
+	slices.Sort(d)
+	return d[len(d)/2], nil
 }
 
 func fileExists(p string) bool {
@@ -303,15 +327,20 @@ func printMonitor(w io.Writer, r *monitorOutput) {
 	if r.Forecaster.Kind == "baseline" {
 		src = "baseline " + src + " (no model checkpoint given)"
 	} else {
-		src = "model " + r.Forecaster.Path
+		src = "forecaster " + r.Forecaster.Path
 		if r.Forecaster.Networks > 1 {
 			src += fmt.Sprintf(" (the average of %d networks)", r.Forecaster.Networks)
 		}
+		src += ", version " + r.Forecaster.Version
 	}
 	fmt.Fprintf(w, "forecaster: %s; latency %s\n", src, r.Forecaster.Latency)
 	fmt.Fprintf(w, "rules:      %s\n\n", r.Rules)
 	h := r.Health
-	fmt.Fprintf(w, "health (last %d scored forecasts):\n", h.Errors)
+	fmt.Fprintf(w, "health (last %d scored forecasts", h.Errors)
+	if h.Errors < r.MinErrors {
+		fmt.Fprintf(w, "; the accuracy rules need %d, so they saw none", r.MinErrors)
+	}
+	fmt.Fprintln(w, "):")
 	fmt.Fprintf(w, "  MAPE %s  accuracy5 %s  MAE %s\n", fmtFloat(h.MAPE, "%.2f%%"), fmtFloat(100*h.Accuracy5, "%.1f%%"), fmtFloat(h.MAE, "%.4g"))
 	fmt.Fprintf(w, "  latency p50 %s  p99 %s  fallback %s  predictions/s %s (replay time)\n",
 		fmtFloat(h.LatencyP50*1e6, "%.1fus"), fmtFloat(h.LatencyP99*1e6, "%.1fus"), fmtFloat(100*h.FallbackRate, "%.1f%%"), fmtFloat(h.PredictionsPerSecond, "%.4g"))
@@ -322,13 +351,17 @@ func printMonitor(w io.Writer, r *monitorOutput) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\ndrift at end (last %d rows vs training):\n", r.Drift.N)
-	for _, f := range r.Drift.Features {
-		fmt.Fprintf(w, "  %-28s PSI %s  JS %s\n", f.Feature, fmtFloat(f.PSI, "%7.3f"), fmtFloat(f.JS, "%.3f"))
+	if r.Drift == nil {
+		fmt.Fprintf(w, "\ndrift: not measured (the %d replayed rows never filled the %d rows the drift rules need)\n", r.Replayed, r.MinDriftRows)
+	} else {
+		fmt.Fprintf(w, "\ndrift at end (last %d rows vs training):\n", r.Drift.N)
+		for _, f := range r.Drift.Features {
+			fmt.Fprintf(w, "  %-28s PSI %s  JS %s\n", f.Feature, fmtFloat(f.PSI, "%7.3f"), fmtFloat(f.JS, "%.3f"))
+		}
+		fmt.Fprintf(w, "  overall: PSI mean %s max %s, JS mean %s max %s (max during replay: PSI %.3f, JS %.3f)\n",
+			fmtFloat(r.Drift.PSI, "%.3f"), fmtFloat(r.Drift.MaxPSI, "%.3f"), fmtFloat(r.Drift.JS, "%.3f"), fmtFloat(r.Drift.MaxJS, "%.3f"),
+			r.MaxDrift["psi_max"], r.MaxDrift["js_max"])
 	}
-	fmt.Fprintf(w, "  overall: PSI mean %s max %s, JS mean %s max %s (max during replay: PSI %.3f, JS %.3f)\n",
-		fmtFloat(r.Drift.PSI, "%.3f"), fmtFloat(r.Drift.MaxPSI, "%.3f"), fmtFloat(r.Drift.JS, "%.3f"), fmtFloat(r.Drift.MaxJS, "%.3f"),
-		r.MaxDrift["psi_max"], r.MaxDrift["js_max"])
 	repeats := 0
 	for _, a := range r.Alerts {
 		if a.Repeat {

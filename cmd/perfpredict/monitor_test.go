@@ -9,10 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
-	"github.com/novacron/perfpredict/lifecycle"
-	"github.com/novacron/perfpredict/lifecycle/perfmodel"
+	"github.com/novacron/perfpredict/forecast"
 )
 
 const nabRDS = "../../testdata/nab/realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv"
@@ -87,7 +85,8 @@ func TestMonitorBadInput(t *testing.T) {
 		{[]string{"monitor", "--data", nabRDS}, "--model and --data are required"},
 		{[]string{"monitor", "--model", "ridge_ar", "--data", filepath.Join(dir, "none.csv")}, "none.csv"},
 		{[]string{"monitor", "--model", "ridge_ar", "--data", nabRDS, "--rules", bad}, `bad.yaml:3:16: condition: unknown metric "latency"`},
-		{[]string{"monitor", "--model", filepath.Join(dir, "nope.safetensors"), "--data", nabRDS}, "nope.safetensors"},
+		{[]string{"monitor", "--model", filepath.Join(dir, "nope.zip"), "--data", nabRDS}, "nope.zip"},
+		{[]string{"monitor", "--model", "ridge_ar", "--data", nabRDS, "--device", "tpu"}, "--device"},
 		{[]string{"monitor", "--model", "ridge_ar", "--data", nabRDS, "--bins", "1"}, "--bins"},
 	}
 	for _, c := range cases {
@@ -98,105 +97,97 @@ func TestMonitorBadInput(t *testing.T) {
 	}
 }
 
-// TestMonitorReplayPipelineCheckpoint trains a small model the way the
-// continuous-learning pipeline does (lifecycle/perfmodel) and replays the
-// series with it: forecasts come from the model row by row, with their
-// measured latencies.
-func TestMonitorReplayPipelineCheckpoint(t *testing.T) {
-	s, err := baseline.LoadCSV(nabRDS, "value")
+// TestMonitorReplaysForecaster: a forecaster artifact is replayed as
+// predict serves it (the ensemble through serve.Service), so the replay's
+// one-step MAE over the test rows is that of the forecaster's Forecast at
+// every test origin, and every call's latency is measured.
+func TestMonitorReplaysForecaster(t *testing.T) {
+	model := tinyArtifact(t)
+	fc, err := forecast.Open(model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := s.Len() * 70 / 100
-	samples := make([]lifecycle.Sample, n)
-	for i := range samples {
-		samples[i] = lifecycle.Sample{Time: s.Times[i], Values: []float64{s.Values[i]}}
-	}
-	tr := perfmodel.Trainer{Opt: perfmodel.Options{Model: perfpredict.Config{Hidden: 8, Layers: 1, Head: []int{16, 8}, Steps: 16, Epochs: 3, Seed: 1}}}
-	res, err := tr.Train(context.Background(), lifecycle.TrainRequest{Train: samples, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, out, errs := runCmd("monitor", "--model", res.Checkpoint, "--data", nabRDS, "--json")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "ens.csv")
+	v := walk(700, 21)
+	writeMetrics(t, data, []string{"value"}, [][]float64{v}, 0, len(v))
+	code, stdout, errs := runCmd("monitor", "--model", model, "--data", data, "--drift-window", "20", "--json")
 	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errs)
+		t.Fatalf("monitor: exit %d: %s", code, errs)
 	}
 	var r struct {
-		Forecaster struct{ Kind, Name, Latency string }
-		Health     struct {
+		Forecaster struct {
+			Kind, Name, Version, Latency string
+			Networks                     int
+		}
+		Health struct {
 			Errors       int      `json:"errors"`
+			Predictions  int      `json:"predictions"`
+			MAE          float64  `json:"mae"`
 			FallbackRate *float64 `json:"fallback_rate"`
 			P50          *float64 `json:"latency_p50_seconds"`
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Forecaster.Name != "perfmodel" || r.Forecaster.Latency != "per forecast" || r.Health.Errors != 288 ||
-		r.Health.FallbackRate == nil || *r.Health.FallbackRate != 0 || r.Health.P50 == nil || *r.Health.P50 <= 0 {
-		t.Fatalf("%s", out)
-	}
-}
-
-// TestMonitorReplaysTrainEnsemble: a checkpoint of the train command is
-// replayed as the average of its ensemble, exactly as evaluate scores it
-// (the replay's MAE over the test rows is evaluate's one-step MAE), and
-// with one network left the forecasts change.
-func TestMonitorReplaysTrainEnsemble(t *testing.T) {
-	dir := t.TempDir()
-	data := writeSeries(t, dir, "ens", 700)
-	out := filepath.Join(dir, "models")
-	ckpt := filepath.Join(out, checkpointName)
-	if code, _, errs := runCmd("train", "--json", "--data", data, "--horizon", "1", "--epochs", "2",
-		"--hidden", "8", "--window", "24", "--ensemble", "2", "--out", out); code != 0 {
-		t.Fatalf("train: exit %d: %s", code, errs)
-	}
-	replay := func() (networks int, mae float64) {
-		t.Helper()
-		code, stdout, errs := runCmd("monitor", "--model", ckpt, "--data", data, "--drift-window", "20", "--json")
-		if code != 0 {
-			t.Fatalf("monitor: exit %d: %s", code, errs)
-		}
-		var r struct {
-			Forecaster struct{ Networks int }
-			Health     struct {
-				Errors int     `json:"errors"`
-				MAE    float64 `json:"mae"`
-			}
-		}
-		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+	start := baseline.SplitOf(len(v)).TestStart()
+	sum := 0.0
+	for j := start; j < len(v); j++ {
+		f, err := fc.Forecast(context.Background(), v[:j])
+		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Health.Errors != 105 {
-			t.Fatalf("%d scored forecasts, want the 105 test rows", r.Health.Errors)
-		}
-		return r.Forecaster.Networks, r.Health.MAE
+		sum += math.Abs(f.Points[0].Value - v[j])
 	}
-	evalMAE := func() float64 {
-		t.Helper()
-		code, stdout, errs := runCmd("evaluate", "--json", "--model", ckpt, "--data", data, "--horizon", "1")
-		if code != 0 {
-			t.Fatalf("evaluate: exit %d: %s", code, errs)
-		}
-		var r evalReport
-		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-			t.Fatal(err)
-		}
-		return r.Series[0].Methods[lstmMethod].MAE
+	want := sum / float64(len(v)-start)
+	if r.Forecaster.Kind != "model" || r.Forecaster.Networks != 2 || !strings.HasPrefix(r.Forecaster.Version, "sha256:") ||
+		r.Health.Errors != len(v)-start || r.Health.FallbackRate == nil || *r.Health.FallbackRate != 0 ||
+		r.Health.P50 == nil || *r.Health.P50 <= 0 || !relNear(r.Health.MAE, want, 1e-6) {
+		t.Fatalf("replay %+v; Forecast's MAE over the %d test rows %v\n%s", r, len(v)-start, want, stdout)
 	}
-	n, mae := replay()
-	if want := evalMAE(); n != 2 || math.Abs(mae-want) > 1e-9*want {
-		t.Fatalf("monitor: %d networks, MAE %v; evaluate's ensemble MAE %v", n, mae, want)
-	}
-	if code, stdout, _ := runCmd("monitor", "--model", ckpt, "--data", data, "--drift-window", "20"); code != 0 ||
+	if code, stdout, _ := runCmd("monitor", "--model", model, "--data", data, "--drift-window", "20"); code != 0 ||
 		!strings.Contains(stdout, "the average of 2 networks") {
 		t.Errorf("human output does not name the ensemble:\n%s", stdout)
 	}
-	if err := os.Rename(memberPath(ckpt, 1), filepath.Join(dir, "moved.safetensors")); err != nil {
+}
+
+// TestMonitorFiguresAgree: on a file too short for the drift rules, the
+// report shows no drift figure rather than one the rules never saw, and
+// the health figures are shown beside the daily MAPE they agree with
+// (issue 15, defect 6: "MAPE -" beside "daily MAPE 2.73%", and an
+// end-of-file PSI of 2.5 beside "max PSI 0.000" with no drift alert).
+func TestMonitorFiguresAgree(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "short.csv")
+	v := walk(160, 5)
+	for i := 140; i < 160; i++ {
+		v[i] += 40 // a level shift in the test rows
+	}
+	writeMetrics(t, data, []string{"value"}, [][]float64{v}, 0, len(v))
+	code, stdout, errs := runCmd("monitor", "--model", "persistence", "--data", data, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r struct {
+		Health struct {
+			Errors int      `json:"errors"`
+			MAPE   *float64 `json:"mape"`
+		}
+		DailyMAPE []struct{ MAPE float64 } `json:"daily_mape"`
+		Drift     *struct{}                `json:"drift"`
+		MaxDrift  map[string]float64       `json:"max_drift"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 		t.Fatal(err)
 	}
-	n1, mae1 := replay()
-	if want := evalMAE(); n1 != 1 || mae1 == mae || math.Abs(mae1-want) > 1e-9*want {
-		t.Errorf("one network: %d networks, MAE %v (ensemble %v); evaluate %v", n1, mae1, mae, want)
+	if r.Drift != nil || len(r.MaxDrift) != 0 {
+		t.Errorf("drift at end %v and during the replay %v: the %d replayed rows never filled the rules' window", r.Drift, r.MaxDrift, r.Health.Errors)
+	}
+	if len(r.DailyMAPE) > 0 && r.Health.MAPE == nil {
+		t.Errorf("health MAPE missing beside daily MAPE %v", r.DailyMAPE)
+	}
+	code, stdout, _ = runCmd("monitor", "--model", "persistence", "--data", data)
+	if code != 0 || !strings.Contains(stdout, "drift: not measured") || strings.Contains(stdout, "MAPE -") {
+		t.Errorf("human report:\n%s", stdout)
 	}
 }

@@ -5,214 +5,156 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
-	perfpredict "github.com/novacron/perfpredict"
-	"github.com/novacron/perfpredict/baseline"
-	"github.com/novacron/perfpredict/internal/safetensors"
+	"github.com/novacron/perfpredict/forecast"
 	"github.com/novacron/perfpredict/serve"
 )
 
 func init() {
-	register(&command{name: "predict", summary: "predict with a saved model (values and attention weights)", run: runPredict})
+	register(&command{name: "predict", summary: "forecast the next steps of every metric of a file with a forecaster artifact (p10/p50/p90, attention)", run: runPredict})
 }
 
-// predictInput is a batch of already scaled windows x [batch, steps, F].
-type predictInput struct {
-	x            []float32
-	batch, steps int
-}
-
-// predictOutput is the JSON contract of DESIGN.md.
+// predictOutput is predict's JSON: one row per metric (column) of every
+// per-horizon field; predictions[m][h-1] is metric m's forecast h steps
+// after the file's last row, exactly the forecaster's Forecast of that
+// column. It depends on the last Needs rows of the file only, so the
+// same rows give the same bytes.
 type predictOutput struct {
-	Predictions [][]float32 `json:"predictions"`
-	Attention   [][]float32 `json:"attention"`
+	Predictions [][]float64 `json:"predictions"`
+	P10         [][]float64 `json:"p10"`
+	P90         [][]float64 `json:"p90"`
+	// Attention[m] is the networks' mean weight over the window's steps,
+	// oldest first (empty for a fallback answer).
+	Attention [][]float64 `json:"attention"`
+	// Needs is the number of most recent rows the forecast depends on.
+	Needs   int          `json:"needs"`
+	Horizon int          `json:"horizon"`
+	Metrics []string     `json:"metrics"`
+	Origin  time.Time    `json:"origin"`
+	Times   []time.Time  `json:"times"`
+	Source  serve.Source `json:"source"` // "fallback" when any metric fell back
+	Method  string       `json:"method"`
+	Reason  serve.Reason `json:"reason,omitempty"`
+	Version string       `json:"version"`
 }
 
 func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("predict", env)
-	modelPath := fs.String("model", "", "model checkpoint (`M.safetensors`)")
-	tensorPath := fs.String("tensor", "", "input windows: a safetensors file whose tensor \"x\" is [B, T, F], already scaled")
-	dataPath := fs.String("data", "", "metrics CSV (`file`): forecast from its latest window in original units, features fitted on its first 70% as train does")
-	target := fs.String("target", "", "with --data: the metric column (default: \"value\", or the only column besides the timestamp)")
-	accuracy := fs.Bool("accuracy", false, "with --data: also score the forecasts of the file's test split (last 15%) per metric: accuracy5, MAPE, MAE pooled over steps")
-	asJSON := fs.Bool("json", false, "print one JSON object {\"predictions\": [[K]...], \"attention\": [[T]...]} (with --data also metrics, times, source, version)")
+	modelPath := fs.String("model", "", "forecaster artifact written by perfpredict train (`forecaster.zip`)")
+	dataPath := fs.String("data", "", "metrics CSV (`file`) with a timestamp column: every metric column is forecast from its last row; only the last rows the forecaster needs are read")
+	target := fs.String("target", "", "the metric columns to forecast, comma-separated (default: every column besides the timestamp)")
+	asJSON := fs.Bool("json", false, "print one JSON object {\"predictions\": [[...]], \"p10\", \"p90\", \"attention\", \"needs\", \"horizon\", \"metrics\", \"times\", \"source\", \"version\"}")
 	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *modelPath == "" {
-		return usagef("--model is required")
+	if *modelPath == "" || *dataPath == "" {
+		return usagef("--model and --data are required")
 	}
-	if *tensorPath == "" && *dataPath == "" {
-		return usagef("an input is required: --tensor X.safetensors or --data metrics.csv")
+	if _, err := device.get(); err != nil {
+		return err
 	}
-	if *tensorPath != "" && *dataPath != "" {
-		return usagef("--tensor and --data exclude each other")
-	}
-	m, err := loadModel(env, *modelPath, device)
+	fc, err := openForecaster(env, *modelPath, device)
 	if err != nil {
 		return err
 	}
-	if *dataPath != "" {
-		return predictData(ctx, env, m, *dataPath, *target, *asJSON, *accuracy)
-	}
-	in, err := readTensorInput(*tensorPath)
+	defer fc.Close()
+	d, err := loadMetrics(fc, *dataPath, *target)
 	if err != nil {
 		return err
 	}
-	pred, att, err := m.Predict(in.x, in.batch, in.steps)
-	if err != nil {
-		return usagef("%s: tensor \"x\": %v", *tensorPath, err)
-	}
-	out := predictOutput{Predictions: predictRows(pred, m.Outputs()), Attention: predictRows(att, in.steps)}
-	if *asJSON {
-		return json.NewEncoder(env.stdout).Encode(out)
-	}
-	for i := range out.Predictions {
-		fmt.Fprintf(env.stdout, "%d\t%v\n", i, out.Predictions[i])
-	}
-	return nil
-}
-
-// readTensorInput reads tensor "x" [B, T, F] (F32) from a safetensors file.
-func readTensorInput(path string) (predictInput, error) {
-	f, err := safetensors.ReadFile(path)
-	if err != nil {
-		return predictInput{}, usageErr(err)
-	}
-	x, shape, err := f.Float32("x")
-	if err != nil {
-		return predictInput{}, usagef("%s: %v", path, err)
-	}
-	if len(shape) != 3 || shape[0] <= 0 || shape[1] <= 0 || shape[2] <= 0 {
-		return predictInput{}, usagef("%s: tensor \"x\" has shape %v, want [batch, steps, features]", path, shape)
-	}
-	return predictInput{x: x, batch: shape[0], steps: shape[1]}, nil
-}
-
-// predictRows splits a row-major [n, width] slice into rows.
-func predictRows(v []float32, width int) [][]float32 {
-	out := make([][]float32, 0, len(v)/width)
-	for i := 0; i+width <= len(v); i += width {
-		out = append(out, v[i:i+width])
-	}
-	return out
-}
-
-// loadService reads the metrics of path the way the model was trained on
-// them and fits a serve.Service on them (features, fallback, thresholds and
-// calibration on the file's train and validation splits).
-func loadService(ctx context.Context, m *perfpredict.Model, path, target string, opt serve.ServiceOptions) (*serve.Service, *serve.Data, error) {
-	var d *serve.Data
-	if m.Target == serve.ProtocolTarget || m.Target == "value_delta" {
-		s, err := baseline.LoadCSV(path, target)
-		if err != nil {
-			return nil, nil, usageErr(err)
-		}
-		d = serve.FromSeries(s, "value")
-	} else {
-		var metrics []string
-		if target != "" {
-			metrics = []string{target}
-		}
-		var err error
-		if d, err = serve.LoadCSV(path, metrics); err != nil {
-			return nil, nil, usageErr(err)
-		}
-	}
-	svc, err := serve.NewService(ctx, m, d, opt)
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return nil, nil, err
-		}
-		return nil, nil, usagef("%s: %v", path, err)
-	}
-	return svc, d, nil
-}
-
-// dataErr makes a serve error about the metrics file at path a usage error
-// (exit 2) when the file is at fault.
-func dataErr(path string, err error) error {
-	if errors.Is(err, serve.ErrBadInput) {
-		return usagef("%s: %v", path, err)
-	}
-	return err
-}
-
-// predictDataOutput extends the DESIGN.md contract with what a forecast
-// from metrics carries.
-type predictDataOutput struct {
-	Predictions [][]float64  `json:"predictions"` // [1][metrics*horizon], original units
-	Attention   [][]float32  `json:"attention"`
-	Metrics     []string     `json:"metrics"`
-	Horizon     int          `json:"horizon"`
-	Origin      time.Time    `json:"origin"`
-	Times       []time.Time  `json:"times"`
-	Source      serve.Source `json:"source"`
-	Method      string       `json:"method"`
-	Reason      serve.Reason `json:"reason,omitempty"`
-	Version     string       `json:"version"`
-	// Accuracy per metric on the test split (--accuracy).
-	Accuracy *perfpredict.Metrics `json:"accuracy,omitempty"`
-}
-
-func predictData(ctx context.Context, env *cmdEnv, m *perfpredict.Model, path, target string, asJSON, accuracy bool) error {
-	svc, d, err := loadService(ctx, m, path, target, serve.ServiceOptions{})
+	svc, err := newService(fc, d, serve.ServiceOptions{})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	p, err := svc.Forecast(ctx, d)
+	ps, err := svc.Forecast(ctx, d)
 	if err != nil {
-		return dataErr(path, err)
+		return dataErr(err)
 	}
-	origin := d.Times[d.Len()-1]
-	out := predictDataOutput{Predictions: [][]float64{p.Values}, Metrics: p.Metrics, Horizon: p.Horizon, Origin: origin,
-		Source: p.Source, Method: p.Method, Reason: p.Reason, Version: p.Version, Attention: [][]float32{}}
-	if p.Attention != nil {
-		out.Attention = [][]float32{p.Attention}
+	out := predictOutput{Needs: fc.Needs(), Horizon: fc.Horizon(), Metrics: d.Metrics,
+		Origin: d.Times[d.Len()-1], Source: serve.SourceModel, Method: "model", Version: svc.Predictor.Version()}
+	for h := 1; h <= fc.Horizon(); h++ {
+		out.Times = append(out.Times, out.Origin.Add(time.Duration(h)*svc.Cadence))
 	}
-	for h := 1; h <= p.Horizon; h++ {
-		out.Times = append(out.Times, origin.Add(time.Duration(h)*svc.Cadence))
-	}
-	if accuracy {
-		acc, err := svc.Accuracy(ctx, d, baseline.SplitOf(d.Len()).TestStart(), d.Len(), 0)
-		if err != nil {
-			return usagef("%s: --accuracy: %v", path, err)
+	for _, p := range ps {
+		var v, lo, hi []float64
+		for _, pt := range p.Points {
+			v, lo, hi = append(v, pt.Value), append(lo, pt.P10), append(hi, pt.P90)
 		}
-		out.Accuracy = &acc
+		out.Predictions, out.P10, out.P90 = append(out.Predictions, v), append(out.P10, lo), append(out.P90, hi)
+		out.Attention = append(out.Attention, append([]float64{}, p.Attention...))
+		if p.Source != serve.SourceModel && out.Source == serve.SourceModel {
+			out.Source, out.Method, out.Reason = p.Source, p.Method, p.Reason
+		}
 	}
-	if asJSON {
+	if *asJSON {
 		return json.NewEncoder(env.stdout).Encode(out)
 	}
-	fmt.Fprintf(env.stdout, "forecast from %s (%s, %s", origin.Format(time.RFC3339), p.Source, p.Method)
-	if p.Reason != serve.ReasonNone {
-		fmt.Fprintf(env.stdout, ": %s", p.Reason)
+	fmt.Fprintf(env.stdout, "forecast from %s, the last of %d rows of %s (%s", out.Origin.Format(time.RFC3339), d.Len(), *dataPath, out.Source)
+	if out.Reason != serve.ReasonNone {
+		fmt.Fprintf(env.stdout, " %s: %s", out.Method, out.Reason)
 	}
-	fmt.Fprintf(env.stdout, ", model %s)\n", p.Version)
+	fmt.Fprintf(env.stdout, "; forecaster %s, %d network(s), reads the last %d rows)\n", out.Version, fc.Members(), out.Needs)
 	tw := tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "step\ttime")
-	for _, name := range p.Metrics {
-		fmt.Fprintf(tw, "\t%s", name)
+	for _, name := range out.Metrics {
+		fmt.Fprintf(tw, "\t%s p50 (p10 .. p90)", name)
 	}
 	fmt.Fprintln(tw)
-	for h := 1; h <= p.Horizon; h++ {
+	for h := 1; h <= out.Horizon; h++ {
 		fmt.Fprintf(tw, "+%d\t%s", h, out.Times[h-1].Format(time.RFC3339))
-		for mi := range p.Metrics {
-			fmt.Fprintf(tw, "\t%.4g", p.At(mi, h))
+		for m := range out.Metrics {
+			fmt.Fprintf(tw, "\t%.4g (%.4g .. %.4g)", out.Predictions[m][h-1], out.P10[m][h-1], out.P90[m][h-1])
 		}
 		fmt.Fprintln(tw)
 	}
-	if err := tw.Flush(); err != nil || out.Accuracy == nil {
-		return err
-	}
-	fmt.Fprintf(env.stdout, "\nPrediction accuracy by metric (test split, steps 1..%d pooled)\n", p.Horizon)
-	tw = tabwriter.NewWriter(env.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "Metric\tAccuracy (5%)\tMAPE\tMAE\tN")
-	for i, o := range out.Accuracy.Outputs {
-		fmt.Fprintf(tw, "%s\t%.1f%%\t%.2f%%\t%.4g\t%d\n", p.Metrics[i], 100*o.Accuracy5, o.MAPE, o.MAE, o.N)
-	}
 	return tw.Flush()
+}
+
+// loadMetrics reads the columns of path a forecaster serves (target: a
+// comma-separated list, "" every column besides the timestamp). A file
+// the forecaster cannot forecast from (unreadable, not a metrics CSV,
+// fewer rows than it needs) is a usage error naming the file.
+func loadMetrics(fc *forecast.Forecaster, path, target string) (*serve.Data, error) {
+	var cols []string
+	if target != "" {
+		for _, c := range strings.Split(target, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				cols = append(cols, c)
+			}
+		}
+	}
+	d, err := serve.LoadCSV(path, cols)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	if d.Len() < fc.Needs() {
+		r := fc.Recipe()
+		return nil, usagef("%s: %d rows; the forecaster needs the last %d rows (its window of %d steps and a scale over %d changes)",
+			path, d.Len(), fc.Needs(), r.Window, r.ScaleWindow)
+	}
+	return d, nil
+}
+
+// newService serves fc for d's metrics; a file the service cannot be set
+// up from is a usage error.
+func newService(fc *forecast.Forecaster, d *serve.Data, opt serve.ServiceOptions) (*serve.Service, error) {
+	svc, err := serve.NewService(fc, d, opt)
+	if err != nil {
+		return nil, dataErr(err)
+	}
+	return svc, nil
+}
+
+// dataErr makes an error caused by the data (or a flag) a usage error
+// (exit 2); the serve errors name the file.
+func dataErr(err error) error {
+	if errors.Is(err, serve.ErrBadInput) {
+		return usageErr(err)
+	}
+	return err
 }

@@ -1,87 +1,214 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
-	"github.com/novacron/perfpredict/internal/safetensors"
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
 )
 
-func runPredictCmd(args ...string) (code int, stdout, stderr string) {
-	return runCmd(append([]string{"predict"}, args...)...)
+var (
+	tinyFCOnce sync.Once
+	tinyFC     *forecast.Forecaster
+	tinyFCErr  error
+)
+
+// tinyArtifact saves a forecaster small enough to train in a test (the
+// design's horizon of 30 steps, two networks) to a temporary directory.
+func tinyArtifact(t *testing.T) string {
+	t.Helper()
+	tinyFCOnce.Do(func() {
+		o := forecast.DefaultOptions()
+		o.Window, o.ScaleWindow, o.Horizon = 8, 16, 30
+		o.Hidden, o.Head, o.Epochs, o.Ensemble, o.BatchSize, o.Stride = 4, []int{8}, 2, 2, 32, 2
+		series := []baseline.Series{{Name: "a", Values: walk(1200, 1)}, {Name: "b", Values: walk(1000, 2)}}
+		tinyFC, tinyFCErr = forecast.Train(context.Background(), series, o)
+	})
+	if tinyFCErr != nil {
+		t.Fatal(tinyFCErr)
+	}
+	path := filepath.Join(t.TempDir(), "forecaster.zip")
+	if err := tinyFC.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
-// TestPredictReferenceCheckpoint runs the DESIGN.md contract on a checkpoint
-// and input written by the PyTorch reference: case.safetensors holds x.
-func TestPredictReferenceCheckpoint(t *testing.T) {
-	dir := filepath.Join("..", "..", "testdata", "fixtures", "model_l2k3")
-	casePath := filepath.Join(dir, "case.safetensors")
-	code, stdout, stderr := runPredictCmd("--model", filepath.Join(dir, "model.safetensors"), "--tensor", casePath, "--json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
+// walk is a daily-seasonal random walk at 5-minute cadence.
+func walk(n int, seed uint64) []float64 {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	v := make([]float64, n)
+	level := 50 + 10*rng.Float64()
+	for i := range v {
+		level += 0.2 * rng.NormFloat64()
+		v[i] = level + 10*math.Sin(2*math.Pi*float64(i)/288) + rng.NormFloat64()
 	}
-	var got struct {
-		Predictions [][]float64 `json:"predictions"`
-		Attention   [][]float64 `json:"attention"`
+	return v
+}
+
+var metricsT0 = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// writeMetrics writes rows [from, to) of columns (one per name) as a
+// 5-minute CSV.
+func writeMetrics(t *testing.T, path string, names []string, cols [][]float64, from, to int) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("timestamp," + strings.Join(names, ",") + "\n")
+	for i := from; i < to; i++ {
+		b.WriteString(metricsT0.Add(time.Duration(i) * 5 * time.Minute).Format("2006-01-02 15:04:05"))
+		for _, c := range cols {
+			fmt.Fprintf(&b, ",%.6f", c[i])
+		}
+		b.WriteString("\n")
 	}
-	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
-		t.Fatalf("output is not the JSON contract: %v\n%s", err, stdout)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	c, err := safetensors.ReadFile(casePath)
+}
+
+type predictJSON struct {
+	Predictions [][]float64 `json:"predictions"`
+	P10         [][]float64 `json:"p10"`
+	P90         [][]float64 `json:"p90"`
+	Attention   [][]float64 `json:"attention"`
+	Needs       int         `json:"needs"`
+	Horizon     int         `json:"horizon"`
+	Metrics     []string    `json:"metrics"`
+	Times       []time.Time `json:"times"`
+	Source      string      `json:"source"`
+	Version     string      `json:"version"`
+}
+
+func relNear(a, b, rel float64) bool {
+	return math.Abs(a-b) <= rel*math.Max(math.Abs(a), math.Abs(b)) || a == b
+}
+
+// TestPredictServesForecast is issue 13's contract: `predict --json` on a
+// file cut after any row is the forecaster's Forecast of every column up
+// to that row (1e-6 relative), depends on the last `needs` rows only, and
+// a shorter file is a usage error naming the file and the rows needed.
+func TestPredictServesForecast(t *testing.T) {
+	model := tinyArtifact(t)
+	fc, err := forecast.Open(model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(what string, rows [][]float64, name string) {
-		want, shape, err := c.Float32(name)
-		if err != nil {
-			t.Fatal(err)
+	dir := t.TempDir()
+	names := []string{"cpu", "mem"}
+	cols := [][]float64{walk(400, 11), walk(400, 12)}
+	ctx := context.Background()
+	needs := fc.Needs()
+	var whole string
+	for _, cut := range []int{needs, needs + 1, 97, 250, 400} {
+		path := filepath.Join(dir, fmt.Sprintf("cut%d.csv", cut))
+		writeMetrics(t, path, names, cols, 0, cut)
+		code, out, errs := runCmd("predict", "--model", model, "--data", path, "--json")
+		if code != 0 {
+			t.Fatalf("cut %d: exit %d: %s", cut, code, errs)
 		}
-		if len(rows) != shape[0] {
-			t.Fatalf("%s: %d rows, want %d", what, len(rows), shape[0])
+		var got predictJSON
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("cut %d: %v\n%s", cut, err, out)
 		}
-		for i, r := range rows {
-			if len(r) != shape[1] {
-				t.Fatalf("%s row %d: %d values, want %d", what, i, len(r), shape[1])
+		if got.Needs != needs || got.Horizon != 30 || strings.Join(got.Metrics, ",") != "cpu,mem" || got.Source != "model" ||
+			!strings.HasPrefix(got.Version, "sha256:") || len(got.Times) != 30 || len(got.Predictions) != 2 ||
+			len(got.P10) != 2 || len(got.P90) != 2 || len(got.Attention) != 2 || len(got.Attention[0]) != fc.Recipe().Window {
+			t.Fatalf("cut %d: %s", cut, out)
+		}
+		if want := metricsT0.Add(time.Duration(cut-1+3) * 5 * time.Minute); !got.Times[2].Equal(want) {
+			t.Errorf("cut %d: h=3 at %v, want %v (the file's cadence)", cut, got.Times[2], want)
+		}
+		for m := range names {
+			want, err := fc.Forecast(ctx, cols[m][:cut])
+			if err != nil {
+				t.Fatal(err)
 			}
-			for j, v := range r {
-				if w := float64(want[i*shape[1]+j]); math.Abs(v-w) > 1e-5*math.Max(1, math.Abs(w)) {
-					t.Errorf("%s[%d][%d] = %v, want %v", what, i, j, v, w)
+			for h := 1; h <= 30; h++ {
+				pt := want.Points[h-1]
+				if !relNear(got.Predictions[m][h-1], pt.Value, 1e-6) || !relNear(got.P10[m][h-1], pt.P10, 1e-6) || !relNear(got.P90[m][h-1], pt.P90, 1e-6) {
+					t.Fatalf("cut %d, %s, h=%d: %v (p10 %v, p90 %v), Forecast %+v", cut, names[m], h,
+						got.Predictions[m][h-1], got.P10[m][h-1], got.P90[m][h-1], pt)
+				}
+			}
+			for i, a := range want.Attention {
+				if !relNear(got.Attention[m][i], a, 1e-6) {
+					t.Fatalf("cut %d: attention %d = %v, want %v", cut, i, got.Attention[m][i], a)
 				}
 			}
 		}
+		if cut == 400 {
+			whole = out
+		}
 	}
-	check("predictions", got.Predictions, "eval.y")
-	check("attention", got.Attention, "eval.attention")
+	// Only the last `needs` rows: the same bytes as the whole file.
+	last := filepath.Join(dir, "last.csv")
+	writeMetrics(t, last, names, cols, 400-needs, 400)
+	if code, out, errs := runCmd("predict", "--model", model, "--data", last, "--json"); code != 0 || out != whole {
+		t.Errorf("the last %d rows: exit %d (%s), output\n%s\nwant the whole file's\n%s", needs, code, errs, out, whole)
+	}
+	// --target picks one column.
+	code, out, errs := runCmd("predict", "--model", model, "--data", last, "--target", "mem", "--json")
+	var one predictJSON
+	if code != 0 || json.Unmarshal([]byte(out), &one) != nil || len(one.Predictions) != 1 || one.Metrics[0] != "mem" {
+		t.Errorf("--target mem: exit %d: %s%s", code, out, errs)
+	}
+	// The human table.
+	if code, out, _ := runCmd("predict", "--model", model, "--data", last); code != 0 || !strings.Contains(out, "cpu p50 (p10 .. p90)") ||
+		!strings.Contains(out, fmt.Sprintf("reads the last %d rows", needs)) {
+		t.Errorf("table: exit %d:\n%s", code, out)
+	}
+	// Shorter than needs: a usage error naming the file and the rows.
+	short := filepath.Join(dir, "short.csv")
+	writeMetrics(t, short, names, cols, 0, needs-1)
+	code, _, errs = runCmd("predict", "--model", model, "--data", short)
+	if want := fmt.Sprintf("%s: %d rows; the forecaster needs the last %d rows", short, needs-1, needs); code != 2 || !strings.Contains(errs, want) {
+		t.Errorf("short file: exit %d, stderr %q, want 2 and %q", code, errs, want)
+	}
 }
 
-func TestPredictErrors(t *testing.T) {
-	fix := filepath.Join("..", "..", "testdata", "fixtures")
-	model := filepath.Join(fix, "model_l1", "model.safetensors")
-	other := filepath.Join(fix, "model_l2k3", "case.safetensors") // x has 5 features, the model 3
-	cases := []struct {
-		name string
+// TestPredictBadArtifact: a missing or corrupt artifact, or bad flags,
+// fail with exit 2 and one line naming the file or flag.
+func TestPredictBadArtifact(t *testing.T) {
+	model := tinyArtifact(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "d.csv")
+	writeMetrics(t, data, []string{"value"}, [][]float64{walk(100, 3)}, 0, 100)
+	b, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	corrupt := filepath.Join(dir, "corrupt.zip")
+	c := append([]byte(nil), b...)
+	c[len(c)/2] ^= 0xff // inside a member: its CRC fails
+	os.WriteFile(corrupt, c, 0o644)
+	truncated := filepath.Join(dir, "truncated.zip")
+	os.WriteFile(truncated, b[:len(b)/3], 0o644)
+	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{"no model", []string{"--tensor", other}, "--model"},
-		{"no input", []string{"--model", model}, "--tensor"},
-		{"missing model", []string{"--model", "nope.safetensors", "--tensor", other}, "nope.safetensors"},
-		{"not a model", []string{"--model", other, "--tensor", other}, "case.safetensors"},
-		{"no x", []string{"--model", model, "--tensor", model}, `"x"`},
-		{"wrong width", []string{"--model", model, "--tensor", other}, "5 features per step, the model expects 3"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			code, _, stderr := runPredictCmd(c.args...)
-			if code != 2 {
-				t.Errorf("exit %d, want 2", code)
-			}
-			if !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
-				t.Errorf("stderr %q: want one line naming %q", stderr, c.want)
-			}
-		})
+		{[]string{"--data", data}, "--model and --data are required"},
+		{[]string{"--model", model}, "--model and --data are required"},
+		{[]string{"--model", filepath.Join(dir, "nope.zip"), "--data", data}, "nope.zip"},
+		{[]string{"--model", corrupt, "--data", data}, "corrupt.zip"},
+		{[]string{"--model", truncated, "--data", data}, "truncated.zip"},
+		{[]string{"--model", data, "--data", data}, "not a forecaster artifact"},
+		{[]string{"--model", model, "--data", filepath.Join(dir, "none.csv")}, "none.csv"},
+		{[]string{"--model", model, "--data", data, "--target", "latency"}, `"latency"`},
+	} {
+		code, _, errs := runCmd(append([]string{"predict"}, c.args...)...)
+		if code != 2 || !strings.Contains(errs, c.want) || strings.Count(strings.TrimSpace(errs), "\n") > 0 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and one line naming %q", c.args, code, errs, c.want)
+		}
 	}
 }

@@ -1,0 +1,103 @@
+package serve
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Backtest is PredictDegradation run at every origin of a stretch of data
+// and scored against what happened.
+type Backtest struct {
+	Horizon int
+	Origins []int       // rows of the data
+	Times   []time.Time // their times
+	// Probability of a breach within the horizon at each origin; Point
+	// whether the median forecast itself crosses a threshold within the
+	// horizon (the threshold-on-forecast baseline); Event whether a breach
+	// happened.
+	Probability []float64
+	Point       []bool
+	Event       []bool
+	// Reliability of Probability against Event (10 bins) and its Brier
+	// score.
+	Reliability []ReliabilityBin
+	Brier       float64
+	// Coverage of the 80% interval (p10 to p90) per step [h-1] and pooled
+	// over steps and metrics (0.8 when calibrated).
+	Coverage    []float64
+	CoverageAll float64
+	// FallbackUsed counts forecasts (origin x metric) the fallback
+	// answered.
+	FallbackUsed int
+}
+
+// Backtest runs PredictDegradation's forecast at every origin t of d with
+// from <= t < to that has Needs() rows up to it and its horizon within d.
+func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) (*Backtest, error) {
+	if horizon == 0 {
+		horizon = DefaultHorizon
+	}
+	if horizon < 1 || horizon > s.Horizon() {
+		return nil, fmt.Errorf("serve: horizon %d: the forecaster forecasts 1 to %d steps ahead: %w", horizon, s.Horizon(), ErrBadInput)
+	}
+	cols, err := s.columns(d)
+	if err != nil {
+		return nil, err
+	}
+	from = max(from, s.Needs()-1)
+	to = min(to, d.Len()-horizon)
+	if from >= to {
+		return nil, fmt.Errorf("serve: %s: no origin in range has the %d rows a forecast needs and its %d-step horizon within %d rows: %w",
+			d.Name, s.Needs(), horizon, d.Len(), ErrBadInput)
+	}
+	M := len(cols)
+	b := &Backtest{Horizon: horizon, Coverage: make([]float64, horizon)}
+	covered := make([]int, horizon)
+	const chunk = 128 // origins per PredictBatch
+	for lo := from; lo < to; lo += chunk {
+		hi := min(to, lo+chunk)
+		var ins []Input
+		for t := lo; t < hi; t++ {
+			ins = append(ins, s.inputs(d, cols, t)...)
+		}
+		ps, err := s.Predictor.PredictBatch(ctx, ins)
+		if err != nil {
+			return nil, err
+		}
+		for t := lo; t < hi; t++ {
+			p := ps[(t-lo)*M : (t-lo+1)*M]
+			deg := s.assess(p, d.Times[t], horizon)
+			event, point := false, false
+			for m, c := range cols {
+				if p[m].Source != SourceModel {
+					b.FallbackUsed++
+				}
+				th := s.Thresholds[m]
+				for h := 1; h <= horizon; h++ {
+					y, pt := d.Values[c][t+h], p[m].Points[h-1]
+					event = event || th.breached(y)
+					point = point || th.breached(pt.P50)
+					if y >= pt.P10 && y <= pt.P90 {
+						covered[h-1]++
+					}
+				}
+			}
+			b.Origins = append(b.Origins, t)
+			b.Times = append(b.Times, d.Times[t])
+			b.Probability = append(b.Probability, deg.Probability)
+			b.Event = append(b.Event, event)
+			b.Point = append(b.Point, point)
+		}
+	}
+	n := float64(len(b.Origins) * M)
+	all := 0
+	for h, c := range covered {
+		b.Coverage[h] = float64(c) / n
+		all += c
+	}
+	b.CoverageAll = float64(all) / (n * float64(horizon))
+	b.Brier = BrierScore(b.Probability, b.Event)
+	b.Reliability = Reliability(b.Probability, b.Event, 10)
+	return b, nil
+}

@@ -1,0 +1,88 @@
+package serve_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
+	"github.com/novacron/perfpredict/serve"
+)
+
+// cpu is six days of a synthetic CPU series at five minutes.
+func cpu() *serve.Data {
+	d := &serve.Data{Name: "web-1", Metrics: []string{"cpu"}, Values: [][]float64{nil}}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 288 * 6 {
+		d.Times = append(d.Times, t0.Add(time.Duration(i)*5*time.Minute))
+		d.Values[0] = append(d.Values[0], 50+20*math.Sin(2*math.Pi*float64(i)/288)+float64(i%7))
+	}
+	return d
+}
+
+// tiny trains a forecaster small enough for an example (a real one comes
+// from forecast.Open on the artifact perfpredict train writes).
+func tiny(d *serve.Data) *forecast.Forecaster {
+	o := forecast.DefaultOptions()
+	o.Window, o.ScaleWindow, o.Hidden, o.Head, o.Epochs, o.Ensemble, o.Stride = 12, 24, 4, []int{8}, 1, 1, 4
+	fc, err := forecast.Train(context.Background(), []baseline.Series{{Name: d.Name, Values: d.Values[0]}}, o)
+	if err != nil {
+		panic(err)
+	}
+	return fc
+}
+
+// ExamplePredictor serves a forecaster to concurrent callers; its answers
+// are the forecaster's, and when the model fails (error, panic, NaN,
+// missed deadline) the fallback answers and says so.
+func ExamplePredictor() {
+	d := cpu()
+	fc := tiny(d)
+	p, err := serve.New(fc, serve.Options{Fallback: serve.Persistence{}, Timeout: time.Second})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	got, err := p.Predict(context.Background(), serve.Input{History: d.Values[0]})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	want, _ := fc.Forecast(context.Background(), d.Values[0])
+	fmt.Println(got.Source, len(got.Points), math.Abs(got.Points[29].Value-want.Points[29].Value) < 1e-6*math.Abs(want.Points[29].Value))
+
+	// A history shorter than the forecaster needs is refused.
+	_, err = p.Predict(context.Background(), serve.Input{History: d.Values[0][:10]})
+	fmt.Println(err)
+	// Output:
+	// model 30 true
+	// serve: history holds 10 observations; the forecaster needs the last 25: bad input
+}
+
+// ExampleService_PredictDegradation asks whether CPU will breach an SLO
+// within the design's 30 steps.
+func ExampleService_PredictDegradation() {
+	d := cpu()
+	slo := 40.0 // breached whenever CPU is above 40%
+	svc, err := serve.NewService(tiny(d), d, serve.ServiceOptions{Thresholds: []serve.Threshold{{Metric: "cpu", Above: &slo}}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer svc.Close()
+	deg, err := svc.PredictDegradation(context.Background(), d, 0)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("degradation probability %.0f%%, first likely breach at step %d\n", 100*deg.Probability, deg.FirstBreach)
+	fmt.Println(len(deg.Metrics[0].Steps), "steps with 10/50/90% intervals")
+	fmt.Println(deg.Recommendations[0].Action)
+	// Output:
+	// degradation probability 100%, first likely breach at step 1
+	// 30 steps with 10/50/90% intervals
+	// scale out
+}
