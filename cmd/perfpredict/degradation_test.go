@@ -15,7 +15,7 @@ import (
 // an SLO below the current level is breached for sure, and bad input is a
 // one-line usage error.
 func TestServeCommands(t *testing.T) {
-	model := tinyArtifact(t)
+	model := servingArtifact(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "web_cpu.csv")
 	writeMetrics(t, data, []string{"cpu", "mem"}, [][]float64{walk(600, 31), walk(600, 32)}, 0, 600)

@@ -57,7 +57,7 @@ func fallbackLines(stderr string) int {
 // serving command on the CPU with one line on stderr (one for the whole
 // ensemble), and answers exactly as --device cpu.
 func TestDeviceAutoFallsBack(t *testing.T) {
-	model := tinyArtifact(t)
+	model := servingArtifact(t)
 	if gpu, _ := probeDevice(t, model, perfpredict.DeviceAuto); gpu {
 		t.Skip("a GPU is usable here: auto does not fall back")
 	}
@@ -81,7 +81,7 @@ func TestDeviceAutoFallsBack(t *testing.T) {
 // TestDeviceCUDAUnavailable: --device cuda where no GPU is usable (or in a
 // build without -tags cuda) fails with the loader's message, exit 1.
 func TestDeviceCUDAUnavailable(t *testing.T) {
-	model := tinyArtifact(t)
+	model := servingArtifact(t)
 	gpu, probe := probeDevice(t, model, perfpredict.DeviceCUDA)
 	if gpu || probe == nil {
 		t.Skip("a GPU is usable here")

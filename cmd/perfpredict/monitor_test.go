@@ -102,7 +102,7 @@ func TestMonitorBadInput(t *testing.T) {
 // one-step MAE over the test rows is that of the forecaster's Forecast at
 // every test origin, and every call's latency is measured.
 func TestMonitorReplaysForecaster(t *testing.T) {
-	model := tinyArtifact(t)
+	model := servingArtifact(t)
 	fc, err := forecast.Open(model)
 	if err != nil {
 		t.Fatal(err)

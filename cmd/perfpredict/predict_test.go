@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,27 +19,27 @@ import (
 )
 
 var (
-	tinyFCOnce sync.Once
-	tinyFC     *forecast.Forecaster
-	tinyFCErr  error
+	servingFCOnce sync.Once
+	servingFC     *forecast.Forecaster
+	servingFCErr  error
 )
 
-// tinyArtifact saves a forecaster small enough to train in a test (the
+// servingArtifact saves a forecaster small enough to train in a test (the
 // design's horizon of 30 steps, two networks) to a temporary directory.
-func tinyArtifact(t *testing.T) string {
+func servingArtifact(t *testing.T) string {
 	t.Helper()
-	tinyFCOnce.Do(func() {
+	servingFCOnce.Do(func() {
 		o := forecast.DefaultOptions()
 		o.Window, o.ScaleWindow, o.Horizon = 8, 16, 30
 		o.Hidden, o.Head, o.Epochs, o.Ensemble, o.BatchSize, o.Stride = 4, []int{8}, 2, 2, 32, 2
 		series := []baseline.Series{{Name: "a", Values: walk(1200, 1)}, {Name: "b", Values: walk(1000, 2)}}
-		tinyFC, tinyFCErr = forecast.Train(context.Background(), series, o)
+		servingFC, servingFCErr = forecast.Train(context.Background(), series, o)
 	})
-	if tinyFCErr != nil {
-		t.Fatal(tinyFCErr)
+	if servingFCErr != nil {
+		t.Fatal(servingFCErr)
 	}
 	path := filepath.Join(t.TempDir(), "forecaster.zip")
-	if err := tinyFC.Save(path); err != nil {
+	if err := servingFC.Save(path); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -98,7 +99,7 @@ func relNear(a, b, rel float64) bool {
 // to that row (1e-6 relative), depends on the last `needs` rows only, and
 // a shorter file is a usage error naming the file and the rows needed.
 func TestPredictServesForecast(t *testing.T) {
-	model := tinyArtifact(t)
+	model := servingArtifact(t)
 	fc, err := forecast.Open(model)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func TestPredictServesForecast(t *testing.T) {
 // TestPredictBadArtifact: a missing or corrupt artifact, or bad flags,
 // fail with exit 2 and one line naming the file or flag.
 func TestPredictBadArtifact(t *testing.T) {
-	model := tinyArtifact(t)
+	model := servingArtifact(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "d.csv")
 	writeMetrics(t, data, []string{"value"}, [][]float64{walk(100, 3)}, 0, 100)
@@ -210,5 +211,84 @@ func TestPredictBadArtifact(t *testing.T) {
 		if code != 2 || !strings.Contains(errs, c.want) || strings.Count(strings.TrimSpace(errs), "\n") > 0 {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and one line naming %q", c.args, code, errs, c.want)
 		}
+	}
+}
+
+// TestScoredEqualsServed is issue 13's round trip: every forecast that
+// `evaluate --forecasts` scores is what `predict --json` serves from the
+// file cut after that forecast's origin (1e-6 relative), for every column
+// of a multi-column file.
+func TestScoredEqualsServed(t *testing.T) {
+	model := servingArtifact(t)
+	dir := t.TempDir()
+	names := []string{"cpu", "mem"}
+	cols := [][]float64{walk(700, 41), walk(700, 42)}
+	data := filepath.Join(dir, "web.csv")
+	writeMetrics(t, data, names, cols, 0, 700)
+	scored := filepath.Join(dir, "scored.csv")
+	if code, _, errs := runCmd("evaluate", "--model", model, "--data", data, "--horizon", "1,12,30", "--forecasts", scored); code != 0 {
+		t.Fatalf("evaluate: exit %d: %s", code, errs)
+	}
+	b, err := os.ReadFile(scored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if lines[0] != "series,origin,horizon,forecast,actual" || len(lines) < 100 {
+		t.Fatalf("%d lines, header %q", len(lines), lines[0])
+	}
+	type row struct {
+		metric, h int
+		forecast  float64
+	}
+	byOrigin := map[int][]row{} // row index of the origin -> scored forecasts from it
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		origin, err := time.Parse("2006-01-02 15:04:05", f[1])
+		if err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		var r row
+		if _, err := fmt.Sscan(f[2], &r.h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fmt.Sscan(f[3], &r.forecast); err != nil {
+			t.Fatal(err)
+		}
+		r.metric = map[string]int{"web:cpu": 0, "web:mem": 1}[f[0]]
+		if f[0] != "web:cpu" && f[0] != "web:mem" {
+			t.Fatalf("series %q", f[0])
+		}
+		byOrigin[int(origin.Sub(metricsT0)/(5*time.Minute))] = append(byOrigin[int(origin.Sub(metricsT0)/(5*time.Minute))], r)
+	}
+	// The first, a middle and the last origin of each horizon's test set,
+	// and a few more.
+	var origins []int
+	for o := range byOrigin {
+		origins = append(origins, o)
+	}
+	slices.Sort(origins)
+	picks := []int{origins[0], origins[len(origins)/3], origins[len(origins)/2], origins[len(origins)-1]}
+	checked := 0
+	for _, o := range picks {
+		cut := filepath.Join(dir, fmt.Sprintf("cut%d.csv", o))
+		writeMetrics(t, cut, names, cols, 0, o+1)
+		code, out, errs := runCmd("predict", "--model", model, "--data", cut, "--json")
+		if code != 0 {
+			t.Fatalf("predict on rows up to %d: exit %d: %s", o, code, errs)
+		}
+		var got predictJSON
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range byOrigin[o] {
+			if served := got.Predictions[r.metric][r.h-1]; !relNear(served, r.forecast, 1e-6) {
+				t.Errorf("origin row %d, %s, h=%d: served %v, scored %v", o, names[r.metric], r.h, served, r.forecast)
+			}
+			checked++
+		}
+	}
+	if checked < 8 {
+		t.Fatalf("checked %d scored forecasts", checked)
 	}
 }
