@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/novacron/perfpredict/forecast"
 	"github.com/novacron/perfpredict/integration/sim"
 	"github.com/novacron/perfpredict/optimize"
 )
@@ -24,9 +26,10 @@ func runOptimize(ctx context.Context, env *cmdEnv, args []string) error {
 	minPerf := fs.Float64("min-performance", 0.95, "share of forecast intervals that must meet the SLO, [0,1]")
 	zone := fs.String("zone", "us-east-1a", "availability zone")
 	catalog := fs.String("catalog", "", "instance catalogue JSON (default: embedded AWS c6i/m6i/r6i list prices)")
-	demandPath := fs.String("demand", sim.DefaultTrace, "demand history CSV (timestamp,value); its last --horizon values, scaled, forecast the next horizon (seasonal naive)")
+	demandPath := fs.String("demand", sim.DefaultTrace, "demand history CSV (timestamp,value); without --model its last --horizon values, scaled, forecast the next horizon (seasonal naive); the default is found from any folder of the repository")
+	modelPath := fs.String("model", "", "forecaster artifact (from train): plan capacity for its p90 forecast of the demand history")
 	median := fs.Float64("median-rps", 2847, "scale the demand so its median is this many req/s (0: use as is)")
-	horizon := fs.Int("horizon", 288, "forecast intervals (288 five-minute intervals = one day)")
+	horizon := fs.Int("horizon", 288, "forecast intervals (288 five-minute intervals = one day; with --model, default the forecaster's horizon)")
 	slo := fs.Float64("slo-ms", 50, "mean response time an interval must meet")
 	rate := fs.Float64("service-rate", 250, "requests per second one busy vCPU completes")
 	history := fs.String("history", "", "metrics history CSV (throughput_rps, vcpus, cpu_utilization, latency_ms) to calibrate the service rate and base latency")
@@ -61,17 +64,40 @@ func runOptimize(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		cat = c
 	}
-	hist, err := sim.LoadTrace(*demandPath)
+	demandFile := *demandPath
+	if !flagSet(fs, "demand") {
+		demandFile = findInRepo(sim.DefaultTrace)
+	}
+	hist, err := sim.LoadTrace(demandFile)
 	if err != nil {
-		return usageErr(fmt.Errorf("%w (pass --demand)", err))
+		return usageErr(fmt.Errorf("%w (pass --demand FILE, a timestamp,value CSV of the demand)", err))
 	}
 	if *median != 0 {
 		if hist, err = sim.ScaleToMedian(hist, *median); err != nil {
 			return usageErr(err)
 		}
 	}
-	// Seasonal naive: the next horizon repeats the last one.
-	last := hist[max(0, len(hist)-*horizon):]
+	var demand optimize.DemandForecaster
+	if *modelPath != "" {
+		fc, err := forecast.Open(*modelPath)
+		if err != nil {
+			return usageErr(err)
+		}
+		defer fc.Close()
+		if !flagSet(fs, "horizon") {
+			*horizon = fc.Horizon()
+		}
+		if len(hist) < fc.Needs() {
+			return usagef("--demand %s: %d intervals; the forecaster %s needs the last %d", demandFile, len(hist), *modelPath, fc.Needs())
+		}
+		demand = optimize.ForecastDemand{Forecaster: fc, History: hist}
+		if *horizon > fc.Horizon() {
+			fmt.Fprintf(env.stderr, "perfpredict optimize: --horizon %d is beyond the forecaster's %d; later steps continue from its median path, with bands that understate their uncertainty\n", *horizon, fc.Horizon())
+		}
+	} else {
+		// Seasonal naive: the next horizon repeats the last one.
+		demand = optimize.StaticDemand(hist[max(0, len(hist)-*horizon):])
+	}
 	capm := optimize.DefaultCapacity()
 	capm.SLOMs, capm.ServiceRate, capm.MinMemoryGiB, capm.BytesPerRequest = *slo, *rate, *minMem, *bytesPer
 	if *history != "" {
@@ -85,8 +111,12 @@ func runOptimize(ctx context.Context, env *cmdEnv, args []string) error {
 		fmt.Fprintf(env.stderr, "perfpredict optimize: calibrated on %d intervals: %.1f req/s per busy vCPU, %.1f ms outside the CPU queue\n",
 			capm.Samples, capm.ServiceRate, capm.BaseLatencyMs)
 	}
-	o := &optimize.Optimizer{Catalog: cat, Capacity: capm, Forecaster: optimize.StaticDemand(last), Horizon: *horizon, TimeLimit: *limit}
-	res, err := o.OptimizeAllocation(ctx, cons)
+	o := &optimize.Optimizer{Catalog: cat, Capacity: capm, Forecaster: demand, Horizon: *horizon, TimeLimit: *limit}
+	plannedDemand, err := demand.ForecastDemand(ctx, *horizon)
+	if err != nil {
+		return usageErr(fmt.Errorf("demand forecast: %w", err))
+	}
+	res, err := o.Optimize(ctx, plannedDemand, cons)
 	var ie *optimize.InfeasibleError
 	if errors.As(err, &ie) {
 		if *asJSON {
@@ -98,13 +128,18 @@ func runOptimize(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return usageErr(err)
 	}
+	planned := "seasonal naive (the last horizon repeated)"
+	if *modelPath != "" {
+		planned = "forecaster p90"
+	}
 	if *asJSON {
-		return writeJSON(env, map[string]any{"feasible": true, "allocation": res.Allocation,
+		return writeJSON(env, map[string]any{"feasible": true, "demand": planned, "intervals": res.Intervals, "demand_peak_rps": slices.Max(plannedDemand), "allocation": res.Allocation,
 			"expected_performance": res.ExpectedPerformance, "cost_estimate": res.CostEstimate,
 			"cost_per_month": res.CostPerMonth, "optimal": res.Optimal, "gap": res.Gap, "lower_bound": res.LowerBound,
 			"nodes": res.Nodes, "zone": *zone, "capacity": capm})
 	}
 	w := env.stdout
+	fmt.Fprintf(w, "Demand planned:        %s, %d intervals, peak %.0f req/s\n", planned, res.Intervals, slices.Max(plannedDemand))
 	fmt.Fprintf(w, "Optimal allocation:    %s (%d vCPU, %.0f GiB, %.1f Gbps) in %s\n", res.Allocation, res.Allocation.VCPUs, res.Allocation.MemoryGiB, res.Allocation.NetworkGbps, *zone)
 	fmt.Fprintf(w, "Expected performance:  %.4f (%d of %d forecast intervals meet the %.0f ms SLO)\n", res.ExpectedPerformance,
 		int(res.ExpectedPerformance*float64(res.Intervals)+0.5), res.Intervals, *slo)

@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
 )
 
 const testTrace = "../../testdata/nab/realAWSCloudwatch/elb_request_count_8c0756.csv"
@@ -136,5 +142,125 @@ func TestOptimizeText(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)
 		}
+	}
+}
+
+// tinyForecasterFile trains a forecaster small enough for a test on ramping
+// demand and saves it.
+func tinyForecasterFile(t *testing.T) string {
+	t.Helper()
+	var series []baseline.Series
+	for s := range 3 {
+		v := make([]float64, 300)
+		level, slope := 1000.0, 15.0*float64(s+1)
+		for i := range v {
+			if i%60 == 0 {
+				slope = -slope
+			}
+			level += slope + 8*math.Sin(float64(i*(s+3)))
+			v[i] = level
+		}
+		series = append(series, baseline.Series{Name: "demand", Values: v})
+	}
+	opts := forecast.DefaultOptions()
+	opts.Window, opts.ScaleWindow, opts.Horizon = 8, 16, 4
+	opts.Hidden, opts.Head, opts.Epochs, opts.Ensemble = 4, []int{8}, 2, 1
+	fc, err := forecast.Train(context.Background(), series, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "forecaster.zip")
+	if err := fc.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func demandFile(t *testing.T, name string, v []float64) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("timestamp,value\n")
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, x := range v {
+		fmt.Fprintf(&b, "%s,%g\n", start.Add(time.Duration(i)*5*time.Minute).Format("2006-01-02 15:04:05"), x)
+	}
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// With --model the allocation covers the forecaster's p90 of the demand
+// history over its horizon: a rising history needs more than a flat one at
+// the same last value.
+func TestOptimizeWithForecaster(t *testing.T) {
+	model := tinyForecasterFile(t)
+	rising, flat := make([]float64, 20), make([]float64, 20)
+	for i := range rising {
+		rising[i] = 3000 - 100*float64(len(rising)-1-i) + 7*math.Sin(float64(i))
+		flat[i] = 3000 + 7*math.Sin(float64(i))
+	}
+	rising[len(rising)-1], flat[len(flat)-1] = 3000, 3000
+	type result struct {
+		Demand     string `json:"demand"`
+		Intervals  int    `json:"intervals"`
+		Allocation struct {
+			VCPUs int `json:"vcpus"`
+		} `json:"allocation"`
+		CostEstimate float64 `json:"cost_estimate"`
+		Peak         float64 `json:"demand_peak_rps"`
+	}
+	run := func(demand string) result {
+		t.Helper()
+		// A tight SLO (2 ms of queueing) makes the vCPUs follow the demand closely.
+		code, out, errs := runOptSimCmd("optimize", "--model", model, "--demand", demand, "--median-rps", "0", "--min-performance", "1", "--slo-ms", "26", "--json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		var r result
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return r
+	}
+	r, f := run(demandFile(t, "rising.csv", rising)), run(demandFile(t, "flat.csv", flat))
+	if r.Demand != "forecaster p90" || r.Intervals != 4 {
+		t.Fatalf("planned %q over %d intervals, want the forecaster's p90 over its horizon 4", r.Demand, r.Intervals)
+	}
+	if !(r.Peak > f.Peak && r.Allocation.VCPUs > f.Allocation.VCPUs && r.CostEstimate > f.CostEstimate) {
+		t.Fatalf("rising history: peak %.0f req/s, %d vCPU $%.3f/h; flat: peak %.0f req/s, %d vCPU $%.3f/h",
+			r.Peak, r.Allocation.VCPUs, r.CostEstimate, f.Peak, f.Allocation.VCPUs, f.CostEstimate)
+	}
+	// Without --model: the seasonal naive plan of the same history.
+	code, out, errs := runOptSimCmd("optimize", "--demand", demandFile(t, "flat2.csv", flat), "--median-rps", "0", "--horizon", "10", "--json")
+	if code != 0 || !strings.Contains(out, `"demand":"seasonal naive`) {
+		t.Fatalf("without --model: exit %d %s %s", code, errs, out)
+	}
+	for _, args := range [][]string{
+		{"--model", "/nonexistent.zip", "--demand", testTrace},
+		{"--model", testTrace, "--demand", testTrace}, // not an artifact
+		{"--model", model, "--demand", demandFile(t, "short.csv", flat[:10])},
+	} {
+		code, _, errs := runOptSimCmd(append([]string{"optimize"}, args...)...)
+		if code != 2 || errs == "" {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
+		}
+	}
+}
+
+// The default demand trace is found from any folder of the repository.
+func TestOptimizeDefaultDemandFromSubfolder(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(filepath.Join(wd, "..", "..", "optimize"))
+	if code, _, errs := runOptSimCmd("optimize", "--max-cost", "10000"); code != 0 {
+		t.Fatalf("from optimize/: exit %d, %s", code, errs)
+	}
+	t.Chdir(t.TempDir())
+	if code, _, errs := runOptSimCmd("optimize"); code != 2 || !strings.Contains(errs, "--demand") {
+		t.Fatalf("outside the repository: exit %d, %s (want a hint at --demand)", code, errs)
 	}
 }
