@@ -22,8 +22,6 @@ type ServiceOptions struct {
 	// leaves it out.
 	Predictor  Options
 	NoFallback bool
-	// Metrics are the columns forecast (nil: every column of the history).
-	Metrics []string
 	// Thresholds override the default SLO bounds per metric (by name).
 	Thresholds []Threshold
 	// Quantile of the training rows giving each metric's default upper
@@ -31,10 +29,11 @@ type ServiceOptions struct {
 	Quantile float64
 }
 
-// Service serves one forecaster for the metrics of a history: each metric
-// is forecast as its own series by the same forecaster (through a
-// Predictor, with a fallback fitted per metric), and PredictDegradation
-// turns the forecasts' calibrated intervals into SLO breach probabilities.
+// Service serves one forecaster for the metrics (columns) of a history:
+// each metric is forecast as its own series by the same forecaster
+// (through a Predictor, with a fallback fitted per metric), and
+// PredictDegradation turns the forecasts' calibrated intervals into SLO
+// breach probabilities.
 type Service struct {
 	Predictor  *Predictor
 	Metrics    []string
@@ -61,10 +60,7 @@ func NewService(fc *forecast.Forecaster, history *Data, opt ServiceOptions) (*Se
 	if err := history.check(); err != nil {
 		return nil, err
 	}
-	metrics := opt.Metrics
-	if metrics == nil {
-		metrics = history.Metrics
-	}
+	metrics := history.Metrics
 	cols, err := metricColumns(history, metrics)
 	if err != nil {
 		return nil, err
