@@ -42,8 +42,21 @@
 // can be compared. Its changes are judged after the interval that still
 // carries the old setting's backlog, over several intervals.
 //
+// Planning on forecasts: by default a tuner plans reactively, for the
+// condition it just measured. Given an Expectation before Decide (a
+// forecaster's load and latency over the tuner's lookahead, reduced by
+// Peak), it plans for the expected load instead, and scales every setting's
+// predicted latency by how far the forecast latency exceeds what the learned
+// response predicts for the settings in effect, so it moves before a rise
+// rather than one interval after it. An Expectation lasts until the next
+// Observe; the rollback still judges changes on what was measured. The PBA
+// tuner's measurement replay ranks settings over the bandwidth history, which
+// a load forecast does not change, so there it only steers the fallback
+// learner.
+//
 // PredictOptimalHDESettings, PredictOptimalPBASettings and
 // PredictOptimalACPSettings are the seed's functions: a whole-grid search on
-// a predictor's response, with no step limit. The subpackage sim is a
+// a predictor's response, with no step limit; pass the forecast load to plan
+// ahead. The subpackage sim is a
 // deterministic DWCP simulator whose Cluster implements the three engines.
 package integration
