@@ -1,11 +1,14 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
 	"sync"
+
+	"github.com/novacron/perfpredict/forecast"
 )
 
 // ABMode says how a candidate meets live traffic.
@@ -48,7 +51,8 @@ type ABConfig struct {
 	Clock    Clock
 }
 
-// ABTest compares a candidate version with the control on live traffic.
+// ABTest compares a candidate version's forecaster with the control's on
+// live traffic.
 // Safe for concurrent use.
 type ABTest struct {
 	cfg                ABConfig
@@ -151,27 +155,24 @@ type ABPrediction struct {
 	Value   float64
 }
 
-// Predict answers a request: the forecast of step horizon from history.
+// Predict answers a request: the forecast horizon steps after the last
+// value of history (oldest first; only what the forecasters need is read).
 // In shadow mode a failing candidate does not affect the answer.
-func (t *ABTest) Predict(key string, history []Sample, horizon int) (ABPrediction, error) {
+func (t *ABTest) Predict(ctx context.Context, key string, history []float64, horizon int) (ABPrediction, error) {
 	arm := t.Assign(key)
 	srv := t.control
 	if arm == Challenger {
 		srv = t.candidate
 	}
-	out, err := srv.Forecaster.Forecast(history, horizon)
+	v, err := forecastAt(ctx, srv.Forecaster, history, horizon)
 	if err != nil {
 		return ABPrediction{}, err
 	}
-	if len(out) < horizon {
-		return ABPrediction{}, fmt.Errorf("lifecycle: forecaster returned %d steps, want %d", len(out), horizon)
-	}
-	p := abPending{arm: arm, value: out[horizon-1]}
+	p := abPending{arm: arm, value: v}
 	if t.cfg.Mode == Shadow {
-		if sh, err := t.candidate.Forecaster.Forecast(history, horizon); err == nil && len(sh) >= horizon {
-			p.shadow, p.hasShadow = sh[horizon-1], true
-		} else {
-			p.shadow, p.hasShadow = math.NaN(), true // a failure is a miss
+		p.hasShadow = true
+		if p.shadow, err = forecastAt(ctx, t.candidate.Forecaster, history, horizon); err != nil {
+			p.shadow = math.NaN() // a failure is a miss
 		}
 	}
 	t.mu.Lock()
@@ -232,6 +233,18 @@ func (t *ABTest) Observe(id uint64, actual float64) error {
 	t.arms[i].add(p.value, actual)
 	t.arms[i].sumAbs2 += e * e
 	return nil
+}
+
+// forecastAt is fc's point forecast horizon steps after history.
+func forecastAt(ctx context.Context, fc *forecast.Forecaster, history []float64, horizon int) (float64, error) {
+	if horizon < 1 || horizon > fc.Horizon() {
+		return 0, fmt.Errorf("lifecycle: horizon %d: the forecaster forecasts h = 1..%d", horizon, fc.Horizon())
+	}
+	f, err := fc.Forecast(ctx, history)
+	if err != nil {
+		return 0, err
+	}
+	return f.Points[horizon-1].Value, nil
 }
 
 func absErr(pred, y float64) float64 {

@@ -1,69 +1,62 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
-	"math/rand"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/novacron/perfpredict/forecast"
 )
 
-// biasModel forecasts the last value plus a fixed bias.
-type biasModel struct{ bias float64 }
-
-func (m biasModel) Forecast(h []Sample, horizon int) ([]float64, error) {
-	return []float64{h[len(h)-1].Values[0] + m.bias}, nil
-}
-
-func abPair(t *testing.T, reg *Registry, ctrl, cand Forecaster) (*Served, *Served) {
+func abPair(t *testing.T, reg *Registry, ctrl, cand *forecast.Forecaster) (*Served, *Served) {
 	t.Helper()
-	dir := t.TempDir()
-	a, err := reg.Add(Manifest{Model: "lat"}, writeCkpt(t, dir, "control"))
+	a, err := reg.AddForecaster(Manifest{Model: "lat"}, ctrl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := reg.Add(Manifest{Model: "lat"}, writeCkpt(t, dir, "candidate"))
+	b, _ := reg.AddForecaster(Manifest{Model: "lat"}, cand)
 	if err := reg.Promote("lat", a.Version.String(), ""); err != nil {
 		t.Fatal(err)
 	}
 	return &Served{Version: a, Forecaster: ctrl}, &Served{Version: b, Forecaster: cand}
 }
 
-// runAB feeds a random walk around 100 through the test: predict the next
-// value, then observe it.
-func runAB(t *testing.T, ab *ABTest, n int, seed int64) {
-	rng := rand.New(rand.NewSource(seed))
-	y := 100.0
+// runAB feeds n steps of the smooth signal, starting at step offset,
+// through the test: forecast the next value from the history before it,
+// then observe it.
+func runAB(t *testing.T, ab *ABTest, n, offset int) {
+	t.Helper()
+	const lead = 40
+	y := values(smooth, offset, lead+n)
 	for i := 0; i < n; i++ {
-		h := []Sample{{Time: t0.Add(time.Duration(i) * time.Minute), Values: []float64{y}}}
-		p, err := ab.Predict(fmt.Sprintf("vm-%d", i%997), h, 1)
+		p, err := ab.Predict(context.Background(), fmt.Sprintf("vm-%d", i%997), y[:lead+i], 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		y += rng.NormFloat64()
-		if err := ab.Observe(p.ID, y); err != nil {
+		if err := ab.Observe(p.ID, y[lead+i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
 func TestABShadowPromotesBetterCandidate(t *testing.T) {
-	reg, _ := Open(t.TempDir())
-	ctrl, cand := abPair(t, reg, biasModel{1.5}, biasModel{0})
+	reg, _ := Create(t.TempDir())
+	ctrl, cand := abPair(t, reg, tinyForecaster(t, "choppy", 1), tinyForecaster(t, "smooth", 1))
 	ab, err := NewABTest(ABConfig{Mode: Shadow, MinSamples: 100, Registry: reg}, ctrl, cand)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runAB(t, ab, 50, 1)
+	runAB(t, ab, 50, 1000)
 	if r := ab.Result(); r.Decision != "continue" || !strings.Contains(r.Reason, "need 100") {
 		t.Fatalf("decided on 50 samples: %+v", r)
 	}
 	if r, _ := ab.Conclude(true); r.Decision != "continue" {
 		t.Fatal(r)
 	}
-	runAB(t, ab, 100, 2)
+	runAB(t, ab, 100, 2000)
 	r, err := ab.Conclude(true)
 	if err != nil {
 		t.Fatal(err)
@@ -82,13 +75,13 @@ func TestABShadowPromotesBetterCandidate(t *testing.T) {
 }
 
 func TestABSplitRejectsWorseCandidate(t *testing.T) {
-	reg, _ := Open(t.TempDir())
-	ctrl, cand := abPair(t, reg, biasModel{0}, biasModel{2})
+	reg, _ := Create(t.TempDir())
+	ctrl, cand := abPair(t, reg, tinyForecaster(t, "smooth", 1), tinyForecaster(t, "choppy", 1))
 	ab, err := NewABTest(ABConfig{Mode: Split, Share: 0.3, MinSamples: 200, Registry: reg}, ctrl, cand)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runAB(t, ab, 3000, 3)
+	runAB(t, ab, 3000, 3000)
 	r, err := ab.Conclude(true)
 	if err != nil {
 		t.Fatal(err)
@@ -106,22 +99,24 @@ func TestABSplitRejectsWorseCandidate(t *testing.T) {
 }
 
 func TestABNoDifferenceEndsAtMaxSamples(t *testing.T) {
-	reg, _ := Open(t.TempDir())
-	ctrl, cand := abPair(t, reg, biasModel{0}, biasModel{0})
+	reg, _ := Create(t.TempDir())
+	fc := tinyForecaster(t, "smooth", 1)
+	ctrl, cand := abPair(t, reg, fc, fc)
 	ab, _ := NewABTest(ABConfig{Mode: Shadow, MinSamples: 50, MaxSamples: 120}, ctrl, cand)
-	runAB(t, ab, 100, 4)
+	runAB(t, ab, 100, 4000)
 	if r := ab.Result(); r.Decision != "continue" || r.Z != 0 {
 		t.Fatalf("%+v", r)
 	}
-	runAB(t, ab, 30, 5)
+	runAB(t, ab, 30, 5000)
 	if r := ab.Result(); r.Decision != "reject" || !strings.Contains(r.Reason, "no significant difference") {
 		t.Fatalf("%+v", r)
 	}
 }
 
 func TestABAssignmentStable(t *testing.T) {
-	reg, _ := Open(t.TempDir())
-	ctrl, cand := abPair(t, reg, biasModel{0}, biasModel{0})
+	reg, _ := Create(t.TempDir())
+	fc := tinyForecaster(t, "smooth", 1)
+	ctrl, cand := abPair(t, reg, fc, fc)
 	a1, _ := NewABTest(ABConfig{Mode: Split, Share: 0.2}, ctrl, cand)
 	a2, _ := NewABTest(ABConfig{Mode: Split, Share: 0.2}, ctrl, cand)
 	n := 0
@@ -140,8 +135,9 @@ func TestABAssignmentStable(t *testing.T) {
 }
 
 func TestABBadInput(t *testing.T) {
-	reg, _ := Open(t.TempDir())
-	ctrl, cand := abPair(t, reg, biasModel{0}, biasModel{0})
+	reg, _ := Create(t.TempDir())
+	fc := tinyForecaster(t, "smooth", 1)
+	ctrl, cand := abPair(t, reg, fc, fc)
 	if _, err := NewABTest(ABConfig{Mode: "canary"}, ctrl, cand); err == nil {
 		t.Error("unknown mode accepted")
 	}
@@ -152,9 +148,20 @@ func TestABBadInput(t *testing.T) {
 	if err := ab.Observe(42, 1); !errors.Is(err, ErrUnknownPrediction) {
 		t.Errorf("unknown id: %v", err)
 	}
+	ctx := context.Background()
+	h := values(smooth, 0, fc.Needs())
+	if _, err := ab.Predict(ctx, "k", h[1:], 1); !errors.Is(err, forecast.ErrBadInput) {
+		t.Errorf("history shorter than the forecaster needs: %v", err)
+	}
+	if _, err := ab.Predict(ctx, "k", h, fc.Horizon()+1); err == nil || !strings.Contains(err.Error(), "horizon") {
+		t.Errorf("horizon past the forecaster's: %v", err)
+	}
 	var ids []uint64
 	for i := 0; i < 5; i++ {
-		p, _ := ab.Predict("k", []Sample{{Values: []float64{1}}}, 1)
+		p, err := ab.Predict(ctx, "k", h, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ids = append(ids, p.ID)
 	}
 	if err := ab.Observe(ids[0], 1); !errors.Is(err, ErrUnknownPrediction) {

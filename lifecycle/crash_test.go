@@ -24,10 +24,10 @@ func TestMain(m *testing.M) {
 	case "":
 		os.Exit(m.Run())
 	case "churn":
-		os.Exit(helperChurn(os.Getenv("REG_DIR"), os.Getenv("REG_SEED")))
+		os.Exit(helperChurn(os.Getenv("REG_DIR"), os.Getenv("REG_SEED"), filepath.SplitList(os.Getenv("REG_ARTIFACTS"))))
 	case "writer":
 		n, _ := strconv.Atoi(os.Getenv("REG_N"))
-		os.Exit(helperWriter(os.Getenv("REG_DIR"), os.Getenv("REG_MODEL"), n))
+		os.Exit(helperWriter(os.Getenv("REG_DIR"), os.Getenv("REG_MODEL"), os.Getenv("REG_ARTIFACTS"), n))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper role")
 		os.Exit(3)
@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 
 // helperChurn adds, promotes, rolls back, deprecates-by-promotion and
 // garbage-collects forever, until it is killed.
-func helperChurn(dir, seed string) int {
+func helperChurn(dir, seed string, artifacts []string) int {
 	s, _ := strconv.ParseInt(seed, 10, 64)
 	rng := rand.New(rand.NewSource(s))
 	r, err := Open(dir)
@@ -45,22 +45,15 @@ func helperChurn(dir, seed string) int {
 		return 1
 	}
 	fmt.Println("ready")
-	tmp := filepath.Join(dir, "..", "src-"+seed)
-	os.MkdirAll(tmp, 0o755)
-	for i := 0; ; i++ {
-		// Checkpoints of 1..256 KiB, so copying and hashing take a while.
-		data := make([]byte, 1024*(1+rng.Intn(256)))
-		rng.Read(data)
-		src := filepath.Join(tmp, fmt.Sprintf("c%d.bin", i))
-		if err := os.WriteFile(src, data, 0o644); err != nil {
-			return 1
-		}
+	for {
+		// Artifacts of 3 to 293 KiB, so that decoding,
+		// writing and hashing take a while.
+		src := artifacts[rng.Intn(len(artifacts))]
 		in, err := r.Add(Manifest{Model: "m", Features: []string{"value"}}, src)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		os.Remove(src)
 		switch k := rng.Intn(10); {
 		case k < 6:
 			err = r.Promote("m", in.Version.String(), "churn")
@@ -79,16 +72,14 @@ func helperChurn(dir, seed string) int {
 	}
 }
 
-func helperWriter(dir, model string, n int) int {
+func helperWriter(dir, model, artifact string, n int) int {
 	r, err := Open(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	src := filepath.Join(dir, "..", "src-"+model)
-	os.WriteFile(src, []byte("weights of "+model), 0o644)
 	for i := 0; i < n; i++ {
-		in, err := r.Add(Manifest{Model: "shared"}, src)
+		in, err := r.Add(Manifest{Model: "shared", Extra: map[string]string{"writer": model}}, artifact)
 		if err == nil {
 			err = r.Promote("shared", in.Version.String(), model)
 		}
@@ -98,6 +89,20 @@ func helperWriter(dir, model string, n int) int {
 		}
 	}
 	return 0
+}
+
+// crashArtifacts writes forecaster artifacts of three sizes (hidden 4, 32
+// and 80: 3, 52 and 293 KiB) into dir.
+func crashArtifacts(t *testing.T, dir string) []string {
+	var paths []string
+	for _, hidden := range []int{4, 32, 80} {
+		p := filepath.Join(dir, fmt.Sprintf("forecaster-h%d.zip", hidden))
+		if err := trainedForecaster(t, "smooth", hidden, 1, 1).Save(p); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	return paths
 }
 
 func helperCmd(t *testing.T, env ...string) *exec.Cmd {
@@ -120,12 +125,12 @@ func TestCrashAtRandomPoints(t *testing.T) {
 	}
 	base := t.TempDir()
 	dir := filepath.Join(base, "reg")
-	r, err := Open(dir)
+	r, err := Create(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seedCk := writeCkpt(t, base, "initial model")
-	in, _ := r.Add(Manifest{Model: "m"}, seedCk)
+	arts := crashArtifacts(t, base)
+	in, _ := r.Add(Manifest{Model: "m"}, arts[0])
 	if err := r.Promote("m", in.Version.String(), "seed"); err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +141,8 @@ func TestCrashAtRandomPoints(t *testing.T) {
 	changes := 0
 	for iters < maxIters && time.Since(start) < budget {
 		iters++
-		cmd := helperCmd(t, helperEnv+"=churn", "REG_DIR="+dir, "REG_SEED="+strconv.Itoa(iters))
+		cmd := helperCmd(t, helperEnv+"=churn", "REG_DIR="+dir, "REG_SEED="+strconv.Itoa(iters),
+			"REG_ARTIFACTS="+strings.Join(arts, string(filepath.ListSeparator)))
 		out, _ := cmd.StdoutPipe()
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
@@ -217,13 +223,14 @@ func TestCrashAtRandomPoints(t *testing.T) {
 func TestTwoProcessWriters(t *testing.T) {
 	base := t.TempDir()
 	dir := filepath.Join(base, "reg")
-	if _, err := Open(dir); err != nil {
+	if _, err := Create(dir); err != nil {
 		t.Fatal(err)
 	}
 	const n = 40
 	var cmds []*exec.Cmd
-	for _, who := range []string{"alpha", "beta"} {
-		cmd := helperCmd(t, helperEnv+"=writer", "REG_DIR="+dir, "REG_MODEL="+who, "REG_N="+strconv.Itoa(n))
+	for i, who := range []string{"alpha", "beta"} {
+		cmd := helperCmd(t, helperEnv+"=writer", "REG_DIR="+dir, "REG_MODEL="+who, "REG_N="+strconv.Itoa(n),
+			"REG_ARTIFACTS="+writeArtifact(t, base, uint64(1+i)))
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

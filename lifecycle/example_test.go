@@ -3,24 +3,58 @@ package lifecycle_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
 	"github.com/novacron/perfpredict/lifecycle"
 )
+
+// smallRecipe is the shipped recipe shrunk to train in a blink.
+func smallRecipe() forecast.Options {
+	o := forecast.DefaultOptions()
+	o.Window, o.ScaleWindow, o.Horizon = 8, 16, 4
+	o.Hidden, o.Head, o.Epochs, o.Ensemble, o.LearningRate = 4, []int{8}, 20, 1, 1e-2
+	return o
+}
+
+// metric is a daily cycle around 100 with a faster ripple, every 5 minutes.
+func metric(i int) float64 {
+	return 100 + 10*math.Sin(2*math.Pi*float64(i)/288) + 2*math.Sin(2*math.Pi*float64(i)/24)
+}
+
+// metricFunc is a metric that cycles every period steps with amplitude a.
+func metricFunc(period, a float64) func(int) float64 {
+	return func(i int) float64 { return 100 + a*math.Sin(2*math.Pi*float64(i)/period) }
+}
+
+func series(name string, f func(int) float64, n int) baseline.Series {
+	s := baseline.Series{Name: name, Values: make([]float64, n)}
+	for i := range s.Values {
+		s.Values[i] = f(i)
+	}
+	return s
+}
 
 func ExampleRegistry() {
 	dir, _ := os.MkdirTemp("", "registry-example-")
 	defer os.RemoveAll(dir)
-	reg, _ := lifecycle.Open(filepath.Join(dir, "registry"))
+	// Create makes the registry; Open, for reading, never does.
+	reg, _ := lifecycle.Create(filepath.Join(dir, "registry"))
 	day := time.Date(2025, 1, 15, 0, 0, 0, 0, time.UTC)
 	reg.SetClock(func() time.Time { return day })
-	ckpt := filepath.Join(dir, "model.safetensors")
+	fc, err := forecast.Train(context.Background(), []baseline.Series{series("latency", metric, 600)}, smallRecipe())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	artifact := filepath.Join(dir, "forecaster.zip")
+	fc.Save(artifact) // what `perfpredict train` writes
 	for i, acc := range []float64{0.948, 0.962, 0.971} {
-		os.WriteFile(ckpt, []byte("weights "+strconv.Itoa(i)), 0o644)
-		in, _ := reg.Add(lifecycle.Manifest{Model: "latency", Test: lifecycle.Metrics{N: 288, Accuracy5: acc}}, ckpt)
+		in, _ := reg.Add(lifecycle.Manifest{Model: "latency", Test: lifecycle.Metrics{N: 288, Accuracy5: acc}}, artifact)
 		if i < 2 {
 			reg.Promote("latency", in.Version.String(), "held-out accuracy5 above 0.95")
 		}
@@ -28,109 +62,85 @@ func ExampleRegistry() {
 	}
 	infos, _ := reg.List("latency")
 	for _, in := range infos {
-		fmt.Printf("%s  %s  %.1f%%  %s\n", in.Version, in.Created.Format("2006-01-02"), 100*in.Test.Accuracy5, in.Status)
+		fmt.Printf("%s  %s  %.1f%%  %s  h=1..%d\n", in.Version, in.Created.Format("2006-01-02"), 100*in.Test.Accuracy5, in.Status, in.Recipe.Horizon)
 	}
 	back, _ := reg.Rollback("latency", "", "regression in production")
-	fmt.Println("rolled back to", back)
+	served, info, _ := reg.LoadActive("latency")
+	fmt.Println("rolled back to", back, "serving", info.Version, "needs", served.Needs(), "observations")
 	// Output:
-	// v1.0.0  2025-01-15  94.8%  Deprecated
-	// v1.1.0  2025-01-30  96.2%  Active
-	// v1.2.0  2025-02-14  97.1%  Candidate
-	// rolled back to v1.0.0
-}
-
-// lastPlus forecasts the last value plus a bias.
-type lastPlus float64
-
-func (b lastPlus) Forecast(h []lifecycle.Sample, horizon int) ([]float64, error) {
-	return []float64{h[len(h)-1].Values[0] + float64(b)}, nil
+	// v1.0.0  2025-01-15  94.8%  Deprecated  h=1..4
+	// v1.1.0  2025-01-30  96.2%  Active  h=1..4
+	// v1.2.0  2025-02-14  97.1%  Candidate  h=1..4
+	// rolled back to v1.0.0 serving v1.0.0 needs 17 observations
 }
 
 func ExampleABTest() {
-	control := &lifecycle.Served{Version: lifecycle.VersionInfo{Manifest: lifecycle.Manifest{Model: "cpu", Version: lifecycle.Version{1, 0, 0}}}, Forecaster: lastPlus(2)}
-	cand := &lifecycle.Served{Version: lifecycle.VersionInfo{Manifest: lifecycle.Manifest{Model: "cpu", Version: lifecycle.Version{1, 1, 0}}}, Forecaster: lastPlus(0.5)}
-	ab, _ := lifecycle.NewABTest(lifecycle.ABConfig{Mode: lifecycle.Shadow, MinSamples: 50}, control, cand)
-	y := 50.0
-	for i := 0; i < 60; i++ {
-		p, _ := ab.Predict(fmt.Sprint("vm-", i), []lifecycle.Sample{{Values: []float64{y}}}, 1)
-		y += float64(i%3) - 1 // -1, 0, +1
-		ab.Observe(p.ID, y)
+	dir, _ := os.MkdirTemp("", "abtest-example-")
+	defer os.RemoveAll(dir)
+	reg, _ := lifecycle.Create(dir)
+	ctx := context.Background()
+	// The control learnt a metric that swings every 30 minutes; the
+	// candidate the smooth one that is live now.
+	ctrlFC, _ := forecast.Train(ctx, []baseline.Series{series("cpu", metricFunc(6, 12), 400)}, smallRecipe())
+	candFC, _ := forecast.Train(ctx, []baseline.Series{series("cpu", metricFunc(24, 10), 400)}, smallRecipe())
+	a, _ := reg.AddForecaster(lifecycle.Manifest{Model: "cpu"}, ctrlFC)
+	b, _ := reg.AddForecaster(lifecycle.Manifest{Model: "cpu"}, candFC)
+	reg.Promote("cpu", a.Version.String(), "")
+	ab, _ := lifecycle.NewABTest(lifecycle.ABConfig{Mode: lifecycle.Shadow, MinSamples: 50, Registry: reg},
+		&lifecycle.Served{Version: a, Forecaster: ctrlFC}, &lifecycle.Served{Version: b, Forecaster: candFC})
+	live := metricFunc(24, 10)
+	var history []float64
+	for i := 0; i < 100; i++ {
+		history = append(history, live(i))
+		if len(history) < ctrlFC.Needs() {
+			continue
+		}
+		p, _ := ab.Predict(ctx, fmt.Sprint("vm-", i), history, 1) // answered by the control
+		ab.Observe(p.ID, live(i+1))                               // scored when the actual arrives
 	}
-	r := ab.Result()
-	fmt.Printf("%s: control MAE %.2f, candidate MAE %.2f over %d -> %s\n", r.Mode, r.Control.MAE, r.Candidate.MAE, r.Candidate.N, r.Decision)
+	r, _ := ab.Conclude(true)
+	fmt.Printf("%s over %d: candidate MAE lower %v -> %s\n", r.Mode, r.Candidate.N, r.Candidate.MAE < r.Control.MAE, r.Decision)
+	active, _ := reg.ActiveVersion("cpu")
+	fmt.Println("Active:", active)
 	// Output:
-	// shadow: control MAE 2.00, candidate MAE 0.83 over 60 -> promote
-}
-
-// meanTrainer "trains" a model that forecasts the training mean; the
-// checkpoint holds the number.
-type meanTrainer struct{}
-
-func (meanTrainer) Train(_ context.Context, req lifecycle.TrainRequest) (lifecycle.TrainResult, error) {
-	s := 0.0
-	for _, x := range req.Train {
-		s += x.Values[0]
-	}
-	path := filepath.Join(req.Dir, "mean.txt")
-	err := os.WriteFile(path, []byte(strconv.FormatFloat(s/float64(len(req.Train)), 'g', -1, 64)), 0o644)
-	return lifecycle.TrainResult{Checkpoint: path, Features: []string{"value"}}, err
-}
-
-type meanModel float64
-
-func (m meanModel) Forecast([]lifecycle.Sample, int) ([]float64, error) {
-	return []float64{float64(m)}, nil
-}
-
-type meanLoader struct{}
-
-func (meanLoader) Load(_ context.Context, path string) (lifecycle.Forecaster, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	v, err := strconv.ParseFloat(string(b), 64)
-	return meanModel(v), err
+	// shadow over 84: candidate MAE lower true -> promote
+	// Active: v1.1.0
 }
 
 func ExamplePipeline() {
 	dir, _ := os.MkdirTemp("", "pipeline-example-")
 	defer os.RemoveAll(dir)
 	clock := lifecycle.NewSimClock(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
-	reg, _ := lifecycle.Open(dir)
+	reg, _ := lifecycle.Create(dir)
 	reg.SetClock(clock.Now)
-	// A metric at 100 that moves to 200 on January 4th. The daily retrains
-	// on all history keep learning 100; the retrain on recent data that an
-	// alert asks for learns 200 and is promoted.
+	i := 0
 	src := lifecycle.SourceFunc(func(_ context.Context, now time.Time) ([]lifecycle.Sample, error) {
-		v := 100.0
-		if now.Day() >= 4 {
-			v = 200
-		}
-		return []lifecycle.Sample{{Time: now, Values: []float64{v}}}, nil
+		i++
+		return []lifecycle.Sample{{Time: now, Values: []float64{metric(i)}}}, nil
 	})
+	// Retrain daily with the recipe `perfpredict train` ships, shrunk here
+	// (leave Train nil for the full recipe), and promote a candidate whose
+	// held-out accuracy is good enough and no worse than the Active one's.
+	// The first day leaves too few samples beside the 6 held-out hours.
+	opts := smallRecipe()
 	p, _ := lifecycle.New(context.Background(), lifecycle.Config{
-		Model: "cpu", Registry: reg, Source: src, Trainer: meanTrainer{}, Loader: meanLoader{}, Clock: clock,
-		Holdout: 6 * time.Hour, RecentWindow: 12 * time.Hour, MinTrain: 100, SyncTraining: true,
+		Model: "cpu", Registry: reg, Source: src, Train: &opts, Clock: clock,
+		Holdout: 6 * time.Hour, SyncTraining: true,
 		OnEvent: func(e lifecycle.Event) {
-			if e.Kind == "promoted" || e.Kind == "rejected" {
+			if e.Kind == "promoted" || e.Kind == "rejected" || e.Kind == "train_error" {
 				fmt.Println(e)
 			}
 		},
 	})
-	for i := 0; i < 5*288; i++ { // five days, every 5 minutes
+	for range 4 * 288 { // four days, every 5 minutes
 		p.Step(context.Background())
-		if i == 3*288+216 { // 18 hours into the change, an alert asks for recent data
-			p.RequestRetrain("alert ModelDrift", true)
-		}
 		clock.Advance(5 * time.Minute)
 	}
-	fmt.Println("serving", p.Serving.Current().Version.Version)
+	f, served, _ := p.Forecast(context.Background())
+	fmt.Printf("serving %s: %d steps ahead, p10 <= p50 <= p90: %v\n", served.Version.Version, len(f.Points),
+		f.Points[0].P10 <= f.Points[0].P50 && f.Points[0].P50 <= f.Points[0].P90)
 	// Output:
-	// 2025-01-02 00:00 promoted v1.0.0: held-out accuracy5 1.0000 >= threshold 0.95 (no Active version)
-	// 2025-01-03 00:00 promoted v1.1.0: held-out accuracy5 1.0000 >= threshold 0.95 and >= Active v1.0.0's 1.0000
-	// 2025-01-04 00:00 promoted v1.2.0: held-out accuracy5 0.9861 >= threshold 0.95 and >= Active v1.1.0's 0.9861
-	// 2025-01-04 18:05 promoted v1.3.0: held-out accuracy5 1.0000 >= threshold 0.95 and >= Active v1.2.0's 0.0000
-	// 2025-01-05 18:05 rejected v1.4.0: held-out accuracy5 0.0000 below threshold 0.95 (Active v1.3.0: 1.0000)
-	// serving v1.3.0
+	// 2025-01-03 00:00 promoted v1.0.0: held-out accuracy5 1.0000 >= threshold 0.95 (no Active version)
+	// 2025-01-04 00:00 promoted v1.1.0: held-out accuracy5 1.0000 >= threshold 0.95 and >= Active v1.0.0's 1.0000
+	// serving v1.1.0: 4 steps ahead, p10 <= p50 <= p90: true
 }

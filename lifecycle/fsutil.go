@@ -59,32 +59,6 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// copyFileSync copies src to dst (created, must not exist) and fsyncs it,
-// returning the SHA-256 of the bytes written.
-func copyFileSync(dst, src string) (sum string, size int64, err error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", 0, err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return "", 0, err
-	}
-	h := sha256.New()
-	size, err = io.Copy(io.MultiWriter(out, h), in)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", 0, fmt.Errorf("copy %s: %w", src, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), size, nil
-}
-
 // writeFileSync creates path (must not exist) with data and fsyncs it.
 func writeFileSync(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)

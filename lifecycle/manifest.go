@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/novacron/perfpredict/forecast"
 )
 
 // Status is a version's place in its life: Candidate (trained, not serving),
@@ -112,14 +114,20 @@ type Manifest struct {
 	// the pipeline on held-out recent data the trainer never saw.
 	Validation Metrics `json:"validation"`
 	Test       Metrics `json:"test"`
-	// Features is the feature schema the model expects, in column order.
+	// Features names the metrics the version forecasts (the pipeline's
+	// target column).
 	Features []string `json:"features"`
-	// Checkpoint is the file name inside the version directory, its
-	// SHA-256 and size.
+	// Recipe is the forecaster's recipe (window, horizon, inputs) and
+	// Members its number of networks, as read from the artifact.
+	Recipe  *forecast.Recipe `json:"recipe,omitempty"`
+	Members int              `json:"members,omitempty"`
+	// Checkpoint is the forecaster artifact's file name inside the version
+	// directory, its SHA-256 and size.
 	Checkpoint     string `json:"checkpoint"`
 	CheckpointSHA  string `json:"checkpoint_sha256"`
 	CheckpointSize int64  `json:"checkpoint_size"`
-	// Extra carries trainer-specific settings (hyper-parameters, target).
+	// Extra carries the training settings (network size, epochs, why it
+	// was trained).
 	Extra map[string]string `json:"extra,omitempty"`
 }
 

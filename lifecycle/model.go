@@ -7,6 +7,8 @@ import (
 	"math"
 	"sync/atomic"
 	"time"
+
+	"github.com/novacron/perfpredict/forecast"
 )
 
 // Source collects the samples that arrived since the last call. It should
@@ -20,96 +22,54 @@ type SourceFunc func(ctx context.Context, now time.Time) ([]Sample, error)
 
 func (f SourceFunc) Collect(ctx context.Context, now time.Time) ([]Sample, error) { return f(ctx, now) }
 
-// Forecaster is a loaded model: given the history up to an origin (oldest
-// first), it forecasts the target for the next horizon steps.
-type Forecaster interface {
-	Forecast(history []Sample, horizon int) ([]float64, error)
-}
-
-// TrainRequest is what the pipeline asks a Trainer for.
-type TrainRequest struct {
-	Model string
-	// Train is the data to fit (and to carve a validation split from);
-	// the pipeline keeps the most recent data out of it for its own test.
-	Train []Sample
-	// Parent is the Active version, nil if none.
-	Parent *VersionInfo
-	// Reason says why: "schedule", or the alert that asked.
-	Reason string
-	// Dir is an empty directory for the checkpoint; it is removed after
-	// the checkpoint is copied into the registry.
-	Dir string
-}
-
-// TrainResult is a trained candidate.
-type TrainResult struct {
-	Checkpoint string   // a file inside TrainRequest.Dir
-	Validation Metrics  // on the trainer's own validation split
-	Features   []string // the feature schema the model reads
-	Extra      map[string]string
-}
-
-// Trainer fits a candidate model.
-type Trainer interface {
-	Train(ctx context.Context, req TrainRequest) (TrainResult, error)
-}
-
-// Loader turns a checkpoint file into a Forecaster.
-type Loader interface {
-	Load(ctx context.Context, checkpoint string) (Forecaster, error)
-}
-
-// Evaluator scores a forecaster on held-out samples, with context (the
-// samples just before them) available as history.
-type Evaluator interface {
-	Evaluate(ctx context.Context, f Forecaster, context, heldOut []Sample) (Metrics, error)
-}
-
-// HoldoutEvaluator walks the held-out samples one by one: at each origin the
-// forecaster sees every sample up to it and forecasts Horizon steps ahead;
-// the forecast of step Horizon is scored against the actual target column
-// (PROTOCOL.md's metrics).
-type HoldoutEvaluator struct {
-	Target  int
-	Horizon int // 1 if zero
-	// MaxContext bounds the history handed to the forecaster (0: all).
-	MaxContext int
-}
-
-func (e HoldoutEvaluator) Evaluate(ctx context.Context, f Forecaster, context, heldOut []Sample) (Metrics, error) {
-	h := e.Horizon
-	if h <= 0 {
-		h = 1
+// column returns column col of samples as a series, oldest first; an error
+// names the first sample without a finite value there.
+func column(samples []Sample, col int) ([]float64, error) {
+	out := make([]float64, len(samples))
+	for i, s := range samples {
+		if col >= len(s.Values) {
+			return nil, fmt.Errorf("lifecycle: sample at %s has %d values, no column %d", s.Time.Format(time.RFC3339), len(s.Values), col)
+		}
+		v := s.Values[col]
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("lifecycle: sample at %s: column %d is %v", s.Time.Format(time.RFC3339), col, v)
+		}
+		out[i] = v
 	}
-	all := make([]Sample, 0, len(context)+len(heldOut))
-	all = append(append(all, context...), heldOut...)
+	return out, nil
+}
+
+// scoreBatch bounds the origins forecast in one ForecastBatch call.
+const scoreBatch = 512
+
+// score forecasts y[j] for every j in [from, len(y)) from the history up to
+// h steps before it (y[:j-h+1]), with the forecaster's own batch path, and
+// returns PROTOCOL.md's metrics.
+func score(ctx context.Context, fc *forecast.Forecaster, y []float64, from, h int) (Metrics, error) {
+	if h < 1 || h > fc.Horizon() {
+		return Metrics{}, fmt.Errorf("lifecycle: horizon %d: the forecaster forecasts h = 1..%d", h, fc.Horizon())
+	}
+	if from >= len(y) {
+		return Metrics{}, errors.New("lifecycle: no held-out targets to evaluate")
+	}
+	if from-h+1 < fc.Needs() {
+		return Metrics{}, fmt.Errorf("lifecycle: the first target (step %d) at h=%d leaves %d observations of history; the forecaster needs %d",
+			from+1, h, max(from-h+1, 0), fc.Needs())
+	}
 	var acc metricAcc
-	for j := len(context); j < len(all); j++ {
-		if err := ctx.Err(); err != nil {
+	hist := make([][]float64, 0, min(scoreBatch, len(y)-from))
+	for j0 := from; j0 < len(y); j0 += scoreBatch {
+		hist = hist[:0]
+		for j := j0; j < min(j0+scoreBatch, len(y)); j++ {
+			hist = append(hist, y[:j-h+1])
+		}
+		fs, err := fc.ForecastBatch(ctx, hist)
+		if err != nil {
 			return Metrics{}, err
 		}
-		origin := j - h
-		if origin < 0 {
-			continue
+		for k, f := range fs {
+			acc.add(f.Points[h-1].Value, y[j0+k])
 		}
-		lo := 0
-		if e.MaxContext > 0 && origin+1-e.MaxContext > 0 {
-			lo = origin + 1 - e.MaxContext
-		}
-		fc, err := f.Forecast(all[lo:origin+1], h)
-		if err != nil {
-			return Metrics{}, fmt.Errorf("lifecycle: forecast at %s: %w", all[origin].Time.Format(time.RFC3339), err)
-		}
-		if len(fc) < h {
-			return Metrics{}, fmt.Errorf("lifecycle: forecaster returned %d steps, want %d", len(fc), h)
-		}
-		if e.Target >= len(all[j].Values) {
-			return Metrics{}, fmt.Errorf("lifecycle: target column %d, sample has %d values", e.Target, len(all[j].Values))
-		}
-		acc.add(fc[h-1], all[j].Values[e.Target])
-	}
-	if acc.n == 0 {
-		return Metrics{}, errors.New("lifecycle: no held-out targets to evaluate")
 	}
 	return acc.metrics(), nil
 }
@@ -154,10 +114,11 @@ func (a *metricAcc) metrics() Metrics {
 	return m
 }
 
-// Served is the model version answering requests.
+// Served is a model version answering requests: its registry entry and the
+// forecaster opened from its artifact.
 type Served struct {
 	Version    VersionInfo
-	Forecaster Forecaster
+	Forecaster *forecast.Forecaster
 	Since      time.Time
 }
 

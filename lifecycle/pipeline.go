@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
 )
 
 // Retraining schedules.
@@ -19,25 +21,33 @@ const (
 // Config configures a Pipeline. Zero durations and numbers take the defaults
 // in brackets.
 type Config struct {
-	Model     string // model name in the registry (required)
-	Registry  *Registry
-	Source    Source
-	Trainer   Trainer
-	Loader    Loader
-	Evaluator Evaluator // [HoldoutEvaluator{}: target column 0, horizon 1]
-	Clock     Clock     // [RealClock]
+	Model    string // model name in the registry (required)
+	Registry *Registry
+	Source   Source
+	// Train is the recipe retraining fits with forecast.Train
+	// [forecast.DefaultOptions(): the recipe `perfpredict train` ships].
+	// Smaller sizes or fewer epochs train faster on the same code path.
+	Train *forecast.Options
+	// Target is the sample column the model forecasts [0].
+	Target int
+	// Horizon is the step ahead that the held-out comparison scores [1]; at
+	// most Train.Horizon. Shadow tests score each new sample one step
+	// ahead.
+	Horizon int
+	Clock   Clock // [RealClock]
 
 	CollectEvery   time.Duration // [5m]
 	CollectTimeout time.Duration // a Collect taking longer is a stall [1m]
 	BackoffMax     time.Duration // longest wait between failing collections [1h]
-	RetrainEvery   time.Duration // scheduled retraining [Daily]; Weekly is the seed's best practice
+	RetrainEvery   time.Duration // scheduled retraining [Daily]; Weekly is the design's best practice
 	HistoryLimit   int           // samples kept [30 days of CollectEvery]
 	// Holdout is the most recent span kept out of training to compare the
 	// candidate with the Active version [1 day]; MinHoldout the fewest
 	// samples it must hold [12].
 	Holdout    time.Duration
 	MinHoldout int
-	// MinTrain is the fewest training samples a retrain needs [288].
+	// MinTrain is the fewest training samples a retrain needs [288, and
+	// never fewer than the recipe needs for two training windows].
 	MinTrain int
 	// RecentWindow is the training span of retrain_with_recent_data [3 days].
 	RecentWindow time.Duration
@@ -51,16 +61,14 @@ type Config struct {
 	// GC, if set, runs after each retrain.
 	GC *GCPolicy
 	// Shadow, if set, puts a candidate that passes the held-out gate
-	// through a shadow A/B test before promotion (the seed's "A/B testing
-	// before full deployment"): the Active version and the candidate both
-	// forecast each newly collected sample from the history before it, and
-	// the test's decision rule promotes or rejects the candidate. Without
-	// an Active version a candidate is promoted directly. Mode is forced to
-	// Shadow; Registry and Clock are the pipeline's.
+	// through a shadow A/B test before promotion (the design's "A/B
+	// testing before full deployment"): the Active version and the
+	// candidate both forecast each newly collected sample from the history
+	// before it, and the test's decision rule promotes or rejects the
+	// candidate. Without an Active version a candidate is promoted
+	// directly. Mode is forced to Shadow; Registry and Clock are the
+	// pipeline's.
 	Shadow *ABConfig
-	// Target is the sample column shadow tests score [0]; ShadowContext
-	// how many recent samples the forecasters see [512].
-	Target, ShadowContext int
 
 	// OnEvent receives every event (collection failures, retrains,
 	// promotions, rejections, swaps). It must not block.
@@ -126,8 +134,25 @@ type retrainRequest struct {
 // New checks cfg, fills defaults and serves the registry's Active version if
 // there is one (a corrupt one is reported and not served).
 func New(ctx context.Context, cfg Config) (*Pipeline, error) {
-	if cfg.Model == "" || cfg.Registry == nil || cfg.Source == nil || cfg.Trainer == nil || cfg.Loader == nil {
-		return nil, errors.New("lifecycle: Config needs Model, Registry, Source, Trainer and Loader")
+	if cfg.Model == "" || cfg.Registry == nil || cfg.Source == nil {
+		return nil, errors.New("lifecycle: Config needs Model, Registry and Source")
+	}
+	opts := forecast.DefaultOptions()
+	if cfg.Train != nil {
+		opts = *cfg.Train
+	}
+	if err := opts.Check(); err != nil {
+		return nil, fmt.Errorf("lifecycle: Config.Train: %w", err)
+	}
+	cfg.Train = &opts
+	if cfg.Horizon <= 0 {
+		cfg.Horizon = 1
+	}
+	if cfg.Horizon > opts.Horizon {
+		return nil, fmt.Errorf("lifecycle: Config.Horizon %d: the recipe forecasts h = 1..%d", cfg.Horizon, opts.Horizon)
+	}
+	if cfg.Target < 0 {
+		return nil, fmt.Errorf("lifecycle: Config.Target %d: must be a column index", cfg.Target)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -150,17 +175,12 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	if cfg.MinTrain <= 0 {
 		cfg.MinTrain = 288
 	}
+	cfg.MinTrain = max(cfg.MinTrain, recipeMinTrain(opts))
 	if cfg.Threshold <= 0 {
 		cfg.Threshold = 0.95
 	}
-	if cfg.Evaluator == nil {
-		cfg.Evaluator = HoldoutEvaluator{}
-	}
 	if cfg.Clock == nil {
 		cfg.Clock = RealClock{}
-	}
-	if cfg.ShadowContext <= 0 {
-		cfg.ShadowContext = 512
 	}
 	p := &Pipeline{cfg: cfg, History: NewHistory(cfg.HistoryLimit)}
 	now := cfg.Clock.Now()
@@ -170,6 +190,34 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 		p.emit(Event{Kind: "swap_error", Err: err})
 	}
 	return p, nil
+}
+
+// recipeMinTrain is the fewest samples whose training split (PROTOCOL.md's
+// first 70%, what forecast.Train fits on) holds two windows of the recipe.
+func recipeMinTrain(o forecast.Options) int {
+	need := forecast.Recipe{Window: o.Window, ScaleWindow: o.ScaleWindow}.Needs() + o.Horizon + 1
+	n := need * 100 / 70
+	for baseline.SplitOf(n).Train < need {
+		n++
+	}
+	return n
+}
+
+// Forecast forecasts the target column from the newest samples with the
+// served version: what a caller of the pipeline serves. Before a version is
+// served the error wraps ErrNoActive; with fewer samples than the
+// forecaster needs, forecast.ErrBadInput.
+func (p *Pipeline) Forecast(ctx context.Context) (forecast.Forecast, *Served, error) {
+	cur := p.Serving.Current()
+	if cur == nil {
+		return forecast.Forecast{}, nil, fmt.Errorf("%w for model %q: nothing served yet", ErrNoActive, p.cfg.Model)
+	}
+	y, err := column(p.History.Tail(cur.Forecaster.Needs()), p.cfg.Target)
+	if err != nil {
+		return forecast.Forecast{}, cur, err
+	}
+	f, err := cur.Forecaster.Forecast(ctx, y)
+	return f, cur, err
 }
 
 func (p *Pipeline) emit(e Event) {
@@ -193,7 +241,7 @@ func (p *Pipeline) Sync(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 	}
-	info, err := p.cfg.Registry.Active(p.cfg.Model)
+	fc, info, err := p.cfg.Registry.LoadActive(p.cfg.Model)
 	var ce *CorruptError
 	if errors.As(err, &ce) && cur == nil {
 		// Nothing is serving (a start-up) and the Active checkpoint is
@@ -204,7 +252,7 @@ func (p *Pipeline) Sync(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("%w; roll back: %v", err, rerr)
 		}
 		p.emit(Event{Kind: "rolled_back", Version: to, Text: "Active " + ce.Version + " is corrupt (" + ce.Problem + ")"})
-		info, err = p.cfg.Registry.Active(p.cfg.Model)
+		fc, info, err = p.cfg.Registry.LoadActive(p.cfg.Model)
 	}
 	if err != nil {
 		return false, err
@@ -212,11 +260,7 @@ func (p *Pipeline) Sync(ctx context.Context) (bool, error) {
 	if cur != nil && cur.Version.Version == info.Version && cur.Version.CheckpointSHA == info.CheckpointSHA {
 		return false, nil
 	}
-	f, err := p.cfg.Loader.Load(ctx, info.CheckpointPath)
-	if err != nil {
-		return false, fmt.Errorf("lifecycle: load %s %s: %w", info.Model, info.Version, err)
-	}
-	s := &Served{Version: info, Forecaster: f, Since: p.cfg.Clock.Now()}
+	s := &Served{Version: info, Forecaster: fc, Since: p.cfg.Clock.Now()}
 	p.Serving.Swap(s)
 	p.emit(Event{Kind: "swap", Version: info.Version.String(), Text: "now serving"})
 	if p.cfg.OnSwap != nil {
@@ -391,7 +435,7 @@ func (p *Pipeline) collect(ctx context.Context, now time.Time) {
 		p.emit(Event{Time: now, Kind: "source_recovered"})
 	}
 	for _, s := range res.s {
-		ab, id := p.shadowPredict(s)
+		ab, id := p.shadowPredict(ctx, s)
 		if p.History.Append(s) != 1 {
 			continue
 		}
@@ -406,7 +450,7 @@ func (p *Pipeline) collect(ctx context.Context, now time.Time) {
 
 // shadowPredict lets a running shadow test forecast sample s from the
 // history before it.
-func (p *Pipeline) shadowPredict(s Sample) (*ABTest, uint64) {
+func (p *Pipeline) shadowPredict(ctx context.Context, s Sample) (*ABTest, uint64) {
 	p.mu.Lock()
 	ab := p.ab
 	p.mu.Unlock()
@@ -416,7 +460,12 @@ func (p *Pipeline) shadowPredict(s Sample) (*ABTest, uint64) {
 	if last, ok := p.History.Last(); ok && !s.Time.After(last.Time) {
 		return nil, 0
 	}
-	pr, err := ab.Predict(s.Time.String(), p.History.Tail(p.cfg.ShadowContext), 1)
+	n := max(ab.control.Forecaster.Needs(), ab.candidate.Forecaster.Needs())
+	y, err := column(p.History.Tail(n), p.cfg.Target)
+	if err != nil {
+		return nil, 0
+	}
+	pr, err := ab.Predict(ctx, s.Time.String(), y, 1)
 	if err != nil {
 		return nil, 0 // the control could not forecast (short history): not scored
 	}
@@ -444,6 +493,8 @@ func (p *Pipeline) shadowObserve(ctx context.Context, ab *ABTest, id uint64, s S
 	p.mu.Unlock()
 	r, err := ab.Conclude(true)
 	ver := ab.candidate.Version.Version.String()
+	// A promoted candidate is served from the registry's copy (Sync).
+	ab.candidate.Forecaster.Close()
 	if err != nil {
 		p.emit(Event{Time: s.Time, Kind: "ab_error", Version: ver, Err: err})
 		return
@@ -460,12 +511,14 @@ func (p *Pipeline) shadowObserve(ctx context.Context, ab *ABTest, id uint64, s S
 	}
 }
 
-// retrain trains a candidate, scores it and the served version on the same
-// held-out recent data, registers it and promotes it only if it is good
-// enough and not worse; otherwise it stays Candidate with the reason.
+// retrain trains a candidate with the recipe, scores it and the served
+// version on the same held-out recent data, registers it and promotes it
+// only if it is good enough and not worse; otherwise it stays Candidate
+// with the reason.
 func (p *Pipeline) retrain(ctx context.Context, req retrainRequest) {
 	defer p.training.Store(false)
 	now := p.cfg.Clock.Now()
+	fail := func(ver string, err error) { p.emit(Event{Time: now, Kind: "train_error", Version: ver, Err: err}) }
 	all := p.History.Snapshot()
 	if len(all) == 0 {
 		p.emit(Event{Time: now, Kind: "skipped", Text: req.reason + ": no history yet"})
@@ -476,15 +529,14 @@ func (p *Pipeline) retrain(ctx context.Context, req retrainRequest) {
 	for split > 0 && all[split-1].Time.After(cut) {
 		split--
 	}
-	train, held := all[:split], all[split:]
+	from := 0 // the first training sample
 	if req.recentOnly {
-		from := cut.Add(-p.cfg.RecentWindow)
-		i := 0
-		for i < len(train) && !train[i].Time.After(from) {
-			i++
+		start := cut.Add(-p.cfg.RecentWindow)
+		for from < split && !all[from].Time.After(start) {
+			from++
 		}
-		train = train[i:]
 	}
+	train, held := all[from:split], all[split:]
 	if len(train) < p.cfg.MinTrain || len(held) < p.cfg.MinHoldout {
 		p.emit(Event{Time: now, Kind: "skipped", Text: fmt.Sprintf("%s: %d training and %d held-out samples, need %d and %d",
 			req.reason, len(train), len(held), p.cfg.MinTrain, p.cfg.MinHoldout)})
@@ -497,96 +549,97 @@ func (p *Pipeline) retrain(ctx context.Context, req retrainRequest) {
 	p.emit(Event{Time: now, Kind: "retrain", Text: fmt.Sprintf("%s, %s: train %s..%s (%d), held out %d",
 		req.reason, mode, train[0].Time.Format("01-02 15:04"), train[len(train)-1].Time.Format("01-02 15:04"), len(train), len(held))})
 
+	y, err := column(all, p.cfg.Target)
+	if err != nil {
+		fail("", err)
+		return
+	}
+	times := make([]time.Time, len(train))
+	for i, s := range train {
+		times[i] = s.Time
+	}
+	series := baseline.Series{Name: p.cfg.Model, Times: times, Values: y[from:split]}
+	opts := *p.cfg.Train
+	cand, err := forecast.Train(ctx, []baseline.Series{series}, opts)
+	if err != nil {
+		fail("", err)
+		return
+	}
+	keep := false // whether a shadow test holds on to cand
+	defer func() {
+		if !keep {
+			cand.Close()
+		}
+	}()
+	h := p.cfg.Horizon
+	// Validation: the part of the training data forecast.Train kept out of
+	// fitting (it stopped early and calibrated on it).
+	sp := baseline.SplitOf(len(series.Values))
+	valM, err := score(ctx, cand, series.Values[:sp.Fit()], sp.Train, h)
+	if err != nil {
+		fail("", fmt.Errorf("validate candidate: %w", err))
+		return
+	}
+	// Test: candidate and served version forecast the same held-out
+	// targets from the same history, each reading what it needs.
+	candM, err := score(ctx, cand, y, split, h)
+	if err != nil {
+		fail("", fmt.Errorf("evaluate candidate: %w", err))
+		return
+	}
 	served := p.Serving.Current()
-	var parent *VersionInfo
-	if served != nil {
-		v := served.Version
-		parent = &v
-	}
-	dir, err := os.MkdirTemp("", "perfpredict-train-*")
-	if err != nil {
-		p.emit(Event{Time: now, Kind: "train_error", Err: err})
-		return
-	}
-	defer os.RemoveAll(dir)
-	res, err := p.cfg.Trainer.Train(ctx, TrainRequest{Model: p.cfg.Model, Train: train, Parent: parent, Reason: req.reason, Dir: dir})
-	if err != nil {
-		p.emit(Event{Time: now, Kind: "train_error", Err: err})
-		return
-	}
-	cand, err := p.cfg.Loader.Load(ctx, res.Checkpoint)
-	if err != nil {
-		p.emit(Event{Time: now, Kind: "train_error", Err: fmt.Errorf("load candidate: %w", err)})
-		return
-	}
-	ctxSamples := train
-	candM, err := p.cfg.Evaluator.Evaluate(ctx, cand, ctxSamples, held)
-	if err != nil {
-		p.emit(Event{Time: now, Kind: "train_error", Err: fmt.Errorf("evaluate candidate: %w", err)})
-		return
-	}
 	var activeM *Metrics
+	activeVer := ""
 	if served != nil {
-		// The served version sees the full history before the held-out span,
-		// as it would have in production.
-		m, err := p.cfg.Evaluator.Evaluate(ctx, served.Forecaster, all[:split], held)
+		activeVer = served.Version.Version.String()
+		m, err := score(ctx, served.Forecaster, y, split, h)
 		if err != nil {
-			p.emit(Event{Time: now, Kind: "train_error", Err: fmt.Errorf("evaluate active %s: %w", served.Version.Version, err)})
+			fail("", fmt.Errorf("evaluate active %s: %w", activeVer, err))
 			return
 		}
 		activeM = &m
 	}
-	extra := map[string]string{"reason": req.reason, "training": mode,
-		"holdout_from": held[0].Time.Format(time.RFC3339), "holdout_to": held[len(held)-1].Time.Format(time.RFC3339)}
-	for k, v := range res.Extra {
-		extra[k] = v
+	extra := map[string]string{"reason": req.reason, "training": mode, "horizon_scored": fmt.Sprint(h),
+		"holdout_from": held[0].Time.Format(time.RFC3339), "holdout_to": held[len(held)-1].Time.Format(time.RFC3339),
+		"hidden": fmt.Sprint(opts.Hidden), "layers": fmt.Sprint(opts.Layers), "epochs": fmt.Sprint(opts.Epochs),
+		"ensemble": fmt.Sprint(opts.Ensemble)}
+	for i, mi := range cand.Info().Members {
+		extra[fmt.Sprintf("network%d", i+1)] = fmt.Sprintf("seed %d, best epoch %d of %d, validation loss %.6g", mi.Seed, mi.BestEpoch, mi.Epochs, mi.ValLoss)
 	}
-	info, err := p.cfg.Registry.Add(Manifest{
+	info, err := p.cfg.Registry.AddForecaster(Manifest{
 		Model: p.cfg.Model, Created: now, Data: TimeRange{From: train[0].Time, To: train[len(train)-1].Time},
-		Validation: res.Validation, Test: candM, Features: res.Features, Extra: extra,
-	}, res.Checkpoint)
+		Validation: valM, Test: candM, Extra: extra,
+	}, cand)
 	if err != nil {
-		p.emit(Event{Time: now, Kind: "train_error", Err: fmt.Errorf("register: %w", err)})
+		fail("", fmt.Errorf("register: %w", err))
 		return
 	}
 	ver := info.Version.String()
-	values := map[string]float64{"candidate_accuracy5": candM.Accuracy5, "candidate_mape": candM.MAPE, "threshold": p.cfg.Threshold}
-	var reason string
-	ok := candM.Accuracy5 >= p.cfg.Threshold
-	switch {
-	case !ok && activeM != nil:
-		reason = fmt.Sprintf("held-out accuracy5 %.4f below threshold %.2f (Active %s: %.4f)", candM.Accuracy5, p.cfg.Threshold, served.Version.Version, activeM.Accuracy5)
-	case !ok:
-		reason = fmt.Sprintf("held-out accuracy5 %.4f below threshold %.2f", candM.Accuracy5, p.cfg.Threshold)
-	case activeM != nil && candM.Accuracy5 < activeM.Accuracy5:
-		ok = false
-		reason = fmt.Sprintf("held-out accuracy5 %.4f worse than Active %s's %.4f", candM.Accuracy5, served.Version.Version, activeM.Accuracy5)
-	case activeM != nil:
-		reason = fmt.Sprintf("held-out accuracy5 %.4f >= threshold %.2f and >= Active %s's %.4f", candM.Accuracy5, p.cfg.Threshold, served.Version.Version, activeM.Accuracy5)
-	default:
-		reason = fmt.Sprintf("held-out accuracy5 %.4f >= threshold %.2f (no Active version)", candM.Accuracy5, p.cfg.Threshold)
-	}
+	ok, reason := promotionRule(candM, activeM, activeVer, p.cfg.Threshold)
+	values := map[string]float64{"candidate_accuracy5": candM.Accuracy5, "candidate_mape": candM.MAPE, "candidate_mae": candM.MAE, "threshold": p.cfg.Threshold}
 	if activeM != nil {
 		values["active_accuracy5"] = activeM.Accuracy5
 		values["active_mape"] = activeM.MAPE
+		values["active_mae"] = activeM.MAE
 	}
 	if !ok {
 		if err := p.cfg.Registry.Annotate(p.cfg.Model, ver, Note{Time: now, Kind: "rejected", Text: reason, Values: values}); err != nil {
-			p.emit(Event{Time: now, Kind: "train_error", Version: ver, Err: err})
+			fail(ver, err)
 		}
 		p.emit(Event{Time: now, Kind: "rejected", Version: ver, Text: reason})
 	} else {
 		if err := p.cfg.Registry.Annotate(p.cfg.Model, ver, Note{Time: now, Kind: "validated", Text: reason, Values: values}); err != nil {
-			p.emit(Event{Time: now, Kind: "train_error", Version: ver, Err: err})
+			fail(ver, err)
 			return
 		}
 		if p.cfg.Shadow != nil && served != nil {
-			p.startShadow(now, served, &Served{Version: info, Forecaster: cand, Since: now}, reason)
+			keep = p.startShadow(now, served, &Served{Version: info, Forecaster: cand, Since: now}, reason)
 		} else if err := p.cfg.Registry.Promote(p.cfg.Model, ver, reason); err != nil {
-			p.emit(Event{Time: now, Kind: "train_error", Version: ver, Err: fmt.Errorf("promote: %w", err)})
+			fail(ver, fmt.Errorf("promote: %w", err))
 			return
 		} else {
 			p.emit(Event{Time: now, Kind: "promoted", Version: ver, Text: reason})
+			// What serves is opened from the registry: the stored bytes.
 			if _, err := p.Sync(ctx); err != nil {
 				p.emit(Event{Time: now, Kind: "swap_error", Version: ver, Err: err})
 			}
@@ -599,6 +652,24 @@ func (p *Pipeline) retrain(ctx context.Context, req retrainRequest) {
 	}
 }
 
+// promotionRule is the held-out gate: the candidate's accuracy5 must reach
+// threshold and be no worse than the Active version's (active nil: none).
+// It returns the verdict and the reason recorded with it.
+func promotionRule(cand Metrics, active *Metrics, activeVer string, threshold float64) (bool, string) {
+	switch {
+	case cand.Accuracy5 < threshold && active != nil:
+		return false, fmt.Sprintf("held-out accuracy5 %.4f below threshold %.2f (Active %s: %.4f)", cand.Accuracy5, threshold, activeVer, active.Accuracy5)
+	case cand.Accuracy5 < threshold:
+		return false, fmt.Sprintf("held-out accuracy5 %.4f below threshold %.2f", cand.Accuracy5, threshold)
+	case active != nil && cand.Accuracy5 < active.Accuracy5:
+		return false, fmt.Sprintf("held-out accuracy5 %.4f worse than Active %s's %.4f", cand.Accuracy5, activeVer, active.Accuracy5)
+	case active != nil:
+		return true, fmt.Sprintf("held-out accuracy5 %.4f >= threshold %.2f and >= Active %s's %.4f", cand.Accuracy5, threshold, activeVer, active.Accuracy5)
+	default:
+		return true, fmt.Sprintf("held-out accuracy5 %.4f >= threshold %.2f (no Active version)", cand.Accuracy5, threshold)
+	}
+}
+
 func b2i(b bool) int {
 	if b {
 		return 1
@@ -607,27 +678,30 @@ func b2i(b bool) int {
 }
 
 // startShadow begins a shadow test of cand against the served version,
-// replacing (and recording as superseded) one still running.
-func (p *Pipeline) startShadow(now time.Time, served, cand *Served, reason string) {
+// replacing (and recording as superseded) one still running. It reports
+// whether the test started (and so holds cand).
+func (p *Pipeline) startShadow(now time.Time, served, cand *Served, reason string) bool {
 	cfg := *p.cfg.Shadow
 	cfg.Mode, cfg.Registry, cfg.Clock = Shadow, p.cfg.Registry, p.cfg.Clock
 	ab, err := NewABTest(cfg, served, cand)
 	ver := cand.Version.Version.String()
 	if err != nil {
 		p.emit(Event{Time: now, Kind: "ab_error", Version: ver, Err: err})
-		return
+		return false
 	}
 	p.mu.Lock()
 	old := p.ab
 	p.ab = ab
 	p.mu.Unlock()
 	if old != nil {
+		old.candidate.Forecaster.Close()
 		ov := old.candidate.Version.Version.String()
 		text := "shadow test superseded by " + ver
 		p.cfg.Registry.Annotate(p.cfg.Model, ov, Note{Time: now, Kind: "rejected", Text: text})
 		p.emit(Event{Time: now, Kind: "ab_rejected", Version: ov, Text: text})
 	}
 	p.emit(Event{Time: now, Kind: "ab_started", Version: ver, Text: reason + "; shadow test against " + served.Version.Version.String()})
+	return true
 }
 
 // Shadowing names the candidate in a running shadow test ("" if none).

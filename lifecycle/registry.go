@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/novacron/perfpredict/forecast"
 )
 
 const (
@@ -71,10 +74,59 @@ type Registry struct {
 	now func() time.Time
 }
 
-// Open opens (creating if needed) the registry in dir and removes the debris
-// a crashed writer may have left (staging files, unindexed version
-// directories are left for GC).
+// ErrNoRegistry is returned by Open for a directory that holds no registry
+// (a mistyped path): reading a registry never creates one.
+var ErrNoRegistry = errors.New("lifecycle: no model registry")
+
+// Open opens the existing registry in dir and removes the debris a crashed
+// writer may have left (staging files; unindexed version directories are
+// left for GC). A directory without a registry's index is an error wrapping
+// ErrNoRegistry, and nothing is created there: use Create to make one.
 func Open(dir string) (*Registry, error) {
+	st, err := os.Stat(dir)
+	if err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("%w: %s is not a directory", ErrNoRegistry, dir)
+	}
+	if err == nil {
+		_, err = os.Stat(filepath.Join(dir, indexName))
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w in %s (no %s there)", ErrNoRegistry, dir, indexName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lifecycle: open registry: %w", err)
+	}
+	return open(dir)
+}
+
+// Create opens the registry in dir, first making an empty one if dir is
+// missing or empty. It refuses a directory that holds other files, so a
+// wrong path cannot scatter a registry among them.
+func Create(dir string) (*Registry, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("lifecycle: create registry: %w", err)
+	}
+	var foreign string
+	for _, e := range ents {
+		switch name := e.Name(); {
+		case name == indexName:
+			return open(dir)
+		case name == "versions", name == "tmp", name == lockName, strings.HasPrefix(name, "."+indexName+".tmp-"):
+			// A registry whose first index write was interrupted.
+		default:
+			foreign = name
+		}
+	}
+	if foreign != "" {
+		return nil, fmt.Errorf("lifecycle: create registry in %s: the directory holds %q and no registry (%s); use an empty or new directory", dir, foreign, indexName)
+	}
+	return open(dir)
+}
+
+// open makes the registry's directories, cleans up after crashed writers,
+// and writes an empty index if there is none.
+func open(dir string) (*Registry, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "versions"), 0o755); err != nil {
 		return nil, fmt.Errorf("lifecycle: open registry: %w", err)
 	}
@@ -185,24 +237,61 @@ func (r *Registry) versionDir(model, version string) string {
 	return filepath.Join(r.dir, "versions", model, version)
 }
 
-// Add stores a new Candidate version: the checkpoint file is copied into the
-// registry and hashed, the manifest written beside it. m.Model names the
-// model; a zero m.Version gets the next minor version after the newest one
-// (v1.0.0 for the first); m.Created defaults to now; m.Parent defaults to the
-// current Active version.
-func (r *Registry) Add(m Manifest, checkpoint string) (VersionInfo, error) {
+// artifactName is a version's forecaster artifact inside its directory.
+const artifactName = "forecaster.zip"
+
+// ErrBadArtifact marks a file that is not a forecaster artifact this build
+// reads.
+var ErrBadArtifact = errors.New("lifecycle: not a forecaster artifact")
+
+// Add stores a new Candidate version from a forecaster artifact file (as
+// forecast.Forecaster.Save writes it): the file must open as a forecaster;
+// it is copied into the registry and hashed, and the manifest written
+// beside it. m.Model names the model; a zero m.Version gets the next minor
+// version after the newest one (v1.0.0 for the first); m.Created defaults
+// to now; m.Parent defaults to the current Active version; m.Recipe and
+// m.Members are read from the artifact.
+func (r *Registry) Add(m Manifest, artifact string) (VersionInfo, error) {
 	if !validName(m.Model) {
 		return VersionInfo{}, fmt.Errorf("lifecycle: model name %q: use letters, digits, '-', '_' and '.'", m.Model)
 	}
-	st, err := os.Stat(checkpoint)
+	st, err := os.Stat(artifact)
 	if err != nil {
-		return VersionInfo{}, fmt.Errorf("lifecycle: checkpoint: %w", err)
+		return VersionInfo{}, fmt.Errorf("lifecycle: artifact: %w", err)
 	}
 	if !st.Mode().IsRegular() {
-		return VersionInfo{}, fmt.Errorf("lifecycle: checkpoint %s is not a regular file", checkpoint)
+		return VersionInfo{}, fmt.Errorf("lifecycle: artifact %s is not a regular file", artifact)
 	}
+	data, err := os.ReadFile(artifact)
+	if err != nil {
+		return VersionInfo{}, fmt.Errorf("lifecycle: artifact: %w", err)
+	}
+	fc, err := forecast.Decode(data, artifact)
+	if err != nil {
+		return VersionInfo{}, fmt.Errorf("%w: %w", ErrBadArtifact, err)
+	}
+	return r.add(m, fc, data)
+}
+
+// AddForecaster stores fc as a new Candidate version, as Add does with an
+// artifact file.
+func (r *Registry) AddForecaster(m Manifest, fc *forecast.Forecaster) (VersionInfo, error) {
+	if !validName(m.Model) {
+		return VersionInfo{}, fmt.Errorf("lifecycle: model name %q: use letters, digits, '-', '_' and '.'", m.Model)
+	}
+	var buf bytes.Buffer
+	if err := fc.Encode(&buf); err != nil {
+		return VersionInfo{}, fmt.Errorf("lifecycle: encode forecaster: %w", err)
+	}
+	return r.add(m, fc, buf.Bytes())
+}
+
+// add stores data, the artifact of fc, as a new version.
+func (r *Registry) add(m Manifest, fc *forecast.Forecaster, data []byte) (VersionInfo, error) {
+	rec := fc.Recipe()
+	m.Recipe, m.Members = &rec, fc.Members()
 	var out VersionInfo
-	err = r.update(func(ix *index) (bool, error) {
+	err := r.update(func(ix *index) (bool, error) {
 		ms := ix.Models[m.Model]
 		if ms == nil {
 			ms = &modelState{Versions: map[string]*versionState{}}
@@ -226,10 +315,14 @@ func (r *Registry) Add(m Manifest, checkpoint string) (VersionInfo, error) {
 		if m.Parent == "" {
 			m.Parent = ms.Active
 		}
-		m.Checkpoint = "model" + ckptExt(checkpoint)
+		m.Checkpoint = artifactName
+		m.CheckpointSHA, m.CheckpointSize = bytesSHA256(data), int64(len(data))
 		// JSON has no NaN or Inf: such figures are stored as -1 (unknown).
 		m.Validation.finite()
 		m.Test.finite()
+		if err := m.validate(); err != nil {
+			return false, err
+		}
 
 		// Stage everything in tmp/, durable, then rename into place.
 		stage := filepath.Join(r.dir, "tmp", "add-"+randomSuffix())
@@ -237,12 +330,7 @@ func (r *Registry) Add(m Manifest, checkpoint string) (VersionInfo, error) {
 			return false, err
 		}
 		defer os.RemoveAll(stage) // no-op after the rename
-		sum, size, err := copyFileSync(filepath.Join(stage, m.Checkpoint), checkpoint)
-		if err != nil {
-			return false, err
-		}
-		m.CheckpointSHA, m.CheckpointSize = sum, size
-		if err := m.validate(); err != nil {
+		if err := writeFileSync(filepath.Join(stage, m.Checkpoint), data); err != nil {
 			return false, err
 		}
 		mb := marshalIndent(m)
@@ -277,14 +365,6 @@ func (r *Registry) Add(m Manifest, checkpoint string) (VersionInfo, error) {
 		return true, nil
 	})
 	return out, err
-}
-
-func ckptExt(path string) string {
-	ext := filepath.Ext(path)
-	if ext == "" || len(ext) > 16 || !validName("x"+ext) {
-		return ".ckpt"
-	}
-	return ext
 }
 
 func (r *Registry) info(m Manifest, vs *versionState) VersionInfo {
@@ -453,6 +533,65 @@ func (r *Registry) Active(model string) (VersionInfo, error) {
 		return VersionInfo{}, err
 	}
 	return info, nil
+}
+
+// Load opens a version's forecaster. The artifact is read once: the bytes
+// decoded are the bytes whose checksum was verified. A corrupt version
+// returns a *CorruptError; an intact file this build cannot read (another
+// kind of file, a newer artifact format) an error wrapping ErrBadArtifact.
+func (r *Registry) Load(model, version string) (*forecast.Forecaster, VersionInfo, error) {
+	ix, err := r.readIndex()
+	if err != nil {
+		return nil, VersionInfo{}, err
+	}
+	vs, err := lookup(ix, model, version)
+	if err != nil {
+		return nil, VersionInfo{}, err
+	}
+	return r.open(model, canonical(version), vs)
+}
+
+// LoadActive opens the model's Active version's forecaster, as Load does:
+// the way to pick what to serve. A corrupt Active version returns a
+// *CorruptError (keep serving what is loaded, or roll back).
+func (r *Registry) LoadActive(model string) (*forecast.Forecaster, VersionInfo, error) {
+	ix, err := r.readIndex()
+	if err != nil {
+		return nil, VersionInfo{}, err
+	}
+	ms := ix.Models[model]
+	if ms == nil {
+		return nil, VersionInfo{}, fmt.Errorf("%w: model %q", ErrNotFound, model)
+	}
+	if ms.Active == "" {
+		return nil, VersionInfo{}, fmt.Errorf("%w for model %q", ErrNoActive, model)
+	}
+	return r.open(model, ms.Active, ms.Versions[ms.Active])
+}
+
+// open reads, verifies and decodes a version's artifact.
+func (r *Registry) open(model, version string, vs *versionState) (*forecast.Forecaster, VersionInfo, error) {
+	info, err := r.load(model, version, vs, false)
+	if err != nil {
+		return nil, info, err
+	}
+	data, err := os.ReadFile(info.CheckpointPath)
+	problem := ""
+	switch {
+	case err != nil:
+		problem = "checkpoint unreadable: " + errText(err)
+	case bytesSHA256(data) != info.CheckpointSHA:
+		problem = "checkpoint checksum mismatch"
+	}
+	if problem != "" {
+		info.Problem = problem
+		return nil, info, &CorruptError{Model: model, Version: version, Path: info.CheckpointPath, Problem: problem}
+	}
+	fc, err := forecast.Decode(data, info.CheckpointPath)
+	if err != nil {
+		return nil, info, fmt.Errorf("%w: %s %s: %w", ErrBadArtifact, model, version, err)
+	}
+	return fc, info, nil
 }
 
 // ActiveVersion names the model's Active version ("" if none) from the

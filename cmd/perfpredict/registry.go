@@ -14,9 +14,11 @@ import (
 )
 
 // perfpredict registry: inspect and change a model registry directory
-// (lifecycle.Registry). Every change is atomic and serialised with other
-// writers by the registry's file lock, so it is safe next to a running
-// pipeline, which follows a promote or roll back at its next step.
+// (lifecycle.Registry) whose versions are forecaster artifacts. Every change
+// is atomic and serialised with other writers by the registry's file lock,
+// so it is safe next to a running pipeline, which follows a promote or roll
+// back at its next step. Only add creates a registry: every other action on
+// a directory without one fails, so a mistyped --dir is caught.
 
 func init() {
 	register(&command{name: "registry", summary: "list, show, add, promote, roll back, verify and GC model versions", run: runRegistry})
@@ -27,7 +29,9 @@ const registryUsage = `usage: perfpredict registry <action> --dir D [flags]
 actions:
   list      [--model M]                          versions, oldest first
   show      --model M --version V                one version's manifest, state and notes
-  add       --model M --checkpoint F [--version V] [--features a,b] [--parent V]
+  add       --model M --artifact F [--version V] [--features a,b] [--parent V]
+                                                 store a forecaster artifact (train --out);
+                                                 creates the registry if --dir is new or empty
   promote   --model M --version V [--reason R]   make V Active (checksum verified)
   rollback  --model M [--to V] [--reason R]      back to the previous Active (or V)
   deprecate --model M --version V [--reason R]
@@ -52,14 +56,14 @@ func runRegistry(ctx context.Context, env *cmdEnv, args []string) error {
 	version := fs.String("version", "", "version, e.g. v1.2.0")
 	jsonOut := fs.Bool("json", false, "print one JSON object")
 	reason := fs.String("reason", "", "reason recorded with the change")
-	var to, checkpoint, features, parent, maxAge *string
+	var to, artifact, features, parent, maxAge *string
 	var keepDep, keepCand *int
 	switch action {
 	case "list", "verify", "show", "promote", "deprecate":
 	case "rollback":
 		to = fs.String("to", "", "version to roll back to (default: the previous Active one)")
 	case "add":
-		checkpoint = fs.String("checkpoint", "", "checkpoint file to store (required)")
+		artifact = fs.String("artifact", "", "forecaster artifact to store, as `perfpredict train --out` writes (required)")
 		features = fs.String("features", "", "comma-separated feature schema")
 		parent = fs.String("parent", "", "parent version (default: the Active one)")
 	case "gc":
@@ -82,9 +86,14 @@ func runRegistry(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		return nil
 	}
-	reg, err := lifecycle.Open(*dir)
+	// Reading (and changing what exists) never creates a registry.
+	open := lifecycle.Open
+	if action == "add" {
+		open = lifecycle.Create
+	}
+	reg, err := open(*dir)
 	if err != nil {
-		return err
+		return registryErr(err)
 	}
 	out := env.stdout
 	switch action {
@@ -135,7 +144,7 @@ func runRegistry(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		return err // a corrupt version is shown, then reported (exit 1)
 	case "add":
-		if err := errors.Join(need("model", *model), need("checkpoint", *checkpoint)); err != nil {
+		if err := errors.Join(need("model", *model), need("artifact", *artifact)); err != nil {
 			return err
 		}
 		m := lifecycle.Manifest{Model: *model, Parent: *parent}
@@ -149,11 +158,12 @@ func runRegistry(ctx context.Context, env *cmdEnv, args []string) error {
 		if *features != "" {
 			m.Features = strings.Split(*features, ",")
 		}
-		info, err := reg.Add(m, *checkpoint)
+		info, err := reg.Add(m, *artifact)
 		if err != nil {
 			return registryErr(err)
 		}
-		return report(out, *jsonOut, map[string]any{"added": info}, "added %s %s (Candidate, sha256 %s)\n", info.Model, info.Version, info.CheckpointSHA[:12])
+		return report(out, *jsonOut, map[string]any{"added": info}, "added %s %s (Candidate, h = 1..%d, %d networks, sha256 %s)\n",
+			info.Model, info.Version, info.Recipe.Horizon, info.Members, info.CheckpointSHA[:12])
 	case "promote":
 		if err := errors.Join(need("model", *model), need("version", *version)); err != nil {
 			return err
@@ -190,7 +200,7 @@ func runRegistry(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		removed, err := reg.GC(lifecycle.GCPolicy{KeepDeprecated: *keepDep, KeepCandidates: *keepCand, CandidateMaxAge: age})
 		if err != nil {
-			return err
+			return registryErr(err)
 		}
 		if removed == nil {
 			removed = []string{}
@@ -200,10 +210,11 @@ func runRegistry(ctx context.Context, env *cmdEnv, args []string) error {
 	return nil
 }
 
-// registryErr makes unknown models and versions bad input (exit 2); the
-// rest (corruption, I/O) stay runtime failures (exit 1).
+// registryErr makes a directory without a registry, unknown models and
+// versions, and files that are not forecaster artifacts bad input (exit 2);
+// the rest (corruption, I/O) stay runtime failures (exit 1).
 func registryErr(err error) error {
-	if errors.Is(err, lifecycle.ErrNotFound) {
+	if errors.Is(err, lifecycle.ErrNoRegistry) || errors.Is(err, lifecycle.ErrNotFound) || errors.Is(err, lifecycle.ErrBadArtifact) {
 		return usageErr(err)
 	}
 	return err
@@ -273,7 +284,10 @@ func printVersion(w io.Writer, in lifecycle.VersionInfo) {
 	if len(in.Features) > 0 {
 		fmt.Fprintf(w, "  features:   %s\n", strings.Join(in.Features, ", "))
 	}
-	fmt.Fprintf(w, "  checkpoint: %s (%d bytes, sha256 %s)\n", in.CheckpointPath, in.CheckpointSize, in.CheckpointSHA)
+	if r := in.Recipe; r != nil {
+		fmt.Fprintf(w, "  forecaster: h = 1..%d, window %d, needs %d observations, %d networks\n", r.Horizon, r.Window, r.Needs(), in.Members)
+	}
+	fmt.Fprintf(w, "  artifact:   %s (%d bytes, sha256 %s)\n", in.CheckpointPath, in.CheckpointSize, in.CheckpointSHA)
 	if in.Reason != "" {
 		fmt.Fprintf(w, "  reason:     %s\n", in.Reason)
 	}
