@@ -12,17 +12,20 @@ type Backtest struct {
 	Horizon int
 	Origins []int       // rows of the data
 	Times   []time.Time // their times
-	// Probability of a breach within the horizon at each origin; Point
+	// Probability of a breach within the horizon at each origin (as
+	// PredictDegradation answers it now: recalibrated when Recalibrate was
+	// called for this horizon), RawProbability before the map; Point
 	// whether the median forecast itself crosses a threshold within the
 	// horizon (the threshold-on-forecast baseline); Event whether a breach
 	// happened.
-	Probability []float64
-	Point       []bool
-	Event       []bool
-	// Reliability of Probability against Event (10 bins) and its Brier
-	// score.
-	Reliability []ReliabilityBin
-	Brier       float64
+	Probability    []float64
+	RawProbability []float64
+	Point          []bool
+	Event          []bool
+	// Reliability of Probability against Event (10 bins) and the Brier
+	// scores of Probability and RawProbability.
+	Reliability     []ReliabilityBin
+	Brier, RawBrier float64
 	// Coverage of the 80% interval (p10 to p90) per step [h-1] and pooled
 	// over steps and metrics (0.8 when calibrated).
 	Coverage    []float64
@@ -86,6 +89,7 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 			b.Origins = append(b.Origins, t)
 			b.Times = append(b.Times, d.Times[t])
 			b.Probability = append(b.Probability, deg.Probability)
+			b.RawProbability = append(b.RawProbability, deg.RawProbability)
 			b.Event = append(b.Event, event)
 			b.Point = append(b.Point, point)
 		}
@@ -97,7 +101,31 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 		all += c
 	}
 	b.CoverageAll = float64(all) / (n * float64(horizon))
-	b.Brier = BrierScore(b.Probability, b.Event)
+	b.Brier, b.RawBrier = BrierScore(b.Probability, b.Event), BrierScore(b.RawProbability, b.Event)
 	b.Reliability = Reliability(b.Probability, b.Event, 10)
 	return b, nil
+}
+
+// Recalibrate fits the map from the raw probability of a breach within
+// horizon steps (0: DefaultHorizon) to the frequency of breaches that
+// followed, on the origins t of d with from <= t < to whose outcomes d
+// holds, and applies it to PredictDegradation's answers for that horizon
+// from now on (replacing any earlier map). Fit it on outcomes the answers
+// to be calibrated do not include: the most recent ones before a
+// forecast, say. Safe to call while other goroutines forecast.
+func (s *Service) Recalibrate(ctx context.Context, d *Data, from, to, horizon int) error {
+	if horizon == 0 {
+		horizon = DefaultHorizon
+	}
+	b, err := s.Backtest(ctx, d, from, to, horizon)
+	if err != nil {
+		return err
+	}
+	if need := mapMinHorizons * horizon; len(b.Origins) < need {
+		return fmt.Errorf("serve: %s: %d origins with outcomes in range; recalibrating for %d steps needs %d: %w",
+			d.Name, len(b.Origins), horizon, need, ErrBadInput)
+	}
+	m := FitProbabilityMap(b.RawProbability, b.Event, mapMinHorizons*horizon, float64(mapPriorHorizons*horizon))
+	s.pmap.Store(&fittedMap{m: m, horizon: horizon})
+	return nil
 }

@@ -65,3 +65,19 @@ func BrierScore(probs []float64, events []bool) float64 {
 	}
 	return sum / float64(len(probs))
 }
+
+// ECE is the expected calibration error of a reliability table: the
+// count-weighted mean gap between mean probability and observed frequency.
+func ECE(bins []ReliabilityBin) float64 {
+	sum, n := 0.0, 0
+	for _, b := range bins {
+		if b.N > 0 {
+			sum += float64(b.N) * math.Abs(b.MeanProb-b.Observed)
+			n += b.N
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}

@@ -17,9 +17,13 @@
 //	                    of being out of the SLO, the probability of a
 //	                    breach within the horizon, the first likely breach
 //	                    and recommendations with their evidence
+//	  -> ProbabilityMap the probability of a breach within the horizon
+//	                    recalibrated on recent outcomes (Recalibrate:
+//	                    isotonic, shrunk toward the raw value)
 //
 // What is served is what is scored: a model answer equals the forecaster's
 // Forecast of the same history (forecast.Evaluate scores exactly that), so
 // it depends only on the last Needs() rows of each column. Service.Backtest
-// scores the degradation probabilities and intervals against what happened.
+// scores the degradation probabilities and intervals against what
+// happened.
 package serve

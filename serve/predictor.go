@@ -571,7 +571,9 @@ func (p *Predictor) fallback(in *Input, dst *Prediction, reason Reason, cause er
 	if err := fb.Forecast(in.Series, in.History, in.Phase, vals); err != nil {
 		return fmt.Errorf("serve: %w, and the %s fallback failed: %w", cause, fb.Name(), err)
 	}
-	f := forecast.Forecast{Points: make([]forecast.Point, p.horizon), Last: math.NaN(), Unit: math.NaN()}
+	// Unit stays 0: the fallback has no network units (and no NaN that
+	// JSON could not encode).
+	f := forecast.Forecast{Points: make([]forecast.Point, p.horizon)}
 	if n := len(in.History); n > 0 {
 		f.Last = in.History[n-1]
 	}

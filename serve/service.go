@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -46,6 +47,13 @@ type Service struct {
 
 	start      time.Time // first row of the history: phase 0
 	historyLen int       // values the fallback forecasts from
+	pmap       atomic.Pointer[fittedMap]
+}
+
+// fittedMap is a probability map and the horizon it was fitted for.
+type fittedMap struct {
+	m       *ProbabilityMap
+	horizon int
 }
 
 // NewService fits what serving metrics like history needs besides the
@@ -249,8 +257,13 @@ type Degradation struct {
 	Step    time.Duration `json:"step_ns"`
 	Horizon int           `json:"horizon"`
 	Version string        `json:"version"`
-	// Probability that any metric breaches its SLO within the horizon.
-	Probability float64 `json:"degradation_probability"`
+	// Probability that any metric breaches its SLO within the horizon:
+	// RawProbability (from the per-step quantiles) recalibrated on
+	// Recalibrated held-out outcomes (Service.Recalibrate; 0: not
+	// recalibrated, Probability is RawProbability).
+	Probability    float64 `json:"degradation_probability"`
+	RawProbability float64 `json:"raw_probability"`
+	Recalibrated   int     `json:"recalibrated_on"`
 	// FirstBreach is the first step at which a breach has become more
 	// likely than not (0: none within the horizon); FirstBreachTime its time.
 	FirstBreach     int              `json:"first_breach_step"`
@@ -275,7 +288,9 @@ const DefaultHorizon = 30
 // errors of a forecast from one origin are), so the probability of a
 // breach by step h is the largest per-step probability up to h; metrics
 // are taken as independent. A fallback answer has no interval: its
-// probabilities are 0 or 1.
+// probabilities are 0 or 1. After Recalibrate for this horizon, the
+// probabilities of a breach within the horizon (and the first likely
+// breach) are mapped to the frequencies observed after such forecasts.
 func (s *Service) PredictDegradation(ctx context.Context, recent *Data, horizon int) (*Degradation, error) {
 	if horizon == 0 {
 		horizon = DefaultHorizon
@@ -324,8 +339,23 @@ func (s *Service) assess(ps []Prediction, origin time.Time, horizon int) *Degrad
 		}
 		out.Metrics = append(out.Metrics, mf)
 	}
+	// The map (when fitted for this horizon) recalibrates the
+	// probabilities of a breach within the horizon and by each step (it is
+	// monotone, so the curve stays non-decreasing); the per-step marginals
+	// stay the ones that match the intervals.
+	var pm *ProbabilityMap
+	if f := s.pmap.Load(); f != nil && f.horizon == horizon {
+		pm, out.Recalibrated = f.m, f.m.N
+	}
+	for m := range out.Metrics {
+		out.Metrics[m].Probability = pm.Apply(out.Metrics[m].Probability)
+	}
 	for h := range cumAny {
 		cumAny[h] = 1 - cumAny[h]
+		if h == horizon-1 {
+			out.RawProbability = cumAny[h]
+		}
+		cumAny[h] = pm.Apply(cumAny[h])
 		if out.FirstBreach == 0 && cumAny[h] >= 0.5 {
 			out.FirstBreach = h + 1
 		}

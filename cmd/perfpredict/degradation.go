@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -63,6 +64,7 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	quantile := fs.Float64("quantile", 0.99, "default SLO: this quantile of each metric's training rows as its upper bound")
 	var slos sloList
 	fs.Var(&slos, "slo", "SLO bound `METRIC>VALUE` or METRIC<VALUE overriding the default (repeatable)")
+	recent := fs.Bool("recalibrate", true, "recalibrate the probability of a breach within the horizon on the file's most recent outcomes (as many origins as 15% of its rows): the frequency of breaches that followed such forecasts")
 	asJSON := fs.Bool("json", false, "print one JSON object (degradation_probability, predicted_metrics, recommendations, ...)")
 	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -97,6 +99,16 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer svc.Close()
+	if *recent {
+		// The latest origins whose outcomes the file holds.
+		to := d.Len() - *horizon
+		from := to - max(d.Len()*15/100, 2**horizon)
+		if err := svc.Recalibrate(ctx, d, from, to, *horizon); errors.Is(err, serve.ErrBadInput) {
+			fmt.Fprintf(env.stderr, "degradation: not recalibrated: %v\n", err)
+		} else if err != nil {
+			return err
+		}
+	}
 	deg, err := svc.PredictDegradation(ctx, d, *horizon)
 	if err != nil {
 		return dataErr(err)
@@ -106,6 +118,11 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "Degradation probability: %.2f%% within %d steps (%s) from %s (forecaster %s)\n",
 		100*deg.Probability, deg.Horizon, time.Duration(deg.Horizon)*deg.Step, deg.Origin.Format(time.RFC3339), deg.Version)
+	if deg.Recalibrated > 0 {
+		fmt.Fprintf(env.stdout, "  (%.2f%% from the per-step quantiles, recalibrated on %d recent outcomes)\n", 100*deg.RawProbability, deg.Recalibrated)
+	} else {
+		fmt.Fprintln(env.stdout, "  (from the per-step quantiles, not recalibrated)")
+	}
 	if deg.FirstBreachTime != nil {
 		fmt.Fprintf(env.stdout, "First likely breach: step %d at %s\n", deg.FirstBreach, deg.FirstBreachTime.Format(time.RFC3339))
 	} else {

@@ -32,6 +32,18 @@ func TestServeCommands(t *testing.T) {
 		deg.Metrics[0].Threshold.Above == nil || deg.Metrics[1].Metric != "mem" || deg.Metrics[0].Source != serve.SourceModel {
 		t.Fatalf("degradation: %s", out)
 	}
+	// By default the probability is recalibrated on the file's latest 90
+	// origins with outcomes (15% of 600 rows); --recalibrate=false leaves
+	// it raw.
+	if deg.Recalibrated != 90 || deg.RawProbability < 0 || deg.RawProbability > 1 {
+		t.Errorf("recalibrated on %d outcomes, raw %v", deg.Recalibrated, deg.RawProbability)
+	}
+	code, out, errs = runCmd("degradation", "--model", model, "--data", data, "--json", "--recalibrate=false")
+	var raw serve.Degradation
+	if code != 0 || json.Unmarshal([]byte(out), &raw) != nil || raw.Recalibrated != 0 || raw.Probability != raw.RawProbability ||
+		raw.RawProbability != deg.RawProbability {
+		t.Errorf("--recalibrate=false: exit %d (%s), %+v", code, errs, raw)
+	}
 	code, out, errs = runCmd("predict", "--model", model, "--data", data, "--json")
 	var pred predictJSON
 	if code != 0 || json.Unmarshal([]byte(out), &pred) != nil {
