@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/forecast"
 )
@@ -74,7 +75,8 @@ type Config struct {
 	// promotions, rejections, swaps). It must not block.
 	OnEvent func(Event)
 	// OnCollect receives each new sample after it enters the history (to
-	// score forecasts and feed drift monitors).
+	// score forecasts and feed drift monitors). A sample whose target is
+	// missing or not finite never enters it (a bad_sample event).
 	OnCollect func(Sample)
 	// OnSwap is called after a new version starts serving.
 	OnSwap func(*Served)
@@ -83,7 +85,7 @@ type Config struct {
 // Event is something the pipeline did or suffered.
 type Event struct {
 	Time    time.Time
-	Kind    string // collect_error, source_stalled, source_recovered, retrain, promoted, rejected, train_error, swap, swap_error, skipped
+	Kind    string // collect_error, source_stalled, source_recovered, bad_sample, retrain, promoted, rejected, train_error, swap, swap_error, rolled_back, skipped, gc_error, ab_started, ab_promoted, ab_rejected, ab_error, optimize_requested
 	Version string
 	Text    string
 	Err     error
@@ -258,7 +260,14 @@ func (p *Pipeline) Sync(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if cur != nil && cur.Version.Version == info.Version && cur.Version.CheckpointSHA == info.CheckpointSHA {
+		fc.Close()
 		return false, nil
+	}
+	// Serve where the recipe trains (an artifact opens on the CPU).
+	if dev := p.cfg.Train.Device; dev != "" && dev != perfpredict.DeviceCPU {
+		if err := fc.UseDevice(dev, p.cfg.Train.Logf); err != nil {
+			return false, fmt.Errorf("lifecycle: %s %s: %w", info.Model, info.Version, err)
+		}
 	}
 	s := &Served{Version: info, Forecaster: fc, Since: p.cfg.Clock.Now()}
 	p.Serving.Swap(s)
@@ -435,6 +444,12 @@ func (p *Pipeline) collect(ctx context.Context, now time.Time) {
 		p.emit(Event{Time: now, Kind: "source_recovered"})
 	}
 	for _, s := range res.s {
+		// A sample without a finite target would poison every retrain
+		// while it stays in the history: report it and keep it out.
+		if _, err := column([]Sample{s}, p.cfg.Target); err != nil {
+			p.emit(Event{Time: now, Kind: "bad_sample", Err: err})
+			continue
+		}
 		ab, id := p.shadowPredict(ctx, s)
 		if p.History.Append(s) != 1 {
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -560,5 +561,40 @@ func TestStartWithCorruptActive(t *testing.T) {
 	in, _ := reg.List("m")
 	if in[1].Status != Deprecated || !strings.Contains(in[1].Reason, "rolled back") {
 		t.Fatalf("corrupt version %s %q", in[1].Status, in[1].Reason)
+	}
+}
+
+// TestBadSamplesKeptOut: samples whose target is not finite or missing are
+// reported and never enter the history, so retraining still succeeds.
+func TestBadSamplesKeptOut(t *testing.T) {
+	src := SourceFunc(func(_ context.Context, now time.Time) ([]Sample, error) {
+		i := step(now)
+		switch {
+		case i%50 == 7:
+			return []Sample{{Time: now, Values: []float64{math.NaN()}}}, nil
+		case i%50 == 9:
+			return []Sample{{Time: now}}, nil
+		}
+		return []Sample{{Time: now, Values: []float64{smooth(i)}}}, nil
+	})
+	p, clock, reg, log := newTestPipeline(t, src, nil)
+	runSteps(p, clock, 288+1)
+	bad := 0
+	for _, k := range log.kinds() {
+		if k == "bad_sample" {
+			bad++
+		}
+	}
+	if bad != 12 || p.History.Len() != 289-12 {
+		t.Fatalf("%d bad samples reported, %d kept", bad, p.History.Len())
+	}
+	if e := log.last("bad_sample"); !strings.Contains(e.Err.Error(), "no column 0") {
+		t.Errorf("last bad sample: %v", e.Err)
+	}
+	if e := log.last("promoted"); e.Version != "v1.0.0" {
+		t.Fatalf("no promotion: %v; errors %v", log.kinds(), log.errors())
+	}
+	if _, err := reg.Verify("m"); err != nil {
+		t.Fatal(err)
 	}
 }

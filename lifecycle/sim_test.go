@@ -53,7 +53,7 @@ func fastTempDir(t *testing.T) string {
 }
 
 // driftFeatures are the monitored inputs: the first difference and the
-// standard deviation of the last hour's differences (the seed's rolling
+// standard deviation of the last hour's differences (the design's rolling
 // statistics). The raw level is left out on purpose: a day's window of an
 // autocorrelated level never matches a two-week reference, drift or not.
 // driftWindow is a day of 5-minute samples.

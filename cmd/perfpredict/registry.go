@@ -245,7 +245,7 @@ func versionAccuracy(in lifecycle.VersionInfo) string {
 	return fmt.Sprintf("%.1f%%", 100*m.Accuracy5)
 }
 
-// printVersions prints the seed's "Model Versioning" table.
+// printVersions prints the design's "Model Versioning" table.
 func printVersions(w io.Writer, infos []lifecycle.VersionInfo) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tVERSION\tDATE\tACCURACY\tSTATUS\tNOTE")
