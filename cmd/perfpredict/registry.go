@@ -214,7 +214,10 @@ func runRegistry(ctx context.Context, env *cmdEnv, args []string) error {
 // versions, and files that are not forecaster artifacts bad input (exit 2);
 // the rest (corruption, I/O) stay runtime failures (exit 1).
 func registryErr(err error) error {
-	if errors.Is(err, lifecycle.ErrNoRegistry) || errors.Is(err, lifecycle.ErrNotFound) || errors.Is(err, lifecycle.ErrBadArtifact) {
+	if errors.Is(err, lifecycle.ErrNoRegistry) {
+		return usageErr(fmt.Errorf("%w; check --dir (only `registry add` creates a registry)", err))
+	}
+	if errors.Is(err, lifecycle.ErrNotFound) || errors.Is(err, lifecycle.ErrBadArtifact) {
 		return usageErr(err)
 	}
 	return err

@@ -142,7 +142,8 @@ func TestRegistryMissingDir(t *testing.T) {
 	} {
 		all := append([]string{"registry", args[0], "--dir", typo}, args[1:]...)
 		code, out, errs := runCmd(all...)
-		if code != 2 || out != "" || !strings.Contains(errs, "no model registry in "+typo) || strings.Count(errs, "\n") != 1 {
+		if code != 2 || out != "" || !strings.Contains(errs, "no model registry in "+typo) || !strings.Contains(errs, "only `registry add` creates") ||
+			strings.Count(errs, "\n") != 1 {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
 		}
 		if _, err := os.Stat(typo); !os.IsNotExist(err) {
