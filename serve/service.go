@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -306,7 +307,7 @@ func (s *Service) PredictDegradation(ctx context.Context, recent *Data, horizon 
 	cols, _ := metricColumns(recent, s.Metrics)
 	hints := make([]string, len(cols))
 	for m, c := range cols {
-		hints[m] = recent.Metrics[c] + " " + recent.Name
+		hints[m] = recent.Metrics[c] + " " + filepath.Base(recent.Name) // not the directories' words
 	}
 	out.Recommendations = recommend(out, s.Cadence, hints)
 	if out.Recommendations == nil {
