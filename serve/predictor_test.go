@@ -333,3 +333,71 @@ func TestPredictCancelledAndClosed(t *testing.T) {
 		t.Errorf("closed predictor without fallback: %v", err)
 	}
 }
+
+// TestFaultsUnderLoad: many callers against a model that panics, returns
+// NaN, fails or stalls at random: every call is answered (by the model or
+// the fallback, Source says which) within its deadline, never after a
+// stall.
+func TestFaultsUnderLoad(t *testing.T) {
+	var batches atomic.Int64
+	chaos := stub(func(hs [][]float64) ([]forecast.Forecast, error) {
+		switch batches.Add(1) % 10 {
+		case 1:
+			panic("chaos")
+		case 2:
+			out, _ := flat(hs)
+			out[0].Points[0].P90 = math.NaN()
+			return out, nil
+		case 3:
+			return nil, errors.New("device lost")
+		case 4:
+			time.Sleep(300 * time.Millisecond)
+		}
+		return flat(hs)
+	})
+	const timeout = 20 * time.Millisecond
+	p, err := newPredictor(chaos, Options{Fallback: Persistence{}, Timeout: timeout, Workers: 4, MaxBatch: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var wg sync.WaitGroup
+	var answered, model, slow atomic.Int64
+	var worst atomic.Int64
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 40 {
+				t0 := time.Now()
+				got, err := p.Predict(context.Background(), Input{History: hist})
+				el := time.Since(t0)
+				if err != nil || got.Points[0].Value != 40 || got.Source == 0 {
+					t.Errorf("unanswered: %v %+v", err, got)
+					return
+				}
+				answered.Add(1)
+				if got.Source == SourceModel {
+					model.Add(1)
+				}
+				if el > 250*time.Millisecond {
+					slow.Add(1)
+				}
+				for {
+					w := worst.Load()
+					if int64(el) <= w || worst.CompareAndSwap(w, int64(el)) {
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d calls answered, %d by the model, slowest %v (deadline %v)", answered.Load(), model.Load(), time.Duration(worst.Load()), timeout)
+	if answered.Load() != 32*40 || model.Load() == 0 || model.Load() == answered.Load() {
+		t.Errorf("%d answered, %d by the model", answered.Load(), model.Load())
+	}
+	if slow.Load() > 0 {
+		t.Errorf("%d calls waited past 250ms for a model that stalls 300ms (deadline %v)", slow.Load(), timeout)
+	}
+}
