@@ -100,7 +100,7 @@ type TimeRange struct {
 	To   time.Time `json:"to"`
 }
 
-// Manifest describes one version. It is written once, with the checkpoint,
+// Manifest describes one version. It is written once, with the artifact,
 // and never changed: lifecycle state (status, notes) lives in the index.
 type Manifest struct {
 	Model   string    `json:"model"`
@@ -110,8 +110,9 @@ type Manifest struct {
 	// for the first).
 	Parent string    `json:"parent,omitempty"`
 	Data   TimeRange `json:"data"`
-	// Validation is measured by the trainer on its validation split; Test by
-	// the pipeline on held-out recent data the trainer never saw.
+	// Validation is measured on the validation split of the training data
+	// (what forecast.Train stopped early and calibrated on); Test on the
+	// held-out recent data that training never saw.
 	Validation Metrics `json:"validation"`
 	Test       Metrics `json:"test"`
 	// Features names the metrics the version forecasts (the pipeline's
