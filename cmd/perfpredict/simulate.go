@@ -29,7 +29,7 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	maxStep := fs.Int("max-step", 1, "grid steps a tuner may move a setting per interval")
 	split := fs.Float64("split", 0.5, "share of the trace whose telemetry trains the forecaster; the runs are reported on the rest")
 	lookahead := fs.Int("lookahead", sim.DefaultLookahead, "forecast steps the tuners plan over (the peak over them)")
-	planOn := fs.String("plan", "p90", "forecast quantile the tuners plan on: p50 or p90")
+	planOn := fs.String("plan", "p50", "forecast quantile the tuners plan on: p50 or p90")
 	epochs := fs.Int("forecast-epochs", sim.SimForecastOptions().Epochs, "most training epochs of the forecaster")
 	telemetry := fs.String("telemetry", "", "write the static run's telemetry (timestamp + one column per metric) as CSV to this file")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -75,7 +75,7 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	cfg := sim.Config{Seed: *seed, MedianRPS: *median, SliceSeconds: *slice}
 	start := time.Now()
 	res, err := sim.RunThree(ctx, rps, cfg, sim.DefaultTargets(), integration.Options{MaxStep: *maxStep},
-		sim.ForecastSetup{Split: *split, Options: opts, Lookahead: *lookahead, Median: *planOn == "p50"})
+		sim.ForecastSetup{Split: *split, Options: opts, Lookahead: *lookahead, Upper: *planOn == "p90"})
 	if err != nil {
 		if errors.Is(err, forecast.ErrBadInput) {
 			return usageErr(err)

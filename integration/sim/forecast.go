@@ -15,8 +15,8 @@ import (
 // Forecasting gives the tuners forecasts of their telemetry to plan on:
 // before each decision, the load and each component's latency are forecast
 // from the telemetry so far, and each tuner receives an
-// integration.Expectation (the peak over Lookahead steps of the p90, or of
-// the p50 with Median): HDE the arrival rate and its transfer latency, ACP
+// integration.Expectation (the peak over Lookahead steps of the p50, or of
+// the p90 with Upper): HDE the arrival rate and its transfer latency, ACP
 // the arrival rate and its commit latency, PBA the offered Mbps and its
 // network delay.
 type Forecasting struct {
@@ -24,8 +24,8 @@ type Forecasting struct {
 	// Lookahead is the number of steps an expectation covers (at most the
 	// forecaster's horizon); 0 means DefaultLookahead.
 	Lookahead int
-	// Median plans on the p50 instead of the p90.
-	Median bool
+	// Upper plans on the p90 instead of the p50.
+	Upper bool
 	// From is the first interval (IntervalStats.Index) forecasts are made
 	// after; before it the tuners plan reactively.
 	From int
@@ -34,10 +34,12 @@ type Forecasting struct {
 	forecasts int
 }
 
-// DefaultLookahead is the steps an expectation covers by default: settings
-// move one grid step per interval (Options.MaxStep), so a rise three steps
-// away is about the latest one they can still meet.
-const DefaultLookahead = 3
+// DefaultLookahead is the steps an expectation covers by default: the
+// tuners decide again after every interval, so the settings chosen now run
+// for the next one only. A longer lookahead starts moving earlier, for
+// rises further away than the step limit (Options.MaxStep) can otherwise
+// reach in time, at the cost of running settings meant for a later load.
+const DefaultLookahead = 1
 
 // forecastSeries are the telemetry columns forecast for the tuners.
 var forecastSeries = []string{"arrival_rps", "transfer_ms", "consensus_ms", "offered_mbps", "network_ms"}
@@ -80,9 +82,9 @@ func (f *Forecasting) expectations(ctx context.Context, st IntervalStats) (hde, 
 	for i, fc := range fcs {
 		v := make([]float64, len(fc.Points))
 		for k, p := range fc.Points {
-			v[k] = p.P90
-			if f.Median {
-				v[k] = p.P50
+			v[k] = p.P50
+			if f.Upper {
+				v[k] = p.P90
 			}
 		}
 		peak[i] = integration.Peak(v, look)
@@ -100,9 +102,9 @@ type ForecastSetup struct {
 	Split float64
 	// Options train the forecaster (see SimForecastOptions).
 	Options forecast.Options
-	// Lookahead and Median as in Forecasting.
+	// Lookahead and Upper as in Forecasting.
 	Lookahead int
-	Median    bool
+	Upper     bool
 }
 
 // SimForecastOptions is the small recipe `perfpredict simulate` trains in a
@@ -213,7 +215,7 @@ func RunThree(ctx context.Context, rps []float64, cfg Config, targets Targets, o
 		if name == "reactive" {
 			out.ReactiveTuners = tu
 		} else {
-			tu.Forecasting = &Forecasting{Forecaster: out.Forecaster, Lookahead: setup.Lookahead, Median: setup.Median, From: from - 1}
+			tu.Forecasting = &Forecasting{Forecaster: out.Forecaster, Lookahead: setup.Lookahead, Upper: setup.Upper, From: from - 1}
 			m, out.ForecastTuners = &out.Forecast, tu
 		}
 		if *m, _, err = run(name, tu, c); err != nil {

@@ -36,7 +36,7 @@ func TestRunThree(t *testing.T) {
 	ctx := context.Background()
 	rps := testTrace(t, 160)
 	cfg := Config{Seed: 2, SliceSeconds: 0.1}
-	setup := ForecastSetup{Split: 0.5, Options: tinyOptions(), Lookahead: 2}
+	setup := ForecastSetup{Split: 0.5, Options: tinyOptions(), Lookahead: 2, Upper: true}
 	r, err := RunThree(ctx, rps, cfg, DefaultTargets(), integration.Options{}, setup)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestRunThree(t *testing.T) {
 }
 
 // What the tuners receive is the forecaster's forecast of their telemetry:
-// the peak of its p90 (or p50) over the lookahead.
+// the peak of its p50 (or p90) over the lookahead.
 func TestForecastingExpectations(t *testing.T) {
 	ctx := context.Background()
 	rps := testTrace(t, 120)
@@ -159,8 +159,8 @@ func TestForecastingExpectations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, median := range []bool{false, true} {
-		f := &Forecasting{Forecaster: fc, Lookahead: 3, Median: median, From: 50}
+	for _, upper := range []bool{false, true} {
+		f := &Forecasting{Forecaster: fc, Lookahead: 3, Upper: upper, From: 50}
 		for _, st := range stats[:40] {
 			f.record(st)
 		}
@@ -186,9 +186,9 @@ func TestForecastingExpectations(t *testing.T) {
 		for i, got := range fcs {
 			v := make([]float64, 3)
 			for k := range v {
-				v[k] = got.Points[k].P90
-				if median {
-					v[k] = got.Points[k].P50
+				v[k] = got.Points[k].P50
+				if upper {
+					v[k] = got.Points[k].P90
 				}
 			}
 			want[i] = integration.Peak(v, 3)
@@ -196,7 +196,7 @@ func TestForecastingExpectations(t *testing.T) {
 		if hde != (integration.Expectation{Load: want[0], LatencyMs: want[1]}) ||
 			acp != (integration.Expectation{Load: want[0], LatencyMs: want[2]}) ||
 			pba != (integration.Expectation{Load: want[3], LatencyMs: want[4]}) {
-			t.Fatalf("median %v: got HDE %+v ACP %+v PBA %+v; want the peaks %v", median, hde, acp, pba, want)
+			t.Fatalf("upper %v: got HDE %+v ACP %+v PBA %+v; want the peaks %v", median, hde, acp, pba, want)
 		}
 		if f.Forecasts() != 1 {
 			t.Fatalf("Forecasts() = %d, want 1", f.Forecasts())
