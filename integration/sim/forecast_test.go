@@ -196,7 +196,7 @@ func TestForecastingExpectations(t *testing.T) {
 		if hde != (integration.Expectation{Load: want[0], LatencyMs: want[1]}) ||
 			acp != (integration.Expectation{Load: want[0], LatencyMs: want[2]}) ||
 			pba != (integration.Expectation{Load: want[3], LatencyMs: want[4]}) {
-			t.Fatalf("upper %v: got HDE %+v ACP %+v PBA %+v; want the peaks %v", median, hde, acp, pba, want)
+			t.Fatalf("upper %v: got HDE %+v ACP %+v PBA %+v; want the peaks %v", upper, hde, acp, pba, want)
 		}
 		if f.Forecasts() != 1 {
 			t.Fatalf("Forecasts() = %d, want 1", f.Forecasts())
