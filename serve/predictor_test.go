@@ -312,7 +312,8 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestPredictCancelledAndClosed(t *testing.T) {
-	slow := stub(func(hs [][]float64) ([]forecast.Forecast, error) { time.Sleep(300 * time.Millisecond); return flat(hs) })
+	gate := make(chan struct{}) // the model answers once the gate opens
+	slow := stub(func(hs [][]float64) ([]forecast.Forecast, error) { <-gate; return flat(hs) })
 	p, err := newPredictor(slow, Options{Fallback: Persistence{}})
 	if err != nil {
 		t.Fatal(err)
@@ -322,6 +323,7 @@ func TestPredictCancelledAndClosed(t *testing.T) {
 	if _, err := p.Predict(ctx, Input{History: hist}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled call: %v, want context.Canceled (no answer wanted)", err)
 	}
+	close(gate)
 	p.Close()
 	got, err := p.Predict(context.Background(), Input{History: hist})
 	if err != nil || got.Source != SourceFallback || got.Reason != ReasonNoModel {
@@ -351,7 +353,7 @@ func TestFaultsUnderLoad(t *testing.T) {
 		case 3:
 			return nil, errors.New("device lost")
 		case 4:
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(600 * time.Millisecond)
 		}
 		return flat(hs)
 	})
@@ -380,7 +382,7 @@ func TestFaultsUnderLoad(t *testing.T) {
 				if got.Source == SourceModel {
 					model.Add(1)
 				}
-				if el > 250*time.Millisecond {
+				if el > 400*time.Millisecond { // far past the deadline, short of the stall
 					slow.Add(1)
 				}
 				for {
@@ -398,6 +400,6 @@ func TestFaultsUnderLoad(t *testing.T) {
 		t.Errorf("%d answered, %d by the model", answered.Load(), model.Load())
 	}
 	if slow.Load() > 0 {
-		t.Errorf("%d calls waited past 250ms for a model that stalls 300ms (deadline %v)", slow.Load(), timeout)
+		t.Errorf("%d calls waited past 400ms for a model that stalls 600ms (deadline %v)", slow.Load(), timeout)
 	}
 }
