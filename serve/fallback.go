@@ -14,8 +14,9 @@ import (
 type Fallback interface {
 	// Name is the method's key ("holt_winters", "persistence").
 	Name() string
-	// Forecast writes the forecasts of metric m (its index in the Spec's
-	// Metrics) for the len(dst) steps after the last value of history
+	// Forecast writes the forecasts of series m (Input.Series: the
+	// metric's index in a Service) for the len(dst) steps after the last
+	// value of history
 	// (original units, oldest first). phase is the position of that last
 	// value in the fitted season (its row index in the fitting history's
 	// numbering; seasonal methods read it modulo their period).

@@ -149,7 +149,8 @@ type Options struct {
 	// them as one batch. Without it calls that are already queued are
 	// batched, each worker taking its even share of them.
 	BatchDelay time.Duration
-	// MaxBatch bounds a batch (default 64).
+	// MaxBatch bounds the histories of one call that run in one forward
+	// pass, and the calls a worker batches (default 64).
 	MaxBatch int
 	// Workers is the number of goroutines running the model (default
 	// GOMAXPROCS).
@@ -179,7 +180,8 @@ type model interface {
 // the calls waiting in the queue (up to MaxBatch) as one ForecastBatch, so
 // concurrent callers are batched without any delay while a backlog is
 // spread over all workers, and, with BatchDelay, also across a short wait.
-// A prediction equals the forecaster's Forecast of the same history.
+// A prediction is the forecaster's Forecast of the same history (to float
+// rounding, see PredictBatch).
 type Predictor struct {
 	fc      *forecast.Forecaster // nil for a stand-in model
 	model   model
