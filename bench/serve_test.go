@@ -13,8 +13,8 @@ import (
 	"github.com/novacron/perfpredict/serve"
 )
 
-// BenchmarkPredictor serves the seed-sized model (F=30, T=60, 3 x BiLSTM
-// 128, attention, head 128/64/32) through serve.Predictor: "single" is one
+// BenchmarkPredictor serves the default forecaster (forecast.DefaultOptions:
+// its ensemble, window and horizon) through serve.Predictor: "single" is one
 // caller at a time, "concurrent" 64 goroutines sharing b.N calls (the
 // workers batch whatever is queued), "concurrent-200us" the same with the
 // micro-batcher's 200us wait, "concurrent-open1500" 64 goroutines offering
@@ -30,21 +30,23 @@ import (
 // from its scheduled start. "concurrent" is a closed loop: each of the 64
 // callers waits for its answer before calling again, so by Little's law the
 // mean latency is 64 / throughput, and a p99 of 10 ms would need more than
-// 6,400 predictions/s, beyond what two cores can compute for the seed-sized
-// model (about 0.6 core-ms per window at any batch size past two). Its
-// latency shows the queue the callers build, not the service time.
+// 6,400 predictions/s. Its latency shows the queue the callers build, not
+// the service time.
 func BenchmarkPredictor(b *testing.B) {
-	m := seedModel(b)
-	x := modelInput(1, modelSteps*modelFeatures)
-	// Grow the model's pooled workspaces (one per core) to the largest
+	fc := defaultForecaster(b)
+	history := benchSeries[0].Values
+	// Grow the networks' pooled workspaces (one per core) to the largest
 	// batch a worker takes, so no run pays for growing them.
-	warm := modelInput(2, 64*modelSteps*modelFeatures)
+	warm := make([][]float64, 64)
+	for i := range warm {
+		warm[i] = history
+	}
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, _, err := m.Predict(warm, 64, modelSteps); err != nil {
+			if _, err := fc.ForecastBatch(context.Background(), warm); err != nil {
 				b.Error(err)
 			}
 		}()
@@ -55,12 +57,12 @@ func BenchmarkPredictor(b *testing.B) {
 	// exponential gaps: Poisson arrivals, bursts included), and a call's
 	// latency counts from its scheduled start (so a backlog is not hidden).
 	run := func(b *testing.B, goroutines int, rate float64, poisson bool, opt serve.Options) {
-		p, err := serve.New(m, opt)
+		p, err := serve.New(fc, opt)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer p.Close()
-		w := serve.Window{X: x}
+		in := serve.Input{History: history}
 		ctx := context.Background()
 		// at is call i's start from the first call's when open-loop: call i
 		// goes to caller i mod goroutines (each caller's calls are
@@ -98,14 +100,13 @@ func BenchmarkPredictor(b *testing.B) {
 							time.Sleep(time.Until(t0))
 						}
 						t1 := time.Now()
-						got, err := p.Predict(ctx, w)
+						got, err := p.Predict(ctx, in)
 						t2 := time.Now()
 						lat[i], svc[i] = t2.Sub(t0), t2.Sub(t1)
 						if err != nil || got.Source != serve.SourceModel {
 							b.Error(err, got.Source)
 							return
 						}
-						got.Release()
 					}
 				}()
 			}
@@ -136,7 +137,6 @@ func BenchmarkPredictor(b *testing.B) {
 		b.ReportMetric(cpu/float64(b.N)*1e3, "CPU-ms/op")
 	}
 	b.Run("single", func(b *testing.B) { run(b, 1, 0, false, serve.Options{}) })
-	b.Run("single-parallel", func(b *testing.B) { run(b, 1, 0, false, serve.Options{Parallel: true}) })
 	// Closed loop: 64 callers each waiting for its answer before the next
 	// call; by Little's law their mean latency is 64 / throughput.
 	b.Run("concurrent", func(b *testing.B) { run(b, 64, 0, false, serve.Options{}) })
@@ -148,9 +148,9 @@ func BenchmarkPredictor(b *testing.B) {
 	// a Poisson process (the bursts of independent clients).
 	b.Run("concurrent-open1500", func(b *testing.B) { run(b, 64, 1500, false, serve.Options{}) })
 	b.Run("concurrent-poisson1500", func(b *testing.B) { run(b, 64, 1500, true, serve.Options{}) })
-	// One worker running each batch on both cores (larger batches).
-	b.Run("concurrent-1worker-parallel", func(b *testing.B) {
-		run(b, 64, 0, false, serve.Options{Workers: 1, Parallel: true, MaxBatch: 128})
+	// One worker taking larger batches.
+	b.Run("concurrent-1worker", func(b *testing.B) {
+		run(b, 64, 0, false, serve.Options{Workers: 1, MaxBatch: 128})
 	})
 }
 
