@@ -98,9 +98,13 @@ func runSimulate(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	w := env.stdout
 	fmt.Fprintf(w, "Trace %s: %d intervals x %g s, median %g req/s, seed %d\n", tracePath, len(rps), *slice, *median, *seed)
-	fmt.Fprintf(w, "Reported on intervals %d-%d; the forecaster (%d parameters' worth of BiLSTM, horizon %d) was trained on the static run's telemetry before them.\n",
+	fmt.Fprintf(w, "Reported on intervals %d-%d; the forecaster (a BiLSTM of %d parameters, horizon %d) was trained on the static run's telemetry before them.\n",
 		res.Split+1, res.Intervals, res.Forecaster.Network(0).NumParams(), res.Forecaster.Horizon())
-	fmt.Fprintf(w, "The forecast tuners plan on the %s peak over %d steps.\n\n", *planOn, *lookahead)
+	if *lookahead == 1 {
+		fmt.Fprintf(w, "The forecast tuners plan on the %s forecast of the next interval.\n\n", *planOn)
+	} else {
+		fmt.Fprintf(w, "The forecast tuners plan on the highest %s forecast of the next %d intervals.\n\n", *planOn, *lookahead)
+	}
 	fmt.Fprintf(w, "%-22s %12s %12s %12s\n", "Metric", "Static", "Reactive", "Forecast")
 	fmt.Fprintln(w, "--------------------------------------------------------------")
 	row := func(name, format string, scale float64, get func(sim.Metrics) float64) {
