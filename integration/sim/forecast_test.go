@@ -212,6 +212,19 @@ func TestRunThreeBadInput(t *testing.T) {
 			t.Errorf("split %v: %v", split, err)
 		}
 	}
+	// Forecasting without a forecaster is an error, not a panic.
+	c, err := NewCluster(Config{SliceSeconds: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu, err := NewTuners(c, DefaultTargets(), integration.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tu.Forecasting = &Forecasting{}
+	if _, _, err := c.Run(ctx, rps, tu); err == nil || !strings.Contains(err.Error(), "no forecaster") {
+		t.Errorf("forecasting without a forecaster: %v", err)
+	}
 	// Too little history before the split for the recipe: the forecaster's
 	// error, naming the series.
 	o := tinyOptions()

@@ -76,6 +76,9 @@ func (t *Tuners) AfterInterval(ctx context.Context, _ *Cluster, st IntervalStats
 		ok            bool
 	}
 	if f := t.Forecasting; f != nil && st.Requests > 0 {
+		if f.Forecaster == nil {
+			return errors.New("forecasting: no forecaster")
+		}
 		f.record(st)
 		var err error
 		if expect.hde, expect.acp, expect.pba, expect.ok, err = f.expectations(ctx, st); err != nil {
