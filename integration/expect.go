@@ -64,12 +64,15 @@ func (t *gridTuner) expect(cond, latency float64) {
 // latencyFactor is how much worse than the learned response the forecaster
 // expects the latency to be: the forecast over the current setting's
 // prediction at the planned condition (over its latest measurement when it
-// was not measured near that condition), at least 1. A forecast latency
-// rise that the load forecast does not explain is a change of conditions
-// (congestion, a slow replica) that every setting would suffer, so each
-// setting's predicted latency is scaled by it and only settings with that
-// much margin stay within the target. A forecast below the learned response
-// changes nothing: planning stays as cautious as the measurements.
+// was not measured near that condition) plus one standard deviation of a
+// single interval's latency, at least 1. A forecast latency rise that the
+// load forecast does not explain is a change of conditions (congestion, a
+// slow replica) that every setting would suffer, so each setting's
+// predicted latency is scaled by it and only settings with that much margin
+// stay within the target. A forecast within the usual interval-to-interval
+// spread says nothing new (without that allowance, the noise of the
+// forecast alone would make every plan pessimistic), and one below the
+// learned response changes nothing.
 func (t *gridTuner) latencyFactor(p *plan) float64 {
 	if p == nil || !(p.latency > 0) {
 		return 1
@@ -77,6 +80,9 @@ func (t *gridTuner) latencyFactor(p *plan) float64 {
 	ref := t.lastM[0]
 	if m, sup := t.predict(t.cur[0], t.cur[1], t.lastCtx, p.cond); sup >= minSupport {
 		ref = m[0]
+	}
+	if t.pooled != nil {
+		ref += math.Sqrt(t.pooled[0])
 	}
 	if !(ref > 0) {
 		return 1

@@ -168,3 +168,22 @@ func TestPeak(t *testing.T) {
 		t.Error("Peak of nothing is not 0")
 	}
 }
+
+// A latency forecast counts only beyond the learned prediction plus one
+// standard deviation of a single interval's latency.
+func TestLatencyFactorAllowsUsualSpread(t *testing.T) {
+	tu, _ := trainedHDE(t)
+	if err := tu.Observe(response(9, 64<<10, 400, -1)); err != nil {
+		t.Fatal(err)
+	}
+	g := tu.core
+	g.pooled[0] = 4 // sd 2 ms around the learned 20 ms
+	for _, c := range []struct{ forecast, want float64 }{{0, 1}, {15, 1}, {21.9, 1}, {44, 2}} {
+		if got := g.latencyFactor(&plan{cond: 400, latency: c.forecast}); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("forecast %v ms: factor %v, want %v", c.forecast, got, c.want)
+		}
+	}
+	if got := g.latencyFactor(nil); got != 1 {
+		t.Errorf("no plan: factor %v", got)
+	}
+}
