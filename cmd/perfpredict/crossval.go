@@ -24,19 +24,7 @@ func runCrossval(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	hs, err := parseHorizons(*horizon)
-	if err != nil {
-		return usageErr(err)
-	}
-	opt, err := recipe.options(env, hs[len(hs)-1])
-	if err != nil {
-		return err
-	}
-	paths, err := seriesPaths(data)
-	if err != nil {
-		return err
-	}
-	series, err := loadSeries(paths, *target, hs)
+	hs, opt, series, err := recipe.input(env, *horizon, data, *target)
 	if err != nil {
 		return err
 	}

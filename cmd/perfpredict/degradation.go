@@ -79,9 +79,6 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	if !(*quantile > 0 && *quantile < 1) {
 		return usagef("--quantile: must be in (0, 1), got %v", *quantile)
 	}
-	if _, err := device.get(); err != nil {
-		return err
-	}
 	fc, err := openForecaster(env, *modelPath, device)
 	if err != nil {
 		return err

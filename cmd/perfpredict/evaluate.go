@@ -32,17 +32,11 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(data) == 0 {
 		return usagef("--data is required")
 	}
-	dev, err := device.get()
+	fc, err := openForecaster(env, *modelPath, device)
 	if err != nil {
 		return err
 	}
-	fc, err := forecast.Open(*modelPath)
-	if err != nil {
-		return usageErr(err)
-	}
-	if err := fc.UseDevice(dev, stderrLogf(env)); err != nil {
-		return fmt.Errorf("--device %s: %w", dev, err)
-	}
+	defer fc.Close()
 	K := fc.Horizon()
 	var hs []int
 	if *horizon != "" {

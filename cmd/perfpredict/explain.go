@@ -32,9 +32,6 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	if *top < 1 || *repeats < 1 {
 		return usagef("--top and --repeats must be positive")
 	}
-	if _, err := device.get(); err != nil {
-		return err
-	}
 	fc, err := openForecaster(env, *modelPath, device)
 	if err != nil {
 		return err

@@ -54,9 +54,6 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	if *modelPath == "" || *dataPath == "" {
 		return usagef("--model and --data are required")
 	}
-	if _, err := device.get(); err != nil {
-		return err
-	}
 	fc, err := openForecaster(env, *modelPath, device)
 	if err != nil {
 		return err

@@ -186,6 +186,28 @@ func (r *recipeFlags) options(env *cmdEnv, maxH int) (forecast.Options, error) {
 	}, nil
 }
 
+// input parses the horizons, the recipe's options and the series (--data,
+// or the default NAB series) that train and crossval start from.
+func (r *recipeFlags) input(env *cmdEnv, horizon string, data []string, target string) ([]int, forecast.Options, []baseline.Series, error) {
+	hs, err := parseHorizons(horizon)
+	if err != nil {
+		return nil, forecast.Options{}, nil, usageErr(err)
+	}
+	opt, err := r.options(env, hs[len(hs)-1])
+	if err != nil {
+		return nil, forecast.Options{}, nil, err
+	}
+	paths, err := seriesPaths(data)
+	if err != nil {
+		return nil, forecast.Options{}, nil, err
+	}
+	series, err := loadSeries(paths, target, hs)
+	if err != nil {
+		return nil, forecast.Options{}, nil, err
+	}
+	return hs, opt, series, nil
+}
+
 // seriesPaths is --data, or the default NAB series.
 func seriesPaths(data []string) ([]string, error) {
 	if len(data) > 0 {
@@ -217,19 +239,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	hs, err := parseHorizons(*horizon)
-	if err != nil {
-		return usageErr(err)
-	}
-	opt, err := recipe.options(env, hs[len(hs)-1])
-	if err != nil {
-		return err
-	}
-	paths, err := seriesPaths(data)
-	if err != nil {
-		return err
-	}
-	series, err := loadSeries(paths, *target, hs)
+	hs, opt, series, err := recipe.input(env, *horizon, data, *target)
 	if err != nil {
 		return err
 	}

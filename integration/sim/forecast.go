@@ -225,7 +225,8 @@ func RunThree(ctx context.Context, rps []float64, cfg Config, targets Targets, o
 	return out, nil
 }
 
-// runSplit is Run with the summary restarted at interval from.
+// runSplit is Run with the summary restarted at interval from (never when
+// from is negative).
 func (c *Cluster) runSplit(ctx context.Context, rps []float64, ctrl Controller, from int) (Metrics, []IntervalStats, error) {
 	if len(rps) == 0 {
 		return Metrics{}, nil, errors.New("sim: empty trace")

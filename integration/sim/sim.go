@@ -3,7 +3,6 @@ package sim
 import (
 	"container/heap"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -601,26 +600,7 @@ func (c *Cluster) Summary() Metrics {
 // (which may be nil for static settings) after each, and returns the summary
 // and every interval's telemetry.
 func (c *Cluster) Run(ctx context.Context, rps []float64, ctrl Controller) (Metrics, []IntervalStats, error) {
-	if len(rps) == 0 {
-		return Metrics{}, nil, errors.New("sim: empty trace")
-	}
-	stats := make([]IntervalStats, 0, len(rps))
-	for _, r := range rps {
-		if err := ctx.Err(); err != nil {
-			return Metrics{}, stats, err
-		}
-		st, err := c.Step(r)
-		if err != nil {
-			return Metrics{}, stats, err
-		}
-		stats = append(stats, st)
-		if ctrl != nil {
-			if err := ctrl.AfterInterval(ctx, c, st); err != nil {
-				return Metrics{}, stats, fmt.Errorf("sim: interval %d: controller: %w", st.Index, err)
-			}
-		}
-	}
-	return c.Summary(), stats, nil
+	return c.runSplit(ctx, rps, ctrl, -1)
 }
 
 // floatHeap is a min-heap of free times.
