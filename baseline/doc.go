@@ -1,6 +1,6 @@
 // Package baseline holds the statistical forecasters the model is compared
 // with (and falls back to when it fails), and the evaluation protocol every
-// accuracy figure of the project is computed with (../shared/PROTOCOL.md).
+// accuracy figure of the project is computed with (docs/PROTOCOL.md).
 //
 // Data flow: a Series (timestamp, value; LoadCSV sorts stably by time and
 // keeps every row as one step) is cut by position into train, validation and
