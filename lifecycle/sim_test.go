@@ -147,8 +147,8 @@ func TestSimulated30Days(t *testing.T) {
 			mon.Health.ObserveError(s.Time, *pending, s.Values[0])
 		}
 		hist := p.History.Tail(64)
-		if row := driftRow(hist); row != nil && mon.Drift != nil {
-			mon.Drift.Observe(row)
+		if row := driftRow(hist); row != nil && mon.Drift() != nil {
+			mon.Drift().Observe(row)
 		}
 		t0 := time.Now()
 		var fc float64
@@ -181,10 +181,10 @@ func TestSimulated30Days(t *testing.T) {
 			return
 		}
 		if firstSwap {
-			mon.Drift = monitor.NewDrift(ref, driftWindow)
+			mon.SetDrift(monitor.NewDrift(ref, driftWindow))
 			firstSwap = false
 		} else {
-			mon.Drift.SetReference(ref)
+			mon.Drift().SetReference(ref)
 		}
 	}
 	type fired struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -179,11 +180,14 @@ func MetricValues(h HealthSnapshot, drift *DriftReport) map[string]float64 {
 	return m
 }
 
-// Monitor bundles health, drift and rules for one served model.
+// Monitor bundles health, drift and rules for one served model. Health and
+// Engine are set by New and not meant to be replaced; the drift detector is
+// replaced while the monitor is read (a new version brings a new reference),
+// so it sits behind Drift and SetDrift, safe for concurrent use.
 type Monitor struct {
 	Health *Health
-	Drift  *Drift // nil until a reference is set
 	Engine *Engine
+	drift  atomic.Pointer[Drift] // nil until a reference is set
 	// MinErrors is how many scored forecasts the window needs before
 	// accuracy figures are handed to the rules (fewer are too noisy);
 	// MinDriftRows the same for drift.
@@ -194,10 +198,17 @@ type Monitor struct {
 func New(cfg HealthConfig, ref *Reference, driftWindow int, rules []Rule) *Monitor {
 	m := &Monitor{Health: NewHealth(cfg), Engine: NewEngine(rules), MinErrors: 30, MinDriftRows: 30}
 	if ref != nil {
-		m.Drift = NewDrift(ref, driftWindow)
+		m.SetDrift(NewDrift(ref, driftWindow))
 	}
 	return m
 }
+
+// Drift is the drift detector, nil until one is set.
+func (m *Monitor) Drift() *Drift { return m.drift.Load() }
+
+// SetDrift replaces the drift detector (nil: no drift figures); a scrape or
+// Values running at the same time sees either the old or the new one.
+func (m *Monitor) SetDrift(d *Drift) { m.drift.Store(d) }
 
 // Values returns the metric values at now, NaN where there is too little data.
 func (m *Monitor) Values(now time.Time) (map[string]float64, HealthSnapshot, *DriftReport) {
@@ -206,8 +217,8 @@ func (m *Monitor) Values(now time.Time) (map[string]float64, HealthSnapshot, *Dr
 		h.Accuracy5, h.MAPE, h.MAE = math.NaN(), math.NaN(), math.NaN()
 	}
 	var dr *DriftReport
-	if m.Drift != nil {
-		r := m.Drift.Report()
+	if d := m.Drift(); d != nil {
+		r := d.Report()
 		if r.N >= m.MinDriftRows {
 			dr = &r
 		}

@@ -212,7 +212,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 		t := s.Times[j]
 		mon.Health.ObservePrediction(t, lat[j-start], fellBack[j-start])
 		mon.Health.ObserveError(t, pred[j-start], s.Values[j])
-		if err := mon.Drift.Observe(row(j)); err != nil {
+		if err := mon.Drift().Observe(row(j)); err != nil {
 			return err
 		}
 		values, _, dr := mon.Values(t)

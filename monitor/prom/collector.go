@@ -96,8 +96,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstHistogram(c.latency, h.Count, h.Sum, buckets)
 
-	if c.mon.Drift != nil {
-		r := c.mon.Drift.Report()
+	if d := c.mon.Drift(); d != nil {
+		r := d.Report()
 		for _, f := range r.Features {
 			gauge(c.psi, f.PSI, f.Feature)
 			gauge(c.js, f.JS, f.Feature)

@@ -25,7 +25,7 @@ func TestCollectorExportsHealthDriftAlerts(t *testing.T) {
 		mon.Health.ObserveError(at, 103, 100)
 	}
 	for _, v := range []float64{1, 4, 4, 4} {
-		mon.Drift.Observe([]float64{v})
+		mon.Drift().Observe([]float64{v})
 	}
 	mon.MinDriftRows = 1
 	mon.Evaluate(now)
@@ -87,7 +87,7 @@ func TestCollectorExportsHealthDriftAlerts(t *testing.T) {
 	if v := val("perfpredict_predictions_total"); v != 40 {
 		t.Errorf("predictions %v", v)
 	}
-	rep := mon.Drift.Report()
+	rep := mon.Drift().Report()
 	if v := val("perfpredict_drift_psi", "feature", "cpu"); v != rep.Features[0].PSI || v <= 0 {
 		t.Errorf("psi %v", v)
 	}
@@ -125,5 +125,43 @@ func TestCollectorEmptyMonitorHasNoNaN(t *testing.T) {
 				t.Errorf("%s is NaN", mf.GetName())
 			}
 		}
+	}
+}
+
+// A new model version brings a new drift reference while Prometheus keeps
+// scraping: replacing the detector must not race with Collect or Evaluate
+// (run under -race, as CI does).
+func TestCollectorWhileDriftIsReplaced(t *testing.T) {
+	ref, err := monitor.NewReference([]string{"cpu"}, [][]float64{{1}, {2}, {3}, {4}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon := monitor.New(monitor.HealthConfig{Window: time.Hour, Slot: time.Minute}, nil, 10, nil)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(mon, "m", nil))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200; i++ {
+			mon.SetDrift(monitor.NewDrift(ref, 10))
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+		mon.Evaluate(time.Now())
+	}
+	<-done
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		found = found || mf.GetName() == "perfpredict_drift_window_rows"
+	}
+	if !found {
+		t.Error("the detector set last is not exported")
 	}
 }
