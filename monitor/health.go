@@ -21,8 +21,11 @@ type HealthConfig struct {
 	Days int
 }
 
-// DefaultHealthConfig: 24h window in 1-minute slots, rate over 1 minute, 90 days.
-var DefaultHealthConfig = HealthConfig{Window: 24 * time.Hour, Slot: time.Minute, RateWindow: time.Minute, Days: 90}
+// DefaultHealthConfig is a 24h window in 1-minute slots, rate over 1 minute,
+// 90 days. A function, so no caller can change the defaults of every Health.
+func DefaultHealthConfig() HealthConfig {
+	return HealthConfig{Window: 24 * time.Hour, Slot: time.Minute, RateWindow: time.Minute, Days: 90}
+}
 
 // Latency histogram buckets: upper bounds from 1µs growing by sqrt(2) to
 // about 67s, so a percentile read from them is within ~20% before
@@ -71,7 +74,7 @@ type dayAcc struct {
 
 // NewHealth makes a Health; zero fields of cfg take DefaultHealthConfig's.
 func NewHealth(cfg HealthConfig) *Health {
-	d := DefaultHealthConfig
+	d := DefaultHealthConfig()
 	if cfg.Window <= 0 {
 		cfg.Window = d.Window
 	}

@@ -3,9 +3,11 @@ package monitor
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,9 +30,9 @@ const (
 	Plain
 )
 
-// KnownMetrics are the names a rule's condition may use, with their kinds.
+// knownMetrics are the names a rule's condition may use, with their kinds.
 // Values come from Snapshot (see MetricValues).
-var KnownMetrics = map[string]MetricKind{
+var knownMetrics = map[string]MetricKind{
 	"accuracy":                        Ratio, // accuracy5 over the health window
 	"accuracy5":                       Ratio,
 	"mape":                            Percent,
@@ -47,12 +49,23 @@ var KnownMetrics = map[string]MetricKind{
 	"psi_mean":                        Plain,
 }
 
-// KnownActions are the actions a rule may ask for; the pipeline handles the
-// first three, "notify" and "none" only reach callbacks.
-var KnownActions = []string{"retrain_model", "optimize_model", "retrain_with_recent_data", "notify", "none"}
+var knownActions = []string{"retrain_model", "optimize_model", "retrain_with_recent_data", "notify", "none"}
 
-// KnownSeverities are the accepted severities.
-var KnownSeverities = []string{"info", "low", "medium", "high", "critical"}
+var knownSeverities = []string{"info", "low", "medium", "high", "critical"}
+
+// The lists below are returned as copies: the parser reads the package's own,
+// so a caller changing what it got cannot change which rules parse.
+
+// KnownMetrics returns the names a rule's condition may use, with their
+// kinds. Values come from Snapshot (see MetricValues).
+func KnownMetrics() map[string]MetricKind { return maps.Clone(knownMetrics) }
+
+// KnownActions returns the actions a rule may ask for; the pipeline handles
+// the first three, "notify" and "none" only reach callbacks.
+func KnownActions() []string { return slices.Clone(knownActions) }
+
+// KnownSeverities returns the accepted severities.
+func KnownSeverities() []string { return slices.Clone(knownSeverities) }
 
 // Op is a comparison operator.
 type Op string
@@ -262,12 +275,12 @@ func ParseRules(data []byte, file string) ([]Rule, error) {
 				seen[n.Value] = n.Line
 			}
 		}
-		if n := got["severity"]; n != nil && n.Value != "" && !contains(KnownSeverities, n.Value) {
-			bad(n, "severity", "unknown severity %q (want one of %s)", n.Value, strings.Join(KnownSeverities, ", "))
+		if n := got["severity"]; n != nil && n.Value != "" && !contains(knownSeverities, n.Value) {
+			bad(n, "severity", "unknown severity %q (want one of %s)", n.Value, strings.Join(knownSeverities, ", "))
 			ok = false
 		}
-		if n := got["action"]; n != nil && !contains(KnownActions, n.Value) {
-			bad(n, "action", "unknown action %q (want one of %s)", n.Value, strings.Join(KnownActions, ", "))
+		if n := got["action"]; n != nil && !contains(knownActions, n.Value) {
+			bad(n, "action", "unknown action %q (want one of %s)", n.Value, strings.Join(knownActions, ", "))
 			ok = false
 		}
 		if n := got["condition"]; n != nil && n.Value != "" {
@@ -303,10 +316,10 @@ func parseCondition(r *Rule, cond string) error {
 		return fmt.Errorf("%q is not 'metric operator number[unit]' (e.g. accuracy < 0.90, inference_time > 20ms)", cond)
 	}
 	name, op, num, unit := m[1], m[2], m[3], m[4]
-	kind, known := KnownMetrics[name]
+	kind, known := knownMetrics[name]
 	if !known {
-		names := make([]string, 0, len(KnownMetrics))
-		for n := range KnownMetrics {
+		names := make([]string, 0, len(knownMetrics))
+		for n := range knownMetrics {
 			names = append(names, n)
 		}
 		sort.Strings(names)

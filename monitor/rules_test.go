@@ -150,7 +150,7 @@ func FuzzParseRules(f *testing.F) {
 			return
 		}
 		for _, r := range rules {
-			if _, ok := KnownMetrics[r.Metric]; !ok || r.Name == "" {
+			if _, ok := knownMetrics[r.Metric]; !ok || r.Name == "" {
 				t.Fatalf("accepted bad rule %+v", r)
 			}
 		}
@@ -200,5 +200,33 @@ func TestEngineForAndRepeat(t *testing.T) {
 	e.Evaluate(t0.Add(95*time.Minute), map[string]float64{"accuracy": 0.97, "inference_time": 0.025})
 	if strings.Join(resolved, ",") != "Acc@01:35" || optimizes != 1 || len(e.Firing()) != 1 {
 		t.Fatalf("resolved %v optimizes %d firing %v", resolved, optimizes, e.Firing())
+	}
+}
+
+// The exported lists are copies: a caller editing them (as one would to build
+// a menu or a validator) must not change which rules parse or what a new
+// Health defaults to, for itself or anyone else in the process.
+func TestExportedListsAreCopies(t *testing.T) {
+	a := KnownActions()
+	a[0] = "reboot"
+	_ = append(a[:1], "x")
+	s := KnownSeverities()
+	s[2] = "x"
+	m := KnownMetrics()
+	delete(m, "mape")
+	m["bogus"] = Plain
+	d := DefaultHealthConfig()
+	d.Days = 1
+	if _, err := ParseRules([]byte("alerts:\n  - {name: A, condition: mape > 5, severity: medium, action: retrain_model}\n"), "r.yaml"); err != nil {
+		t.Errorf("a caller's edit changed the parser: %v", err)
+	}
+	if _, err := ParseRules([]byte("alerts:\n  - {name: A, condition: bogus > 5}\n"), "r.yaml"); err == nil {
+		t.Error("a metric added to the returned map was accepted")
+	}
+	if KnownActions()[0] != "retrain_model" || KnownSeverities()[2] != "medium" || len(KnownMetrics()) != len(knownMetrics) {
+		t.Errorf("accessors return the edited values: %v %v %d", KnownActions(), KnownSeverities(), len(KnownMetrics()))
+	}
+	if h := NewHealth(HealthConfig{}); h.cfg.Days != 90 || DefaultHealthConfig().Days != 90 {
+		t.Errorf("health defaults changed: %d days", h.cfg.Days)
 	}
 }
