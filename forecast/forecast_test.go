@@ -434,7 +434,7 @@ func TestTrainInterruptedKeepsBest(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	o := tinyOptions()
-	o.Epochs, o.Patience = 50, 0
+	o.Epochs, o.Patience, o.Sequential = 50, 0, true
 	o.Progress = func(member int, p perfpredict.Progress) {
 		if member == 1 && p.EpochDone {
 			cancel()
@@ -449,5 +449,57 @@ func TestTrainInterruptedKeepsBest(t *testing.T) {
 	}
 	if _, err := fc.Forecast(context.Background(), synthSeries("i", 600, 5).Values); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Networks trained at the same time give the same forecaster as networks
+// trained one after another; cancelled part way, each keeps its best epoch.
+func TestTrainConcurrentNetworks(t *testing.T) {
+	ss := []baseline.Series{synthSeries("c", 700, 6)}
+	ctx := context.Background()
+	o := tinyOptions()
+	o.Ensemble = 3
+	seq := o
+	seq.Sequential = true
+	a, err := Train(ctx, ss, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Train(ctx, ss, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa, _ := a.Forecast(ctx, ss[0].Values)
+	fb, _ := b.Forecast(ctx, ss[0].Values)
+	for k := range fa.Points {
+		if fa.Points[k] != fb.Points[k] {
+			t.Fatalf("h=%d: concurrent %+v, sequential %+v", k+1, fa.Points[k], fb.Points[k])
+		}
+	}
+	for i, m := range a.Info().Members {
+		if m.Seed != o.Seed+uint64(i) || m != b.Info().Members[i] {
+			t.Fatalf("network %d: %+v and %+v", i+1, m, b.Info().Members[i])
+		}
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	o.Epochs, o.Patience = 50, 0
+	var mu sync.Mutex
+	o.Progress = func(member int, p perfpredict.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p.EpochDone && p.Epoch == 2 {
+			cancel()
+		}
+	}
+	fc, err := Train(cctx, ss, o)
+	if !errors.Is(err, ErrInterrupted) || fc == nil {
+		t.Fatalf("fc %v, err %v", fc, err)
+	}
+	for i, h := range fc.Histories() {
+		if h.BestEpoch < 1 || len(h.Epochs) >= 50 {
+			t.Fatalf("network %d kept epoch %d of %d", i+1, h.BestEpoch, len(h.Epochs))
+		}
 	}
 }

@@ -48,6 +48,10 @@ type Options struct {
 	Ensemble int
 	// Seed seeds the first network's weights, shuffling and dropout.
 	Seed uint64
+	// Sequential trains the networks one after another. By default the
+	// networks of an ensemble train at the same time on the CPU, as many as
+	// GOMAXPROCS allows; the result is the same either way.
+	Sequential bool
 
 	// Device is where the networks train and run: "" or "cpu", "cuda",
 	// "auto" (see perfpredict.Config.Device).
@@ -55,7 +59,8 @@ type Options struct {
 	// Logf receives progress lines (one per network and phase); nil: none.
 	Logf func(format string, args ...any)
 	// Progress, when set, is called after every batch of network member
-	// (0-based) of Ensemble.
+	// (0-based) of Ensemble, from the goroutine training it: networks that
+	// train at the same time call it concurrently.
 	Progress func(member int, p perfpredict.Progress)
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	perfpredict "github.com/novacron/perfpredict"
@@ -97,9 +99,11 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 	for i, in := range r.Inputs {
 		names[i] = in.String()
 	}
-	for i := range opt.Ensemble {
+	// Build every network first (on the CPU, where a bad setting is bad
+	// input), then move it to its device.
+	ms := make([]*perfpredict.Model, opt.Ensemble)
+	for i := range ms {
 		cfg := opt.config(i)
-		// Built on the CPU, where a bad setting is bad input, then moved.
 		dev := cfg.Device
 		cfg.Device = perfpredict.DeviceCPU
 		m, err := perfpredict.New(cfg, f, K)
@@ -115,29 +119,69 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 			}
 		}
 		m.FeatureNames, m.Target, m.Horizon = names, memberTarget, K
-		logf("network %d of %d (seed %d): %d series, %d training windows (every %d steps), %d validation windows, %d parameters",
-			i+1, opt.Ensemble, cfg.Seed, len(series), tr.n, opt.Stride, va.n, m.NumParams())
-		var topts []perfpredict.TrainOption
-		if opt.Progress != nil {
-			member := i
-			topts = append(topts, perfpredict.WithProgress(func(p perfpredict.Progress) { opt.Progress(member, p) }))
+		ms[i] = m
+	}
+	// The networks are independent: on the CPU they train at the same time,
+	// as many as there are cores. At the recipe's size one network cannot
+	// use a second core (its products are too small to split), so this is
+	// what makes an ensemble cost what one network costs. Each network's
+	// arithmetic does not depend on the goroutine it runs on, so the result
+	// is bit-identical to training them one after another.
+	workers := 1
+	if !opt.Sequential && ms[0].Device() == perfpredict.DeviceCPU {
+		workers = min(opt.Ensemble, runtime.GOMAXPROCS(0))
+	}
+	hists := make([]*perfpredict.History, opt.Ensemble)
+	errs := make([]error, opt.Ensemble)
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i, m := range ms {
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			<-sem
+			break // the networks not started yet are not started
 		}
-		hist, err := m.Train(ctx, trainDS, valDS, topts...)
-		if err != nil {
-			if ctx.Err() != nil && hist != nil && hist.BestEpoch > 0 {
-				// Interrupted: keep what was learnt (this network's best
-				// epoch so far and the networks before it), calibrated.
-				fc.addMember(m, cfg.Seed, hist)
-				if cerr := fc.calibrate(context.WithoutCancel(ctx), series, va); cerr != nil {
-					return nil, cerr
-				}
-				return fc, fmt.Errorf("forecast: %w during network %d of %d (epoch %d kept): %w",
-					ErrInterrupted, i+1, opt.Ensemble, hist.BestEpoch, err)
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			logf("network %d of %d (seed %d): %d series, %d training windows (every %d steps), %d validation windows, %d parameters",
+				i+1, opt.Ensemble, m.Config().Seed, len(series), tr.n, opt.Stride, va.n, m.NumParams())
+			var topts []perfpredict.TrainOption
+			if opt.Progress != nil {
+				topts = append(topts, perfpredict.WithProgress(func(p perfpredict.Progress) { opt.Progress(i, p) }))
 			}
-			return nil, fmt.Errorf("forecast: training network %d: %w", i+1, err)
+			hists[i], errs[i] = m.Train(ctx, trainDS, valDS, topts...)
+			if errs[i] == nil {
+				logf("network %d: best epoch %d of %d, validation loss %.4f", i+1, hists[i].BestEpoch, len(hists[i].Epochs), hists[i].BestLoss)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, m := range ms {
+		if errs[i] == nil && hists[i] != nil {
+			fc.addMember(m, m.Config().Seed, hists[i])
+			continue
 		}
-		logf("network %d: best epoch %d of %d, validation loss %.4f", i+1, hist.BestEpoch, len(hist.Epochs), hist.BestLoss)
-		fc.addMember(m, cfg.Seed, hist)
+		if ctx.Err() == nil {
+			return nil, fmt.Errorf("forecast: training network %d: %w", i+1, errs[i])
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		// Interrupted: keep what was learnt (the finished networks and the
+		// best epoch so far of those cut short), calibrated.
+		fc.members, fc.info.Members, fc.histories = nil, nil, nil
+		for i, m := range ms {
+			if h := hists[i]; h != nil && h.BestEpoch > 0 {
+				fc.addMember(m, m.Config().Seed, h)
+			}
+		}
+		if len(fc.members) == 0 {
+			return nil, fmt.Errorf("forecast: training: %w", err)
+		}
+		if cerr := fc.calibrate(context.WithoutCancel(ctx), series, va); cerr != nil {
+			return nil, cerr
+		}
+		return fc, fmt.Errorf("forecast: %w with %d of %d networks kept: %w", ErrInterrupted, len(fc.members), opt.Ensemble, err)
 	}
 	if err := fc.calibrate(ctx, series, va); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	perfpredict "github.com/novacron/perfpredict"
@@ -302,13 +303,22 @@ func memberLabel(i int) string {
 	return fmt.Sprintf("model_%d", i+1)
 }
 
+// stderrMu serialises the lines that networks training at the same time
+// write to standard error (log lines and the progress bar).
+var stderrMu sync.Mutex
+
 // stderrLogf prints the library's progress lines on standard error.
 func stderrLogf(env *cmdEnv) func(format string, args ...any) {
-	return func(format string, args ...any) { fmt.Fprintf(env.stderr, format+"\n", args...) }
+	return func(format string, args ...any) {
+		stderrMu.Lock()
+		defer stderrMu.Unlock()
+		fmt.Fprintf(env.stderr, format+"\n", args...)
+	}
 }
 
 // progressBar shows training progress on standard error: one line per
-// epoch, redrawn after every batch when live.
+// epoch, redrawn after every batch when live. Networks training at the
+// same time call it concurrently.
 type progressBar struct {
 	w     io.Writer
 	live  bool
@@ -321,6 +331,8 @@ func newProgressBar(w io.Writer, live bool) *progressBar {
 }
 
 func (b *progressBar) update(member int, p perfpredict.Progress) {
+	stderrMu.Lock()
+	defer stderrMu.Unlock()
 	if !p.EpochDone && (!b.live || time.Since(b.last) < 200*time.Millisecond) {
 		return
 	}
@@ -352,6 +364,8 @@ func (b *progressBar) update(member int, p perfpredict.Progress) {
 }
 
 func (b *progressBar) done() {
+	stderrMu.Lock()
+	defer stderrMu.Unlock()
 	if b.drawn {
 		fmt.Fprintln(b.w)
 		b.drawn = false
