@@ -60,7 +60,7 @@ func NewACPTuner(e ACPEngine, start ACPSettings, target ACPTarget, opts Options)
 		set: [2]func(float64) error{
 			func(v float64) error { return e.SetTimeout(time.Duration(v * float64(time.Millisecond))) },
 			func(v float64) error { return e.SetBatchSize(int(v)) }}}
-	return &ACPTuner{core: newGridTuner("ACP", [2][]float64{ACPTimeoutsMs, ACPBatchSizes},
+	return &ACPTuner{core: newGridTuner("ACP", [2][]float64{acpTimeoutsMs, acpBatchSizes},
 		[]string{"commit_ms", "failed_round_share", "error_rate"},
 		[2]float64{start.TimeoutMs, float64(start.BatchSize)}, eng, opts), target: target}, nil
 }
@@ -128,7 +128,7 @@ func (t *ACPTuner) Stats() (changes, rollbacks, setterFailures int) {
 
 // PredictACP implements ACPPredictor with the learned response.
 func (t *ACPTuner) PredictACP(s ACPSettings, clusterSize int, loadRPS float64) (ACPOutcome, bool) {
-	m, sup := t.core.predict(nearest(ACPTimeoutsMs, s.TimeoutMs), nearest(ACPBatchSizes, float64(s.BatchSize)), clusterSize, loadRPS)
+	m, sup := t.core.predict(nearest(acpTimeoutsMs, s.TimeoutMs), nearest(acpBatchSizes, float64(s.BatchSize)), clusterSize, loadRPS)
 	if sup < minSupport*0.5 {
 		return ACPOutcome{}, false
 	}
@@ -176,8 +176,8 @@ func PredictOptimalACPSettings(p ACPPredictor, clusterSize int, loadRPS, latency
 	}
 	obj := acpObjective(target)
 	best, bestR, found := ACPSettings{}, math.Inf(1), false
-	for _, to := range ACPTimeoutsMs {
-		for _, b := range ACPBatchSizes {
+	for _, to := range acpTimeoutsMs {
+		for _, b := range acpBatchSizes {
 			s := ACPSettings{TimeoutMs: to, BatchSize: int(b)}
 			o, ok := p.PredictACP(s, clusterSize, loadRPS)
 			if !ok {

@@ -18,7 +18,7 @@ func (e *acp) SetTimeout(d time.Duration) error {
 func (e *acp) SetBatchSize(n int) error { e.s.BatchSize = n; return nil }
 
 func ExampleACPTuner() {
-	e := &acp{integration.DefaultACP}
+	e := &acp{integration.DefaultACP()}
 	tu, _ := integration.NewACPTuner(e, e.s, integration.ACPTarget{LatencyBudgetMs: 20}, integration.Options{ExploreEvery: 1})
 	for range 200 {
 		// Commit latency is least near a 30 ms timeout and batches of 16,

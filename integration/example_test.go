@@ -14,7 +14,7 @@ func (e *engine) SetCompressionLevel(l int) error { e.s.CompressionLevel = l; re
 func (e *engine) SetChunkSize(b int) error        { e.s.ChunkSize = b; return nil }
 
 func ExampleHDETuner() {
-	e := &engine{integration.DefaultHDE}
+	e := &engine{integration.DefaultHDE()}
 	tu, _ := integration.NewHDETuner(e, e.s, integration.HDETarget{LatencyMs: 50}, integration.Options{})
 	for range 100 {
 		// The engine's measured response: higher levels send fewer bytes but

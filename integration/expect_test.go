@@ -131,11 +131,11 @@ func TestExpectBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := NewACPTuner(nopACP{}, DefaultACP, ACPTarget{LatencyBudgetMs: 20}, Options{})
+	a, err := NewACPTuner(nopACP{}, DefaultACP(), ACPTarget{LatencyBudgetMs: 20}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPBATuner(nopPBA{}, DefaultPBA, PBATarget{}, Options{})
+	p, err := NewPBATuner(nopPBA{}, DefaultPBA(), PBATarget{}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func NewHDETuner(e HDEEngine, start HDESettings, target HDETarget, opts Options)
 		set: [2]func(float64) error{
 			func(v float64) error { return e.SetCompressionLevel(int(v)) },
 			func(v float64) error { return e.SetChunkSize(int(v)) }}}
-	return &HDETuner{core: newGridTuner("HDE", [2][]float64{HDELevels, HDEChunkSizes},
+	return &HDETuner{core: newGridTuner("HDE", [2][]float64{hdeLevels, hdeChunkSizes},
 		[]string{"latency_ms", "wire_bytes", "cpu_utilization"},
 		[2]float64{float64(start.CompressionLevel), float64(start.ChunkSize)}, eng, opts), target: target}, nil
 }
@@ -119,7 +119,7 @@ func (t *HDETuner) Expectations() int { return t.core.Expectations }
 
 // PredictHDE implements HDEPredictor with the learned response.
 func (t *HDETuner) PredictHDE(s HDESettings, throughputRPS float64) (HDEOutcome, bool) {
-	m, sup := t.core.predict(nearest(HDELevels, float64(s.CompressionLevel)), nearest(HDEChunkSizes, float64(s.ChunkSize)), 0, throughputRPS)
+	m, sup := t.core.predict(nearest(hdeLevels, float64(s.CompressionLevel)), nearest(hdeChunkSizes, float64(s.ChunkSize)), 0, throughputRPS)
 	if sup < minSupport*0.5 {
 		return HDEOutcome{}, false
 	}
@@ -161,8 +161,8 @@ func PredictOptimalHDESettings(p HDEPredictor, currentThroughput, latencyTarget 
 		return HDESettings{}, errors.New("integration: current throughput must be finite and non-negative")
 	}
 	best, bestR, found := HDESettings{}, math.Inf(1), false
-	for _, l := range HDELevels {
-		for _, c := range HDEChunkSizes {
+	for _, l := range hdeLevels {
+		for _, c := range hdeChunkSizes {
 			s := HDESettings{CompressionLevel: int(l), ChunkSize: int(c)}
 			o, ok := p.PredictHDE(s, currentThroughput)
 			if !ok {

@@ -105,7 +105,7 @@ func NewPBATuner(e PBAEngine, start PBASettings, target PBATarget, opts Options)
 		set: [2]func(float64) error{
 			func(v float64) error { return e.SetPredictionWindow(int(v)) },
 			func(v float64) error { return e.SetConfidenceThreshold(v) }}}
-	t := &PBATuner{core: newGridTuner("PBA", [2][]float64{PBAWindows, PBAConfidence},
+	t := &PBATuner{core: newGridTuner("PBA", [2][]float64{pbaWindows, pbaConfidence},
 		[]string{"network_ms", "loss_rate", "estimate_error"},
 		[2]float64{float64(start.WindowSize), start.Confidence}, eng, opts), target: target}
 	t.core.direct = &directModel{
@@ -155,7 +155,7 @@ func (t *PBATuner) Observe(tm PBATelemetry) error {
 		return err
 	}
 	t.last = tm.Traffic
-	actual := [2]int{nearest(PBAWindows, settings[0]), nearest(PBAConfidence, settings[1])}
+	actual := [2]int{nearest(pbaWindows, settings[0]), nearest(pbaConfidence, settings[1])}
 	if tm.EpochMs > 0 {
 		t.replay.epochMs = tm.EpochMs
 	}
@@ -213,7 +213,7 @@ func (t *PBATuner) PredictPBA(s PBASettings, p TrafficPattern) (PBAOutcome, bool
 	if err != nil {
 		return PBAOutcome{}, false
 	}
-	m, sup := t.core.predict(nearest(PBAWindows, float64(s.WindowSize)), nearest(PBAConfidence, s.Confidence), 0, cond)
+	m, sup := t.core.predict(nearest(pbaWindows, float64(s.WindowSize)), nearest(pbaConfidence, s.Confidence), 0, cond)
 	if sup < minSupport*0.5 {
 		return PBAOutcome{}, false
 	}
@@ -258,8 +258,8 @@ func PredictOptimalPBASettings(pr PBAPredictor, p TrafficPattern, maxLoss float6
 	}
 	obj := pbaObjective(PBATarget{MaxLossRate: maxLoss})
 	best, bestR, found := PBASettings{}, math.Inf(1), false
-	for _, w := range PBAWindows {
-		for _, c := range PBAConfidence {
+	for _, w := range pbaWindows {
+		for _, c := range pbaConfidence {
 			s := PBASettings{WindowSize: int(w), Confidence: c}
 			o, ok := pr.PredictPBA(s, p)
 			if !ok {

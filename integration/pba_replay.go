@@ -129,7 +129,7 @@ func (p physics) known() bool {
 	return p.msgRate > 0 && p.rtoMs > 0 && p.packets > 0 && p.epochMs > 0
 }
 
-func (r *pbaReplay) settings() int { return len(PBAWindows) * len(PBAConfidence) }
+func (r *pbaReplay) settings() int { return len(pbaWindows) * len(pbaConfidence) }
 
 // add records one interval's measurements and outcome, and replays the
 // intervals before it whose hindsight bandwidth is now complete.
@@ -145,12 +145,12 @@ func (r *pbaReplay) add(meas []float64, offeredMbps float64, actual [2]int, netM
 		r.replay(r.pend[0])
 		r.pend = r.pend[1:]
 	}
-	idx := actual[0]*len(PBAConfidence) + actual[1]
+	idx := actual[0]*len(pbaConfidence) + actual[1]
 	fresh := !r.started || idx != r.lastAct
 	r.started, r.lastAct = true, idx
 	r.pend = append(r.pend, &pendingInterval{from: end - len(meas), to: end, offered: offeredMbps, actual: actual, netMs: netMs, rtMs: rtMs, loss: loss, fresh: fresh, phys: phys})
 	// Keep what the widest window of the oldest pending epoch needs.
-	maxW := int(PBAWindows[len(PBAWindows)-1])
+	maxW := int(pbaWindows[len(pbaWindows)-1])
 	if drop := r.pend[0].from - maxW - r.base; drop > len(r.log)/2 {
 		r.log = append(r.log[:0], r.log[drop:]...)
 		r.base += drop
@@ -168,7 +168,7 @@ var replayScales = []float64{1, 1.01, 1.02, 1.03, 1.04, 1.05, 1.06, 1.07, 1.08, 
 
 // replay computes every setting's features over interval p.
 func (r *pbaReplay) replay(p *pendingInterval) {
-	if p.to == p.from || p.from-r.base < int(PBAWindows[len(PBAWindows)-1]) {
+	if p.to == p.from || p.from-r.base < int(pbaWindows[len(pbaWindows)-1]) {
 		// No measurements, or too few before them to fill the widest
 		// window: a window still filling paces from a handful of
 		// measurements, and its backlog would haunt every later interval.
@@ -188,8 +188,8 @@ func (r *pbaReplay) replay(p *pendingInterval) {
 	for k := range nk {
 		feats[k] = make([]float64, nFeat*ns)
 	}
-	z := make([]float64, len(PBAConfidence))
-	for j, c := range PBAConfidence {
+	z := make([]float64, len(pbaConfidence))
+	for j, c := range pbaConfidence {
 		z[j] = normalQuantile(c)
 	}
 	for pos := p.from; pos < p.to; pos++ {
@@ -199,12 +199,12 @@ func (r *pbaReplay) replay(p *pendingInterval) {
 		// make cautious settings look lossy, and looking only forward
 		// keeps a sudden drop sudden.
 		avail0, _ := meanSD(r.log[i:min(len(r.log), i+replaySmooth+1)])
-		for a, wf := range PBAWindows {
+		for a, wf := range pbaWindows {
 			w := min(int(wf), i)
 			mean, sd := meanSD(r.log[i-w : i])
-			for b := range PBAConfidence {
+			for b := range pbaConfidence {
 				rate := math.Max(1, mean-z[b]*sd)
-				s := a*len(PBAConfidence) + b
+				s := a*len(pbaConfidence) + b
 				for kk, scale := range replayScales {
 					feat := feats[kk]
 					k := nFeat * s
@@ -235,7 +235,7 @@ func (r *pbaReplay) replay(p *pendingInterval) {
 		}
 	}
 	n := float64(p.to - p.from)
-	k := nFeat * (p.actual[0]*len(PBAConfidence) + p.actual[1])
+	k := nFeat * (p.actual[0]*len(pbaConfidence) + p.actual[1])
 	for kk, feat := range feats {
 		for i := range feat {
 			feat[i] /= n
@@ -246,7 +246,7 @@ func (r *pbaReplay) replay(p *pendingInterval) {
 	r.net = append(r.net, p.netMs)
 	r.rt = append(r.rt, p.rtMs)
 	r.loss = append(r.loss, p.loss)
-	r.act = append(r.act, p.actual[0]*len(PBAConfidence)+p.actual[1])
+	r.act = append(r.act, p.actual[0]*len(pbaConfidence)+p.actual[1])
 	r.fresh = append(r.fresh, p.fresh)
 	r.physical = p.phys.known()
 	if len(r.net) > replayKeep {
@@ -535,7 +535,7 @@ func (r *pbaReplay) best(maxLoss, k float64) ([2]int, float64, bool) {
 			bi, br = s, v
 		}
 	}
-	return [2]int{bi / len(PBAConfidence), bi % len(PBAConfidence)}, br, true
+	return [2]int{bi / len(pbaConfidence), bi % len(pbaConfidence)}, br, true
 }
 
 // lastScore is setting i's predicted rank in the latest interval alone: the
@@ -548,7 +548,7 @@ func (r *pbaReplay) lastScore(i [2]int, maxLoss float64) (float64, bool) {
 		return 0, false
 	}
 	bn := r.fit()
-	s := i[0]*len(PBAConfidence) + i[1]
+	s := i[0]*len(pbaConfidence) + i[1]
 	var own, all, nOwn, nAll float64
 	for k, a := range r.act {
 		if r.fresh[k] {
@@ -578,7 +578,7 @@ func (r *pbaReplay) scoreOf(i [2]int, maxLoss float64) (float64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return e.rankOf(i[0]*len(PBAConfidence)+i[1], 0, maxLoss), true
+	return e.rankOf(i[0]*len(pbaConfidence)+i[1], 0, maxLoss), true
 }
 
 // leastSquares fits y on the columns cols of x (ridge-regularised normal

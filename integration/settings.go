@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -46,23 +47,50 @@ type ACPSettings struct {
 }
 
 // The settings grids the tuners search; engines should accept every value.
+// Each tuner reads these, never a caller's copy, so no caller can change the
+// grid of every tuner in the process.
 var (
-	HDELevels     = []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
-	HDEChunkSizes = []float64{4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10, 128 << 10, 256 << 10}
-	PBAWindows    = []float64{1, 2, 4, 8, 16, 32, 64}
-	PBAConfidence = []float64{0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99}
-	ACPTimeoutsMs = []float64{5, 10, 15, 20, 30, 50, 75, 100, 150, 200}
-	ACPBatchSizes = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}
+	hdeLevels     = []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	hdeChunkSizes = []float64{4 << 10, 8 << 10, 16 << 10, 32 << 10, 64 << 10, 128 << 10, 256 << 10}
+	pbaWindows    = []float64{1, 2, 4, 8, 16, 32, 64}
+	pbaConfidence = []float64{0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99}
+	acpTimeoutsMs = []float64{5, 10, 15, 20, 30, 50, 75, 100, 150, 200}
+	acpBatchSizes = []float64{1, 2, 4, 8, 16, 32, 64, 128, 256}
 )
+
+// HDELevels returns the compression levels the HDE tuner searches (a copy).
+func HDELevels() []float64 { return slices.Clone(hdeLevels) }
+
+// HDEChunkSizes returns the chunk sizes in bytes the HDE tuner searches (a copy).
+func HDEChunkSizes() []float64 { return slices.Clone(hdeChunkSizes) }
+
+// PBAWindows returns the prediction windows in samples the PBA tuner
+// searches (a copy).
+func PBAWindows() []float64 { return slices.Clone(pbaWindows) }
+
+// PBAConfidence returns the confidence thresholds the PBA tuner searches (a copy).
+func PBAConfidence() []float64 { return slices.Clone(pbaConfidence) }
+
+// ACPTimeoutsMs returns the consensus timeouts in milliseconds the ACP
+// tuner searches (a copy).
+func ACPTimeoutsMs() []float64 { return slices.Clone(acpTimeoutsMs) }
+
+// ACPBatchSizes returns the batch sizes the ACP tuner searches (a copy).
+func ACPBatchSizes() []float64 { return slices.Clone(acpBatchSizes) }
 
 // Static defaults an operator would ship without tuning: zstd's default level
 // with 64 KiB chunks, a 16-sample window at 90% confidence, and a 50 ms
-// consensus timeout with batches of up to 32 entries.
-var (
-	DefaultHDE = HDESettings{CompressionLevel: 3, ChunkSize: 64 << 10}
-	DefaultPBA = PBASettings{WindowSize: 16, Confidence: 0.9}
-	DefaultACP = ACPSettings{TimeoutMs: 50, BatchSize: 32}
-)
+// consensus timeout with batches of up to 32 entries. Functions rather than
+// variables, so the defaults are the same for every caller.
+
+// DefaultHDE returns the HDE engine's untuned settings.
+func DefaultHDE() HDESettings { return HDESettings{CompressionLevel: 3, ChunkSize: 64 << 10} }
+
+// DefaultPBA returns the PBA engine's untuned settings.
+func DefaultPBA() PBASettings { return PBASettings{WindowSize: 16, Confidence: 0.9} }
+
+// DefaultACP returns the ACP engine's untuned settings.
+func DefaultACP() ACPSettings { return ACPSettings{TimeoutMs: 50, BatchSize: 32} }
 
 // ValidateHDE reports a setting outside the engine's range.
 func ValidateHDE(s HDESettings) error {

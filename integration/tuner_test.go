@@ -166,22 +166,22 @@ func (nopPBA) SetConfidenceThreshold(float64) error { return nil }
 
 func TestBadInput(t *testing.T) {
 	e := &fakeHDE{level: 3, chunk: 64 << 10}
-	if _, err := NewHDETuner(nil, DefaultHDE, HDETarget{LatencyMs: 10}, Options{}); err == nil {
+	if _, err := NewHDETuner(nil, DefaultHDE(), HDETarget{LatencyMs: 10}, Options{}); err == nil {
 		t.Error("nil engine accepted")
 	}
-	if _, err := NewHDETuner(e, DefaultHDE, HDETarget{LatencyMs: math.NaN()}, Options{}); err == nil {
+	if _, err := NewHDETuner(e, DefaultHDE(), HDETarget{LatencyMs: math.NaN()}, Options{}); err == nil {
 		t.Error("NaN target accepted")
 	}
 	if _, err := NewHDETuner(e, HDESettings{12, 1 << 16}, HDETarget{LatencyMs: 10}, Options{}); err == nil {
 		t.Error("level 12 accepted")
 	}
-	if _, err := NewACPTuner(nopACP{}, DefaultACP, ACPTarget{LatencyBudgetMs: -5}, Options{}); err == nil {
+	if _, err := NewACPTuner(nopACP{}, DefaultACP(), ACPTarget{LatencyBudgetMs: -5}, Options{}); err == nil {
 		t.Error("negative budget accepted")
 	}
 	if _, err := NewPBATuner(nopPBA{}, PBASettings{0, 0.9}, PBATarget{}, Options{}); err == nil {
 		t.Error("window 0 accepted")
 	}
-	tu, _ := NewHDETuner(e, DefaultHDE, HDETarget{LatencyMs: 10}, Options{})
+	tu, _ := NewHDETuner(e, DefaultHDE(), HDETarget{LatencyMs: 10}, Options{})
 	if _, err := tu.PredictOptimalHDESettings(100, 10); !errors.Is(err, ErrNoTelemetry) {
 		t.Errorf("prediction without telemetry: %v", err)
 	}
@@ -200,15 +200,15 @@ func TestBadInput(t *testing.T) {
 	if _, err := tu.PredictOptimalHDESettings(-1, 10); err == nil {
 		t.Error("negative throughput accepted")
 	}
-	at, _ := NewACPTuner(nopACP{}, DefaultACP, ACPTarget{LatencyBudgetMs: 20}, Options{})
-	if err := at.Observe(ACPTelemetry{Settings: DefaultACP, ClusterSize: 0, LoadRPS: 1}); err == nil {
+	at, _ := NewACPTuner(nopACP{}, DefaultACP(), ACPTarget{LatencyBudgetMs: 20}, Options{})
+	if err := at.Observe(ACPTelemetry{Settings: DefaultACP(), ClusterSize: 0, LoadRPS: 1}); err == nil {
 		t.Error("cluster size 0 accepted")
 	}
 	if _, err := at.PredictOptimalACPSettings(5, 0); err == nil {
 		t.Error("zero budget accepted")
 	}
-	pt, _ := NewPBATuner(nopPBA{}, DefaultPBA, PBATarget{}, Options{})
-	if err := pt.Observe(PBATelemetry{Settings: DefaultPBA, Traffic: TrafficPattern{OfferedMbps: math.NaN(), AvailableMbps: 100}}); err == nil {
+	pt, _ := NewPBATuner(nopPBA{}, DefaultPBA(), PBATarget{}, Options{})
+	if err := pt.Observe(PBATelemetry{Settings: DefaultPBA(), Traffic: TrafficPattern{OfferedMbps: math.NaN(), AvailableMbps: 100}}); err == nil {
 		t.Error("NaN traffic accepted")
 	}
 	if _, err := pt.PredictOptimalPBASettings(TrafficPattern{OfferedMbps: 100, AvailableMbps: 500}); !errors.Is(err, ErrNoTelemetry) {
@@ -222,7 +222,7 @@ func TestBadInput(t *testing.T) {
 			"packets_per_message":   func(m *PBATelemetry) { m.PacketsPerMessage = bad },
 			"max_retransmits":       func(m *PBATelemetry) { m.MaxRetransmits = -1 },
 		} {
-			m := PBATelemetry{Settings: DefaultPBA, Traffic: TrafficPattern{OfferedMbps: 100, AvailableMbps: 500, Burstiness: 1},
+			m := PBATelemetry{Settings: DefaultPBA(), Traffic: TrafficPattern{OfferedMbps: 100, AvailableMbps: 500, Burstiness: 1},
 				NetworkMs: 1, Measurements: []float64{500}}
 			set(&m)
 			if err := pt.Observe(m); err == nil || !strings.Contains(err.Error(), name) {
@@ -280,5 +280,46 @@ func TestReplayPhysicalParts(t *testing.T) {
 	r.physEpoch(f, &bl, slow, 80, 0)
 	if bl != 20 || math.Abs(f[3]-20.0/80*50) > 1e-12 {
 		t.Errorf("backlog %v Mbps-epochs, wait %v ms; want 20 and %v", bl, f[3], 20.0/80*50)
+	}
+}
+
+// The grids and defaults are returned as copies: a caller editing them (to
+// print a menu, or by appending) must not move the grid every tuner in the
+// process searches, nor the defaults the next caller gets.
+func TestExportedGridsAreCopies(t *testing.T) {
+	for _, g := range [][]float64{HDELevels(), HDEChunkSizes(), PBAWindows(), PBAConfidence(), ACPTimeoutsMs(), ACPBatchSizes()} {
+		for i := range g {
+			g[i] = 1e6
+		}
+		_ = append(g[:1], -1)
+	}
+	d := DefaultHDE()
+	d.CompressionLevel = 9
+	p := DefaultPBA()
+	p.WindowSize = 1
+	a := DefaultACP()
+	a.BatchSize = 1
+	if DefaultHDE().CompressionLevel != 3 || DefaultPBA().WindowSize != 16 || DefaultACP().BatchSize != 32 {
+		t.Errorf("defaults changed: %+v %+v %+v", DefaultHDE(), DefaultPBA(), DefaultACP())
+	}
+	if HDELevels()[3] != 3 || PBAWindows()[4] != 16 || ACPTimeoutsMs()[5] != 50 || PBAConfidence()[0] != 0.5 {
+		t.Errorf("grids changed: %v %v %v", HDELevels(), PBAWindows(), ACPTimeoutsMs())
+	}
+	// A tuner snaps its start to its grid: with an edited grid it would land
+	// elsewhere.
+	h, err := NewHDETuner(&fakeHDE{}, DefaultHDE(), HDETarget{LatencyMs: 10}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := NewPBATuner(nopPBA{}, DefaultPBA(), PBATarget{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := NewACPTuner(nopACP{}, DefaultACP(), ACPTarget{LatencyBudgetMs: 20}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Settings() != DefaultHDE() || pt.Settings() != DefaultPBA() || at.Settings() != DefaultACP() {
+		t.Errorf("tuners start at %+v %+v %+v", h.Settings(), pt.Settings(), at.Settings())
 	}
 }

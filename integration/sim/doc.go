@@ -19,8 +19,8 @@
 // times are computed exactly:
 //
 //  1. HDE compresses it on HDECores worker cores. Service time is
-//     PayloadBytes*CompressNsPerByte[level] plus ChunkOverheadUs per chunk.
-//     The compression ratio is 1 + (CompressRatio[level]-1)*f(chunk), where
+//     PayloadBytes*CompressNsPerByte()[level] plus ChunkOverheadUs per chunk.
+//     The compression ratio is 1 + (CompressRatio()[level]-1)*f(chunk), where
 //     f falls linearly in log2(chunk) from 1 at chunks >= PayloadBytes to
 //     1-ChunkContextLoss at MinChunkBytes (small chunks give the compressor
 //     less context). Each chunk adds ChunkHeaderBytes on the wire. Higher

@@ -84,7 +84,7 @@ var targets = sim.DefaultTargets()
 var components = []component{
 	{
 		name: "HDE",
-		grid: func() [][2]float64 { return grid(integration.HDELevels, integration.HDEChunkSizes) },
+		grid: func() [][2]float64 { return grid(integration.HDELevels(), integration.HDEChunkSizes()) },
 		apply: func(c *sim.Cluster, s [2]float64) {
 			_ = c.SetCompressionLevel(int(s[0]))
 			_ = c.SetChunkSize(int(s[1]))
@@ -113,7 +113,7 @@ var components = []component{
 	},
 	{
 		name: "PBA", learnIntervals: 400,
-		grid: func() [][2]float64 { return grid(integration.PBAWindows, integration.PBAConfidence) },
+		grid: func() [][2]float64 { return grid(integration.PBAWindows(), integration.PBAConfidence()) },
 		apply: func(c *sim.Cluster, s [2]float64) {
 			_ = c.SetPredictionWindow(int(s[0]))
 			_ = c.SetConfidenceThreshold(s[1])
@@ -144,7 +144,7 @@ var components = []component{
 	},
 	{
 		name: "ACP",
-		grid: func() [][2]float64 { return grid(integration.ACPTimeoutsMs, integration.ACPBatchSizes) },
+		grid: func() [][2]float64 { return grid(integration.ACPTimeoutsMs(), integration.ACPBatchSizes()) },
 		apply: func(c *sim.Cluster, s [2]float64) {
 			_ = c.SetTimeout(msDuration(s[0]))
 			_ = c.SetBatchSize(int(s[1]))

@@ -46,14 +46,22 @@ const (
 	RequestDeadlineMs     = 2000.0   // clients give up after this long
 )
 
-// CompressNsPerByte is the CPU cost per payload byte at levels 0..9 (level 0
-// copies); CompressRatio is the compression ratio on the payload with chunks
-// of at least PayloadBytes. Shapes follow zstd's levels 1..9 on replication
-// deltas: cost grows about geometrically, ratio with diminishing returns.
+// The compressor's cost and ratio per level. Shapes follow zstd's levels
+// 1..9 on replication deltas: cost grows about geometrically, ratio with
+// diminishing returns. Unexported, read through the functions below, so the
+// simulated engine is the same for every caller.
 var (
-	CompressNsPerByte = [10]float64{0.15, 1.6, 2.2, 2.9, 4.0, 5.6, 7.8, 11, 16, 24}
-	CompressRatio     = [10]float64{1.0, 2.05, 2.25, 2.45, 2.55, 2.7, 2.8, 2.9, 2.97, 3.03}
+	compressNsPerByte = [10]float64{0.15, 1.6, 2.2, 2.9, 4.0, 5.6, 7.8, 11, 16, 24}
+	compressRatio     = [10]float64{1.0, 2.05, 2.25, 2.45, 2.55, 2.7, 2.8, 2.9, 2.97, 3.03}
 )
+
+// CompressNsPerByte returns the CPU cost per payload byte at levels 0..9
+// (level 0 copies).
+func CompressNsPerByte() [10]float64 { return compressNsPerByte }
+
+// CompressRatio returns the compression ratio at levels 0..9 on the payload
+// with chunks of at least PayloadBytes.
+func CompressRatio() [10]float64 { return compressRatio }
 
 // Config sets a run's seed and how the trace maps to simulated time.
 type Config struct {
@@ -200,7 +208,7 @@ func NewCluster(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	s := cfg.Seed
-	c := &Cluster{cfg: cfg, hde: integration.DefaultHDE, pba: integration.DefaultPBA, acp: integration.DefaultACP,
+	c := &Cluster{cfg: cfg, hde: integration.DefaultHDE(), pba: integration.DefaultPBA(), acp: integration.DefaultACP(),
 		rngArr: rand.New(rand.NewPCG(s, 1)), rngBg: rand.New(rand.NewPCG(s, 2)), rngMeas: rand.New(rand.NewPCG(s, 3)),
 		rngLoss: rand.New(rand.NewPCG(s, 4)), rngACP: rand.New(rand.NewPCG(s, 5))}
 	c.coreFree = make(floatHeap, HDECores)
@@ -274,7 +282,7 @@ func ratio(s integration.HDESettings) float64 {
 	if ch < PayloadBytes {
 		f = 1 - ChunkContextLoss*math.Log2(PayloadBytes/ch)/math.Log2(PayloadBytes/MinChunkBytes)
 	}
-	return 1 + (CompressRatio[s.CompressionLevel]-1)*f
+	return 1 + (compressRatio[s.CompressionLevel]-1)*f
 }
 
 // zQuantile is the standard normal quantile (Acklam's rational approximation
@@ -390,7 +398,7 @@ func (c *Cluster) Step(rps float64) (IntervalStats, error) {
 	chunk := float64(c.hde.ChunkSize)
 	nChunks := math.Ceil(comp / chunk)
 	chunkBytes := comp/nChunks + ChunkHeaderBytes
-	svc := PayloadBytes*CompressNsPerByte[c.hde.CompressionLevel]*1e-9 + nChunks*ChunkOverheadUs*1e-6
+	svc := PayloadBytes*compressNsPerByte[c.hde.CompressionLevel]*1e-9 + nChunks*ChunkOverheadUs*1e-6
 	if f, ok := c.HDECPUFactor[c.hde.CompressionLevel]; ok && f > 0 {
 		svc *= f
 	}

@@ -109,7 +109,7 @@ func TestSettersRejectOutOfRange(t *testing.T) {
 		c.SetConfidenceThreshold(1) == nil || c.SetTimeout(0) == nil || c.SetBatchSize(-1) == nil {
 		t.Fatal("out-of-range setting accepted")
 	}
-	if h, p, a := c.Settings(); h != integration.DefaultHDE || p != integration.DefaultPBA || a != integration.DefaultACP {
+	if h, p, a := c.Settings(); h != integration.DefaultHDE() || p != integration.DefaultPBA() || a != integration.DefaultACP() {
 		t.Fatal("a rejected setter changed the settings")
 	}
 }

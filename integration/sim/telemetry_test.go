@@ -69,7 +69,7 @@ func TestWriteTelemetryLoads(t *testing.T) {
 	}
 	// The columns say what the simulator measured.
 	st := stats[10]
-	if st.Compression != sim.CompressRatio[3] || st.CommitMs <= 0 || st.MemoryMiB <= 0 ||
+	if st.Compression != sim.CompressRatio()[3] || st.CommitMs <= 0 || st.MemoryMiB <= 0 ||
 		st.ThroughputRPS != float64(st.Requests-st.Errors)/0.25 {
 		t.Fatalf("interval 10: %+v", st)
 	}
