@@ -24,11 +24,20 @@ type Options struct {
 	NoDomain bool
 }
 
-// Default feature parameters (the seed's).
+// Default feature parameters. Engineer reads these, never a caller's copy,
+// so no caller can change the features of every Frame in the process.
 var (
-	DefaultWindows = []time.Duration{5 * time.Minute, 15 * time.Minute, 30 * time.Minute}
-	DefaultLags    = []int{1, 5, 10, 30}
+	defaultWindows = []time.Duration{5 * time.Minute, 15 * time.Minute, 30 * time.Minute}
+	defaultLags    = []int{1, 5, 10, 30}
 )
+
+// DefaultWindows returns the rolling windows Engineer uses when
+// Options.Windows is nil: 5, 15 and 30 minutes (a copy).
+func DefaultWindows() []time.Duration { return slices.Clone(defaultWindows) }
+
+// DefaultLags returns the lags in samples Engineer uses when Options.Lags is
+// nil: 1, 5, 10 and 30 (a copy).
+func DefaultLags() []int { return slices.Clone(defaultLags) }
 
 // DefaultTrendWindow is the span of the utilisation trend.
 const DefaultTrendWindow = 30 * time.Minute
@@ -68,8 +77,10 @@ func (f *Frame) Column(name string) int {
 	return -1
 }
 
-// TemporalNames are the first columns of every Frame.
-var TemporalNames = []string{"hour", "dow", "weekend", "hour_sin", "hour_cos", "dow_sin", "dow_cos"}
+var temporalNames = []string{"hour", "dow", "weekend", "hour_sin", "hour_cos", "dow_sin", "dow_cos"}
+
+// TemporalNames returns the names of the first columns of every Frame (a copy).
+func TemporalNames() []string { return slices.Clone(temporalNames) }
 
 // GapName is the column that is 1 on the first row after a long gap.
 const GapName = "gap"
@@ -127,7 +138,7 @@ func newPlan(g *Grid, opt *Options) (*plan, error) {
 	p := &plan{}
 	wins := opt.Windows
 	if wins == nil {
-		wins = DefaultWindows
+		wins = defaultWindows
 	}
 	for _, d := range wins {
 		if d <= 0 {
@@ -138,14 +149,14 @@ func newPlan(g *Grid, opt *Options) (*plan, error) {
 	}
 	p.lags = opt.Lags
 	if p.lags == nil {
-		p.lags = DefaultLags
+		p.lags = defaultLags
 	}
 	for _, k := range p.lags {
 		if k < 1 {
 			return nil, fmt.Errorf("features: lag %d must be >= 1", k)
 		}
 	}
-	p.names = append(p.names, TemporalNames...)
+	p.names = append(p.names, temporalNames...)
 	p.names = append(p.names, GapName)
 	for m, name := range g.Names {
 		v := g.Values[m]
@@ -234,9 +245,9 @@ func Engineer(g *Grid, opt *Options) (*Frame, error) {
 			}
 		}
 		row := f.Data[i*cols : (i+1)*cols]
-		temporal(row[:len(TemporalNames)], g.Times[i])
+		temporal(row[:len(temporalNames)], g.Times[i])
 		if g.Break[i] {
-			row[len(TemporalNames)] = 1
+			row[len(temporalNames)] = 1
 		}
 		for m, v := range p.base {
 			x := v[i]

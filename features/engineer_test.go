@@ -93,11 +93,11 @@ func checkAgainstNaive(t *testing.T, g *Grid, f *Frame, opt *Options) {
 	t.Helper()
 	wins := opt.Windows
 	if wins == nil {
-		wins = DefaultWindows
+		wins = DefaultWindows()
 	}
 	lags := opt.Lags
 	if lags == nil {
-		lags = DefaultLags
+		lags = DefaultLags()
 	}
 	bad := 0
 	fail := func(format string, args ...any) {
@@ -482,5 +482,34 @@ func TestEngineerSingleRowAndOptions(t *testing.T) {
 		if _, err := Engineer(g, bad); err == nil {
 			t.Errorf("options %+v accepted", bad)
 		}
+	}
+}
+
+// The defaults are returned as copies: a caller editing them must not change
+// the columns every later Engineer call produces, nor the split of Prepare.
+func TestExportedDefaultsAreCopies(t *testing.T) {
+	g := &Grid{Names: []string{"x"}, Cadence: time.Minute, Times: []int64{0}, Break: []bool{false}, Values: [][]float64{{7}}}
+	want, err := Engineer(g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := DefaultWindows()
+	w[0] = time.Hour
+	l := DefaultLags()
+	l[0] = 2
+	n := TemporalNames()
+	n[0] = "x"
+	_ = append(n[:1], "y")
+	r := DefaultRatios()
+	r.Train = 0.5
+	got, err := Engineer(g, nil)
+	if err != nil {
+		t.Fatalf("after editing the defaults: %v", err)
+	}
+	if !slices.Equal(got.Names, want.Names) || got.Names[0] != "hour" || got.Column("x_roll_mean_5m") < 0 || got.Column("x_lag_1") < 0 {
+		t.Errorf("columns changed: %v", got.Names)
+	}
+	if DefaultWindows()[0] != 5*time.Minute || DefaultLags()[0] != 1 || TemporalNames()[0] != "hour" || DefaultRatios().Train != 0.70 {
+		t.Errorf("accessors return the edited values: %v %v %v %v", DefaultWindows(), DefaultLags(), TemporalNames(), DefaultRatios())
 	}
 }

@@ -71,7 +71,7 @@ func ExampleScaler() {
 	s, _, _ := features.Read(strings.NewReader(exampleCSV), "metrics.csv", features.LoadOptions{})
 	g, _, _ := features.Resample(s, features.GridOptions{})
 	f, _ := features.Engineer(g, nil)
-	sp, _ := features.SplitRows(f.Rows(), features.DefaultRatios)
+	sp, _ := features.SplitRows(f.Rows(), features.DefaultRatios())
 	sc, err := features.FitScaler(f, 0, sp.TrainEnd) // train rows only
 	if err != nil {
 		panic(err)
@@ -117,7 +117,7 @@ func ExampleWindows() {
 }
 
 func ExampleSplitRows() {
-	sp, _ := features.SplitRows(4021, features.DefaultRatios)
+	sp, _ := features.SplitRows(4021, features.DefaultRatios())
 	fmt.Printf("%+v\n", sp)
 	sp, _ = features.SplitRows(1000, features.SplitRatios{Train: 0.7, Val: 0.1}) // the seed's test 0.2, val 0.1
 	fmt.Printf("%+v\n", sp)

@@ -60,7 +60,7 @@ func checkLoaded(t *testing.T, s *Series, rep LoadReport, err error) {
 		}
 	}
 	if w, err := NewWindows(f, WindowOptions{Steps: 3}); err == nil && w.Len() > 0 {
-		sp, _ := SplitRows(f.Rows(), DefaultRatios)
+		sp, _ := SplitRows(f.Rows(), DefaultRatios())
 		train, _, _ := sp.Sets(w)
 		train.Tensors()
 		if sc, err := FitScaler(f, 0, max(sp.TrainEnd, 1)); err == nil {

@@ -52,7 +52,7 @@ func PrepareSeries(s *Series, opt PrepareOptions) (*Dataset, error) {
 	}
 	ratios := opt.Ratios
 	if ratios == (SplitRatios{}) {
-		ratios = DefaultRatios
+		ratios = DefaultRatios()
 	}
 	sp, err := SplitRows(f.Rows(), ratios)
 	if err != nil {

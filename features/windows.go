@@ -236,8 +236,9 @@ type SplitRatios struct {
 	Train, Val float64
 }
 
-// DefaultRatios is the seed's 70/15/15.
-var DefaultRatios = SplitRatios{Train: 0.70, Val: 0.15}
+// DefaultRatios returns the 70/15/15 split (a function, so no caller can
+// change the split every Prepare uses).
+func DefaultRatios() SplitRatios { return SplitRatios{Train: 0.70, Val: 0.15} }
 
 // SplitRows splits n rows: TrainEnd = floor(Train n), ValEnd = TrainEnd +
 // floor(Val n) (PROTOCOL.md). The seed's test_size=0.2, val_size=0.1 is

@@ -29,7 +29,7 @@ func TestWindowsAndSplits(t *testing.T) {
 	if w.K() != 4 || !slices.Equal(w.TargetNames(), []string{"latency_ms_h1", "latency_ms_h12", "cpu_usage_roll_p95_15m_h1", "cpu_usage_roll_p95_15m_h12"}) {
 		t.Fatalf("targets %v", w.TargetNames())
 	}
-	sp, err := SplitRows(f.Rows(), DefaultRatios)
+	sp, err := SplitRows(f.Rows(), DefaultRatios())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestBatches(t *testing.T) {
 
 func TestScaler(t *testing.T) {
 	f := testFrame(t, 1000, 0)
-	sp, _ := SplitRows(f.Rows(), DefaultRatios)
+	sp, _ := SplitRows(f.Rows(), DefaultRatios())
 	sc, err := FitScaler(f, 0, sp.TrainEnd)
 	if err != nil {
 		t.Fatal(err)

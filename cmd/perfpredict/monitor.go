@@ -171,7 +171,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	var cols []int
 	var names []string
 	for c, name := range fr.Names {
-		if !slices.Contains(features.TemporalNames, name) && name != features.GapName {
+		if !slices.Contains(features.TemporalNames(), name) && name != features.GapName {
 			cols = append(cols, c)
 			names = append(names, name)
 		}
