@@ -49,7 +49,7 @@ var benchRows = benchRowsDefault()
 func BenchmarkEngineer(b *testing.B) { benchEngineer(b, benchGrid(benchRows)) }
 
 // BenchmarkEngineerSeconds is BenchmarkEngineer at a one-second cadence on a
-// fifth of the rows: the seed's windows become 300, 900 and 1800 samples,
+// fifth of the rows: the default windows (5, 15, 30 minutes) become 300, 900 and 1800 samples,
 // where a per-push cost growing with w would show.
 func BenchmarkEngineerSeconds(b *testing.B) {
 	benchEngineer(b, benchGridAt(max(benchRows/5, 1), time.Second))

@@ -9,8 +9,8 @@
 //	FitScaler          *Frame train rows    -> *Scaler   (scaler.go)
 //	NewWindows / Split *Frame               -> X [N,T,F], Y [N,K] (windows.go)
 //
-// Prepare (prepare.go) runs them all, as the seed's load_data ->
-// engineer_features -> prepare_data.
+// Prepare (prepare.go) runs them all, from a metrics file to the windows a
+// model trains on.
 //
 // Everything is UTC; timestamps are int64 unix nanoseconds. Statistics are
 // computed in float64; the engineered matrix is float32, row-major [rows, F],

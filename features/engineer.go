@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Options tune Engineer. The zero value gives the seed's features.
+// Options tune Engineer. The zero value gives the default features.
 type Options struct {
 	// Windows are the rolling windows; default 5m, 15m, 30m. Each becomes
 	// max(2, round(window/cadence)) samples.

@@ -119,7 +119,7 @@ func ExampleWindows() {
 func ExampleSplitRows() {
 	sp, _ := features.SplitRows(4021, features.DefaultRatios())
 	fmt.Printf("%+v\n", sp)
-	sp, _ = features.SplitRows(1000, features.SplitRatios{Train: 0.7, Val: 0.1}) // the seed's test 0.2, val 0.1
+	sp, _ = features.SplitRows(1000, features.SplitRatios{Train: 0.7, Val: 0.1}) // test 0.2, validation 0.1
 	fmt.Printf("%+v\n", sp)
 	// Output:
 	// {TrainEnd:2814 ValEnd:3417 N:4021}

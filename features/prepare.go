@@ -3,7 +3,7 @@ package features
 import "fmt"
 
 // PrepareOptions gather the options of every step; zero values are the
-// defaults (the seed's: 60-step windows, 70/15/15, 5/15/30-minute windows).
+// defaults (60-step windows, a 70/15/15 split, 5/15/30-minute rolling windows).
 type PrepareOptions struct {
 	Load     LoadOptions
 	Grid     GridOptions
@@ -24,9 +24,9 @@ type Dataset struct {
 	GridReport       GridReport
 }
 
-// Prepare is the seed's load_data -> engineer_features -> prepare_data:
-// load, resample, engineer, split chronologically, fit the scaler on the
-// training rows only, scale every row, and index the windows of each split.
+// Prepare goes from a metrics file to the model's windows: load, resample,
+// engineer, split chronologically, fit the scaler on the training rows only,
+// scale every row, and index the windows of each split.
 func Prepare(path string, opt PrepareOptions) (*Dataset, error) {
 	s, lrep, err := Load(path, opt.Load)
 	if err != nil {

@@ -15,7 +15,7 @@ import "math"
 //     window: the evicted value is found by binary search and the new one is
 //     slid into place with one memmove over the span between the two
 //     positions. A memmove of w float64 is a few nanoseconds for the window
-//     sizes the seed uses (2 to 30 samples at 1-5 minute cadences; 1800 at one
+//     sizes the default windows give (2 to 30 samples at 1-5 minute cadences; 1800 at one
 //     second is still well under a microsecond), so this beats a skip list or a
 //     Fenwick tree in practice, but it is O(w) in the worst case;
 //   - moments (mean, std, skew, kurt) from running sums of (x-K)^p, p=1..4,

@@ -249,7 +249,7 @@ func TestRollWindowSignedZeros(t *testing.T) {
 // (no ranks shared), for the rank structure (rank) and the previous sorted
 // window (sorted), on an AR(1) series (noise) and on a rising one (trend:
 // every push evicts the smallest value and adds the largest, the sorted
-// window's worst case, a memmove of the whole window), for the seed's
+// window's worst case, a memmove of the whole window), for the default
 // windows at a one-minute cadence (5, 30), at one second (1800) and longer
 // (16384).
 func BenchmarkRollWindow(b *testing.B) {

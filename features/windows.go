@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 )
 
-// DefaultSteps is the default window length T (the seed's 60).
+// DefaultSteps is the default window length T (five hours at a 5-minute cadence).
 const DefaultSteps = 60
 
 // WindowOptions choose the windows' shape and targets.
@@ -241,8 +241,9 @@ type SplitRatios struct {
 func DefaultRatios() SplitRatios { return SplitRatios{Train: 0.70, Val: 0.15} }
 
 // SplitRows splits n rows: TrainEnd = floor(Train n), ValEnd = TrainEnd +
-// floor(Val n) (PROTOCOL.md). The seed's test_size=0.2, val_size=0.1 is
-// SplitRatios{Train: 0.7, Val: 0.1}.
+// floor(Val n) (docs/PROTOCOL.md). Shares given for test and validation
+// instead, such as test 0.2 and validation 0.1, are SplitRatios{Train: 0.7,
+// Val: 0.1}.
 func SplitRows(n int, r SplitRatios) (Split, error) {
 	if !(r.Train > 0) || r.Val < 0 || r.Train+r.Val > 1+1e-12 || math.IsNaN(r.Val) {
 		return Split{}, fmt.Errorf("features: split ratios train %v, val %v", r.Train, r.Val)

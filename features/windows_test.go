@@ -84,7 +84,7 @@ func TestWindowsAndSplits(t *testing.T) {
 	if total != want {
 		t.Fatalf("%d windows in splits, want %d", total, want)
 	}
-	// The seed's other split: test 0.2, val 0.1.
+	// Shares given for test and validation instead: test 0.2, val 0.1.
 	sp, _ = SplitRows(1000, SplitRatios{Train: 0.7, Val: 0.1})
 	if sp.TrainEnd != 700 || sp.ValEnd != 800 {
 		t.Fatalf("%+v", sp)

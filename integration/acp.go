@@ -135,7 +135,7 @@ func (t *ACPTuner) PredictACP(s ACPSettings, clusterSize int, loadRPS float64) (
 	return ACPOutcome{CommitMs: m[0], FailedRoundShare: m[1], ErrorRate: m[2]}, true
 }
 
-// PredictOptimalACPSettings is the seed's predict_optimal_acp_settings on
+// PredictOptimalACPSettings is the DWCP v3 design's predict_optimal_acp_settings on
 // the learned response, at the load expected (Expect) or else the load last
 // observed.
 // Settings measured too little near this load count at their pessimistic

@@ -55,8 +55,9 @@
 // learner.
 //
 // PredictOptimalHDESettings, PredictOptimalPBASettings and
-// PredictOptimalACPSettings are the seed's functions: a whole-grid search on
-// a predictor's response, with no step limit; pass the forecast load to plan
-// ahead. The subpackage sim is a
-// deterministic DWCP simulator whose Cluster implements the three engines.
+// PredictOptimalACPSettings are the DWCP v3 design's
+// predict_optimal_*_settings: a whole-grid search on a predictor's response,
+// with no step limit; pass the forecast load to plan ahead. The subpackage
+// sim is a deterministic DWCP simulator whose Cluster implements the three
+// engines.
 package integration

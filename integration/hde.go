@@ -126,7 +126,7 @@ func (t *HDETuner) PredictHDE(s HDESettings, throughputRPS float64) (HDEOutcome,
 	return HDEOutcome{LatencyMs: m[0], WireBytes: m[1], CPUUtil: m[2]}, true
 }
 
-// PredictOptimalHDESettings is the seed's predict_optimal_hde_settings on the
+// PredictOptimalHDESettings is the DWCP v3 design's predict_optimal_hde_settings on the
 // tuner's learned response; pass the forecast throughput (Peak over the
 // lookahead) to plan ahead, the current one to plan reactively.
 // Settings measured too little near this throughput count at their

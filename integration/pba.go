@@ -220,7 +220,7 @@ func (t *PBATuner) PredictPBA(s PBASettings, p TrafficPattern) (PBAOutcome, bool
 	return PBAOutcome{NetworkMs: m[0], LossRate: m[1], EstimateError: m[2]}, true
 }
 
-// PredictOptimalPBASettings is the seed's predict_optimal_pba_settings on the
+// PredictOptimalPBASettings is the DWCP v3 design's predict_optimal_pba_settings on the
 // tuner's learned response and target.
 // Settings measured too little near this pattern count at their pessimistic
 // estimate (see Options.Optimism).

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The seed's predict_optimal_*_settings, checked against predictors whose
+// The whole-grid searches PredictOptimal*Settings, checked against predictors whose
 // best setting can be worked out by hand.
 
 // hdeModel: latency grows with level and chunk, bytes shrink with level and

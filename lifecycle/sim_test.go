@@ -107,7 +107,7 @@ func TestSimulated30Days(t *testing.T) {
 	}
 	reg.SetClock(clock.Now)
 
-	rules, err := monitor.ParseRules([]byte(monitor.SeedRules), "seed.yaml")
+	rules, err := monitor.ParseRules([]byte(monitor.DefaultRules), "default.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@
 //	each actual arriving  -> Health.ObserveError      (rolling MAPE, accuracy5, daily MAPE)
 //	each feature row      -> Drift.Observe            (rolling window vs the training Reference)
 //	Snapshot(now)          -> named metric values (accuracy, mape, inference_time, ...)
-//	Engine.Evaluate       -> rules from YAML (the seed's `alerts:` format) with
+//	Engine.Evaluate       -> rules from YAML (an `alerts:` list, see ParseRules) with
 //	                         `for:` durations -> alert callbacks and actions
 //	                         (retrain_model, optimize_model, retrain_with_recent_data)
 //

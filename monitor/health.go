@@ -10,7 +10,7 @@ import (
 // HealthConfig sizes the rolling windows.
 type HealthConfig struct {
 	// Window is the span of the rolling error and latency figures (24h:
-	// the seed's daily MAPE).
+	// one day, as the daily MAPE).
 	Window time.Duration
 	// Slot is the granularity the window slides by.
 	Slot time.Duration

@@ -143,10 +143,13 @@ func LoadRules(path string) ([]Rule, error) {
 	return ParseRules(b, path)
 }
 
-// SeedRules is the seed document's example of alert rules (its "Alerting
-// Rules" block), verbatim: the default rules of `perfpredict monitor` and of
-// the lifecycle simulations.
-const SeedRules = `alerts:
+// DefaultRules are the alert rules the DWCP v3 design gives for a served
+// model: retrain when fewer than 90% of forecasts fall within 5% of the
+// actual, optimise the model when the p99 inference time passes 20 ms, and
+// retrain on recent data when the largest per-feature Jensen-Shannon
+// divergence from the training data passes 0.15 bits. They are the default
+// rules of `perfpredict monitor` and of the lifecycle simulations.
+const DefaultRules = `alerts:
   - name: ModelAccuracyDrop
     condition: accuracy < 0.90
     severity: high
@@ -165,7 +168,7 @@ const SeedRules = `alerts:
 
 var condRE = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*)\s*([<>=!~]+)\s*([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ%/]*)\s*$`)
 
-// ParseRules reads rules in the seed's format:
+// ParseRules reads rules in this YAML format:
 //
 //	alerts:
 //	  - name: ModelAccuracyDrop

@@ -7,11 +7,11 @@ import (
 	"time"
 )
 
-// seedRules is the seed document's "Alerting Rules" block, verbatim, typed
-// out here on purpose as the one copy besides SeedRules: these tests parse
-// the seed's text independently of the exported constant, and
-// TestSeedRulesConstant checks that the constant is that text.
-const seedRules = `alerts:
+// defaultRules are the DWCP v3 design's alert rules, typed out here on
+// purpose as the one copy besides DefaultRules: these tests parse the text
+// independently of the exported constant, and TestDefaultRulesConstant
+// checks that the constant is that text.
+const defaultRules = `alerts:
   - name: ModelAccuracyDrop
     condition: accuracy < 0.90
     severity: high
@@ -28,14 +28,14 @@ const seedRules = `alerts:
     action: retrain_with_recent_data
 `
 
-func TestSeedRulesConstant(t *testing.T) {
-	if SeedRules != seedRules {
-		t.Fatalf("SeedRules differs from the seed's block:\n%s", SeedRules)
+func TestDefaultRulesConstant(t *testing.T) {
+	if DefaultRules != defaultRules {
+		t.Fatalf("DefaultRules differs from the design's rules:\n%s", DefaultRules)
 	}
 }
 
-func TestSeedRulesVerbatim(t *testing.T) {
-	rules, err := ParseRules([]byte(seedRules), "seed.yaml")
+func TestDefaultRulesVerbatim(t *testing.T) {
+	rules, err := ParseRules([]byte(defaultRules), "default.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestRulesInvalidReportLines(t *testing.T) {
 }
 
 func FuzzParseRules(f *testing.F) {
-	f.Add([]byte(seedRules))
+	f.Add([]byte(defaultRules))
 	f.Add([]byte("alerts:\n  - {name: a, condition: \"mape>5%\", severity: low, for: 1m}\n"))
 	f.Add([]byte("alerts:\n  - name: x\n    condition: accuracy => 0.9\n"))
 	f.Add([]byte("alerts: [1, [2], {a: b}]"))

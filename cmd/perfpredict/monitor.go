@@ -72,7 +72,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	modelArg := fs.String("model", "", "forecaster artifact (perfpredict train), or a baseline: persistence, seasonal_naive, ma12, holt_winters, ridge_ar (required)")
 	data := fs.String("data", "", "metrics CSV with timestamp and value columns (required)")
 	target := fs.String("target", "value", "value column of the CSV")
-	rulesPath := fs.String("rules", "", "alert rules YAML (default: the seed's three rules)")
+	rulesPath := fs.String("rules", "", "alert rules YAML (default: the DWCP v3 design's three rules: accuracy < 0.90, inference_time > 20ms, feature_distribution_divergence > 0.15)")
 	window := fs.Int("drift-window", 288, "rows in the drift window (288 = a day at 5 minutes)")
 	bins := fs.Int("bins", 10, "quantile bins of the drift reference")
 	healthWindow := fs.Duration("health-window", 24*time.Hour, "span of the rolling health figures")
@@ -90,7 +90,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	if _, err := device.get(); err != nil {
 		return err
 	}
-	rulesName, rulesSrc := "seed", []byte(monitor.SeedRules)
+	rulesName, rulesSrc := "default", []byte(monitor.DefaultRules)
 	if *rulesPath != "" {
 		b, err := os.ReadFile(*rulesPath)
 		if err != nil {
