@@ -3,7 +3,6 @@ package perfpredict
 import (
 	"errors"
 	"fmt"
-	"log"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -291,12 +290,13 @@ func (b *deviceBackend) release(m *Model) error {
 }
 
 // drop frees the device without reading the weights back (the model is
-// gone).
+// gone). No caller is left to return an error to: it goes to the model's
+// Logf, if any.
 func (b *deviceBackend) drop() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.freeLocked(); err != nil {
-		log.Printf("perfpredict: freeing %s: %v", b.kind, err)
+	if err := b.freeLocked(); err != nil && b.logf != nil {
+		b.logf("perfpredict: freeing %s: %v", b.kind, err)
 	}
 }
 
@@ -374,15 +374,17 @@ func (s *syncedStepper) step(x, y []float32, batch, steps int) (float64, error) 
 func (s *syncedStepper) stateBytes() int { return s.host.stateBytes() }
 
 // useDevice chooses the model's backend for the device called name (a
-// Config.Device value after withDefaults) and uploads the weights.
-func (m *Model) useDevice(name string, logf func(format string, args ...any)) error {
+// Config.Device value after withDefaults), opened with the given precision,
+// and uploads the weights. A nil logf discards the log lines.
+func (m *Model) useDevice(name, precision string, logf func(format string, args ...any)) error {
 	if logf == nil {
-		logf = log.Printf
+		logf = func(string, ...any) {}
 	}
 	if name == DeviceCPU {
 		return m.setBackend(hostBackend{})
 	}
-	dev, err := device.Open(name, logf)
+	opts := device.Options{Precision: precision}
+	dev, err := device.OpenWith(name, opts, logf)
 	if err != nil {
 		return fmt.Errorf("perfpredict: %w", err)
 	}
@@ -390,20 +392,20 @@ func (m *Model) useDevice(name string, logf func(format string, args ...any)) er
 		return m.setBackend(hostBackend{})
 	}
 	// DeviceAuto opened the only accelerator backend there is.
-	return m.attachDevice(dev, DeviceCUDA, name == DeviceAuto, logf)
+	return m.attachDevice(dev, DeviceCUDA, opts, name == DeviceAuto, logf)
 }
 
 // attachDevice moves the model to dev, an opened device of the given kind
-// (clones open their own with device.Open(kind)). When the model does not
-// fit there, auto falls back to the CPU with a log line.
-func (m *Model) attachDevice(dev device.Device, kind string, auto bool, logf func(format string, args ...any)) error {
+// (clones open their own with device.OpenWith(kind, opts)). When the model
+// does not fit there, auto falls back to the CPU with a log line.
+func (m *Model) attachDevice(dev device.Device, kind string, opts device.Options, auto bool, logf func(format string, args ...any)) error {
 	opened := dev
 	open := func() (device.Device, error) {
 		if d := opened; d != nil {
 			opened = nil
 			return d, nil
 		}
-		return device.Open(kind, nil)
+		return device.OpenWith(kind, opts, nil)
 	}
 	err := m.setBackend(&deviceBackend{kind: kind, open: open, logf: logf, auto: auto})
 	if err != nil && auto {
@@ -438,9 +440,10 @@ func (m *Model) setBackend(b backend) error {
 
 // UseDevice moves the model to the device called name, as Config.Device
 // chooses one for New (DeviceCPU, DeviceCUDA or DeviceAuto): its weights are
-// uploaded and stay there; logf receives DeviceAuto's fallback line (nil: the
-// standard logger). On an error the model stays where it was. It must not
-// run concurrently with anything else on the model.
+// uploaded and stay there, in the precision of the model's configuration
+// (see SetPrecision); logf receives DeviceAuto's fallback line (nil: none).
+// On an error the model stays where it was. It must not run concurrently
+// with anything else on the model.
 func (m *Model) UseDevice(name string, logf func(format string, args ...any)) error {
 	c := m.cfg
 	c.Device, c.Logf = name, logf
@@ -448,10 +451,35 @@ func (m *Model) UseDevice(name string, logf func(format string, args ...any)) er
 	if err := c.validate(); err != nil {
 		return err
 	}
-	if err := m.useDevice(c.Device, c.Logf); err != nil {
+	if err := m.useDevice(c.Device, c.Precision, c.Logf); err != nil {
 		return err
 	}
 	m.cfg.Device, m.cfg.Logf = c.Device, c.Logf
+	return nil
+}
+
+// SetPrecision sets Config.Precision of a model, for one loaded from a
+// checkpoint (which does not record it): a model on a GPU moves to a device
+// opened with the new precision; one on the CPU uses it at its next
+// UseDevice. An unknown precision is an error and, as any error, leaves the
+// model as it was. It must not run concurrently with anything else on the
+// model.
+func (m *Model) SetPrecision(p string) error {
+	c := m.cfg
+	c.Precision = p
+	c = c.withDefaults()
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if c.Precision == m.cfg.Precision {
+		return nil
+	}
+	if _, onCPU := m.backend.(hostBackend); !onCPU {
+		if err := m.useDevice(m.cfg.Device, c.Precision, m.cfg.Logf); err != nil {
+			return err
+		}
+	}
+	m.cfg.Precision = c.Precision
 	return nil
 }
 

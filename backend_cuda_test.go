@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/novacron/perfpredict/internal/device/cuda/fakecuda"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestDeviceCUDA runs the device-path checks with Config.Device "cuda": on
@@ -102,7 +104,7 @@ func checkCUDA(t *testing.T, trainN, epochs int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dev = host.Clone()
+	dev = mustClone(t, host)
 	if err := dev.UseDevice(DeviceCUDA, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -110,4 +112,36 @@ func checkCUDA(t *testing.T, trainN, epochs int) {
 	if err := dev.Close(); err != nil {
 		t.Error(err)
 	}
+	checkCUDAPrecision(t)
+}
+
+// checkCUDAPrecision: Config.Precision reaches the device (whose name says
+// which precision its matrix products use), a clone opens its own device
+// with it, and SetPrecision moves a model to a device with another.
+func checkCUDAPrecision(t *testing.T) {
+	cfg := deviceTestConfig()
+	cfg.Device, cfg.Precision = DeviceCUDA, PrecisionTF32
+	m, err := New(cfg, 4, 2)
+	require.NoError(t, err)
+	defer m.Close()
+	assert.Contains(t, m.Device(), "tf32 matrix products")
+	x := randInput(9, 3*5*4)
+	want, _, err := m.Predict(x, 3, 5)
+	require.NoError(t, err)
+
+	c := mustClone(t, m)
+	defer c.Close()
+	got, _, err := c.Predict(x, 3, 5)
+	require.NoError(t, err)
+	closeTo(t, "tf32 clone", got, want, 1e-5)
+	assert.Contains(t, c.Device(), "tf32 matrix products", "the clone's device")
+
+	require.NoError(t, m.SetPrecision(PrecisionFP32))
+	assert.True(t, strings.HasPrefix(m.Device(), "cuda:") && !strings.Contains(m.Device(), "matrix products"),
+		"fp32 device %q", m.Device())
+	got, _, err = m.Predict(x, 3, 5)
+	require.NoError(t, err)
+	closeTo(t, "fp32 after tf32", got, want, 1e-2)
+	assert.ErrorContains(t, m.SetPrecision("fp16"), `precision "fp16"`)
+	assert.True(t, strings.HasPrefix(m.Device(), "cuda:"), "after a failed SetPrecision the model runs on %q", m.Device())
 }

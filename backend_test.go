@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"math"
 	"strings"
 	"sync"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/novacron/perfpredict/internal/device"
 	"github.com/novacron/perfpredict/internal/safetensors"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // The device path is tested by running whole models through internal/device's
@@ -26,10 +29,18 @@ func cpuDevice(auto bool, logf func(string, ...any)) *deviceBackend {
 		logf: logf, auto: auto, chunk: 4}
 }
 
+// mustClone is m.Clone for a model whose device is known to work.
+func mustClone(t *testing.T, m *Model) *Model {
+	t.Helper()
+	c, err := m.Clone()
+	require.NoError(t, err)
+	return c
+}
+
 // onCPUDevice returns a copy of m running through the CPU device.
 func onCPUDevice(t *testing.T, m *Model) *Model {
 	t.Helper()
-	d := m.Clone()
+	d := mustClone(t, m)
 	if err := d.setBackend(cpuDevice(false, t.Logf)); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +207,7 @@ func checkDeviceModel(t *testing.T, host, dev *Model) {
 		t.Fatal(err)
 	}
 	predict("trained vs its checkpoint", dev, back, 5, 8, 1e-5)
-	clone := dev.Clone()
+	clone := mustClone(t, dev)
 	predict("clone", clone, back, 5, 8, 1e-5)
 	if clone.Device() != dev.Device() {
 		t.Errorf("clone runs on %q, the model on %q", clone.Device(), dev.Device())
@@ -335,7 +346,7 @@ func TestDeviceDropout(t *testing.T) {
 	}
 
 	var lines []string
-	auto := host.Clone()
+	auto := mustClone(t, host)
 	if err := auto.setBackend(cpuDevice(true, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })); err != nil {
 		t.Fatal(err)
 	}
@@ -434,13 +445,104 @@ func TestDeviceOutOfMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = m.attachDevice(fullDevice{device.CPU()}, "full", false, t.Logf)
+	err = m.attachDevice(fullDevice{device.CPU()}, "full", device.Options{}, false, t.Logf)
 	if err == nil || !strings.Contains(err.Error(), "out of memory") || m.Device() != DeviceCPU {
 		t.Errorf("attaching a full device: %v, model on %q", err, m.Device())
 	}
 	var lines []string
-	err = m.attachDevice(fullDevice{device.CPU()}, "full", true, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
+	err = m.attachDevice(fullDevice{device.CPU()}, "full", device.Options{}, true, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
 	if err != nil || m.Device() != DeviceCPU || len(lines) != 1 || !strings.Contains(lines[0], "out of memory") {
 		t.Errorf("auto on a full device: %v, model on %q, logged %q", err, m.Device(), lines)
 	}
+}
+
+// TestCloneReadBackError: a device that cannot give the weights back makes
+// Clone return its error (it used to panic), and the model still clones once
+// the device works again.
+func TestCloneReadBackError(t *testing.T) {
+	m, err := New(deviceTestConfig(), 3, 1)
+	require.NoError(t, err)
+	dev := onCPUDevice(t, m)
+	// A training step leaves the newer weights on the device only.
+	_, err = dev.NewTrainer().Step(randInput(1, 6*5*3), randInput(2, 6), 6, 5)
+	require.NoError(t, err)
+	// The CPU device refuses host copies while it records a graph.
+	cpu := device.CPU()
+	require.NoError(t, cpu.BeginCapture(cpu.Queue(0)))
+	c, err := dev.Clone()
+	g, endErr := cpu.EndCapture(cpu.Queue(0))
+	require.NoError(t, endErr)
+	require.NoError(t, g.Close())
+	assert.Nil(t, c)
+	assert.ErrorIs(t, err, device.ErrCapturing)
+
+	c, err = dev.Clone()
+	require.NoError(t, err)
+	x := randInput(3, 2*5*3)
+	want, _, err := dev.Predict(x, 2, 5)
+	require.NoError(t, err)
+	got, _, err := c.Predict(x, 2, 5)
+	require.NoError(t, err)
+	closeTo(t, "clone after the failure", got, want, 1e-5)
+}
+
+// unclosableDevice is the CPU device whose Close fails.
+type unclosableDevice struct{ device.Device }
+
+func (unclosableDevice) Close() error { return errors.New("device busy") }
+
+// TestDeviceLogsToCaller: the library's log lines go to the caller's Logf,
+// never to the standard logger, and a nil Logf means none.
+func TestDeviceLogsToCaller(t *testing.T) {
+	var global strings.Builder
+	defer log.SetOutput(log.Writer())
+	log.SetOutput(&global)
+
+	// A device that cannot be freed when its model is collected.
+	var lines []string
+	m, err := New(tinyConfig(), 3, 1)
+	require.NoError(t, err)
+	require.NoError(t, m.attachDevice(unclosableDevice{device.CPU()}, "busy", device.Options{}, false,
+		func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }))
+	m.backend.(*deviceBackend).drop()
+	if assert.Len(t, lines, 1) {
+		assert.Contains(t, lines[0], "device busy")
+	}
+	require.NoError(t, m.attachDevice(unclosableDevice{device.CPU()}, "busy", device.Options{}, false, nil))
+	m.backend.(*deviceBackend).drop()
+
+	// DeviceAuto's fallback line with no Logf (in a build without the CUDA
+	// backend, or on a machine without a GPU).
+	m, err = New(tinyConfig(), 3, 1)
+	require.NoError(t, err)
+	if err := m.UseDevice(DeviceAuto, nil); err != nil {
+		t.Logf("UseDevice(auto): %v", err)
+	}
+	assert.Empty(t, global.String(), "written to the standard logger")
+}
+
+// TestConfigPrecision: Config.Precision is validated, normalised, kept by
+// clones, and settable on a model; the CPU ignores it.
+func TestConfigPrecision(t *testing.T) {
+	assert.Equal(t, PrecisionFP32, DefaultConfig().Precision)
+	for _, p := range []string{"fp16", "float32", "tf-32"} {
+		cfg := tinyConfig()
+		cfg.Precision = p
+		_, err := New(cfg, 3, 1)
+		if assert.Error(t, err, p) {
+			assert.Contains(t, err.Error(), fmt.Sprintf("precision %q", p))
+		}
+	}
+	cfg := tinyConfig()
+	cfg.Precision = " TF32 "
+	m, err := New(cfg, 3, 1)
+	require.NoError(t, err)
+	assert.Equal(t, PrecisionTF32, m.cfg.Precision)
+	assert.Equal(t, DeviceCPU, m.Device())
+	assert.Equal(t, PrecisionTF32, mustClone(t, m).cfg.Precision)
+
+	assert.ErrorContains(t, m.SetPrecision("fp16"), `precision "fp16"`)
+	assert.Equal(t, PrecisionTF32, m.cfg.Precision, "after a failed SetPrecision")
+	require.NoError(t, m.SetPrecision(PrecisionBF16))
+	assert.Equal(t, PrecisionBF16, m.cfg.Precision)
 }

@@ -272,7 +272,7 @@ func TestClone(t *testing.T) {
 	m.FeatureNames = []string{"a", "b", "c"}
 	m.Scaler = &TargetScaler{Mean: []float64{1, 2}, Std: []float64{3, 4}}
 	orig := encodeModel(t, m)
-	c := m.Clone()
+	c := mustClone(t, m)
 	if !bytes.Equal(orig, encodeModel(t, c)) {
 		t.Fatal("clone encodes differently")
 	}

@@ -49,14 +49,26 @@ type Config struct {
 	// New fails with the CUDA loader's error when no GPU is usable) or
 	// DeviceAuto (the GPU when one is usable, otherwise the CPU with one
 	// line to Logf). On a GPU the weights stay in device memory between
-	// calls, and PERFPREDICT_CUDA_PRECISION (fp32 default, tf32, bf16)
-	// sets the arithmetic of the matrix products. Training there does not
-	// apply dropout: it needs Dropout < 0,
+	// calls, and Precision sets the arithmetic of the matrix products.
+	// Training there does not apply dropout: it needs Dropout < 0,
 	// and DeviceAuto trains on the CPU otherwise (with a log line). Not
 	// saved in checkpoints; see Model.UseDevice for a loaded model.
 	Device string
+	// Precision is the arithmetic of the matrix products on a GPU:
+	// PrecisionFP32 (default: float32 throughout, predictions within 1e-4
+	// of the CPU's), PrecisionTF32 (the TF32 tensor cores: 10-bit mantissas
+	// in the products, float32 sums) or PrecisionBF16 (predictions multiply
+	// bfloat16 copies of the LSTM's weights and activations, summing in
+	// float32, within 2e-2 of the largest prediction; the other products
+	// and training use TF32). The CPU ignores it. Not saved in checkpoints;
+	// see Model.SetPrecision for a loaded model. The library reads no
+	// environment variable for it: the command line maps
+	// PERFPREDICT_CUDA_PRECISION onto it.
+	Precision string
 	// Logf receives the model's log lines (DeviceAuto's fallback to the
-	// CPU); nil means the standard logger.
+	// CPU, and a failure to free device memory when a model is collected
+	// without Close); nil means none. The library never writes to the
+	// standard logger.
 	Logf func(format string, args ...any) `json:"-" yaml:"-"`
 }
 
@@ -65,6 +77,13 @@ const (
 	DeviceCPU  = "cpu"
 	DeviceCUDA = "cuda"
 	DeviceAuto = "auto"
+)
+
+// Precision names of Config.Precision.
+const (
+	PrecisionFP32 = "fp32"
+	PrecisionTF32 = "tf32"
+	PrecisionBF16 = "bf16"
 )
 
 // Loss names of Config.Loss.
@@ -133,6 +152,10 @@ func (c Config) withDefaults() Config {
 	if c.Device == "" {
 		c.Device = DeviceCPU
 	}
+	c.Precision = strings.ToLower(strings.TrimSpace(c.Precision))
+	if c.Precision == "" {
+		c.Precision = PrecisionFP32
+	}
 	return c
 }
 
@@ -162,6 +185,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("perfpredict: config: Huber delta %v must be positive and finite", c.HuberDelta)
 	case c.Device != DeviceCPU && c.Device != DeviceCUDA && c.Device != DeviceAuto:
 		return fmt.Errorf("perfpredict: config: device %q is not %q, %q or %q", c.Device, DeviceCPU, DeviceCUDA, DeviceAuto)
+	case c.Precision != PrecisionFP32 && c.Precision != PrecisionTF32 && c.Precision != PrecisionBF16:
+		return fmt.Errorf("perfpredict: config: precision %q is not %q, %q or %q", c.Precision, PrecisionFP32, PrecisionTF32, PrecisionBF16)
 	}
 	for i, w := range c.Head {
 		if w <= 0 {

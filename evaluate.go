@@ -23,7 +23,10 @@ func (m *Model) Evaluate(d Dataset) (Metrics, error) {
 			m.Scaler.Unscale(truth[i*k : (i+1)*k])
 		}
 	}
-	met := Score(pred, truth, m.outputs)
+	met, err := Score(pred, truth, m.outputs)
+	if err != nil {
+		return Metrics{}, err
+	}
 	met.OriginalUnits = m.Scaler != nil
 	return met, nil
 }

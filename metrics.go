@@ -1,6 +1,9 @@
 package perfpredict
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // OutputMetrics scores the predictions of one output, with the definitions of
 // the evaluation protocol (PROTOCOL.md), e = prediction - truth:
@@ -30,9 +33,17 @@ type Metrics struct {
 }
 
 // Score computes Metrics for pred and truth, both [n, outputs] row-major.
-func Score(pred, truth []float64, outputs int) Metrics {
-	if len(pred) != len(truth) || outputs <= 0 || len(pred)%outputs != 0 {
-		panic("perfpredict: Score: pred and truth must both be [n, outputs]")
+// Slices of different lengths, or of a length that is not a multiple of
+// outputs, are an error: they come from the caller's data, so they must not
+// panic.
+func Score(pred, truth []float64, outputs int) (Metrics, error) {
+	switch {
+	case outputs <= 0:
+		return Metrics{}, fmt.Errorf("perfpredict: Score: %d outputs, want at least 1", outputs)
+	case len(pred) != len(truth):
+		return Metrics{}, fmt.Errorf("perfpredict: Score: %d predictions for %d targets", len(pred), len(truth))
+	case len(pred)%outputs != 0:
+		return Metrics{}, fmt.Errorf("perfpredict: Score: %d values are not rows of %d outputs", len(pred), outputs)
 	}
 	n := len(pred) / outputs
 	m := Metrics{Outputs: make([]OutputMetrics, outputs)}
@@ -40,7 +51,7 @@ func Score(pred, truth []float64, outputs int) Metrics {
 		m.Outputs[k] = scoreStrided(pred, truth, k, outputs, n)
 	}
 	m.All = scoreStrided(pred, truth, 0, 1, len(pred))
-	return m
+	return m, nil
 }
 
 // scoreStrided scores elements off, off+stride, ... (count of them).

@@ -3,13 +3,17 @@ package perfpredict
 import (
 	"math"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestScore(t *testing.T) {
 	// Two outputs; the second is constant, so its R2 is undefined.
 	truth := []float64{1, 5, 2, 5, 4, 5, 0, 5}
 	pred := []float64{1.04, 5, 2.5, 5, 3, 5, 1, 5.5}
-	m := Score(pred, truth, 2)
+	m, err := Score(pred, truth, 2)
+	require.NoError(t, err)
 	o := m.Outputs[0]
 	e := []float64{0.04, 0.5, -1, 1}
 	var mse, mae float64
@@ -44,4 +48,32 @@ func TestScore(t *testing.T) {
 		t.Errorf("pooled N = %d", m.All.N)
 	}
 	near("pooled MAE", m.All.MAE, (mae*4+0.5)/8)
+}
+
+// TestScoreShapes: inputs that are not both [n, outputs] are an error, not a
+// panic, and an empty pair is n = 0 with NaN scores.
+func TestScoreShapes(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		pred, truth []float64
+		outputs     int
+		want        string
+	}{
+		{"fewer predictions", []float64{1, 2}, []float64{1, 2, 3, 4}, 2, "2 predictions for 4 targets"},
+		{"more predictions", []float64{1, 2, 3}, []float64{1}, 1, "3 predictions for 1 targets"},
+		{"ragged rows", []float64{1, 2, 3}, []float64{1, 2, 3}, 2, "not rows of 2 outputs"},
+		{"no outputs", []float64{1}, []float64{1}, 0, "0 outputs"},
+		{"negative outputs", nil, nil, -1, "-1 outputs"},
+	} {
+		m, err := Score(c.pred, c.truth, c.outputs)
+		if assert.Error(t, err, c.name) {
+			assert.Contains(t, err.Error(), c.want, c.name)
+		}
+		assert.Zero(t, m, c.name)
+	}
+	m, err := Score(nil, nil, 2)
+	require.NoError(t, err)
+	require.Len(t, m.Outputs, 2)
+	assert.Zero(t, m.All.N)
+	assert.True(t, math.IsNaN(m.All.MSE), "MSE of nothing = %v, want NaN", m.All.MSE)
 }

@@ -105,7 +105,7 @@ func New(cfg Config, features, outputs int) (*Model, error) {
 		return nil, err
 	}
 	m.initWeights(rand.New(rand.NewPCG(m.cfg.Seed, seedStreamInit)))
-	if err := m.useDevice(m.cfg.Device, m.cfg.Logf); err != nil {
+	if err := m.useDevice(m.cfg.Device, m.cfg.Precision, m.cfg.Logf); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -366,15 +366,16 @@ func (m *Model) backward(ws *workspace, dPred []float32) []float32 {
 // Clone returns an independent copy of the model: weights, BatchNorm
 // statistics, configuration and metadata (so one copy can be trained while
 // the other serves). Gradient storage is not copied. A clone of a model on a
-// GPU runs on a device of its own, opened at its first use. Clone panics
-// only when the weights cannot be read back from a failing device.
-func (m *Model) Clone() *Model {
+// GPU runs on a device of its own, opened at its first use. The error says
+// why the weights could not be read back from the model's device; m is left
+// as it was.
+func (m *Model) Clone() (*Model, error) {
 	c, err := build(m.cfg, m.features, m.outputs)
 	if err != nil {
-		panic("perfpredict: Clone: " + err.Error()) // m was built from the same values
+		return nil, fmt.Errorf("perfpredict: Clone: %w", err)
 	}
 	if err := m.backend.pull(m); err != nil {
-		panic("perfpredict: Clone: " + err.Error())
+		return nil, fmt.Errorf("perfpredict: Clone: %w", err)
 	}
 	c.backend = m.backend.fork()
 	c.restore(m.snapshot(nil))
@@ -389,5 +390,5 @@ func (m *Model) Clone() *Model {
 	for _, p := range c.trainable {
 		p.ReleaseGrad()
 	}
-	return c
+	return c, nil
 }

@@ -37,7 +37,9 @@ import (
 const devFeatures, devSteps = 30, 60
 
 func benchDevice(b *testing.B) device.Device {
-	d, err := device.OpenEnv(func(f string, a ...any) { b.Logf(f, a...) })
+	// The benchmarks, not the library, read the environment.
+	o := device.Options{Precision: os.Getenv("PERFPREDICT_CUDA_PRECISION")}
+	d, err := device.OpenWith(os.Getenv("PERFPREDICT_DEVICE"), o, func(f string, a ...any) { b.Logf(f, a...) })
 	if err != nil {
 		b.Skipf("PERFPREDICT_DEVICE=%q: %v", os.Getenv("PERFPREDICT_DEVICE"), err)
 	}

@@ -81,7 +81,10 @@ func BenchmarkForecaster(b *testing.B) {
 	b.Run("train", func(b *testing.B) {
 		o := forecast.DefaultOptions()
 		r := fc.Recipe()
-		net := fc.Network(0).Clone()
+		net, err := fc.Network(0).Clone()
+		if err != nil {
+			b.Fatal(err)
+		}
 		tr := net.NewTrainer()
 		x := modelInput(3, o.BatchSize*r.Window*len(r.Inputs))
 		target := modelInput(4, o.BatchSize*r.Horizon)

@@ -31,7 +31,7 @@ func seedModel(tb testing.TB) *perfpredict.Model {
 // (the device does not apply it): with train, a model that is not on the
 // CPU gets Dropout -1, and its name says so ("device=cuda,dropout=0").
 func benchModel(b *testing.B, train bool) (*perfpredict.Model, string) {
-	cfg := perfpredict.Config{Device: os.Getenv("PERFPREDICT_DEVICE"), Logf: b.Logf}
+	cfg := perfpredict.Config{Device: os.Getenv("PERFPREDICT_DEVICE"), Precision: os.Getenv("PERFPREDICT_CUDA_PRECISION"), Logf: b.Logf}
 	m, err := perfpredict.New(cfg, modelFeatures, 1)
 	if err != nil {
 		b.Skipf("PERFPREDICT_DEVICE=%q: %v", cfg.Device, err)
@@ -123,7 +123,10 @@ func BenchmarkModelTrain(b *testing.B) {
 			reportModelRate(b, batch, cpu0)
 			b.StopTimer()
 			before := liveHeap()
-			m2 := m.Clone()
+			m2, err := m.Clone()
+			if err != nil {
+				b.Fatal(err)
+			}
 			tr2 := m2.NewTrainer()
 			if _, err := tr2.Step(x, y, batch, modelSteps); err != nil {
 				b.Fatal(err)

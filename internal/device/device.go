@@ -28,7 +28,8 @@
 // the values). The CUDA backend lives in internal/device/cuda and is compiled
 // only with -tags cuda (cgo); it registers itself here when imported, and
 // without the tag its stub registers an opener that reports so. Open and
-// OpenEnv choose by name:
+// OpenWith (which also takes the backend's Options, such as the precision of
+// a GPU's matrix products) choose by name:
 //
 //   - "cpu" (or ""): the CPU device.
 //   - "cuda": the CUDA device, or the error that says why there is none
@@ -67,7 +68,6 @@ package device
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -299,8 +299,26 @@ type AdamArgs struct {
 // ErrCapturing is returned by Upload and Download while a queue records.
 var ErrCapturing = errors.New("device: host copies are not allowed while capturing a graph")
 
-// Opener opens a backend; see Register.
-type Opener func() (Device, error)
+// Options are the settings a backend is opened with. The caller chooses
+// them: the library reads no environment variable for them.
+type Options struct {
+	// Precision is the arithmetic of a GPU's matrix products: "fp32" (or
+	// "", the default), "tf32" or "bf16"; an unknown value is the opener's
+	// error. The CPU ignores it.
+	Precision string
+}
+
+// check validates the options for every backend.
+func (o Options) check() error {
+	switch strings.ToLower(strings.TrimSpace(o.Precision)) {
+	case "", "fp32", "tf32", "bf16":
+		return nil
+	}
+	return fmt.Errorf("device: precision %q: want fp32, tf32 or bf16", o.Precision)
+}
+
+// Opener opens a backend with the given options; see Register.
+type Opener func(Options) (Device, error)
 
 var (
 	regMu    sync.Mutex
@@ -335,15 +353,26 @@ func Names() []string {
 }
 
 // Open opens the device called name: "cpu" (or ""), "auto", or a registered
-// backend such as "cuda". With "auto" a backend that fails to open leaves
-// the CPU in its place and logf (if not nil) gets one line saying why.
+// backend such as "cuda", with the default Options. With "auto" a backend
+// that fails to open leaves the CPU in its place and logf (if not nil) gets
+// one line saying why.
 func Open(name string, logf func(format string, args ...any)) (Device, error) {
+	return OpenWith(name, Options{}, logf)
+}
+
+// OpenWith is Open with the backend's options given. An invalid option is
+// an error whatever the device, so that "auto" does not hide it by falling
+// back to the CPU.
+func OpenWith(name string, o Options, logf func(format string, args ...any)) (Device, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	switch name := strings.ToLower(strings.TrimSpace(name)); name {
 	case "", "cpu":
 		return CPU(), nil
 	case "auto":
 		if open, ok := opener("cuda"); ok {
-			d, err := open()
+			d, err := open(o)
 			if err == nil {
 				return d, nil
 			}
@@ -362,16 +391,10 @@ func Open(name string, logf func(format string, args ...any)) (Device, error) {
 			}
 			return nil, fmt.Errorf("device: unknown device %q (want cpu, cuda or auto)", name)
 		}
-		d, err := open()
+		d, err := open(o)
 		if err != nil {
 			return nil, fmt.Errorf("device %s: %w", name, err)
 		}
 		return d, nil
 	}
-}
-
-// OpenEnv opens the device named by PERFPREDICT_DEVICE (default "cpu"), for
-// benchmarks and tools.
-func OpenEnv(logf func(format string, args ...any)) (Device, error) {
-	return Open(os.Getenv("PERFPREDICT_DEVICE"), logf)
 }

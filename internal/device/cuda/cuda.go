@@ -19,8 +19,6 @@ import (
 	"github.com/novacron/perfpredict/internal/device"
 )
 
-func init() { device.Register("cuda", Open) }
-
 // Device is an NVIDIA GPU driven through cudart, cuBLAS and NVRTC-compiled
 // kernels. Only one device per process is supported (the driver context is
 // process-wide state of the C side).
@@ -76,17 +74,10 @@ func endCaptureLocked() {
 }
 
 // Open loads the libraries (once per process), opens the device
-// PERFPREDICT_CUDA_DEVICE (default 0) with the precision
-// PERFPREDICT_CUDA_PRECISION (default fp32), compiles the kernels for its
-// compute capability and creates the queues. Every failure is a returned
-// error with CUDA's error string.
-func Open() (device.Device, error) {
-	p, err := precisionFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	return OpenPrecision(p)
-}
+// PERFPREDICT_CUDA_DEVICE (default 0) with fp32 matrix products, compiles
+// the kernels for its compute capability and creates the queues. Every
+// failure is a returned error with CUDA's error string.
+func Open() (device.Device, error) { return OpenPrecision(FP32) }
 
 // OpenPrecision is Open with the matrix products' precision given.
 func OpenPrecision(p Precision) (device.Device, error) {

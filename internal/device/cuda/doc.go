@@ -48,9 +48,10 @@
 // tensor cores; bf16 makes a device.Model predict with bfloat16 matrix
 // products in its LSTM (and TF32 in the rest).
 //
+// The precision is an option of the caller's (device.Options.Precision,
+// OpenPrecision): the package does not read it from the environment.
 // Environment: PERFPREDICT_CUDA_LIBS (library directory),
-// PERFPREDICT_CUDA_DEVICE (ordinal, default 0), PERFPREDICT_CUDA_PRECISION
-// (fp32, tf32 or bf16; PERFPREDICT_CUDA_TF32=1 also means tf32).
+// PERFPREDICT_CUDA_DEVICE (ordinal, default 0).
 //
 // Not done: a persistent LSTM kernel keeping W_hh in shared memory (the
 // batch-1 pass is 0.87 ms as a graph without one), bfloat16 storage of the

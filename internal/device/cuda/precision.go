@@ -2,8 +2,9 @@ package cuda
 
 import (
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/novacron/perfpredict/internal/device"
 )
 
 // Precision is the arithmetic of the device's matrix products; every other
@@ -27,24 +28,29 @@ const (
 	BF16 Precision = "bf16"
 )
 
-// PrecisionEnv names the environment variable Open reads the precision
-// from ("fp32", "tf32" or "bf16"; PERFPREDICT_CUDA_TF32=1 also means tf32).
-const PrecisionEnv = "PERFPREDICT_CUDA_PRECISION"
-
-// precisionFromEnv returns the precision the environment asks for.
-func precisionFromEnv() (Precision, error) {
-	s := strings.ToLower(strings.TrimSpace(os.Getenv(PrecisionEnv)))
-	switch Precision(s) {
+// ParsePrecision reads a precision name ("" means FP32; case and spaces
+// do not matter).
+func ParsePrecision(s string) (Precision, error) {
+	switch p := Precision(strings.ToLower(strings.TrimSpace(s))); p {
 	case "":
-		if os.Getenv("PERFPREDICT_CUDA_TF32") == "1" {
-			return TF32, nil
-		}
 		return FP32, nil
 	case FP32, TF32, BF16:
-		return Precision(s), nil
+		return p, nil
 	}
-	return "", fmt.Errorf("cuda: %s=%q: want fp32, tf32 or bf16", PrecisionEnv, os.Getenv(PrecisionEnv))
+	return "", fmt.Errorf("cuda: precision %q: want fp32, tf32 or bf16", s)
 }
+
+// openOptions is the backend's device.Opener: OpenPrecision with the
+// precision the caller's options name.
+func openOptions(o device.Options) (device.Device, error) {
+	p, err := ParsePrecision(o.Precision)
+	if err != nil {
+		return nil, err
+	}
+	return OpenPrecision(p)
+}
+
+func init() { device.Register("cuda", openOptions) }
 
 const (
 	numQueues     = 2

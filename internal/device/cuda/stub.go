@@ -11,8 +11,6 @@ import (
 // ErrNotBuilt is Open's error in a build without the CUDA backend.
 var ErrNotBuilt = errors.New("cuda: built without -tags cuda (cgo); rebuild with CGO_ENABLED=1 go build -tags cuda")
 
-func init() { device.Register("cuda", Open) }
-
 // Open reports that the backend is not in this build.
 func Open() (device.Device, error) { return nil, ErrNotBuilt }
 
