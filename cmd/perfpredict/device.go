@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
 	perfpredict "github.com/novacron/perfpredict"
@@ -14,6 +15,14 @@ import (
 // is the pure-Go path; "cuda" an NVIDIA GPU in a build with -tags cuda,
 // failing with the loader's message otherwise (exit 1); "auto" the GPU
 // when one is usable, else the CPU with one line on stderr.
+//
+// On a GPU, PERFPREDICT_CUDA_PRECISION (fp32 default, tf32 or bf16) sets the
+// arithmetic of the matrix products: the command reads the variable and
+// passes it to the library as the networks' Config.Precision (the library
+// reads no environment). An unknown value is a usage error (exit 2).
+
+// precisionEnv names the environment variable of the GPU's precision.
+const precisionEnv = "PERFPREDICT_CUDA_PRECISION"
 
 // deviceFlag is a command's --device.
 type deviceFlag struct{ name *string }
@@ -54,6 +63,14 @@ func openForecaster(env *cmdEnv, path string, device deviceFlag) (*forecast.Fore
 	}
 	if dev == perfpredict.DeviceCPU {
 		return fc, nil
+	}
+	if p := os.Getenv(precisionEnv); p != "" {
+		for i := range fc.Members() {
+			if err := fc.Network(i).SetPrecision(p); err != nil {
+				fc.Close()
+				return nil, usagef("%s: %w", precisionEnv, err)
+			}
+		}
 	}
 	if err := fc.UseDevice(dev, deviceLogf(env)); err != nil {
 		fc.Close()

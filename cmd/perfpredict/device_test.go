@@ -99,3 +99,25 @@ func TestDeviceCUDAUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// TestDevicePrecisionEnv: the command maps PERFPREDICT_CUDA_PRECISION onto
+// the networks' Config.Precision: an unknown value is bad usage (exit 2,
+// naming the variable) on a GPU or under auto, and a known one runs; on the
+// CPU the precision does not apply.
+func TestDevicePrecisionEnv(t *testing.T) {
+	model := servingArtifact(t)
+	data := writeSeries(t, t.TempDir(), "dev", 500)
+	predict := []string{"predict", "--json", "--model", model, "--data", data}
+	t.Setenv(precisionEnv, "fp16")
+	code, _, stderr := runCmd(append(predict, "--device", "auto")...)
+	if code != 2 || !strings.Contains(stderr, precisionEnv) || !strings.Contains(stderr, `precision "fp16"`) {
+		t.Errorf("%s=fp16 --device auto: exit %d, stderr %q", precisionEnv, code, stderr)
+	}
+	if code, _, stderr := runCmd(predict...); code != 0 {
+		t.Errorf("%s=fp16 on the CPU: exit %d, stderr %q", precisionEnv, code, stderr)
+	}
+	t.Setenv(precisionEnv, "TF32")
+	if code, _, stderr := runCmd(append(predict, "--device", "auto")...); code != 0 {
+		t.Errorf("%s=TF32 --device auto: exit %d, stderr %q", precisionEnv, code, stderr)
+	}
+}
