@@ -2,9 +2,11 @@ package features
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
+	"slices"
 	"testing"
 	"time"
 )
@@ -134,5 +136,78 @@ func FuzzLoadNDJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, skip bool) {
 		s, rep, err := Read(bytes.NewReader(data), "fuzz.ndjson", LoadOptions{Format: FormatNDJSON, SkipInvalid: skip})
 		checkLoaded(t, s, rep, err)
+	})
+}
+
+// FuzzReadSniffed reads with the format left to sniff, as for a file without
+// a known extension or from standard input.
+func FuzzReadSniffed(f *testing.F) {
+	for _, s := range []string{
+		"timestamp,value\n2014-02-14 14:27:00,51.8\n2014-02-14 14:32:00,44.5\n",
+		`[{"timestamp":"2024-01-01T00:00:00Z","metrics":{"a":1}},{"timestamp":"2024-01-01T00:01:00Z","metrics":{"a":2}}]`,
+		"{\"timestamp\":1704067200,\"a\":1}\n{\"timestamp\":1704067260,\"a\":2}\n",
+		"  \n\t[", "{", "", "\xef\xbb\xbf{\"timestamp\":1,\"a\":1}",
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, skip bool) {
+		s, rep, err := Read(bytes.NewReader(data), "fuzz", LoadOptions{SkipInvalid: skip})
+		checkLoaded(t, s, rep, err)
+	})
+}
+
+// FuzzParseScaler: a scaler read back from a checkpoint either fails with an
+// error or is one that Transform and Inverse can use, and survives another
+// round trip through its JSON form unchanged.
+func FuzzParseScaler(f *testing.F) {
+	for _, s := range []string{
+		`{"names":["a","b"],"mean":[1.5,-2],"std":[0.5,1]}`,
+		`{"names":["a"],"mean":[0],"std":[0]}`,
+		`{"names":["a"],"mean":[1e308],"std":[1e-320]}`,
+		`{"names":[],"mean":[],"std":[]}`,
+		`{"names":["a"],"mean":[1,2],"std":[1]}`,
+		`{"names":["a"],"mean":["x"],"std":[1]}`,
+		`null`, `[]`, `{`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseScaler(data)
+		if err != nil {
+			if s != nil || err.Error() == "" {
+				t.Fatalf("error %q with scaler %v", err, s)
+			}
+			return
+		}
+		c := len(s.Names)
+		if c == 0 || len(s.Mean) != c || len(s.Std) != c {
+			t.Fatalf("accepted %d names, %d means, %d stds", c, len(s.Mean), len(s.Std))
+		}
+		for j := range c {
+			if !(s.Std[j] > 0) || math.IsInf(s.Std[j], 0) || math.IsNaN(s.Mean[j]) || math.IsInf(s.Mean[j], 0) {
+				t.Fatalf("accepted column %d: mean %v, std %v", j, s.Mean[j], s.Std[j])
+			}
+			if v := s.TransformValue(j, s.Mean[j]); v != 0 {
+				t.Fatalf("column %d: the mean standardises to %v", j, v)
+			}
+			if v := s.InverseValue(j, 0); v != s.Mean[j] {
+				t.Fatalf("column %d: 0 maps back to %v, not the mean %v", j, v, s.Mean[j])
+			}
+		}
+		row := make([]float32, 2*c)
+		s.Transform(row)
+		s.Inverse(row)
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s2, err := ParseScaler(b)
+		if err != nil {
+			t.Fatalf("its own JSON %s: %v", b, err)
+		}
+		if !slices.Equal(s.Names, s2.Names) || !slices.Equal(s.Mean, s2.Mean) || !slices.Equal(s.Std, s2.Std) {
+			t.Fatalf("round trip changed %+v to %+v", s, s2)
+		}
 	})
 }
