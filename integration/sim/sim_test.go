@@ -153,7 +153,13 @@ func FuzzParseTrace(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		v, err := sim.ParseTrace(strings.NewReader(in), "fuzz.csv")
 		if err != nil {
+			if v != nil || !strings.HasPrefix(err.Error(), "fuzz.csv") {
+				t.Fatalf("error %q (with %d values) does not name the input", err, len(v))
+			}
 			return
+		}
+		if len(v) == 0 {
+			t.Fatal("no values and no error")
 		}
 		for _, x := range v {
 			if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
