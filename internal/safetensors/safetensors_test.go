@@ -91,8 +91,8 @@ func TestAccessors(t *testing.T) {
 	}
 }
 
-// TestReferenceFile reads a file written by perfmodel.py's save_safetensors
-// (testdata/gen_reference.py) and checks that Encode reproduces it byte for byte.
+// TestReferenceFile reads a file written by the save_safetensors of
+// tools/fixtures/perfmodel.py (testdata/gen_reference.py) and checks that Encode reproduces it byte for byte.
 func TestReferenceFile(t *testing.T) {
 	path := filepath.Join("testdata", "reference.safetensors")
 	raw, err := os.ReadFile(path)

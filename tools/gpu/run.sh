@@ -4,10 +4,11 @@
 #   tools/gpu/run.sh build   here, on a machine with Go and gcc (no GPU or
 #                            CUDA SDK needed): builds the cuda-tagged test and
 #                            benchmark binaries into .gpu/ (git-ignored) and
-#                            copies the PyTorch reference benchmark beside them.
+#                            copies the PyTorch benchmark of the same model
+#                            (tools/fixtures/model_torch_bench.py) beside them.
 #   tools/gpu/run.sh gpu     on the GPU machine (no Go there), from the
 #                            repository root: runs the conformance suite on the
-#                            GPU, the device benchmarks and torch_bench.py
+#                            GPU, the device benchmarks and model_torch_bench.py
 #                            --device cuda in one go, so the figures come from
 #                            the same machine. Logs go to $OUT (or .gpu/out).
 #
@@ -25,9 +26,7 @@ build() {
 	go test -c "${flags[@]}" -o .gpu/cuda.test ./internal/device/cuda
 	go test -c "${flags[@]}" -o .gpu/bench.test ./bench
 	go test -c "${flags[@]}" -o .gpu/root.test .
-	local ref=../shared/reference
-	[ -d "$ref" ] || ref=/work/shared/reference
-	cp -f "$ref/torch_bench.py" "$ref/perfmodel.py" .gpu/
+	cp -f tools/fixtures/model_torch_bench.py tools/fixtures/perfmodel.py .gpu/
 	git rev-parse HEAD >.gpu/commit 2>/dev/null || true
 	ls -l .gpu
 	du -sh .gpu
@@ -60,7 +59,7 @@ gpu() {
 	timeout 60 .gpu/root.test -test.run 'TestDevice' -test.v -test.count=1 2>&1 | tee "$out/root_test.log"
 	echo "root.test exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
 
-	# 2. The device benchmarks: the seed model's forward (eager and as a
+	# 2. The device benchmarks: the default model's forward (eager and as a
 	# graph) at batch 1, 32, 1024, 4096 and a training step at batch 32;
 	# then the root Model on Config.Device cuda (PredictInto at batch 1 and
 	# 256, a Trainer step at 32 without dropout).
@@ -77,12 +76,12 @@ gpu() {
 	done
 
 	# 3. PyTorch with cuDNN on the same GPU, fp32 and bf16 autocast.
-	env LD_LIBRARY_PATH="$orig_ldp" PYTHONUNBUFFERED=1 timeout 100 python3 .gpu/torch_bench.py --device cuda --batches 1,32,1024,4096 --json "$out/torch_cuda.json" \
+	env LD_LIBRARY_PATH="$orig_ldp" PYTHONUNBUFFERED=1 timeout 100 python3 .gpu/model_torch_bench.py --device cuda --batches 1,32,1024,4096 --json "$out/torch_cuda.json" \
 		2>&1 | tail -40 >>"$out/torch.log"
-	echo "torch_bench exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
-	env LD_LIBRARY_PATH="$orig_ldp" PYTHONUNBUFFERED=1 timeout 50 python3 .gpu/torch_bench.py --device cuda --amp --batches 1,4096 --json "$out/torch_cuda_bf16.json" \
+	echo "model_torch_bench exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
+	env LD_LIBRARY_PATH="$orig_ldp" PYTHONUNBUFFERED=1 timeout 50 python3 .gpu/model_torch_bench.py --device cuda --amp --batches 1,4096 --json "$out/torch_cuda_bf16.json" \
 		2>&1 | tail -40 >>"$out/torch.log"
-	echo "torch_bench bf16 exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
+	echo "model_torch_bench bf16 exit ${PIPESTATUS[0]}" | tee -a "$out/summary.txt"
 	grep -E 'seq/s|FAIL|ok ' "$out/bench_cuda.txt" "$out/cuda_test.log" | tail -40
 	cat "$out/torch_cuda.json" 2>/dev/null
 }

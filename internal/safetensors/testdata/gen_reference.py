@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""Writes reference.safetensors with the reference's save_safetensors (perfmodel.py).
+"""Writes reference.safetensors with tools/fixtures/perfmodel.py's save_safetensors.
 
 Run with Debian's /usr/bin/python3 (needs python3-torch); the Go tests only read
 the committed output. Values are simple closed forms so the test can recompute them.
 """
 import os, sys
 
-sys.path.insert(0, "/work/shared/reference")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools", "fixtures"))
 import torch
 from perfmodel import save_safetensors
 
