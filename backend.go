@@ -124,7 +124,7 @@ func (s *hostStepper) stateBytes() int { return s.opt.StateBytes() }
 
 // deviceChunk bounds the rows of one device prediction pass, and so the
 // activation memory on the device (by a rough count, 2 GiB for 4096 windows
-// of the seed's size).
+// of the default configuration's size).
 const deviceChunk = 4096
 
 // deviceBackend runs the model as an internal/device Model. The device and

@@ -5,12 +5,14 @@
 // Data flow: windows of scaled features x [N, T, F] and targets y [N, K]
 // (built by the features package) form a Dataset; Model.Train fits the model
 // with Adam on the loss Config.Loss names (the mean squared error by default,
-// as the seed; L1 or Huber for the train command's MASE-scaled targets),
+// as in the DWCP v3 design; L1 or Huber for the train command's MASE-scaled
+// targets),
 // keeping the best epoch's weights by
 // validation loss; Model.Predict returns predictions [B, K] and the attention
 // weights [B, T]; Model.Evaluate scores predictions in original units when
 // the target scaler is known; Save and Load write and read safetensors
-// checkpoints that the PyTorch reference (perfmodel.py) reads and writes too.
+// checkpoints under PyTorch's state_dict names, which the PyTorch definition
+// of the same network in tools/fixtures/perfmodel.py reads and writes too.
 //
 // Where it runs: on the CPU in pure Go by default; with Config.Device "cuda"
 // or "auto" (or Model.UseDevice) in a build with -tags cuda, predictions and

@@ -6,7 +6,7 @@ import (
 )
 
 // OutputMetrics scores the predictions of one output, with the definitions of
-// the evaluation protocol (PROTOCOL.md), e = prediction - truth:
+// the evaluation protocol (docs/PROTOCOL.md), e = prediction - truth:
 // MSE = mean e^2, RMSE = sqrt(MSE), MAE = mean |e|,
 // R2 = 1 - sum e^2 / sum (y - mean y)^2 (NaN when y is constant),
 // MAPE = 100 * mean(|e|/|y|) over targets with |y| > 1e-9 (NaN when none),

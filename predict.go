@@ -3,7 +3,7 @@ package perfpredict
 import "fmt"
 
 // predictChunk bounds the rows one forward pass handles, so the activation
-// memory of Predict stays small whatever the batch: at the seed's size a
+// memory of Predict stays small whatever the batch: at the default size a
 // batch of 256 holds about 22 MiB in chunks of 64 against 70 MiB in one pass,
 // with no measurable loss of throughput.
 const predictChunk = 64

@@ -290,12 +290,12 @@ func TestPredictAllocations(t *testing.T) {
 	}
 }
 
-// TestTrainDeterministicSeedSize repeats the determinism check on the seed
+// TestTrainDeterministicDefaultSize repeats the determinism check on the default
 // architecture, where the LSTM runs its directions on two goroutines and the
 // large matrix products are split across cores.
-func TestTrainDeterministicSeedSize(t *testing.T) {
+func TestTrainDeterministicDefaultSize(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains the seed-sized model")
+		t.Skip("trains the default-sized model")
 	}
 	const n, steps, features = 66, 20, 30
 	train, err := NewDataset(randInput(20, n*steps*features), randInput(21, n), n, steps, features, 1)
@@ -313,7 +313,7 @@ func TestTrainDeterministicSeedSize(t *testing.T) {
 		return encodeModel(t, m)
 	}
 	if !bytes.Equal(run(), run()) {
-		t.Error("two seed-sized runs with the same seed differ")
+		t.Error("two default-sized runs with the same seed differ")
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/novacron/perfpredict/internal/nn"
 )
 
-// The device benchmarks run the seed model (F=30, T=60, 3 bidirectional
+// The device benchmarks run the default model (F=30, T=60, 3 bidirectional
 // layers of 128, attention over 256, head 128/64/32 -> 1, random weights, no
 // dropout) as internal/device.Model on the device PERFPREDICT_DEVICE names
 // (cpu by default; cuda needs -tags cuda, and PERFPREDICT_CUDA_PRECISION
@@ -22,7 +22,7 @@ import (
 //
 //	BenchmarkDeviceModelPredict/batch=N/graph     input resident on the device,
 //	                                              the pass replayed as a graph
-//	                                              (as torch_bench times m(x))
+//	                                              (as model_torch_bench.py times m(x))
 //	BenchmarkDeviceModelPredict/batch=N/eager     the same, launched op by op
 //	BenchmarkDeviceModelPredict/batch=N/host      Predict with the host copies
 //	BenchmarkDeviceModelTrain/batch=32/graph      a training step: forward,
@@ -30,9 +30,11 @@ import (
 //	                                              passes replayed as graphs
 //	BenchmarkDeviceModelTrain/batch=32/eager      the same, op by op
 //
-// Compare with torch_bench.py's inference and train_seq_per_s from the same
-// machine. PERFPREDICT_BENCH_BATCHES overrides the batch sizes (default 1,32
-// on the CPU, 1,1024,4096 on another device).
+// Compare with tools/fixtures/model_torch_bench.py's inference and
+// train_seq_per_s (--device cuda) from the same machine (the benchmark reads
+// the environment variables, the library does not).
+// PERFPREDICT_BENCH_BATCHES overrides the batch sizes (default 1,32 on the
+// CPU, 1,1024,4096 on another device).
 
 const devFeatures, devSteps = 30, 60
 
@@ -66,8 +68,8 @@ func benchBatches(b *testing.B, d device.Device) []int {
 	return out
 }
 
-// seedDeviceModel builds the seed model on d with random weights.
-func seedDeviceModel(b *testing.B, d device.Device) *device.Model {
+// defaultDeviceModel builds the default model on d with random weights.
+func defaultDeviceModel(b *testing.B, d device.Device) *device.Model {
 	m, err := device.NewModel(d, device.ModelConfig{Features: devFeatures, Hidden: 128, Layers: 3, Outputs: 1, Head: []int{128, 64, 32}})
 	if err != nil {
 		b.Fatal(err)
@@ -100,7 +102,7 @@ func loadRandom(m *device.Model, rng *rand.Rand) error {
 
 func BenchmarkDeviceModelPredict(b *testing.B) {
 	d := benchDevice(b)
-	m := seedDeviceModel(b, d)
+	m := defaultDeviceModel(b, d)
 	defer m.Close()
 	q := d.Queue(0)
 	for _, batch := range benchBatches(b, d) {
@@ -148,7 +150,7 @@ func BenchmarkDeviceModelPredict(b *testing.B) {
 func BenchmarkDeviceModelTrain(b *testing.B) {
 	const batch = 32
 	d := benchDevice(b)
-	m := seedDeviceModel(b, d)
+	m := defaultDeviceModel(b, d)
 	defer m.Close()
 	x := modelInput(2, batch*devSteps*devFeatures)
 	y := modelInput(3, batch)

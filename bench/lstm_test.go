@@ -10,11 +10,11 @@ import (
 	"github.com/novacron/perfpredict/lstm"
 )
 
-// The seed architecture's LSTM: 3 bidirectional layers of 128 units over 60
+// The default model's LSTM (perfpredict.DefaultConfig): 3 bidirectional layers of 128 units over 60
 // steps of 30 features, dropout 0.2 between layers.
-var seedLSTM = lstm.Config{Input: 30, Hidden: 128, Layers: 3, Bidirectional: true, Dropout: 0.2}
+var defaultLSTM = lstm.Config{Input: 30, Hidden: 128, Layers: 3, Bidirectional: true, Dropout: 0.2}
 
-const seedSteps = 60
+const defaultSteps = 60
 
 // lstmForwardFLOPs is the GEMM work of one sequence's forward pass:
 // 2*T*4H*(in+H) per layer and direction (the cell's element-wise work is not
@@ -36,7 +36,7 @@ func lstmForwardFLOPs(cfg lstm.Config, steps int) float64 {
 }
 
 func seedStack(b *testing.B) *lstm.Stack {
-	s, err := lstm.New(seedLSTM)
+	s, err := lstm.New(defaultLSTM)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func reportLSTM(b *testing.B, batch int, flopsPerSeq, cpu0 float64) {
 	b.ReportMetric(sec/float64(b.N)*1e3, "ms/op")
 }
 
-// BenchmarkLSTMForward is the evaluation forward pass of the seed LSTM stack
+// BenchmarkLSTMForward is the evaluation forward pass of the default LSTM stack
 // (both directions of a layer on the two cores).
 func BenchmarkLSTMForward(b *testing.B) {
 	b.Logf("asm.Implementation() = %s", asm.Implementation())
@@ -83,26 +83,26 @@ func BenchmarkLSTMForward(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			s := seedStack(b)
 			ws := s.NewWorkspace()
-			x := randInput(batch * seedSteps * seedLSTM.Input)
-			if _, err := s.Forward(ws, x, batch, seedSteps, false); err != nil {
+			x := randInput(batch * defaultSteps * defaultLSTM.Input)
+			if _, err := s.Forward(ws, x, batch, defaultSteps, false); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0 := cpuSeconds()
 			for i := 0; i < b.N; i++ {
-				if _, err := s.Forward(ws, x, batch, seedSteps, false); err != nil {
+				if _, err := s.Forward(ws, x, batch, defaultSteps, false); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportLSTM(b, batch, lstmForwardFLOPs(seedLSTM, seedSteps), cpu0)
+			reportLSTM(b, batch, lstmForwardFLOPs(defaultLSTM, defaultSteps), cpu0)
 			b.ReportMetric(float64(ws.Bytes()+s.PackedBytes())/(1<<20), "MiB")
 		})
 	}
 }
 
 // BenchmarkLSTMTrainStep is a training forward (dropout on) plus the full
-// backward pass (parameter gradients and input gradient) of the seed LSTM,
+// backward pass (parameter gradients and input gradient) of the default LSTM,
 // with the weights reported changed before each step as an optimiser step
 // would (so the packing of the weights is part of the step).
 func BenchmarkLSTMTrainStep(b *testing.B) {
@@ -111,11 +111,11 @@ func BenchmarkLSTMTrainStep(b *testing.B) {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			s := seedStack(b)
 			ws := s.NewWorkspace()
-			x := randInput(batch * seedSteps * seedLSTM.Input)
-			dOut := randInput(batch * seedSteps * s.OutputSize())
+			x := randInput(batch * defaultSteps * defaultLSTM.Input)
+			dOut := randInput(batch * defaultSteps * s.OutputSize())
 			step := func() {
 				s.WeightsChanged()
-				if _, err := s.Forward(ws, x, batch, seedSteps, true); err != nil {
+				if _, err := s.Forward(ws, x, batch, defaultSteps, true); err != nil {
 					b.Fatal(err)
 				}
 				s.Backward(ws, dOut)
@@ -127,7 +127,7 @@ func BenchmarkLSTMTrainStep(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				step()
 			}
-			reportLSTM(b, batch, 3*lstmForwardFLOPs(seedLSTM, seedSteps), cpu0)
+			reportLSTM(b, batch, 3*lstmForwardFLOPs(defaultLSTM, defaultSteps), cpu0)
 			b.ReportMetric(float64(ws.Bytes()+s.PackedBytes())/(1<<20), "MiB")
 		})
 	}

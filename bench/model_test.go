@@ -13,11 +13,11 @@ import (
 	perfpredict "github.com/novacron/perfpredict"
 )
 
-// The seed's model: F=30 features, T=60 steps, 3 bidirectional layers of
+// The default model: F=30 features, T=60 steps, 3 bidirectional layers of
 // 128, attention over 256, head 128/64/32, one output (Config's zero value).
 const modelFeatures, modelSteps = 30, 60
 
-func seedModel(tb testing.TB) *perfpredict.Model {
+func defaultModel(tb testing.TB) *perfpredict.Model {
 	m, err := perfpredict.New(perfpredict.Config{}, modelFeatures, 1)
 	if err != nil {
 		tb.Fatal(err)
@@ -25,7 +25,7 @@ func seedModel(tb testing.TB) *perfpredict.Model {
 	return m
 }
 
-// benchModel is the seed model on the device PERFPREDICT_DEVICE names (cpu,
+// benchModel is the default model on the device PERFPREDICT_DEVICE names (cpu,
 // cuda or auto; default cpu) and the name of its sub-benchmark
 // ("device=cpu", "device=cuda"). Training on a GPU needs dropout off
 // (the device does not apply it): with train, a model that is not on the
@@ -67,8 +67,9 @@ func modelInput(seed uint64, n int) []float32 {
 
 // BenchmarkModelPredict is the whole model in evaluation mode (LSTM,
 // attention, head) through PredictInto, on the device PERFPREDICT_DEVICE
-// names (BenchmarkModelPredict/batch=N/device=D). Compare with
-// torch_bench.py's "inference" entries (batch_s, seq_per_s).
+// names (BenchmarkModelPredict/batch=N/device=D). Compare with the
+// "inference" entries (batch_s, seq_per_s) of tools/fixtures/model_torch_bench.py,
+// the same model in PyTorch.
 func BenchmarkModelPredict(b *testing.B) {
 	m, dev := benchModel(b, false)
 	defer m.Close()
@@ -97,8 +98,8 @@ func BenchmarkModelPredict(b *testing.B) {
 // BenchmarkModelTrain is one training step on a batch of 32: forward in
 // training mode (dropout 0.2 on the CPU, batch statistics), MSE, backward,
 // Adam, on the device PERFPREDICT_DEVICE names
-// (BenchmarkModelTrain/batch=32/device=D). Compare with torch_bench.py's
-// train_batch32_s and train_seq_per_s. MiB is the host heap a second model
+// (BenchmarkModelTrain/batch=32/device=D). Compare with
+// tools/fixtures/model_torch_bench.py's train_batch32_s and train_seq_per_s. MiB is the host heap a second model
 // and trainer hold after a step.
 func BenchmarkModelTrain(b *testing.B) {
 	const batch = 32
@@ -169,19 +170,19 @@ func liveHeap() uint64 {
 	return ms.HeapAlloc
 }
 
-// TestModelMemory measures, as live heap growth, what training the seed model
+// TestModelMemory measures, as live heap growth, what training the default model
 // on batches of 32 holds (parameters, gradients, Adam's moments, every
 // activation kept for the backward pass and the backward scratch) and what a
-// loaded seed-sized model holds while serving batch-1 predictions. The issue's
+// loaded default-sized model holds while serving batch-1 predictions. The issue's
 // bounds are 64 MiB and 16 MiB; both are asserted (the figures are also
 // reported by BenchmarkModelTrain as MiB).
 func TestModelMemory(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and steps the seed-sized model")
+		t.Skip("builds and steps the default-sized model")
 	}
 	const batch = 32
 	base := liveHeap()
-	m := seedModel(t)
+	m := defaultModel(t)
 	tr := m.NewTrainer()
 	x := modelInput(4, batch*modelSteps*modelFeatures)
 	y := modelInput(5, batch)
@@ -213,7 +214,7 @@ func TestModelMemory(t *testing.T) {
 	t.Logf("parameters %.2f MiB (%d trainable); training at batch 32: %.1f MiB; loaded model serving batch 1: %.1f MiB",
 		float64(loaded.ParamBytes())/mib, loaded.NumParams(), float64(training)/mib, float64(serving)/mib)
 	if training > 64*mib {
-		t.Errorf("training the seed model at batch 32 holds %.1f MiB, want < 64 MiB", float64(training)/mib)
+		t.Errorf("training the default model at batch 32 holds %.1f MiB, want < 64 MiB", float64(training)/mib)
 	}
 	if serving > 16*mib {
 		t.Errorf("a loaded model holds %.1f MiB, want < 16 MiB", float64(serving)/mib)

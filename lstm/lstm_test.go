@@ -364,7 +364,7 @@ func TestForwardAllocs(t *testing.T) {
 		testAllocs(t, Config{Input: 30, Hidden: 128, Layers: 1, Bidirectional: bi}, 16, 20, true) // parallel GEMMs
 	}
 	if !testing.Short() {
-		testAllocs(t, seedConfig, 1, seedSteps, false) // the seed model serving one sequence
+		testAllocs(t, defaultConfig, 1, defaultSteps, false) // the default model serving one sequence
 	}
 }
 

@@ -33,7 +33,7 @@ type Workspace struct {
 	// activations of a training Forward for Backward; Backward recomputes
 	// those of the layers below (one more forward pass through them) in the
 	// buffers of the layers above. Fewer kept layers hold less memory (at
-	// the seed's shape and batch 32 each is 9.4 MiB) and cost more time
+	// the default model's shape and batch 32 each is 9.4 MiB) and cost more time
 	// (there, one recomputed layer adds about 3% to a training step). 0
 	// means DefaultKeepLayers; values above the number of layers mean all.
 	// The gradients do not depend on it beyond rounding (a recomputed gate

@@ -6,7 +6,7 @@ import (
 )
 
 // BenchmarkOptimize is the command's default problem scaled up: a day of
-// five-minute demand shaped like the seed's 2,847 req/s, 15 instance types.
+// five-minute demand shaped like the DWCP v3 design's example of 2,847 req/s, 15 instance types.
 func BenchmarkOptimize(b *testing.B) {
 	for _, scale := range []float64{1, 10} {
 		demand := make([]float64, 288)

@@ -30,7 +30,7 @@ type CapacityModel struct {
 
 // DefaultCapacity is the model the command line uses without a history: a
 // 4 ms CPU service time per request (250 req/s per vCPU), 20 ms outside the
-// queue, a 50 ms SLO (the seed's HDE latency target), 16 KiB per request and
+// queue, a 50 ms SLO (the DWCP v3 design's HDE latency target), 16 KiB per request and
 // 70% usable network.
 func DefaultCapacity() CapacityModel {
 	return CapacityModel{ServiceRate: 250, BaseLatencyMs: 20, SLOMs: 50, BytesPerRequest: 16 << 10, MaxNetworkUtilization: 0.7}

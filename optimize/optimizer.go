@@ -162,7 +162,7 @@ type Optimizer struct {
 	TimeLimit time.Duration
 }
 
-// OptimizeAllocation is the seed's optimize_allocation: it forecasts demand
+// OptimizeAllocation is the DWCP v3 design's optimize_allocation: it forecasts demand
 // and returns the cheapest allocation meeting c.
 func (o *Optimizer) OptimizeAllocation(ctx context.Context, c Constraints) (*Result, error) {
 	if o.Forecaster == nil {

@@ -2,7 +2,7 @@
 // the shell. Each subcommand lives in its own file and registers itself in
 // init; see "perfpredict help".
 //
-// Contract (DESIGN.md): --json prints one JSON object on standard output,
+// Contract, the same for every subcommand: --json prints one JSON object on standard output,
 // progress and logs go to standard error; the exit status is 0 on success, 1 on
 // a runtime failure, 2 on bad usage or bad input, with a one-line message on
 // standard error naming the file, line or field at fault.

@@ -24,7 +24,7 @@ const (
 	// activations, summing in float32 (cuBLAS with CUDA_R_16BF operands);
 	// every other product (attention, the head, training steps) uses TF32.
 	// Predictions match the CPU within 2e-2 of the largest (1.3e-4 for the
-	// seed model on an H100).
+	// default model on an H100).
 	BF16 Precision = "bf16"
 )
 

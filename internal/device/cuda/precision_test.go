@@ -14,7 +14,7 @@ import (
 	"github.com/novacron/perfpredict/internal/device/devicetest"
 )
 
-// TestPrecisions runs the seed model on the GPU in each precision against
+// TestPrecisions runs the default model on the GPU in each precision against
 // the CPU device with the same weights (on machines without a GPU it skips;
 // TestFakeCUDA's "precision" child runs the same check on the fake).
 func TestPrecisions(t *testing.T) {
@@ -31,7 +31,7 @@ func TestPrecisions(t *testing.T) {
 	checkPrecisions(t, 64, 60)
 }
 
-// checkPrecisions predicts batch sequences of steps steps with the seed
+// checkPrecisions predicts batch sequences of steps steps with the default
 // architecture (F=30, 3 bidirectional layers of 128, head 128/64/32 -> 1)
 // in fp32, tf32 and bf16, and compares each with the CPU device: fp32 within
 // devicetest.Tol, tf32 and bf16 within devicetest.TolBF16 (2e-2) of the
