@@ -503,3 +503,20 @@ func TestTrainConcurrentNetworks(t *testing.T) {
 		}
 	}
 }
+
+// The precision reaches the networks' configuration; a bad one is bad input.
+func TestTrainPrecision(t *testing.T) {
+	o := tinyOptions()
+	o.Ensemble, o.Epochs, o.Precision = 1, 1, "tf32"
+	fc, err := Train(context.Background(), []baseline.Series{synthSeries("p", 600, 8)}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fc.Network(0).Config().Precision; got != "tf32" {
+		t.Fatalf("network precision %q", got)
+	}
+	o.Precision = "fp16"
+	if _, err := Train(context.Background(), []baseline.Series{synthSeries("p", 600, 8)}, o); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "fp16") {
+		t.Fatalf("fp16: %v", err)
+	}
+}

@@ -56,6 +56,11 @@ type Options struct {
 	// Device is where the networks train and run: "" or "cpu", "cuda",
 	// "auto" (see perfpredict.Config.Device).
 	Device string
+	// Precision is the arithmetic of the matrix products on a GPU: "" or
+	// "fp32", "tf32", "bf16" (see perfpredict.Config.Precision). It is not
+	// saved: a forecaster opened later runs at fp32 unless its networks are
+	// set otherwise (perfpredict.Model.SetPrecision).
+	Precision string
 	// Logf receives progress lines (one per network and phase); nil: none.
 	Logf func(format string, args ...any)
 	// Progress, when set, is called after every batch of network member
@@ -154,7 +159,7 @@ func (o Options) config(i int) perfpredict.Config {
 		Hidden: o.Hidden, Layers: o.Layers, Head: append([]int(nil), o.Head...), Dropout: drop,
 		Steps: o.Window, BatchSize: o.BatchSize, LearningRate: o.LearningRate, Epochs: o.Epochs,
 		Patience: pat, Seed: o.Seed + uint64(i), Loss: perfpredict.LossL1, Device: dev,
-		Logf: o.Logf,
+		Precision: o.Precision, Logf: o.Logf,
 	}
 }
 
