@@ -520,3 +520,15 @@ func TestTrainPrecision(t *testing.T) {
 		t.Fatalf("fp16: %v", err)
 	}
 }
+
+func TestRelMeanInput(t *testing.T) {
+	r := Recipe{Window: 2, ScaleWindow: 2, Horizon: 1, Inputs: []Input{{InputRelMean, 30}}, TargetClip: 10}
+	// Needs 3: values 4, 6, 8; unit 2; mean 6.
+	dst := make([]float32, 2)
+	if u := r.window(dst, []float64{100, 4, 6, 8}); u != 2 {
+		t.Fatalf("unit %v", u)
+	}
+	if dst[0] != 0 || dst[1] != 1 {
+		t.Fatalf("rel_mean = %v, want [0 1]", dst)
+	}
+}

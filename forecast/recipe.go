@@ -28,8 +28,10 @@ type Recipe struct {
 //
 //	rel_last  (y[i] - y[t]) / u    the path relative to the last value
 //	diff      (y[i] - y[i-1]) / u  the one-step change
+//	rel_mean  (y[i] - m) / u       where the value stands against the recent level
 //
-// where t is the window's last step and u its unit.
+// where t is the window's last step, u its unit and m the mean of the
+// Needs() observations the forecast reads.
 type Input struct {
 	Name string  `json:"name"`
 	Clip float64 `json:"clip"`
@@ -42,6 +44,7 @@ func (in Input) String() string { return in.Name + "@" + strconv.FormatFloat(in.
 const (
 	InputRelLast = "rel_last"
 	InputDiff    = "diff"
+	InputRelMean = "rel_mean"
 )
 
 // Needs is the number of most recent observations a forecast depends on.
@@ -61,8 +64,8 @@ func (r Recipe) check() error {
 		return fmt.Errorf("no inputs")
 	}
 	for _, in := range r.Inputs {
-		if in.Name != InputRelLast && in.Name != InputDiff {
-			return fmt.Errorf("input %q: unknown (known: %s, %s)", in.Name, InputRelLast, InputDiff)
+		if in.Name != InputRelLast && in.Name != InputDiff && in.Name != InputRelMean {
+			return fmt.Errorf("input %q: unknown (known: %s, %s, %s)", in.Name, InputRelLast, InputDiff, InputRelMean)
 		}
 		if !(in.Clip > 0) || math.IsInf(in.Clip, 0) {
 			return fmt.Errorf("input %s: clip must be positive and finite", in)
@@ -98,6 +101,11 @@ func (r Recipe) window(dst []float32, recent []float64) float64 {
 	n = len(recent)
 	u := r.unit(recent)
 	last := recent[n-1]
+	var mean float64
+	for _, v := range recent {
+		mean += v
+	}
+	mean /= float64(n)
 	f := len(r.Inputs)
 	for row := range r.Window {
 		i := n - r.Window + row
@@ -108,6 +116,8 @@ func (r Recipe) window(dst []float32, recent []float64) float64 {
 				v = (recent[i] - last) / u
 			case InputDiff:
 				v = (recent[i] - recent[i-1]) / u
+			case InputRelMean:
+				v = (recent[i] - mean) / u
 			}
 			dst[row*f+c] = float32(math.Max(-in.Clip, math.Min(in.Clip, v)))
 		}
