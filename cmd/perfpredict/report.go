@@ -48,7 +48,7 @@ func evaluateAndPrint(ctx context.Context, env *cmdEnv, fc *forecast.Forecaster,
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	writeTable(env.stdout, rep)
+	writeTable(env.stdout, rep, "the forecaster the artifact serves (its networks averaged)")
 	return nil
 }
 
@@ -116,7 +116,8 @@ func writeForecastPlots(ctx context.Context, env *cmdEnv, fc *forecast.Forecaste
 
 // writeTable prints the report for a person: each series and horizon, the
 // geometric means, and for multi-metric files the accuracy by metric.
-func writeTable(w io.Writer, r *forecast.Report) {
+// model says what the model row is.
+func writeTable(w io.Writer, r *forecast.Report, model string) {
 	num := func(v float64, prec int) string {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return "-"
@@ -169,7 +170,7 @@ func writeTable(w io.Writer, r *forecast.Report) {
 	}
 	fmt.Fprintln(w, "  (* least per horizon; MASE < 1 beats the training split's one-step naive error)")
 	if _, ok := methods[forecast.ModelMethod]; ok {
-		fmt.Fprintln(w, "  model: the forecaster the artifact serves (its networks averaged)")
+		fmt.Fprintf(w, "  model: %s\n", model)
 		for _, h := range hs {
 			if v, ok := r.Summary.VersusBest[h]; ok {
 				fmt.Fprintf(w, "  h=%s: model vs the best baseline of each series: at worst %+.1f%% (%s), %d of %d series better\n",
