@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -530,5 +531,38 @@ func TestRelMeanInput(t *testing.T) {
 	}
 	if dst[0] != 0 || dst[1] != 1 {
 		t.Fatalf("rel_mean = %v, want [0 1]", dst)
+	}
+}
+
+// NoTestSplit trains on the first 85% and validates on the rest; by default
+// the last 15% is never read.
+func TestNoTestSplit(t *testing.T) {
+	s := synthSeries("n", 600, 9)
+	s.Values[590] = math.NaN() // in the test split
+	o := tinyOptions()
+	o.Ensemble, o.Epochs = 1, 1
+	var lines []string
+	o.Logf = func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }
+	if _, err := Train(context.Background(), []baseline.Series{s}, o); err != nil {
+		t.Fatalf("the default split reads the test split: %v", err)
+	}
+	// 600 steps: training ends at 420, validation at 510; needs 17, K 4.
+	if want := fmt.Sprintf("%d training windows", 420-4-17+1); !strings.Contains(lines[0], want) {
+		t.Fatalf("%q, want %s", lines[0], want)
+	}
+	o.NoTestSplit = true
+	if _, err := Train(context.Background(), []baseline.Series{s}, o); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "step 591 is NaN") {
+		t.Fatalf("NoTestSplit must read the last 15%%: %v", err)
+	}
+	s.Values[590] = s.Values[589]
+	lines = nil
+	if _, err := Train(context.Background(), []baseline.Series{s}, o); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%d training windows", 510-4-17+1); !strings.Contains(lines[0], want) {
+		t.Fatalf("%q, want %s", lines[0], want)
+	}
+	if tr, va := o.Split(600); tr != 510 || va != 600 {
+		t.Fatalf("Split = %d, %d", tr, va)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	perfpredict "github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/baseline"
 )
 
 // Options are the recipe and the training settings. Every field means what
@@ -48,6 +49,12 @@ type Options struct {
 	Ensemble int
 	// Seed seeds the first network's weights, shuffling and dropout.
 	Seed uint64
+	// NoTestSplit says the series hold no test split: training reads the
+	// first 85% of each series and early stopping and calibration the last
+	// 15%. For a live pipeline that keeps its own held-out data. By default
+	// the protocol's split applies: 70% training, 15% validation, and the
+	// last 15% (the test split) is never read.
+	NoTestSplit bool
 	// Sequential trains the networks one after another. By default the
 	// networks of an ensemble train at the same time on the CPU, as many as
 	// GOMAXPROCS allows; the result is the same either way.
@@ -93,6 +100,16 @@ func DefaultOptions() Options {
 		Ensemble:     2,
 		Seed:         1,
 	}
+}
+
+// Split is where training ends and where validation ends in a series of n
+// steps (see NoTestSplit).
+func (o Options) Split(n int) (trainEnd, validationEnd int) {
+	sp := baseline.SplitOf(n)
+	if o.NoTestSplit {
+		return sp.Fit(), n
+	}
+	return sp.Train, sp.Fit()
 }
 
 // recipe is the part of o saved with the forecaster.

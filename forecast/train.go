@@ -60,15 +60,16 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 	K, needs := r.Horizon, r.Needs()
 	tr, va := &windows{}, &windows{}
 	for si, s := range series {
-		if err := checkTrainable(s, r); err != nil {
+		trainEnd, valEnd := opt.Split(s.Len())
+		if err := checkTrainable(s, r, trainEnd, valEnd); err != nil {
 			return nil, err
 		}
-		sp, y := baseline.SplitOf(s.Len()), s.Values
+		y := s.Values
 		// The most recent training window first, so a stride keeps it.
-		for t := sp.Train - 1 - K; t >= needs-1; t -= opt.Stride {
+		for t := trainEnd - 1 - K; t >= needs-1; t -= opt.Stride {
 			tr.add(r, y, si, t)
 		}
-		for t := max(sp.Train-1, needs-1); t+K < sp.Fit(); t++ {
+		for t := max(trainEnd-1, needs-1); t+K < valEnd; t++ {
 			va.add(r, y, si, t)
 		}
 	}
@@ -196,20 +197,20 @@ func (fc *Forecaster) addMember(m *perfpredict.Model, seed uint64, hist *perfpre
 	fc.histories = append(fc.histories, hist)
 }
 
-// checkTrainable rejects a series the recipe cannot learn from.
-func checkTrainable(s baseline.Series, r Recipe) error {
-	sp := baseline.SplitOf(s.Len())
-	if sp.Train < r.Needs()+r.Horizon {
+// checkTrainable rejects a series the recipe cannot learn from: steps
+// [0, trainEnd) train it and [trainEnd, valEnd) validate.
+func checkTrainable(s baseline.Series, r Recipe, trainEnd, valEnd int) error {
+	if trainEnd < r.Needs()+r.Horizon {
 		return badInput(fmt.Errorf("forecast: series %s: %d steps (%d for training) are too few for the recipe's %d-step history plus horizon %d",
-			s.Name, s.Len(), sp.Train, r.Needs(), r.Horizon))
+			s.Name, s.Len(), trainEnd, r.Needs(), r.Horizon))
 	}
-	for i, v := range s.Values[:sp.Fit()] {
+	for i, v := range s.Values[:valEnd] {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return badInput(fmt.Errorf("forecast: series %s: step %d is %v", s.Name, i+1, v))
 		}
 	}
-	if baseline.NaiveScale(s.Values, sp) == 0 {
-		return badInput(fmt.Errorf("forecast: series %s: constant over its training split (%d steps)", s.Name, sp.Train))
+	if baseline.NaiveScale(s.Values[:trainEnd], baseline.Split{N: trainEnd, Train: trainEnd}) == 0 {
+		return badInput(fmt.Errorf("forecast: series %s: constant over its training split (%d steps)", s.Name, trainEnd))
 	}
 	return nil
 }

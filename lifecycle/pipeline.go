@@ -28,6 +28,7 @@ type Config struct {
 	// Train is the recipe retraining fits with forecast.Train
 	// [forecast.DefaultOptions(): the recipe `perfpredict train` ships].
 	// Smaller sizes or fewer epochs train faster on the same code path.
+	// Retraining sets NoTestSplit: the held-out recent data is the test.
 	Train *forecast.Options
 	// Target is the sample column the model forecasts [0].
 	Target int
@@ -194,12 +195,14 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	return p, nil
 }
 
-// recipeMinTrain is the fewest samples whose training split (PROTOCOL.md's
-// first 70%, what forecast.Train fits on) holds two windows of the recipe.
+// recipeMinTrain is the fewest samples whose training part (the first 85%
+// with NoTestSplit, what retraining fits on) holds two windows of the
+// recipe.
 func recipeMinTrain(o forecast.Options) int {
+	o.NoTestSplit = true
 	need := forecast.Recipe{Window: o.Window, ScaleWindow: o.ScaleWindow}.Needs() + o.Horizon + 1
-	n := need * 100 / 70
-	for baseline.SplitOf(n).Train < need {
+	n := need * 100 / 85
+	for tr, _ := o.Split(n); tr < need; tr, _ = o.Split(n) {
 		n++
 	}
 	return n
@@ -575,6 +578,9 @@ func (p *Pipeline) retrain(ctx context.Context, req retrainRequest) {
 	}
 	series := baseline.Series{Name: p.cfg.Model, Times: times, Values: y[from:split]}
 	opts := *p.cfg.Train
+	// The held-out data above is the test: training uses all it is given,
+	// its last 15% for early stopping and calibration.
+	opts.NoTestSplit = true
 	cand, err := forecast.Train(ctx, []baseline.Series{series}, opts)
 	if err != nil {
 		fail("", err)
@@ -589,8 +595,8 @@ func (p *Pipeline) retrain(ctx context.Context, req retrainRequest) {
 	h := p.cfg.Horizon
 	// Validation: the part of the training data forecast.Train kept out of
 	// fitting (it stopped early and calibrated on it).
-	sp := baseline.SplitOf(len(series.Values))
-	valM, err := score(ctx, cand, series.Values[:sp.Fit()], sp.Train, h)
+	trainEnd, valEnd := opts.Split(len(series.Values))
+	valM, err := score(ctx, cand, series.Values[:valEnd], trainEnd, h)
 	if err != nil {
 		fail("", fmt.Errorf("validate candidate: %w", err))
 		return

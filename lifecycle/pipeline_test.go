@@ -265,11 +265,12 @@ func TestNewChecksConfig(t *testing.T) {
 		t.Errorf("default recipe %+v, min train %d", *p.cfg.Train, p.cfg.MinTrain)
 	}
 	// Retrains wait for the data the recipe needs: two windows of 301
-	// observations and 30 steps ahead in the training split (its first 70%).
+	// observations and 30 steps ahead in the part it trains on (its first
+	// 85%: retraining has no test split, floor(0.70 n) + floor(0.15 n)).
 	long := forecast.DefaultOptions()
 	long.Window = 300
 	p, err = New(context.Background(), Config{Model: "m", Registry: reg, Source: signalSource(smooth), Train: &long})
-	if err != nil || p.cfg.MinTrain != 475 {
+	if err != nil || p.cfg.MinTrain != 392 {
 		t.Fatalf("min train %d for a 300-step window, %v", p.cfg.MinTrain, err)
 	}
 }

@@ -1,0 +1,247 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/novacron/perfpredict/forecast"
+)
+
+// The load of TestFaultsAtScale comes from the environment, so that CI
+// runs it in seconds and docs/RELIABILITY.md's run (1,000 calls/s for 60 s
+// from 64 goroutines, under -race) uses the same code.
+const (
+	faultRateEnv     = "PERFPREDICT_FAULT_RATE"     // calls per second, all callers together (default 300)
+	faultDurationEnv = "PERFPREDICT_FAULT_DURATION" // how long the load runs, a Go duration (default 2s)
+	faultCallersEnv  = "PERFPREDICT_FAULT_CALLERS"  // goroutines calling at once (default 64)
+)
+
+func faultEnv[T int | time.Duration](t *testing.T, name string, def T, parse func(string) (T, error)) T {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	x, err := parse(v)
+	if err != nil || x <= 0 {
+		t.Fatalf("%s=%q: want a positive value", name, v)
+	}
+	return x
+}
+
+// chaosModel is the trained forecaster with faults injected per forward
+// pass: it panics, fails, writes NaN into one of the batch's forecasts, or
+// stalls far past the deadline before answering, each with probability
+// rate; otherwise it answers as the forecaster does.
+type chaosModel struct {
+	fc    *forecast.Forecaster
+	rate  float64
+	stall time.Duration
+
+	mu  sync.Mutex
+	rng *rand.Rand
+
+	panics, errs, nans, stalls, passes atomic.Int64
+}
+
+func (c *chaosModel) Needs() int   { return c.fc.Needs() }
+func (c *chaosModel) Horizon() int { return c.fc.Horizon() }
+
+func (c *chaosModel) ForecastBatch(ctx context.Context, hs [][]float64) ([]forecast.Forecast, error) {
+	c.mu.Lock()
+	u, pick := c.rng.Float64(), c.rng.IntN(len(hs))
+	c.mu.Unlock()
+	c.passes.Add(1)
+	switch {
+	case u < c.rate:
+		c.panics.Add(1)
+		panic("chaos: index out of range")
+	case u < 2*c.rate:
+		c.errs.Add(1)
+		return nil, errors.New("chaos: device lost")
+	case u < 3*c.rate:
+		c.nans.Add(1)
+		out, err := c.fc.ForecastBatch(ctx, hs)
+		if err == nil {
+			out[pick].Points[len(out[pick].Points)/2].Value = math.NaN()
+		}
+		return out, err
+	case u < 4*c.rate:
+		c.stalls.Add(1)
+		time.Sleep(c.stall)
+	}
+	return c.fc.ForecastBatch(ctx, hs)
+}
+
+// TestFaultsAtScale: 64 goroutines call a Predictor at a fixed total rate
+// (open loop: each caller keeps its own schedule) while its model panics,
+// fails, returns NaN or stalls at random. Every call must be answered, by
+// the model (the forecaster's own forecast of that history) or by the
+// Holt-Winters fallback (its forecast of that history, with the reason),
+// before the caller's deadline. The figures in docs/RELIABILITY.md come
+// from this test at full scale.
+func TestFaultsAtScale(t *testing.T) {
+	atoi := func(s string) (int, error) { return strconv.Atoi(s) }
+	rate := faultEnv(t, faultRateEnv, 300, atoi)
+	duration := faultEnv(t, faultDurationEnv, 2*time.Second, time.ParseDuration)
+	callers := faultEnv(t, faultCallersEnv, 64, atoi)
+	const (
+		timeout  = 50 * time.Millisecond  // the model's deadline (Options.Timeout)
+		deadline = 100 * time.Millisecond // the caller's: the model's plus the fallback and scheduling
+		stall    = 300 * time.Millisecond // a stalled pass, far past both
+	)
+
+	fc := tinyForecaster(t)
+	needs := fc.Needs()
+	// Histories of different lengths and their expected answers.
+	const nh = 16
+	train := synthValues(2000, 42)
+	hw, err := FitHoltWinters(train, 1400, 288)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hists := make([][]float64, nh)
+	wantModel := make([]forecast.Forecast, nh)
+	wantFB := make([][]float64, nh)
+	for i := range hists {
+		hists[i] = synthValues(needs+20+13*i, uint64(500+i))
+		if wantModel[i], err = fc.Forecast(context.Background(), hists[i]); err != nil {
+			t.Fatal(err)
+		}
+		wantFB[i] = make([]float64, fc.Horizon())
+		if err := hw.Forecast(0, hists[i], len(hists[i])-1, wantFB[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	goroutines := runtime.NumGoroutine()
+	chaos := &chaosModel{fc: fc, rate: 0.02, stall: stall, rng: rand.New(rand.NewPCG(1, 2))}
+	p, err := newPredictor(chaos, Options{Fallback: hw, Timeout: timeout, Workers: 4, MaxBatch: 16, Version: "chaos"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	period := time.Duration(float64(callers) * float64(time.Second) / float64(rate)) // per caller
+	var (
+		wg                   sync.WaitGroup
+		mu                   sync.Mutex
+		lat                  []time.Duration
+		byReason             [ReasonDeadline + 1]int64
+		model, fallback, bad int64
+		late                 atomic.Int64 // calls started more than a period behind schedule
+	)
+	start := time.Now()
+	for g := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			var reasons [ReasonDeadline + 1]int64
+			var nModel, nFB, nBad int64
+			offset := time.Duration(g) * period / time.Duration(callers)
+			for k := 0; ; k++ {
+				at := start.Add(offset + time.Duration(k)*period)
+				if at.Sub(start) >= duration {
+					break
+				}
+				if d := time.Until(at); d > 0 {
+					time.Sleep(d)
+				} else if -d > period {
+					late.Add(1)
+				}
+				i := (g + k) % nh
+				ctx, cancel := context.WithTimeout(context.Background(), deadline)
+				t0 := time.Now()
+				got, err := p.Predict(ctx, Input{History: hists[i], Phase: len(hists[i]) - 1})
+				el := time.Since(t0)
+				cancel()
+				mine = append(mine, el)
+				switch {
+				case err != nil:
+					nBad++
+					t.Errorf("call unanswered after %v: %v", el, err)
+				case got.Source == SourceModel && got.Reason == ReasonNone:
+					nModel++
+					for h, w := range wantModel[i].Points {
+						if q := got.Points[h]; !near(q.Value, w.Value, 1e-6) || !near(q.P10, w.P10, 1e-6) || !near(q.P90, w.P90, 1e-6) {
+							nBad++
+							t.Errorf("history %d: model answer at h=%d is %+v, want %+v", i, h+1, q, w)
+							break
+						}
+					}
+				case got.Source == SourceFallback && got.Method == "holt_winters" &&
+					(got.Reason == ReasonPanic || got.Reason == ReasonError || got.Reason == ReasonNonFinite || got.Reason == ReasonDeadline):
+					nFB++
+					reasons[got.Reason]++
+					for h, w := range wantFB[i] {
+						if got.Points[h].Value != w {
+							nBad++
+							t.Errorf("history %d: fallback answer at h=%d is %v, want %v", i, h+1, got.Points[h].Value, w)
+							break
+						}
+					}
+				default:
+					nBad++
+					t.Errorf("answer from %v (%q), reason %q", got.Source, got.Method, got.Reason)
+				}
+				if el > deadline {
+					nBad++
+					t.Errorf("answered after %v, past the caller's %v deadline (%v, %v)", el, deadline, got.Source, got.Reason)
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			for r, n := range reasons {
+				byReason[r] += n
+			}
+			model, fallback, bad = model+nModel, fallback+nFB, bad+nBad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	p.Close()
+
+	slices.Sort(lat)
+	q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
+	calls := len(lat)
+	t.Logf("race detector %v, %d callers, %v at %d calls/s: %d calls in %v (%.0f/s, %d started over a period late)",
+		raceEnabled, callers, duration, rate, calls, elapsed.Round(time.Millisecond), float64(calls)/elapsed.Seconds(), late.Load())
+	t.Logf("answered: %d by the model, %d by the fallback (deadline %d, panic %d, error %d, NaN %d), %d wrong or unanswered",
+		model, fallback, byReason[ReasonDeadline], byReason[ReasonPanic], byReason[ReasonError], byReason[ReasonNonFinite], bad)
+	t.Logf("latency p50 %v, p99 %v, p99.9 %v, max %v (model deadline %v, caller's deadline %v)",
+		q(0.5), q(0.99), q(0.999), lat[calls-1], timeout, deadline)
+	t.Logf("forward passes %d: %d panicked, %d failed, %d had a NaN, %d stalled %v",
+		chaos.passes.Load(), chaos.panics.Load(), chaos.errs.Load(), chaos.nans.Load(), chaos.stalls.Load(), stall)
+
+	if want := int(duration / period * time.Duration(callers)); calls < want*9/10 {
+		t.Errorf("%d calls made, want about %d: the load did not reach its rate", calls, want)
+	}
+	if model == 0 || model+fallback != int64(calls) {
+		t.Errorf("%d calls, %d answered by the model and %d by the fallback", calls, model, fallback)
+	}
+	// Every fault kind must have reached a caller for the run to say anything.
+	if calls >= 500 {
+		for _, r := range []Reason{ReasonPanic, ReasonError, ReasonNonFinite, ReasonDeadline} {
+			if byReason[r] == 0 {
+				t.Errorf("no call fell back for %q", r)
+			}
+		}
+	}
+	// Close waited for stalled passes: no worker or caller is left behind.
+	for end := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > goroutines && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines {
+		t.Errorf("%d goroutines after Close, %d before the predictor", n, goroutines)
+	}
+}
