@@ -71,6 +71,16 @@ type inputError struct{ msg string }
 func (e *inputError) Error() string        { return e.msg }
 func (e *inputError) Is(target error) bool { return target == ErrBadInput }
 
+// MaxRows is the most data rows a CSV file may hold. A series is held in
+// memory and training keeps a window of several hundred bytes for every
+// step, so a longer file (a 1 GB CSV is about 40 million rows) would
+// exhaust memory; it fails instead, as soon as the row past the limit is
+// read. Two million rows are 19 years at a 5-minute cadence.
+const MaxRows = 2_000_000
+
+// maxRows is MaxRows, lowered by tests.
+var maxRows = MaxRows
+
 func badInput(format string, args ...any) error {
 	return &inputError{msg: fmt.Sprintf(format, args...)}
 }
@@ -79,7 +89,8 @@ func badInput(format string, args ...any) error {
 // column besides the timestamp) of a CSV file with a header row and a
 // "timestamp" (or "time") column, as PROTOCOL.md says: rows are sorted by
 // timestamp stably and every row is one step, none dropped or filled. The
-// series is named after the file without its extension.
+// series is named after the file without its extension. A file of more
+// than MaxRows data rows is an error.
 func LoadCSV(path, target string) (Series, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -198,6 +209,9 @@ func readCSV(r io.Reader, source, name string, targets []string, all bool) ([]Se
 			return nil, badInput("%s: %v", source, err)
 		}
 		line, _ := cr.FieldPos(0)
+		if len(times) == maxRows {
+			return nil, badInput("%s:%d: more than %d rows; perfpredict holds a series in memory, so cut the file or resample it to a coarser cadence", source, line, maxRows)
+		}
 		if len(rec) != len(header) {
 			return nil, badInput("%s:%d: %d fields, header has %d", source, line, len(rec), len(header))
 		}
