@@ -566,3 +566,17 @@ func TestNoTestSplit(t *testing.T) {
 		t.Fatalf("Split = %d, %d", tr, va)
 	}
 }
+
+// A cancelled context stops Train while it builds windows, before any
+// network trains.
+func TestTrainCancelledBeforeTraining(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	o := tinyOptions()
+	trained := false
+	o.Progress = func(int, perfpredict.Progress) { trained = true }
+	_, err := Train(ctx, []baseline.Series{synthSeries("x", 20000, 3)}, o)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "windows") || trained {
+		t.Fatalf("err %v, trained %v", err, trained)
+	}
+}

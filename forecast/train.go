@@ -68,9 +68,15 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 		// The most recent training window first, so a stride keeps it.
 		for t := trainEnd - 1 - K; t >= needs-1; t -= opt.Stride {
 			tr.add(r, y, si, t)
+			if tr.n%4096 == 0 && ctx.Err() != nil {
+				return nil, fmt.Errorf("forecast: building training windows: %w", ctx.Err())
+			}
 		}
 		for t := max(trainEnd-1, needs-1); t+K < valEnd; t++ {
 			va.add(r, y, si, t)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("forecast: building windows: %w", err)
 		}
 	}
 	if tr.n < 2 {
