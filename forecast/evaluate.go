@@ -209,7 +209,8 @@ func Evaluate(ctx context.Context, fc *Forecaster, series []baseline.Series, hs 
 			return nil, badInput(fmt.Errorf("forecast: %s: %v", s.Name, err))
 		}
 		start := time.Now()
-		n := len(baseline.Targets(baseline.SplitOf(s.Len())))
+		tg := baseline.Targets(baseline.SplitOf(s.Len()))
+		n := len(tg)
 		rows := make([]SeriesResult, len(hs))
 		preds := make([]map[string][]float64, len(hs))
 		for k, h := range hs {
@@ -240,7 +241,7 @@ func Evaluate(ctx context.Context, fc *Forecaster, series []baseline.Series, hs 
 			for k, h := range hs {
 				preds[k][ModelMethod] = out[k]
 				if opt.Forecasts {
-					for ti, j := range baseline.Targets(baseline.SplitOf(s.Len())) {
+					for ti, j := range tg {
 						sf := ScoredForecast{Series: s.Name, Origin: j - h, Horizon: h, Forecast: out[k][ti],
 							P10: lo[k][ti], P90: hi[k][ti], Actual: s.Values[j]}
 						if s.Times != nil {

@@ -190,18 +190,15 @@ func (fc *Forecaster) Forecast(ctx context.Context, history []float64) (Forecast
 // forecast many series or origins). An error names the history at fault.
 func (fc *Forecaster) ForecastBatch(ctx context.Context, histories [][]float64) ([]Forecast, error) {
 	r := fc.recipe
-	needs, T, F := r.Needs(), r.Window, len(r.Inputs)
+	T, F := r.Window, len(r.Inputs)
 	x := make([]float32, len(histories)*T*F)
 	units := make([]float64, len(histories))
 	for i, h := range histories {
-		if len(h) < needs {
-			return nil, badInput(fmt.Errorf("forecast: history %d holds %d observations; the forecaster needs the last %d", i+1, len(h), needs))
+		u, err := r.inputs(x[i*T*F:(i+1)*T*F], h, i)
+		if err != nil {
+			return nil, err
 		}
-		recent := h[len(h)-needs:]
-		if err := checkFinite(recent); err != nil {
-			return nil, badInput(fmt.Errorf("forecast: history %d: %v", i+1, err))
-		}
-		units[i] = r.window(x[i*T*F:(i+1)*T*F], recent)
+		units[i] = u
 	}
 	if len(histories) == 0 {
 		return nil, nil

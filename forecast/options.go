@@ -118,6 +118,16 @@ func (o Options) recipe() Recipe {
 		Inputs: append([]Input(nil), o.Inputs...), TargetClip: o.TargetClip}
 }
 
+// Check reports what Train would reject in o before any data is read: the
+// error names the field and wraps ErrBadInput. Callers that hold options
+// for later training (a retraining pipeline) check them up front.
+func (o Options) Check() error {
+	if err := o.check(); err != nil {
+		return badInput(err)
+	}
+	return nil
+}
+
 // check validates o; its errors name the field.
 func (o Options) check() error {
 	if err := o.recipe().check(); err != nil {

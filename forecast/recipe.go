@@ -125,6 +125,26 @@ func (r Recipe) window(dst []float32, recent []float64) float64 {
 	return u
 }
 
+// inputs checks history (oldest first) and writes the network inputs of
+// its last Needs() values into dst, returning the unit: the one path from a
+// history to what the networks read. i numbers the history in errors
+// (history i+1 of a batch; a negative i names none).
+func (r Recipe) inputs(dst []float32, history []float64, i int) (float64, error) {
+	name := "history"
+	if i >= 0 {
+		name = fmt.Sprintf("history %d", i+1)
+	}
+	needs := r.Needs()
+	if len(history) < needs {
+		return 0, badInput(fmt.Errorf("forecast: %s holds %d observations; the forecaster needs the last %d", name, len(history), needs))
+	}
+	recent := history[len(history)-needs:]
+	if err := checkFinite(recent); err != nil {
+		return 0, badInput(fmt.Errorf("forecast: %s: %v", name, err))
+	}
+	return r.window(dst, recent), nil
+}
+
 // checkFinite reports the first value of recent that is NaN or infinite.
 func checkFinite(recent []float64) error {
 	for i, v := range recent {

@@ -50,8 +50,8 @@ func (w *windows) add(r Recipe, y []float64, s, t int) {
 // the one in progress, calibrated) together with an error wrapping
 // ErrInterrupted and ctx's error, so a caller can save it.
 func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecaster, error) {
-	if err := opt.check(); err != nil {
-		return nil, badInput(err)
+	if err := opt.Check(); err != nil {
+		return nil, err
 	}
 	if len(series) == 0 {
 		return nil, badInput(fmt.Errorf("forecast: no series to train on"))

@@ -14,17 +14,13 @@ func init() {
 
 func runCrossval(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("crossval", env)
-	var data stringList
-	fs.Var(&data, "data", "CSV `file` with a timestamp column and metric columns (repeatable; default: the 13 NAB series in testdata/nab)")
-	target := fs.String("target", "", "metric columns, comma-separated (default: every column besides the timestamp)")
-	horizon := fs.String("horizon", "1,12,30", "horizons in steps to report, comma-separated")
 	folds := fs.Int("folds", 0, "folds over the series (series i goes to fold i mod folds; default: one per series, leave-one-series-out)")
 	recipe := addRecipeFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	hs, opt, series, err := recipe.input(env, *horizon, data, *target)
+	hs, opt, series, err := recipe.input(env)
 	if err != nil {
 		return err
 	}

@@ -72,17 +72,9 @@ func openForecaster(env *cmdEnv, path string, device deviceFlag) (*forecast.Fore
 			}
 		}
 	}
-	if err := fc.UseDevice(dev, deviceLogf(env)); err != nil {
+	if err := fc.UseDevice(dev, stderrLogf(env)); err != nil {
 		fc.Close()
 		return nil, fmt.Errorf("--device %s: %w", dev, err)
 	}
 	return fc, nil
-}
-
-// deviceLogf writes the model's log lines (auto's fallback to the CPU) to
-// the command's standard error.
-func deviceLogf(env *cmdEnv) func(format string, args ...any) {
-	return func(format string, args ...any) {
-		fmt.Fprintf(env.stderr, strings.TrimSuffix(format, "\n")+"\n", args...)
-	}
 }

@@ -135,9 +135,11 @@ func loadSeries(paths []string, target string, hs []int) ([]baseline.Series, err
 	return out, nil
 }
 
-// recipeFlags are the forecaster's recipe and training flags, shared by
-// train and crossval.
+// recipeFlags are the flags train and crossval share: the series, the
+// horizons, the forecaster's recipe and its training.
 type recipeFlags struct {
+	data                                                                           stringList
+	target, horizon                                                                *string
 	epochs, patience, hidden, layers, window, scaleWindow, batch, stride, ensemble *int
 	lr, dropout                                                                    *float64
 	inputs                                                                         *string
@@ -147,7 +149,9 @@ type recipeFlags struct {
 
 func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
 	def := forecast.DefaultOptions()
-	return &recipeFlags{
+	r := &recipeFlags{
+		target:      fs.String("target", "", "metric columns, comma-separated (default: every column besides the timestamp)"),
+		horizon:     fs.String("horizon", "1,12,30", "horizons in steps to report, comma-separated; the forecaster predicts every step up to the largest"),
 		epochs:      fs.Int("epochs", def.Epochs, "most training epochs per network"),
 		patience:    fs.Int("patience", def.Patience, "stop after this many epochs without a better validation loss (0: never early)"),
 		hidden:      fs.Int("hidden", def.Hidden, "LSTM hidden size per direction"),
@@ -163,6 +167,8 @@ func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
 		dropout:     fs.Float64("dropout", def.Dropout, "dropout probability between LSTM layers and in the head (0: none, as training on a GPU needs)"),
 		device:      newDeviceFlag(fs),
 	}
+	fs.Var(&r.data, "data", "CSV `file` with a timestamp column and metric columns (repeatable: one forecaster is trained on every series; default: the 13 NAB series in testdata/nab)")
+	return r
 }
 
 // options are the flags' forecast.Options for horizons up to maxH.
@@ -190,8 +196,8 @@ func (r *recipeFlags) options(env *cmdEnv, maxH int) (forecast.Options, error) {
 
 // input parses the horizons, the recipe's options and the series (--data,
 // or the default NAB series) that train and crossval start from.
-func (r *recipeFlags) input(env *cmdEnv, horizon string, data []string, target string) ([]int, forecast.Options, []baseline.Series, error) {
-	hs, err := parseHorizons(horizon)
+func (r *recipeFlags) input(env *cmdEnv) ([]int, forecast.Options, []baseline.Series, error) {
+	hs, err := parseHorizons(*r.horizon)
 	if err != nil {
 		return nil, forecast.Options{}, nil, usageErr(err)
 	}
@@ -199,11 +205,11 @@ func (r *recipeFlags) input(env *cmdEnv, horizon string, data []string, target s
 	if err != nil {
 		return nil, forecast.Options{}, nil, err
 	}
-	paths, err := seriesPaths(data)
+	paths, err := seriesPaths(r.data)
 	if err != nil {
 		return nil, forecast.Options{}, nil, err
 	}
-	series, err := loadSeries(paths, target, hs)
+	series, err := loadSeries(paths, *r.target, hs)
 	if err != nil {
 		return nil, forecast.Options{}, nil, err
 	}
@@ -228,10 +234,6 @@ func seriesPaths(data []string) ([]string, error) {
 
 func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("train", env)
-	var data stringList
-	fs.Var(&data, "data", "CSV `file` with a timestamp column and metric columns (repeatable: one forecaster is trained on every series; default: the 13 NAB series in testdata/nab)")
-	target := fs.String("target", "", "metric columns to train on, comma-separated (default: every column besides the timestamp)")
-	horizon := fs.String("horizon", "1,12,30", "horizons in steps to report, comma-separated; the forecaster predicts every step up to the largest")
 	recipe := addRecipeFlags(fs)
 	out := fs.String("out", defaultArtifact, "the forecaster artifact to write (one file; \"\" writes none)")
 	plots := fs.String("plots", "", "write PNG figures to `dir`: served forecasts with their p10-p90 band against the actual values, training curves, attention")
@@ -241,7 +243,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	hs, opt, series, err := recipe.input(env, *horizon, data, *target)
+	hs, opt, series, err := recipe.input(env)
 	if err != nil {
 		return err
 	}
@@ -308,12 +310,13 @@ func memberLabel(i int) string {
 // write to standard error (log lines and the progress bar).
 var stderrMu sync.Mutex
 
-// stderrLogf prints the library's progress lines on standard error.
+// stderrLogf prints the library's log lines (progress, auto's fallback to
+// the CPU) on standard error, one line each.
 func stderrLogf(env *cmdEnv) func(format string, args ...any) {
 	return func(format string, args ...any) {
 		stderrMu.Lock()
 		defer stderrMu.Unlock()
-		fmt.Fprintf(env.stderr, format+"\n", args...)
+		fmt.Fprintf(env.stderr, strings.TrimSuffix(format, "\n")+"\n", args...)
 	}
 }
 
