@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/internal/synth"
 )
 
 // tinyOptions is a recipe small enough to train in a test.
@@ -32,14 +32,10 @@ func tinyOptions() Options {
 
 // synthSeries is a daily-seasonal series with noise at 5-minute cadence.
 func synthSeries(name string, n int, seed uint64) baseline.Series {
-	rng := rand.New(rand.NewPCG(seed, 7))
-	s := baseline.Series{Name: name, Times: make([]time.Time, n), Values: make([]float64, n)}
+	s := baseline.Series{Name: name, Times: make([]time.Time, n), Values: synth.Walk(n, seed)}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	level := 50 + 10*rng.Float64()
 	for i := range n {
 		s.Times[i] = t0.Add(time.Duration(i) * 5 * time.Minute)
-		level += 0.2 * rng.NormFloat64()
-		s.Values[i] = level + 10*math.Sin(2*math.Pi*float64(i)/288) + rng.NormFloat64()
 	}
 	return s
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/novacron/perfpredict/forecast"
+	"github.com/novacron/perfpredict/internal/synth"
 )
 
 // The load of TestFaultsAtScale comes from the environment, so that CI
@@ -106,7 +107,7 @@ func TestFaultsAtScale(t *testing.T) {
 	needs := fc.Needs()
 	// Histories of different lengths and their expected answers.
 	const nh = 16
-	train := synthValues(2000, 42)
+	train := synth.Walk(2000, 42)
 	hw, err := FitHoltWinters(train, 1400, 288)
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +116,7 @@ func TestFaultsAtScale(t *testing.T) {
 	wantModel := make([]forecast.Forecast, nh)
 	wantFB := make([][]float64, nh)
 	for i := range hists {
-		hists[i] = synthValues(needs+20+13*i, uint64(500+i))
+		hists[i] = synth.Walk(needs+20+13*i, uint64(500+i))
 		if wantModel[i], err = fc.Forecast(context.Background(), hists[i]); err != nil {
 			t.Fatal(err)
 		}

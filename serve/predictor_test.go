@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/novacron/perfpredict/forecast"
+	"github.com/novacron/perfpredict/internal/synth"
 )
 
 // TestPredictEqualsForecast: whatever the batching, a prediction is the
@@ -28,7 +29,7 @@ func TestPredictEqualsForecast(t *testing.T) {
 	hists := make([][]float64, n)
 	wants := make([]forecast.Forecast, n)
 	for i := range hists {
-		hists[i] = synthValues(40+i*7, uint64(100+i))
+		hists[i] = synth.Walk(40+i*7, uint64(100+i))
 		var err error
 		if wants[i], err = fc.Forecast(ctx, hists[i]); err != nil {
 			t.Fatal(err)
@@ -255,7 +256,7 @@ func TestPredictionsOwnTheirMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	h := synthValues(60, 3)
+	h := synth.Walk(60, 3)
 	ctx := context.Background()
 	a, _ := p.Predict(ctx, Input{History: h})
 	want := a.Points[0].Value

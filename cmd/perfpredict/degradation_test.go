@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/novacron/perfpredict/internal/synth"
 	"github.com/novacron/perfpredict/serve"
 )
 
@@ -18,7 +19,7 @@ func TestServeCommands(t *testing.T) {
 	model := servingArtifact(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "web_cpu.csv")
-	writeMetrics(t, data, []string{"cpu", "mem"}, [][]float64{walk(600, 31), walk(600, 32)}, 0, 600)
+	writeMetrics(t, data, []string{"cpu", "mem"}, [][]float64{synth.Walk(600, 31), synth.Walk(600, 32)}, 0, 600)
 
 	code, out, errs := runCmd("degradation", "--model", model, "--data", data, "--json")
 	if code != 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/forecast"
+	"github.com/novacron/perfpredict/internal/synth"
 )
 
 const nabRDS = "../../testdata/nab/realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv"
@@ -109,7 +110,7 @@ func TestMonitorReplaysForecaster(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "ens.csv")
-	v := walk(700, 21)
+	v := synth.Walk(700, 21)
 	writeMetrics(t, data, []string{"value"}, [][]float64{v}, 0, len(v))
 	code, stdout, errs := runCmd("monitor", "--model", model, "--data", data, "--drift-window", "20", "--json")
 	if code != 0 {
@@ -159,7 +160,7 @@ func TestMonitorReplaysForecaster(t *testing.T) {
 // end-of-file PSI of 2.5 beside "max PSI 0.000" with no drift alert).
 func TestMonitorFiguresAgree(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "short.csv")
-	v := walk(160, 5)
+	v := synth.Walk(160, 5)
 	for i := 140; i < 160; i++ {
 		v[i] += 40 // a level shift in the test rows
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/forecast"
+	"github.com/novacron/perfpredict/internal/synth"
 )
 
 var (
@@ -32,7 +32,7 @@ func servingArtifact(t *testing.T) string {
 		o := forecast.DefaultOptions()
 		o.Window, o.ScaleWindow, o.Horizon = 8, 16, 30
 		o.Hidden, o.Head, o.Epochs, o.Ensemble, o.BatchSize, o.Stride = 4, []int{8}, 2, 2, 32, 2
-		series := []baseline.Series{{Name: "a", Values: walk(1200, 1)}, {Name: "b", Values: walk(1000, 2)}}
+		series := []baseline.Series{{Name: "a", Values: synth.Walk(1200, 1)}, {Name: "b", Values: synth.Walk(1000, 2)}}
 		servingFC, servingFCErr = forecast.Train(context.Background(), series, o)
 	})
 	if servingFCErr != nil {
@@ -43,18 +43,6 @@ func servingArtifact(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// walk is a daily-seasonal random walk at 5-minute cadence.
-func walk(n int, seed uint64) []float64 {
-	rng := rand.New(rand.NewPCG(seed, 7))
-	v := make([]float64, n)
-	level := 50 + 10*rng.Float64()
-	for i := range v {
-		level += 0.2 * rng.NormFloat64()
-		v[i] = level + 10*math.Sin(2*math.Pi*float64(i)/288) + rng.NormFloat64()
-	}
-	return v
 }
 
 var metricsT0 = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -106,7 +94,7 @@ func TestPredictServesForecast(t *testing.T) {
 	}
 	dir := t.TempDir()
 	names := []string{"cpu", "mem"}
-	cols := [][]float64{walk(400, 11), walk(400, 12)}
+	cols := [][]float64{synth.Walk(400, 11), synth.Walk(400, 12)}
 	ctx := context.Background()
 	needs := fc.Needs()
 	var whole string
@@ -183,7 +171,7 @@ func TestPredictBadArtifact(t *testing.T) {
 	model := servingArtifact(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "d.csv")
-	writeMetrics(t, data, []string{"value"}, [][]float64{walk(100, 3)}, 0, 100)
+	writeMetrics(t, data, []string{"value"}, [][]float64{synth.Walk(100, 3)}, 0, 100)
 	b, err := os.ReadFile(model)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +210,7 @@ func TestScoredEqualsServed(t *testing.T) {
 	model := servingArtifact(t)
 	dir := t.TempDir()
 	names := []string{"cpu", "mem"}
-	cols := [][]float64{walk(700, 41), walk(700, 42)}
+	cols := [][]float64{synth.Walk(700, 41), synth.Walk(700, 42)}
 	data := filepath.Join(dir, "web.csv")
 	writeMetrics(t, data, names, cols, 0, 700)
 	scored := filepath.Join(dir, "scored.csv")
