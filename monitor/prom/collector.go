@@ -9,6 +9,7 @@ package prom
 
 import (
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/novacron/perfpredict/monitor"
@@ -26,6 +27,9 @@ type Collector struct {
 	latency                                   *prometheus.Desc
 	psi, js, psiMax, jsMax, driftRows         *prometheus.Desc
 	alert                                     *prometheus.Desc
+	version                                   *prometheus.Desc
+
+	served atomic.Pointer[string] // SetVersion's version
 }
 
 // New makes a collector for the model named model; now is the clock the
@@ -56,13 +60,19 @@ func New(mon *monitor.Monitor, model string, now func() time.Time) *Collector {
 		jsMax:       d("feature_distribution_divergence", "Largest per-feature Jensen-Shannon divergence (the alert rules' feature_distribution_divergence)."),
 		driftRows:   d("drift_window_rows", "Rows in the drift window."),
 		alert:       d("alert_firing", "1 while an alert rule is firing.", "alert", "severity", "action"),
+		version:     d("model_version", "1 for the model version being served (its version label); absent before one is.", "version"),
 	}
 }
+
+// SetVersion names the model version being served: the collector exports
+// perfpredict_model_version{version="..."} 1 from then on, so that a
+// dashboard sees each swap (a hot reload) as the label changing.
+func (c *Collector) SetVersion(version string) { c.served.Store(&version) }
 
 // Describe sends every descriptor.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.mape, c.acc5, c.mae, c.rate, c.fallback, c.p50, c.p99, c.errors,
-		c.predictions, c.fallbacks, c.latency, c.psi, c.js, c.psiMax, c.jsMax, c.driftRows, c.alert} {
+		c.predictions, c.fallbacks, c.latency, c.psi, c.js, c.psiMax, c.jsMax, c.driftRows, c.alert, c.version} {
 		ch <- d
 	}
 }
@@ -105,6 +115,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.psiMax, r.MaxPSI)
 		gauge(c.jsMax, r.MaxJS)
 		gauge(c.driftRows, float64(r.N))
+	}
+	if v := c.served.Load(); v != nil {
+		ch <- prometheus.MustNewConstMetric(c.version, prometheus.GaugeValue, 1, *v)
 	}
 	firing := map[string]bool{}
 	for _, a := range c.mon.Engine.Firing() {

@@ -165,3 +165,38 @@ func TestCollectorWhileDriftIsReplaced(t *testing.T) {
 		t.Error("the detector set last is not exported")
 	}
 }
+
+func TestCollectorModelVersion(t *testing.T) {
+	mon := monitor.New(monitor.HealthConfig{}, nil, 10, nil)
+	c := New(mon, "latency", nil)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	versions := func() []string {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, mf := range mfs {
+			if mf.GetName() != "perfpredict_model_version" {
+				continue
+			}
+			for _, m := range mf.Metric {
+				for _, lp := range m.Label {
+					if lp.GetName() == "version" && m.Gauge.GetValue() == 1 {
+						out = append(out, lp.GetValue())
+					}
+				}
+			}
+		}
+		return out
+	}
+	if v := versions(); len(v) != 0 {
+		t.Fatalf("a version exported before SetVersion: %v", v)
+	}
+	c.SetVersion("v1.0.0")
+	c.SetVersion("v1.1.0")
+	if v := versions(); len(v) != 1 || v[0] != "v1.1.0" {
+		t.Fatalf("model_version after a swap to v1.1.0: %v", v)
+	}
+}
