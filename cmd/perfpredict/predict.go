@@ -17,30 +17,6 @@ func init() {
 	register(&command{name: "predict", summary: "forecast the next steps of every metric of a file with a forecaster artifact (p10/p50/p90, attention)", run: runPredict})
 }
 
-// predictOutput is predict's JSON: one row per metric (column) of every
-// per-horizon field; predictions[m][h-1] is metric m's forecast h steps
-// after the file's last row, exactly the forecaster's Forecast of that
-// column. It depends on the last Needs rows of the file only, so the
-// same rows give the same bytes.
-type predictOutput struct {
-	Predictions [][]float64 `json:"predictions"`
-	P10         [][]float64 `json:"p10"`
-	P90         [][]float64 `json:"p90"`
-	// Attention[m] is the networks' mean weight over the window's steps,
-	// oldest first (empty for a fallback answer).
-	Attention [][]float64 `json:"attention"`
-	// Needs is the number of most recent rows the forecast depends on.
-	Needs   int          `json:"needs"`
-	Horizon int          `json:"horizon"`
-	Metrics []string     `json:"metrics"`
-	Origin  time.Time    `json:"origin"`
-	Times   []time.Time  `json:"times"`
-	Source  serve.Source `json:"source"` // "fallback" when any metric fell back
-	Method  string       `json:"method"`
-	Reason  serve.Reason `json:"reason,omitempty"`
-	Version string       `json:"version"`
-}
-
 func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("predict", env)
 	modelPath := fs.String("model", "", "forecaster artifact written by perfpredict train (`forecaster.zip`)")
@@ -68,25 +44,9 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer svc.Close()
-	ps, err := svc.Forecast(ctx, d)
+	out, err := svc.ForecastAnswer(ctx, d)
 	if err != nil {
 		return dataErr(err)
-	}
-	out := predictOutput{Needs: fc.Needs(), Horizon: fc.Horizon(), Metrics: d.Metrics,
-		Origin: d.Times[d.Len()-1], Source: serve.SourceModel, Method: "model", Version: svc.Predictor.Version()}
-	for h := 1; h <= fc.Horizon(); h++ {
-		out.Times = append(out.Times, out.Origin.Add(time.Duration(h)*svc.Cadence))
-	}
-	for _, p := range ps {
-		var v, lo, hi []float64
-		for _, pt := range p.Points {
-			v, lo, hi = append(v, pt.Value), append(lo, pt.P10), append(hi, pt.P90)
-		}
-		out.Predictions, out.P10, out.P90 = append(out.Predictions, v), append(out.P10, lo), append(out.P90, hi)
-		out.Attention = append(out.Attention, append([]float64{}, p.Attention...))
-		if p.Source != serve.SourceModel && out.Source == serve.SourceModel {
-			out.Source, out.Method, out.Reason = p.Source, p.Method, p.Reason
-		}
 	}
 	if *asJSON {
 		return json.NewEncoder(env.stdout).Encode(out)

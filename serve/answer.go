@@ -1,0 +1,70 @@
+package serve
+
+import (
+	"context"
+	"time"
+)
+
+// ForecastAnswer is a forecast of every metric of a history from its last
+// row, shaped for JSON: `perfpredict predict --json` prints it and the
+// HTTP service (serve/httpapi) answers it. Per-horizon fields hold one
+// row per metric: Predictions[m][h-1] is metric m's forecast h steps
+// after Origin. A model answer depends on the last Needs rows only, so
+// the same rows give the same object.
+type ForecastAnswer struct {
+	Predictions [][]float64 `json:"predictions"`
+	P10         [][]float64 `json:"p10"`
+	P90         [][]float64 `json:"p90"`
+	// Attention[m] is the networks' mean weight over the window's steps,
+	// oldest first (empty for a fallback answer).
+	Attention [][]float64 `json:"attention"`
+	// Needs is the number of most recent rows the forecast depends on.
+	Needs   int         `json:"needs"`
+	Horizon int         `json:"horizon"`
+	Metrics []string    `json:"metrics"`
+	Origin  time.Time   `json:"origin"`
+	Times   []time.Time `json:"times"`
+	// Source is "fallback" when any metric fell back; Method and Reason
+	// are then the first such metric's.
+	Source  Source `json:"source"`
+	Method  string `json:"method"`
+	Reason  Reason `json:"reason,omitempty"`
+	Version string `json:"version"`
+}
+
+// NewForecastAnswer shapes ps (ps[m] answers metrics[m], all from origin,
+// from a forecaster reading the last needs rows) with one step of step
+// between forecast times.
+func NewForecastAnswer(ps []Prediction, metrics []string, origin time.Time, step time.Duration, needs, horizon int, version string) *ForecastAnswer {
+	out := &ForecastAnswer{Needs: needs, Horizon: horizon, Metrics: metrics, Origin: origin,
+		Source: SourceModel, Method: "model", Version: version}
+	for h := 1; h <= horizon; h++ {
+		out.Times = append(out.Times, origin.Add(time.Duration(h)*step))
+	}
+	for _, p := range ps {
+		var v, lo, hi []float64
+		for _, pt := range p.Points {
+			v, lo, hi = append(v, pt.Value), append(lo, pt.P10), append(hi, pt.P90)
+		}
+		out.Predictions, out.P10, out.P90 = append(out.Predictions, v), append(out.P10, lo), append(out.P90, hi)
+		out.Attention = append(out.Attention, append([]float64{}, p.Attention...))
+		if p.Source != SourceModel && out.Source == SourceModel {
+			out.Source, out.Method, out.Reason = p.Source, p.Method, p.Reason
+		}
+	}
+	return out
+}
+
+// ForecastAnswer forecasts every metric from the last row of recent (as
+// Forecast does) and shapes the answer.
+func (s *Service) ForecastAnswer(ctx context.Context, recent *Data) (*ForecastAnswer, error) {
+	ps, err := s.Forecast(ctx, recent)
+	if err != nil {
+		return nil, err
+	}
+	return NewForecastAnswer(ps, s.Metrics, recent.Times[recent.Len()-1], s.Cadence, s.Needs(), s.Horizon(), s.Predictor.Version()), nil
+}
+
+// Cadence is the median spacing of times (sorted, oldest first): the step
+// a forecast's times advance by, as NewService measures it.
+func Cadence(times []time.Time) time.Duration { return medianStep(times) }
