@@ -13,6 +13,13 @@
 // elsewhere (the neural model) are scored on the same target points by
 // passing them to Score. GeoMean summarises MASE over series.
 //
+// Probabilistic forecasts (p10, p50, p90) are scored by ScoreIntervals:
+// coverage of the 80% interval, the interval (Winkler) score and the
+// pinball loss, both scaled like MASE. ConformalOffsets turns any
+// forecaster into one with split-conformal 80% intervals from its own
+// validation residuals. Labels (LoadLabels) are NAB's anomaly windows, by
+// which the evaluation tells anomalous test targets apart.
+//
 // Forecasters: Persistence, SeasonalNaive (daily season from the cadence,
 // SeasonFromCadence), MovingAverage, HoltWinters (additive seasonality, no
 // trend; simple exponential smoothing when train holds under two seasons) and
