@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -361,6 +362,26 @@ func (m *Model) backward(ws *workspace, dPred []float32) []float32 {
 	}
 	dh := m.att.Backward(ws.att, g[:batch*m.att.Dim], nil)
 	return m.lstm.Backward(ws.lstm, dh)
+}
+
+// CopyWeights sets m's weights and BatchNorm statistics to src's, keeping
+// m's configuration (seed, schedule, loss): how a network starts from
+// pretrained weights. The two must have the same architecture; the error
+// names the first tensor that differs.
+func (m *Model) CopyWeights(src *Model) error {
+	if len(src.state) != len(m.state) || len(src.bn) != len(m.bn) {
+		return fmt.Errorf("perfpredict: CopyWeights: %d tensors, want %d", len(src.state), len(m.state))
+	}
+	for i, e := range m.state {
+		if s := src.state[i]; s.name != e.name || !slices.Equal(s.p.Shape, e.p.Shape) {
+			return fmt.Errorf("perfpredict: CopyWeights: tensor %q has shape %v, want %q %v", s.name, s.p.Shape, e.name, e.p.Shape)
+		}
+	}
+	if err := src.backend.pull(src); err != nil {
+		return fmt.Errorf("perfpredict: CopyWeights: %w", err)
+	}
+	m.restore(src.snapshot(nil))
+	return nil
 }
 
 // Clone returns an independent copy of the model: weights, BatchNorm

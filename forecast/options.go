@@ -68,6 +68,13 @@ type Options struct {
 	// saved: a forecaster opened later runs at fp32 unless its networks are
 	// set otherwise (perfpredict.Model.SetPrecision).
 	Precision string
+	// Init, when set, is a forecaster whose networks the new ones start
+	// from instead of random weights (fine-tuning a pretrained forecaster):
+	// network i starts from Init's network i modulo their number, then
+	// trains under its own seed and schedule. Init's recipe and
+	// architecture must be the options'.
+	Init *Forecaster
+
 	// Logf receives progress lines (one per network and phase); nil: none.
 	Logf func(format string, args ...any)
 	// Progress, when set, is called after every batch of network member
@@ -165,7 +172,7 @@ func (o Options) check() error {
 			return bad("Head", o.Head, "widths must be positive")
 		}
 	}
-	return nil
+	return o.checkInit()
 }
 
 // config is the network configuration of member i.

@@ -117,6 +117,9 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 		if err != nil {
 			return nil, badInput(fmt.Errorf("forecast: %w", err))
 		}
+		if err := opt.initMember(m, i); err != nil {
+			return nil, err
+		}
 		if dev != perfpredict.DeviceCPU {
 			if err := m.UseDevice(dev, opt.Logf); err != nil {
 				return nil, fmt.Errorf("forecast: device %s: %w", dev, err)
