@@ -21,7 +21,7 @@ func CrossValidate(ctx context.Context, series []baseline.Series, hs []int, fold
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	out := &Report{}
+	out := &Report{Intervals: &IntervalReport{}, Scenarios: &ScenarioReport{}}
 	for k := range folds {
 		var train, held []baseline.Series
 		for i, s := range series {
@@ -44,7 +44,9 @@ func CrossValidate(ctx context.Context, series []baseline.Series, hs []int, fold
 		out.Horizons = rep.Horizons
 		out.Series = append(out.Series, rep.Series...)
 		out.Forecasts = append(out.Forecasts, rep.Forecasts...)
+		out.Intervals.Series = append(out.Intervals.Series, rep.Intervals.Series...)
+		out.Scenarios.Series = append(out.Scenarios.Series, rep.Scenarios.Series...)
 	}
-	out.Summary = summarise(out.Series, out.Horizons)
+	out.summarise()
 	return out, nil
 }

@@ -26,6 +26,9 @@ type EvalOptions struct {
 	// Forecasts keeps every scored forecast of the forecaster in
 	// Report.Forecasts.
 	Forecasts bool
+	// Labels are anomaly windows by series (baseline.Labels.For); a series
+	// without windows has no anomaly scenario.
+	Labels baseline.Labels
 	// Logf receives one progress line per series (nil: none).
 	Logf func(format string, args ...any)
 }
@@ -38,6 +41,11 @@ type Report struct {
 	Summary  Summary        `json:"summary"`
 	// Forecasts are the forecaster's scored forecasts (EvalOptions.Forecasts).
 	Forecasts []ScoredForecast `json:"-"`
+	// Intervals scores the forecaster's p10/p50/p90 and the conformal
+	// intervals of persistence and Holt-Winters.
+	Intervals *IntervalReport `json:"intervals,omitempty"`
+	// Scenarios breaks the accuracy down by load regime.
+	Scenarios *ScenarioReport `json:"scenarios,omitempty"`
 }
 
 // SeriesResult is one series at one horizon.
@@ -196,7 +204,7 @@ func Evaluate(ctx context.Context, fc *Forecaster, series []baseline.Series, hs 
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	rep := &Report{Horizons: hs}
+	rep := &Report{Horizons: hs, Intervals: &IntervalReport{}, Scenarios: &ScenarioReport{}}
 	for i, s := range series {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -217,6 +225,9 @@ func Evaluate(ctx context.Context, fc *Forecaster, series []baseline.Series, hs 
 			rows[k] = SeriesResult{Name: s.Name, Horizon: h, Targets: n, Methods: map[string]baseline.Metrics{}}
 			preds[k] = map[string][]float64{}
 		}
+		scen := scenariosOf(s, tg, opt.Labels.For(s.Name))
+		pick := latencySample(scen)
+		lat := map[string]map[string]float64{}
 		for _, f := range baseline.Standard(period, maxH) {
 			ps, err := baseline.Forecasts(s, f, hs...)
 			if errors.Is(err, baseline.ErrShortHistory) {
@@ -232,11 +243,17 @@ func Evaluate(ctx context.Context, fc *Forecaster, series []baseline.Series, hs 
 			for k := range hs {
 				preds[k][f.Name()] = ps[k]
 			}
+			lat[f.Name()] = baselineLatency(f, s, tg, scen, pick)
 		}
+		var lo, hi [][]float64
 		if fc != nil {
-			out, lo, hi, err := fc.TestForecasts(ctx, s, hs)
+			var out [][]float64
+			out, lo, hi, err = fc.TestForecasts(ctx, s, hs)
 			if err != nil {
 				return nil, err
+			}
+			if lat[ModelMethod], err = modelLatency(ctx, fc, s, tg, scen, pick); err != nil {
+				return nil, fmt.Errorf("forecast: %s: %w", s.Name, err)
 			}
 			for k, h := range hs {
 				preds[k][ModelMethod] = out[k]
@@ -261,12 +278,29 @@ func Evaluate(ctx context.Context, fc *Forecaster, series []baseline.Series, hs 
 				rows[k].Methods[name] = m
 			}
 		}
+		irows, err := seriesIntervals(s, hs, preds, lo, hi, period)
+		if err != nil {
+			return nil, err
+		}
+		rep.Intervals.Series = append(rep.Intervals.Series, irows...)
+		rep.Scenarios.Series = append(rep.Scenarios.Series, seriesScenarios(s, hs, tg, scen, preds, lat)...)
 		logf("[%d/%d] %s: %d steps, season %d, scored in %s", i+1, len(series), s.Name, s.Len(), period,
 			time.Since(start).Round(time.Millisecond))
 		rep.Series = append(rep.Series, rows...)
 	}
-	rep.Summary = summarise(rep.Series, hs)
+	rep.summarise()
 	return rep, nil
+}
+
+// summarise computes every summary from the per-series rows.
+func (r *Report) summarise() {
+	r.Summary = summarise(r.Series, r.Horizons)
+	if r.Intervals != nil {
+		r.Intervals.Summary = summariseIntervals(r.Intervals.Series, r.Horizons)
+	}
+	if r.Scenarios != nil {
+		r.Scenarios.Summary = summariseScenarios(r.Scenarios.Series, r.Horizons, r.Summary)
+	}
 }
 
 func undefinedMetrics(n int) baseline.Metrics {

@@ -421,6 +421,11 @@ func TestCrossValidate(t *testing.T) {
 	if seen["a"] != 2 || seen["b"] != 2 || seen["c"] != 2 {
 		t.Fatalf("rows per series %v", seen)
 	}
+	// The interval and scenario sections hold every held-out series too.
+	if len(rep.Intervals.Series) != 6 || rep.Intervals.Summary["4"][ModelMethod].Series != 3 || len(rep.Scenarios.Summary) == 0 {
+		t.Fatalf("intervals %d rows, summary %+v; %d scenario summaries", len(rep.Intervals.Series),
+			rep.Intervals.Summary["4"], len(rep.Scenarios.Summary))
+	}
 	if _, err := CrossValidate(context.Background(), ss, []int{1}, 4, o, EvalOptions{}); !errors.Is(err, ErrBadInput) {
 		t.Fatalf("4 folds of 3 series: %v", err)
 	}

@@ -28,7 +28,11 @@ func runCrossval(ctx context.Context, env *cmdEnv, args []string) error {
 	if k == 0 {
 		k = len(series)
 	}
-	rep, err := forecast.CrossValidate(ctx, series, hs, k, opt, forecast.EvalOptions{Logf: stderrLogf(env)})
+	labels, err := loadLabels(*recipe.labels, recipe.data)
+	if err != nil {
+		return err
+	}
+	rep, err := forecast.CrossValidate(ctx, series, hs, k, opt, forecast.EvalOptions{Labels: labels, Logf: stderrLogf(env)})
 	if err != nil {
 		if errors.Is(err, forecast.ErrBadInput) {
 			return usageErr(err)

@@ -23,6 +23,7 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	forecastsPath := fs.String("forecasts", "", "write every scored forecast to this CSV `file` (series,origin,horizon,forecast,actual)")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
 	device := newDeviceFlag(fs)
+	labelsPath := addLabelsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -60,8 +61,12 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	labels, err := loadLabels(*labelsPath, data)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(env.stderr, "forecaster: %d network(s), h = 1..%d, forecasts from the last %d observations\n", fc.Members(), K, fc.Needs())
-	err = evaluateAndPrint(ctx, env, fc, series, hs, *plots, *forecastsPath, *asJSON)
+	err = evaluateAndPrint(ctx, env, fc, series, hs, labels, *plots, *forecastsPath, *asJSON)
 	if errors.Is(err, forecast.ErrBadInput) {
 		return usageErr(err)
 	}

@@ -5,10 +5,12 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,12 +22,12 @@ import (
 // evaluateAndPrint scores fc (nil: the baselines only) and the baselines on
 // series by the protocol (forecast.Evaluate), writes the scored forecasts
 // and the figures when asked, and prints the table or the JSON report.
-func evaluateAndPrint(ctx context.Context, env *cmdEnv, fc *forecast.Forecaster, series []baseline.Series, hs []int, plots, forecastsPath string, asJSON bool) error {
+func evaluateAndPrint(ctx context.Context, env *cmdEnv, fc *forecast.Forecaster, series []baseline.Series, hs []int, labels baseline.Labels, plots, forecastsPath string, asJSON bool) error {
 	if fc != nil && hs[len(hs)-1] > fc.Horizon() {
 		return usagef("--horizon %d: the forecaster forecasts at most %d steps ahead", hs[len(hs)-1], fc.Horizon())
 	}
 	keep := fc != nil && (plots != "" || forecastsPath != "")
-	rep, err := forecast.Evaluate(ctx, fc, series, hs, forecast.EvalOptions{Forecasts: keep, Logf: stderrLogf(env)})
+	rep, err := forecast.Evaluate(ctx, fc, series, hs, forecast.EvalOptions{Forecasts: keep, Labels: labels, Logf: stderrLogf(env)})
 	if err != nil {
 		if errors.Is(err, forecast.ErrBadInput) || errors.Is(err, baseline.ErrBadInput) {
 			return usageErr(err)
@@ -179,6 +181,121 @@ func writeTable(w io.Writer, r *forecast.Report, model string) {
 		}
 		writeMetricTable(w, r)
 	}
+	writeIntervalTable(w, r)
+	writeScenarioTable(w, r)
+}
+
+// writeIntervalTable prints the probabilistic scores per horizon: the
+// forecaster's p10/p50/p90 and the conformal baselines'.
+func writeIntervalTable(w io.Writer, r *forecast.Report) {
+	if r.Intervals == nil || len(r.Intervals.Summary) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nprobabilistic forecasts: the 80% interval p10..p90 and the quantiles p10/p50/p90")
+	fmt.Fprintln(w, "  (coverage: share of all test targets inside, nominal 80%; in 75-85: series whose coverage is;")
+	fmt.Fprintln(w, "   winkler: interval score at alpha 0.2, pinball: mean over the 3 quantiles, both divided by the")
+	fmt.Fprintln(w, "   training split's one-step naive MAE like MASE, geometric mean over series; lower is better)")
+	fmt.Fprintf(w, "  %4s  %-24s %8s %10s %9s %9s\n", "h", "method", "coverage", "in 75-85", "winkler", "pinball")
+	for _, h := range r.Horizons {
+		sum := r.Intervals.Summary[strconv.Itoa(h)]
+		for _, m := range forecast.OrderedMethods(sum) {
+			v := sum[m]
+			label := m
+			if m != forecast.ModelMethod {
+				label += " (conformal)"
+			}
+			fmt.Fprintf(w, "  %4d  %-24s %7.1f%% %10s %9s %9s\n", h, label, 100*float64(v.Coverage),
+				fmt.Sprintf("%d/%d", v.InBand, v.Series), fixed(float64(v.Winkler), 3), fixed(float64(v.Pinball), 4))
+		}
+	}
+}
+
+// writeScenarioTable prints the accuracy per scenario: the model against
+// the best baseline of each horizon.
+func writeScenarioTable(w io.Writer, r *forecast.Report) {
+	if r.Scenarios == nil || len(r.Scenarios.Summary) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\naccuracy by scenario (peak/low: target above/below 90% of the training split; anomaly: inside a")
+	fmt.Fprintln(w, "  labelled window; MASE and RMSSE (RMSE over the naive MAE): geometric mean over the series with")
+	fmt.Fprintln(w, "  targets in the scenario, per-series MAE and RMSE in --json; latency: mean time of one forecast")
+	fmt.Fprintln(w, "  call, measured during this evaluation: the model's Forecast on a history, a baseline's on its state)")
+	fmt.Fprintf(w, "  %4s  %-8s %7s %6s  %-14s %8s %8s %8s %8s %11s %11s\n", "h", "scenario", "targets", "series",
+		"best baseline", "MASE", "MASE", "RMSSE", "RMSSE", "latency", "latency")
+	fmt.Fprintf(w, "  %4s  %-8s %7s %6s  %-14s %8s %8s %8s %8s %11s %11s\n", "", "", "", "", "",
+		"model", "baseline", "model", "baseline", "model", "baseline")
+	for _, s := range r.Scenarios.Summary {
+		m, hasModel := s.Methods[forecast.ModelMethod]
+		b := s.Methods[s.Baseline]
+		mm, mr, ml := "-", "-", "-"
+		if hasModel {
+			mm, mr, ml = fixed(float64(m.MASE), 3), fixed(float64(m.RMSSE), 3), micros(float64(m.LatencyUS))
+		}
+		fmt.Fprintf(w, "  %4d  %-8s %7d %6d  %-14s %8s %8s %8s %8s %11s %11s\n", s.Horizon, s.Scenario, s.Targets, s.Series,
+			s.Baseline, mm, fixed(float64(b.MASE), 3), mr, fixed(float64(b.RMSSE), 3), ml, micros(float64(b.LatencyUS)))
+	}
+}
+
+// fixed formats v with prec decimals, "-" when undefined.
+func fixed(v float64, prec int) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+// micros formats a latency given in microseconds.
+func micros(us float64) string {
+	switch {
+	case math.IsNaN(us):
+		return "-"
+	case us >= 1000:
+		return fmt.Sprintf("%.2f ms", us/1000)
+	case us >= 1:
+		return fmt.Sprintf("%.1f us", us)
+	}
+	return fmt.Sprintf("%.0f ns", us*1000)
+}
+
+// addLabelsFlag adds --labels.
+func addLabelsFlag(fs *flag.FlagSet) *string {
+	return fs.String("labels", "", "anomaly windows in NAB's combined_windows.json format, `file`; targets inside one form the anomaly scenario (default: testdata/nab/combined_windows.json when the series come from testdata/nab)")
+}
+
+// loadLabels reads --labels, or, when it is empty and every series comes
+// from the repository's testdata/nab (data empty: the default series),
+// the label file shipped there; nil when there is none.
+func loadLabels(file string, data []string) (baseline.Labels, error) {
+	if file != "" {
+		l, err := baseline.LoadLabels(file)
+		if err != nil {
+			return nil, usageErr(err)
+		}
+		return l, nil
+	}
+	dir, err := findTestdata()
+	if err != nil {
+		return nil, nil
+	}
+	for _, p := range data {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, nil
+		}
+		rel, err := filepath.Rel(dir, abs)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return nil, nil
+		}
+	}
+	def := filepath.Join(dir, "combined_windows.json")
+	if _, err := os.Stat(def); err != nil {
+		return nil, nil
+	}
+	l, err := baseline.LoadLabels(def)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // writeMetricTable prints, for series read from multi-metric files

@@ -145,6 +145,7 @@ type recipeFlags struct {
 	inputs                                                                         *string
 	seed                                                                           *uint64
 	device                                                                         deviceFlag
+	labels                                                                         *string
 }
 
 func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
@@ -166,6 +167,7 @@ func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
 		ensemble:    fs.Int("ensemble", def.Ensemble, "networks trained with different seeds whose forecasts are averaged"),
 		dropout:     fs.Float64("dropout", def.Dropout, "dropout probability between LSTM layers and in the head (0: none, as training on a GPU needs)"),
 		device:      newDeviceFlag(fs),
+		labels:      addLabelsFlag(fs),
 	}
 	fs.Var(&r.data, "data", "CSV `file` with a timestamp column and metric columns (repeatable: one forecaster is trained on every series; default: the 13 NAB series in testdata/nab)")
 	return r
@@ -286,7 +288,11 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 			}
 		}
 	}
-	return evaluateAndPrint(ctx, env, fc, series, hs, *plots, *forecastsPath, *asJSON)
+	labels, err := loadLabels(*recipe.labels, recipe.data)
+	if err != nil {
+		return err
+	}
+	return evaluateAndPrint(ctx, env, fc, series, hs, labels, *plots, *forecastsPath, *asJSON)
 }
 
 // inputsString is the --inputs form of inputs.
