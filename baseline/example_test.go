@@ -111,3 +111,48 @@ func ExampleGeoMean() {
 	fmt.Printf("%.2f\n", baseline.GeoMean([]float64{0.5, 2, 1}))
 	// Output: 1.00
 }
+
+// Split-conformal 80% intervals for Holt-Winters: its own validation
+// residuals' 10% and 90% quantiles around its point forecasts, scored on
+// the test split.
+func ExampleScoreIntervals() {
+	s := daily()
+	hw := baseline.NewHoltWinters(288)
+	lo, hi, err := baseline.ConformalOffsets(s, hw, 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pts, err := baseline.Forecasts(s, hw, 1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p10, p90 := make([]float64, len(pts[0])), make([]float64, len(pts[0]))
+	for k, v := range pts[0] {
+		p10[k], p90[k] = v+lo[0], v+hi[0]
+	}
+	m, err := baseline.ScoreIntervals(s.Values, p10, pts[0], p90)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("coverage %.0f%% of %d targets, Winkler %.1f, pinball %.2f\n", 100*m.Coverage, m.N, m.Winkler, m.Pinball)
+	// Output:
+	// coverage 81% of 432 targets, Winkler 3.3, pinball 0.23
+}
+
+// NAB's anomaly windows, looked up by the name perfpredict gives a series
+// read from a one-column file.
+func ExampleParseLabels() {
+	l, err := baseline.ParseLabels(strings.NewReader(`{"realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv":
+		[["2014-02-26 13:45:00.000000", "2014-02-27 06:25:00.000000"]]}`), "windows.json")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	w := l.For("ec2_cpu_utilization_24ae8d")[0]
+	fmt.Println(w.Contains(time.Date(2014, 2, 27, 0, 0, 0, 0, time.UTC)), w.End.Sub(w.Start))
+	// Output:
+	// true 16h40m0s
+}
