@@ -1,6 +1,9 @@
 // Package asm holds the float32 kernels the numeric core is built on: dot,
 // axpy, scale, element-wise sigmoid and tanh, the fused LSTM cell (forward and
-// backward) and the GEMM micro-kernels.
+// backward) and the GEMM micro-kernels; and, for reduced-precision
+// inference, a GEMM of bfloat16 operands with float32 sums (bf16.go), whose
+// AVX512_BF16 kernels are installed at the AVX-512 level of a CPU that has
+// the instructions (BF16Implementation names the path).
 //
 // Every kernel has a pure-Go reference whose doc comment is the loop it
 // computes; on amd64 it also has AVX2+FMA and AVX-512 implementations in Go
@@ -65,22 +68,26 @@ var (
 	hardware = detect()
 
 	mu      sync.Mutex
-	active  Level
 	setters []func(Level)
-	envErr  error
+
+	// active is set before any init function runs, so that register
+	// installs the right level whichever file's init calls it first.
+	active, envErr = startLevel()
 )
 
-func init() {
-	active = hardware
+// startLevel is the hardware level, lowered by PERFPREDICT_CPU.
+func startLevel() (Level, error) {
+	l := hardware
 	if s, ok := os.LookupEnv("PERFPREDICT_CPU"); ok && s != "" {
-		l, err := ParseLevel(s)
+		e, err := ParseLevel(s)
 		switch {
 		case err != nil:
-			envErr = err
-		case l < active:
-			active = l
+			return l, err
+		case e < l:
+			l = e
 		}
 	}
+	return l, nil
 }
 
 // register installs a kernel family's implementations: set is called now with
