@@ -22,18 +22,18 @@ func TestBF16Rounding(t *testing.T) {
 	}{
 		{1, 0x3f80},
 		{-2, 0xc000},
-		{f(0x3f808000), 0x3f80},           // tie, even below
-		{f(0x3f818000), 0x3f82},           // tie, odd below: up
-		{f(0x3f808001), 0x3f81},           // above the tie
-		{f(0x3f807fff), 0x3f80},           // below the tie
-		{f(0x3fffffff), 0x4000},           // carry into the exponent
-		{f(0x7f7fffff), 0x7f80},           // largest float32: infinity
-		{float32(math.Inf(-1)), 0xff80},   // -Inf
-		{f(0x00400000), 0x0000},           // subnormal: +0
-		{f(0x80000001), 0x8000},           // negative subnormal: -0
-		{f(0x00800000), 0x0080},           // smallest normal stays
-		{f(0x7f800001), 0x7fc0},           // signalling NaN: quiet
-		{f(0xffc12345), 0xffc1},           // quiet NaN keeps its top bits
+		{f(0x3f808000), 0x3f80},         // tie, even below
+		{f(0x3f818000), 0x3f82},         // tie, odd below: up
+		{f(0x3f808001), 0x3f81},         // above the tie
+		{f(0x3f807fff), 0x3f80},         // below the tie
+		{f(0x3fffffff), 0x4000},         // carry into the exponent
+		{f(0x7f7fffff), 0x7f80},         // largest float32: infinity
+		{float32(math.Inf(-1)), 0xff80}, // -Inf
+		{f(0x00400000), 0x0000},         // subnormal: +0
+		{f(0x80000001), 0x8000},         // negative subnormal: -0
+		{f(0x00800000), 0x0080},         // smallest normal stays
+		{f(0x7f800001), 0x7fc0},         // signalling NaN: quiet
+		{f(0xffc12345), 0xffc1},         // quiet NaN keeps its top bits
 		{float32(math.Copysign(0, -1)), 0x8000},
 	} {
 		if got := BF16(c.in); got != c.want {
