@@ -28,7 +28,8 @@ var (
 // Forward runs the stack over x [batch, steps, Input] and returns the output
 // [batch, steps, OutputSize()], which ws owns until its next Forward. With
 // train, dropout (if any) is applied between layers and everything Backward
-// needs is kept; without, the pass is the evaluation one.
+// needs is kept, in float32; without, the pass is the evaluation one, in the
+// stack's Precision.
 //
 // A batch or steps that is not positive, or an x whose length is not
 // batch*steps*Input, is an error. NaN and Inf in x propagate as in PyTorch.
@@ -48,9 +49,13 @@ func (s *Stack) Forward(ws *Workspace, x []float32, batch, steps int, train bool
 	if ws.dropping() {
 		ws.seedDropout()
 	}
+	ws.bf16 = !train && s.Precision() == BF16
 	for k := range s.cells {
 		if k > 0 && ws.dropping() {
 			ws.applyDropout(k - 1)
+		}
+		if ws.bf16 {
+			ws.convertInputBF16(k) // once for both directions
 		}
 		ws.bothDirs(k, jobForward) // each direction draws its dropout bits
 	}

@@ -24,6 +24,13 @@
 // returns the gradient of the input. The two directions of a layer run on two
 // goroutines when there is enough work, unless Workspace.Serial is set.
 //
+// An evaluation pass runs its products in the stack's Precision: FP32, or
+// BF16 (SetPrecision), where each product multiplies bf16 copies of the
+// weights, made once per weight change beside the float32 packing, by the
+// activations rounded to bf16 (the layer input once per layer, h_{t-1} at
+// every step), summing in float32 (asm.GemmBF16); the cell state and the
+// activations stay float32, and training passes always run in float32.
+//
 // Shapes given by user data (batch, steps, len(x)) are checked and reported as
 // errors; misuse that is a programming error (Backward before a training
 // Forward, a dOut of the wrong length) panics with an "lstm: " message.
@@ -63,6 +70,8 @@ type Stack struct {
 
 	gen    atomic.Uint64  // weights generation, bumped by WeightsChanged
 	packed [][]packedCell // [layer][direction]
+
+	precision atomic.Int32 // Precision of the evaluation passes
 }
 
 // cell is one layer and direction: PyTorch's four tensors.

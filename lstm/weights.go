@@ -31,6 +31,12 @@ type packedCell struct {
 	// Backward after each packing of the forward operands.
 	whh        blas.PackedB
 	whhVersion uint64
+
+	// wihB and whhB are W_ih^T and W_hh^T in bf16 for asm.GemmBF16, packed
+	// by the first bf16 evaluation pass after each packing of the float32
+	// operands.
+	wihB, whhB  []uint16
+	bf16Version uint64
 }
 
 // samplesPerTensor is how many values of each of a cell's four tensors the
@@ -133,14 +139,15 @@ func (s *Stack) WeightsChanged() { s.gen.Add(1) }
 
 // PackedBytes is the memory the stack holds in packed copies of its weights
 // (shared by all its workspaces): W_ih^T and W_hh^T once packed by a
-// Forward, and W_hh once a Backward ran.
+// Forward, W_hh once a Backward ran, and their bf16 copies once a bf16
+// evaluation pass ran.
 func (s *Stack) PackedBytes() int {
 	n := 0
 	for k := range s.packed {
 		for d := range s.packed[k] {
 			p := &s.packed[k][d]
 			p.mu.Lock()
-			n += cap(p.bias) + cap(p.sample)
+			n += cap(p.bias) + cap(p.sample) + (cap(p.wihB)+cap(p.whhB)+1)/2
 			for _, pb := range []*blas.PackedB{&p.wihT, &p.whhT, &p.whh} {
 				n += packedFloats(pb, p.nr)
 			}

@@ -63,6 +63,9 @@ type Workspace struct {
 
 	droppedOf int // layer whose dropped-out output is in dropped; -1 none
 
+	bf16 bool     // this pass runs its products in bf16 (evaluation, Stack precision BF16)
+	inB  []uint16 // [B*T, even(in)]: the current layer's input in bf16
+
 	dropSeeds [][]uint64 // [layer][direction]: this pass's dropout stream seeds
 }
 
@@ -82,6 +85,7 @@ type dirScratch struct {
 	dc    []float32 // [B, H]
 	dBias []float32 // [4H]
 	first []float32 // [B, 4H]: the gates (or their gradients) of the first processed step, set aside
+	hB    []uint16  // [B, even(H)]: h_{t-1} in bf16, in a bf16 pass
 }
 
 // maskWords is the number of uint64 words of one row's dropout bits.
@@ -112,8 +116,9 @@ func (ws *Workspace) Bytes() int {
 		}
 	}
 	for _, sc := range ws.scratch {
-		n += cap(sc.tanhC) + cap(sc.h) + cap(sc.dh) + cap(sc.dc) + cap(sc.dBias) + cap(sc.first)
+		n += cap(sc.tanhC) + cap(sc.h) + cap(sc.dh) + cap(sc.dc) + cap(sc.dBias) + cap(sc.first) + (cap(sc.hB)+1)/2
 	}
+	n += (cap(ws.inB) + 1) / 2
 	n *= 4
 	for _, layer := range ws.masks {
 		for _, m := range layer {
@@ -290,6 +295,10 @@ func (ws *Workspace) run(j job, serialGemm bool) {
 	}
 	switch j.kind {
 	case jobForward:
+		if ws.bf16 {
+			ws.forwardDirBF16(j.layer, j.d)
+			break
+		}
 		ws.forwardDir(j.layer, j.d, g)
 	case jobRecompute:
 		ws.recomputeDir(j.layer, j.d, g)

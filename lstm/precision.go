@@ -1,0 +1,166 @@
+package lstm
+
+import (
+	"fmt"
+
+	"github.com/novacron/perfpredict/asm"
+)
+
+// Precision is the arithmetic of an evaluation Forward's matrix products
+// (the input projection and the recurrent product of every layer and
+// direction). Training passes always run in float32; the cell state, the
+// gates' activations and every sum stay float32 whatever the precision.
+type Precision int32
+
+const (
+	// FP32 multiplies float32 weights and activations (the default).
+	FP32 Precision = iota
+	// BF16 multiplies bfloat16 copies of the weights (rounded once, when
+	// they change) and of the activations (rounded for each product), with
+	// float32 sums: asm.GemmBF16.
+	BF16
+)
+
+// String names the precision as the root package's Config.Precision does.
+func (p Precision) String() string {
+	switch p {
+	case FP32:
+		return "fp32"
+	case BF16:
+		return "bf16"
+	}
+	return fmt.Sprintf("Precision(%d)", int32(p))
+}
+
+// SetPrecision sets the arithmetic of the evaluation passes; the weights
+// keep their float32 values (and a checkpoint of them stays float32). The
+// reduced-precision copies are made by the next evaluation Forward, and
+// again after every WeightsChanged. BF16 runs on every CPU, through the Go
+// twins of the kernels where asm.BF16Implementation is "generic" (much
+// slower): callers that want it only where it is fast check that first. Like
+// WeightsChanged, it must not run concurrently with a Forward.
+func (s *Stack) SetPrecision(p Precision) error {
+	if p != FP32 && p != BF16 {
+		return fmt.Errorf("lstm: unknown precision %v", p)
+	}
+	s.precision.Store(int32(p))
+	return nil
+}
+
+// Precision is the arithmetic of the evaluation passes (SetPrecision).
+func (s *Stack) Precision() Precision { return Precision(s.precision.Load()) }
+
+// even rounds n up to an even number: the bf16 products take pairs.
+func even(n int) int { return (n + 1) &^ 1 }
+
+// bf16Weights returns layer k, direction d's operands with the bf16 copies
+// of W_ih^T and W_hh^T packed for asm.GemmBF16 as of the last packing of
+// the float32 ones (redone first if the weights changed).
+func (s *Stack) bf16Weights(k, d int) *packedCell {
+	p := s.forwardWeights(k, d)
+	c := s.cells[k][d]
+	H := s.cfg.Hidden
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bf16Version != p.version {
+		// Odd depths get a zero row; the activations a zero column.
+		G := 4 * H
+		p.wihB = growU16(p.wihB, asm.GemmBF16PackedLen(c.in, G))
+		asm.GemmBF16PackB(true, c.wih.Data, c.in, c.in, G, p.wihB)
+		p.whhB = growU16(p.whhB, asm.GemmBF16PackedLen(H, G))
+		asm.GemmBF16PackB(true, c.whh.Data, H, H, G, p.whhB)
+		p.bf16Version = p.version
+	}
+	return p
+}
+
+func growU16(buf []uint16, n int) []uint16 {
+	if cap(buf) < n {
+		return make([]uint16, n)
+	}
+	return buf[:n]
+}
+
+// convertInputBF16 rounds layer k's input [B*T, in] to bf16 in ws.inB, with
+// rows of even(in) values (the pad column zero), for both directions'
+// input projections.
+func (ws *Workspace) convertInputBF16(k int) {
+	in := ws.stack.cells[k][0].in
+	inE := even(in)
+	rows := ws.batch * ws.steps
+	x := ws.input(k)
+	ws.inB = growU16(ws.inB, rows*inE)
+	if in == inE {
+		asm.ToBF16(ws.inB, x[:rows*in])
+		return
+	}
+	for r := 0; r < rows; r++ {
+		asm.ToBF16(ws.inB[r*inE:r*inE+in], x[r*in:(r+1)*in])
+		ws.inB[r*inE+in] = 0
+	}
+}
+
+// forwardDirBF16 is forwardDir for an evaluation pass in bf16: the same
+// steps, with each product an asm.GemmBF16 of the bf16 weights and the bf16
+// activations (layer input from convertInputBF16, h_{t-1} rounded at each
+// step).
+func (ws *Workspace) forwardDirBF16(k, d int) {
+	s := ws.stack
+	c := s.cells[k][d]
+	B, T, H := ws.batch, ws.steps, s.cfg.Hidden
+	G, DH := 4*H, s.dirs*H
+	inE, HE := even(c.in), even(H)
+	st := ws.slot(k, d)
+	out := ws.output(k)
+	sc := &ws.scratch[d]
+	sc.hB = growU16(sc.hB, B*HE)
+	pw := s.bf16Weights(k, d)
+	gates := st.gates
+	stepwise := B >= stepwiseBatch
+
+	gsb, gst, csb, cst, csp := T, 1, T, 1, 0
+	if ws.compact() {
+		gsb, gst, csb, cst, csp = 1, 0, 1, 0, B
+	}
+	ldg := gsb * G
+
+	if !stepwise {
+		for r := 0; r < B*T; r++ {
+			copy(gates[r*G:(r+1)*G], pw.bias)
+		}
+		asm.GemmBF16(B*T, G, inE, ws.inB, inE, pw.wihB, gates, G)
+	}
+	for step := 0; step < T; step++ {
+		t, prev := step, step-1
+		if c.reverse {
+			t, prev = T-1-step, T-step
+		}
+		gt := gates[t*gst*G:]
+		if stepwise {
+			for b := 0; b < B; b++ {
+				copy(gt[b*ldg:b*ldg+G], pw.bias)
+			}
+			asm.GemmBF16(B, G, inE, ws.inB[t*inE:], T*inE, pw.wihB, gt, ldg)
+		}
+		if step > 0 {
+			for b := 0; b < B; b++ {
+				o := (b*T+prev)*DH + d*H
+				asm.ToBF16(sc.hB[b*HE:b*HE+H], out[o:o+H])
+				if HE > H {
+					sc.hB[b*HE+H] = 0
+				}
+			}
+			asm.GemmBF16(B, G, HE, sc.hB, HE, pw.whhB, gt, ldg)
+		}
+		for b := 0; b < B; b++ {
+			r := b*T + t
+			g := gt[b*ldg : b*ldg+G]
+			ci := b*csb + t*cst + (step&1)*csp
+			cPrev := ws.zero
+			if step > 0 {
+				cPrev = st.c[(b*csb+prev*cst+((step-1)&1)*csp)*H:]
+			}
+			asm.LSTMCellForward(g, cPrev, st.c[ci*H:(ci+1)*H], out[r*DH+d*H:], sc.tanhC)
+		}
+	}
+}
