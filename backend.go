@@ -8,8 +8,10 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/novacron/perfpredict/asm"
 	"github.com/novacron/perfpredict/internal/device"
 	"github.com/novacron/perfpredict/internal/nn"
+	"github.com/novacron/perfpredict/lstm"
 )
 
 // backend is where a model's predictions and training steps run. A model
@@ -381,7 +383,7 @@ func (m *Model) useDevice(name, precision string, logf func(format string, args 
 		logf = func(string, ...any) {}
 	}
 	if name == DeviceCPU {
-		return m.setBackend(hostBackend{})
+		return m.toHost(precision)
 	}
 	opts := device.Options{Precision: precision}
 	dev, err := device.OpenWith(name, opts, logf)
@@ -389,7 +391,7 @@ func (m *Model) useDevice(name, precision string, logf func(format string, args 
 		return fmt.Errorf("perfpredict: %w", err)
 	}
 	if dev == device.CPU() { // DeviceAuto without a usable GPU, logged
-		return m.setBackend(hostBackend{})
+		return m.toHost(precision)
 	}
 	// DeviceAuto opened the only accelerator backend there is.
 	return m.attachDevice(dev, DeviceCUDA, opts, name == DeviceAuto, logf)
@@ -410,9 +412,44 @@ func (m *Model) attachDevice(dev device.Device, kind string, opts device.Options
 	err := m.setBackend(&deviceBackend{kind: kind, open: open, logf: logf, auto: auto})
 	if err != nil && auto {
 		logf("perfpredict: auto: running on the CPU: %v", err)
-		return m.setBackend(hostBackend{})
+		return m.toHost(opts.Precision)
 	}
 	return err
+}
+
+// hostPrecision is the LSTM's arithmetic on the CPU for a Config.Precision:
+// bf16 runs its matrix products in bf16 (lstm.BF16); fp32, and tf32 (a GPU
+// format), in float32.
+func hostPrecision(p string) lstm.Precision {
+	if p == PrecisionBF16 {
+		return lstm.BF16
+	}
+	return lstm.FP32
+}
+
+// checkHostPrecision fails for a precision whose instructions the CPU (or
+// the kernel level PERFPREDICT_CPU chose) lacks: the Go fallback would be
+// many times slower than float32.
+func checkHostPrecision(p string) error {
+	if hostPrecision(p) == lstm.BF16 {
+		if miss := asm.BF16Missing(); miss != "" {
+			return fmt.Errorf("perfpredict: precision %s on the CPU needs %s", p, miss)
+		}
+	}
+	return nil
+}
+
+// toHost moves the model to the CPU, where its LSTM runs in the given
+// precision; a precision the CPU lacks is an error, and the model stays
+// where it was.
+func (m *Model) toHost(precision string) error {
+	if err := checkHostPrecision(precision); err != nil {
+		return err
+	}
+	if err := m.setBackend(hostBackend{}); err != nil {
+		return err
+	}
+	return m.lstm.SetPrecision(hostPrecision(precision))
 }
 
 // setBackend moves the model to b: the weights go back to the Params from
@@ -460,8 +497,10 @@ func (m *Model) UseDevice(name string, logf func(format string, args ...any)) er
 
 // SetPrecision sets Config.Precision of a model, for one loaded from a
 // checkpoint (which does not record it): a model on a GPU moves to a device
-// opened with the new precision; one on the CPU uses it at its next
-// UseDevice. An unknown precision is an error and, as any error, leaves the
+// opened with the new precision; one on the CPU makes the reduced-precision
+// copies of its weights at its next prediction (PrecisionBF16; PrecisionTF32
+// runs as PrecisionFP32 there). An unknown precision, or one the CPU lacks
+// (bf16 without AVX512_BF16), is an error and, as any error, leaves the
 // model as it was. It must not run concurrently with anything else on the
 // model.
 func (m *Model) SetPrecision(p string) error {
@@ -474,13 +513,15 @@ func (m *Model) SetPrecision(p string) error {
 	if c.Precision == m.cfg.Precision {
 		return nil
 	}
-	if _, onCPU := m.backend.(hostBackend); !onCPU {
-		if err := m.useDevice(m.cfg.Device, c.Precision, m.cfg.Logf); err != nil {
+	if _, onCPU := m.backend.(hostBackend); onCPU {
+		if err := checkHostPrecision(c.Precision); err != nil {
 			return err
 		}
+	} else if err := m.useDevice(m.cfg.Device, c.Precision, m.cfg.Logf); err != nil {
+		return err
 	}
 	m.cfg.Precision = c.Precision
-	return nil
+	return m.lstm.SetPrecision(hostPrecision(c.Precision))
 }
 
 // Device describes where the model runs: "cpu" for the pure-Go path, or

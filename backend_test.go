@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/novacron/perfpredict/asm"
 	"github.com/novacron/perfpredict/internal/device"
 	"github.com/novacron/perfpredict/internal/safetensors"
 	"github.com/stretchr/testify/assert"
@@ -522,7 +523,8 @@ func TestDeviceLogsToCaller(t *testing.T) {
 }
 
 // TestConfigPrecision: Config.Precision is validated, normalised, kept by
-// clones, and settable on a model; the CPU ignores it.
+// clones, and settable on a model; the CPU runs tf32 as fp32, and bf16 only
+// with AVX512_BF16.
 func TestConfigPrecision(t *testing.T) {
 	assert.Equal(t, PrecisionFP32, DefaultConfig().Precision)
 	for _, p := range []string{"fp16", "float32", "tf-32"} {
@@ -543,6 +545,11 @@ func TestConfigPrecision(t *testing.T) {
 
 	assert.ErrorContains(t, m.SetPrecision("fp16"), `precision "fp16"`)
 	assert.Equal(t, PrecisionTF32, m.cfg.Precision, "after a failed SetPrecision")
+	if asm.BF16Missing() != "" {
+		assert.ErrorContains(t, m.SetPrecision(PrecisionBF16), "precision bf16 on the CPU needs AVX512_BF16")
+		assert.Equal(t, PrecisionTF32, m.cfg.Precision, "after a failed SetPrecision")
+		return
+	}
 	require.NoError(t, m.SetPrecision(PrecisionBF16))
 	assert.Equal(t, PrecisionBF16, m.cfg.Precision)
 }

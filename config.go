@@ -55,16 +55,23 @@ type Config struct {
 	// and DeviceAuto trains on the CPU otherwise (with a log line). Not
 	// saved in checkpoints; see Model.UseDevice for a loaded model.
 	Device string
-	// Precision is the arithmetic of the matrix products on a GPU:
+	// Precision is the arithmetic of the matrix products. On a GPU:
 	// PrecisionFP32 (default: float32 throughout, predictions within 1e-4
 	// of the CPU's), PrecisionTF32 (the TF32 tensor cores: 10-bit mantissas
 	// in the products, float32 sums) or PrecisionBF16 (predictions multiply
 	// bfloat16 copies of the LSTM's weights and activations, summing in
 	// float32, within 2e-2 of the largest prediction; the other products
-	// and training use TF32). The CPU ignores it. Not saved in checkpoints;
-	// see Model.SetPrecision for a loaded model. The library reads no
+	// and training use TF32). On the CPU: PrecisionBF16 runs the LSTM's
+	// products of every prediction in bfloat16 with float32 sums and cell
+	// state (AVX512_BF16's VDPBF16PS; a CPU without it makes New, UseDevice
+	// and SetPrecision fail with an error naming the instruction set), the
+	// weights rounded once per change; attention and head stay float32, and
+	// training steps always run in float32 (the validation passes of Train,
+	// being predictions, in bf16). PrecisionTF32 runs as PrecisionFP32
+	// there. Checkpoints stay float32 and do not record the precision; see
+	// Model.SetPrecision for a loaded model. The library reads no
 	// environment variable for it: the command line maps
-	// PERFPREDICT_CUDA_PRECISION onto it.
+	// PERFPREDICT_PRECISION and PERFPREDICT_CUDA_PRECISION onto it.
 	Precision string
 	// Logf receives the model's log lines (DeviceAuto's fallback to the
 	// CPU, and a failure to free device memory when a model is collected

@@ -139,6 +139,11 @@ func build(cfg Config, features, outputs int) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("perfpredict: %w", err)
 	}
+	// The CPU's precision (checked where the model moves to the CPU), so
+	// that a clone predicts as its original.
+	if err := stack.SetPrecision(hostPrecision(cfg.Precision)); err != nil {
+		return nil, fmt.Errorf("perfpredict: %w", err)
+	}
 	m := &Model{cfg: cfg, features: features, outputs: outputs, lstm: stack, backend: hostBackend{}}
 	dim := stack.OutputSize()
 	m.att = attention.New(dim)
