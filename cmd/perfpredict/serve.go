@@ -10,6 +10,7 @@ import (
 	"github.com/novacron/perfpredict/lifecycle"
 	"github.com/novacron/perfpredict/serve"
 	"github.com/novacron/perfpredict/serve/httpapi"
+	"github.com/novacron/perfpredict/source"
 )
 
 func init() {
@@ -77,6 +78,8 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 	modelPath := fs.String("model", "", "forecaster artifact to serve (`forecaster.zip`); or --registry")
 	regDir := fs.String("registry", "", "serve the Active version of a model registry `dir` (perfpredict registry), reloading it when it changes")
 	name := fs.String("name", "", "the model's name in --registry (default: its only model)")
+	promURL := fs.String("prometheus", "", "Prometheus base `URL` answering {\"series\": NAME} requests (NAME: a PromQL selector of one series)")
+	step := fs.Duration("step", 5*time.Minute, "with --prometheus: the series' cadence, the spacing of the points fetched")
 	sf := addServeFlags(fs)
 	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -89,6 +92,12 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	opt := sf.options(env)
+	if *promURL != "" {
+		if *step < time.Millisecond {
+			return usagef("--step: at least 1ms, got %v", *step)
+		}
+		opt.Source, opt.Step = source.Prometheus{URL: *promURL, Step: *step}, *step
+	}
 	h, err := httpapi.New(opt)
 	if err != nil {
 		return err

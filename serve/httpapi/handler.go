@@ -26,12 +26,14 @@ import (
 )
 
 // HistorySource gives the recent observations of a named series, for
-// {"series": NAME} requests (a Prometheus query, say).
+// {"series": NAME} requests; source.Prometheus is one (NAME a PromQL
+// selector).
 type HistorySource interface {
-	// Recent returns up to the last n observations of the series, oldest
+	// Last returns up to the last n observations of the series, oldest
 	// first, with their times. An unknown name is an error wrapping
-	// ErrUnknownSeries.
-	Recent(ctx context.Context, name string, n int) (baseline.Series, error)
+	// ErrUnknownSeries (404); other faults of the name wrap
+	// baseline.ErrBadInput (422); any other error is the source's (502).
+	Last(ctx context.Context, name string, n int) (baseline.Series, error)
 }
 
 // ErrUnknownSeries is wrapped by a HistorySource's error for a series it
@@ -89,8 +91,10 @@ type Handler struct {
 	waiting atomic.Int64
 	methods map[string]string // path -> the method its route takes
 
-	mu     sync.Mutex // reg, regModel, closed
-	closed bool
+	mu      sync.Mutex // reg, regModel, refused, closed
+	refused string     // the Active version Sync refused last
+	closed  bool
+	syncMu  sync.Mutex // one Sync at a time
 }
 
 // New makes a handler with no model: /readyz answers 503 and forecasts
@@ -377,10 +381,12 @@ func (h *Handler) answer(ctx context.Context, m *loaded, req *forecastRequest) (
 		if n <= 0 {
 			n = max(needs, 288)
 		}
-		s, err := h.opt.Source.Recent(ctx, req.Series, max(n, needs))
+		s, err := h.opt.Source.Last(ctx, req.Series, max(n, needs))
 		switch {
 		case errors.Is(err, ErrUnknownSeries):
 			return nil, errorf(http.StatusNotFound, "series %q: %v", req.Series, err)
+		case errors.Is(err, baseline.ErrBadInput):
+			return nil, errorf(http.StatusUnprocessableEntity, "series %q: %v", req.Series, err)
 		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 			return nil, errorf(http.StatusServiceUnavailable, "series %q: %v", req.Series, err)
 		case err != nil:

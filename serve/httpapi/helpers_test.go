@@ -131,7 +131,7 @@ type fakeSource struct {
 	fail   error
 }
 
-func (f *fakeSource) Recent(ctx context.Context, name string, n int) (baseline.Series, error) {
+func (f *fakeSource) Last(ctx context.Context, name string, n int) (baseline.Series, error) {
 	if f.block != nil {
 		select {
 		case <-f.block:

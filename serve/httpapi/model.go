@@ -148,23 +148,17 @@ func smokeTest(fc *forecast.Forecaster) error {
 }
 
 // Follow serves model's Active version in reg and polls the registry every
-// interval for a new one until ctx ends. A version that cannot be loaded
-// (missing or corrupt files, checksum mismatch) or fails the smoke test is
-// refused, logged once, and the current version keeps serving; the poll
-// retries it only when the Active version changes again. Before anything
-// is loaded /readyz answers 503.
+// interval for a new one until ctx ends (UseRegistry, then Sync on every
+// tick). Before anything is loaded /readyz answers 503.
 func (h *Handler) Follow(ctx context.Context, reg *lifecycle.Registry, model string, interval time.Duration) error {
 	if interval <= 0 {
 		return fmt.Errorf("httpapi: Follow interval %v, want > 0", interval)
 	}
-	h.mu.Lock()
-	h.reg, h.regModel = reg, model
-	h.mu.Unlock()
-	refused := ""
+	h.UseRegistry(reg, model)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		refused = h.sync(reg, model, refused)
+		h.Sync()
 		select {
 		case <-ctx.Done():
 			return nil
@@ -173,31 +167,52 @@ func (h *Handler) Follow(ctx context.Context, reg *lifecycle.Registry, model str
 	}
 }
 
-// sync loads model's Active version if it is not the one served and not
-// the one refused last; it returns the version refused now ("" if none).
-func (h *Handler) sync(reg *lifecycle.Registry, model, refused string) string {
+// UseRegistry names the registry and model that Sync follows and GET
+// /v1/models lists.
+func (h *Handler) UseRegistry(reg *lifecycle.Registry, model string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.reg, h.regModel, h.refused = reg, model, ""
+}
+
+// Sync serves the registry's Active version (UseRegistry) if it is not the
+// one served. A version that cannot be loaded (missing or corrupt files, a
+// checksum mismatch) or fails the smoke test is refused: the error is
+// logged once and returned, the current version keeps serving, and Sync
+// tries again only once the Active version has changed. It returns nil
+// when nothing needed loading.
+func (h *Handler) Sync() error {
+	h.syncMu.Lock()
+	defer h.syncMu.Unlock()
+	h.mu.Lock()
+	reg, model, refused := h.reg, h.regModel, h.refused
+	h.mu.Unlock()
+	if reg == nil {
+		return errors.New("httpapi: Sync before UseRegistry")
+	}
 	v, err := reg.ActiveVersion(model)
 	if err != nil {
-		if !errors.Is(err, lifecycle.ErrNotFound) {
-			h.logf("registry %s: %v", reg.Dir(), err)
+		if errors.Is(err, lifecycle.ErrNotFound) {
+			return nil // no such model yet: a runner's first version is on its way
 		}
-		return refused
+		h.logf("registry %s: %v", reg.Dir(), err)
+		return err
 	}
-	if v == "" || v == refused {
-		return refused
+	if v == "" {
+		return nil
+	}
+	if v == refused {
+		return fmt.Errorf("httpapi: %s %s was refused", model, v)
 	}
 	if cur := h.cur.Load(); cur != nil && cur.model == model && cur.version == v {
-		return ""
+		return nil
 	}
 	fc, info, err := reg.LoadActive(model)
 	if err == nil {
-		if info.Version.String() != v {
-			// Promoted again between the two reads: serve what was loaded
-			// (verified); the next poll catches up.
-			v = info.Version.String()
-		}
-		err = h.load(fc, v, model, &info)
-		if err != nil {
+		// Promoted again between the two reads: serve what was loaded
+		// (verified); the next Sync catches up.
+		v = info.Version.String()
+		if err = h.load(fc, v, model, &info); err != nil {
 			fc.Close()
 		}
 	}
@@ -208,11 +223,14 @@ func (h *Handler) sync(reg *lifecycle.Registry, model, refused string) string {
 			serving = cur.version
 		}
 		h.logf("refusing %s %s (still serving %s): %v", model, v, serving, err)
-		return v
+		h.mu.Lock()
+		h.refused = v
+		h.mu.Unlock()
+		return fmt.Errorf("httpapi: refusing %s %s: %w", model, v, err)
 	}
 	h.metrics.reloads.WithLabelValues("loaded").Inc()
 	h.logf("serving %s %s", model, v)
-	return ""
+	return nil
 }
 
 // seasonalFallback answers when the model cannot: Holt-Winters fitted on

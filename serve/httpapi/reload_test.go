@@ -112,11 +112,11 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	if err := os.WriteFile(info.CheckpointPath, []byte("not a zip"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.sync(reg, "cpu", ""); got != vers[2] {
-		t.Fatalf("sync refused %q, want %s", got, vers[2])
+	if err := h.Sync(); err == nil || !strings.Contains(err.Error(), "refusing cpu "+vers[2]) {
+		t.Fatalf("Sync of a corrupt version: %v", err)
 	}
-	if got := h.sync(reg, "cpu", vers[2]); got != vers[2] {
-		t.Fatalf("second sync %q", got)
+	if err := h.Sync(); err == nil || !strings.Contains(err.Error(), "was refused") {
+		t.Fatalf("second Sync: %v", err)
 	}
 	time.Sleep(50 * time.Millisecond)
 	stop.Store(true)
