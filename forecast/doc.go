@@ -10,6 +10,13 @@
 //	forecaster.zip --Open--> *Forecaster --Forecast(history)--> Forecast
 //	*Forecaster + []baseline.Series --Evaluate--> Report (PROTOCOL.md)
 //
+// A Report holds the point accuracy of the forecaster and the baselines per
+// series and horizon, the scores of the forecaster's p10/p50/p90 against
+// split-conformal intervals of persistence and Holt-Winters
+// (Report.Intervals), and the accuracy by scenario: normal, peak and low
+// load and labelled anomalies (Report.Scenarios). CrossValidate builds the
+// same report from held-out folds.
+//
 // The recipe is a pure function of the most recent Needs() observations:
 // the inputs of the window and the unit of the outputs (the mean absolute
 // one-step change over the last ScaleWindow steps) are computed from those
