@@ -50,6 +50,27 @@ const installHint = "apt-get install -y prometheus"
 // problem.
 func Start(t testing.TB, series ...Series) *Server {
 	t.Helper()
+	return start(t, "", series)
+}
+
+// StartScraping is Start with the server also scraping the targets
+// (host:port, path /metrics) every interval, as job "perfpredict".
+func StartScraping(t testing.TB, targets []string, interval time.Duration, series ...Series) *Server {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "scrape_configs:\n  - job_name: perfpredict\n    scrape_interval: %s\n    scrape_timeout: %s\n    static_configs:\n      - targets: [", interval, interval)
+	for i, tg := range targets {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", tg)
+	}
+	b.WriteString("]\n")
+	return start(t, b.String(), series)
+}
+
+func start(t testing.TB, scrape string, series []Series) *Server {
+	t.Helper()
 	bins := map[string]string{}
 	for _, b := range []string{"prometheus", "promtool"} {
 		p, err := exec.LookPath(b)
@@ -74,8 +95,8 @@ func Start(t testing.TB, series ...Series) *Server {
 		}
 	}
 	cfg := filepath.Join(dir, "prometheus.yml")
-	// No scrape targets: the server holds the backfilled history only.
-	if err := os.WriteFile(cfg, []byte("global:\n  evaluation_interval: 1h\n"), 0o644); err != nil {
+	// Without scrape targets the server holds the backfilled history only.
+	if err := os.WriteFile(cfg, []byte("global:\n  evaluation_interval: 1h\n"+scrape), 0o644); err != nil {
 		t.Fatalf("promtest: %v", err)
 	}
 	port, err := freePort()
