@@ -19,10 +19,18 @@ import (
 // On a GPU, PERFPREDICT_CUDA_PRECISION (fp32 default, tf32 or bf16) sets the
 // arithmetic of the matrix products: the command reads the variable and
 // passes it to the library as the networks' Config.Precision (the library
-// reads no environment). An unknown value is a usage error (exit 2).
+// reads no environment). PERFPREDICT_PRECISION does the same on every
+// device, the CPU included, and wins over it: on the CPU bf16 runs the
+// LSTM's products in bfloat16 (a CPU without AVX512_BF16 is an error naming
+// it), tf32 runs as fp32. An unknown value, or a precision the CPU lacks, is
+// a usage error (exit 2) naming the variable.
 
-// precisionEnv names the environment variable of the GPU's precision.
-const precisionEnv = "PERFPREDICT_CUDA_PRECISION"
+// precisionEnv names the environment variable of the GPU's precision;
+// anyPrecisionEnv that of every device's.
+const (
+	precisionEnv    = "PERFPREDICT_CUDA_PRECISION"
+	anyPrecisionEnv = "PERFPREDICT_PRECISION"
+)
 
 // deviceFlag is a command's --device.
 type deviceFlag struct{ name *string }
@@ -61,20 +69,38 @@ func openForecaster(env *cmdEnv, path string, device deviceFlag) (*forecast.Fore
 	if err != nil {
 		return nil, usageErr(err)
 	}
+	pvar, p := precisionEnv, os.Getenv(precisionEnv)
 	if dev == perfpredict.DeviceCPU {
-		return fc, nil
+		p = ""
 	}
-	if p := os.Getenv(precisionEnv); p != "" {
+	if q := os.Getenv(anyPrecisionEnv); q != "" {
+		pvar, p = anyPrecisionEnv, q
+	}
+	setPrecision := func() error {
+		if p == "" {
+			return nil
+		}
 		for i := range fc.Members() {
 			if err := fc.Network(i).SetPrecision(p); err != nil {
 				fc.Close()
-				return nil, usagef("%s: %w", precisionEnv, err)
+				return usagef("%s: %w", pvar, err)
 			}
 		}
+		return nil
+	}
+	if dev == perfpredict.DeviceCPU {
+		if err := setPrecision(); err != nil {
+			return nil, err
+		}
+		return fc, nil
 	}
 	if err := fc.UseDevice(dev, stderrLogf(env)); err != nil {
 		fc.Close()
 		return nil, fmt.Errorf("--device %s: %w", dev, err)
+	}
+	// After the move: a GPU's precision is not the CPU's to refuse.
+	if err := setPrecision(); err != nil {
+		return nil, err
 	}
 	return fc, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	perfpredict "github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/asm"
 	"github.com/novacron/perfpredict/forecast"
 )
 
@@ -119,5 +120,30 @@ func TestDevicePrecisionEnv(t *testing.T) {
 	t.Setenv(precisionEnv, "TF32")
 	if code, _, stderr := runCmd(append(predict, "--device", "auto")...); code != 0 {
 		t.Errorf("%s=TF32 --device auto: exit %d, stderr %q", precisionEnv, code, stderr)
+	}
+}
+
+// TestPrecisionEnv: PERFPREDICT_PRECISION sets the networks' precision on
+// the CPU too: bf16 runs (or, on a CPU without AVX512_BF16, is bad usage
+// naming the variable and the instructions), and an unknown value is bad
+// usage naming the variable.
+func TestPrecisionEnv(t *testing.T) {
+	model := servingArtifact(t)
+	data := writeSeries(t, t.TempDir(), "prec", 500)
+	predict := []string{"predict", "--json", "--model", model, "--data", data}
+	t.Setenv(anyPrecisionEnv, "fp16")
+	if code, _, stderr := runCmd(predict...); code != 2 || !strings.Contains(stderr, anyPrecisionEnv) || !strings.Contains(stderr, `precision "fp16"`) {
+		t.Errorf("%s=fp16 on the CPU: exit %d, stderr %q", anyPrecisionEnv, code, stderr)
+	}
+	t.Setenv(anyPrecisionEnv, "bf16")
+	code, _, stderr := runCmd(predict...)
+	if miss := asm.BF16Missing(); miss != "" {
+		if code != 2 || !strings.Contains(stderr, anyPrecisionEnv) || !strings.Contains(stderr, "AVX512_BF16") {
+			t.Errorf("%s=bf16 without AVX512_BF16: exit %d, stderr %q", anyPrecisionEnv, code, stderr)
+		}
+		return
+	}
+	if code != 0 {
+		t.Errorf("%s=bf16 on the CPU: exit %d, stderr %q", anyPrecisionEnv, code, stderr)
 	}
 }
