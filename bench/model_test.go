@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	perfpredict "github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/asm"
 )
 
 // The default model: F=30 features, T=60 steps, 3 bidirectional layers of
@@ -67,29 +68,53 @@ func modelInput(seed uint64, n int) []float32 {
 
 // BenchmarkModelPredict is the whole model in evaluation mode (LSTM,
 // attention, head) through PredictInto, on the device PERFPREDICT_DEVICE
-// names (BenchmarkModelPredict/batch=N/device=D). Compare with the
-// "inference" entries (batch_s, seq_per_s) of tools/fixtures/model_torch_bench.py,
-// the same model in PyTorch.
+// names, at each precision: on the CPU fp32 and bf16 (the LSTM's products in
+// bfloat16, skipped with the reason on a CPU without AVX512_BF16), elsewhere
+// the one PERFPREDICT_CUDA_PRECISION chose
+// (BenchmarkModelPredict/batch=N/device=D/precision=P). A reduced precision
+// also reports x-fp32: the fp32 sub-benchmark's CPU time per pass over its
+// own, measured in the same run (the speed-up). Compare with the
+// "inference" entries (batch_s, seq_per_s) of
+// tools/fixtures/model_torch_bench.py, the same model in PyTorch.
 func BenchmarkModelPredict(b *testing.B) {
 	m, dev := benchModel(b, false)
 	defer m.Close()
+	precisions := []string{m.Config().Precision}
+	if deviceKind(m) == perfpredict.DeviceCPU {
+		precisions = []string{perfpredict.PrecisionFP32, perfpredict.PrecisionBF16}
+		b.Logf("CPU kernels %s, bf16 path %s", asm.Implementation(), asm.BF16Implementation())
+	}
 	for _, batch := range []int{1, 256} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
 			b.Run(dev, func(b *testing.B) {
-				x := modelInput(1, batch*modelSteps*modelFeatures)
-				pred, att := make([]float32, batch), make([]float32, batch*modelSteps)
-				if err := m.PredictInto(pred, att, x, batch, modelSteps); err != nil {
-					b.Fatal(err)
+				var fp32CPU float64 // CPU-ms/op of the fp32 sub-benchmark
+				for _, prec := range precisions {
+					b.Run("precision="+prec, func(b *testing.B) {
+						if err := m.SetPrecision(prec); err != nil {
+							b.Skip(err)
+						}
+						x := modelInput(1, batch*modelSteps*modelFeatures)
+						pred, att := make([]float32, batch), make([]float32, batch*modelSteps)
+						if err := m.PredictInto(pred, att, x, batch, modelSteps); err != nil {
+							b.Fatal(err)
+						}
+						b.ReportAllocs()
+						b.ResetTimer()
+						cpu0 := modelCPUSeconds()
+						for b.Loop() {
+							if err := m.PredictInto(pred, att, x, batch, modelSteps); err != nil {
+								b.Fatal(err)
+							}
+						}
+						cpu := reportModelRate(b, batch, cpu0)
+						switch {
+						case prec == perfpredict.PrecisionFP32:
+							fp32CPU = cpu
+						case fp32CPU > 0 && cpu > 0:
+							b.ReportMetric(fp32CPU/cpu, "x-fp32")
+						}
+					})
 				}
-				b.ReportAllocs()
-				b.ResetTimer()
-				cpu0 := modelCPUSeconds()
-				for b.Loop() {
-					if err := m.PredictInto(pred, att, x, batch, modelSteps); err != nil {
-						b.Fatal(err)
-					}
-				}
-				reportModelRate(b, batch, cpu0)
 			})
 		})
 	}
@@ -145,11 +170,14 @@ func BenchmarkModelTrain(b *testing.B) {
 // of all the process's threads per operation (cpu0 from modelCPUSeconds at
 // the start of the timed loop), which does not grow when other processes
 // compete for the cores.
-func reportModelRate(b *testing.B, batch int, cpu0 float64) {
+// It returns the CPU-ms/op.
+func reportModelRate(b *testing.B, batch int, cpu0 float64) float64 {
 	s := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(s*1e3, "ms/op")
 	b.ReportMetric(float64(batch)/s, "seq/s")
-	b.ReportMetric((modelCPUSeconds()-cpu0)/float64(b.N)*1e3, "CPU-ms/op")
+	cpu := (modelCPUSeconds() - cpu0) / float64(b.N) * 1e3
+	b.ReportMetric(cpu, "CPU-ms/op")
+	return cpu
 }
 
 // modelCPUSeconds is the process's user+system CPU time.
