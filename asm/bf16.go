@@ -33,7 +33,9 @@ const BF16NR = 32
 // bf16MR is the most rows one micro-kernel call computes.
 const bf16MR = 14
 
-type bf16KernelFunc func(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+// bf16KernelFunc computes mr rows of ng groups of consecutive panels (see
+// gemm_asmgen.go's bf16Kernel).
+type bf16KernelFunc func(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 // bf16Active is the level's kernel family; nil kernels mean the Go twin.
 type bf16Impl struct {
@@ -182,29 +184,25 @@ func GemmBF16(m, n, k int, a []uint16, lda int, b []uint16, c []float32, ldc int
 	kp := k / 2
 	np := (n + BF16NR - 1) / BF16NR
 	last := gemmMask(n - (np-1)*BF16NR)
-	mask := func(t int) uint64 { // t: the last panel of the call
-		if t == np-1 {
-			return last
-		}
-		return 1<<BF16NR - 1
-	}
 	pa, pb, pc := unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c)
+	panel := func(t int) *uint16 { return (*uint16)(unsafe.Add(unsafe.Pointer(pb), 2*t*kp*2*BF16NR)) }
 	for i0 := 0; i0 < m; i0 += bf16MR {
 		mr := min(bf16MR, m-i0)
 		ai := (*uint16)(unsafe.Add(unsafe.Pointer(pa), 2*i0*lda))
-		ci := (*float32)(unsafe.Add(unsafe.Pointer(pc), 4*i0*ldc))
+		ci := unsafe.Add(unsafe.Pointer(pc), 4*i0*ldc)
 		t := 0
-		if w := g.wideN[mr-1]; w > 1 {
-			kern := g.wide[mr-1]
-			for ; t+w <= np; t += w {
-				kern(kp, ai, lda, (*uint16)(unsafe.Add(unsafe.Pointer(pb), 2*t*kp*2*BF16NR)),
-					(*float32)(unsafe.Add(unsafe.Pointer(ci), 4*t*BF16NR)), ldc, mask(t+w-1))
+		if w := g.wideN[mr-1]; w > 1 && np >= w {
+			// Groups of w panels; the mask applies when they end the row.
+			ng := np / w
+			m := uint64(1<<BF16NR - 1)
+			if ng*w == np {
+				m = last
 			}
+			g.wide[mr-1](kp, ai, lda, panel(0), (*float32)(ci), ldc, m, ng)
+			t = ng * w
 		}
-		kern := g.kern[mr-1]
-		for ; t < np; t++ {
-			kern(kp, ai, lda, (*uint16)(unsafe.Add(unsafe.Pointer(pb), 2*t*kp*2*BF16NR)),
-				(*float32)(unsafe.Add(unsafe.Pointer(ci), 4*t*BF16NR)), ldc, mask(t))
+		if t < np {
+			g.kern[mr-1](kp, ai, lda, panel(t), (*float32)(unsafe.Add(ci, 4*t*BF16NR)), ldc, last, np-t)
 		}
 	}
 }

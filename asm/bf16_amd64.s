@@ -4,13 +4,19 @@
 
 #include "textflag.h"
 
-// func gemmBF16M1W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M1W1(SB), NOSPLIT, $0-56
+// func gemmBF16M1W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M1W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M1W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
 	SHLQ $1, R8
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	CMPQ CX, $4
@@ -55,10 +61,12 @@ gemmBF16M1W1one:
 	DECQ CX
 	JNZ gemmBF16M1W1one
 gemmBF16M1W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -68,19 +76,25 @@ gemmBF16M1W1store:
 	VMOVUPS.Z 64(DI), K2, Z2
 	VADDPS Z2, Z1, Z1
 	VMOVUPS Z1, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M1W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M1W8(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M1W8(SB), NOSPLIT, $0-56
+// func gemmBF16M1W8(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M1W8(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M1W8group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
 	SHLQ $1, R8
-	MOVQ b+24(FP), BX
-	MOVQ CX, R10
-	SHLQ $7, R10
-	LEAQ (R10)(R10*2), R11
 	LEAQ (BX)(R10*4), DX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -282,10 +296,12 @@ gemmBF16M1W8one:
 	DECQ CX
 	JNZ gemmBF16M1W8one
 gemmBF16M1W8store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -323,16 +339,27 @@ gemmBF16M1W8store:
 	VMOVUPS.Z 960(DI), K2, Z16
 	VADDPS Z16, Z15, Z15
 	VMOVUPS Z15, K2, 960(DI)
+	ADDQ R11, BX
+	LEAQ (BX)(R10*4), BX
+	ADDQ $1024, R12
+	DECQ R13
+	JNZ gemmBF16M1W8group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M2W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M2W1(SB), NOSPLIT, $0-56
+// func gemmBF16M2W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M2W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M2W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
 	SHLQ $1, R8
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -394,10 +421,12 @@ gemmBF16M2W1one:
 	DECQ CX
 	JNZ gemmBF16M2W1one
 gemmBF16M2W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -414,19 +443,25 @@ gemmBF16M2W1store:
 	VMOVUPS.Z 64(DI), K2, Z4
 	VADDPS Z4, Z3, Z3
 	VMOVUPS Z3, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M2W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M2W4(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M2W4(SB), NOSPLIT, $0-56
+// func gemmBF16M2W4(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M2W4(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M2W4group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
 	SHLQ $1, R8
-	MOVQ b+24(FP), BX
-	MOVQ CX, R10
-	SHLQ $7, R10
-	LEAQ (R10)(R10*2), R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -590,10 +625,12 @@ gemmBF16M2W4one:
 	DECQ CX
 	JNZ gemmBF16M2W4one
 gemmBF16M2W4store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -634,16 +671,26 @@ gemmBF16M2W4store:
 	VMOVUPS.Z 448(DI), K2, Z16
 	VADDPS Z16, Z15, Z15
 	VMOVUPS Z15, K2, 448(DI)
+	ADDQ R11, BX
+	ADDQ $512, R12
+	DECQ R13
+	JNZ gemmBF16M2W4group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M3W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M3W1(SB), NOSPLIT, $0-56
+// func gemmBF16M3W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M3W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M3W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
 	SHLQ $1, R8
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -722,10 +769,12 @@ gemmBF16M3W1one:
 	DECQ CX
 	JNZ gemmBF16M3W1one
 gemmBF16M3W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -749,19 +798,25 @@ gemmBF16M3W1store:
 	VMOVUPS.Z 64(DI), K2, Z6
 	VADDPS Z6, Z5, Z5
 	VMOVUPS Z5, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M3W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M3W4(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M3W4(SB), NOSPLIT, $0-56
+// func gemmBF16M3W4(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M3W4(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M3W4group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
 	SHLQ $1, R8
-	MOVQ b+24(FP), BX
-	MOVQ CX, R10
-	SHLQ $7, R10
-	LEAQ (R10)(R10*2), R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -978,10 +1033,12 @@ gemmBF16M3W4one:
 	DECQ CX
 	JNZ gemmBF16M3W4one
 gemmBF16M3W4store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -1041,17 +1098,27 @@ gemmBF16M3W4store:
 	VMOVUPS.Z 448(DI), K2, Z24
 	VADDPS Z24, Z23, Z23
 	VMOVUPS Z23, K2, 448(DI)
+	ADDQ R11, BX
+	ADDQ $512, R12
+	DECQ R13
+	JNZ gemmBF16M3W4group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M4W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M4W1(SB), NOSPLIT, $0-56
+// func gemmBF16M4W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M4W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M4W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
 	SHLQ $1, R8
 	LEAQ (R8)(R8*2), R9
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1147,10 +1214,12 @@ gemmBF16M4W1one:
 	DECQ CX
 	JNZ gemmBF16M4W1one
 gemmBF16M4W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -1181,19 +1250,26 @@ gemmBF16M4W1store:
 	VMOVUPS.Z 64(DI), K2, Z8
 	VADDPS Z8, Z7, Z7
 	VMOVUPS Z7, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M4W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M4W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M4W2(SB), NOSPLIT, $0-56
+// func gemmBF16M4W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M4W2(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M4W2group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
 	SHLQ $1, R8
 	LEAQ (R8)(R8*2), R9
-	MOVQ b+24(FP), BX
-	MOVQ CX, R10
-	SHLQ $7, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1347,10 +1423,12 @@ gemmBF16M4W2one:
 	DECQ CX
 	JNZ gemmBF16M4W2one
 gemmBF16M4W2store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -1397,17 +1475,27 @@ gemmBF16M4W2store:
 	VMOVUPS.Z 192(DI), K2, Z16
 	VADDPS Z16, Z15, Z15
 	VMOVUPS Z15, K2, 192(DI)
+	ADDQ R10, BX
+	ADDQ $256, R12
+	DECQ R13
+	JNZ gemmBF16M4W2group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M5W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M5W1(SB), NOSPLIT, $0-56
+// func gemmBF16M5W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M5W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M5W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
 	SHLQ $1, R8
 	LEAQ (R8)(R8*2), R9
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1520,10 +1608,12 @@ gemmBF16M5W1one:
 	DECQ CX
 	JNZ gemmBF16M5W1one
 gemmBF16M5W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -1561,19 +1651,26 @@ gemmBF16M5W1store:
 	VMOVUPS.Z 64(DI), K2, Z10
 	VADDPS Z10, Z9, Z9
 	VMOVUPS Z9, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M5W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M5W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M5W2(SB), NOSPLIT, $0-56
+// func gemmBF16M5W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M5W2(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M5W2group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
 	SHLQ $1, R8
 	LEAQ (R8)(R8*2), R9
-	MOVQ b+24(FP), BX
-	MOVQ CX, R10
-	SHLQ $7, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1756,10 +1853,12 @@ gemmBF16M5W2one:
 	DECQ CX
 	JNZ gemmBF16M5W2one
 gemmBF16M5W2store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -1817,11 +1916,22 @@ gemmBF16M5W2store:
 	VMOVUPS.Z 192(DI), K2, Z20
 	VADDPS Z20, Z19, Z19
 	VMOVUPS Z19, K2, 192(DI)
+	ADDQ R10, BX
+	ADDQ $256, R12
+	DECQ R13
+	JNZ gemmBF16M5W2group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M6W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M6W1(SB), NOSPLIT, $0-56
+// func gemmBF16M6W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M6W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M6W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -1829,7 +1939,6 @@ TEXT ·gemmBF16M6W1(SB), NOSPLIT, $0-56
 	LEAQ (R8)(R8*2), R9
 	LEAQ (AX)(R8*4), SI
 	ADDQ R8, SI
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1961,10 +2070,12 @@ gemmBF16M6W1one:
 	DECQ CX
 	JNZ gemmBF16M6W1one
 gemmBF16M6W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -2009,11 +2120,21 @@ gemmBF16M6W1store:
 	VMOVUPS.Z 64(DI), K2, Z12
 	VADDPS Z12, Z11, Z11
 	VMOVUPS Z11, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M6W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M6W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M6W2(SB), NOSPLIT, $0-56
+// func gemmBF16M6W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M6W2(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M6W2group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -2021,9 +2142,6 @@ TEXT ·gemmBF16M6W2(SB), NOSPLIT, $0-56
 	LEAQ (R8)(R8*2), R9
 	LEAQ (AX)(R8*4), SI
 	ADDQ R8, SI
-	MOVQ b+24(FP), BX
-	MOVQ CX, R10
-	SHLQ $7, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2237,10 +2355,12 @@ gemmBF16M6W2one:
 	DECQ CX
 	JNZ gemmBF16M6W2one
 gemmBF16M6W2store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -2309,11 +2429,22 @@ gemmBF16M6W2store:
 	VMOVUPS.Z 192(DI), K2, Z24
 	VADDPS Z24, Z23, Z23
 	VMOVUPS Z23, K2, 192(DI)
+	ADDQ R10, BX
+	ADDQ $256, R12
+	DECQ R13
+	JNZ gemmBF16M6W2group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M7W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M7W1(SB), NOSPLIT, $0-56
+// func gemmBF16M7W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M7W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M7W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -2321,7 +2452,6 @@ TEXT ·gemmBF16M7W1(SB), NOSPLIT, $0-56
 	LEAQ (R8)(R8*2), R9
 	LEAQ (AX)(R8*4), SI
 	ADDQ R8, SI
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2470,10 +2600,12 @@ gemmBF16M7W1one:
 	DECQ CX
 	JNZ gemmBF16M7W1one
 gemmBF16M7W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -2525,11 +2657,21 @@ gemmBF16M7W1store:
 	VMOVUPS.Z 64(DI), K2, Z14
 	VADDPS Z14, Z13, Z13
 	VMOVUPS Z13, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M7W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M8W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M8W1(SB), NOSPLIT, $0-56
+// func gemmBF16M8W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M8W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M8W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -2537,7 +2679,6 @@ TEXT ·gemmBF16M8W1(SB), NOSPLIT, $0-56
 	LEAQ (R8)(R8*2), R9
 	LEAQ (AX)(R8*4), SI
 	ADDQ R8, SI
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2703,10 +2844,12 @@ gemmBF16M8W1one:
 	DECQ CX
 	JNZ gemmBF16M8W1one
 gemmBF16M8W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -2765,11 +2908,21 @@ gemmBF16M8W1store:
 	VMOVUPS.Z 64(DI), K2, Z16
 	VADDPS Z16, Z15, Z15
 	VMOVUPS Z15, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M8W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M9W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M9W1(SB), NOSPLIT, $0-56
+// func gemmBF16M9W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M9W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M9W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -2777,7 +2930,6 @@ TEXT ·gemmBF16M9W1(SB), NOSPLIT, $0-56
 	LEAQ (R8)(R8*2), R9
 	LEAQ (AX)(R8*4), SI
 	ADDQ R8, SI
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2960,10 +3112,12 @@ gemmBF16M9W1one:
 	DECQ CX
 	JNZ gemmBF16M9W1one
 gemmBF16M9W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -3029,11 +3183,21 @@ gemmBF16M9W1store:
 	VMOVUPS.Z 64(DI), K2, Z18
 	VADDPS Z18, Z17, Z17
 	VMOVUPS Z17, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M9W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M10W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M10W1(SB), NOSPLIT, $0-56
+// func gemmBF16M10W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M10W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M10W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -3041,7 +3205,6 @@ TEXT ·gemmBF16M10W1(SB), NOSPLIT, $0-56
 	LEAQ (R8)(R8*2), R9
 	LEAQ (AX)(R8*4), SI
 	ADDQ R8, SI
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -3241,10 +3404,12 @@ gemmBF16M10W1one:
 	DECQ CX
 	JNZ gemmBF16M10W1one
 gemmBF16M10W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -3317,11 +3482,21 @@ gemmBF16M10W1store:
 	VMOVUPS.Z 64(DI), K2, Z20
 	VADDPS Z20, Z19, Z19
 	VMOVUPS Z19, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M10W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M11W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M11W1(SB), NOSPLIT, $0-56
+// func gemmBF16M11W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M11W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M11W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -3331,7 +3506,6 @@ TEXT ·gemmBF16M11W1(SB), NOSPLIT, $0-56
 	ADDQ R8, SI
 	LEAQ (SI)(R8*4), DI
 	ADDQ R8, DI
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -3550,10 +3724,12 @@ gemmBF16M11W1one:
 	DECQ CX
 	JNZ gemmBF16M11W1one
 gemmBF16M11W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -3633,11 +3809,21 @@ gemmBF16M11W1store:
 	VMOVUPS.Z 64(DI), K2, Z22
 	VADDPS Z22, Z21, Z21
 	VMOVUPS Z21, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M11W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M12W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M12W1(SB), NOSPLIT, $0-56
+// func gemmBF16M12W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M12W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M12W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -3647,7 +3833,6 @@ TEXT ·gemmBF16M12W1(SB), NOSPLIT, $0-56
 	ADDQ R8, SI
 	LEAQ (SI)(R8*4), DI
 	ADDQ R8, DI
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -3883,10 +4068,12 @@ gemmBF16M12W1one:
 	DECQ CX
 	JNZ gemmBF16M12W1one
 gemmBF16M12W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -3973,11 +4160,21 @@ gemmBF16M12W1store:
 	VMOVUPS.Z 64(DI), K2, Z24
 	VADDPS Z24, Z23, Z23
 	VMOVUPS Z23, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M12W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M13W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M13W1(SB), NOSPLIT, $0-56
+// func gemmBF16M13W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M13W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M13W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -3987,7 +4184,6 @@ TEXT ·gemmBF16M13W1(SB), NOSPLIT, $0-56
 	ADDQ R8, SI
 	LEAQ (SI)(R8*4), DI
 	ADDQ R8, DI
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -4240,10 +4436,12 @@ gemmBF16M13W1one:
 	DECQ CX
 	JNZ gemmBF16M13W1one
 gemmBF16M13W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -4337,11 +4535,21 @@ gemmBF16M13W1store:
 	VMOVUPS.Z 64(DI), K2, Z26
 	VADDPS Z26, Z25, Z25
 	VMOVUPS Z25, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M13W1group
 	VZEROUPPER
 	RET
 
-// func gemmBF16M14W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
-TEXT ·gemmBF16M14W1(SB), NOSPLIT, $0-56
+// func gemmBF16M14W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
+TEXT ·gemmBF16M14W1(SB), NOSPLIT, $0-64
+	MOVQ b+24(FP), BX
+	MOVQ c+32(FP), R12
+	MOVQ ng+56(FP), R13
+	MOVQ kp+0(FP), R10
+	SHLQ $7, R10
+	LEAQ (R10)(R10*2), R11
+gemmBF16M14W1group:
 	MOVQ kp+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -4351,7 +4559,6 @@ TEXT ·gemmBF16M14W1(SB), NOSPLIT, $0-56
 	ADDQ R8, SI
 	LEAQ (SI)(R8*4), DI
 	ADDQ R8, DI
-	MOVQ b+24(FP), BX
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -4621,10 +4828,12 @@ gemmBF16M14W1one:
 	DECQ CX
 	JNZ gemmBF16M14W1one
 gemmBF16M14W1store:
-	MOVQ c+32(FP), DI
+	MOVQ R12, DI
 	MOVQ ldc+40(FP), SI
 	SHLQ $2, SI
-	MOVQ mask+48(FP), R8
+	MOVQ $-1, R8
+	CMPQ R13, $1
+	CMOVQEQ mask+48(FP), R8
 	KMOVW R8, K1
 	SHRQ $16, R8
 	KMOVW R8, K2
@@ -4725,6 +4934,9 @@ gemmBF16M14W1store:
 	VMOVUPS.Z 64(DI), K2, Z28
 	VADDPS Z28, Z27, Z27
 	VMOVUPS Z27, K2, 64(DI)
+	ADDQ $128, R12
+	DECQ R13
+	JNZ gemmBF16M14W1group
 	VZEROUPPER
 	RET
 

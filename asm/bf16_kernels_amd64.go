@@ -43,64 +43,64 @@ var bf16WideKernels = [14]bf16KernelFunc{
 var bf16WideN = [14]int{8, 4, 4, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1}
 
 //go:noescape
-func gemmBF16M1W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M1W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M1W8(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M1W8(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M2W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M2W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M2W4(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M2W4(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M3W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M3W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M3W4(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M3W4(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M4W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M4W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M4W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M4W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M5W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M5W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M5W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M5W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M6W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M6W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M6W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M6W2(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M7W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M7W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M8W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M8W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M9W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M9W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M10W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M10W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M11W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M11W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M12W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M12W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M13W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M13W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 //go:noescape
-func gemmBF16M14W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+func gemmBF16M14W1(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 
 // bf16ConvertAVX512 sets dst[i] = bf16 of src[i] for i < n.
 //

@@ -399,7 +399,7 @@ func bf16Decls() {
 		for _, w := range ws {
 			p("")
 			p("//go:noescape")
-			p("func gemmBF16M%dW%d(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)", mr, w)
+			p("func gemmBF16M%dW%d(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)", mr, w)
 		}
 	}
 	p("")
@@ -411,13 +411,15 @@ func bf16Decls() {
 
 // bf16Kernel emits
 //
-//	func gemmBF16M<mr>W<w>(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)
+//	func gemmBF16M<mr>W<w>(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)
 //
-// which adds A·B to the mr×(w*32) block of C: A is mr rows of kp bf16 pairs
-// (row stride lda elements), b the first of w consecutive B panels of kp
-// pairs each (panel stride kp*64 elements). mask holds one bit per column of
-// the last panel (bit j set: store column j); the other panels are stored
-// whole. One accumulator per output, pairs summed in order.
+// which adds A·B to the mr×(ng*w*32) block of C, w panels at a time: A is mr
+// rows of kp bf16 pairs (row stride lda elements), b the first of ng*w
+// consecutive B panels of kp pairs each (panel stride kp*64 elements). mask
+// holds one bit per column of the very last panel (bit j set: store column
+// j); the other panels are stored whole. One accumulator per output, pairs
+// summed in order. Looping over the groups here rather than in Go saves a
+// call per group (a tenth of the time at k = 128).
 func bf16Kernel(mr, w int) {
 	name := fmt.Sprintf("gemmBF16M%dW%d", mr, w)
 	l := func(s string) string { return name + s }
@@ -458,8 +460,17 @@ func bf16Kernel(mr, w int) {
 		return fmt.Sprintf("%d(%s)(R11*1)", disp, b)
 	}
 	p("")
-	p("// func %s(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("// func %s(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+	// Kept across groups: BX (B), R12 (C), R13 (groups left), R10 = S
+	// and R11 = 3S (S the panel stride in bytes).
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ c+32(FP), R12")
+	p("\tMOVQ ng+56(FP), R13")
+	p("\tMOVQ kp+0(FP), R10")
+	p("\tSHLQ $7, R10")
+	p("\tLEAQ (R10)(R10*2), R11")
+	p("%s:", l("group"))
 	p("\tMOVQ kp+0(FP), CX")
 	p("\tMOVQ a+8(FP), AX")
 	p("\tMOVQ lda+16(FP), R8")
@@ -474,14 +485,6 @@ func bf16Kernel(mr, w int) {
 	if mr > 10 {
 		p("\tLEAQ (SI)(R8*4), DI")
 		p("\tADDQ R8, DI")
-	}
-	p("\tMOVQ b+24(FP), BX")
-	if w > 1 {
-		p("\tMOVQ CX, R10")
-		p("\tSHLQ $7, R10")
-	}
-	if w > 3 {
-		p("\tLEAQ (R10)(R10*2), R11")
 	}
 	if w > 4 {
 		p("\tLEAQ (BX)(R10*4), DX")
@@ -552,12 +555,15 @@ func bf16Kernel(mr, w int) {
 	p("\tDECQ CX")
 	p("\tJNZ %s", l("one"))
 	p("%s:", l("store"))
-	// C += acc; the last panel through the mask.
+	// C += acc; the last panel through the mask in the last group, whole
+	// in the others.
 	tmp := nacc
-	p("\tMOVQ c+32(FP), DI")
+	p("\tMOVQ R12, DI")
 	p("\tMOVQ ldc+40(FP), SI")
 	p("\tSHLQ $2, SI")
-	p("\tMOVQ mask+48(FP), R8")
+	p("\tMOVQ $-1, R8")
+	p("\tCMPQ R13, $1")
+	p("\tCMOVQEQ mask+48(FP), R8")
 	p("\tKMOVW R8, K1")
 	p("\tSHRQ $16, R8")
 	p("\tKMOVW R8, K2")
@@ -580,6 +586,22 @@ func bf16Kernel(mr, w int) {
 			p("\tADDQ SI, DI")
 		}
 	}
+	// The k loop left BX on the group's second panel: on to the next group.
+	switch w {
+	case 1:
+	case 2:
+		p("\tADDQ R10, BX")
+	case 4:
+		p("\tADDQ R11, BX")
+	case 8:
+		p("\tADDQ R11, BX")
+		p("\tLEAQ (BX)(R10*4), BX")
+	default:
+		panic("bf16Kernel: unsupported width")
+	}
+	p("\tADDQ $%d, R12", w*bf16NR*4)
+	p("\tDECQ R13")
+	p("\tJNZ %s", l("group"))
 	p("\tVZEROUPPER")
 	p("\tRET")
 }
