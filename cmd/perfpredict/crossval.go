@@ -20,7 +20,7 @@ func runCrossval(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	hs, opt, series, err := recipe.input(env)
+	hs, opt, series, err := recipe.input(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -28,7 +28,7 @@ func runCrossval(ctx context.Context, env *cmdEnv, args []string) error {
 	if k == 0 {
 		k = len(series)
 	}
-	labels, err := loadLabels(*recipe.labels, recipe.data)
+	labels, err := recipe.data.labels(*recipe.labels)
 	if err != nil {
 		return err
 	}

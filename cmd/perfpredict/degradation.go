@@ -58,7 +58,7 @@ func (l *sloList) Set(v string) error {
 func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("degradation", env)
 	modelPath := fs.String("model", "", "forecaster artifact written by perfpredict train (`forecaster.zip`)")
-	dataPath := fs.String("data", "", "metrics CSV (`file`): the forecast starts at its last row; default SLOs and the fallback are fitted on its first 70%")
+	data := addDataFlags(fs, "metrics CSV (`file`): the forecast starts at its last row; default SLOs and the fallback are fitted on its first 70%", false)
 	target := fs.String("target", "", "the metric columns, comma-separated (default: every column besides the timestamp)")
 	horizon := fs.Int("horizon", serve.DefaultHorizon, "steps ahead (at most the forecaster's horizon)")
 	quantile := fs.Float64("quantile", 0.99, "default SLO: this quantile of each metric's training rows as its upper bound")
@@ -70,8 +70,8 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *modelPath == "" || *dataPath == "" {
-		return usagef("--model and --data are required")
+	if *modelPath == "" || !data.given() {
+		return usagef("--model and --data are required (or --prometheus and --query instead of --data)")
 	}
 	if *horizon < 1 {
 		return usagef("--horizon: must be positive, got %d", *horizon)
@@ -87,7 +87,7 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	if *horizon > fc.Horizon() {
 		return usagef("--horizon %d: %s forecasts at most %d steps ahead", *horizon, *modelPath, fc.Horizon())
 	}
-	d, err := loadMetrics(fc, *dataPath, *target)
+	d, err := loadMetrics(ctx, fc, data, *target)
 	if err != nil {
 		return err
 	}

@@ -15,8 +15,7 @@ func init() {
 func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("evaluate", env)
 	modelPath := fs.String("model", "", "forecaster artifact written by perfpredict train (`forecaster.zip`)")
-	var data stringList
-	fs.Var(&data, "data", "CSV `file` with a timestamp column and metric columns (repeatable)")
+	data := addDataFlags(fs, "CSV `file` with a timestamp column and metric columns (repeatable)", true)
 	target := fs.String("target", "", "metric columns, comma-separated (default: every column besides the timestamp)")
 	horizon := fs.String("horizon", "", "horizons in steps, comma-separated (default: those of 1, 12 and 30 the forecaster covers)")
 	plots := fs.String("plots", "", "write PNG figures of the forecasts with their p10-p90 band against the actual values to `dir`")
@@ -30,8 +29,8 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	if *modelPath == "" {
 		return usagef("--model is required")
 	}
-	if len(data) == 0 {
-		return usagef("--data is required")
+	if !data.given() {
+		return usagef("--data or --prometheus is required")
 	}
 	fc, err := openForecaster(env, *modelPath, device)
 	if err != nil {
@@ -57,11 +56,11 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 			hs = append(hs, K)
 		}
 	}
-	series, err := loadSeries(data, *target, hs)
+	series, err := loadSeries(ctx, data, *target, hs)
 	if err != nil {
 		return err
 	}
-	labels, err := loadLabels(*labelsPath, data)
+	labels, err := data.labels(*labelsPath)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ func init() {
 func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("explain", env)
 	modelPath := fs.String("model", "", "forecaster artifact written by perfpredict train (`forecaster.zip`)")
-	dataPath := fs.String("data", "", "metrics CSV (`file`): importance and attention on its validation split, integrated gradients on its last window")
+	data := addDataFlags(fs, "metrics CSV (`file`): importance and attention on its validation split, integrated gradients on its last window", false)
 	target := fs.String("target", "", "the metric columns, comma-separated (default: every column besides the timestamp; gradients explain the first)")
 	top := fs.Int("top", 10, "inputs listed")
 	repeats := fs.Int("repeats", 3, "permutations per input")
@@ -26,8 +26,8 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *modelPath == "" || *dataPath == "" {
-		return usagef("--model and --data are required")
+	if *modelPath == "" || !data.given() {
+		return usagef("--model and --data are required (or --prometheus and --query instead of --data)")
 	}
 	if *top < 1 || *repeats < 1 {
 		return usagef("--top and --repeats must be positive")
@@ -37,7 +37,7 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer fc.Close()
-	d, err := loadMetrics(fc, *dataPath, *target)
+	d, err := loadMetrics(ctx, fc, data, *target)
 	if err != nil {
 		return err
 	}

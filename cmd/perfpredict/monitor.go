@@ -70,7 +70,7 @@ type monitorOutput struct {
 func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("monitor", env)
 	modelArg := fs.String("model", "", "forecaster artifact (perfpredict train), or a baseline: persistence, seasonal_naive, ma12, holt_winters, ridge_ar (required)")
-	data := fs.String("data", "", "metrics CSV with timestamp and value columns (required)")
+	data := addDataFlags(fs, "metrics CSV with timestamp and value columns (this, or --prometheus with a query of one series, is required)", false)
 	target := fs.String("target", "value", "value column of the CSV")
 	rulesPath := fs.String("rules", "", "alert rules YAML (default: the DWCP v3 design's three rules: accuracy < 0.90, inference_time > 20ms, feature_distribution_divergence > 0.15)")
 	window := fs.Int("drift-window", 288, "rows in the drift window (288 = a day at 5 minutes)")
@@ -81,8 +81,8 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *modelArg == "" || *data == "" {
-		return usagef("--model and --data are required")
+	if *modelArg == "" || !data.given() {
+		return usagef("--model and --data are required (or --prometheus and --query instead of --data)")
 	}
 	if *window < 2 || *bins < 2 || *healthWindow <= 0 {
 		return usagef("--drift-window and --bins must be at least 2, --health-window positive")
@@ -102,10 +102,14 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	s, err := baseline.LoadCSV(*data, *target)
+	ins, err := data.load(ctx, *target)
 	if err != nil {
-		return usageErr(err)
+		return err
 	}
+	if len(ins[0].series) != 1 {
+		return usagef("%s: %d series; monitor replays one (narrow the query)", ins[0].from, len(ins[0].series))
+	}
+	s, metric, from := ins[0].series[0], ins[0].metrics[0], ins[0].from
 	if err := baseline.CheckSeries(s, 1); err != nil {
 		return usageErr(err)
 	}
@@ -121,7 +125,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	if f := baselineByName(*modelArg, s); f != nil && !fileExists(*modelArg) {
 		fc = monitorForecaster{Kind: "baseline", Name: f.Name(), Latency: "per forecast"}
 		if err := f.Fit(s.Slice(0, sp.Fit()), sp.Train); err != nil {
-			return usagef("%s: %s: %v", *data, f.Name(), err)
+			return usagef("%s: %s: %v", from, f.Name(), err)
 		}
 		for j := start; j < n; j++ {
 			t0 := time.Now()
@@ -143,7 +147,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 			return err
 		}
 		defer f.Close()
-		d := serve.FromSeries(s, *target)
+		d := serve.FromSeries(s, metric)
 		svc, err := newService(f, d.Slice(0, sp.Fit()), serve.ServiceOptions{Predictor: serve.Options{FallbackOnBadInput: true}})
 		if err != nil {
 			return err
@@ -166,7 +170,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	// (features.Engineer), standardised on the training rows.
 	fr, err := engineer(s)
 	if err != nil {
-		return usagef("%s: %v", *data, err)
+		return usagef("%s: %v", from, err)
 	}
 	var cols []int
 	var names []string
@@ -190,12 +194,12 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	ref, err := monitor.NewReference(names, refRows, *bins)
 	if err != nil {
-		return usagef("%s: drift reference: %v", *data, err)
+		return usagef("%s: drift reference: %v", from, err)
 	}
 	slot := min(5*time.Minute, *healthWindow)
 	mon := monitor.New(monitor.HealthConfig{Window: *healthWindow, Slot: slot, RateWindow: time.Hour}, ref, *window, rules)
 	mon.MinDriftRows = *window / 2
-	res := monitorOutput{Data: *data, Rules: rulesName, Forecaster: fc, Reference: sp.Train, Replayed: n - start,
+	res := monitorOutput{Data: from, Rules: rulesName, Forecaster: fc, Reference: sp.Train, Replayed: n - start,
 		From: s.Times[start], To: s.Times[n-1], Actions: map[string]int{}, MaxDrift: map[string]float64{}, Alerts: []monitor.Alert{},
 		MinDriftRows: mon.MinDriftRows, MinErrors: mon.MinErrors}
 	mon.Engine.OnAlert(func(a monitor.Alert) { res.Alerts = append(res.Alerts, a) })

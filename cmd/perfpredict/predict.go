@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,22 +19,22 @@ func init() {
 func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlagSet("predict", env)
 	modelPath := fs.String("model", "", "forecaster artifact written by perfpredict train (`forecaster.zip`)")
-	dataPath := fs.String("data", "", "metrics CSV (`file`) with a timestamp column: every metric column is forecast from its last row; only the last rows the forecaster needs are read")
+	data := addDataFlags(fs, "metrics CSV (`file`) with a timestamp column: every metric column is forecast from its last row", false)
 	target := fs.String("target", "", "the metric columns to forecast, comma-separated (default: every column besides the timestamp)")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"predictions\": [[...]], \"p10\", \"p90\", \"attention\", \"needs\", \"horizon\", \"metrics\", \"times\", \"source\", \"version\"}")
 	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *modelPath == "" || *dataPath == "" {
-		return usagef("--model and --data are required")
+	if *modelPath == "" || !data.given() {
+		return usagef("--model and --data are required (or --prometheus and --query instead of --data)")
 	}
 	fc, err := openForecaster(env, *modelPath, device)
 	if err != nil {
 		return err
 	}
 	defer fc.Close()
-	d, err := loadMetrics(fc, *dataPath, *target)
+	d, err := loadMetrics(ctx, fc, data, *target)
 	if err != nil {
 		return err
 	}
@@ -51,7 +50,7 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	if *asJSON {
 		return json.NewEncoder(env.stdout).Encode(out)
 	}
-	fmt.Fprintf(env.stdout, "forecast from %s, the last of %d rows of %s (%s", out.Origin.Format(time.RFC3339), d.Len(), *dataPath, out.Source)
+	fmt.Fprintf(env.stdout, "forecast from %s, the last of %d rows of %s (%s", out.Origin.Format(time.RFC3339), d.Len(), d.Name, out.Source)
 	if out.Reason != serve.ReasonNone {
 		fmt.Fprintf(env.stdout, " %s: %s", out.Method, out.Reason)
 	}
@@ -72,27 +71,21 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	return tw.Flush()
 }
 
-// loadMetrics reads the columns of path a forecaster serves (target: a
-// comma-separated list, "" every column besides the timestamp). A file
-// the forecaster cannot forecast from (unreadable, not a metrics CSV,
-// fewer rows than it needs) is a usage error naming the file.
-func loadMetrics(fc *forecast.Forecaster, path, target string) (*serve.Data, error) {
-	var cols []string
-	if target != "" {
-		for _, c := range strings.Split(target, ",") {
-			if c = strings.TrimSpace(c); c != "" {
-				cols = append(cols, c)
-			}
-		}
-	}
-	d, err := serve.LoadCSV(path, cols)
+// loadMetrics reads the metrics a forecaster serves: the file's columns
+// in target (a comma-separated list, "" every column besides the
+// timestamp), or the Prometheus query's series. Input the forecaster
+// cannot forecast from (unreadable, not a metrics CSV, a gap, fewer rows
+// than it needs) is a usage error naming the file or query.
+func loadMetrics(ctx context.Context, fc *forecast.Forecaster, data *dataFlags, target string) (*serve.Data, error) {
+	ins, err := data.load(ctx, target)
 	if err != nil {
-		return nil, usageErr(err)
+		return nil, err
 	}
+	d := ins[0].data()
 	if d.Len() < fc.Needs() {
 		r := fc.Recipe()
 		return nil, usagef("%s: %d rows; the forecaster needs the last %d rows (its window of %d steps and a scale over %d changes)",
-			path, d.Len(), fc.Needs(), r.Window, r.ScaleWindow)
+			d.Name, d.Len(), fc.Needs(), r.Window, r.ScaleWindow)
 	}
 	return d, nil
 }

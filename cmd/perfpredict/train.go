@@ -104,33 +104,27 @@ func findTestdata() (string, error) {
 	return "", errors.New("no --data given and testdata/nab not found in this directory or its parents (run from the repository, or pass --data FILE)")
 }
 
-// loadSeries reads every metrics file: the columns named by target
-// (comma-separated), or every column besides the timestamp; a file with one
-// column gives a series named after the file, several give FILE:COLUMN.
-// Each series is checked for the protocol at the largest horizon.
-func loadSeries(paths []string, target string, hs []int) ([]baseline.Series, error) {
-	var cols []string
-	if target != "" {
-		cols = strings.Split(target, ",")
+// loadSeries reads the series of d (dataFlags.load: of a file the columns
+// named by target, comma-separated, or every column besides the timestamp;
+// a file with one column gives a series named after the file, several give
+// FILE:COLUMN; a Prometheus query its series). Each series is checked for
+// the protocol at the largest horizon.
+func loadSeries(ctx context.Context, d *dataFlags, target string, hs []int) ([]baseline.Series, error) {
+	ins, err := d.load(ctx, target)
+	if err != nil {
+		return nil, err
 	}
 	var out []baseline.Series
-	for _, p := range paths {
-		ss, err := baseline.LoadColumns(p, cols)
-		if err != nil {
-			return nil, usageErr(err)
-		}
-		if len(ss) == 1 {
-			ss[0].Name = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
-		}
-		for _, s := range ss {
+	for _, in := range ins {
+		for _, s := range in.series {
 			if err := baseline.CheckSeries(s, hs[len(hs)-1]); err != nil {
-				return nil, usagef("%s: %v", p, err)
+				return nil, usagef("%s: %v", in.from, err)
 			}
 			if _, err := baseline.SeasonFromCadence(s.Times); err != nil {
-				return nil, usagef("%s: %v", p, err)
+				return nil, usagef("%s: %v", in.from, err)
 			}
 		}
-		out = append(out, ss...)
+		out = append(out, in.series...)
 	}
 	return out, nil
 }
@@ -138,7 +132,7 @@ func loadSeries(paths []string, target string, hs []int) ([]baseline.Series, err
 // recipeFlags are the flags train and crossval share: the series, the
 // horizons, the forecaster's recipe and its training.
 type recipeFlags struct {
-	data                                                                           stringList
+	data                                                                           *dataFlags
 	target, horizon                                                                *string
 	epochs, patience, hidden, layers, window, scaleWindow, batch, stride, ensemble *int
 	lr, dropout                                                                    *float64
@@ -169,7 +163,7 @@ func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
 		device:      newDeviceFlag(fs),
 		labels:      addLabelsFlag(fs),
 	}
-	fs.Var(&r.data, "data", "CSV `file` with a timestamp column and metric columns (repeatable: one forecaster is trained on every series; default: the 13 NAB series in testdata/nab)")
+	r.data = addDataFlags(fs, "CSV `file` with a timestamp column and metric columns (repeatable: one forecaster is trained on every series; default, without --prometheus: the 13 NAB series in testdata/nab)", true)
 	return r
 }
 
@@ -197,8 +191,9 @@ func (r *recipeFlags) options(env *cmdEnv, maxH int) (forecast.Options, error) {
 }
 
 // input parses the horizons, the recipe's options and the series (--data,
-// or the default NAB series) that train and crossval start from.
-func (r *recipeFlags) input(env *cmdEnv) ([]int, forecast.Options, []baseline.Series, error) {
+// --prometheus, or the default NAB series) that train and crossval start
+// from.
+func (r *recipeFlags) input(ctx context.Context, env *cmdEnv) ([]int, forecast.Options, []baseline.Series, error) {
 	hs, err := parseHorizons(*r.horizon)
 	if err != nil {
 		return nil, forecast.Options{}, nil, usageErr(err)
@@ -207,22 +202,20 @@ func (r *recipeFlags) input(env *cmdEnv) ([]int, forecast.Options, []baseline.Se
 	if err != nil {
 		return nil, forecast.Options{}, nil, err
 	}
-	paths, err := seriesPaths(r.data)
-	if err != nil {
-		return nil, forecast.Options{}, nil, err
+	if !r.data.given() {
+		if r.data.files, err = defaultPaths(); err != nil {
+			return nil, forecast.Options{}, nil, err
+		}
 	}
-	series, err := loadSeries(paths, *r.target, hs)
+	series, err := loadSeries(ctx, r.data, *r.target, hs)
 	if err != nil {
 		return nil, forecast.Options{}, nil, err
 	}
 	return hs, opt, series, nil
 }
 
-// seriesPaths is --data, or the default NAB series.
-func seriesPaths(data []string) ([]string, error) {
-	if len(data) > 0 {
-		return data, nil
-	}
+// defaultPaths are the default NAB series.
+func defaultPaths() ([]string, error) {
 	dir, err := findTestdata()
 	if err != nil {
 		return nil, usageErr(err)
@@ -245,7 +238,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	hs, opt, series, err := recipe.input(env)
+	hs, opt, series, err := recipe.input(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -288,7 +281,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 			}
 		}
 	}
-	labels, err := loadLabels(*recipe.labels, recipe.data)
+	labels, err := recipe.data.labels(*recipe.labels)
 	if err != nil {
 		return err
 	}
