@@ -102,16 +102,18 @@ func TestToBF16(t *testing.T) {
 // B packed, C with guard cells around and between its rows.
 type bf16Case struct {
 	m, n, k, lda, ldc int
-	a, b              []uint16
+	a, b              []uint16 // a starts at an offset of 0..3 elements into its array
 	c                 []float32
-	off               int // start of C in c
+	off               int // start of C in c (1..7: any alignment)
 }
 
 func newBF16Case(rng *rand.Rand, m, n, k, gapA, gapC int, special bool) *bf16Case {
-	g := &bf16Case{m: m, n: n, k: k, lda: max(k+gapA, 2), ldc: n + gapC, off: 3}
-	af := bf16Input(rng, max(m*g.lda, 1), special)
+	g := &bf16Case{m: m, n: n, k: k, lda: max(k+gapA, 2), ldc: n + gapC, off: 1 + rng.IntN(7)}
+	aOff := rng.IntN(4)
+	af := bf16Input(rng, aOff+max(m*g.lda, 1), special)
 	g.a = make([]uint16, len(af))
 	toBF16Go(g.a, af)
+	g.a = g.a[aOff:]
 	for i := 0; i < m; i++ {
 		for p := k; p < g.lda; p++ {
 			g.a[i*g.lda+p] = 0x7fc0 // NaN in the gaps: a kernel reading them would show it
