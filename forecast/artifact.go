@@ -19,14 +19,16 @@ import (
 //
 //	manifest.json                format, version, recipe, calibration, info
 //	member-1.safetensors, ...    the networks, as perfpredict checkpoints
+//	trees.json                   the tree models, when the recipe has them
 //
 // Each member is a checkpoint the PyTorch reference also loads.
 
 // ArtifactFormat and ArtifactVersion identify the artifact; Open refuses a
-// newer version than it reads.
+// newer version than it reads. Version 2 adds the trees; an artifact
+// without trees is written as version 1, which older builds read.
 const (
 	ArtifactFormat  = "perfpredict.forecaster"
-	ArtifactVersion = 1
+	ArtifactVersion = 2
 )
 
 const manifestName = "manifest.json"
@@ -38,6 +40,8 @@ type manifest struct {
 	Members     []string    `json:"members"` // entry names, in order
 	Calibration Calibration `json:"calibration"`
 	Info        Info        `json:"info"`
+	// Trees are the tree models' entry, feature set, horizons and weights.
+	Trees *treesManifest `json:"trees,omitempty"`
 }
 
 func memberEntry(i int) string { return "member-" + strconv.Itoa(i+1) + ".safetensors" }
@@ -45,8 +49,16 @@ func memberEntry(i int) string { return "member-" + strconv.Itoa(i+1) + ".safete
 // Encode writes the artifact to w.
 func (fc *Forecaster) Encode(w io.Writer) error {
 	zw := zip.NewWriter(w)
-	man := manifest{Format: ArtifactFormat, Version: ArtifactVersion, Recipe: fc.recipe,
+	man := manifest{Format: ArtifactFormat, Version: 1, Recipe: fc.recipe,
 		Calibration: fc.calib, Info: fc.info}
+	var trees []byte
+	if fc.trees != nil {
+		man.Version, man.Trees = 2, fc.trees.manifest()
+		var err error
+		if trees, err = fc.trees.encode(); err != nil {
+			return fmt.Errorf("forecast: trees: %w", err)
+		}
+	}
 	for i := range fc.members {
 		man.Members = append(man.Members, memberEntry(i))
 	}
@@ -66,6 +78,15 @@ func (fc *Forecaster) Encode(w io.Writer) error {
 		}
 		if err := m.Encode(ew); err != nil {
 			return fmt.Errorf("forecast: network %d: %w", i+1, err)
+		}
+	}
+	if trees != nil {
+		tw, err := zw.Create(treesEntry)
+		if err != nil {
+			return err
+		}
+		if _, err := tw.Write(trees); err != nil {
+			return err
 		}
 	}
 	return zw.Close()
@@ -193,6 +214,18 @@ func Decode(data []byte, source string) (*Forecaster, error) {
 				i+1, m.Features(), m.Outputs(), m.Target, len(r.Inputs), K, memberTarget))
 		}
 		fc.members = append(fc.members, m)
+	}
+	if man.Trees != nil {
+		if man.Trees.Entry != treesEntry {
+			return nil, bad(manifestName, fmt.Errorf("trees entry %q, want %q", man.Trees.Entry, treesEntry))
+		}
+		b, err := read(treesEntry)
+		if err != nil {
+			return nil, err
+		}
+		if fc.trees, err = decodeTrees(man.Trees, b, K); err != nil {
+			return nil, bad(treesEntry, err)
+		}
 	}
 	return fc, nil
 }

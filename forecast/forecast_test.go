@@ -320,7 +320,7 @@ func TestArtifactErrors(t *testing.T) {
 			return b
 		}), "member-2.safetensors: missing"},
 		{"corrupt member", corrupt, "member-2.safetensors"},
-		{"newer version", manifestEdit(func(m map[string]any) { m["version"] = ArtifactVersion + 1 }), "format version 2"},
+		{"newer version", manifestEdit(func(m map[string]any) { m["version"] = ArtifactVersion + 1 }), fmt.Sprintf("format version %d", ArtifactVersion+1)},
 		{"other format", manifestEdit(func(m map[string]any) { m["format"] = "x" }), `format "x"`},
 		{"bad recipe", manifestEdit(func(m map[string]any) { m["recipe"].(map[string]any)["window"] = 0 }), "window 0"},
 		{"short calibration", manifestEdit(func(m map[string]any) { m["calibration"].(map[string]any)["q10"] = []float64{0} }), "calibration"},

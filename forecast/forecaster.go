@@ -21,6 +21,7 @@ type Forecaster struct {
 	calib     Calibration
 	info      Info
 	histories []*perfpredict.History // from Train only
+	trees     *treeModel             // nil: the networks alone
 }
 
 // Info describes how a forecaster was made (saved in the artifact).
@@ -28,6 +29,8 @@ type Info struct {
 	Created time.Time    `json:"created"`
 	Series  []string     `json:"series"` // the series it was trained on
 	Members []MemberInfo `json:"members"`
+	// Trees, when the recipe has them, describes its tree models.
+	Trees *TreesInfo `json:"trees,omitempty"`
 }
 
 // MemberInfo is one network of the ensemble.
@@ -50,9 +53,10 @@ type Forecast struct {
 	Attention []float64
 }
 
-// Point is the forecast at one horizon. Value is the ensemble's point
-// forecast (a median: the networks minimise absolute error) and equals P50;
-// P10 and P90 come from the quantiles of the validation residuals.
+// Point is the forecast at one horizon. Value is the point forecast (the
+// networks' average, combined with the trees' when the recipe has them: a
+// median, as both minimise absolute error) and equals P50; P10 and P90
+// come from the quantiles of the validation residuals of that forecast.
 type Point struct {
 	Horizon       int
 	Value         float64
@@ -81,6 +85,11 @@ func (fc *Forecaster) Info() Info {
 	in := fc.info
 	in.Series = slices.Clone(in.Series)
 	in.Members = slices.Clone(in.Members)
+	if in.Trees != nil {
+		t := *in.Trees
+		t.Horizons, t.Trees, t.Weights = slices.Clone(t.Horizons), slices.Clone(t.Trees), slices.Clone(t.Weights)
+		in.Trees = &t
+	}
 	return in
 }
 
@@ -125,9 +134,12 @@ func (fc *Forecaster) Close() error {
 // chunk bounds the windows of one forward pass.
 const chunk = 256
 
-// predict averages the members' outputs [n, K] on windows x [n, T, F], and
-// their attention [n, T] when withAttention.
-func (fc *Forecaster) predict(ctx context.Context, x []float32, n int, withAttention bool) (pred, att []float32, err error) {
+// predict is the forecaster's outputs [n, K] in units on windows x [n, T,
+// F] with tree features feats [n, numTreeFeatures]: the members' average,
+// combined with the trees' forecasts when the forecaster has trees and
+// feats is not nil; and the members' mean attention [n, T] when
+// withAttention.
+func (fc *Forecaster) predict(ctx context.Context, x []float32, feats []float64, n int, withAttention bool) (pred, att []float32, err error) {
 	T, K, F := fc.recipe.Window, fc.recipe.Horizon, len(fc.recipe.Inputs)
 	pred = make([]float32, n*K)
 	if withAttention {
@@ -172,6 +184,9 @@ func (fc *Forecaster) predict(ctx context.Context, x []float32, n int, withAtten
 			}
 		}
 	}
+	if fc.trees != nil && feats != nil {
+		fc.trees.combine(pred, feats, n, K)
+	}
 	return pred, att, nil
 }
 
@@ -193,17 +208,24 @@ func (fc *Forecaster) ForecastBatch(ctx context.Context, histories [][]float64) 
 	T, F := r.Window, len(r.Inputs)
 	x := make([]float32, len(histories)*T*F)
 	units := make([]float64, len(histories))
+	var feats []float64
+	if fc.trees != nil {
+		feats = make([]float64, len(histories)*numTreeFeatures)
+	}
 	for i, h := range histories {
 		u, err := r.inputs(x[i*T*F:(i+1)*T*F], h, i)
 		if err != nil {
 			return nil, err
 		}
 		units[i] = u
+		if feats != nil {
+			treeFeatures(feats[i*numTreeFeatures:(i+1)*numTreeFeatures], h[len(h)-r.Needs():], u)
+		}
 	}
 	if len(histories) == 0 {
 		return nil, nil
 	}
-	pred, att, err := fc.predict(ctx, x, len(histories), true)
+	pred, att, err := fc.predict(ctx, x, feats, len(histories), true)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,9 @@ type Options struct {
 	Ensemble int
 	// Seed seeds the first network's weights, shuffling and dropout.
 	Seed uint64
+	// Trees, when not nil, adds gradient-boosted trees to the recipe,
+	// combined with the networks per horizon (see TreeOptions).
+	Trees *TreeOptions
 	// NoTestSplit says the series hold no test split: training reads the
 	// first 85% of each series and early stopping and calibration the last
 	// 15%. For a live pipeline that keeps its own held-out data. By default
@@ -170,6 +173,11 @@ func (o Options) check() error {
 	for _, w := range o.Head {
 		if w < 1 {
 			return bad("Head", o.Head, "widths must be positive")
+		}
+	}
+	if o.Trees != nil {
+		if err := o.Trees.check(o.Horizon); err != nil {
+			return fmt.Errorf("forecast: options: %w", err)
 		}
 	}
 	return o.checkInit()

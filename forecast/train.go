@@ -193,6 +193,11 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 		}
 		return fc, fmt.Errorf("forecast: %w with %d of %d networks kept: %w", ErrInterrupted, len(fc.members), opt.Ensemble, err)
 	}
+	if opt.Trees != nil {
+		if err := fc.fitTrees(ctx, series, opt, va); err != nil {
+			return nil, err
+		}
+	}
 	if err := fc.calibrate(ctx, series, va); err != nil {
 		return nil, err
 	}
@@ -230,7 +235,7 @@ func (fc *Forecaster) calibrate(ctx context.Context, series []baseline.Series, v
 	K := fc.recipe.Horizon
 	res := make([][]float64, K)
 	if va.n > 0 {
-		pred, _, err := fc.predict(ctx, va.x, va.n, false)
+		pred, _, err := fc.predict(ctx, va.x, fc.treeInputs(series, va), va.n, false)
 		if err != nil {
 			return err
 		}
