@@ -3,8 +3,8 @@
 //
 // Data flows through five steps, each its own file:
 //
-//	Load / Read        JSON, NDJSON or CSV  -> *Series   (load.go, series.go)
-//	Resample           *Series              -> *Grid     (grid.go)
+//	Load / Read        JSON, NDJSON or CSV  -> *Table    (load.go, table.go)
+//	Resample           *Table               -> *Grid     (grid.go)
 //	Engineer           *Grid                -> *Frame    (engineer.go, rolling.go, domain.go)
 //	FitScaler          *Frame train rows    -> *Scaler   (scaler.go)
 //	NewWindows / Split *Frame               -> X [N,T,F], Y [N,K] (windows.go)

@@ -304,7 +304,7 @@ func TestNoLookAhead(t *testing.T) {
 				continue
 			}
 			cuts++
-			s2 := &Series{Names: s.Names, Times: s.Times, Values: make([][]float64, len(names))}
+			s2 := &Table{Names: s.Names, Times: s.Times, Values: make([][]float64, len(names))}
 			for m := range names {
 				s2.Values[m] = slices.Clone(s.Values[m])
 				for r, tt := range s.Times {
@@ -350,9 +350,9 @@ func compareRows(t *testing.T, f1, f2 *Frame, cut int, wantLaterDiff bool) {
 // randomSeries makes irregular observations: jittered before their grid
 // point, shuffled, some duplicated (exactly and with other values), some
 // values missing, some gaps.
-func randomSeries(rng *rand.Rand, n int, names []string) *Series {
+func randomSeries(rng *rand.Rand, n int, names []string) *Table {
 	g := randomGrid(rng, n, names, time.Minute, 150)
-	s := &Series{Names: names, Values: make([][]float64, len(names))}
+	s := &Table{Names: names, Values: make([][]float64, len(names))}
 	add := func(i int, tt int64, mod float64) {
 		s.Times = append(s.Times, tt)
 		for m := range names {
@@ -387,7 +387,7 @@ func randomSeries(rng *rand.Rand, n int, names []string) *Series {
 
 // fullyObservedSlot reports whether every metric has a non-missing
 // observation in the grid slot (t-c, t].
-func fullyObservedSlot(s *Series, t int64, c time.Duration) bool {
+func fullyObservedSlot(s *Table, t int64, c time.Duration) bool {
 	for m := range s.Names {
 		ok := false
 		for r, tt := range s.Times {

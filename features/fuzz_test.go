@@ -13,7 +13,7 @@ import (
 
 // checkLoaded asserts the invariants of any successful load and runs the
 // rest of the pipeline on it: nothing may panic and every feature is finite.
-func checkLoaded(t *testing.T, s *Series, rep LoadReport, err error) {
+func checkLoaded(t *testing.T, s *Table, rep LoadReport, err error) {
 	if err != nil {
 		var pe *ParseError
 		if !errors.As(err, &pe) && !errors.Is(err, ErrNoData) && err.Error() == "" {

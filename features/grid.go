@@ -95,14 +95,14 @@ func (r GridReport) String() string {
 // Interpolation uses the observation that closes the gap, so an interpolated
 // point is known only once the gap has closed; every other grid value depends
 // on observations at or before its time only.
-func Resample(s *Series, opt GridOptions) (*Grid, GridReport, error) {
+func Resample(s *Table, opt GridOptions) (*Grid, GridReport, error) {
 	rep := GridReport{Rows: s.Len()}
 	nm := len(s.Names)
 	if s.Len() == 0 {
 		return nil, rep, ErrNoData
 	}
 	if len(s.Values) != nm {
-		return nil, rep, fmt.Errorf("features: series has %d names and %d value columns", nm, len(s.Values))
+		return nil, rep, fmt.Errorf("features: table has %d names and %d value columns", nm, len(s.Values))
 	}
 	for m := range s.Values {
 		if len(s.Values[m]) != s.Len() {

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-func series(times []int64, cols ...[]float64) *Series {
-	s := &Series{Times: times, Values: cols}
+func series(times []int64, cols ...[]float64) *Table {
+	s := &Table{Times: times, Values: cols}
 	for i := range cols {
 		s.Names = append(s.Names, string(rune('a'+i)))
 	}
@@ -130,7 +130,7 @@ func TestResampleSingleSample(t *testing.T) {
 	if _, _, err := Resample(series([]int64{0, 0}, []float64{1, 2}), GridOptions{}); !errors.Is(err, ErrCadence) {
 		t.Fatalf("%v", err)
 	}
-	if _, _, err := Resample(&Series{}, GridOptions{}); !errors.Is(err, ErrNoData) {
+	if _, _, err := Resample(&Table{}, GridOptions{}); !errors.Is(err, ErrNoData) {
 		t.Fatalf("empty: %v", err)
 	}
 }

@@ -72,7 +72,7 @@ type LoadReport struct {
 // Load reads a metrics file. Errors name the file and the line (CSV, NDJSON)
 // or byte offset (JSON) and field at fault; they wrap ErrNoData when the file
 // holds no sample.
-func Load(path string, opt LoadOptions) (*Series, LoadReport, error) {
+func Load(path string, opt LoadOptions) (*Table, LoadReport, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, LoadReport{}, err
@@ -92,7 +92,7 @@ func Load(path string, opt LoadOptions) (*Series, LoadReport, error) {
 }
 
 // Read reads metrics from r; name labels errors.
-func Read(r io.Reader, name string, opt LoadOptions) (*Series, LoadReport, error) {
+func Read(r io.Reader, name string, opt LoadOptions) (*Table, LoadReport, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	b := newBuilder(name, opt)
 	if opt.Format == FormatAuto {
@@ -136,7 +136,7 @@ func sniff(br *bufio.Reader) Format {
 	return FormatCSV
 }
 
-// builder accumulates kept columns; memory is the kept series only.
+// builder accumulates kept columns; memory is the kept columns only.
 type builder struct {
 	file   string
 	opt    LoadOptions
@@ -215,7 +215,7 @@ func (b *builder) invalid(pe *ParseError) error {
 }
 
 // finish sorts the metric columns by name and checks the result.
-func (b *builder) finish() (*Series, LoadReport, error) {
+func (b *builder) finish() (*Table, LoadReport, error) {
 	for _, m := range b.opt.Metrics {
 		if _, ok := b.index[m]; !ok {
 			return nil, b.rep, fmt.Errorf("%s: metric %q not found", b.file, m)
@@ -235,7 +235,7 @@ func (b *builder) finish() (*Series, LoadReport, error) {
 		order[i] = i
 	}
 	sort.Slice(order, func(i, j int) bool { return b.names[order[i]] < b.names[order[j]] })
-	s := &Series{Times: b.times, Names: make([]string, len(order)), Values: make([][]float64, len(order))}
+	s := &Table{Times: b.times, Names: make([]string, len(order)), Values: make([][]float64, len(order))}
 	for i, o := range order {
 		s.Names[i] = b.names[o]
 		s.Values[i] = b.values[o]

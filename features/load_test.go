@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-func read(t *testing.T, content string, f Format, opt LoadOptions) (*Series, LoadReport, error) {
+func read(t *testing.T, content string, f Format, opt LoadOptions) (*Table, LoadReport, error) {
 	t.Helper()
 	opt.Format = f
 	return Read(strings.NewReader(content), "in", opt)

@@ -32,7 +32,7 @@ func Prepare(path string, opt PrepareOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := PrepareSeries(s, opt)
+	d, err := PrepareTable(s, opt)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -40,8 +40,8 @@ func Prepare(path string, opt PrepareOptions) (*Dataset, error) {
 	return d, nil
 }
 
-// PrepareSeries is Prepare for a series already in memory.
-func PrepareSeries(s *Series, opt PrepareOptions) (*Dataset, error) {
+// PrepareTable is Prepare for a table already in memory.
+func PrepareTable(s *Table, opt PrepareOptions) (*Dataset, error) {
 	g, grep, err := Resample(s, opt.Grid)
 	if err != nil {
 		return nil, err

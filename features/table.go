@@ -9,9 +9,14 @@ import (
 	"time"
 )
 
-// Series is a multivariate metric series as loaded, before the time grid:
-// rows in file order, possibly unsorted, duplicated or irregular.
-type Series struct {
+// Table is a metrics file as parsed, before any time grid: one row per
+// record in file order (possibly unsorted, duplicated or irregular), one
+// column per metric, NaN where a value is missing. It is the parser's
+// output, not a series: Resample lays it on a grid for the features, and
+// baseline.LoadCSV turns its columns into baseline.Series (sorted by time,
+// a missing value an error naming the row), the one type of a metric over
+// time that the forecasters take.
+type Table struct {
 	// Names are the metric names in ascending order, whatever the order in
 	// the file, so every input format yields the same columns.
 	Names []string
@@ -23,7 +28,7 @@ type Series struct {
 }
 
 // Len is the number of rows.
-func (s *Series) Len() int { return len(s.Times) }
+func (s *Table) Len() int { return len(s.Times) }
 
 // Errors a caller can test for with errors.Is.
 var (

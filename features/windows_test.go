@@ -242,8 +242,8 @@ func TestPrepare(t *testing.T) {
 	if _, err := Prepare("../testdata/nab/none.csv", PrepareOptions{}); err == nil {
 		t.Fatal("missing file prepared")
 	}
-	short := &Series{Names: []string{"x"}, Times: []int64{0, 60e9, 120e9}, Values: [][]float64{{1, 2, 3}}}
-	if _, err := PrepareSeries(short, PrepareOptions{}); err == nil {
+	short := &Table{Names: []string{"x"}, Times: []int64{0, 60e9, 120e9}, Values: [][]float64{{1, 2, 3}}}
+	if _, err := PrepareTable(short, PrepareOptions{}); err == nil {
 		t.Fatal("3 rows gave 60-step windows")
 	}
 }
