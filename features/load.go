@@ -24,7 +24,7 @@ const (
 	// .ndjson, .jsonl) or, failing that, from the first non-space byte.
 	FormatAuto Format = iota
 	// FormatCSV: a header line, a timestamp column (named timestamp, time,
-	// ts, date or datetime, else the first column) and one column per metric.
+	// ts, date or datetime) and one column per metric.
 	FormatCSV
 	// FormatJSON: an array of samples, an object of arrays, or a stream of
 	// sample objects. A sample is {"timestamp": T, "metrics": {"m": v, ...}}
@@ -59,6 +59,14 @@ type LoadOptions struct {
 	// proportional to the kept metrics only. Each must be present. CSV
 	// columns not kept are not parsed; a JSON sample is validated whole.
 	Metrics []string
+	// MaxRows, when positive, is the most rows kept: the row past it fails
+	// as soon as it is read, naming its line, so a file too long to hold
+	// in memory is never read whole.
+	MaxRows int
+	// Untimed reads a CSV file of observations without a timestamp column
+	// (every column is a metric; row i has time i nanoseconds, file order).
+	// JSON input is read as usual.
+	Untimed bool
 }
 
 // LoadReport says what a load did.
@@ -79,16 +87,23 @@ func Load(path string, opt LoadOptions) (*Table, LoadReport, error) {
 	}
 	defer f.Close()
 	if opt.Format == FormatAuto {
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".csv":
-			opt.Format = FormatCSV
-		case ".json":
-			opt.Format = FormatJSON
-		case ".ndjson", ".jsonl":
-			opt.Format = FormatNDJSON
-		}
+		opt.Format = FormatOf(path)
 	}
 	return Read(f, path, opt)
+}
+
+// FormatOf is the format Load reads path in: by its extension (.csv,
+// .json, .ndjson, .jsonl), else FormatAuto (sniffed from the content).
+func FormatOf(path string) Format {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return FormatCSV
+	case ".json":
+		return FormatJSON
+	case ".ndjson", ".jsonl":
+		return FormatNDJSON
+	}
+	return FormatAuto
 }
 
 // Read reads metrics from r; name labels errors.
@@ -148,6 +163,10 @@ type builder struct {
 	rep    LoadReport
 	// pending holds one row's values until the row is known to be valid.
 	pending []pendingValue
+	// locs[i] is where row i was read (a line, byte offset or element
+	// index, as locKind says), for errors found after parsing.
+	locs    []int64
+	locKind locKind
 }
 
 type pendingValue struct {
@@ -187,9 +206,16 @@ func (b *builder) column(name string) int {
 	return len(b.names) - 1
 }
 
-// commit appends a row with the pending values; absent metrics are missing.
-func (b *builder) commit(t int64) {
+// commit appends a row read at loc with the pending values; absent
+// metrics are missing. The row past MaxRows is an error instead.
+func (b *builder) commit(t, loc int64) error {
+	if b.opt.MaxRows > 0 && len(b.times) == b.opt.MaxRows {
+		b.pending = b.pending[:0]
+		pe := b.at(loc, "", fmt.Errorf("more than %d rows; the rows are held in memory, so cut the file or resample it to a coarser cadence", b.opt.MaxRows))
+		return pe
+	}
 	b.times = append(b.times, t)
+	b.locs = append(b.locs, loc)
 	for j := range b.values {
 		b.values[j] = append(b.values[j], math.NaN())
 	}
@@ -199,6 +225,12 @@ func (b *builder) commit(t int64) {
 	}
 	b.pending = b.pending[:0]
 	b.rep.Rows++
+	return nil
+}
+
+// at is a ParseError for the row read at loc.
+func (b *builder) at(loc int64, field string, err error) *ParseError {
+	return locate(b.file, b.locKind, loc, field, err)
 }
 
 // invalid handles a bad row: an error, or a count under SkipInvalid.
@@ -235,7 +267,8 @@ func (b *builder) finish() (*Table, LoadReport, error) {
 		order[i] = i
 	}
 	sort.Slice(order, func(i, j int) bool { return b.names[order[i]] < b.names[order[j]] })
-	s := &Table{Times: b.times, Names: make([]string, len(order)), Values: make([][]float64, len(order))}
+	s := &Table{Times: b.times, Names: make([]string, len(order)), Values: make([][]float64, len(order)),
+		file: b.file, locs: b.locs, locKind: b.locKind}
 	for i, o := range order {
 		s.Names[i] = b.names[o]
 		s.Values[i] = b.values[o]
@@ -261,12 +294,18 @@ func (b *builder) readCSV(br *bufio.Reader) error {
 		return &ParseError{File: b.file, Line: csvLine(err, 1), Field: "header", Err: csvCause(err)}
 	}
 	header = append([]string(nil), header...)
-	tcol := 0
+	b.locKind = locLine
+	tcol := -1
 	for i, h := range header {
-		if timestampNames[strings.ToLower(strings.TrimSpace(h))] {
+		if !b.opt.Untimed && timestampNames[strings.ToLower(strings.TrimSpace(h))] {
 			tcol = i
 			break
 		}
+	}
+	if tcol < 0 && !b.opt.Untimed {
+		// No guess at the first column: a column of small numbers would
+		// read as seconds after 1970.
+		return &ParseError{File: b.file, Line: 1, Field: "header", Err: fmt.Errorf("no timestamp column in %q (name it timestamp, time, ts, date or datetime)", clip(strings.Join(header, ",")))}
 	}
 	cols := make([]int, len(header)) // header index -> builder column, -1 skipped
 	seen := map[string]bool{}
@@ -286,7 +325,7 @@ func (b *builder) readCSV(br *bufio.Reader) error {
 		seen[h] = true
 		cols[i] = b.column(h)
 	}
-	if len(header) < 2 {
+	if len(header) < 2 && !b.opt.Untimed {
 		return &ParseError{File: b.file, Line: 1, Field: "header", Err: fmt.Errorf("need a timestamp column and at least one metric column, got %d column(s)", len(header))}
 	}
 	lastOffset := int64(-1)
@@ -316,12 +355,14 @@ func (b *builder) readCSV(br *bufio.Reader) error {
 			}
 			continue
 		}
-		t, err := parseTimeString(rec[tcol])
-		if err != nil {
-			if e := b.invalid(&ParseError{File: b.file, Line: line, Field: header[tcol], Err: err}); e != nil {
-				return e
+		t := int64(len(b.times))
+		if tcol >= 0 {
+			if t, err = parseTimeString(rec[tcol]); err != nil {
+				if e := b.invalid(&ParseError{File: b.file, Line: line, Field: header[tcol], Err: err}); e != nil {
+					return e
+				}
+				continue
 			}
-			continue
 		}
 		ok := true
 		for i, c := range cols {
@@ -339,7 +380,9 @@ func (b *builder) readCSV(br *bufio.Reader) error {
 			b.pending = append(b.pending, pendingValue{c, v})
 		}
 		if ok {
-			b.commit(t)
+			if err := b.commit(t, int64(line)); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -361,6 +404,7 @@ func csvCause(err error) error {
 }
 
 func (b *builder) readNDJSON(br *bufio.Reader) error {
+	b.locKind = locLine
 	line := 0
 	for {
 		buf, err := br.ReadBytes('\n')
@@ -383,6 +427,7 @@ func (b *builder) readNDJSON(br *bufio.Reader) error {
 }
 
 func (b *builder) readJSON(br *bufio.Reader) error {
+	b.locKind = locOffset
 	dec := json.NewDecoder(br)
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -559,11 +604,15 @@ func (b *builder) sampleFields(obj map[string]json.RawMessage, line int, off int
 			b.pending = append(b.pending, pendingValue{c, v})
 		}
 	}
-	b.commit(t)
-	return nil
+	where := int64(line)
+	if line == 0 {
+		where = off
+	}
+	return b.commit(t, where)
 }
 
 func (b *builder) objectOfArrays(obj map[string]json.RawMessage, tkey string, off int64) error {
+	b.locKind = locIndex
 	arrays := map[string]json.RawMessage{}
 	if m, ok := obj["metrics"]; ok {
 		if err := json.Unmarshal(m, &arrays); err != nil {
@@ -654,7 +703,9 @@ func (b *builder) objectOfArrays(obj map[string]json.RawMessage, tkey string, of
 				b.pending = append(b.pending, pendingValue{c, cols[ki][i]})
 			}
 		}
-		b.commit(times[i])
+		if err := b.commit(times[i], int64(i)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

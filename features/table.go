@@ -25,10 +25,53 @@ type Table struct {
 	// Values[m][i] is metric m at row i; NaN marks a missing value (an empty
 	// CSV cell, JSON null or "NaN", or a metric absent from a sample).
 	Values [][]float64
+
+	// file and locs[i], where row i was read (as locKind says), make the
+	// errors of a check done after parsing (a missing value where a
+	// reader needs one) name the line as a parse error does.
+	file    string
+	locs    []int64
+	locKind locKind
 }
+
+// locKind says what a row location is.
+type locKind uint8
+
+const (
+	locNone   locKind = iota
+	locLine           // CSV, NDJSON: the 1-based line
+	locOffset         // a JSON array or stream of samples: the sample's byte offset
+	locIndex          // a JSON object of arrays: the element index
+)
 
 // Len is the number of rows.
 func (s *Table) Len() int { return len(s.Times) }
+
+// RowError is a ParseError for row i and field, located as the parser
+// located its own errors: file and line (CSV, NDJSON), byte offset (JSON
+// samples) or element index (a JSON object of arrays).
+func (s *Table) RowError(i int, field string, err error) *ParseError {
+	if i < len(s.locs) {
+		return locate(s.file, s.locKind, s.locs[i], field, err)
+	}
+	return &ParseError{File: s.file, Offset: -1, Field: fmt.Sprintf("%s (row %d)", field, i+1), Err: err}
+}
+
+func locate(file string, kind locKind, loc int64, field string, err error) *ParseError {
+	pe := &ParseError{File: file, Offset: -1, Field: field, Err: err}
+	switch kind {
+	case locLine:
+		pe.Line = int(loc)
+	case locOffset:
+		pe.Offset = loc
+	case locIndex:
+		if field == "" {
+			field = "timestamp"
+		}
+		pe.Field = fmt.Sprintf("%s[%d]", field, loc)
+	}
+	return pe
+}
 
 // Errors a caller can test for with errors.Is.
 var (
@@ -77,7 +120,8 @@ const (
 )
 
 // parseTimeString reads RFC 3339, "YYYY-MM-DD HH:MM:SS[.fff]" (UTC),
-// "YYYY-MM-DDTHH:MM:SS[.fff]" (UTC) or a number of unix seconds/milliseconds.
+// "YYYY-MM-DDTHH:MM:SS[.fff]" (UTC), "YYYY-MM-DD HH:MM", "YYYY-MM-DD" or a
+// number of unix seconds/milliseconds.
 func parseTimeString(s string) (int64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -90,7 +134,7 @@ func parseTimeString(s string) (int64, error) {
 		}
 		return unixNumber(v)
 	}
-	for _, layout := range [...]string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04:05Z07:00"} {
+	for _, layout := range [...]string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return fromTime(t)
 		}
