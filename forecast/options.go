@@ -71,6 +71,10 @@ type Options struct {
 	// saved: a forecaster opened later runs at fp32 unless its networks are
 	// set otherwise (perfpredict.Model.SetPrecision).
 	Precision string
+	// ShiftAugment adds that fraction of the training windows again, each
+	// with a synthetic level shift in its input window (see augmentShifts);
+	// 0: none.
+	ShiftAugment float64
 	// Init, when set, is a forecaster whose networks the new ones start
 	// from instead of random weights (fine-tuning a pretrained forecaster):
 	// network i starts from Init's network i modulo their number, then
@@ -165,6 +169,8 @@ func (o Options) check() error {
 		return bad("LearningRate", o.LearningRate, "must be positive")
 	case o.Stride < 1:
 		return bad("Stride", o.Stride, "must be at least 1")
+	case !(o.ShiftAugment >= 0 && o.ShiftAugment <= 10):
+		return bad("ShiftAugment", o.ShiftAugment, "must be in [0, 10]")
 	case o.Ensemble < 1:
 		return bad("Ensemble", o.Ensemble, "must be at least 1")
 	case o.Seed > ^uint64(0)-uint64(o.Ensemble):

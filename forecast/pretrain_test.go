@@ -3,6 +3,7 @@ package forecast
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -46,6 +47,42 @@ func TestInitMustMatch(t *testing.T) {
 		_, err := Train(context.Background(), series, o)
 		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "Init") {
 			t.Errorf("%s differs: %v, want a bad-input error naming Init", name, err)
+		}
+	}
+}
+
+// Each augmented window is a training window with one level shift inside
+// the steps the network reads: its diff input jumps by 3 to 30 units at one
+// step, and its targets move with the shift (they equal the original
+// window's, as changes from a shifted last value).
+func TestAugmentShifts(t *testing.T) {
+	r := Recipe{Window: 10, ScaleWindow: 10, Horizon: 2, Inputs: []Input{{InputDiff, 100}}, TargetClip: 100}
+	y := make([]float64, 200)
+	for i := range y {
+		y[i] = float64(i % 2) // unit 1, diffs ±1
+	}
+	tr := &windows{}
+	for t := r.Needs() - 1; t+r.Horizon < len(y); t++ {
+		tr.add(r, y, 0, t)
+	}
+	n := tr.n
+	augmentShifts(tr, r, [][]float64{y}, 0.5, 1)
+	if want := n + int(math.Round(0.5*float64(n))); tr.n != want {
+		t.Fatalf("%d windows after augmenting %d by half, want %d", tr.n, n, want)
+	}
+	for i := n; i < tr.n; i++ {
+		big := 0
+		for _, d := range tr.x[i*r.Window : (i+1)*r.Window] {
+			if math.Abs(float64(d)) > 2 {
+				big++
+				// the shift over the window's unit, which the shift itself inflates
+				if math.Abs(float64(d)) > 30*(1+0.1) {
+					t.Errorf("window %d: a diff of %v units", i, d)
+				}
+			}
+		}
+		if big != 1 {
+			t.Fatalf("window %d holds %d jumps, want one: %v", i, big, tr.x[i*r.Window:(i+1)*r.Window])
 		}
 	}
 }

@@ -79,6 +79,13 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 			return nil, fmt.Errorf("forecast: building windows: %w", err)
 		}
 	}
+	if opt.ShiftAugment > 0 && tr.n > 0 {
+		values := make([][]float64, len(series))
+		for i, s := range series {
+			values[i] = s.Values
+		}
+		augmentShifts(tr, r, values, opt.ShiftAugment, opt.Seed)
+	}
 	if tr.n < 2 {
 		return nil, badInput(fmt.Errorf("forecast: %d training windows of %d steps (scale over %d) for horizon %d; need at least 2 (longer series or a shorter window)",
 			tr.n, r.Window, r.ScaleWindow, K))
