@@ -3,7 +3,8 @@
 // backward) and the GEMM micro-kernels; and, for reduced-precision
 // inference, a GEMM of bfloat16 operands with float32 sums (bf16.go), whose
 // AVX512_BF16 kernels are installed at the AVX-512 level of a CPU that has
-// the instructions (BF16Implementation names the path).
+// the instructions (BF16Implementation names the path), and one of int8
+// operands with int32 sums (int8.go, AVX512_VNNI, Int8Implementation).
 //
 // Every kernel has a pure-Go reference whose doc comment is the loop it
 // computes; on amd64 it also has AVX2+FMA and AVX-512 implementations in Go

@@ -2,8 +2,9 @@
 
 // gemm_asmgen writes gemm_amd64.s, the GEMM micro-kernels, one function per
 // row count mr = 1..MR of each level, and gemm_amd64.go, their declarations;
-// and bf16_amd64.s with bf16_kernels_amd64.go, the AVX512_BF16 kernels (see
-// bf16Asm):
+// bf16_amd64.s with bf16_kernels_amd64.go, the AVX512_BF16 kernels (see
+// bf16Asm); and int8_amd64.s with int8_kernels_amd64.go, the AVX512_VNNI
+// ones (see int8Asm):
 //
 //	go run gemm_asmgen.go
 //
@@ -63,6 +64,16 @@ func main() {
 	out.Reset()
 	bf16Decls()
 	if err := os.WriteFile("bf16_kernels_amd64.go", []byte(out.String()), 0o644); err != nil {
+		panic(err)
+	}
+	out.Reset()
+	int8Asm()
+	if err := os.WriteFile("int8_amd64.s", []byte(out.String()), 0o644); err != nil {
+		panic(err)
+	}
+	out.Reset()
+	int8Decls()
+	if err := os.WriteFile("int8_kernels_amd64.go", []byte(out.String()), 0o644); err != nil {
 		panic(err)
 	}
 }
@@ -420,8 +431,31 @@ func bf16Decls() {
 // j); the other panels are stored whole. One accumulator per output, pairs
 // summed in order. Looping over the groups here rather than in Go saves a
 // call per group (a tenth of the time at k = 128).
-func bf16Kernel(mr, w int) {
+func bf16Kernel(mr, w int) { dotKernel(false, mr, w) }
+
+// int8Kernel emits
+//
+//	func gemmInt8M<mr>W<w>(kq int, a *uint8, lda int, b *int8, c *float32, ldc int, mask uint64, ng int, corr *int32, wsc, asc *float32)
+//
+// bf16Kernel's loop over quads of bytes (VPDPBUSD: unsigned bytes of A,
+// signed bytes of B, int32 sums), then for each output
+// C[i][j] += float32(acc - corr[j]) * wsc[j] * asc[i], the two products
+// rounded in that order. corr and wsc advance with the panels.
+func int8Kernel(mr, w int) { dotKernel(true, mr, w) }
+
+// dotKernel emits bf16Kernel, or with int8 int8Kernel.
+func dotKernel(int8 bool, mr, w int) {
 	name := fmt.Sprintf("gemmBF16M%dW%d", mr, w)
+	sig := "(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)"
+	frame := 64
+	dot := vdpbf16ps
+	if int8 {
+		name = fmt.Sprintf("gemmInt8M%dW%d", mr, w)
+		sig = "(kq int, a *uint8, lda int, b *int8, c *float32, ldc int, mask uint64, ng int, corr *int32, wsc, asc *float32)"
+		frame = 88
+		// Go operand order: signed B, unsigned A, accumulator.
+		dot = func(acc, b, a int) string { return fmt.Sprintf("\tVPDPBUSD Z%d, Z%d, Z%d", b, a, acc) }
+	}
 	l := func(s string) string { return name + s }
 	nacc := mr * w * 2
 	acc := func(i, v, h int) int { return (i*w+v)*2 + h }
@@ -460,21 +494,27 @@ func bf16Kernel(mr, w int) {
 		return fmt.Sprintf("%d(%s)(R11*1)", disp, b)
 	}
 	p("")
-	p("// func %s(kp int, a *uint16, lda int, b *uint16, c *float32, ldc int, mask uint64, ng int)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+	p("// func %s%s", name, sig)
+	p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
 	// Kept across groups: BX (B), R12 (C), R13 (groups left), R10 = S
 	// and R11 = 3S (S the panel stride in bytes).
 	p("\tMOVQ b+24(FP), BX")
 	p("\tMOVQ c+32(FP), R12")
 	p("\tMOVQ ng+56(FP), R13")
-	p("\tMOVQ kp+0(FP), R10")
+	kArg := "kp+0(FP)"
+	if int8 {
+		kArg = "kq+0(FP)"
+	}
+	p("\tMOVQ %s, R10", kArg)
 	p("\tSHLQ $7, R10")
 	p("\tLEAQ (R10)(R10*2), R11")
 	p("%s:", l("group"))
-	p("\tMOVQ kp+0(FP), CX")
+	p("\tMOVQ %s, CX", kArg)
 	p("\tMOVQ a+8(FP), AX")
 	p("\tMOVQ lda+16(FP), R8")
-	p("\tSHLQ $1, R8")
+	if !int8 {
+		p("\tSHLQ $1, R8") // bytes
+	}
 	if mr > 3 {
 		p("\tLEAQ (R8)(R8*2), R9")
 	}
@@ -501,8 +541,8 @@ func bf16Kernel(mr, w int) {
 			for i := 0; i < mr; i++ {
 				bc := nacc + 2 + i%2
 				p("\tVPBROADCASTD %s, Z%d", rowAddr(i, u*4), bc)
-				p("%s", vdpbf16ps(acc(i, 0, 0), b0, bc))
-				p("%s", vdpbf16ps(acc(i, 0, 1), b1, bc))
+				p("%s", dot(acc(i, 0, 0), b0, bc))
+				p("%s", dot(acc(i, 0, 1), b1, bc))
 			}
 			return
 		}
@@ -515,7 +555,7 @@ func bf16Kernel(mr, w int) {
 				bv := nacc + mr + (v*2+h)%2
 				p("\tVMOVDQU32 %s, Z%d", panelAddr(v, u*128+h*64), bv)
 				for i := 0; i < mr; i++ {
-					p("%s", vdpbf16ps(acc(i, v, h), bv, nacc+i))
+					p("%s", dot(acc(i, v, h), bv, nacc+i))
 				}
 			}
 		}
@@ -567,6 +607,34 @@ func bf16Kernel(mr, w int) {
 	p("\tKMOVW R8, K1")
 	p("\tSHRQ $16, R8")
 	p("\tKMOVW R8, K2")
+	if int8 {
+		// The int32 sums become float32: minus corr, times wsc, times
+		// asc (broadcast per row into Z(tmp+1)).
+		p("\tMOVQ corr+64(FP), R9")
+		p("\tMOVQ wsc+72(FP), R10")
+		p("\tMOVQ asc+80(FP), R11")
+		for i := 0; i < mr; i++ {
+			p("\tVBROADCASTSS %d(R11), Z%d", 4*i, tmp+1)
+			for v := 0; v < w; v++ {
+				for h := 0; h < 2; h++ {
+					off := (v*bf16NR + h*16) * 4
+					a := acc(i, v, h)
+					p("\tVPSUBD %d(R9), Z%d, Z%d", off, a, a)
+					p("\tVCVTDQ2PS Z%d, Z%d", a, a)
+					p("\tVMULPS %d(R10), Z%d, Z%d", off, a, a)
+					p("\tVMULPS Z%d, Z%d, Z%d", tmp+1, a, a)
+				}
+			}
+		}
+		p("\tADDQ $%d, R9", w*bf16NR*4)
+		p("\tADDQ $%d, R10", w*bf16NR*4)
+		p("\tMOVQ R9, corr+64(FP)")
+		p("\tMOVQ R10, wsc+72(FP)")
+		// R10 and R11 held S and 3S: restore them.
+		p("\tMOVQ %s, R10", kArg)
+		p("\tSHLQ $7, R10")
+		p("\tLEAQ (R10)(R10*2), R11")
+	}
 	for i := 0; i < mr; i++ {
 		for v := 0; v < w; v++ {
 			for h := 0; h < 2; h++ {
@@ -597,7 +665,7 @@ func bf16Kernel(mr, w int) {
 		p("\tADDQ R11, BX")
 		p("\tLEAQ (BX)(R10*4), BX")
 	default:
-		panic("bf16Kernel: unsupported width")
+		panic("dotKernel: unsupported width")
 	}
 	p("\tADDQ $%d, R12", w*bf16NR*4)
 	p("\tDECQ R13")
@@ -657,6 +725,159 @@ func bf16Convert() {
 	p("%s", vcvtne2ps2bf16(4, 1, 0))
 	p("\tVMOVDQU16 Z4, K3, (DI)")
 	p("bf16cvtdone:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// The AVX512_VNNI kernels (see int8.go): GemmInt8's micro-kernels, the
+// same loops as bf16's over quads of bytes instead of pairs of bf16, and
+// the per-row quantization of the activations.
+func int8Asm() {
+	p("// Code generated by gemm_asmgen.go; DO NOT EDIT.")
+	p("")
+	p("//go:build amd64 && !purego")
+	p("")
+	p("#include \"textflag.h\"")
+	for mr := 1; mr <= bf16MR; mr++ {
+		int8Kernel(mr, 1)
+		if w := bf16Wide(mr); w > 1 {
+			int8Kernel(mr, w)
+		}
+	}
+	int8Quantize()
+}
+
+func int8Decls() {
+	p("// Code generated by gemm_asmgen.go; DO NOT EDIT.")
+	p("")
+	p("//go:build amd64 && !purego")
+	p("")
+	p("package asm")
+	p("")
+	p("// int8Kernels[mr-1] computes mr rows of one panel at a time;")
+	p("// int8WideKernels[mr-1] mr rows of bf16WideN[mr-1] panels at a time.")
+	p("var int8Kernels = [%d]int8KernelFunc{", bf16MR)
+	for mr := 1; mr <= bf16MR; mr++ {
+		p("\tgemmInt8M%dW1,", mr)
+	}
+	p("}")
+	p("")
+	p("var int8WideKernels = [%d]int8KernelFunc{", bf16MR)
+	for mr := 1; mr <= bf16MR; mr++ {
+		p("\tgemmInt8M%dW%d,", mr, bf16Wide(mr))
+	}
+	p("}")
+	for mr := 1; mr <= bf16MR; mr++ {
+		ws := []int{1}
+		if w := bf16Wide(mr); w > 1 {
+			ws = append(ws, w)
+		}
+		for _, w := range ws {
+			p("")
+			p("//go:noescape")
+			p("func gemmInt8M%dW%d(kq int, a *uint8, lda int, b *int8, c *float32, ldc int, mask uint64, ng int, corr *int32, wsc, asc *float32)", mr, w)
+		}
+	}
+	p("")
+	p("// quantU8AVX512 is quantizeU8Go on checked arguments.")
+	p("//")
+	p("//go:noescape")
+	p("func quantU8AVX512(rows, n int, src *float32, lds int, dst *uint8, ldd int, scales *float32)")
+}
+
+// int8Quantize emits quantU8AVX512 (see quantizeU8Go): per row, the
+// largest magnitude (a max over 16 lanes, then across them), the scale and
+// its inverse, then the rounded bytes 16 at a time, the tails masked.
+func int8Quantize() {
+	p("")
+	p("// func quantU8AVX512(rows, n int, src *float32, lds int, dst *uint8, ldd int, scales *float32)")
+	p("TEXT ·quantU8AVX512(SB), NOSPLIT, $0-56")
+	p("\tMOVQ rows+0(FP), R9")
+	p("\tMOVQ src+16(FP), SI")
+	p("\tMOVQ lds+24(FP), R10")
+	p("\tSHLQ $2, R10")
+	p("\tMOVQ dst+32(FP), DI")
+	p("\tMOVQ ldd+40(FP), R11")
+	p("\tMOVQ scales+48(FP), R12")
+	p("\tMOVL $0x7fffffff, AX")
+	p("\tVPBROADCASTD AX, Z31") // |x| mask
+	p("\tMOVL $128, AX")
+	p("\tVPBROADCASTD AX, Z30")
+	p("\tMOVL $0x42fe0000, AX") // 127.0
+	p("\tVMOVD AX, X14")
+	p("\tVXORPS X13, X13, X13")
+	p("quantrow:")
+	p("\tMOVQ n+8(FP), CX")
+	p("\tMOVQ SI, AX")
+	p("\tVPXORD Z0, Z0, Z0")
+	p("quantmax:")
+	p("\tCMPQ CX, $16")
+	p("\tJLT quantmaxtail")
+	p("\tVANDPS (AX), Z31, Z1")
+	p("\tVMAXPS Z1, Z0, Z0")
+	p("\tADDQ $64, AX")
+	p("\tSUBQ $16, CX")
+	p("\tJMP quantmax")
+	p("quantmaxtail:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ quantreduce")
+	p("\tMOVQ $1, DX")
+	p("\tSHLQ CX, DX")
+	p("\tDECQ DX")
+	p("\tKMOVW DX, K1")
+	p("\tVMOVUPS.Z (AX), K1, Z1")
+	p("\tVANDPS Z31, Z1, Z1")
+	p("\tVMAXPS Z1, Z0, Z0")
+	p("quantreduce:")
+	p("\tVEXTRACTF32X8 $1, Z0, Y1")
+	p("\tVMAXPS Y1, Y0, Y0")
+	p("\tVEXTRACTF128 $1, Y0, X1")
+	p("\tVMAXPS X1, X0, X0")
+	p("\tVPERMILPS $0x4e, X0, X1")
+	p("\tVMAXPS X1, X0, X0")
+	p("\tVPERMILPS $0xb1, X0, X1")
+	p("\tVMAXPS X1, X0, X0")
+	// scale = max/127; inverse = 127/max, or 0 for a row of zeros.
+	p("\tVDIVSS X14, X0, X2")
+	p("\tVMOVSS X2, (R12)")
+	p("\tVDIVSS X0, X14, X3")
+	p("\tVUCOMISS X13, X0")
+	p("\tJNE quantinv")
+	p("\tVXORPS X3, X3, X3")
+	p("quantinv:")
+	p("\tVBROADCASTSS X3, Z3")
+	p("\tMOVQ n+8(FP), CX")
+	p("\tMOVQ SI, AX")
+	p("\tMOVQ DI, DX")
+	p("quantq:")
+	p("\tCMPQ CX, $16")
+	p("\tJLT quantqtail")
+	p("\tVMULPS (AX), Z3, Z1")
+	p("\tVCVTPS2DQ Z1, Z1")
+	p("\tVPADDD Z30, Z1, Z1")
+	p("\tVPMOVUSDB Z1, (DX)")
+	p("\tADDQ $64, AX")
+	p("\tADDQ $16, DX")
+	p("\tSUBQ $16, CX")
+	p("\tJMP quantq")
+	p("quantqtail:")
+	p("\tTESTQ CX, CX")
+	p("\tJZ quantnext")
+	p("\tMOVQ $1, R8")
+	p("\tSHLQ CX, R8")
+	p("\tDECQ R8")
+	p("\tKMOVW R8, K1")
+	p("\tVMOVUPS.Z (AX), K1, Z1")
+	p("\tVMULPS Z3, Z1, Z1")
+	p("\tVCVTPS2DQ Z1, Z1")
+	p("\tVPADDD Z30, Z1, Z1")
+	p("\tVPMOVUSDB Z1, K1, (DX)")
+	p("quantnext:")
+	p("\tADDQ R10, SI")
+	p("\tADDQ R11, DI")
+	p("\tADDQ $4, R12")
+	p("\tDECQ R9")
+	p("\tJNZ quantrow")
 	p("\tVZEROUPPER")
 	p("\tRET")
 }
