@@ -49,13 +49,16 @@ func (s *Stack) Forward(ws *Workspace, x []float32, batch, steps int, train bool
 	if ws.dropping() {
 		ws.seedDropout()
 	}
-	ws.bf16 = !train && s.Precision() == BF16
+	ws.prec = FP32
+	if !train {
+		ws.prec = s.Precision()
+	}
 	for k := range s.cells {
 		if k > 0 && ws.dropping() {
 			ws.applyDropout(k - 1)
 		}
-		if ws.bf16 {
-			ws.convertInputBF16(k) // once for both directions
+		if ws.prec != FP32 {
+			ws.convertInput(k) // once for both directions
 		}
 		ws.bothDirs(k, jobForward) // each direction draws its dropout bits
 	}

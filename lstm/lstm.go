@@ -28,8 +28,10 @@
 // BF16 (SetPrecision), where each product multiplies bf16 copies of the
 // weights, made once per weight change beside the float32 packing, by the
 // activations rounded to bf16 (the layer input once per layer, h_{t-1} at
-// every step), summing in float32 (asm.GemmBF16); the cell state and the
-// activations stay float32, and training passes always run in float32.
+// every step), summing in float32 (asm.GemmBF16); or INT8, the same with
+// weights quantized per gate unit and activations per row to bytes, summed
+// exactly in int32 (asm.GemmInt8). The cell state and the activations stay
+// float32, and training passes always run in float32.
 //
 // Shapes given by user data (batch, steps, len(x)) are checked and reported as
 // errors; misuse that is a programming error (Backward before a training

@@ -19,6 +19,11 @@ const (
 	// they change) and of the activations (rounded for each product), with
 	// float32 sums: asm.GemmBF16.
 	BF16
+	// INT8 multiplies int8 copies of the weights (one scale per gate
+	// unit, quantized once, when they change) by the activations quantized
+	// to bytes per row for each product, with exact int32 sums scaled back
+	// to float32: asm.GemmInt8.
+	INT8
 )
 
 // String names the precision as the root package's Config.Precision does.
@@ -28,6 +33,8 @@ func (p Precision) String() string {
 		return "fp32"
 	case BF16:
 		return "bf16"
+	case INT8:
+		return "int8"
 	}
 	return fmt.Sprintf("Precision(%d)", int32(p))
 }
@@ -37,10 +44,11 @@ func (p Precision) String() string {
 // reduced-precision copies are made by the next evaluation Forward, and
 // again after every WeightsChanged. BF16 runs on every CPU, through the Go
 // twins of the kernels where asm.BF16Implementation is "generic" (much
-// slower): callers that want it only where it is fast check that first. Like
+// slower): callers that want it only where it is fast check that first; so
+// does INT8 (asm.Int8Implementation). Like
 // WeightsChanged, it must not run concurrently with a Forward.
 func (s *Stack) SetPrecision(p Precision) error {
-	if p != FP32 && p != BF16 {
+	if p != FP32 && p != BF16 && p != INT8 {
 		return fmt.Errorf("lstm: unknown precision %v", p)
 	}
 	s.precision.Store(int32(p))
@@ -74,6 +82,25 @@ func (s *Stack) bf16Weights(k, d int) *packedCell {
 	return p
 }
 
+// int8Weights returns layer k, direction d's operands with the int8 copies
+// of W_ih^T and W_hh^T, as bf16Weights does.
+func (s *Stack) int8Weights(k, d int) *packedCell {
+	p := s.forwardWeights(k, d)
+	c := s.cells[k][d]
+	H := s.cfg.Hidden
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.int8Version != p.version {
+		p.wihQ.Pack(true, c.wih.Data, c.in, c.in, 4*H)
+		p.whhQ.Pack(true, c.whh.Data, H, H, 4*H)
+		p.int8Version = p.version
+	}
+	return p
+}
+
+// quads rounds n up to a multiple of 4: the int8 products take quads.
+func quads(n int) int { return (n + 3) &^ 3 }
+
 func growU16(buf []uint16, n int) []uint16 {
 	if cap(buf) < n {
 		return make([]uint16, n)
@@ -81,9 +108,29 @@ func growU16(buf []uint16, n int) []uint16 {
 	return buf[:n]
 }
 
+// convertInput rounds (bf16) or quantizes (int8) layer k's input
+// [B*T, in] once for both directions' input projections.
+func (ws *Workspace) convertInput(k int) {
+	if ws.prec == INT8 {
+		in := ws.stack.cells[k][0].in
+		rows := ws.batch * ws.steps
+		ws.inQ = growSlice(ws.inQ, rows*quads(in))
+		ws.inS = grow(ws.inS, rows)
+		asm.QuantizeU8(rows, in, ws.input(k), in, ws.inQ, quads(in), ws.inS)
+		return
+	}
+	ws.convertInputBF16(k)
+}
+
+func growSlice[T any](buf []T, n int) []T {
+	if cap(buf) < n {
+		return make([]T, n)
+	}
+	return buf[:n]
+}
+
 // convertInputBF16 rounds layer k's input [B*T, in] to bf16 in ws.inB, with
-// rows of even(in) values (the pad column zero), for both directions'
-// input projections.
+// rows of even(in) values (the pad column zero).
 func (ws *Workspace) convertInputBF16(k int) {
 	in := ws.stack.cells[k][0].in
 	inE := even(in)
@@ -100,21 +147,69 @@ func (ws *Workspace) convertInputBF16(k int) {
 	}
 }
 
-// forwardDirBF16 is forwardDir for an evaluation pass in bf16: the same
-// steps, with each product an asm.GemmBF16 of the bf16 weights and the bf16
-// activations (layer input from convertInputBF16, h_{t-1} rounded at each
-// step).
-func (ws *Workspace) forwardDirBF16(k, d int) {
+// forwardDirReduced is forwardDir for an evaluation pass in bf16 or int8:
+// the same steps, with each product an asm.GemmBF16 (asm.GemmInt8) of the
+// reduced weights and activations (the layer input from convertInput,
+// h_{t-1} rounded or quantized at each step).
+func (ws *Workspace) forwardDirReduced(k, d int) {
 	s := ws.stack
 	c := s.cells[k][d]
 	B, T, H := ws.batch, ws.steps, s.cfg.Hidden
 	G, DH := 4*H, s.dirs*H
-	inE, HE := even(c.in), even(H)
 	st := ws.slot(k, d)
 	out := ws.output(k)
 	sc := &ws.scratch[d]
-	sc.hB = growU16(sc.hB, B*HE)
-	pw := s.bf16Weights(k, d)
+	int8 := ws.prec == INT8
+
+	// input(m, t0, gt, ldg) adds the input projection of the m rows of
+	// layer input starting at row t0, T rows apart when m < B*T;
+	// recurrent(prev, gt, ldg) adds h_{t-1} W_hh^T for time step prev.
+	var input func(m, t0 int, gt []float32, ldg int)
+	var recurrent func(prev int, gt []float32, ldg int)
+	var pw *packedCell
+	if int8 {
+		pw = s.int8Weights(k, d)
+		inQ, HQ := quads(c.in), quads(H)
+		sc.hQ = growSlice(sc.hQ, B*HQ)
+		sc.hS = grow(sc.hS, B)
+		sc.tS = grow(sc.tS, B)
+		input = func(m, t0 int, gt []float32, ldg int) {
+			if m == B*T {
+				asm.GemmInt8(m, ws.inQ, inQ, ws.inS, &pw.wihQ, gt, ldg)
+				return
+			}
+			// One time step: its rows, and their scales gathered, T apart.
+			for b := range sc.tS {
+				sc.tS[b] = ws.inS[b*T+t0]
+			}
+			asm.GemmInt8(m, ws.inQ[t0*inQ:], T*inQ, sc.tS, &pw.wihQ, gt, ldg)
+		}
+		recurrent = func(prev int, gt []float32, ldg int) {
+			asm.QuantizeU8(B, H, out[prev*DH+d*H:], T*DH, sc.hQ, HQ, sc.hS)
+			asm.GemmInt8(B, sc.hQ, HQ, sc.hS, &pw.whhQ, gt, ldg)
+		}
+	} else {
+		pw = s.bf16Weights(k, d)
+		inE, HE := even(c.in), even(H)
+		sc.hB = growU16(sc.hB, B*HE)
+		input = func(m, t0 int, gt []float32, ldg int) {
+			lda := inE
+			if m < B*T {
+				lda = T * inE
+			}
+			asm.GemmBF16(m, G, inE, ws.inB[t0*inE:], lda, pw.wihB, gt, ldg)
+		}
+		recurrent = func(prev int, gt []float32, ldg int) {
+			for b := 0; b < B; b++ {
+				o := (b*T+prev)*DH + d*H
+				asm.ToBF16(sc.hB[b*HE:b*HE+H], out[o:o+H])
+				if HE > H {
+					sc.hB[b*HE+H] = 0
+				}
+			}
+			asm.GemmBF16(B, G, HE, sc.hB, HE, pw.whhB, gt, ldg)
+		}
+	}
 	gates := st.gates
 	stepwise := B >= stepwiseBatch
 
@@ -128,7 +223,7 @@ func (ws *Workspace) forwardDirBF16(k, d int) {
 		for r := 0; r < B*T; r++ {
 			copy(gates[r*G:(r+1)*G], pw.bias)
 		}
-		asm.GemmBF16(B*T, G, inE, ws.inB, inE, pw.wihB, gates, G)
+		input(B*T, 0, gates, G)
 	}
 	for step := 0; step < T; step++ {
 		t, prev := step, step-1
@@ -140,17 +235,10 @@ func (ws *Workspace) forwardDirBF16(k, d int) {
 			for b := 0; b < B; b++ {
 				copy(gt[b*ldg:b*ldg+G], pw.bias)
 			}
-			asm.GemmBF16(B, G, inE, ws.inB[t*inE:], T*inE, pw.wihB, gt, ldg)
+			input(B, t, gt, ldg)
 		}
 		if step > 0 {
-			for b := 0; b < B; b++ {
-				o := (b*T+prev)*DH + d*H
-				asm.ToBF16(sc.hB[b*HE:b*HE+H], out[o:o+H])
-				if HE > H {
-					sc.hB[b*HE+H] = 0
-				}
-			}
-			asm.GemmBF16(B, G, HE, sc.hB, HE, pw.whhB, gt, ldg)
+			recurrent(prev, gt, ldg)
 		}
 		for b := 0; b < B; b++ {
 			r := b*T + t

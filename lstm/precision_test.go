@@ -12,22 +12,61 @@ import (
 // bf16Round is x rounded to bf16 and back.
 func bf16Round(x float32) float64 { return float64(asm.BF16ToFloat32(asm.BF16(x))) }
 
-// refForwardBF16 is the bf16 evaluation pass written out plainly: every
-// product multiplies the bf16 roundings of the weights, of the layer input
-// and of h_{t-1}, summed in float64; bias, activations and cell state in
-// float64.
-func refForwardBF16(s *Stack, x []float32, B, T int) []float64 {
+// quantRound is the row v quantized as asm.QuantizeU8 and Int8B.Pack do
+// (127 steps of max|v|, rounded to nearest even) and scaled back.
+func quantRound(v []float64) []float64 {
+	var m float64
+	for _, x := range v {
+		m = max(m, math.Abs(x))
+	}
+	out := make([]float64, len(v))
+	if m == 0 {
+		return out
+	}
+	for i, x := range v {
+		out[i] = math.RoundToEven(x*127/m) * m / 127
+	}
+	return out
+}
+
+// refForward is the reduced-precision evaluation pass written out plainly
+// in float64: every product multiplies the roundings (bf16) or
+// quantizations (int8: weights per gate unit, activations per row) of the
+// weights, of the layer input and of h_{t-1}; bias, activations and cell
+// state exact.
+func refForward(s *Stack, x []float32, B, T int, prec Precision) []float64 {
 	cfg := s.cfg
 	H, D := cfg.Hidden, s.dirs
 	in := make([]float64, len(x))
 	for i, v := range x {
 		in[i] = float64(v)
 	}
+	round := func(v []float64) []float64 {
+		if prec == INT8 {
+			return quantRound(v)
+		}
+		out := make([]float64, len(v))
+		for i, x := range v {
+			out[i] = bf16Round(float32(x))
+		}
+		return out
+	}
 	width := cfg.Input
 	sig := func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
 	for k := range s.cells {
 		out := make([]float64, B*T*D*H)
 		for d, c := range s.cells[k] {
+			wih, whh := make([][]float64, 4*H), make([][]float64, 4*H)
+			for j := range wih {
+				wih[j], whh[j] = make([]float64, width), make([]float64, H)
+				for p := range wih[j] {
+					wih[j][p] = float64(c.wih.Data[j*width+p])
+				}
+				for p := range whh[j] {
+					whh[j][p] = float64(c.whh.Data[j*H+p])
+				}
+				wih[j], whh[j] = round(wih[j]), round(whh[j])
+			}
 			for b := 0; b < B; b++ {
 				h, cs := make([]float64, H), make([]float64, H)
 				for step := 0; step < T; step++ {
@@ -35,15 +74,16 @@ func refForwardBF16(s *Stack, x []float32, B, T int) []float64 {
 					if c.reverse {
 						t = T - 1 - step
 					}
-					xr := in[(b*T+t)*width : (b*T+t+1)*width]
+					xr := round(in[(b*T+t)*width : (b*T+t+1)*width])
+					hr := round(h)
 					g := make([]float64, 4*H)
 					for j := range g {
 						g[j] = float64(c.bih.Data[j] + c.bhh.Data[j])
 						for p, v := range xr {
-							g[j] += bf16Round(float32(v)) * bf16Round(c.wih.Data[j*width+p])
+							g[j] += v * wih[j][p]
 						}
-						for p, v := range h {
-							g[j] += bf16Round(float32(v)) * bf16Round(c.whh.Data[j*H+p])
+						for p, v := range hr {
+							g[j] += v * whh[j][p]
 						}
 					}
 					for j := 0; j < H; j++ {
@@ -69,6 +109,18 @@ func refForwardBF16(s *Stack, x []float32, B, T int) []float64 {
 // float32 results bit for bit.
 func TestForwardBF16(t *testing.T) {
 	t.Logf("bf16 path %s", asm.BF16Implementation())
+	testForwardReduced(t, BF16, 2e-3, 3e-2)
+}
+
+// TestForwardInt8 is TestForwardBF16 in int8: within 1e-2 of the plain
+// reference (a quantization step, 1/127 of a row's largest |h| < 1, moved
+// by a rounding, times a weight below 1/sqrt(H)), within 3e-2 of fp32.
+func TestForwardInt8(t *testing.T) {
+	t.Logf("int8 path %s", asm.Int8Implementation())
+	testForwardReduced(t, INT8, 1e-2, 3e-2)
+}
+
+func testForwardReduced(t *testing.T, prec Precision, refTol, fp32Tol float64) {
 	for _, cfg := range []Config{
 		{Input: 7, Hidden: 9, Layers: 2, Bidirectional: true},
 		{Input: 30, Hidden: 32, Layers: 2, Bidirectional: true, Dropout: 0.2},
@@ -85,7 +137,7 @@ func TestForwardBF16(t *testing.T) {
 					t.Fatal(err)
 				}
 				fp32 = append([]float32(nil), fp32...)
-				if err := s.SetPrecision(BF16); err != nil {
+				if err := s.SetPrecision(prec); err != nil {
 					t.Fatal(err)
 				}
 				got, err := s.Forward(ws, x, B, T, false)
@@ -93,18 +145,18 @@ func TestForwardBF16(t *testing.T) {
 					t.Fatal(err)
 				}
 				got = append([]float32(nil), got...)
-				ref := refForwardBF16(s, x, B, T)
+				ref := refForward(s, x, B, T, prec)
 				var maxRef, maxF32 float64
 				for i, v := range got {
 					maxRef = max(maxRef, math.Abs(float64(v)-ref[i]))
 					maxF32 = max(maxF32, math.Abs(float64(v-fp32[i])))
 				}
-				t.Logf("max |bf16 - reference| %.2g, max |bf16 - fp32| %.2g", maxRef, maxF32)
-				if maxRef > 2e-3 {
-					t.Errorf("bf16 pass differs from its reference by %g", maxRef)
+				t.Logf("max |%[1]v - reference| %.2[2]g, max |%[1]v - fp32| %.2[3]g", prec, maxRef, maxF32)
+				if maxRef > refTol {
+					t.Errorf("%v pass differs from its reference by %g > %g", prec, maxRef, refTol)
 				}
-				if maxF32 > 3e-2 || maxF32 == 0 {
-					t.Errorf("bf16 pass differs from the fp32 one by %g, want (0, 3e-2]", maxF32)
+				if maxF32 > fp32Tol || maxF32 == 0 {
+					t.Errorf("%v pass differs from the fp32 one by %g, want (0, %g]", prec, maxF32, fp32Tol)
 				}
 
 				train, err := s.Forward(ws, x, B, T, true)
@@ -112,13 +164,13 @@ func TestForwardBF16(t *testing.T) {
 					t.Fatal(err)
 				}
 				if cfg.Dropout == 0 {
-					bitsEqual(t, "training pass with BF16 set vs fp32 evaluation", train, fp32)
+					bitsEqual(t, "training pass with a reduced precision set vs fp32 evaluation", train, fp32)
 				}
 				if err := s.SetPrecision(FP32); err != nil {
 					t.Fatal(err)
 				}
 				back, _ := s.Forward(ws, x, B, T, false)
-				bitsEqual(t, "fp32 after bf16", back, fp32)
+				bitsEqual(t, "fp32 after a reduced precision", back, fp32)
 			})
 		}
 	}
@@ -126,12 +178,19 @@ func TestForwardBF16(t *testing.T) {
 
 // TestBF16RowsIndependent: every output of the bf16 pass is one float32 sum
 // in a fixed order whatever the batch (one accumulator per output in the
-// kernels), so a sequence's output is bit for bit the same alone as in a
-// batch below or above stepwiseBatch.
+// kernels), and of the int8 pass an exact int32 sum scaled per row, so a
+// sequence's output is bit for bit the same alone as in a batch below or
+// above stepwiseBatch.
 func TestBF16RowsIndependent(t *testing.T) {
+	for _, prec := range []Precision{BF16, INT8} {
+		t.Run(prec.String(), func(t *testing.T) { testRowsIndependent(t, prec) })
+	}
+}
+
+func testRowsIndependent(t *testing.T, prec Precision) {
 	cfg := Config{Input: 5, Hidden: 12, Layers: 2, Bidirectional: true}
 	s := newStack(t, cfg, 5)
-	if err := s.SetPrecision(BF16); err != nil {
+	if err := s.SetPrecision(prec); err != nil {
 		t.Fatal(err)
 	}
 	T := 4
@@ -162,11 +221,17 @@ func TestBF16RowsIndependent(t *testing.T) {
 // initialisation, a WeightsChanged), as the float32 packing does, and a
 // bf16 pass of a known shape allocates nothing.
 func TestBF16WeightChanges(t *testing.T) {
+	for _, prec := range []Precision{BF16, INT8} {
+		t.Run(prec.String(), func(t *testing.T) { testWeightChanges(t, prec) })
+	}
+}
+
+func testWeightChanges(t *testing.T, prec Precision) {
 	cfg := Config{Input: 4, Hidden: 10, Layers: 2, Bidirectional: true}
 	B, T := 2, 5
 	x := randVec(B*T*cfg.Input, 7, 1)
 	s := newStack(t, cfg, 1)
-	s.SetPrecision(BF16)
+	s.SetPrecision(prec)
 	ws := s.NewWorkspace()
 	if _, err := s.Forward(ws, x, B, T, false); err != nil {
 		t.Fatal(err)
@@ -175,7 +240,7 @@ func TestBF16WeightChanges(t *testing.T) {
 	got, _ := s.Forward(ws, x, B, T, false)
 	fresh := newStack(t, cfg, 1)
 	fresh.InitUniform(rand.New(rand.NewPCG(9, 1)))
-	fresh.SetPrecision(BF16)
+	fresh.SetPrecision(prec)
 	want, _ := fresh.Forward(fresh.NewWorkspace(), x, B, T, false)
 	bitsEqual(t, "after InitUniform", got, want)
 	f32 := newStack(t, cfg, 1)
@@ -187,13 +252,13 @@ func TestBF16WeightChanges(t *testing.T) {
 		return
 	}
 	if n := testing.AllocsPerRun(5, func() { s.Forward(ws, x, B, T, false) }); n != 0 {
-		t.Errorf("bf16 pass: %v allocations", n)
+		t.Errorf("%v pass: %v allocations", prec, n)
 	}
 }
 
 func TestPrecisionString(t *testing.T) {
-	if FP32.String() != "fp32" || BF16.String() != "bf16" {
-		t.Errorf("names %q %q", FP32, BF16)
+	if FP32.String() != "fp32" || BF16.String() != "bf16" || INT8.String() != "int8" {
+		t.Errorf("names %q %q %q", FP32, BF16, INT8)
 	}
 	s := newStack(t, Config{Input: 1, Hidden: 1, Layers: 1}, 1)
 	if err := s.SetPrecision(Precision(7)); err == nil || s.Precision() != FP32 {

@@ -37,6 +37,10 @@ type packedCell struct {
 	// operands.
 	wihB, whhB  []uint16
 	bf16Version uint64
+
+	// wihQ and whhQ are the same in int8 for asm.GemmInt8.
+	wihQ, whhQ  asm.Int8B
+	int8Version uint64
 }
 
 // samplesPerTensor is how many values of each of a cell's four tensors the
@@ -139,15 +143,15 @@ func (s *Stack) WeightsChanged() { s.gen.Add(1) }
 
 // PackedBytes is the memory the stack holds in packed copies of its weights
 // (shared by all its workspaces): W_ih^T and W_hh^T once packed by a
-// Forward, W_hh once a Backward ran, and their bf16 copies once a bf16
-// evaluation pass ran.
+// Forward, W_hh once a Backward ran, and their bf16 (int8) copies once a
+// bf16 (int8) evaluation pass ran.
 func (s *Stack) PackedBytes() int {
 	n := 0
 	for k := range s.packed {
 		for d := range s.packed[k] {
 			p := &s.packed[k][d]
 			p.mu.Lock()
-			n += cap(p.bias) + cap(p.sample) + (cap(p.wihB)+cap(p.whhB)+1)/2
+			n += cap(p.bias) + cap(p.sample) + (cap(p.wihB)+cap(p.whhB)+1)/2 + (p.wihQ.Bytes()+p.whhQ.Bytes()+3)/4
 			for _, pb := range []*blas.PackedB{&p.wihT, &p.whhT, &p.whh} {
 				n += packedFloats(pb, p.nr)
 			}

@@ -63,8 +63,10 @@ type Workspace struct {
 
 	droppedOf int // layer whose dropped-out output is in dropped; -1 none
 
-	bf16 bool     // this pass runs its products in bf16 (evaluation, Stack precision BF16)
-	inB  []uint16 // [B*T, even(in)]: the current layer's input in bf16
+	prec Precision // this pass's products: FP32 in training, else the Stack's
+	inB  []uint16  // [B*T, even(in)]: the current layer's input in bf16
+	inQ  []uint8   // [B*T, quads(in)]: the same quantized to bytes, in int8
+	inS  []float32 // [B*T]: their scales
 
 	dropSeeds [][]uint64 // [layer][direction]: this pass's dropout stream seeds
 }
@@ -86,6 +88,9 @@ type dirScratch struct {
 	dBias []float32 // [4H]
 	first []float32 // [B, 4H]: the gates (or their gradients) of the first processed step, set aside
 	hB    []uint16  // [B, even(H)]: h_{t-1} in bf16, in a bf16 pass
+	hQ    []uint8   // [B, quads(H)]: h_{t-1} quantized, in an int8 pass
+	hS    []float32 // [B]: their scales
+	tS    []float32 // [B]: the scales of one time step's input rows, in an int8 pass
 }
 
 // maskWords is the number of uint64 words of one row's dropout bits.
@@ -116,9 +121,9 @@ func (ws *Workspace) Bytes() int {
 		}
 	}
 	for _, sc := range ws.scratch {
-		n += cap(sc.tanhC) + cap(sc.h) + cap(sc.dh) + cap(sc.dc) + cap(sc.dBias) + cap(sc.first) + (cap(sc.hB)+1)/2
+		n += cap(sc.tanhC) + cap(sc.h) + cap(sc.dh) + cap(sc.dc) + cap(sc.dBias) + cap(sc.first) + (cap(sc.hB)+1)/2 + (cap(sc.hQ)+3)/4 + cap(sc.hS) + cap(sc.tS)
 	}
-	n += (cap(ws.inB) + 1) / 2
+	n += (cap(ws.inB)+1)/2 + (cap(ws.inQ)+3)/4 + cap(ws.inS)
 	n *= 4
 	for _, layer := range ws.masks {
 		for _, m := range layer {
@@ -295,8 +300,8 @@ func (ws *Workspace) run(j job, serialGemm bool) {
 	}
 	switch j.kind {
 	case jobForward:
-		if ws.bf16 {
-			ws.forwardDirBF16(j.layer, j.d)
+		if ws.prec != FP32 {
+			ws.forwardDirReduced(j.layer, j.d)
 			break
 		}
 		ws.forwardDir(j.layer, j.d, g)
