@@ -17,11 +17,12 @@ func TestLoadColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ss) != 2 || ss[0].Name != "tel:latency_ms" || ss[1].Name != "tel:cpu" {
+	// Columns in name order, whatever the file's order.
+	if len(ss) != 2 || ss[0].Name != "tel:cpu" || ss[1].Name != "tel:latency_ms" {
 		t.Fatalf("series %v", ss)
 	}
 	// Sorted by time, each column with its own rows.
-	if ss[0].Values[0] != 1 || ss[0].Values[2] != 3 || ss[1].Values[0] != 0.1 || !ss[1].Times[0].Before(ss[1].Times[1]) {
+	if ss[1].Values[0] != 1 || ss[1].Values[2] != 3 || ss[0].Values[0] != 0.1 || !ss[0].Times[0].Before(ss[0].Times[1]) {
 		t.Fatalf("values %v %v", ss[0].Values, ss[1].Values)
 	}
 	one, err := LoadColumns(path, []string{"cpu"})

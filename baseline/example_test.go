@@ -104,7 +104,7 @@ func ExampleReadCSV() {
 	fmt.Println(err)
 	// Output:
 	// [0.132 0.134] 14:30:00
-	// cpu.csv:2: field "cpu": "x" is not a finite number
+	// cpu.csv:2: field "cpu": not a number: "x"
 }
 
 func ExampleGeoMean() {

@@ -1,7 +1,7 @@
 package baseline
 
 import (
-	"encoding/csv"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -9,10 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/novacron/perfpredict/features"
 )
 
 // Series is one metric over time. Times may be nil when the cadence is not
@@ -35,40 +35,41 @@ func (s Series) Slice(from, to int) Series {
 	return out
 }
 
-// timeLayouts are the timestamp formats LoadCSV accepts, tried in order;
-// NAB writes the first.
-var timeLayouts = []string{
-	"2006-01-02 15:04:05",
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05",
-	"2006-01-02 15:04",
-	"2006-01-02",
+// parseTime reads a timestamp as the loader does (features.ParseTime).
+func parseTime(s string) (time.Time, error) {
+	t, err := features.ParseTime(s)
+	if err != nil {
+		return t, fmt.Errorf("timestamp %q is not RFC 3339, \"2006-01-02 15:04:05\" or unix seconds", clipText(s))
+	}
+	return t, nil
 }
 
-// parseTime reads one timestamp: a layout of timeLayouts or Unix seconds.
-func parseTime(s string) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	for _, l := range timeLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t, nil
-		}
+func clipText(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) &&
-		math.Abs(f) < 1e12 {
-		sec, frac := math.Modf(f)
-		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
-	}
-	return time.Time{}, fmt.Errorf("timestamp %q is neither \"2006-01-02 15:04:05\", RFC 3339 nor Unix seconds", s)
+	return s
 }
 
 // ErrBadInput marks errors caused by the data itself (missing column,
 // unparsable field, too few or constant values); commands map it to exit 2.
 var ErrBadInput = errors.New("bad input")
 
-// inputError wraps a data problem so errors.Is(err, ErrBadInput) holds.
-type inputError struct{ msg string }
+// inputError marks a data problem so errors.Is(err, ErrBadInput) holds;
+// err, when set, is the cause (a features.ParseError naming file, line and
+// field), still reachable with errors.As.
+type inputError struct {
+	msg string
+	err error
+}
 
-func (e *inputError) Error() string        { return e.msg }
+func (e *inputError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return e.msg
+}
+func (e *inputError) Unwrap() error        { return e.err }
 func (e *inputError) Is(target error) bool { return target == ErrBadInput }
 
 // MaxRows is the most data rows a CSV file may hold. A series is held in
@@ -86,173 +87,125 @@ func badInput(format string, args ...any) error {
 }
 
 // LoadCSV reads the series in column target ("" means "value", or the only
-// column besides the timestamp) of a CSV file with a header row and a
-// "timestamp" (or "time") column, as PROTOCOL.md says: rows are sorted by
-// timestamp stably and every row is one step, none dropped or filled. The
-// series is named after the file without its extension. A file of more
-// than MaxRows data rows is an error.
+// column besides the timestamp) of a metrics file, as PROTOCOL.md says: rows
+// are sorted by timestamp stably and every row is one step, none dropped or
+// filled, so a missing value (an empty cell, NaN, null) in the column is an
+// error naming the file, line and column. The file is parsed by
+// features.Load (CSV with a header and a timestamp column, or its JSON or
+// NDJSON twin, by extension), the one parser every reader of the project
+// uses. The series is named after the file without its extension. A file
+// of more than MaxRows data rows is an error.
 func LoadCSV(path, target string) (Series, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Series{}, err
-	}
-	defer f.Close()
-	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	return ReadCSV(f, path, name, target)
-}
-
-// ReadCSV is LoadCSV on a reader; source names the input in errors.
-func ReadCSV(r io.Reader, source, name, target string) (Series, error) {
-	var targets []string
-	if target != "" {
-		targets = []string{target}
-	}
-	ss, err := readCSV(r, source, name, targets, false)
+	ss, err := load(path, targets(target), false)
 	if err != nil {
 		return Series{}, err
 	}
 	return ss[0], nil
 }
 
-// LoadColumns reads several columns of a CSV file with a timestamp column
-// in one pass, one Series per column, named "FILE:COLUMN" (FILE: the base
-// name without extension). columns nil means every column besides the
-// timestamp. The rules and errors are LoadCSV's.
+// ReadCSV is LoadCSV on a reader (the format sniffed from its first byte);
+// source names the input in errors.
+func ReadCSV(r io.Reader, source, name, target string) (Series, error) {
+	ss, err := readCSV(r, source, name, targets(target), false)
+	if err != nil {
+		return Series{}, err
+	}
+	return ss[0], nil
+}
+
+func targets(target string) []string {
+	if target == "" {
+		return nil
+	}
+	return []string{target}
+}
+
+// LoadColumns reads several columns of a metrics file in one pass, one
+// Series per column, named "FILE:COLUMN" (FILE: the base name without
+// extension). columns nil means every column besides the timestamp, in
+// name order (whatever the order in the file, so a CSV file and its JSON
+// twin give the same series). The rules and errors are LoadCSV's.
 func LoadColumns(path string, columns []string) ([]Series, error) {
+	return load(path, columns, true)
+}
+
+func load(path string, targets []string, all bool) ([]Series, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	return readCSV(f, path, name, columns, true)
+	return read(f, path, name, features.FormatOf(path), targets, all)
 }
 
 // readCSV reads the target columns (nil: "value" or the only value column,
-// or, with all, every column besides the timestamp).
+// or, with all, every column besides the timestamp), the format sniffed.
 func readCSV(r io.Reader, source, name string, targets []string, all bool) ([]Series, error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	cr.TrimLeadingSpace = true
-	cr.FieldsPerRecord = -1 // checked below, with the line number
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, badInput("%s: empty file, want a header row such as timestamp,value", source)
-	}
-	if err != nil {
-		return nil, badInput("%s: %v", source, err)
-	}
-	header = slices.Clone(header)
-	if len(header) > 0 {
-		header[0] = strings.TrimPrefix(header[0], "\ufeff")
-	}
-	tcol := -1
-	for i, h := range header {
-		switch strings.ToLower(strings.TrimSpace(h)) {
-		case "timestamp", "time":
-			if tcol < 0 {
-				tcol = i
-			}
-		}
-	}
-	if tcol < 0 {
-		return nil, badInput("%s: header %q has no timestamp column", source, strings.Join(header, ","))
-	}
-	var vcols []int
-	switch {
-	case len(targets) > 0:
-		for _, target := range targets {
-			vcol := slices.IndexFunc(header, func(h string) bool { return strings.TrimSpace(h) == target })
-			if vcol < 0 {
-				return nil, badInput("%s: target column %q not in header %q", source, target, strings.Join(header, ","))
-			}
-			vcols = append(vcols, vcol)
-		}
-	case all:
-		for i := range header {
-			if i != tcol {
-				vcols = append(vcols, i)
-			}
-		}
-		if len(vcols) == 0 {
-			return nil, badInput("%s: header %q has no column besides the timestamp", source, strings.Join(header, ","))
-		}
-	default:
-		vcol := -1
-		for i, h := range header {
-			if strings.TrimSpace(h) == "value" {
-				vcol = i
-			}
-		}
-		if vcol < 0 && len(header) == 2 {
-			vcol = 1 - tcol
-		}
-		if vcol < 0 {
-			return nil, badInput("%s: no \"value\" column in header %q; name the target column", source, strings.Join(header, ","))
-		}
-		vcols = []int{vcol}
-	}
-	out := make([]Series, len(vcols))
-	for i, c := range vcols {
-		out[i].Name = name
-		if all {
-			out[i].Name = name + ":" + strings.TrimSpace(header[c])
-		}
-	}
-	var times []time.Time
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, badInput("%s: %v", source, err)
-		}
-		line, _ := cr.FieldPos(0)
-		if len(times) == maxRows {
-			return nil, badInput("%s:%d: more than %d rows; perfpredict holds a series in memory, so cut the file or resample it to a coarser cadence", source, line, maxRows)
-		}
-		if len(rec) != len(header) {
-			return nil, badInput("%s:%d: %d fields, header has %d", source, line, len(rec), len(header))
-		}
-		t, err := parseTime(rec[tcol])
-		if err != nil {
-			return nil, badInput("%s:%d: field %q: %v", source, line, header[tcol], err)
-		}
-		for i, c := range vcols {
-			v, err := strconv.ParseFloat(strings.TrimSpace(rec[c]), 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, badInput("%s:%d: field %q: %q is not a finite number", source, line, header[c], rec[c])
-			}
-			out[i].Values = append(out[i].Values, v)
-		}
-		times = append(times, t)
-	}
-	if len(times) == 0 {
-		return nil, badInput("%s: no data rows", source)
-	}
-	for i := range out {
-		// Each series sorts its own copy of the times.
-		out[i].Times = slices.Clone(times)
-		sortByTime(&out[i])
-	}
-	return out, nil
+	return read(r, source, name, features.FormatAuto, targets, all)
 }
 
-// sortByTime orders the steps by timestamp, keeping file order among equal
-// timestamps.
-func sortByTime(s *Series) {
-	idx := make([]int, len(s.Times))
-	for i := range idx {
-		idx[i] = i
+// errMissing is the cause of a missing value in a column a series needs.
+var errMissing = errors.New("missing value (an empty cell, NaN or null): every row is one step, none dropped or filled")
+
+func read(r io.Reader, source, name string, format features.Format, targets []string, all bool) ([]Series, error) {
+	tb, _, err := features.Read(r, source, features.LoadOptions{Format: format, Metrics: targets, MaxRows: maxRows})
+	if err != nil {
+		return nil, &inputError{err: err}
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return s.Times[idx[a]].Before(s.Times[idx[b]]) })
-	ts := make([]time.Time, len(idx))
-	vs := make([]float64, len(idx))
-	for i, k := range idx {
-		ts[i], vs[i] = s.Times[k], s.Values[k]
+	var cols []int
+	switch {
+	case len(targets) > 0:
+		for _, t := range targets {
+			cols = append(cols, slices.Index(tb.Names, t))
+		}
+	case all:
+		for i := range tb.Names {
+			cols = append(cols, i)
+		}
+	default:
+		c := slices.Index(tb.Names, "value")
+		if c < 0 && len(tb.Names) == 1 {
+			c = 0
+		}
+		if c < 0 {
+			return nil, badInput("%s: no \"value\" column among %q; name the target column", source, tb.Names)
+		}
+		cols = []int{c}
 	}
-	s.Times, s.Values = ts, vs
+	// The first missing value in file order, over the columns used.
+	for i := range tb.Len() {
+		for _, c := range cols {
+			if math.IsNaN(tb.Values[c][i]) {
+				return nil, &inputError{err: tb.RowError(i, tb.Names[c], errMissing)}
+			}
+		}
+	}
+	// Sorted by time, stably: equal timestamps keep file order.
+	order := make([]int, tb.Len())
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(tb.Times[a], tb.Times[b]) })
+	times := make([]time.Time, len(order))
+	for k, i := range order {
+		times[k] = time.Unix(0, tb.Times[i]).UTC()
+	}
+	out := make([]Series, len(cols))
+	for k, c := range cols {
+		out[k].Name = name
+		if all {
+			out[k].Name = name + ":" + tb.Names[c]
+		}
+		// Each series has its own times, so that one may be cut or
+		// reordered without touching another.
+		out[k].Times = slices.Clone(times)
+		out[k].Values = make([]float64, len(order))
+		for j, i := range order {
+			out[k].Values[j] = tb.Values[c][i]
+		}
+	}
+	return out, nil
 }
 
 // SeasonFromCadence is the daily season in steps: one day divided by the

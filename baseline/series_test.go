@@ -42,14 +42,16 @@ func TestReadCSVTargetColumn(t *testing.T) {
 func TestReadCSVErrors(t *testing.T) {
 	for _, c := range []struct{ name, in, target, want string }{
 		{"empty", "", "", "empty file"},
-		{"no time column", "a,value\n1,2\n", "", "no timestamp column"},
-		{"no target", "timestamp,cpu,mem\n2014-01-01,1,2\n", "", `no "value" column`},
-		{"missing target", "timestamp,value\n2014-01-01,1\n", "latency", `target column "latency"`},
-		{"bad value", "timestamp,value\n2014-01-01,1\n2014-01-02,abc\n", "", `f.csv:3: field "value": "abc" is not a finite number`},
-		{"nan", "timestamp,value\n2014-01-01,NaN\n", "", "not a finite number"},
+		{"no time column", "a,value\n1,2\n", "", `f.csv:1: field "header": no timestamp column in "a,value"`},
+		{"no target", "timestamp,cpu,mem\n2014-01-01,1,2\n", "", `f.csv: no "value" column among ["cpu" "mem"]`},
+		{"missing target", "timestamp,value\n2014-01-01,1\n", "latency", `f.csv: metric "latency" not found (the file has value)`},
+		{"bad value", "timestamp,value\n2014-01-01,1\n2014-01-02,abc\n", "", `f.csv:3: field "value": not a number: "abc"`},
+		{"nan", "timestamp,value\n2014-01-01,NaN\n", "", `f.csv:2: field "value": missing value`},
+		{"empty cell", "timestamp,a,value\n2014-01-01,1,2\n2014-01-02,,3\n2014-01-03,4,\n", "", `f.csv:4: field "value": missing value`},
+		{"infinite", "timestamp,value\n2014-01-01,+Inf\n", "", `f.csv:2: field "value": value +Inf out of range`},
 		{"bad time", "timestamp,value\nyesterday,1\n", "", `f.csv:2: field "timestamp"`},
 		{"short row", "timestamp,value\n2014-01-01\n", "", "f.csv:2"},
-		{"no rows", "timestamp,value\n", "", "no data rows"},
+		{"no rows", "timestamp,value\n", "", "f.csv: no samples"},
 	} {
 		_, err := ReadCSV(strings.NewReader(c.in), "f.csv", "f", c.target)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, ErrBadInput) {

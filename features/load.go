@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -167,6 +168,9 @@ type builder struct {
 	// index, as locKind says), for errors found after parsing.
 	locs    []int64
 	locKind locKind
+	// others are some metrics seen but not kept, named when a kept one is
+	// not found.
+	others []string
 }
 
 type pendingValue struct {
@@ -194,6 +198,9 @@ func (b *builder) column(name string) int {
 		return i
 	}
 	if b.keep != nil && !b.keep[name] {
+		if len(b.others) < 20 && !slices.Contains(b.others, name) {
+			b.others = append(b.others, name)
+		}
 		return -1
 	}
 	col := make([]float64, len(b.times), cap(b.times))
@@ -250,7 +257,8 @@ func (b *builder) invalid(pe *ParseError) error {
 func (b *builder) finish() (*Table, LoadReport, error) {
 	for _, m := range b.opt.Metrics {
 		if _, ok := b.index[m]; !ok {
-			return nil, b.rep, fmt.Errorf("%s: metric %q not found", b.file, m)
+			have := slices.Sorted(slices.Values(append(slices.Clone(b.names), b.others...)))
+			return nil, b.rep, fmt.Errorf("%s: metric %q not found (the file has %s)", b.file, m, clip(strings.Join(have, ", ")))
 		}
 	}
 	if len(b.times) == 0 {

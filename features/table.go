@@ -142,6 +142,18 @@ func parseTimeString(s string) (int64, error) {
 	return 0, fmt.Errorf("invalid timestamp %q (want RFC 3339, YYYY-MM-DD HH:MM:SS or unix seconds/milliseconds)", clip(s))
 }
 
+// ParseTime reads a timestamp the way the loaders do: RFC 3339,
+// "YYYY-MM-DD HH:MM:SS[.fff]", "YYYY-MM-DDTHH:MM:SS[.fff]", "YYYY-MM-DD
+// HH:MM", "YYYY-MM-DD" (UTC without a zone) or unix seconds or
+// milliseconds, in [1970, 2262).
+func ParseTime(s string) (time.Time, error) {
+	ns, err := parseTimeString(s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Unix(0, ns).UTC(), nil
+}
+
 // looksLikeDate tells "2014-02-14..." from a plain number.
 func looksLikeDate(s string) bool {
 	return len(s) >= 10 && s[4] == '-' && s[7] == '-'

@@ -123,8 +123,8 @@ func TestTrainBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no metric column", []string{"--data", noCol}, "no column besides the timestamp"},
-		{"named target missing", []string{"--data", short, "--target", "latency"}, `target column "latency"`},
+		{"no metric column", []string{"--data", noCol}, "need a timestamp column and at least one metric column"},
+		{"named target missing", []string{"--data", short, "--target", "latency"}, `metric "latency" not found`},
 		{"too short", []string{"--data", short}, "too few"},
 		{"too short for the window", []string{"--data", write("mid.csv", rows(200, func(i int) string { return fmt.Sprint(i % 7) })), "--window", "140", "--scale-window", "24", "--horizon", "1"}, "too few for the recipe's 141-step history"},
 		{"constant", []string{"--data", flat}, "nothing to forecast"},
@@ -132,6 +132,9 @@ func TestTrainBadInput(t *testing.T) {
 		{"bad inputs", []string{"--data", write("mid3.csv", rows(400, func(i int) string { return fmt.Sprint(i % 7) })), "--inputs", "level@3", "--horizon", "1"}, `input "level": unknown`},
 		{"zero ensemble", []string{"--data", write("mid2.csv", rows(400, func(i int) string { return fmt.Sprint(i % 7) })), "--ensemble", "0", "--horizon", "1"}, "Ensemble 0"},
 		{"missing file", []string{"--data", filepath.Join(dir, "nope.csv")}, "nope.csv"},
+		{"tree weights without trees", []string{"--trees=false", "--tree-weights", "1"}, "--tree-weights needs --trees"},
+		{"bad tree weight", []string{"--trees", "--tree-weights", "0.5,x"}, `"x" is not a number`},
+		{"tree weight range", []string{"--data", write("mid4.csv", rows(400, func(i int) string { return fmt.Sprint(i % 7) })), "--trees", "--tree-weights", "2", "--horizon", "1"}, "Trees.Weights [2]: must be in [0, 1]"},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCmd(append([]string{"train"}, c.args...)...)
