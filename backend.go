@@ -418,11 +418,14 @@ func (m *Model) attachDevice(dev device.Device, kind string, opts device.Options
 }
 
 // hostPrecision is the LSTM's arithmetic on the CPU for a Config.Precision:
-// bf16 runs its matrix products in bf16 (lstm.BF16); fp32, and tf32 (a GPU
-// format), in float32.
+// bf16 and int8 run its matrix products in bf16 (lstm.BF16) and int8
+// (lstm.INT8); fp32, and tf32 (a GPU format), in float32.
 func hostPrecision(p string) lstm.Precision {
-	if p == PrecisionBF16 {
+	switch p {
+	case PrecisionBF16:
 		return lstm.BF16
+	case PrecisionInt8:
+		return lstm.INT8
 	}
 	return lstm.FP32
 }
@@ -431,10 +434,15 @@ func hostPrecision(p string) lstm.Precision {
 // the kernel level PERFPREDICT_CPU chose) lacks: the Go fallback would be
 // many times slower than float32.
 func checkHostPrecision(p string) error {
-	if hostPrecision(p) == lstm.BF16 {
-		if miss := asm.BF16Missing(); miss != "" {
-			return fmt.Errorf("perfpredict: precision %s on the CPU needs %s", p, miss)
-		}
+	miss := ""
+	switch hostPrecision(p) {
+	case lstm.BF16:
+		miss = asm.BF16Missing()
+	case lstm.INT8:
+		miss = asm.Int8Missing()
+	}
+	if miss != "" {
+		return fmt.Errorf("perfpredict: precision %s on the CPU needs %s", p, miss)
 	}
 	return nil
 }
@@ -498,9 +506,10 @@ func (m *Model) UseDevice(name string, logf func(format string, args ...any)) er
 // SetPrecision sets Config.Precision of a model, for one loaded from a
 // checkpoint (which does not record it): a model on a GPU moves to a device
 // opened with the new precision; one on the CPU makes the reduced-precision
-// copies of its weights at its next prediction (PrecisionBF16; PrecisionTF32
-// runs as PrecisionFP32 there). An unknown precision, or one the CPU lacks
-// (bf16 without AVX512_BF16), is an error and, as any error, leaves the
+// copies of its weights at its next prediction (PrecisionBF16,
+// PrecisionInt8; PrecisionTF32 runs as PrecisionFP32 there). An unknown
+// precision, or one the CPU lacks (bf16 without AVX512_BF16, int8 without
+// AVX512_VNNI), is an error and, as any error, leaves the
 // model as it was. It must not run concurrently with anything else on the
 // model.
 func (m *Model) SetPrecision(p string) error {

@@ -523,8 +523,8 @@ func TestDeviceLogsToCaller(t *testing.T) {
 }
 
 // TestConfigPrecision: Config.Precision is validated, normalised, kept by
-// clones, and settable on a model; the CPU runs tf32 as fp32, and bf16 only
-// with AVX512_BF16.
+// clones, and settable on a model; the CPU runs tf32 as fp32, bf16 only
+// with AVX512_BF16 and int8 only with AVX512_VNNI.
 func TestConfigPrecision(t *testing.T) {
 	assert.Equal(t, PrecisionFP32, DefaultConfig().Precision)
 	for _, p := range []string{"fp16", "float32", "tf-32"} {
@@ -545,11 +545,17 @@ func TestConfigPrecision(t *testing.T) {
 
 	assert.ErrorContains(t, m.SetPrecision("fp16"), `precision "fp16"`)
 	assert.Equal(t, PrecisionTF32, m.cfg.Precision, "after a failed SetPrecision")
-	if asm.BF16Missing() != "" {
-		assert.ErrorContains(t, m.SetPrecision(PrecisionBF16), "precision bf16 on the CPU needs AVX512_BF16")
-		assert.Equal(t, PrecisionTF32, m.cfg.Precision, "after a failed SetPrecision")
-		return
+	for _, c := range []struct{ prec, miss, feature string }{
+		{PrecisionBF16, asm.BF16Missing(), "AVX512_BF16"},
+		{PrecisionInt8, asm.Int8Missing(), "AVX512_VNNI"},
+	} {
+		if c.miss != "" {
+			assert.ErrorContains(t, m.SetPrecision(c.prec), "precision "+c.prec+" on the CPU needs "+c.feature)
+			assert.Equal(t, PrecisionTF32, m.cfg.Precision, "after a failed SetPrecision")
+			continue
+		}
+		require.NoError(t, m.SetPrecision(c.prec))
+		assert.Equal(t, c.prec, m.cfg.Precision)
+		require.NoError(t, m.SetPrecision(PrecisionTF32))
 	}
-	require.NoError(t, m.SetPrecision(PrecisionBF16))
-	assert.Equal(t, PrecisionBF16, m.cfg.Precision)
 }

@@ -67,7 +67,10 @@ type Config struct {
 	// and SetPrecision fail with an error naming the instruction set), the
 	// weights rounded once per change; attention and head stay float32, and
 	// training steps always run in float32 (the validation passes of Train,
-	// being predictions, in bf16). PrecisionTF32 runs as PrecisionFP32
+	// being predictions, in bf16). PrecisionInt8, on the CPU only, does the
+	// same with int8 weights (one scale per gate unit) and activations
+	// quantized per row for each product, summed exactly in int32
+	// (AVX512_VNNI's VPDPBUSD). PrecisionTF32 runs as PrecisionFP32
 	// there. Checkpoints stay float32 and do not record the precision; see
 	// Model.SetPrecision for a loaded model. The library reads no
 	// environment variable for it: the command line maps
@@ -92,6 +95,7 @@ const (
 	PrecisionFP32 = "fp32"
 	PrecisionTF32 = "tf32"
 	PrecisionBF16 = "bf16"
+	PrecisionInt8 = "int8"
 )
 
 // Loss names of Config.Loss.
@@ -195,8 +199,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("perfpredict: config: Huber delta %v must be positive and finite", c.HuberDelta)
 	case c.Device != DeviceCPU && c.Device != DeviceCUDA && c.Device != DeviceAuto:
 		return fmt.Errorf("perfpredict: config: device %q is not %q, %q or %q", c.Device, DeviceCPU, DeviceCUDA, DeviceAuto)
-	case c.Precision != PrecisionFP32 && c.Precision != PrecisionTF32 && c.Precision != PrecisionBF16:
-		return fmt.Errorf("perfpredict: config: precision %q is not %q, %q or %q", c.Precision, PrecisionFP32, PrecisionTF32, PrecisionBF16)
+	case c.Precision != PrecisionFP32 && c.Precision != PrecisionTF32 && c.Precision != PrecisionBF16 && c.Precision != PrecisionInt8:
+		return fmt.Errorf("perfpredict: config: precision %q is not %q, %q, %q or %q", c.Precision, PrecisionFP32, PrecisionTF32, PrecisionBF16, PrecisionInt8)
 	}
 	for i, w := range c.Head {
 		if w <= 0 {

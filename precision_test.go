@@ -11,25 +11,38 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// requireBF16 skips a test on a CPU without the bf16 kernels, after
-// checking that asking for bf16 there is the error naming the instructions.
-func requireBF16(t *testing.T) {
+// reduced lists the CPU's reduced precisions with what each is missing here
+// ("" when its kernels are installed).
+func reduced() map[string]string {
+	return map[string]string{PrecisionBF16: asm.BF16Missing(), PrecisionInt8: asm.Int8Missing()}
+}
+
+// requireReduced skips a test on a CPU without precision p's kernels, after
+// checking that asking for p there is the error naming the instructions.
+func requireReduced(t *testing.T, p string) {
 	t.Helper()
-	if miss := asm.BF16Missing(); miss != "" {
+	if miss := reduced()[p]; miss != "" {
 		cfg := tinyConfig()
-		cfg.Precision = PrecisionBF16
+		cfg.Precision = p
 		_, err := New(cfg, 3, 1)
-		assert.EqualError(t, err, "perfpredict: precision bf16 on the CPU needs "+miss)
-		t.Skipf("no bf16 kernels: %s", miss)
+		assert.EqualError(t, err, "perfpredict: precision "+p+" on the CPU needs "+miss)
+		t.Skipf("no %s kernels: %s", p, miss)
 	}
 }
 
-// TestPrecisionBF16Fixtures: on the reference's parity fixtures, the CPU's
-// bf16 predictions are within 2e-2 of the fp32 ones (relative, below 1 in
-// absolute terms as compare does), and not equal to them (the products did
-// run in bf16); setting fp32 again gives the fp32 predictions bit for bit.
-func TestPrecisionBF16Fixtures(t *testing.T) {
-	requireBF16(t)
+// TestPrecisionFixtures: on the reference's parity fixtures, the CPU's bf16
+// and int8 predictions are within 2e-2 of the fp32 ones (relative, below 1
+// in absolute terms as compare does), and not equal to them (the products
+// did run in the reduced precision); setting fp32 again gives the fp32
+// predictions bit for bit.
+func TestPrecisionFixtures(t *testing.T) {
+	for _, prec := range []string{PrecisionBF16, PrecisionInt8} {
+		t.Run(prec, func(t *testing.T) { testPrecisionFixtures(t, prec) })
+	}
+}
+
+func testPrecisionFixtures(t *testing.T, prec string) {
+	requireReduced(t, prec)
 	for _, dir := range fixtureDirs {
 		t.Run(dir, func(t *testing.T) {
 			dir := filepath.Join("testdata", "fixtures", dir)
@@ -42,16 +55,16 @@ func TestPrecisionBF16Fixtures(t *testing.T) {
 			fp32, _, err := m.Predict(x, batch, steps)
 			require.NoError(t, err)
 
-			require.NoError(t, m.SetPrecision(PrecisionBF16))
-			bf16, _, err := m.Predict(x, batch, steps)
+			require.NoError(t, m.SetPrecision(prec))
+			low, _, err := m.Predict(x, batch, steps)
 			require.NoError(t, err)
-			worst := compare(t, "bf16 vs fp32", bf16, fp32, 2e-2)
+			worst := compare(t, prec+" vs fp32", low, fp32, 2e-2)
 			var rel float64
 			for i := range fp32 {
-				rel = math.Max(rel, math.Abs(float64(bf16[i]-fp32[i]))/math.Abs(float64(fp32[i])))
+				rel = math.Max(rel, math.Abs(float64(low[i]-fp32[i]))/math.Abs(float64(fp32[i])))
 			}
 			t.Logf("%d predictions: largest difference %.3g (scaled as compare), %.3g relative", len(fp32), worst, rel)
-			assert.NotZero(t, worst, "bf16 predictions equal the fp32 ones")
+			assert.NotZero(t, worst, prec+" predictions equal the fp32 ones")
 
 			require.NoError(t, m.SetPrecision(PrecisionFP32))
 			again, _, err := m.Predict(x, batch, steps)
@@ -61,16 +74,22 @@ func TestPrecisionBF16Fixtures(t *testing.T) {
 	}
 }
 
-// TestPrecisionBF16Model: a bf16 model's clone predicts as it does, its
+// TestPrecisionModel: a bf16 (int8) model's clone predicts as it does, its
 // training steps run in float32 (the same loss and weights as an fp32
 // model's), and its checkpoint holds the float32 weights.
-func TestPrecisionBF16Model(t *testing.T) {
-	requireBF16(t)
+func TestPrecisionModel(t *testing.T) {
+	for _, prec := range []string{PrecisionBF16, PrecisionInt8} {
+		t.Run(prec, func(t *testing.T) { testPrecisionModel(t, prec) })
+	}
+}
+
+func testPrecisionModel(t *testing.T, prec string) {
+	requireReduced(t, prec)
 	cfg := tinyConfig()
 	cfg.Dropout = -1
 	f32, err := New(cfg, 3, 1)
 	require.NoError(t, err)
-	cfg.Precision = PrecisionBF16
+	cfg.Precision = prec
 	b16, err := New(cfg, 3, 1)
 	require.NoError(t, err)
 	x := randInput(1, 4*6*3)
@@ -80,10 +99,10 @@ func TestPrecisionBF16Model(t *testing.T) {
 	pf, _, err := f32.Predict(x, 4, 6)
 	require.NoError(t, err)
 	assert.NotEqual(t, pf, pb)
-	compare(t, "bf16 vs fp32", pb, pf, 2e-2)
+	compare(t, prec+" vs fp32", pb, pf, 2e-2)
 	pc, _, err := mustClone(t, b16).Predict(x, 4, 6)
 	require.NoError(t, err)
-	assert.Equal(t, pb, pc, "clone of a bf16 model")
+	assert.Equal(t, pb, pc, "clone of a "+prec+" model")
 
 	lb, err := b16.NewTrainer().Step(x, y, 4, 6)
 	require.NoError(t, err)
@@ -97,7 +116,7 @@ func TestPrecisionBF16Model(t *testing.T) {
 	pb2, _, err := b16.Predict(x, 4, 6)
 	require.NoError(t, err)
 	assert.NotEqual(t, pb, pb2)
-	require.NoError(t, f32.SetPrecision(PrecisionBF16))
+	require.NoError(t, f32.SetPrecision(prec))
 	pf2, _, err := f32.Predict(x, 4, 6)
 	require.NoError(t, err)
 	assert.Equal(t, pf2, pb2, "after a training step")
