@@ -2,23 +2,33 @@ package live
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/lifecycle"
 	"github.com/novacron/perfpredict/serve/httpapi"
+	"github.com/novacron/perfpredict/source"
 )
 
 // Collector is a lifecycle.Source over a HistorySource: each Collect asks
 // for the points of Query since the last one it returned (Backfill points
 // the first time, and after a gap longer than that), as one-column
 // samples, oldest first.
+//
+// A source that refuses a range holding a gap (source.Prometheus does: a
+// missed scrape is a missing value) would refuse it at every later call,
+// since each asks from the last point returned: the Collector then asks
+// for the two newest points alone, skipping the gap (the history jumps
+// over it), and reports the refusal to OnGap.
 type Collector struct {
 	Series   httpapi.HistorySource
 	Query    string
 	Step     time.Duration // the series' cadence
 	Backfill int
+	OnGap    func(error) // may be nil
 
 	mu   sync.Mutex
 	last time.Time // the newest sample returned
@@ -36,6 +46,12 @@ func (c *Collector) Collect(ctx context.Context, now time.Time) ([]lifecycle.Sam
 		n = min(c.Backfill, int(now.Sub(last)/c.Step)+2)
 	}
 	s, err := c.Series.Last(ctx, c.Query, max(n, 1))
+	if errors.Is(err, baseline.ErrBadInput) && n > 2 {
+		refused := err
+		if s, err = c.Series.Last(ctx, c.Query, 2); err == nil && c.OnGap != nil {
+			c.OnGap(refused)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -54,4 +70,20 @@ func (c *Collector) Collect(ctx context.Context, now time.Time) ([]lifecycle.Sam
 		c.mu.Unlock()
 	}
 	return out, nil
+}
+
+// Prometheus is a HistorySource over a Prometheus server whose points lie
+// on the multiples of step (Unix time): each call evaluates the query up
+// to now truncated to step, so that successive collections see the same
+// evaluation times instead of a grid shifted by when they ran.
+func Prometheus(url string, step time.Duration) httpapi.HistorySource {
+	return alignedPrometheus{source.Prometheus{URL: url, Step: step}}
+}
+
+type alignedPrometheus struct{ p source.Prometheus }
+
+func (a alignedPrometheus) Last(ctx context.Context, name string, n int) (baseline.Series, error) {
+	p := a.p
+	p.End = time.Now().Truncate(p.Step)
+	return p.Last(ctx, name, n)
 }

@@ -101,7 +101,8 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		if cfg.Backfill <= 0 {
 			cfg.Backfill = 2016
 		}
-		pc.Source = &Collector{Series: cfg.Series, Query: cfg.Query, Step: pc.CollectEvery, Backfill: cfg.Backfill}
+		pc.Source = &Collector{Series: cfg.Series, Query: cfg.Query, Step: pc.CollectEvery, Backfill: cfg.Backfill,
+			OnGap: func(err error) { r.logf("collect: skipped a gap: %v", err) }}
 	}
 	src := pc.Source
 	pc.Source = lifecycle.SourceFunc(func(ctx context.Context, now time.Time) ([]lifecycle.Sample, error) {
@@ -129,7 +130,9 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 			}
 		})
 	}
-	r.Monitor.Engine.OnAlert(func(al monitor.Alert) { r.logf("alert %s", al) })
+	r.Monitor.Engine.OnAlert(func(al monitor.Alert) {
+		r.logf("alert %s %s: %s, value %.4g [%s]", al.Rule.Name, al.State, al.Rule.Condition, al.Value, al.Rule.Severity)
+	})
 
 	hopt := cfg.HTTP
 	hopt.Monitor, hopt.ModelName = r.Monitor, pc.Model

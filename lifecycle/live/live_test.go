@@ -31,6 +31,7 @@ type fakeSeries struct {
 	values []float64
 	calls  int
 	mu     sync.Mutex
+	gapAt  int // a point missing there (0: none), refused as a CSV gap is
 }
 
 func (f *fakeSeries) Last(_ context.Context, name string, n int) (baseline.Series, error) {
@@ -43,6 +44,9 @@ func (f *fakeSeries) Last(_ context.Context, name string, n int) (baseline.Serie
 	end := int(f.clock.Now().Sub(t0)/(5*time.Minute)) + 1 // points at t0, t0+5m, ... up to now
 	end = min(end, len(f.values))
 	s := baseline.Series{Name: name}
+	if f.gapAt > 0 && max(0, end-n) <= f.gapAt && f.gapAt < end {
+		return baseline.Series{}, fmt.Errorf("fake: %s has no value at point %d: %w", name, f.gapAt, baseline.ErrBadInput)
+	}
 	for i := max(0, end-n); i < end; i++ {
 		s.Times = append(s.Times, t0.Add(time.Duration(i)*5*time.Minute))
 		s.Values = append(s.Values, f.values[i])
@@ -203,5 +207,27 @@ func TestCollectorAsksForWhatIsNew(t *testing.T) {
 	c.Query = "mem"
 	if _, err := c.Collect(context.Background(), clock.Now()); err == nil || !strings.Contains(err.Error(), "unknown series") {
 		t.Fatalf("unknown series: %v", err)
+	}
+}
+
+// TestCollectorSkipsAGap: a range the source refuses for a gap is asked
+// again as its two newest points (reported to OnGap), and collection goes
+// on from there instead of failing on the same gap forever.
+func TestCollectorSkipsAGap(t *testing.T) {
+	clock := lifecycle.NewSimClock(t0.Add(100 * 5 * time.Minute))
+	src := &fakeSeries{clock: clock, name: "cpu", values: synth.Walk(500, 1), gapAt: 102}
+	var gaps []error
+	c := &Collector{Series: src, Query: "cpu", Step: 5 * time.Minute, Backfill: 50, OnGap: func(err error) { gaps = append(gaps, err) }}
+	if ss, err := c.Collect(context.Background(), clock.Now()); err != nil || len(ss) != 50 {
+		t.Fatalf("backfill: %d %v", len(ss), err)
+	}
+	clock.Advance(20 * time.Minute) // points 101..104, 102 missing
+	ss, err := c.Collect(context.Background(), clock.Now())
+	if err != nil || len(ss) != 2 || ss[0].Values[0] != src.values[103] || len(gaps) != 1 || !strings.Contains(gaps[0].Error(), "point 102") {
+		t.Fatalf("across the gap: %d samples, %v, gaps %v", len(ss), err, gaps)
+	}
+	clock.Advance(5 * time.Minute)
+	if ss, err = c.Collect(context.Background(), clock.Now()); err != nil || len(ss) != 1 || ss[0].Values[0] != src.values[105] || len(gaps) != 1 {
+		t.Fatalf("after the gap: %d samples, %v, gaps %v", len(ss), err, gaps)
 	}
 }

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/internal/promtest"
+	"github.com/novacron/perfpredict/lifecycle"
+)
+
+// TestRunAgainstPrometheus runs `perfpredict run` as its own process
+// against a real Prometheus holding a NAB series in compressed time (one
+// point a second instead of every five minutes: 20 minutes of backfilled
+// history, then a new point a second scraped from an exporter), with
+// Prometheus scraping the command's /metrics too. Within the test's budget the
+// command collects (a backfill, then the new points), retrains on its
+// 15 s schedule with the train recipe (--epochs 1), promotes v1.0.0,
+// serves it over HTTP, fires the inference-time alert and retrains on it;
+// Prometheus sees the served version and the firing alert; SIGTERM stops
+// it cleanly and the registry holds one Active version, all intact. It
+// skips only when prometheus or promtool is not installed.
+func TestRunAgainstPrometheus(t *testing.T) {
+	nab, err := baseline.LoadCSV(filepath.Join("..", "..", "testdata", "nab", "realKnownCause", "cpu_utilization_asg_misconfiguration.csv"), "value")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The history Prometheus holds ends a second ago; from then on an
+	// exporter serves the series' next point each second and Prometheus
+	// scrapes it (a backfilled series and a scraped one share a label set,
+	// so the query sees one series).
+	const past = 1200
+	start := time.Now().Truncate(time.Second)
+	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		i := past + int(time.Since(start)/time.Second)
+		fmt.Fprintf(w, "# TYPE nab_cpu gauge\nnab_cpu{series=\"asg\"} %g\n", nab.Values[i%len(nab.Values)])
+	}))
+	defer exporter.Close()
+	exporterAddr := strings.TrimPrefix(exporter.URL, "http://")
+	s := promtest.Series{Metric: "nab_cpu", Labels: map[string]string{"series": "asg", "job": "perfpredict", "instance": exporterAddr}}
+	for i := range past {
+		s.Times = append(s.Times, start.Add(time.Duration(i-past)*time.Second))
+		s.Values = append(s.Values, nab.Values[i])
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // run listens here; Prometheus is told to scrape it
+	prom := promtest.StartScraping(t, []string{addr, exporterAddr}, time.Second, s)
+
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, []byte("alerts:\n  - {name: InferenceSeen, condition: \"inference_time > 0ms\", severity: low, action: retrain_model}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	regDir := filepath.Join(dir, "registry")
+	log := &syncWriter{}
+	cmd, base := startCommand(t, log, "run", "--prometheus", prom.URL, "--query", `nab_cpu{series="asg"}`,
+		"--registry", regDir, "--name", "asg", "--addr", addr, "--interval", "1s", "--retrain", "15s",
+		"--rules", rules, "--epochs", "1", "--threshold", "0", "--holdout", "30s", "--backfill", "1200")
+	if base != "http://"+addr {
+		t.Fatalf("run listens on %s, want %s", base, addr)
+	}
+	query := func(q string) []map[string]string {
+		resp, err := http.Get(prom.URL + "/api/v1/query?query=" + url.QueryEscape(q))
+		if err != nil {
+			return nil
+		}
+		defer resp.Body.Close()
+		var r struct {
+			Data struct {
+				Result []struct {
+					Metric map[string]string `json:"metric"`
+				} `json:"result"`
+			} `json:"data"`
+		}
+		json.NewDecoder(resp.Body).Decode(&r)
+		var out []map[string]string
+		for _, x := range r.Data.Result {
+			out = append(out, x.Metric)
+		}
+		return out
+	}
+	want := []string{"run: collected 1", "run: collected ", "retrain: schedule", "promoted v1.0.0", "serving asg v1.0.0",
+		"run: alert InferenceSeen firing", "retrain: alert InferenceSeen", " v1.1.0: held-out"}
+	var scrapedVersion, scrapedAlert bool
+	deadline := time.Now().Add(80 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(time.Second)
+		logs := log.String()
+		missing := false
+		for _, w := range want {
+			missing = missing || !strings.Contains(logs, w)
+		}
+		if !scrapedVersion {
+			for _, m := range query(`perfpredict_model_version{job="perfpredict"} == 1`) {
+				scrapedVersion = scrapedVersion || m["version"] == "v1.0.0"
+			}
+		}
+		if !scrapedAlert {
+			scrapedAlert = len(query(`perfpredict_alert_firing{alert="InferenceSeen",job="perfpredict"} == 1`)) > 0
+		}
+		if !missing && scrapedVersion && scrapedAlert {
+			break
+		}
+	}
+	logs := log.String()
+	for _, w := range want {
+		if !strings.Contains(logs, w) {
+			t.Errorf("the run never logged %q", w)
+		}
+	}
+	// The backfill (the history up to the first scrape, about 1,200
+	// points), then the scraped points one by one.
+	if m := regexp.MustCompile(`run: collected (\d+) samples`).FindAllStringSubmatch(logs, -1); len(m) < 2 || len(m[0][1]) != 4 {
+		t.Error("no collection after the backfill")
+	}
+	if !scrapedVersion || !scrapedAlert {
+		t.Errorf("Prometheus scraped the served version v1.0.0: %v, the firing alert: %v", scrapedVersion, scrapedAlert)
+		if resp, err := http.Get(prom.URL + "/api/v1/targets"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			t.Logf("Prometheus's targets: %s", b)
+		}
+	}
+	// The service answers from the promoted version.
+	if v := waitReady(t, base); !strings.HasPrefix(v, "v1.") {
+		t.Errorf("served version %q", v)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after SIGTERM: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Error("run did not stop within 60s of SIGTERM")
+	}
+	logs = log.String()
+	if !strings.Contains(logs, "run: stopped") {
+		t.Error("no clean stop logged after SIGTERM")
+	}
+	if t.Failed() {
+		t.Logf("run's log:\n%s", logs)
+	}
+	reg, err := lifecycle.Open(regDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := reg.Verify("asg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := 0
+	for _, v := range vs {
+		if v.Status == lifecycle.Active {
+			active++
+		}
+	}
+	if active != 1 {
+		t.Fatalf("%d Active versions of %d", active, len(vs))
+	}
+	t.Logf("versions after the run: %d; log:\n%s", len(vs), logs)
+}
