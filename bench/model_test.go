@@ -68,8 +68,9 @@ func modelInput(seed uint64, n int) []float32 {
 
 // BenchmarkModelPredict is the whole model in evaluation mode (LSTM,
 // attention, head) through PredictInto, on the device PERFPREDICT_DEVICE
-// names, at each precision: on the CPU fp32 and bf16 (the LSTM's products in
-// bfloat16, skipped with the reason on a CPU without AVX512_BF16), elsewhere
+// names, at each precision: on the CPU fp32, bf16 and int8 (the LSTM's
+// products in bfloat16 or int8, each skipped with the reason on a CPU
+// without AVX512_BF16 or AVX512_VNNI), elsewhere
 // the one PERFPREDICT_CUDA_PRECISION chose
 // (BenchmarkModelPredict/batch=N/device=D/precision=P). A reduced precision
 // also reports x-fp32: the fp32 sub-benchmark's CPU time per pass over its
@@ -81,8 +82,8 @@ func BenchmarkModelPredict(b *testing.B) {
 	defer m.Close()
 	precisions := []string{m.Config().Precision}
 	if deviceKind(m) == perfpredict.DeviceCPU {
-		precisions = []string{perfpredict.PrecisionFP32, perfpredict.PrecisionBF16}
-		b.Logf("CPU kernels %s, bf16 path %s", asm.Implementation(), asm.BF16Implementation())
+		precisions = []string{perfpredict.PrecisionFP32, perfpredict.PrecisionBF16, perfpredict.PrecisionInt8}
+		b.Logf("CPU kernels %s, bf16 path %s, int8 path %s", asm.Implementation(), asm.BF16Implementation(), asm.Int8Implementation())
 	}
 	for _, batch := range []int{1, 256} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
