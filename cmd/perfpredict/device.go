@@ -21,8 +21,8 @@ import (
 // passes it to the library as the networks' Config.Precision (the library
 // reads no environment). PERFPREDICT_PRECISION does the same on every
 // device, the CPU included, and wins over it: on the CPU bf16 runs the
-// LSTM's products in bfloat16 (a CPU without AVX512_BF16 is an error naming
-// it), tf32 runs as fp32. An unknown value, or a precision the CPU lacks, is
+// LSTM's products in bfloat16 and int8 in int8 (a CPU without AVX512_BF16,
+// or AVX512_VNNI, is an error naming it), tf32 runs as fp32. An unknown value, or a precision the CPU lacks, is
 // a usage error (exit 2) naming the variable.
 
 // precisionEnv names the environment variable of the GPU's precision;
