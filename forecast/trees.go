@@ -40,13 +40,21 @@ type TreeOptions struct {
 	Weights []float64
 }
 
-// DefaultTreeOptions are the trees issue 14 measured (docs/PROTOCOL.md).
-func DefaultTreeOptions() *TreeOptions {
+// DefaultTreeOptions are the trees chosen on validation
+// (docs/PROTOCOL.md) for a recipe of the given horizon: models at
+// h = 1, 2, 3, 4, 6, 9, 12, 16, 20, 25, 30 up to it and at it.
+func DefaultTreeOptions(horizon int) *TreeOptions {
 	p := gbdt.DefaultParams()
 	p.Loss = gbdt.LossL1
 	p.Rounds, p.LearningRate, p.MaxLeaves, p.MinLeaf, p.Patience = 300, 0.08, 31, 50, 20
 	p.RowSample, p.ColSample, p.Lambda = 0.7, 0.8, 1
-	return &TreeOptions{Params: p, Horizons: []int{1, 2, 3, 4, 6, 9, 12, 16, 20, 25, 30}, Stride: 2}
+	var hs []int
+	for _, h := range []int{1, 2, 3, 4, 6, 9, 12, 16, 20, 25, 30} {
+		if h < horizon {
+			hs = append(hs, h)
+		}
+	}
+	return &TreeOptions{Params: p, Horizons: append(hs, max(horizon, 1)), Stride: 2}
 }
 
 // treeFeatureSet names the features treeFeatures computes; an artifact

@@ -140,6 +140,8 @@ type recipeFlags struct {
 	seed                                                                           *uint64
 	device                                                                         deviceFlag
 	labels                                                                         *string
+	trees                                                                          *bool
+	treeWeights                                                                    *string
 }
 
 func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
@@ -162,6 +164,8 @@ func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
 		dropout:     fs.Float64("dropout", def.Dropout, "dropout probability between LSTM layers and in the head (0: none, as training on a GPU needs)"),
 		device:      newDeviceFlag(fs),
 		labels:      addLabelsFlag(fs),
+		trees:       fs.Bool("trees", def.Trees != nil, "add gradient-boosted trees on summary features of the same observations, combined with the networks per horizon"),
+		treeWeights: fs.String("tree-weights", "", "with --trees, the trees' share of the forecast: one value, or one per horizon up to the largest (default: chosen per horizon on the validation split; 1: the trees alone)"),
 	}
 	r.data = addDataFlags(fs, "CSV `file` with a timestamp column and metric columns (repeatable: one forecaster is trained on every series; default, without --prometheus: the 13 NAB series in testdata/nab)", true)
 	return r
@@ -181,12 +185,27 @@ func (r *recipeFlags) options(env *cmdEnv, maxH int) (forecast.Options, error) {
 		return forecast.Options{}, usagef("--device cuda trains without dropout: pass --dropout 0 (or --device auto to train on the CPU and predict on the GPU)")
 	}
 	def := forecast.DefaultOptions()
+	var trees *forecast.TreeOptions
+	if *r.trees {
+		trees = forecast.DefaultTreeOptions(maxH)
+		if *r.treeWeights != "" {
+			for _, f := range strings.Split(*r.treeWeights, ",") {
+				w, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+				if err != nil {
+					return forecast.Options{}, usagef("--tree-weights %q: %q is not a number", *r.treeWeights, f)
+				}
+				trees.Weights = append(trees.Weights, w)
+			}
+		}
+	} else if *r.treeWeights != "" {
+		return forecast.Options{}, usagef("--tree-weights needs --trees")
+	}
 	return forecast.Options{
 		Window: *r.window, ScaleWindow: *r.scaleWindow, Horizon: maxH, Inputs: inputs, TargetClip: def.TargetClip,
 		Hidden: *r.hidden, Layers: *r.layers, Head: def.Head, Dropout: *r.dropout,
 		Epochs: *r.epochs, Patience: *r.patience, BatchSize: *r.batch, LearningRate: *r.lr, Stride: *r.stride,
 		Ensemble: *r.ensemble, Seed: *r.seed, Device: device, Precision: os.Getenv(precisionEnv),
-		Logf: stderrLogf(env),
+		Trees: trees, Logf: stderrLogf(env),
 	}, nil
 }
 

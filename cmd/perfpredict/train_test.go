@@ -132,6 +132,9 @@ func TestTrainBadInput(t *testing.T) {
 		{"bad inputs", []string{"--data", write("mid3.csv", rows(400, func(i int) string { return fmt.Sprint(i % 7) })), "--inputs", "level@3", "--horizon", "1"}, `input "level": unknown`},
 		{"zero ensemble", []string{"--data", write("mid2.csv", rows(400, func(i int) string { return fmt.Sprint(i % 7) })), "--ensemble", "0", "--horizon", "1"}, "Ensemble 0"},
 		{"missing file", []string{"--data", filepath.Join(dir, "nope.csv")}, "nope.csv"},
+		{"tree weights without trees", []string{"--trees=false", "--tree-weights", "1"}, "--tree-weights needs --trees"},
+		{"bad tree weight", []string{"--trees", "--tree-weights", "0.5,x"}, `"x" is not a number`},
+		{"tree weight range", []string{"--data", write("mid4.csv", rows(400, func(i int) string { return fmt.Sprint(i % 7) })), "--trees", "--tree-weights", "2", "--horizon", "1"}, "Trees.Weights [2]: must be in [0, 1]"},
 	}
 	for _, c := range cases {
 		code, _, stderr := runCmd(append([]string{"train"}, c.args...)...)
