@@ -1,88 +1,72 @@
 package optimize
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
-	"strconv"
-	"strings"
+	"slices"
+
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/features"
 )
 
 // historyColumns are the columns a metrics history CSV must have (any order,
 // other columns ignored).
 var historyColumns = []string{"throughput_rps", "vcpus", "cpu_utilization", "latency_ms"}
 
-// LoadHistory reads metrics history for Calibrate from a CSV file.
+// LoadHistory reads metrics history for Calibrate from a file: a CSV (or
+// its JSON/NDJSON twin, by extension) parsed by features.Load, the parser
+// every reader of the project uses.
 func LoadHistory(path string) ([]Observation, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("optimize: history: %w", err)
 	}
 	defer f.Close()
-	return ParseHistory(f, path)
+	return readHistory(f, path, features.FormatOf(path))
 }
 
-// ParseHistory reads a CSV with a header naming throughput_rps, vcpus,
-// cpu_utilization (a share, 0..1) and latency_ms. Errors name the file, line
-// and column; an empty cell (a gap) is an error, not a zero.
+// ParseHistory reads a CSV (or JSON, sniffed) with a header naming
+// throughput_rps, vcpus, cpu_utilization (a share, 0..1) and latency_ms; a
+// CSV needs no timestamp column (rows are observations, kept in file
+// order; other columns are not read). Errors name the file, line and
+// column; a missing value (a gap) is an error, not a zero.
 func ParseHistory(r io.Reader, name string) ([]Observation, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
+	return readHistory(r, name, features.FormatAuto)
+}
+
+func readHistory(r io.Reader, name string, format features.Format) ([]Observation, error) {
+	tb, _, err := features.Read(r, name, features.LoadOptions{Format: format, Metrics: historyColumns, Untimed: true, MaxRows: baseline.MaxRows})
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s: empty history", name)
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.TrimSpace(strings.ToLower(h))] = i
-	}
+	// Names are sorted; idx[j] is historyColumns[j]'s column.
 	idx := make([]int, len(historyColumns))
 	for j, c := range historyColumns {
-		i, ok := col[c]
-		if !ok {
-			return nil, fmt.Errorf("%s:1: missing column %q (need %s)", name, c, strings.Join(historyColumns, ", "))
-		}
-		idx[j] = i
+		idx[j] = slices.Index(tb.Names, c)
 	}
-	var out []Observation
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		line, _ := cr.FieldPos(0)
+	out := make([]Observation, tb.Len())
+	for i := range out {
 		var v [4]float64
-		for j, i := range idx {
-			if i >= len(rec) {
-				return nil, fmt.Errorf("%s:%d: column %s missing", name, line, historyColumns[j])
-			}
-			cell := strings.TrimSpace(rec[i])
-			x, err := strconv.ParseFloat(cell, 64)
-			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
-				return nil, fmt.Errorf("%s:%d: column %s: %q is not a finite non-negative number (a gap?)", name, line, historyColumns[j], cell)
+		for j, c := range idx {
+			x := tb.Values[c][i]
+			switch {
+			case math.IsNaN(x):
+				return nil, tb.RowError(i, historyColumns[j], errors.New("missing value (a gap)"))
+			case x < 0:
+				return nil, tb.RowError(i, historyColumns[j], fmt.Errorf("%v is negative", x))
 			}
 			v[j] = x
 		}
 		if v[1] != math.Trunc(v[1]) || v[1] < 1 || v[1] > 1e6 {
-			return nil, fmt.Errorf("%s:%d: column vcpus: %v is not a positive whole number", name, line, v[1])
+			return nil, tb.RowError(i, "vcpus", fmt.Errorf("%v is not a positive whole number", v[1]))
 		}
 		if v[2] > 1 {
-			return nil, fmt.Errorf("%s:%d: column cpu_utilization: %v is not a share in [0,1]", name, line, v[2])
+			return nil, tb.RowError(i, "cpu_utilization", fmt.Errorf("%v is not a share in [0,1]", v[2]))
 		}
-		out = append(out, Observation{ThroughputRPS: v[0], VCPUs: int(v[1]), CPUUtilization: v[2], LatencyMs: v[3]})
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no rows after the header", name)
+		out[i] = Observation{ThroughputRPS: v[0], VCPUs: int(v[1]), CPUUtilization: v[2], LatencyMs: v[3]}
 	}
 	return out, nil
 }

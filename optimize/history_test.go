@@ -13,14 +13,15 @@ func TestParseHistory(t *testing.T) {
 	}
 	for _, tc := range []struct{ in, want string }{
 		{"", "empty"},
-		{"throughput_rps,vcpus,latency_ms\n1,2,3\n", `missing column "cpu_utilization"`},
-		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n", "no rows"},
-		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n1,2,0.5,3\n1,2,,3\n", "h.csv:3: column cpu_utilization"},
-		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n1,2.5,0.5,3\n", "h.csv:2: column vcpus"},
+		{"throughput_rps,vcpus,latency_ms\n1,2,3\n", `h.csv: metric "cpu_utilization" not found`},
+		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n", "h.csv: no samples"},
+		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n1,2,0.5,3\n1,2,,3\n", `h.csv:3: field "cpu_utilization": missing value`},
+		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n1,2.5,0.5,3\n", `h.csv:2: field "vcpus": 2.5 is not a positive whole number`},
 		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n1,2,55,3\n", "share"},
-		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n-1,2,0.5,3\n", "throughput_rps"},
-		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n1,2\n", "h.csv:2: column cpu_utilization missing"},
-		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n1,2,0.5,NaN\n", "latency_ms"},
+		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n-1,2,0.5,3\n", `h.csv:2: field "throughput_rps": -1 is negative`},
+		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n1,2\n", "h.csv:2: 2 fields, header has 4"},
+		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n1,2,0.5,NaN\n", `h.csv:2: field "latency_ms": missing value`},
+		{"throughput_rps,vcpus,cpu_utilization,latency_ms\n1,2,0.5,abc\n", `h.csv:2: field "latency_ms": not a number: "abc"`},
 	} {
 		_, err := ParseHistory(strings.NewReader(tc.in), "h.csv")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

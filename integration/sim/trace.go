@@ -1,66 +1,55 @@
 package sim
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"sort"
-	"strconv"
-	"strings"
+	"time"
+
+	"github.com/novacron/perfpredict/baseline"
 )
 
 // DefaultTrace is the NAB series the command uses without --trace, relative
 // to the repository root.
 const DefaultTrace = "testdata/nab/realAWSCloudwatch/elb_request_count_8c0756.csv"
 
-// LoadTrace reads a NAB-style CSV ("timestamp,value" with a header) and
-// returns the values; name prefixes errors, which name the line at fault.
+// LoadTrace reads a metrics file ("timestamp,value" CSV with a header, as
+// NAB's, or its JSON/NDJSON twin) the way every command reads one
+// (baseline.LoadCSV: the value column, or the only one, sorted stably by
+// time, every row one step) and returns the values. Errors name the file,
+// and the line or the time at fault.
 func LoadTrace(path string) ([]float64, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("sim: trace: %w", err)
 	}
-	defer f.Close()
-	return ParseTrace(f, path)
+	s, err := baseline.LoadCSV(path, "")
+	if err != nil {
+		return nil, err
+	}
+	return traceValues(s, path)
 }
 
-// ParseTrace reads a trace from r; see LoadTrace. Empty, non-numeric,
-// negative or non-finite values (gaps) are errors naming the line.
+// ParseTrace reads a trace from r (CSV, or JSON sniffed from its first
+// byte); see LoadTrace. A missing, non-numeric, negative or non-finite
+// value (a gap) is an error naming the input.
 func ParseTrace(r io.Reader, name string) ([]float64, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var out []float64
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
-		}
-		fields := strings.Split(text, ",")
-		v := fields[len(fields)-1]
-		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil {
-			if line == 1 {
-				continue // header
-			}
-			return nil, fmt.Errorf("%s:%d: value %q is not a number (a gap in the trace?)", name, line, v)
-		}
-		if math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
-			return nil, fmt.Errorf("%s:%d: value %v must be finite and non-negative", name, line, x)
-		}
-		out = append(out, x)
+	s, err := baseline.ReadCSV(r, name, name, "")
+	if err != nil {
+		return nil, err
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+	return traceValues(s, name)
+}
+
+// traceValues are a request rate's values, which cannot be negative.
+func traceValues(s baseline.Series, name string) ([]float64, error) {
+	for i, x := range s.Values {
+		if x < 0 {
+			return nil, fmt.Errorf("%s: value %v at %s (step %d) is negative; a trace is a request rate", name, x, s.Times[i].Format(time.RFC3339), i+1)
+		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no values", name)
-	}
-	return out, nil
+	return s.Values, nil
 }
 
 // ScaleToMedian scales a trace so its median is median (req/s).
