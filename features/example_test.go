@@ -2,7 +2,10 @@ package features_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +37,23 @@ func ExampleRead() {
 	// [cpu_usage latency_ms] 8 rows
 	// 2024-03-04T10:00:00Z 12
 	// bad.csv:2: field "x": not a number: "fast"
+}
+
+// A reader that needs every value checks the table after parsing; RowError
+// names the row's line as a parse error would.
+func ExampleTable_RowError() {
+	tb, _, err := features.Read(strings.NewReader(exampleCSV), "metrics.csv", features.LoadOptions{})
+	if err != nil {
+		panic(err)
+	}
+	lat := slices.Index(tb.Names, "latency_ms")
+	for i, v := range tb.Values[lat] {
+		if math.IsNaN(v) {
+			fmt.Println(tb.RowError(i, "latency_ms", errors.New("missing value")))
+		}
+	}
+	// Output:
+	// metrics.csv:8: field "latency_ms": missing value
 }
 
 func ExampleResample() {
