@@ -2,8 +2,9 @@
 // with (and falls back to when it fails), and the evaluation protocol every
 // accuracy figure of the project is computed with (docs/PROTOCOL.md).
 //
-// Data flow: a Series (timestamp, value; LoadCSV sorts stably by time and
-// keeps every row as one step) is cut by position into train, validation and
+// Data flow: a Series (timestamp, value; LoadCSV parses the file with
+// features.Read, the project's one parser, sorts stably by time and keeps
+// every row as one step, a missing value being an error) is cut by position into train, validation and
 // test (SplitOf: 70/15/15). A Forecaster fits its parameters once on train and
 // validation (Fit), then is run forward through the whole series one
 // observation at a time (Reset, Update), never refitted; after the observation
