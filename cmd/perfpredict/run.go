@@ -82,6 +82,8 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 		Logf:     logf,
 	}
 	cfg.HTTP.Logf = logf
+	// {"series": NAME} requests read the same Prometheus.
+	cfg.HTTP.Source, cfg.HTTP.Step = cfg.Series, *interval
 	if *sf.addr != "" {
 		ln, err := sf.listen(env)
 		if err != nil {

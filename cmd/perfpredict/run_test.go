@@ -19,6 +19,7 @@ import (
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/internal/promtest"
 	"github.com/novacron/perfpredict/lifecycle"
+	"github.com/novacron/perfpredict/serve"
 )
 
 // TestRunAgainstPrometheus runs `perfpredict run` as its own process
@@ -37,22 +38,24 @@ func TestRunAgainstPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The history Prometheus holds ends a second ago; from then on an
-	// exporter serves the series' next point each second and Prometheus
-	// scrapes it (a backfilled series and a scraped one share a label set,
-	// so the query sees one series).
-	const past = 1200
+	// Point k of the series is at start + (k - past + lead) seconds. The
+	// history Prometheus holds is points 0..past-1, the last ones a few
+	// seconds ahead (lead) so that the server's start-up leaves no gap
+	// before its first scrape; from then on an exporter serves the point
+	// of the current second and Prometheus scrapes it (the backfilled
+	// series and the scraped one share a label set: the query sees one).
+	const past, lead = 1200, 10
 	start := time.Now().Truncate(time.Second)
 	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		i := past + int(time.Since(start)/time.Second)
-		fmt.Fprintf(w, "# TYPE nab_cpu gauge\nnab_cpu{series=\"asg\"} %g\n", nab.Values[i%len(nab.Values)])
+		k := past - lead + int(time.Since(start)/time.Second)
+		fmt.Fprintf(w, "# TYPE nab_cpu gauge\nnab_cpu{series=\"asg\"} %g\n", nab.Values[k%len(nab.Values)])
 	}))
 	defer exporter.Close()
 	exporterAddr := strings.TrimPrefix(exporter.URL, "http://")
 	s := promtest.Series{Metric: "nab_cpu", Labels: map[string]string{"series": "asg", "job": "perfpredict", "instance": exporterAddr}}
-	for i := range past {
-		s.Times = append(s.Times, start.Add(time.Duration(i-past)*time.Second))
-		s.Values = append(s.Values, nab.Values[i])
+	for k := range past {
+		s.Times = append(s.Times, start.Add(time.Duration(k-past+lead)*time.Second))
+		s.Values = append(s.Values, nab.Values[k])
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -137,9 +140,33 @@ func TestRunAgainstPrometheus(t *testing.T) {
 			t.Logf("Prometheus's targets: %s", b)
 		}
 	}
-	// The service answers from the promoted version.
+	// The service answers from the promoted version, for values sent and
+	// for the series read from Prometheus.
 	if v := waitReady(t, base); !strings.HasPrefix(v, "v1.") {
 		t.Errorf("served version %q", v)
+	}
+	// Should Prometheus have started after the backfill's end, the points
+	// it missed are a gap: a forecast is refused (422, naming the gap,
+	// then the values short of the 61 the model reads) until the gap is
+	// older than the window (a minute here).
+	var ans serve.ForecastAnswer
+	var code int
+	var raw []byte
+	for give := time.Now().Add(70 * time.Second); time.Now().Before(give); time.Sleep(2 * time.Second) {
+		resp, err := http.Post(base+"/v1/forecast", "application/json", strings.NewReader(`{"series": "nab_cpu{series=\"asg\"}"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if code = resp.StatusCode; code != http.StatusUnprocessableEntity {
+			break
+		}
+	}
+	json.Unmarshal(raw, &ans)
+	if code != 200 || ans.Source != serve.SourceModel || len(ans.Predictions) != 1 || len(ans.Predictions[0]) != ans.Horizon ||
+		time.Since(ans.Origin) > time.Minute || ans.Times[0].Sub(ans.Origin) != time.Second {
+		t.Errorf("forecast of the series from Prometheus: %d %s", code, raw)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)

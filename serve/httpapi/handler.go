@@ -382,6 +382,11 @@ func (h *Handler) answer(ctx context.Context, m *loaded, req *forecastRequest) (
 			n = max(needs, 288)
 		}
 		s, err := h.opt.Source.Last(ctx, req.Series, max(n, needs))
+		if errors.Is(err, baseline.ErrBadInput) && n > needs {
+			// A gap (a missed scrape) in the longer history the fallback
+			// would read: the model needs only the last Needs points.
+			s, err = h.opt.Source.Last(ctx, req.Series, needs)
+		}
 		switch {
 		case errors.Is(err, ErrUnknownSeries):
 			return nil, errorf(http.StatusNotFound, "series %q: %v", req.Series, err)

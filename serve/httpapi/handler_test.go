@@ -148,6 +148,18 @@ func TestRoutesAndBadInput(t *testing.T) {
 	if fmt.Sprint(bySeries) != fmt.Sprint(byValues) {
 		t.Fatalf("series cpu answered\n%v\nits values\n%v", bySeries, byValues)
 	}
+	// A gap older than the window the model reads: the service asks again
+	// for the window alone. A gap inside it is bad input.
+	src.gapAt = 300 - needs - 1
+	if code, raw := post(t, srv.URL+"/v1/forecast", map[string]any{"series": "cpu"}, &bySeries); code != 200 || bySeries.Source != serve.SourceModel ||
+		bySeries.Predictions[0][0] != byValues.Predictions[0][0] {
+		t.Fatalf("series with an old gap: %d %s", code, raw)
+	}
+	src.gapAt = 300 - 2
+	if code, raw := post(t, srv.URL+"/v1/forecast", map[string]any{"series": "cpu"}, nil); code != 422 || !strings.Contains(raw, "no value at point 298") {
+		t.Fatalf("series with a gap in the window: %d %s", code, raw)
+	}
+	src.gapAt = 0
 	src.fail = errDown
 	if code, raw := post(t, srv.URL+"/v1/forecast", map[string]any{"series": "cpu"}, nil); code != http.StatusBadGateway || !strings.Contains(raw, "connection refused") {
 		t.Fatalf("source down: %d %s", code, raw)
@@ -185,7 +197,7 @@ func TestRoutesAndBadInput(t *testing.T) {
 	for _, want := range []string{
 		`perfpredict_http_requests_total{code="400",route="forecast"} 11`,
 		`perfpredict_http_requests_total{code="413",route="forecast"} 1`,
-		`perfpredict_http_requests_total{code="422",route="forecast"} 3`,
+		`perfpredict_http_requests_total{code="422",route="forecast"} 4`,
 		`perfpredict_http_requests_total{code="404",route="forecast"} 1`,
 		`perfpredict_http_requests_total{code="200",route="degradation"} 1`,
 		`perfpredict_http_request_duration_seconds_bucket{route="forecast",le="+Inf"}`,

@@ -129,6 +129,7 @@ type fakeSource struct {
 	series map[string]baseline.Series
 	block  chan struct{}
 	fail   error
+	gapAt  int // a missing point (0: none), refused in any range holding it
 }
 
 func (f *fakeSource) Last(ctx context.Context, name string, n int) (baseline.Series, error) {
@@ -145,6 +146,9 @@ func (f *fakeSource) Last(ctx context.Context, name string, n int) (baseline.Ser
 	s, ok := f.series[name]
 	if !ok {
 		return baseline.Series{}, fmt.Errorf("fake: %q: %w", name, ErrUnknownSeries)
+	}
+	if f.gapAt > 0 && len(s.Values)-n <= f.gapAt {
+		return baseline.Series{}, fmt.Errorf("fake: %q has no value at point %d: %w", name, f.gapAt, baseline.ErrBadInput)
 	}
 	if len(s.Values) > n {
 		s.Times, s.Values = s.Times[len(s.Times)-n:], s.Values[len(s.Values)-n:]
