@@ -76,6 +76,99 @@ func TestServeAnswersAsPredict(t *testing.T) {
 	}
 }
 
+// TestServeDegradationAnswersAsCommand: POST /v1/degradation with a
+// file's rows (named as the file) answers the bytes `degradation --json`
+// prints for it, recalibration included.
+func TestServeDegradationAnswersAsCommand(t *testing.T) {
+	art := servingArtifact(t)
+	data := filepath.Join(t.TempDir(), "latency.csv")
+	cpu, mem := synth.Walk(400, 21), synth.Walk(400, 22)
+	writeMetrics(t, data, []string{"cpu", "mem"}, [][]float64{cpu, mem}, 0, 400)
+	code, stdout, stderr := runCmd("degradation", "--model", art, "--data", data, "--horizon", "12", "--slo", "cpu>60", "--json")
+	if code != 0 {
+		t.Fatalf("degradation: %d %s", code, stderr)
+	}
+	d, err := serve.LoadCSV(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := forecast.Open(art)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpapi.New(httpapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := h.Load(fc, ""); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	body, _ := json.Marshal(map[string]any{"name": "latency.csv", "times": d.Times, "horizon": 12, "recalibrate": true,
+		"slo":     []any{map[string]any{"metric": "cpu", "above": 60}},
+		"metrics": []any{map[string]any{"name": "cpu", "values": d.Values[0]}, map[string]any{"name": "mem", "values": d.Values[1]}}})
+	resp, err := http.Post(srv.URL+"/v1/degradation", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// The threshold's origin (in it and in the evidence) says where the
+	// bound came from: "--slo" or "request". Numbers agree
+	// to 1e-9 relative: the networks' float32 sums round with the batch,
+	// and which origins share a forward pass depends on the workers.
+	want := strings.ReplaceAll(stdout, "--slo", "request")
+	var a, b any
+	if err := json.Unmarshal(got, &a); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("HTTP %d: %v: %s", resp.StatusCode, err, got)
+	}
+	if err := json.Unmarshal([]byte(want), &b); err != nil {
+		t.Fatal(err)
+	}
+	if path := jsonDiff(a, b, ""); path != "" {
+		t.Fatalf("HTTP and degradation --json differ at %s\nHTTP: %s\ncommand: %s", path, got, stdout)
+	}
+}
+
+// jsonDiff is the path of the first difference between decoded JSON
+// values a and b, numbers compared to 1e-9 relative ("" if none).
+func jsonDiff(a, b any, path string) string {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return path + " (keys)"
+		}
+		for k, v := range x {
+			if d := jsonDiff(v, y[k], path+"."+k); d != "" {
+				return d
+			}
+		}
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return path + " (length)"
+		}
+		for i := range x {
+			if d := jsonDiff(x[i], y[i], fmt.Sprintf("%s[%d]", path, i)); d != "" {
+				return d
+			}
+		}
+	case float64:
+		y, ok := b.(float64)
+		if !ok || !relNear(x, y, 1e-9) {
+			return fmt.Sprintf("%s (%v vs %v)", path, a, b)
+		}
+	default:
+		if a != b {
+			return fmt.Sprintf("%s (%v vs %v)", path, a, b)
+		}
+	}
+	return ""
+}
+
 // startCommand runs this test binary as `perfpredict args...` and returns
 // once it has said where it listens (for serve and run).
 func startCommand(t *testing.T, stderrLog io.Writer, args ...string) (*exec.Cmd, string) {

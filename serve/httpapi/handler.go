@@ -456,6 +456,9 @@ func (h *Handler) answer(ctx context.Context, m *loaded, req *forecastRequest) (
 // degradationRequest is POST /v1/degradation's body: the rows of one or
 // more metrics at shared times, as a metrics CSV holds them.
 type degradationRequest struct {
+	// Name names the data in errors; its last path element also feeds the
+	// recommendations' hints, as a file's name does ["request"].
+	Name    string      `json:"name"`
 	Times   []time.Time `json:"times"`
 	Metrics []struct {
 		Name   string  `json:"name"`
@@ -486,7 +489,10 @@ func (h *Handler) degradation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "request body: want {\"times\": [...], \"metrics\": [{\"name\": ..., \"values\": [...]}], \"horizon\": N}", nil)
 		return
 	}
-	d := &serve.Data{Name: "request", Times: req.Times}
+	d := &serve.Data{Name: req.Name, Times: req.Times}
+	if d.Name == "" {
+		d.Name = "request"
+	}
 	for i, mt := range req.Metrics {
 		if mt.Name == "" {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("request body: metrics[%d] has no name", i), nil)
