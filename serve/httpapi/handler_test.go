@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -221,23 +222,35 @@ func TestFallbackAnswersAndIsCounted(t *testing.T) {
 	if err := h.Load(tinyForecaster(t, 1), ""); err != nil {
 		t.Fatal(err)
 	}
-	var ans serve.ForecastAnswer
 	values := synth.Walk(600, 4)
-	if code, raw := post(t, srv.URL+"/v1/forecast", map[string]any{"values": values, "times": fiveMinutes(600)}, &ans); code != 200 {
-		t.Fatalf("%d %s", code, raw)
-	}
-	if ans.Source != serve.SourceFallback || ans.Reason != serve.ReasonDeadline || ans.Method != "holt_winters" {
-		t.Fatalf("source %s reason %q method %s", ans.Source, ans.Reason, ans.Method)
-	}
-	for _, v := range ans.Predictions[0] {
-		if math.IsNaN(v) || math.Abs(v-values[len(values)-1]) > 10*math.Abs(values[len(values)-1])+10 {
-			t.Fatalf("fallback forecast %v from a last value %v", ans.Predictions[0], values[len(values)-1])
+	// With a 1ns deadline nearly every call falls back; a model fast
+	// enough to beat the deadline's check still may answer one.
+	fellBack := 0
+	for range 20 {
+		var ans serve.ForecastAnswer
+		if code, raw := post(t, srv.URL+"/v1/forecast", map[string]any{"values": values, "times": fiveMinutes(600)}, &ans); code != 200 {
+			t.Fatalf("%d %s", code, raw)
+		}
+		if ans.Source == serve.SourceModel {
+			continue
+		}
+		fellBack++
+		if ans.Source != serve.SourceFallback || ans.Reason != serve.ReasonDeadline || ans.Method != "holt_winters" {
+			t.Fatalf("source %s reason %q method %s", ans.Source, ans.Reason, ans.Method)
+		}
+		for _, v := range ans.Predictions[0] {
+			if math.IsNaN(v) || math.Abs(v-values[len(values)-1]) > 10*math.Abs(values[len(values)-1])+10 {
+				t.Fatalf("fallback forecast %v from a last value %v", ans.Predictions[0], values[len(values)-1])
+			}
 		}
 	}
+	if fellBack == 0 {
+		t.Fatal("no call fell back past a 1ns deadline")
+	}
 	_, raw := get(t, srv.URL+"/metrics")
-	if !strings.Contains(raw, `perfpredict_fallbacks_total{reason="model missed the deadline"} 1`) ||
-		!strings.Contains(raw, `perfpredict_fallback_predictions_total{model="perfpredict"} 1`) {
-		t.Fatalf("fallback not counted:\n%s", raw)
+	if !strings.Contains(raw, fmt.Sprintf(`perfpredict_fallbacks_total{reason="model missed the deadline"} %d`, fellBack)) ||
+		!strings.Contains(raw, fmt.Sprintf(`perfpredict_fallback_predictions_total{model="perfpredict"} %d`, fellBack)) {
+		t.Fatalf("%d fallbacks not counted:\n%s", fellBack, raw)
 	}
 }
 
@@ -321,9 +334,18 @@ func TestGracefulShutdown(t *testing.T) {
 	}()
 	waitFor(t, func() bool { return len(h.slots) == 1 })
 	cancel()
-	time.Sleep(50 * time.Millisecond) // Shutdown has closed the listener
-	if _, err := http.Get(url + "/healthz"); err == nil {
-		t.Fatal("a new connection was accepted during shutdown")
+	// Shutdown closes the listener at once, while the request is held.
+	waitFor(t, func() bool {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	select {
+	case code := <-answered:
+		t.Fatalf("the request in flight was answered (%d) before it was released", code)
+	default:
 	}
 	close(src.block)
 	if code := <-answered; code != http.StatusOK {
