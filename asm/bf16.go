@@ -27,8 +27,8 @@ import (
 // one float32 accumulator per output; elsewhere GemmBF16 runs its Go twin,
 // which gives the same bits. BF16Implementation names the path.
 
-// BF16NR is the width of GemmBF16's B panels.
-const BF16NR = 32
+// bf16NR is the width of the B panels of GemmBF16 and GemmInt8.
+const bf16NR = 32
 
 // bf16MR is the most rows one micro-kernel call computes.
 const bf16MR = 14
@@ -126,7 +126,7 @@ func toBF16Go(dst []uint16, src []float32) {
 // GemmBF16PackedLen is the length of the packed B of a k×n product:
 // ceil(k/2) pairs of ceil(n/32) panels 32 columns wide.
 func GemmBF16PackedLen(k, n int) int {
-	return (k + 1) / 2 * 2 * (n + BF16NR - 1) / BF16NR * BF16NR
+	return (k + 1) / 2 * 2 * (n + bf16NR - 1) / bf16NR * bf16NR
 }
 
 // GemmBF16PackB rounds op(B), k×n, to bf16 and packs it into dst in the B
@@ -152,7 +152,7 @@ func GemmBF16PackB(transB bool, b []float32, ldb, k, n int, dst []uint16) {
 			if transB {
 				v = b[j*ldb+p]
 			}
-			dst[j/BF16NR*kp*2*BF16NR+q*2*BF16NR+2*(j%BF16NR)+e] = BF16(v)
+			dst[j/bf16NR*kp*2*bf16NR+q*2*bf16NR+2*(j%bf16NR)+e] = BF16(v)
 		}
 	}
 }
@@ -182,10 +182,10 @@ func GemmBF16(m, n, k int, a []uint16, lda int, b []uint16, c []float32, ldc int
 		return
 	}
 	kp := k / 2
-	np := (n + BF16NR - 1) / BF16NR
-	last := gemmMask(n - (np-1)*BF16NR)
+	np := (n + bf16NR - 1) / bf16NR
+	last := gemmMask(n - (np-1)*bf16NR)
 	pa, pb, pc := unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c)
-	panel := func(t int) *uint16 { return (*uint16)(unsafe.Add(unsafe.Pointer(pb), 2*t*kp*2*BF16NR)) }
+	panel := func(t int) *uint16 { return (*uint16)(unsafe.Add(unsafe.Pointer(pb), 2*t*kp*2*bf16NR)) }
 	for i0 := 0; i0 < m; i0 += bf16MR {
 		mr := min(bf16MR, m-i0)
 		ai := (*uint16)(unsafe.Add(unsafe.Pointer(pa), 2*i0*lda))
@@ -194,7 +194,7 @@ func GemmBF16(m, n, k int, a []uint16, lda int, b []uint16, c []float32, ldc int
 		if w := g.wideN[mr-1]; w > 1 && np >= w {
 			// Groups of w panels; the mask applies when they end the row.
 			ng := np / w
-			m := uint64(1<<BF16NR - 1)
+			m := uint64(1<<bf16NR - 1)
 			if ng*w == np {
 				m = last
 			}
@@ -202,7 +202,7 @@ func GemmBF16(m, n, k int, a []uint16, lda int, b []uint16, c []float32, ldc int
 			t = ng * w
 		}
 		if t < np {
-			g.kern[mr-1](kp, ai, lda, panel(t), (*float32)(unsafe.Add(ci, 4*t*BF16NR)), ldc, last, np-t)
+			g.kern[mr-1](kp, ai, lda, panel(t), (*float32)(unsafe.Add(ci, 4*t*bf16NR)), ldc, last, np-t)
 		}
 	}
 }
@@ -232,10 +232,10 @@ func gemmBF16Go(m, n, k int, a []uint16, lda int, b []uint16, c []float32, ldc i
 	for i := 0; i < m; i++ {
 		row := a[i*lda : i*lda+k]
 		for j := 0; j < n; j++ {
-			col := b[j/BF16NR*kp*2*BF16NR+2*(j%BF16NR):]
+			col := b[j/bf16NR*kp*2*bf16NR+2*(j%bf16NR):]
 			var s float32
 			for q := 0; q < kp; q++ {
-				bq := col[q*2*BF16NR:]
+				bq := col[q*2*bf16NR:]
 				s = ftz(float32(float64(s) + float64(bf16DAZ(row[2*q+1]))*float64(bf16DAZ(bq[1]))))
 				s = ftz(float32(float64(s) + float64(bf16DAZ(row[2*q]))*float64(bf16DAZ(bq[0]))))
 			}

@@ -252,15 +252,15 @@ func TestGemmBF16PackB(t *testing.T) {
 			} else {
 				GemmBF16PackB(false, b, n, k, n, dst[:len(dst)-3])
 			}
-			for t0 := 0; t0*BF16NR < n; t0++ {
+			for t0 := 0; t0*bf16NR < n; t0++ {
 				for q := 0; q < kp; q++ {
-					for j := 0; j < BF16NR; j++ {
+					for j := 0; j < bf16NR; j++ {
 						for e := 0; e < 2; e++ {
 							want := uint16(0)
-							if p, col := 2*q+e, t0*BF16NR+j; p < k && col < n {
+							if p, col := 2*q+e, t0*bf16NR+j; p < k && col < n {
 								want = BF16(b[p*n+col])
 							}
-							if got := dst[t0*kp*2*BF16NR+q*2*BF16NR+2*j+e]; got != want {
+							if got := dst[t0*kp*2*bf16NR+q*2*bf16NR+2*j+e]; got != want {
 								t.Fatalf("k=%d n=%d trans=%v: panel %d pair %d col %d elem %d = %#04x, want %#04x", k, n, trans, t0, q, j, e, got, want)
 							}
 						}

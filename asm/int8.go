@@ -79,12 +79,6 @@ type Int8B struct {
 	scale    []float32 // per column: w_j
 }
 
-// K and N are the shape of the packed op(B).
-func (p *Int8B) K() int { return p.k }
-
-// N is the number of columns of the packed op(B).
-func (p *Int8B) N() int { return p.n }
-
 // Bytes is the memory p holds.
 func (p *Int8B) Bytes() int { return cap(p.data) + 4*cap(p.corr) + 4*cap(p.scale) }
 
@@ -101,11 +95,11 @@ func (p *Int8B) Pack(transB bool, b []float32, ldb, k, n int) {
 		panic(fmt.Sprintf("asm: Int8B.Pack: bad shape k=%d n=%d ldb=%d len(b)=%d", k, n, ldb, len(b)))
 	}
 	kq := (k + 3) / 4
-	np := (n + BF16NR - 1) / BF16NR
+	np := (n + bf16NR - 1) / bf16NR
 	p.k, p.n, p.kq = k, n, kq
-	p.data = growSlice(p.data, np*kq*4*BF16NR)
-	p.corr = growSlice(p.corr, np*BF16NR)
-	p.scale = growSlice(p.scale, np*BF16NR)
+	p.data = growSlice(p.data, np*kq*4*bf16NR)
+	p.corr = growSlice(p.corr, np*bf16NR)
+	p.scale = growSlice(p.scale, np*bf16NR)
 	clear(p.data)
 	clear(p.corr)
 	clear(p.scale)
@@ -122,11 +116,11 @@ func (p *Int8B) Pack(transB bool, b []float32, ldb, k, n int) {
 		}
 		s, inv := quantScale(m)
 		p.scale[j] = s
-		col := p.data[j/BF16NR*kq*4*BF16NR+4*(j%BF16NR):]
+		col := p.data[j/bf16NR*kq*4*bf16NR+4*(j%bf16NR):]
 		var sum int32
 		for r := 0; r < k; r++ {
 			q := int32(math.RoundToEven(float64(at(r, j) * inv)))
-			col[r/4*4*BF16NR+r%4] = int8(q)
+			col[r/4*4*bf16NR+r%4] = int8(q)
 			sum += q
 		}
 		p.corr[j] = 128 * sum
@@ -194,7 +188,7 @@ func quantizeU8Go(rows, n int, src []float32, lds int, dst []uint8, ldd int, sca
 	}
 }
 
-// GemmInt8 computes, for i < m and j < n = b.N(),
+// GemmInt8 computes, for i < m and j < n (b's columns),
 //
 //	C[i][j] += float32(Σ_p A[i][p]*B[p][j] - corr_j) * w_j * s_i
 //
@@ -219,8 +213,8 @@ func GemmInt8(m int, a []uint8, lda int, ascale []float32, b *Int8B, c []float32
 		gemmInt8Go(m, a, lda, ascale, b, c, ldc)
 		return
 	}
-	np := (n + BF16NR - 1) / BF16NR
-	last := gemmMask(n - (np-1)*BF16NR)
+	np := (n + bf16NR - 1) / bf16NR
+	last := gemmMask(n - (np-1)*bf16NR)
 	pa, pc := unsafe.SliceData(a), unsafe.SliceData(c)
 	for i0 := 0; i0 < m; i0 += bf16MR {
 		mr := min(bf16MR, m-i0)
@@ -230,7 +224,7 @@ func GemmInt8(m int, a []uint8, lda int, ascale []float32, b *Int8B, c []float32
 		t := 0
 		if w := g.wideN[mr-1]; w > 1 && np >= w {
 			ng := np / w
-			mk := uint64(1<<BF16NR - 1)
+			mk := uint64(1<<bf16NR - 1)
 			if ng*w == np {
 				mk = last
 			}
@@ -238,8 +232,8 @@ func GemmInt8(m int, a []uint8, lda int, ascale []float32, b *Int8B, c []float32
 			t = ng * w
 		}
 		if t < np {
-			g.kern[mr-1](kq, ai, lda, &b.data[t*kq*4*BF16NR], (*float32)(unsafe.Add(ci, 4*t*BF16NR)), ldc, last, np-t,
-				&b.corr[t*BF16NR], &b.scale[t*BF16NR], asc)
+			g.kern[mr-1](kq, ai, lda, &b.data[t*kq*4*bf16NR], (*float32)(unsafe.Add(ci, 4*t*bf16NR)), ldc, last, np-t,
+				&b.corr[t*bf16NR], &b.scale[t*bf16NR], asc)
 		}
 	}
 }
@@ -261,10 +255,10 @@ func gemmInt8Go(m int, a []uint8, lda int, ascale []float32, b *Int8B, c []float
 	for i := 0; i < m; i++ {
 		row := a[i*lda : i*lda+4*kq]
 		for j := 0; j < b.n; j++ {
-			col := b.data[j/BF16NR*kq*4*BF16NR+4*(j%BF16NR):]
+			col := b.data[j/bf16NR*kq*4*bf16NR+4*(j%bf16NR):]
 			var acc int32
 			for q := 0; q < kq; q++ {
-				bq := col[q*4*BF16NR : q*4*BF16NR+4]
+				bq := col[q*4*bf16NR : q*4*bf16NR+4]
 				for e, v := range bq {
 					acc += int32(row[4*q+e]) * int32(v)
 				}

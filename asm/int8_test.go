@@ -193,7 +193,7 @@ func TestInt8Pack(t *testing.T) {
 			}
 			var sum int32
 			for p := 0; p < 4*kq; p++ {
-				q := x.data[j/BF16NR*kq*128+p/4*128+4*(j%BF16NR)+p%4]
+				q := x.data[j/bf16NR*kq*128+p/4*128+4*(j%bf16NR)+p%4]
 				if p >= k {
 					if q != 0 {
 						t.Fatalf("pad byte %d of column %d = %d", p, j, q)
