@@ -147,9 +147,12 @@ func growSlice[T any](s []T, n int) []T {
 }
 
 // QuantizeU8 quantizes rows rows of n values (row r at src[r*lds:]) into
-// bytes (row r at dst[r*ldd:]) and their scales, as quantizeU8Go does. The
-// rows must be finite (a NaN or infinity gives meaningless bytes). It
-// panics if a slice is too short for the shape.
+// bytes (row r at dst[r*ldd:]) and their scales, as quantizeU8Go does. A
+// row holding a NaN gets a NaN scale, one holding an infinity an infinite
+// scale, so that GemmInt8's outputs from it are NaN (or, for an infinity,
+// NaN or infinite), as float32 products would be; its bytes are then
+// meaningless, and may differ between the paths. It panics if a slice is too
+// short for the shape.
 func QuantizeU8(rows, n int, src []float32, lds int, dst []uint8, ldd int, scales []float32) {
 	if rows < 0 || n < 0 || ld(lds, n) || ld(ldd, n) || short(src, rows, n, lds) || len(dst) < (rows-1)*ldd+n || len(scales) < rows {
 		panic(fmt.Sprintf("asm: QuantizeU8: bad shape rows=%d n=%d lds=%d ldd=%d len(src)=%d len(dst)=%d len(scales)=%d", rows, n, lds, ldd, len(src), len(dst), len(scales)))

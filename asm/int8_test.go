@@ -302,3 +302,34 @@ func BenchmarkGemmInt8(b *testing.B) {
 		}
 	}
 }
+
+// TestInt8NaN: a NaN anywhere in a row of A makes that row's outputs NaN,
+// an infinity makes them NaN or infinite (as float32 products would be),
+// the other rows unaffected, at every level.
+func TestInt8NaN(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	forEachLevel(t, func(t *testing.T) {
+		const m, n, k = 4, 40, 37
+		for _, inf := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
+			for _, at := range []int{0, 15, 16, 33, 36} {
+				a := bf16Input(rng, m*k, false)
+				a[1*k+at] = inf
+				qa, as := make([]uint8, m*40), make([]float32, m)
+				QuantizeU8(m, k, a, k, qa, 40, as)
+				var pb Int8B
+				pb.Pack(false, bf16Input(rng, k*n, false), n, k, n)
+				c := make([]float32, m*n)
+				GemmInt8(m, qa, 40, as, &pb, c, n)
+				for i := 0; i < m; i++ {
+					for j := 0; j < n; j++ {
+						v := float64(c[i*n+j])
+						bad := math.IsNaN(v) || (math.IsInf(v, 0) && !math.IsNaN(float64(a[1*k+at])))
+						if bad != (i == 1) {
+							t.Fatalf("%v at %d: C[%d][%d] = %v", inf, at, i, j, c[i*n+j])
+						}
+					}
+				}
+			}
+		}
+	})
+}

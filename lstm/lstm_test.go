@@ -200,10 +200,19 @@ func mustPanic(t *testing.T, what string, f func()) {
 
 // TestNaNPropagates: a NaN at one (b, t) poisons that sequence as in PyTorch
 // (forward direction from t on, reverse up to t, every step of later layers)
-// and leaves the other sequences of the batch alone.
+// and leaves the other sequences of the batch alone, in every precision.
 func TestNaNPropagates(t *testing.T) {
+	for _, prec := range []Precision{FP32, BF16, INT8} {
+		t.Run(prec.String(), func(t *testing.T) { testNaNPropagates(t, prec) })
+	}
+}
+
+func testNaNPropagates(t *testing.T, prec Precision) {
 	cfg := Config{Input: 3, Hidden: 4, Layers: 1, Bidirectional: true}
 	s := newStack(t, cfg, 3)
+	if err := s.SetPrecision(prec); err != nil {
+		t.Fatal(err)
+	}
 	B, T, H := 2, 5, 4
 	x := randVec(B*T*3, 1, 1)
 	x[(0*T+2)*3+1] = float32(math.NaN())
