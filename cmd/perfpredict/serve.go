@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -142,12 +143,15 @@ func openRegistryModel(dir, name string) (*lifecycle.Registry, string, error) {
 	if err != nil {
 		return nil, "", usagef("--registry: %v", err)
 	}
-	if name != "" {
-		return reg, name, nil
-	}
 	models, err := reg.Models()
 	if err != nil {
 		return nil, "", err
+	}
+	if name != "" {
+		if !slices.Contains(models, name) {
+			return nil, "", usagef("--name %s: %s holds the models %v", name, dir, models)
+		}
+		return reg, name, nil
 	}
 	if len(models) != 1 {
 		return nil, "", usagef("--registry %s holds %d models %v: name one with --name", dir, len(models), models)

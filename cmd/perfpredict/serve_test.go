@@ -376,6 +376,10 @@ func waitReady(t *testing.T, addr string) string {
 // TestServeFlags: bad flag combinations are usage errors naming the flag.
 func TestServeFlags(t *testing.T) {
 	art := servingArtifact(t)
+	reg := filepath.Join(t.TempDir(), "reg")
+	if code, _, stderr := runCmd("registry", "add", "--dir", reg, "--model", "cpu", "--artifact", art); code != 0 {
+		t.Fatal(stderr)
+	}
 	for _, c := range []struct {
 		args []string
 		says string
@@ -386,6 +390,7 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"--model", "a.zip", "--max-body", "0"}, "--max-body"},
 		{[]string{"--model", art, "--addr", "127.0.0.1:99999"}, "--addr 127.0.0.1:99999"},
 		{[]string{"--model", filepath.Join(t.TempDir(), "missing.zip")}, "missing.zip"},
+		{[]string{"--registry", reg, "--name", "mem"}, "--name mem: " + reg + " holds the models [cpu]"},
 	} {
 		code, _, stderr := runCmd(append([]string{"serve"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.says) {

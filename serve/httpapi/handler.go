@@ -440,7 +440,9 @@ func (h *Handler) answer(ctx context.Context, m *loaded, req *forecastRequest) (
 	period := max(1, int(24*time.Hour/step))
 	start := time.Now()
 	p, err := m.pred.Predict(ctx, serve.Input{History: values, Series: period, Phase: len(values) - 1})
-	h.opt.Monitor.Health.ObservePrediction(h.opt.Now(), time.Since(start), p.Source == serve.SourceFallback)
+	if err == nil {
+		h.opt.Monitor.Health.ObservePrediction(h.opt.Now(), time.Since(start), p.Source == serve.SourceFallback)
+	}
 	switch {
 	case errors.Is(err, serve.ErrBadInput):
 		return nil, errorf(http.StatusUnprocessableEntity, "%s: %v", metric, err)
