@@ -1,0 +1,255 @@
+// Command pretrain makes the forecaster that `perfpredict train` fine-tunes
+// from (forecast/pretrained/), and scores recipes on the validation split of
+// the 13 shipped series, the score the recipe's choices are made on
+// (docs/PROTOCOL.md, "How the recipe was chosen").
+//
+//	go run ./tools/pretrain make [flags] OUT.zip
+//	    trains the default recipe's networks on synthetic server series
+//	    (internal/synth) and, with -extra, on more CSV files; saves OUT.zip.
+//	go run ./tools/pretrain validate [flags]
+//	    trains on the 13 series (from -init when given) and prints the
+//	    geometric-mean validation MASE at h = 1, 12, 30.
+//	go run ./tools/pretrain fold -folds 4 -fold K [flags]
+//	    one fold of `perfpredict crossval`, the forecaster's test MASE
+//	    only, so the folds of a leave-series-out run can run at once; the
+//	    summary is the geometric mean over every fold's lines.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	perfpredict "github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
+	"github.com/novacron/perfpredict/internal/synth"
+)
+
+// shipped are the 13 series of the published comparison, under testdata/nab.
+var shipped = []string{
+	"realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv",
+	"realAWSCloudwatch/ec2_cpu_utilization_53ea38.csv",
+	"realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv",
+	"realAWSCloudwatch/ec2_cpu_utilization_77c1ca.csv",
+	"realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv",
+	"realAWSCloudwatch/ec2_cpu_utilization_fe7f93.csv",
+	"realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv",
+	"realAWSCloudwatch/ec2_network_in_257a54.csv",
+	"realAWSCloudwatch/elb_request_count_8c0756.csv",
+	"realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv",
+	"realKnownCause/cpu_utilization_asg_misconfiguration.csv",
+	"realKnownCause/ec2_request_latency_system_failure.csv",
+	"realKnownCause/machine_temperature_system_failure.csv",
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: pretrain make|validate [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "make":
+		err = runMake(os.Args[2:])
+	case "validate":
+		err = runValidate(os.Args[2:])
+	case "fold":
+		err = runFold(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q (make, validate, fold)", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pretrain:", err)
+		os.Exit(1)
+	}
+}
+
+// common are the training flags both commands take.
+type common struct {
+	epochs, patience, ensemble *int
+	seed                       *uint64
+	lr                         *float64
+	stride                     *int
+	shiftAug                   *float64
+}
+
+func addCommon(fs *flag.FlagSet, epochs, patience, ensemble int) common {
+	return common{
+		epochs:   fs.Int("epochs", epochs, "most epochs"),
+		patience: fs.Int("patience", patience, "early-stopping patience"),
+		ensemble: fs.Int("ensemble", ensemble, "networks"),
+		seed:     fs.Uint64("seed", 1, "first network's seed"),
+		lr:       fs.Float64("lr", 1e-3, "learning rate"),
+		stride:   fs.Int("stride", 1, "steps between training windows"),
+		shiftAug: fs.Float64("shift-augment", 0, "fraction of training windows added again with a synthetic level shift"),
+	}
+}
+
+func (c common) options() forecast.Options {
+	o := forecast.DefaultOptions()
+	o.Epochs, o.Patience, o.Ensemble, o.Seed, o.LearningRate = *c.epochs, *c.patience, *c.ensemble, *c.seed, *c.lr
+	o.Stride, o.ShiftAugment = *c.stride, *c.shiftAug
+	o.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...) }
+	o.Progress = func(i int, p perfpredict.Progress) {
+		if p.EpochDone {
+			o.Logf("network %d: epoch %d, training loss %.4f, validation loss %.4f", i+1, p.Epoch, p.EpochTrainLoss, p.ValLoss)
+		}
+	}
+	return o
+}
+
+func load(paths []string) ([]baseline.Series, error) {
+	var out []baseline.Series
+	for _, p := range paths {
+		ss, err := baseline.LoadColumns(p, nil)
+		if err != nil {
+			return nil, err
+		}
+		for i := range ss {
+			ss[i].Name = strings.TrimSuffix(filepath.Base(p), ".csv")
+		}
+		out = append(out, ss...)
+	}
+	return out, nil
+}
+
+func runMake(args []string) error {
+	fs := flag.NewFlagSet("make", flag.ExitOnError)
+	c := addCommon(fs, 10, 3, 2)
+	count := fs.Int("series", 100, "synthetic series")
+	steps := fs.Int("steps", 4032, "steps per synthetic series (4032: two weeks at 5 minutes)")
+	synthSeed := fs.Uint64("synth-seed", 1000, "seed of the first synthetic series (the others follow)")
+	var extra stringsFlag
+	fs.Var(&extra, "extra", "a CSV file to pretrain on besides the synthetic series (repeatable; never a series scored later)")
+	fs.Parse(args)
+	if fs.NArg() != 1 {
+		return fmt.Errorf("make: one output path, got %q", fs.Args())
+	}
+	var series []baseline.Series
+	for i := range *count {
+		v, _ := synth.Server(*steps, *synthSeed+uint64(i))
+		series = append(series, baseline.Series{Name: fmt.Sprintf("synth-%d", *synthSeed+uint64(i)), Values: v})
+	}
+	more, err := load(extra)
+	if err != nil {
+		return err
+	}
+	series = append(series, more...)
+	o := c.options()
+	o.NoTestSplit = true // synthetic: no test split to keep; the last 15% stops early
+	fc, err := forecast.Train(context.Background(), series, o)
+	if err != nil {
+		return err
+	}
+	return fc.Save(fs.Arg(0))
+}
+
+func runValidate(args []string) error {
+	fs := flag.NewFlagSet("validate", flag.ExitOnError)
+	c := addCommon(fs, 20, 5, 1)
+	data := fs.String("data", "testdata/nab", "folder of the 13 shipped series")
+	init := fs.String("init", "", "a forecaster artifact to fine-tune from")
+	save := fs.String("save", "", "save the trained forecaster there")
+	zeroShot := fs.Bool("zero-shot", false, "score -init as it is, without training")
+	fs.Parse(args)
+	paths := make([]string, len(shipped))
+	for i, p := range shipped {
+		paths[i] = filepath.Join(*data, p)
+	}
+	series, err := load(paths)
+	if err != nil {
+		return err
+	}
+	o := c.options()
+	if *init != "" {
+		if o.Init, err = forecast.Open(*init); err != nil {
+			return err
+		}
+	}
+	ctx := context.Background()
+	fc := o.Init
+	if !*zeroShot {
+		if fc, err = forecast.Train(ctx, series, o); err != nil {
+			return err
+		}
+	} else if fc == nil {
+		return fmt.Errorf("validate: -zero-shot needs -init")
+	}
+	if *save != "" {
+		if err := fc.Save(*save); err != nil {
+			return err
+		}
+	}
+	per, geo, err := forecast.ValidationMASE(ctx, fc, series, []int{1, 12, 30})
+	if err != nil {
+		return err
+	}
+	for i, s := range series {
+		fmt.Printf("%-40s %.3f %.3f %.3f\n", s.Name, per[i][0], per[i][1], per[i][2])
+	}
+	for _, m := range fc.Info().Members {
+		fmt.Printf("network seed %d: best epoch %d of %d\n", m.Seed, m.BestEpoch, m.Epochs)
+	}
+	fmt.Printf("validation MASE h=1/12/30: %.3f %.3f %.3f\n", geo[0], geo[1], geo[2])
+	return nil
+}
+
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+func runFold(args []string) error {
+	fs := flag.NewFlagSet("fold", flag.ExitOnError)
+	c := addCommon(fs, 20, 5, 2)
+	data := fs.String("data", "testdata/nab", "folder of the 13 shipped series")
+	folds := fs.Int("folds", 4, "folds")
+	fold := fs.Int("fold", 0, "the fold held out, 0-based")
+	fs.Parse(args)
+	paths := make([]string, len(shipped))
+	for i, p := range shipped {
+		paths[i] = filepath.Join(*data, p)
+	}
+	series, err := load(paths)
+	if err != nil {
+		return err
+	}
+	var train, held []baseline.Series
+	for i, s := range series {
+		if i%*folds == *fold {
+			held = append(held, s)
+		} else {
+			train = append(train, s)
+		}
+	}
+	ctx := context.Background()
+	fc, err := forecast.Train(ctx, train, c.options())
+	if err != nil {
+		return err
+	}
+	hs := []int{1, 12, 30}
+	for _, s := range held {
+		out, _, _, err := fc.TestForecasts(ctx, s, hs)
+		if err != nil {
+			return err
+		}
+		sp := baseline.SplitOf(s.Len())
+		tg, d := baseline.Targets(sp), baseline.NaiveScale(s.Values, sp)
+		fmt.Printf("%-40s", s.Name)
+		for k := range hs {
+			var sum float64
+			for i, j := range tg {
+				sum += math.Abs(out[k][i] - s.Values[j])
+			}
+			fmt.Printf(" %.3f", sum/float64(len(tg))/d)
+		}
+		fmt.Println()
+	}
+	return nil
+}
