@@ -1,7 +1,7 @@
-// Command pretrain makes the forecaster that `perfpredict train` fine-tunes
-// from (forecast/pretrained/), and scores recipes on the validation split of
-// the 13 shipped series, the score the recipe's choices are made on
-// (docs/PROTOCOL.md, "How the recipe was chosen").
+// Command pretrain pretrains forecasters on synthetic server series (a
+// start for forecast.Options.Init) and scores recipes on the validation
+// split of the 13 shipped series, the score the recipe's choices are made
+// on (docs/PROTOCOL.md, "How the recipe was chosen").
 //
 //	go run ./tools/pretrain make [flags] OUT.zip
 //	    trains the default recipe's networks on synthetic server series
