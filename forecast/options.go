@@ -72,8 +72,11 @@ type Options struct {
 	// set otherwise (perfpredict.Model.SetPrecision).
 	Precision string
 	// ShiftAugment adds that fraction of the training windows again, each
-	// with a synthetic level shift in its input window (see augmentShifts);
-	// 0: none.
+	// copied with a level shift of 3 to 30 units (either sign) from a
+	// random step of its input window on, targets included, so that the
+	// networks learn that a shift persists where a spike reverts; 0: none.
+	// It lengthens training by its share (docs/PROTOCOL.md, "Level
+	// shifts").
 	ShiftAugment float64
 	// Init, when set, is a forecaster whose networks the new ones start
 	// from instead of random weights (fine-tuning a pretrained forecaster):

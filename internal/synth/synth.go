@@ -1,5 +1,9 @@
-// Package synth makes the synthetic metric series that tests across the
-// module share, so that they exercise the same data.
+// Package synth makes synthetic metric series: Walk, the simple seasonal
+// walk that tests across the module share, so that they exercise the same
+// data; and Server (Spec, Generate, Random), server-like series with
+// seasonality, trends and known events (level shifts, ramps, spikes,
+// bursts, flat stretches) for pretraining experiments and the
+// forecaster's level-shift check.
 package synth
 
 import (
