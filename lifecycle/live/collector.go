@@ -20,9 +20,9 @@ import (
 //
 // A source that refuses a range holding a gap (source.Prometheus does: a
 // missed scrape is a missing value) would refuse it at every later call,
-// since each asks from the last point returned: the Collector then asks
-// for the two newest points alone, skipping the gap (the history jumps
-// over it), and reports the refusal to OnGap.
+// since each asks from the last point returned: the Collector then takes
+// the points after the newest gap (found by bisection), skipping it (the
+// history jumps over it), and reports the refusal to OnGap.
 type Collector struct {
 	Series   httpapi.HistorySource
 	Query    string
@@ -32,6 +32,29 @@ type Collector struct {
 
 	mu   sync.Mutex
 	last time.Time // the newest sample returned
+}
+
+// afterGap finds the most recent points up to n that the source does not
+// refuse (the ones after the newest gap) by bisection: log2(n) requests.
+func (c *Collector) afterGap(ctx context.Context, n int) (baseline.Series, error) {
+	var best baseline.Series
+	ok, refused := 0, n // ok points were answered, refused were not
+	for refused-ok > 1 {
+		mid := (ok + refused) / 2
+		s, err := c.Series.Last(ctx, c.Query, mid)
+		switch {
+		case err == nil:
+			ok, best = mid, s
+		case errors.Is(err, baseline.ErrBadInput):
+			refused = mid
+		default:
+			return baseline.Series{}, err
+		}
+	}
+	if ok == 0 {
+		return baseline.Series{}, errors.New("live: no point after the gap")
+	}
+	return best, nil
 }
 
 // Collect implements lifecycle.Source.
@@ -46,9 +69,12 @@ func (c *Collector) Collect(ctx context.Context, now time.Time) ([]lifecycle.Sam
 		n = min(c.Backfill, int(now.Sub(last)/c.Step)+2)
 	}
 	s, err := c.Series.Last(ctx, c.Query, max(n, 1))
-	if errors.Is(err, baseline.ErrBadInput) && n > 2 {
+	if errors.Is(err, baseline.ErrBadInput) && n > 1 {
 		refused := err
-		if s, err = c.Series.Last(ctx, c.Query, 2); err == nil && c.OnGap != nil {
+		if s, err = c.afterGap(ctx, n); err != nil {
+			return nil, refused
+		}
+		if c.OnGap != nil {
 			c.OnGap(refused)
 		}
 	}

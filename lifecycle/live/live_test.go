@@ -210,9 +210,10 @@ func TestCollectorAsksForWhatIsNew(t *testing.T) {
 	}
 }
 
-// TestCollectorSkipsAGap: a range the source refuses for a gap is asked
-// again as its two newest points (reported to OnGap), and collection goes
-// on from there instead of failing on the same gap forever.
+// TestCollectorSkipsAGap: a range the source refuses for a gap is cut to
+// the points after the gap (reported to OnGap), and collection goes on
+// from there instead of failing on the same gap forever; a backfill keeps
+// everything after its gap.
 func TestCollectorSkipsAGap(t *testing.T) {
 	clock := lifecycle.NewSimClock(t0.Add(100 * 5 * time.Minute))
 	src := &fakeSeries{clock: clock, name: "cpu", values: synth.Walk(500, 1), gapAt: 102}
@@ -229,5 +230,11 @@ func TestCollectorSkipsAGap(t *testing.T) {
 	clock.Advance(5 * time.Minute)
 	if ss, err = c.Collect(context.Background(), clock.Now()); err != nil || len(ss) != 1 || ss[0].Values[0] != src.values[105] || len(gaps) != 1 {
 		t.Fatalf("after the gap: %d samples, %v, gaps %v", len(ss), err, gaps)
+	}
+	// A backfill across a gap: the 37 points after it.
+	src.gapAt = 105 - 37
+	c = &Collector{Series: src, Query: "cpu", Step: 5 * time.Minute, Backfill: 100, OnGap: func(err error) { gaps = append(gaps, err) }}
+	if ss, err = c.Collect(context.Background(), clock.Now()); err != nil || len(ss) != 37 || len(gaps) != 2 {
+		t.Fatalf("backfill across a gap: %d samples, %v", len(ss), err)
 	}
 }
