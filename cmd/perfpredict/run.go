@@ -29,7 +29,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	threshold := fs.Float64("threshold", 0.95, "held-out accuracy5 a retrained version needs to be promoted (and at least the Active one's)")
 	holdout := fs.Duration("holdout", 24*time.Hour, "most recent span kept out of training to compare a candidate with the Active version")
 	backfill := fs.Int("backfill", 2016, "points the first collection fetches (2016: a week at 5 minutes)")
-	history := fs.Int("history", 0, "samples kept in memory (0: 30 days of --interval)")
+	history := fs.Int("history", 8640, "samples kept in memory, the most a retrain trains on (8640: 30 days at 5 minutes; allocated at start)")
 	sf := addServeFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -43,8 +43,8 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 		return usagef("--epochs: must be positive, got %d", *epochs)
 	case !(*threshold >= 0 && *threshold <= 1):
 		return usagef("--threshold: must be in [0, 1], got %v", *threshold)
-	case *backfill < 1 || *history < 0:
-		return usagef("--backfill must be positive and --history >= 0")
+	case *backfill < 1 || *history < 1:
+		return usagef("--backfill and --history must be positive")
 	}
 	if err := sf.check(); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -270,4 +271,32 @@ func lastLines(s string, n int) string {
 		}
 	}
 	return strings.Join(keep[max(0, len(keep)-n):], "\n")
+}
+
+// TestRunFlags: bad flags and a bad rules file are usage errors naming the
+// flag or the file, before anything is collected.
+func TestRunFlags(t *testing.T) {
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rules, []byte("alerts:\n  - {name: X, condition: \"nonsense > 1\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"run", "--prometheus", "http://127.0.0.1:1", "--query", "cpu", "--registry", filepath.Join(dir, "reg")}
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"run", "--query", "cpu"}, "--prometheus, --query and --registry are required"},
+		{append(slices.Clone(base), "--threshold", "1.5"), "--threshold"},
+		{append(slices.Clone(base), "--epochs", "0"), "--epochs"},
+		{append(slices.Clone(base), "--history", "0"), "--history"},
+		{append(slices.Clone(base), "--interval", "0s"), "--interval"},
+		{append(slices.Clone(base), "--rules", rules), "rules.yaml"},
+		{append(slices.Clone(base), "--rules", filepath.Join(dir, "none.yaml")), "none.yaml"},
+	} {
+		code, _, stderr := runCmd(c.args...)
+		if code != 2 || !strings.Contains(stderr, c.says) {
+			t.Errorf("%v: exit %d %q, want 2 naming %q", c.args[1:], code, stderr, c.says)
+		}
+	}
 }
