@@ -195,8 +195,14 @@ func (r *Runner) swapped(s *lifecycle.Served) {
 		r.logf("http: %v", err)
 	}
 	if r.Pipeline == nil {
-		return // inside New: the history is still empty
+		return // inside New: the history is still empty (observe sets it)
 	}
+	r.setReference(s)
+}
+
+// setReference makes the samples s's version was trained on (those the
+// history holds) the drift reference.
+func (r *Runner) setReference(s *lifecycle.Served) {
 	var rows [][]float64
 	from, to := s.Version.Data.From, s.Version.Data.To
 	for _, x := range r.Pipeline.History.Snapshot() {
@@ -227,6 +233,13 @@ func (r *Runner) observe(s lifecycle.Sample) {
 	now := r.clock.Now()
 	if now.Sub(s.Time) > 2*r.cfg.Pipeline.CollectEvery {
 		return
+	}
+	if r.Monitor.Drift() == nil {
+		// A restart: the version was swapped in before any history was
+		// collected; the backfill holds its training data now.
+		if cur := r.Pipeline.Serving.Current(); cur != nil {
+			r.setReference(cur)
+		}
 	}
 	r.mu.Lock()
 	if r.pendFor != "" && s.Time.After(r.pendTime) {

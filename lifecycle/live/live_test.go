@@ -165,6 +165,24 @@ func TestRunnerCollectsRetrainsPromotesServesAlerts(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// A restart on the same registry serves the Active version at once
+	// and has a drift reference once its backfill is in.
+	r2, err := New(ctx, Config{
+		Pipeline: lifecycle.Config{Model: "cpu", Registry: reg, Clock: clock, Train: tinyRecipe(),
+			CollectEvery: 5 * time.Minute, RetrainEvery: 24 * time.Hour, Holdout: 2 * time.Hour, SyncTraining: true},
+		Series: src, Query: `cpu{host="a"}`, Backfill: 600,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Handler.Close()
+	if r2.Handler.Version() != active || r2.Monitor.Drift() != nil {
+		t.Fatalf("restart serves %q (want %s), drift before any history: %v", r2.Handler.Version(), active, r2.Monitor.Drift() != nil)
+	}
+	r2.Pipeline.Step(ctx)
+	if d := r2.Monitor.Drift(); d == nil || d.Reference() == nil {
+		t.Fatal("no drift reference after the restart's backfill")
+	}
 	vs, err := reg.Verify("cpu")
 	if err != nil {
 		t.Fatal(err)
