@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/lifecycle"
 	"github.com/novacron/perfpredict/serve"
 	"github.com/novacron/perfpredict/serve/httpapi"
@@ -117,6 +118,10 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 			return fmt.Errorf("%s: %w", *modelPath, err)
 		}
 	} else {
+		if dev, err := device.get(); err != nil || dev != perfpredict.DeviceCPU {
+			// Versions loaded from the registry run on the CPU.
+			return usagef("--device %s: with --registry the versions run on the CPU; --device applies to --model", *device.name)
+		}
 		reg, model, err := openRegistryModel(*regDir, *name)
 		if err != nil {
 			return err

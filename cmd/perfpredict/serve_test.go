@@ -391,6 +391,7 @@ func TestServeFlags(t *testing.T) {
 		{[]string{"--model", art, "--addr", "127.0.0.1:99999"}, "--addr 127.0.0.1:99999"},
 		{[]string{"--model", filepath.Join(t.TempDir(), "missing.zip")}, "missing.zip"},
 		{[]string{"--registry", reg, "--name", "mem"}, "--name mem: " + reg + " holds the models [cpu]"},
+		{[]string{"--registry", reg, "--device", "cuda"}, "--device cuda: with --registry"},
 	} {
 		code, _, stderr := runCmd(append([]string{"serve"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.says) {
