@@ -47,14 +47,14 @@ func DefaultTreeOptions(horizon int) *TreeOptions {
 	p := gbdt.DefaultParams()
 	p.Loss = gbdt.LossL1
 	p.Rounds, p.LearningRate, p.MaxLeaves, p.MinLeaf, p.Patience = 300, 0.08, 31, 50, 20
-	p.RowSample, p.ColSample, p.Lambda = 0.7, 0.8, 1
+	p.RowSample, p.ColSample, p.Lambda = 0.35, 0.8, 1
 	var hs []int
 	for _, h := range []int{1, 2, 3, 4, 6, 9, 12, 16, 20, 25, 30} {
 		if h < horizon {
 			hs = append(hs, h)
 		}
 	}
-	return &TreeOptions{Params: p, Horizons: append(hs, max(horizon, 1)), Stride: 2}
+	return &TreeOptions{Params: p, Horizons: append(hs, max(horizon, 1)), Stride: 1}
 }
 
 // treeFeatureSet names the features treeFeatures computes; an artifact
