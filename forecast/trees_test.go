@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -302,3 +303,40 @@ func TestTreesArtifactErrors(t *testing.T) {
 }
 
 func itoa(v int) string { b, _ := json.Marshal(v); return string(b) }
+
+// FuzzDecodeTrees mutates the manifest and the trees entry of a valid
+// artifact with trees (its network kept), so mutations reach the trees'
+// checks and the gbdt decoder past the zip's CRC.
+func FuzzDecodeTrees(f *testing.F) {
+	o := tinyTreeOptions()
+	o.Ensemble, o.Trees.Params.Rounds = 1, 3
+	fc, err := Train(context.Background(), []baseline.Series{synthSeries("a", 600, 1)}, o)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := fc.Encode(&buf); err != nil {
+		f.Fatal(err)
+	}
+	good := buf.Bytes()
+	member := entry(f, good, memberEntry(0))
+	f.Add(entry(f, good, manifestName), entry(f, good, treesEntry))
+	f.Fuzz(func(t *testing.T, manifest, trees []byte) {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for _, e := range []struct {
+			name string
+			b    []byte
+		}{{manifestName, manifest}, {memberEntry(0), member}, {treesEntry, trees}} {
+			w, err := zw.Create(e.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(e.b)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		checkDecoded(t, buf.Bytes())
+	})
+}
