@@ -3,6 +3,8 @@ package serve
 import (
 	"context"
 	"time"
+
+	"github.com/novacron/perfpredict/baseline"
 )
 
 // ForecastAnswer is a forecast of every metric of a history from its last
@@ -57,12 +59,12 @@ func NewForecastAnswer(ps []Prediction, metrics []string, origin time.Time, step
 
 // ForecastAnswer forecasts every metric from the last row of recent (as
 // Forecast does) and shapes the answer.
-func (s *Service) ForecastAnswer(ctx context.Context, recent *Data) (*ForecastAnswer, error) {
+func (s *Service) ForecastAnswer(ctx context.Context, recent []baseline.Series) (*ForecastAnswer, error) {
 	ps, err := s.Forecast(ctx, recent)
 	if err != nil {
 		return nil, err
 	}
-	return NewForecastAnswer(ps, s.Metrics, recent.Times[recent.Len()-1], s.Cadence, s.Needs(), s.Horizon(), s.Predictor.Version()), nil
+	return NewForecastAnswer(ps, s.Metrics, recent[0].Times[rows(recent)-1], s.Cadence, s.Needs(), s.Horizon(), s.Predictor.Version()), nil
 }
 
 // Cadence is the median spacing of times (sorted, oldest first): the step

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/novacron/perfpredict/baseline"
 )
 
 // Backtest is PredictDegradation run at every origin of a stretch of data
@@ -35,9 +37,10 @@ type Backtest struct {
 	FallbackUsed int
 }
 
-// Backtest runs PredictDegradation's forecast at every origin t of d with
-// from <= t < to that has Needs() rows up to it and its horizon within d.
-func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) (*Backtest, error) {
+// Backtest runs PredictDegradation's forecast at every origin t of d (a
+// series per metric, sharing their times) with from <= t < to that has
+// Needs() rows up to it and its horizon within d.
+func (s *Service) Backtest(ctx context.Context, d []baseline.Series, from, to, horizon int) (*Backtest, error) {
 	if horizon == 0 {
 		horizon = DefaultHorizon
 	}
@@ -49,10 +52,11 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 		return nil, err
 	}
 	from = max(from, s.Needs()-1)
-	to = min(to, d.Len()-horizon)
+	n := rows(d)
+	to = min(to, n-horizon)
 	if from >= to {
-		return nil, fmt.Errorf("serve: %s: no origin in range has the %d rows a forecast needs and its %d-step horizon within %d rows: %w",
-			d.Name, s.Needs(), horizon, d.Len(), ErrBadInput)
+		return nil, fmt.Errorf("%sno origin in range has the %d rows a forecast needs and its %d-step horizon within %d rows: %w",
+			prefix(s.name), s.Needs(), horizon, n, ErrBadInput)
 	}
 	M := len(cols)
 	b := &Backtest{Horizon: horizon, Coverage: make([]float64, horizon)}
@@ -70,7 +74,7 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 		}
 		for t := lo; t < hi; t++ {
 			p := ps[(t-lo)*M : (t-lo+1)*M]
-			deg := s.assess(p, d.Times[t], horizon)
+			deg := s.assess(p, d[0].Times[t], horizon)
 			event, point := false, false
 			for m, c := range cols {
 				if p[m].Source != SourceModel {
@@ -78,7 +82,7 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 				}
 				th := s.Thresholds[m]
 				for h := 1; h <= horizon; h++ {
-					y, pt := d.Values[c][t+h], p[m].Points[h-1]
+					y, pt := d[c].Values[t+h], p[m].Points[h-1]
 					event = event || th.breached(y)
 					point = point || th.breached(pt.P50)
 					if y >= pt.P10 && y <= pt.P90 {
@@ -87,20 +91,20 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 				}
 			}
 			b.Origins = append(b.Origins, t)
-			b.Times = append(b.Times, d.Times[t])
+			b.Times = append(b.Times, d[0].Times[t])
 			b.Probability = append(b.Probability, deg.Probability)
 			b.RawProbability = append(b.RawProbability, deg.RawProbability)
 			b.Event = append(b.Event, event)
 			b.Point = append(b.Point, point)
 		}
 	}
-	n := float64(len(b.Origins) * M)
+	forecasts := float64(len(b.Origins) * M)
 	all := 0
 	for h, c := range covered {
-		b.Coverage[h] = float64(c) / n
+		b.Coverage[h] = float64(c) / forecasts
 		all += c
 	}
-	b.CoverageAll = float64(all) / (n * float64(horizon))
+	b.CoverageAll = float64(all) / (forecasts * float64(horizon))
 	b.Brier, b.RawBrier = BrierScore(b.Probability, b.Event), BrierScore(b.RawProbability, b.Event)
 	b.Reliability = Reliability(b.Probability, b.Event, 10)
 	return b, nil
@@ -113,7 +117,7 @@ func (s *Service) Backtest(ctx context.Context, d *Data, from, to, horizon int) 
 // from now on (replacing any earlier map). Fit it on outcomes the answers
 // to be calibrated do not include: the most recent ones before a
 // forecast, say. Safe to call while other goroutines forecast.
-func (s *Service) Recalibrate(ctx context.Context, d *Data, from, to, horizon int) error {
+func (s *Service) Recalibrate(ctx context.Context, d []baseline.Series, from, to, horizon int) error {
 	if horizon == 0 {
 		horizon = DefaultHorizon
 	}
@@ -122,8 +126,8 @@ func (s *Service) Recalibrate(ctx context.Context, d *Data, from, to, horizon in
 		return err
 	}
 	if need := mapMinHorizons * horizon; len(b.Origins) < need {
-		return fmt.Errorf("serve: %s: %d origins with outcomes in range; recalibrating for %d steps needs %d: %w",
-			d.Name, len(b.Origins), horizon, need, ErrBadInput)
+		return fmt.Errorf("%s%d origins with outcomes in range; recalibrating for %d steps needs %d: %w",
+			prefix(s.name), len(b.Origins), horizon, need, ErrBadInput)
 	}
 	m := FitProbabilityMap(b.RawProbability, b.Event, mapMinHorizons*horizon, float64(mapPriorHorizons*horizon))
 	s.pmap.Store(&fittedMap{m: m, horizon: horizon})

@@ -1,78 +1,83 @@
 package serve
 
 import (
-	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/novacron/perfpredict/baseline"
 )
 
-// Data is a multivariate metric series in original units, one row per step
-// (PROTOCOL.md: rows neither dropped nor filled).
-type Data struct {
-	Name    string
-	Times   []time.Time
-	Metrics []string
-	// Values[m][i] is Metrics[m] at row i.
-	Values [][]float64
+// A Service reads metrics as baseline.Series, one per metric: the series'
+// Name is the metric's, its Values are in original units, and every
+// series of one history holds the same Times (one row per step,
+// PROTOCOL.md: rows neither dropped nor filled). baseline.LoadColumns
+// reads a file's columns that way.
+
+// prefix begins a message about the data named name: "serve: NAME: ", or
+// "serve: " for unnamed data.
+func prefix(name string) string {
+	if name == "" {
+		return "serve: "
+	}
+	return "serve: " + name + ": "
 }
 
-// Len is the number of rows.
-func (d *Data) Len() int { return len(d.Times) }
-
-// Metric is the index of the named metric, or -1.
-func (d *Data) Metric(name string) int { return slices.Index(d.Metrics, name) }
-
-// Slice returns rows [from, to), sharing the arrays.
-func (d *Data) Slice(from, to int) *Data {
-	out := &Data{Name: d.Name, Times: d.Times[from:to], Metrics: d.Metrics, Values: make([][]float64, len(d.Values))}
-	for m, v := range d.Values {
-		out.Values[m] = v[from:to]
+// aligned checks that ss are the metrics of one history: at least one
+// series, each with one value per time, every one at the first's times.
+// Its errors wrap ErrBadInput and name the series at fault (and the data,
+// by name).
+func aligned(name string, ss []baseline.Series) error {
+	if len(ss) == 0 {
+		return fmt.Errorf("%sno metric series: %w", prefix(name), ErrBadInput)
 	}
-	return out
-}
-
-// check validates the shape.
-func (d *Data) check() error {
-	if len(d.Metrics) == 0 || len(d.Values) != len(d.Metrics) {
-		return fmt.Errorf("serve: data %q: %d metric names for %d value columns: %w", d.Name, len(d.Metrics), len(d.Values), ErrBadInput)
-	}
-	for m, v := range d.Values {
-		if len(v) != len(d.Times) {
-			return fmt.Errorf("serve: data %q: metric %s has %d values for %d times: %w", d.Name, d.Metrics[m], len(v), len(d.Times), ErrBadInput)
+	times := ss[0].Times
+	for _, s := range ss {
+		if len(s.Values) != len(s.Times) {
+			return fmt.Errorf("%sseries %q has %d values for %d times: %w", prefix(name), s.Name, len(s.Values), len(s.Times), ErrBadInput)
+		}
+		if len(s.Times) != len(times) {
+			return fmt.Errorf("%sseries %q has %d times, series %q %d: the metrics must share their times: %w",
+				prefix(name), s.Name, len(s.Times), ss[0].Name, len(times), ErrBadInput)
+		}
+		if len(times) == 0 || &s.Times[0] == &times[0] {
+			continue // the same array
+		}
+		for i, t := range s.Times {
+			if !t.Equal(times[i]) {
+				return fmt.Errorf("%sseries %q at row %d is at %s, series %q at %s: the metrics must share their times: %w",
+					prefix(name), s.Name, i+1, t.Format(time.RFC3339), ss[0].Name, times[i].Format(time.RFC3339), ErrBadInput)
+			}
 		}
 	}
 	return nil
 }
 
-// FromSeries wraps a baseline series as one metric named metric.
-func FromSeries(s baseline.Series, metric string) *Data {
-	return &Data{Name: s.Name, Times: s.Times, Metrics: []string{metric}, Values: [][]float64{s.Values}}
+// rows is the number of rows of aligned series.
+func rows(ss []baseline.Series) int { return len(ss[0].Times) }
+
+// names are the series' names: the metrics they hold.
+func names(ss []baseline.Series) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.Name
+	}
+	return out
 }
 
-// LoadCSV reads metrics from a CSV file with a header and a timestamp
-// column in one pass, the way train and evaluate read it
-// (baseline.LoadColumns: sorted stably by time, every row one step).
-// metrics names the columns to keep (nil: every column besides the
-// timestamp). The Data is named by path, so that errors name the file;
-// its errors wrap ErrBadInput when the file is at fault.
-func LoadCSV(path string, metrics []string) (*Data, error) {
-	ss, err := baseline.LoadColumns(path, metrics)
-	if errors.Is(err, baseline.ErrBadInput) {
-		return nil, fmt.Errorf("%w: %w", err, ErrBadInput)
+// metricColumns maps metrics to the indices of the series of ss holding
+// them.
+func metricColumns(name string, ss []baseline.Series, metrics []string) ([]int, error) {
+	cols := make([]int, len(metrics))
+	for i, m := range metrics {
+		c := slices.IndexFunc(ss, func(s baseline.Series) bool { return s.Name == m })
+		if c < 0 {
+			if name == "" {
+				name = "the data"
+			}
+			return nil, fmt.Errorf("serve: %s has no metric %q (it has %v): %w", name, m, names(ss), ErrBadInput)
+		}
+		cols[i] = c
 	}
-	if err != nil {
-		return nil, err
-	}
-	file := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	d := &Data{Name: path, Times: ss[0].Times}
-	for _, s := range ss {
-		d.Metrics = append(d.Metrics, strings.TrimPrefix(s.Name, file+":"))
-		d.Values = append(d.Values, s.Values)
-	}
-	return d, nil
+	return cols, nil
 }

@@ -7,7 +7,12 @@
 // Data flow:
 //
 //	forecaster.zip --forecast.Open--> *forecast.Forecaster
-//	recent metrics (Data, original units), one series per column
+//	metrics as []baseline.Series in original units: one series per
+//	  metric, named by it, all at the same times (a series that is not is
+//	  bad input naming it); baseline.LoadColumns reads a file's columns
+//	  so. NewService fits the fallback and the thresholds on a history;
+//	  ServiceOptions.Name names its source in errors and hints the
+//	  recommendations; each call forecasts from recent rows' last one
 //	  -> Predictor      pooled workers, micro-batching, per-call deadline;
 //	                    model panics, errors, NaN or a missed deadline
 //	                    answer from a Fallback (Holt-Winters), and say so
@@ -23,7 +28,7 @@
 //
 // What is served is what is scored: a model answer equals the forecaster's
 // Forecast of the same history (forecast.Evaluate scores exactly that), so
-// it depends only on the last Needs() rows of each column. Service.Backtest
+// it depends only on the last Needs() rows of each series. Service.Backtest
 // scores the degradation probabilities and intervals against what
 // happened.
 package serve

@@ -11,23 +11,24 @@ import (
 	"github.com/novacron/perfpredict/serve"
 )
 
-// cpu is six days of a synthetic CPU series at five minutes.
-func cpu() *serve.Data {
-	d := &serve.Data{Name: "web-1", Metrics: []string{"cpu"}, Values: [][]float64{nil}}
+// cpu is six days of a synthetic CPU series at five minutes: the one
+// metric, named "cpu", of a history.
+func cpu() []baseline.Series {
+	s := baseline.Series{Name: "cpu"}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 288 * 6 {
-		d.Times = append(d.Times, t0.Add(time.Duration(i)*5*time.Minute))
-		d.Values[0] = append(d.Values[0], 50+20*math.Sin(2*math.Pi*float64(i)/288)+float64(i%7))
+		s.Times = append(s.Times, t0.Add(time.Duration(i)*5*time.Minute))
+		s.Values = append(s.Values, 50+20*math.Sin(2*math.Pi*float64(i)/288)+float64(i%7))
 	}
-	return d
+	return []baseline.Series{s}
 }
 
 // tiny trains a forecaster small enough for an example (a real one comes
 // from forecast.Open on the artifact perfpredict train writes).
-func tiny(d *serve.Data) *forecast.Forecaster {
+func tiny(d []baseline.Series) *forecast.Forecaster {
 	o := forecast.DefaultOptions()
 	o.Window, o.ScaleWindow, o.Hidden, o.Head, o.Epochs, o.Ensemble, o.Stride = 12, 24, 4, []int{8}, 1, 1, 4
-	fc, err := forecast.Train(context.Background(), []baseline.Series{{Name: d.Name, Values: d.Values[0]}}, o)
+	fc, err := forecast.Train(context.Background(), []baseline.Series{{Name: "web-1", Values: d[0].Values}}, o)
 	if err != nil {
 		panic(err)
 	}
@@ -46,16 +47,16 @@ func ExamplePredictor() {
 		return
 	}
 	defer p.Close()
-	got, err := p.Predict(context.Background(), serve.Input{History: d.Values[0]})
+	got, err := p.Predict(context.Background(), serve.Input{History: d[0].Values})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	want, _ := fc.Forecast(context.Background(), d.Values[0])
+	want, _ := fc.Forecast(context.Background(), d[0].Values)
 	fmt.Println(got.Source, len(got.Points), math.Abs(got.Points[29].Value-want.Points[29].Value) < 1e-6*math.Abs(want.Points[29].Value))
 
 	// A history shorter than the forecaster needs is refused.
-	_, err = p.Predict(context.Background(), serve.Input{History: d.Values[0][:10]})
+	_, err = p.Predict(context.Background(), serve.Input{History: d[0].Values[:10]})
 	fmt.Println(err)
 	// Output:
 	// model 30 true

@@ -100,7 +100,7 @@ func attentionBacks(T int) []int {
 // central finite differences along each channel's slice of the path
 // (exact IG up to the difference and Riemann errors; IGGap reports the
 // completeness error).
-func (s *Service) Explain(ctx context.Context, history, recent *Data, opt ExplainOptions) (*Explanation, error) {
+func (s *Service) Explain(ctx context.Context, history, recent []baseline.Series, opt ExplainOptions) (*Explanation, error) {
 	fc := s.Predictor.Forecaster()
 	if fc == nil {
 		return nil, errors.New("serve: explain needs a forecaster")
@@ -124,12 +124,12 @@ func (s *Service) Explain(ctx context.Context, history, recent *Data, opt Explai
 	for i, in := range r.Inputs {
 		names[i] = in.String()
 	}
-	split := baseline.SplitOf(history.Len())
+	split := baseline.SplitOf(rows(history))
 	per := max(1, opt.MaxWindows/len(cols))
 	var x []float32
 	var y []float64 // targets in units
 	for _, c := range cols {
-		v := history.Values[c]
+		v := history[c].Values
 		var origins []int
 		for t := max(split.Train-1, needs-1); t+K < split.Fit(); t++ {
 			origins = append(origins, t)
@@ -140,7 +140,7 @@ func (s *Service) Explain(ctx context.Context, history, recent *Data, opt Explai
 		for _, t := range origins {
 			xi, u, err := fc.Inputs(v[:t+1])
 			if err != nil {
-				return nil, fmt.Errorf("serve: %s: %s at row %d: %w", history.Name, history.Metrics[c], t+1, err)
+				return nil, fmt.Errorf("%s%s at row %d: %w", prefix(s.name), history[c].Name, t+1, err)
 			}
 			x = append(x, xi...)
 			for h := 1; h <= K; h++ {
@@ -150,8 +150,8 @@ func (s *Service) Explain(ctx context.Context, history, recent *Data, opt Explai
 	}
 	n := len(y) / K
 	if n < 2 {
-		return nil, fmt.Errorf("serve: %s: %d validation windows (%d rows; a window needs %d rows and %d more for its targets); need 2: %w",
-			history.Name, n, history.Len(), needs, K, ErrBadInput)
+		return nil, fmt.Errorf("%s%d validation windows (%d rows; a window needs %d rows and %d more for its targets); need 2: %w",
+			prefix(s.name), n, rows(history), needs, K, ErrBadInput)
 	}
 	ens := ensemble{fc: fc, T: T, K: K}
 	pred := make([]float64, n*K)
@@ -222,10 +222,10 @@ func (s *Service) Explain(ctx context.Context, history, recent *Data, opt Explai
 	if err != nil {
 		return nil, err
 	}
-	v := recent.Values[rcols[0]]
+	v := recent[rcols[0]].Values
 	win, u, err := fc.Inputs(v)
 	if err != nil {
-		return nil, fmt.Errorf("serve: %s: %s: %w", recent.Name, s.Metrics[0], err)
+		return nil, fmt.Errorf("%s%s: %w", prefix(s.name), s.Metrics[0], err)
 	}
 	if err := ens.integratedGradients(ex, win, u, opt.IGSteps, names); err != nil {
 		return nil, err

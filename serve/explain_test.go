@@ -17,8 +17,8 @@ import (
 func TestExplainIsTheForecaster(t *testing.T) {
 	fc := tinyForecaster(t)
 	d := synthData(700, []string{"cpu"}, 4)
-	for i := range d.Times { // hourly data
-		d.Times[i] = t0.Add(time.Duration(i) * time.Hour)
+	for i := range d[0].Times { // hourly data
+		d[0].Times[i] = t0.Add(time.Duration(i) * time.Hour)
 	}
 	svc, err := NewService(fc, d, ServiceOptions{NoFallback: true})
 	if err != nil {
@@ -33,13 +33,13 @@ func TestExplainIsTheForecaster(t *testing.T) {
 	r := fc.Recipe()
 	T, K := r.Window, r.Horizon
 	// The same windows through Forecast.
-	sp := baseline.SplitOf(d.Len())
+	sp := baseline.SplitOf(d[0].Len())
 	var origins []int
 	for o := max(sp.Train-1, fc.Needs()-1); o+K < sp.Fit(); o++ {
 		origins = append(origins, o)
 	}
 	origins = origins[len(origins)-40:]
-	v := d.Values[0]
+	v := d[0].Values
 	mae, att0 := 0.0, 0.0
 	for _, o := range origins {
 		f, err := fc.Forecast(ctx, v[:o+1])
@@ -87,7 +87,7 @@ func TestExplainIsTheForecaster(t *testing.T) {
 	}
 	t.Logf("MAE %.4f, importance %+v, IG %+v delta %.4g gap %.2g", ex.BaseMAE, ex.Importance, ex.IG, ex.IGDelta, ex.IGGap)
 	// Too little validation data is bad input.
-	if _, err := svc.Explain(ctx, d.Slice(0, 60), d, ExplainOptions{}); err == nil || !strings.Contains(err.Error(), "validation windows") {
+	if _, err := svc.Explain(ctx, sliceRows(d, 0, 60), d, ExplainOptions{}); err == nil || !strings.Contains(err.Error(), "validation windows") {
 		t.Errorf("short history: %v", err)
 	}
 }

@@ -14,16 +14,27 @@ import (
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// synthData holds one synthetic column per seed, named after names.
-func synthData(n int, names []string, seeds ...uint64) *Data {
-	d := &Data{Name: "synth", Times: make([]time.Time, n), Metrics: names}
+// synthData holds one synthetic series per seed, named after names, at
+// five-minute steps; the series share one Times array.
+func synthData(n int, names []string, seeds ...uint64) []baseline.Series {
+	times := make([]time.Time, n)
 	for i := range n {
-		d.Times[i] = t0.Add(time.Duration(i) * 5 * time.Minute)
+		times[i] = t0.Add(time.Duration(i) * 5 * time.Minute)
 	}
-	for _, s := range seeds {
-		d.Values = append(d.Values, synth.Walk(n, s))
+	var d []baseline.Series
+	for i, s := range seeds {
+		d = append(d, baseline.Series{Name: names[i], Times: times, Values: synth.Walk(n, s)})
 	}
 	return d
+}
+
+// sliceRows is rows [from, to) of every series of d, sharing the arrays.
+func sliceRows(d []baseline.Series, from, to int) []baseline.Series {
+	out := make([]baseline.Series, len(d))
+	for i, s := range d {
+		out[i] = s.Slice(from, to)
+	}
+	return out
 }
 
 var (

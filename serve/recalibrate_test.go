@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/novacron/perfpredict/baseline"
 )
 
 // TestProbabilityMapRecalibrates: raw probabilities that overstate the
@@ -99,11 +101,11 @@ func TestProbabilityMapShrinks(t *testing.T) {
 // reaching it is a breach; an ordinary metric keeps its p99.
 func TestSaturatedThreshold(t *testing.T) {
 	d := synthData(288*10, []string{"cpu"}, 7)
-	sat := &Data{Name: "saturating", Times: d.Times, Metrics: []string{"cpu"}, Values: [][]float64{make([]float64, d.Len())}}
-	for i, v := range d.Values[0] {
-		sat.Values[0][i] = min(100, v+45) // the daily peak is clipped at 100
+	sat := []baseline.Series{{Name: "cpu", Times: d[0].Times, Values: make([]float64, d[0].Len())}}
+	for i, v := range d[0].Values {
+		sat[0].Values[i] = min(100, v+45) // the daily peak is clipped at 100
 	}
-	v := append([]float64(nil), sat.Values[0][:d.Len()*70/100]...)
+	v := append([]float64(nil), sat[0].Values[:d[0].Len()*70/100]...)
 	at := 0
 	for _, x := range v {
 		if x == 100 {
@@ -137,9 +139,9 @@ func TestRecalibrate(t *testing.T) {
 	fc := tinyForecaster(t)
 	d := synthData(3000, []string{"latency_ms"}, 13)
 	rng := rand.New(rand.NewPCG(5, 6))
-	for i := range d.Values[0] {
+	for i := range d[0].Values {
 		if rng.Float64() < 0.02 {
-			d.Values[0][i] += 25 // short spikes
+			d[0].Values[i] += 25 // short spikes
 		}
 	}
 	bound := 68.0

@@ -29,10 +29,15 @@ type ServiceOptions struct {
 	// Quantile of the training rows giving each metric's default upper
 	// bound (0: 0.99).
 	Quantile float64
+	// Name names the served data (a file, a query) in errors; its last
+	// path element also feeds the recommendations' hints, as a metric's
+	// name does: the "value" of ec2_cpu_utilization.csv is a CPU's.
+	Name string
 }
 
-// Service serves one forecaster for the metrics (columns) of a history:
-// each metric is forecast as its own series by the same forecaster
+// Service serves one forecaster for the metrics of a history (one
+// baseline.Series per metric, sharing their times): each metric is
+// forecast as its own series by the same forecaster
 // (through a Predictor, with a fallback fitted per metric), and
 // PredictDegradation turns the forecasts' calibrated intervals into SLO
 // breach probabilities.
@@ -46,6 +51,7 @@ type Service struct {
 	// Period is the fallback's season in steps (a day).
 	Period int
 
+	name       string    // ServiceOptions.Name
 	start      time.Time // first row of the history: phase 0
 	historyLen int       // values the fallback forecasts from
 	pmap       atomic.Pointer[fittedMap]
@@ -62,27 +68,28 @@ type fittedMap struct {
 // thresholds on its training rows (PROTOCOL.md's 70/15/15) and the
 // cadence. The forecaster itself reads nothing of history here. Close
 // stops the Predictor; fc stays the caller's.
-func NewService(fc *forecast.Forecaster, history *Data, opt ServiceOptions) (*Service, error) {
+func NewService(fc *forecast.Forecaster, history []baseline.Series, opt ServiceOptions) (*Service, error) {
 	if fc == nil {
 		return nil, errors.New("serve: NewService needs a forecaster")
 	}
-	if err := history.check(); err != nil {
+	if err := aligned(opt.Name, history); err != nil {
 		return nil, err
 	}
-	metrics := history.Metrics
-	cols, err := metricColumns(history, metrics)
+	metrics := names(history)
+	cols, err := metricColumns(opt.Name, history, metrics)
 	if err != nil {
 		return nil, err
 	}
-	if history.Len() < 2 {
-		return nil, fmt.Errorf("serve: %s: %d rows; need at least 2 for a cadence: %w", history.Name, history.Len(), ErrBadInput)
+	n, times := rows(history), history[0].Times
+	if n < 2 {
+		return nil, fmt.Errorf("%s%d rows; need at least 2 for a cadence: %w", prefix(opt.Name), n, ErrBadInput)
 	}
-	s := &Service{Metrics: slices.Clone(metrics), Cadence: medianStep(history.Times), start: history.Times[0]}
-	if s.Period, err = baseline.SeasonFromCadence(history.Times); err != nil {
-		return nil, fmt.Errorf("serve: %s: %w", history.Name, err)
+	s := &Service{Metrics: metrics, Cadence: medianStep(times), name: opt.Name, start: times[0]}
+	if s.Period, err = baseline.SeasonFromCadence(times); err != nil {
+		return nil, fmt.Errorf("%s%w", prefix(opt.Name), err)
 	}
 	s.historyLen = max(2*s.Period, fc.Needs())
-	split := baseline.SplitOf(history.Len())
+	split := baseline.SplitOf(n)
 	if s.Thresholds, err = defaultThresholds(history, s.Metrics, cols, max(1, split.Train), opt); err != nil {
 		return nil, err
 	}
@@ -90,7 +97,7 @@ func NewService(fc *forecast.Forecaster, history *Data, opt ServiceOptions) (*Se
 	if popt.Fallback == nil && !opt.NoFallback {
 		var fbs PerMetric
 		for _, c := range cols {
-			hw, err := FitHoltWinters(history.Values[c][:split.Fit()], split.Train, s.Period)
+			hw, err := FitHoltWinters(history[c].Values[:split.Fit()], split.Train, s.Period)
 			if err != nil {
 				fbs = append(fbs, Persistence{})
 				continue
@@ -116,7 +123,7 @@ func (s *Service) Horizon() int { return s.Predictor.Horizon() }
 
 // defaultThresholds: the Quantile of each metric's training rows as the
 // upper bound, unless overridden.
-func defaultThresholds(d *Data, metrics []string, cols []int, nTrain int, opt ServiceOptions) ([]Threshold, error) {
+func defaultThresholds(d []baseline.Series, metrics []string, cols []int, nTrain int, opt ServiceOptions) ([]Threshold, error) {
 	q := opt.Quantile
 	if q == 0 {
 		q = 0.99
@@ -139,7 +146,7 @@ func defaultThresholds(d *Data, metrics []string, cols []int, nTrain int, opt Se
 			}
 			continue
 		}
-		v := slices.Clone(d.Values[cols[i]][:nTrain])
+		v := slices.Clone(d[cols[i]].Values[:nTrain])
 		slices.Sort(v)
 		b := v[min(len(v)-1, max(0, int(math.Ceil(q*float64(len(v))))-1))]
 		out[i].Origin = fmt.Sprintf("p%g of training", 100*q)
@@ -159,22 +166,23 @@ func defaultThresholds(d *Data, metrics []string, cols []int, nTrain int, opt Se
 
 // inputs are the Predictor's inputs for the origin row t of d, one per
 // metric.
-func (s *Service) inputs(d *Data, cols []int, t int) []Input {
+func (s *Service) inputs(d []baseline.Series, cols []int, t int) []Input {
 	ins := make([]Input, len(cols))
 	lo := max(0, t+1-s.historyLen)
-	phase := int(math.Round(float64(d.Times[t].Sub(s.start)) / float64(s.Cadence)))
+	phase := int(math.Round(float64(d[0].Times[t].Sub(s.start)) / float64(s.Cadence)))
 	for m, c := range cols {
-		ins[m] = Input{History: d.Values[c][lo : t+1], Series: m, Phase: phase}
+		ins[m] = Input{History: d[c].Values[lo : t+1], Series: m, Phase: phase}
 	}
 	return ins
 }
 
-// Forecast forecasts every metric from the last row of recent: out[m]
-// answers Metrics[m], and equals the forecaster's Forecast of that
-// column. A column shorter than Needs() rows, or with a missing or
-// infinite value among them, is bad input: an error naming the data, the
-// metric and the row, or the fallback when Options.FallbackOnBadInput.
-func (s *Service) Forecast(ctx context.Context, recent *Data) ([]Prediction, error) {
+// Forecast forecasts every metric from the last row of recent (a series
+// per metric, sharing their times; others are ignored): out[m] answers
+// Metrics[m], and equals the forecaster's Forecast of that series. A
+// series shorter than Needs() rows, or with a missing or infinite value
+// among them, is bad input: an error naming the data, the metric and the
+// row, or the fallback when Options.FallbackOnBadInput.
+func (s *Service) Forecast(ctx context.Context, recent []baseline.Series) ([]Prediction, error) {
 	cols, err := s.columns(recent)
 	if err != nil {
 		return nil, err
@@ -182,38 +190,38 @@ func (s *Service) Forecast(ctx context.Context, recent *Data) ([]Prediction, err
 	if err := s.checkRecent(recent, cols); err != nil && !(s.Predictor.opt.FallbackOnBadInput && s.Predictor.opt.Fallback != nil) {
 		return nil, err
 	}
-	out, err := s.Predictor.PredictBatch(ctx, s.inputs(recent, cols, recent.Len()-1))
+	out, err := s.Predictor.PredictBatch(ctx, s.inputs(recent, cols, rows(recent)-1))
 	if err != nil {
 		var ie inputError
 		if errors.As(err, &ie) && ie.i < len(s.Metrics) {
-			return nil, fmt.Errorf("serve: %s: %s: %w", recent.Name, s.Metrics[ie.i], ie.err)
+			return nil, fmt.Errorf("%s%s: %w", prefix(s.name), s.Metrics[ie.i], ie.err)
 		}
 		return nil, err
 	}
 	return out, nil
 }
 
-// columns maps the served metrics to recent's columns.
-func (s *Service) columns(recent *Data) ([]int, error) {
-	if err := recent.check(); err != nil {
+// columns maps the served metrics to the indices of recent's series.
+func (s *Service) columns(recent []baseline.Series) ([]int, error) {
+	if err := aligned(s.name, recent); err != nil {
 		return nil, err
 	}
-	if recent.Len() == 0 {
-		return nil, fmt.Errorf("serve: %s: no rows: %w", recent.Name, ErrBadInput)
+	if rows(recent) == 0 {
+		return nil, fmt.Errorf("%sno rows: %w", prefix(s.name), ErrBadInput)
 	}
-	return metricColumns(recent, s.Metrics)
+	return metricColumns(s.name, recent, s.Metrics)
 }
 
 // checkRecent names the first problem of the rows a forecast reads.
-func (s *Service) checkRecent(d *Data, cols []int) error {
-	n, needs := d.Len(), s.Needs()
+func (s *Service) checkRecent(d []baseline.Series, cols []int) error {
+	n, needs := rows(d), s.Needs()
 	if n < needs {
-		return fmt.Errorf("serve: %s: %d rows; a forecast needs the last %d rows: %w", d.Name, n, needs, ErrBadInput)
+		return fmt.Errorf("%s%d rows; a forecast needs the last %d rows: %w", prefix(s.name), n, needs, ErrBadInput)
 	}
 	for m, c := range cols {
 		for i := n - needs; i < n; i++ {
-			if v := d.Values[c][i]; math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("serve: %s: %s at row %d (%s) is %v: %w", d.Name, s.Metrics[m], i+1, d.Times[i].Format(time.RFC3339), v, ErrBadInput)
+			if v := d[c].Values[i]; math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%s%s at row %d (%s) is %v: %w", prefix(s.name), s.Metrics[m], i+1, d[c].Times[i].Format(time.RFC3339), v, ErrBadInput)
 			}
 		}
 	}
@@ -292,7 +300,7 @@ const DefaultHorizon = 30
 // probabilities are 0 or 1. After Recalibrate for this horizon, the
 // probabilities of a breach within the horizon (and the first likely
 // breach) are mapped to the frequencies observed after such forecasts.
-func (s *Service) PredictDegradation(ctx context.Context, recent *Data, horizon int) (*Degradation, error) {
+func (s *Service) PredictDegradation(ctx context.Context, recent []baseline.Series, horizon int) (*Degradation, error) {
 	if horizon == 0 {
 		horizon = DefaultHorizon
 	}
@@ -303,11 +311,10 @@ func (s *Service) PredictDegradation(ctx context.Context, recent *Data, horizon 
 	if err != nil {
 		return nil, err
 	}
-	out := s.assess(ps, recent.Times[recent.Len()-1], horizon)
-	cols, _ := metricColumns(recent, s.Metrics)
-	hints := make([]string, len(cols))
-	for m, c := range cols {
-		hints[m] = recent.Metrics[c] + " " + filepath.Base(recent.Name) // not the directories' words
+	out := s.assess(ps, recent[0].Times[rows(recent)-1], horizon)
+	hints := make([]string, len(s.Metrics))
+	for m, name := range s.Metrics {
+		hints[m] = name + " " + filepath.Base(s.name) // not the directories' words
 	}
 	out.Recommendations = recommend(out, s.Cadence, hints)
 	if out.Recommendations == nil {
@@ -403,7 +410,7 @@ func (t Threshold) tails(pt forecast.Point) (above, below float64) {
 }
 
 // recommend maps likely breaches to actions, with their evidence.
-// hints (the data's column and name per metric) help when the metric is
+// hints (the metric and the data's name, per metric) help when the metric is
 // just "value".
 func recommend(d *Degradation, step time.Duration, hints []string) []Recommendation {
 	var out []Recommendation
@@ -494,19 +501,6 @@ func actionsFor(metric, hint string, up bool) []string {
 		return []string{"investigate " + metric + " (rising past its SLO)"}
 	}
 	return []string{"investigate " + metric + " (falling past its SLO)"}
-}
-
-// metricColumns maps metrics to d's columns.
-func metricColumns(d *Data, metrics []string) ([]int, error) {
-	cols := make([]int, len(metrics))
-	for i, m := range metrics {
-		c := d.Metric(m)
-		if c < 0 {
-			return nil, fmt.Errorf("serve: %s has no metric %q (it has %v): %w", d.Name, m, d.Metrics, ErrBadInput)
-		}
-		cols[i] = c
-	}
-	return cols, nil
 }
 
 // medianStep is the median positive spacing of times (a minute without).

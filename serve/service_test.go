@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/forecast"
 )
 
@@ -17,7 +19,7 @@ import (
 func TestServiceForecastsEveryColumn(t *testing.T) {
 	fc := tinyForecaster(t)
 	d := synthData(600, []string{"cpu", "mem"}, 5, 6)
-	svc, err := NewService(fc, d, ServiceOptions{})
+	svc, err := NewService(fc, d, ServiceOptions{Name: "synth"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,41 +29,84 @@ func TestServiceForecastsEveryColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	last, err := svc.Forecast(ctx, d.Slice(d.Len()-fc.Needs(), d.Len()))
+	n := d[0].Len()
+	last, err := svc.Forecast(ctx, sliceRows(d, n-fc.Needs(), n))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for m := range d.Metrics {
-		want, err := fc.Forecast(ctx, d.Values[m])
+	for m, s := range d {
+		want, err := fc.Forecast(ctx, s.Values)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for k, pt := range want.Points {
 			for _, got := range []Prediction{ps[m], last[m]} {
 				if g := got.Points[k]; !near(g.Value, pt.Value, 1e-6) || !near(g.P10, pt.P10, 1e-6) || !near(g.P90, pt.P90, 1e-6) {
-					t.Fatalf("%s h=%d: %+v, want %+v", d.Metrics[m], k+1, g, pt)
+					t.Fatalf("%s h=%d: %+v, want %+v", s.Name, k+1, g, pt)
 				}
 			}
 		}
-		if ps[m].Last != d.Values[m][d.Len()-1] || ps[m].Source != SourceModel {
-			t.Errorf("%s: last %v, source %v", d.Metrics[m], ps[m].Last, ps[m].Source)
+		if ps[m].Last != s.Values[n-1] || ps[m].Source != SourceModel {
+			t.Errorf("%s: last %v, source %v", s.Name, ps[m].Last, ps[m].Source)
 		}
 	}
 	// Too short, a NaN in the rows read, an unknown column: bad input
 	// naming the data, the metric and the row.
-	_, err = svc.Forecast(ctx, d.Slice(0, fc.Needs()-1))
+	_, err = svc.Forecast(ctx, sliceRows(d, 0, fc.Needs()-1))
 	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "synth: 16 rows; a forecast needs the last 17 rows") {
 		t.Errorf("short: %v", err)
 	}
-	bad := d.Slice(0, 100)
-	bad.Values = [][]float64{append([]float64(nil), bad.Values[0]...), bad.Values[1]}
-	bad.Values[0][95] = math.NaN()
+	bad := sliceRows(d, 0, 100)
+	bad[0].Values = append([]float64(nil), bad[0].Values...)
+	bad[0].Values[95] = math.NaN()
 	if _, err = svc.Forecast(ctx, bad); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "cpu at row 96") {
 		t.Errorf("NaN: %v", err)
 	}
-	other := &Data{Name: "x", Times: d.Times, Metrics: []string{"cpu"}, Values: d.Values[:1]}
-	if _, err = svc.Forecast(ctx, other); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), `no metric "mem"`) {
+	if _, err = svc.Forecast(ctx, d[:1]); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), `synth has no metric "mem" (it has [cpu])`) {
 		t.Errorf("missing column: %v", err)
+	}
+}
+
+// TestSeriesMustAlign: the metrics of a history share their times; a
+// series that does not is bad input naming it, in NewService and in a
+// forecast alike.
+func TestSeriesMustAlign(t *testing.T) {
+	fc := tinyForecaster(t)
+	d := synthData(300, []string{"cpu", "mem"}, 1, 2)
+	shifted := slices.Clone(d[0].Times)
+	shifted[250] = shifted[250].Add(time.Second)
+	for _, c := range []struct {
+		name string
+		ss   []baseline.Series
+		want string
+	}{
+		{"none", nil, "serve: web: no metric series"},
+		{"short values", []baseline.Series{d[0], {Name: "mem", Times: d[1].Times, Values: d[1].Values[:299]}},
+			`serve: web: series "mem" has 299 values for 300 times`},
+		{"no times", []baseline.Series{d[0], {Name: "mem", Values: d[1].Values}}, `series "mem" has 300 values for 0 times`},
+		{"fewer rows", []baseline.Series{d[0], d[1].Slice(0, 299)}, `series "mem" has 299 times, series "cpu" 300`},
+		{"other times", []baseline.Series{d[0], {Name: "mem", Times: shifted, Values: d[1].Values}},
+			`series "mem" at row 251 is at 2026-01-01T20:50:01Z, series "cpu" at 2026-01-01T20:50:00Z`},
+	} {
+		_, err := NewService(fc, c.ss, ServiceOptions{Name: "web"})
+		if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	// Equal times in separate arrays (as baseline.LoadColumns gives them)
+	// are aligned.
+	own := []baseline.Series{d[0], {Name: "mem", Times: slices.Clone(d[1].Times), Values: d[1].Values}}
+	svc, err := NewService(fc, own, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if _, err := svc.Forecast(context.Background(), own); err != nil {
+		t.Fatal(err)
+	}
+	recent := []baseline.Series{d[0], {Name: "mem", Times: shifted, Values: d[1].Values}}
+	if _, err := svc.Forecast(context.Background(), recent); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), `serve: series "mem" at row 251`) {
+		t.Errorf("misaligned recent: %v", err)
 	}
 }
 
@@ -103,11 +148,11 @@ func TestDegradationDefaults(t *testing.T) {
 	fc := tinyForecaster(t)
 	d := synthData(600, []string{"cpu_utilization"}, 7)
 	ctx := context.Background()
-	want, err := fc.Forecast(ctx, d.Values[0])
+	want, err := fc.Forecast(ctx, d[0].Values)
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := d.Values[0][d.Len()-1]
+	last := d[0].Values[d[0].Len()-1]
 	for _, c := range []struct {
 		name       string
 		above      float64
@@ -141,7 +186,7 @@ func TestDegradationDefaults(t *testing.T) {
 			for h, s := range mf.Steps {
 				pt := want.Points[h]
 				if !near(s.P10, pt.P10, 1e-6) || !near(s.P50, pt.Value, 1e-6) || !near(s.P90, pt.P90, 1e-6) ||
-					!s.Time.Equal(d.Times[d.Len()-1].Add(deg.Step*time.Duration(h+1))) {
+					!s.Time.Equal(d[0].Times[d[0].Len()-1].Add(deg.Step*time.Duration(h+1))) {
 					t.Fatalf("h=%d: %+v, forecast %+v", h+1, s, pt)
 				}
 				if s.PBreach < 0 || s.PBreach > 1 {

@@ -87,20 +87,20 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	if *horizon > fc.Horizon() {
 		return usagef("--horizon %d: %s forecasts at most %d steps ahead", *horizon, *modelPath, fc.Horizon())
 	}
-	d, err := loadMetrics(ctx, fc, data, *target)
+	from, d, err := loadMetrics(ctx, fc, data, *target)
 	if err != nil {
 		return err
 	}
-	svc, err := newService(fc, d, serve.ServiceOptions{Thresholds: slos, Quantile: *quantile})
+	svc, err := newService(fc, from, d, serve.ServiceOptions{Thresholds: slos, Quantile: *quantile})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
 	if *recent {
 		// The latest origins whose outcomes the file holds.
-		to := d.Len() - *horizon
-		from := to - max(d.Len()*15/100, 2**horizon)
-		if err := svc.Recalibrate(ctx, d, from, to, *horizon); errors.Is(err, serve.ErrBadInput) {
+		n := d[0].Len()
+		to := n - *horizon
+		if err := svc.Recalibrate(ctx, d, to-max(n*15/100, 2**horizon), to, *horizon); errors.Is(err, serve.ErrBadInput) {
 			fmt.Fprintf(env.stderr, "degradation: not recalibrated: %v\n", err)
 		} else if err != nil {
 			return err

@@ -37,11 +37,11 @@ func runExplain(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer fc.Close()
-	d, err := loadMetrics(ctx, fc, data, *target)
+	from, d, err := loadMetrics(ctx, fc, data, *target)
 	if err != nil {
 		return err
 	}
-	svc, err := newService(fc, d, serve.ServiceOptions{NoFallback: true})
+	svc, err := newService(fc, from, d, serve.ServiceOptions{NoFallback: true})
 	if err != nil {
 		return err
 	}

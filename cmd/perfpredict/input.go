@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/novacron/perfpredict/baseline"
-	"github.com/novacron/perfpredict/serve"
 	"github.com/novacron/perfpredict/source"
 )
 
@@ -57,6 +56,8 @@ type input struct {
 	// series by its labels.
 	series []baseline.Series
 	// metrics[i] is series i's metric: its column, or its Prometheus name.
+	// It is derived here, in load, and nowhere else: the name serve
+	// answers with (predict --json's "metrics").
 	metrics []string
 }
 
@@ -181,12 +182,12 @@ func (d *dataFlags) labels(file string) (baseline.Labels, error) {
 	return loadLabels(file, d.files)
 }
 
-// data is one input as the multivariate serve.Data the serving commands
-// take, named by its file or query so that errors name it.
-func (in input) data() *serve.Data {
-	d := &serve.Data{Name: in.from, Times: in.series[0].Times, Metrics: in.metrics}
-	for _, s := range in.series {
-		d.Values = append(d.Values, s.Values)
+// metricSeries is one input as the serving commands take it: its series
+// (sharing their arrays), each named by its metric.
+func (in input) metricSeries() []baseline.Series {
+	out := make([]baseline.Series, len(in.series))
+	for i, s := range in.series {
+		out[i] = baseline.Series{Name: in.metrics[i], Times: s.Times, Values: s.Values}
 	}
-	return d
+	return out
 }

@@ -147,8 +147,8 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 			return err
 		}
 		defer f.Close()
-		d := serve.FromSeries(s, metric)
-		svc, err := newService(f, d.Slice(0, sp.Fit()), serve.ServiceOptions{Predictor: serve.Options{FallbackOnBadInput: true}})
+		m := baseline.Series{Name: metric, Times: s.Times, Values: s.Values}
+		svc, err := newService(f, s.Name, []baseline.Series{m.Slice(0, sp.Fit())}, serve.ServiceOptions{Predictor: serve.Options{FallbackOnBadInput: true}})
 		if err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 			Version: svc.Predictor.Version(), Latency: "per forecast (serve.Service.Forecast)"}
 		for j := start; j < n; j++ {
 			t0 := time.Now()
-			ps, err := svc.Forecast(ctx, d.Slice(0, j))
+			ps, err := svc.Forecast(ctx, []baseline.Series{m.Slice(0, j)})
 			lat[j-start] = time.Since(t0)
 			if err != nil {
 				return dataErr(err)

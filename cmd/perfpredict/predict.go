@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/forecast"
 	"github.com/novacron/perfpredict/serve"
 )
@@ -34,11 +35,11 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	defer fc.Close()
-	d, err := loadMetrics(ctx, fc, data, *target)
+	from, d, err := loadMetrics(ctx, fc, data, *target)
 	if err != nil {
 		return err
 	}
-	svc, err := newService(fc, d, serve.ServiceOptions{})
+	svc, err := newService(fc, from, d, serve.ServiceOptions{})
 	if err != nil {
 		return err
 	}
@@ -50,7 +51,7 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	if *asJSON {
 		return json.NewEncoder(env.stdout).Encode(out)
 	}
-	fmt.Fprintf(env.stdout, "forecast from %s, the last of %d rows of %s (%s", out.Origin.Format(time.RFC3339), d.Len(), d.Name, out.Source)
+	fmt.Fprintf(env.stdout, "forecast from %s, the last of %d rows of %s (%s", out.Origin.Format(time.RFC3339), d[0].Len(), from, out.Source)
 	if out.Reason != serve.ReasonNone {
 		fmt.Fprintf(env.stdout, " %s: %s", out.Method, out.Reason)
 	}
@@ -71,28 +72,31 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	return tw.Flush()
 }
 
-// loadMetrics reads the metrics a forecaster serves: the file's columns
-// in target (a comma-separated list, "" every column besides the
-// timestamp), or the Prometheus query's series. Input the forecaster
-// cannot forecast from (unreadable, not a metrics CSV, a gap, fewer rows
-// than it needs) is a usage error naming the file or query.
-func loadMetrics(ctx context.Context, fc *forecast.Forecaster, data *dataFlags, target string) (*serve.Data, error) {
+// loadMetrics reads the metrics a forecaster serves, one series per
+// metric named by it (input.metricSeries), and where they came from: the
+// file's columns in target (a comma-separated list, "" every column
+// besides the timestamp), or the Prometheus query's series. Input the
+// forecaster cannot forecast from (unreadable, not a metrics CSV, a gap,
+// fewer rows than it needs) is a usage error naming the file or query.
+func loadMetrics(ctx context.Context, fc *forecast.Forecaster, data *dataFlags, target string) (string, []baseline.Series, error) {
 	ins, err := data.load(ctx, target)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	d := ins[0].data()
-	if d.Len() < fc.Needs() {
+	in := ins[0]
+	if n := in.series[0].Len(); n < fc.Needs() {
 		r := fc.Recipe()
-		return nil, usagef("%s: %d rows; the forecaster needs the last %d rows (its window of %d steps and a scale over %d changes)",
-			d.Name, d.Len(), fc.Needs(), r.Window, r.ScaleWindow)
+		return "", nil, usagef("%s: %d rows; the forecaster needs the last %d rows (its window of %d steps and a scale over %d changes)",
+			in.from, n, fc.Needs(), r.Window, r.ScaleWindow)
 	}
-	return d, nil
+	return in.from, in.metricSeries(), nil
 }
 
-// newService serves fc for d's metrics; a file the service cannot be set
-// up from is a usage error.
-func newService(fc *forecast.Forecaster, d *serve.Data, opt serve.ServiceOptions) (*serve.Service, error) {
+// newService serves fc for the metrics d read from from (a file or query,
+// which errors and recommendations name); a file the service cannot be
+// set up from is a usage error.
+func newService(fc *forecast.Forecaster, from string, d []baseline.Series, opt serve.ServiceOptions) (*serve.Service, error) {
+	opt.Name = from
 	svc, err := serve.NewService(fc, d, opt)
 	if err != nil {
 		return nil, dataErr(err)

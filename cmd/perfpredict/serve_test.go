@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/forecast"
 	"github.com/novacron/perfpredict/internal/synth"
 	"github.com/novacron/perfpredict/lifecycle"
-	"github.com/novacron/perfpredict/serve"
 	"github.com/novacron/perfpredict/serve/httpapi"
 )
 
@@ -46,7 +46,7 @@ func TestServeAnswersAsPredict(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("predict: %d %s", code, stderr)
 	}
-	d, err := serve.LoadCSV(data, nil)
+	d, err := baseline.LoadColumns(data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestServeAnswersAsPredict(t *testing.T) {
 	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	body, _ := json.Marshal(map[string]any{"values": d.Values[0], "times": d.Times})
+	body, _ := json.Marshal(map[string]any{"values": d[0].Values, "times": d[0].Times})
 	resp, err := http.Post(srv.URL+"/v1/forecast", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +88,7 @@ func TestServeDegradationAnswersAsCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("degradation: %d %s", code, stderr)
 	}
-	d, err := serve.LoadCSV(data, nil)
+	d, err := baseline.LoadColumns(data, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,9 +106,9 @@ func TestServeDegradationAnswersAsCommand(t *testing.T) {
 	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	body, _ := json.Marshal(map[string]any{"name": "latency.csv", "times": d.Times, "horizon": 12, "recalibrate": true,
+	body, _ := json.Marshal(map[string]any{"name": "latency.csv", "times": d[0].Times, "horizon": 12, "recalibrate": true,
 		"slo":     []any{map[string]any{"metric": "cpu", "above": 60}},
-		"metrics": []any{map[string]any{"name": "cpu", "values": d.Values[0]}, map[string]any{"name": "mem", "values": d.Values[1]}}})
+		"metrics": []any{map[string]any{"name": "cpu", "values": d[0].Values}, map[string]any{"name": "mem", "values": d[1].Values}}})
 	resp, err := http.Post(srv.URL+"/v1/degradation", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/integration/sim"
 	"github.com/novacron/perfpredict/optimize"
-	"github.com/novacron/perfpredict/serve"
 )
 
 // twinRows are one history in file order: unsorted, with two rows at one
@@ -91,14 +90,13 @@ func writeTwins(t *testing.T, dir string, fault func(row []string) []string) []s
 
 // TestOneParserEveryReader: a CSV file and its JSON, NDJSON and
 // object-of-arrays twins load to the same series through every public
-// reader (baseline, serve, optimize, sim), all of which parse with
-// features' parser.
+// reader (baseline, optimize, sim; serve takes baseline's series), all of
+// which parse with features' parser.
 func TestOneParserEveryReader(t *testing.T) {
 	paths := writeTwins(t, t.TempDir(), nil)
 	type loaded struct {
 		Value   baseline.Series
 		Columns []baseline.Series
-		Data    *serve.Data
 		History []optimize.Observation
 		Trace   []float64
 	}
@@ -111,10 +109,6 @@ func TestOneParserEveryReader(t *testing.T) {
 		if l.Columns, err = baseline.LoadColumns(p, nil); err != nil {
 			t.Fatalf("baseline.LoadColumns: %v", err)
 		}
-		if l.Data, err = serve.LoadCSV(p, nil); err != nil {
-			t.Fatalf("serve.LoadCSV: %v", err)
-		}
-		l.Data.Name = "" // the path, which differs
 		if l.History, err = optimize.LoadHistory(p); err != nil {
 			t.Fatalf("optimize.LoadHistory: %v", err)
 		}
@@ -128,8 +122,12 @@ func TestOneParserEveryReader(t *testing.T) {
 	if !reflect.DeepEqual(want.Value.Values, []float64{1, 2, 2.5, 3}) || !reflect.DeepEqual(want.Trace, want.Value.Values) {
 		t.Fatalf("value %v, trace %v; want 1 2 2.5 3 (sorted by time, ties in file order)", want.Value.Values, want.Trace)
 	}
-	if len(want.Columns) != 5 || want.Columns[4].Name != "m:vcpus" || !reflect.DeepEqual(want.Data.Metrics, []string{"cpu_utilization", "latency_ms", "throughput_rps", "value", "vcpus"}) {
-		t.Fatalf("columns %v, metrics %v; want the five in name order", want.Columns, want.Data.Metrics)
+	var names []string
+	for _, c := range want.Columns {
+		names = append(names, c.Name)
+	}
+	if !reflect.DeepEqual(names, []string{"m:cpu_utilization", "m:latency_ms", "m:throughput_rps", "m:value", "m:vcpus"}) {
+		t.Fatalf("columns %v; want the five in name order", names)
 	}
 	if len(want.History) != 4 || want.History[0] != (optimize.Observation{ThroughputRPS: 1200, VCPUs: 8, CPUUtilization: 0.75, LatencyMs: 33}) {
 		t.Fatalf("history %+v, want the rows in file order", want.History)
@@ -148,7 +146,6 @@ func TestEveryReaderSameErrors(t *testing.T) {
 	readers := map[string]func(string) error{
 		"baseline.LoadCSV":     func(p string) error { _, err := baseline.LoadCSV(p, ""); return err },
 		"baseline.LoadColumns": func(p string) error { _, err := baseline.LoadColumns(p, nil); return err },
-		"serve.LoadCSV":        func(p string) error { _, err := serve.LoadCSV(p, nil); return err },
 		"optimize.LoadHistory": func(p string) error { _, err := optimize.LoadHistory(p); return err },
 		"sim.LoadTrace":        func(p string) error { _, err := sim.LoadTrace(p); return err },
 	}
@@ -164,7 +161,7 @@ func TestEveryReaderSameErrors(t *testing.T) {
 	for _, p := range writeTwins(t, t.TempDir(), func(row []string) []string { row[1] = ""; return row })[:2] {
 		for name, read := range readers {
 			err := read(p)
-			uses := name == "baseline.LoadColumns" || name == "serve.LoadCSV" || name == "optimize.LoadHistory"
+			uses := name == "baseline.LoadColumns" || name == "optimize.LoadHistory"
 			if !uses {
 				if err != nil {
 					t.Errorf("%s %s: %v, but it does not use throughput_rps", name, p, err)

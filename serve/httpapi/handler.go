@@ -491,17 +491,17 @@ func (h *Handler) degradation(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "request body: want {\"times\": [...], \"metrics\": [{\"name\": ..., \"values\": [...]}], \"horizon\": N}", nil)
 		return
 	}
-	d := &serve.Data{Name: req.Name, Times: req.Times}
-	if d.Name == "" {
-		d.Name = "request"
+	name := req.Name
+	if name == "" {
+		name = "request"
 	}
+	var d []baseline.Series // one per metric, at the request's times
 	for i, mt := range req.Metrics {
 		if mt.Name == "" {
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("request body: metrics[%d] has no name", i), nil)
 			return
 		}
-		d.Metrics = append(d.Metrics, mt.Name)
-		d.Values = append(d.Values, floats(mt.Values))
+		d = append(d, baseline.Series{Name: mt.Name, Times: req.Times, Values: floats(mt.Values)})
 	}
 	var slos []serve.Threshold
 	for i, s := range req.SLO {
@@ -517,16 +517,16 @@ func (h *Handler) degradation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.release(m)
-	if len(d.Times) < m.pred.Needs() {
-		writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf("%d rows; the forecaster needs the last %d", len(d.Times), m.pred.Needs()),
-			map[string]any{"needs": m.pred.Needs(), "got": len(d.Times)})
+	if len(req.Times) < m.pred.Needs() {
+		writeError(w, http.StatusUnprocessableEntity, fmt.Sprintf("%d rows; the forecaster needs the last %d", len(req.Times), m.pred.Needs()),
+			map[string]any{"needs": m.pred.Needs(), "got": len(req.Times)})
 		return
 	}
 	popt := h.opt.Predictor
 	popt.Version, popt.Workers, popt.OnFallback = m.version, 1, func(r serve.Reason, _ error) {
 		h.metrics.fallbacks.WithLabelValues(r.String()).Inc()
 	}
-	svc, err := serve.NewService(m.fc, d, serve.ServiceOptions{Predictor: popt, Thresholds: slos, Quantile: req.Quantile})
+	svc, err := serve.NewService(m.fc, d, serve.ServiceOptions{Predictor: popt, Thresholds: slos, Quantile: req.Quantile, Name: name})
 	if err != nil {
 		writeServeError(w, err)
 		return
@@ -539,8 +539,9 @@ func (h *Handler) degradation(w http.ResponseWriter, r *http.Request) {
 	if req.Recalibrate && horizon >= 1 && horizon <= svc.Horizon() {
 		// The latest origins whose outcomes the rows hold, as the
 		// degradation command picks them.
-		to := d.Len() - horizon
-		from := to - max(d.Len()*15/100, 2*horizon)
+		n := len(req.Times)
+		to := n - horizon
+		from := to - max(n*15/100, 2*horizon)
 		if err := svc.Recalibrate(r.Context(), d, from, to, horizon); err != nil && !errors.Is(err, serve.ErrBadInput) {
 			writeServeError(w, err)
 			return

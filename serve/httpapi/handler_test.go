@@ -116,6 +116,8 @@ func TestRoutesAndBadInput(t *testing.T) {
 		{"degradation short", "/v1/degradation", map[string]any{"times": fiveMinutes(5), "metrics": []any{map[string]any{"name": "cpu", "values": good[:5]}}}, 422, fmt.Sprintf("needs the last %d", needs)},
 		{"degradation no metrics", "/v1/degradation", `{"times": []}`, 400, "want"},
 		{"degradation bad horizon", "/v1/degradation", map[string]any{"times": fiveMinutes(100), "horizon": 99, "metrics": []any{map[string]any{"name": "cpu", "values": good}}}, 422, "horizon 99"},
+		{"degradation ragged", "/v1/degradation", map[string]any{"times": fiveMinutes(100), "metrics": []any{map[string]any{"name": "cpu", "values": good},
+			map[string]any{"name": "mem", "values": good[:99]}}}, 422, `request: series "mem" has 99 values for 100 times`},
 		{"degradation unknown slo", "/v1/degradation", map[string]any{"times": fiveMinutes(100), "slo": []any{map[string]any{"metric": "mem", "above": 1}}, "metrics": []any{map[string]any{"name": "cpu", "values": good}}}, 422, `"mem"`},
 	}
 	for _, c := range cases {
