@@ -98,10 +98,12 @@ func (p Params) Check() error {
 }
 
 // Data is a regression data set: row i is X[i*Cols:(i+1)*Cols], its
-// target Y[i].
+// target Y[i] and, when W is not nil, its weight W[i] in the loss (nil:
+// every row weighs 1).
 type Data struct {
 	X          []float64
 	Y          []float64
+	W          []float64
 	Rows, Cols int
 }
 
@@ -120,6 +122,16 @@ func (d *Data) check(name string) error {
 	for i, v := range d.Y {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("gbdt: %s data: target of row %d is %v", name, i+1, v)
+		}
+	}
+	if d.W != nil {
+		if len(d.W) != d.Rows {
+			return fmt.Errorf("gbdt: %s data: %d weights for %d rows", name, len(d.W), d.Rows)
+		}
+		for i, v := range d.W {
+			if !(v > 0) || math.IsInf(v, 0) {
+				return fmt.Errorf("gbdt: %s data: weight of row %d is %v: must be positive and finite", name, i+1, v)
+			}
 		}
 	}
 	return nil
@@ -154,7 +166,7 @@ func Fit(ctx context.Context, p Params, train, valid *Data) (*Model, *History, e
 		}
 	}
 	f := newFitter(p, train)
-	m := &Model{features: train.Cols, loss: p.Loss, base: initScore(p, train.Y)}
+	m := &Model{features: train.Cols, loss: p.Loss, base: initScore(p, train.Y, train.W)}
 	n := train.Rows
 	pred := make([]float64, n)
 	for i := range pred {
@@ -184,7 +196,7 @@ func Fit(ctx context.Context, p Params, train, valid *Data) (*Model, *History, e
 		for i := range valid.Rows {
 			vpred[i] += t.eval(valid.X[i*valid.Cols : (i+1)*valid.Cols])
 		}
-		l := lossOf(p, vpred, valid.Y)
+		l := lossOf(p, vpred, valid.Y, valid.W)
 		hist.Valid = append(hist.Valid, l)
 		if l < best {
 			best, hist.Best = l, round+1
@@ -200,40 +212,84 @@ func Fit(ctx context.Context, p Params, train, valid *Data) (*Model, *History, e
 	return m, hist, nil
 }
 
-// initScore is the constant that minimises the loss.
-func initScore(p Params, y []float64) float64 {
+// initScore is the constant that minimises the loss (weights w, nil: 1).
+func initScore(p Params, y, w []float64) float64 {
 	switch p.Loss {
 	case LossL1:
-		return quantileOf(slices.Clone(y), 0.5)
+		return weightedQuantile(slices.Clone(y), slices.Clone(w), 0.5)
 	case LossQuantile:
-		return quantileOf(slices.Clone(y), p.Alpha)
+		return weightedQuantile(slices.Clone(y), slices.Clone(w), p.Alpha)
 	}
-	var s float64
-	for _, v := range y {
-		s += v
+	var s, sw float64
+	for i, v := range y {
+		wi := 1.0
+		if w != nil {
+			wi = w[i]
+		}
+		s, sw = s+wi*v, sw+wi
 	}
-	return s / float64(len(y))
+	return s / sw
 }
 
-// lossOf is the mean loss of pred against y.
-func lossOf(p Params, pred, y []float64) float64 {
-	var s float64
+// lossOf is the mean loss of pred against y, weighted by w (nil: 1).
+func lossOf(p Params, pred, y, w []float64) float64 {
+	var s, sw float64
 	for i, v := range y {
 		d := v - pred[i]
+		var l float64
 		switch p.Loss {
 		case LossL2:
-			s += d * d
+			l = d * d
 		case LossL1:
-			s += math.Abs(d)
+			l = math.Abs(d)
 		case LossQuantile:
 			if d >= 0 {
-				s += p.Alpha * d
+				l = p.Alpha * d
 			} else {
-				s -= (1 - p.Alpha) * d
+				l = -(1 - p.Alpha) * d
 			}
 		}
+		wi := 1.0
+		if w != nil {
+			wi = w[i]
+		}
+		s, sw = s+wi*l, sw+wi
 	}
-	return s / float64(len(y))
+	return s / sw
+}
+
+// weightedQuantile is quantileOf(s, q) when w is nil, else the least value
+// of s whose cumulative weight (in ascending order) reaches q of the
+// total. It reorders s and w.
+func weightedQuantile(s, w []float64, q float64) float64 {
+	if w == nil {
+		return quantileOf(s, q)
+	}
+	idx := make([]int, len(s))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch {
+		case s[a] < s[b]:
+			return -1
+		case s[a] > s[b]:
+			return 1
+		}
+		return 0
+	})
+	var total float64
+	for _, v := range w {
+		total += v
+	}
+	var cum float64
+	for _, i := range idx {
+		cum += w[i]
+		if cum >= q*total {
+			return s[i]
+		}
+	}
+	return s[idx[len(idx)-1]]
 }
 
 // quantileOf sorts s and interpolates its q quantile.
@@ -247,18 +303,19 @@ func quantileOf(s []float64, q float64) float64 {
 	return s[i] + (pos-float64(i))*(s[i+1]-s[i])
 }
 
-// bin holds one histogram bin: the sum of the gradients of its rows and
-// their count (every loss here has a unit hessian, so the count is the
-// hessian sum).
+// bin holds one histogram bin: the weighted sum of the gradients of its
+// rows, the sum of their weights (every loss here has a unit hessian, so
+// that is the hessian sum) and their count.
 type bin struct {
-	g float64
-	n int
+	g, h float64 // sums of weight * gradient and of weight
+	n    int
 }
 
 // fitter holds the binned training data and the buffers of tree growth.
 type fitter struct {
 	p      Params
 	y      []float64
+	w      []float64 // nil: every row weighs 1
 	n, f   int
 	edges  [][]float64 // per feature: bin b holds values <= edges[b] (> edges[b-1])
 	binned []uint8     // column-major: feature j's bins at [j*n, (j+1)*n)
@@ -274,7 +331,7 @@ type fitter struct {
 }
 
 func newFitter(p Params, d *Data) *fitter {
-	f := &fitter{p: p, y: d.Y, n: d.Rows, f: d.Cols, rng: rand.New(rand.NewPCG(p.Seed, 0x9e3779b97f4a7c15))}
+	f := &fitter{p: p, y: d.Y, w: d.W, n: d.Rows, f: d.Cols, rng: rand.New(rand.NewPCG(p.Seed, 0x9e3779b97f4a7c15))}
 	f.edges = make([][]float64, d.Cols)
 	f.binned = make([]uint8, d.Rows*d.Cols)
 	f.off = make([]int, d.Cols+1)
@@ -404,7 +461,7 @@ type leaf struct {
 	node   int32
 	lo, hi int
 	depth  int
-	g      float64
+	g, h   float64 // sums of weight * gradient and of weight
 	hist   []bin
 	best   split
 }
@@ -451,7 +508,8 @@ func (f *fitter) tree(pred []float64) *tree {
 	t := &tree{nodes: []node{{left: -1, right: -1}}}
 	root := &leaf{node: 0, lo: 0, hi: len(f.rows), hist: f.getHist()}
 	for _, r := range f.rows {
-		root.g += f.grad[r]
+		root.g += f.wt(r) * f.grad[r]
+		root.h += f.wt(r)
 	}
 	f.build(root)
 	f.findSplit(root)
@@ -478,6 +536,14 @@ func (f *fitter) tree(pred []float64) *tree {
 	return t
 }
 
+// wt is the weight of row r.
+func (f *fitter) wt(r int32) float64 {
+	if f.w == nil {
+		return 1
+	}
+	return f.w[r]
+}
+
 func sign(v float64) float64 {
 	switch {
 	case v > 0:
@@ -496,17 +562,21 @@ func (f *fitter) leafValue(l *leaf) float64 {
 		return 0
 	}
 	if f.p.Loss == LossL2 {
-		return -l.g / (float64(n) + f.p.Lambda)
+		return -l.g / (l.h + f.p.Lambda)
 	}
 	f.resid = f.resid[:0]
+	var w []float64
 	for _, r := range f.rows[l.lo:l.hi] {
 		f.resid = append(f.resid, f.y[r]-f.pred[r])
+		if f.w != nil {
+			w = append(w, f.w[r])
+		}
 	}
 	q := 0.5
 	if f.p.Loss == LossQuantile {
 		q = f.p.Alpha
 	}
-	return quantileOf(f.resid, q)
+	return weightedQuantile(f.resid, w, q)
 }
 
 func (f *fitter) getHist() []bin {
@@ -533,9 +603,19 @@ func (f *fitter) build(l *leaf) {
 		for _, j := range feats {
 			col := f.binned[j*f.n : (j+1)*f.n]
 			h := l.hist[f.off[j]:f.off[j+1]]
+			if f.w == nil {
+				for _, r := range rows {
+					b := &h[col[r]]
+					b.g += f.grad[r]
+					b.h++
+					b.n++
+				}
+				continue
+			}
 			for _, r := range rows {
 				b := &h[col[r]]
-				b.g += f.grad[r]
+				b.g += f.w[r] * f.grad[r]
+				b.h += f.w[r]
 				b.n++
 			}
 		}
@@ -565,13 +645,14 @@ func (f *fitter) findSplit(l *leaf) {
 	if n < 2*p.MinLeaf {
 		return
 	}
-	parent := l.g * l.g / (float64(n) + p.Lambda)
+	parent := l.g * l.g / (l.h + p.Lambda)
 	for _, j := range f.feats {
 		h := l.hist[f.off[j]:f.off[j+1]]
-		var gl float64
+		var gl, hl float64
 		nl := 0
 		for b := 0; b+1 < len(h); b++ {
 			gl += h[b].g
+			hl += h[b].h
 			nl += h[b].n
 			if nl < p.MinLeaf {
 				continue
@@ -583,8 +664,8 @@ func (f *fitter) findSplit(l *leaf) {
 			if h[b].n == 0 {
 				continue // the same partition as the previous bin
 			}
-			gr := l.g - gl
-			gain := gl*gl/(float64(nl)+p.Lambda) + gr*gr/(float64(nr)+p.Lambda) - parent
+			gr, hr := l.g-gl, l.h-hl
+			gain := gl*gl/(hl+p.Lambda) + gr*gr/(hr+p.Lambda) - parent
 			if gain > l.best.gain {
 				l.best = split{gain: gain, feature: j, bin: b}
 			}
@@ -601,12 +682,13 @@ func (f *fitter) splitLeaf(t *tree, l *leaf) (*leaf, *leaf) {
 	rows := f.rows[l.lo:l.hi]
 	tmp := f.tmp[:0]
 	k := 0
-	var gl float64
+	var gl, hl float64
 	for _, r := range rows {
 		if col[r] <= uint8(s.bin) {
 			rows[k] = r
 			k++
-			gl += f.grad[r]
+			gl += f.wt(r) * f.grad[r]
+			hl += f.wt(r)
 		} else {
 			tmp = append(tmp, r)
 		}
@@ -616,8 +698,8 @@ func (f *fitter) splitLeaf(t *tree, l *leaf) (*leaf, *leaf) {
 	t.nodes[l.node] = node{feature: int32(s.feature), left: li, right: ri,
 		threshold: f.edges[s.feature][s.bin], bin: uint8(s.bin)}
 	t.nodes = append(t.nodes, node{left: -1, right: -1}, node{left: -1, right: -1})
-	left := &leaf{node: li, lo: l.lo, hi: l.lo + k, depth: l.depth + 1, g: gl}
-	right := &leaf{node: ri, lo: l.lo + k, hi: l.hi, depth: l.depth + 1, g: l.g - gl}
+	left := &leaf{node: li, lo: l.lo, hi: l.lo + k, depth: l.depth + 1, g: gl, h: hl}
+	right := &leaf{node: ri, lo: l.lo + k, hi: l.hi, depth: l.depth + 1, g: l.g - gl, h: l.h - hl}
 	small, large := left, right
 	if right.hi-right.lo < left.hi-left.lo {
 		small, large = right, left
@@ -628,6 +710,7 @@ func (f *fitter) splitLeaf(t *tree, l *leaf) (*leaf, *leaf) {
 	for _, j := range f.feats {
 		for b := f.off[j]; b < f.off[j+1]; b++ {
 			large.hist[b].g -= small.hist[b].g
+			large.hist[b].h -= small.hist[b].h
 			large.hist[b].n -= small.hist[b].n
 		}
 	}

@@ -477,3 +477,45 @@ func BenchmarkPredict(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows), "ns/row")
 	})
 }
+
+func TestWeightsAreRepeatedRows(t *testing.T) {
+	// Integer weights fit the model of the rows repeated that often (L2,
+	// every distinct value its own bin, no subsampling).
+	r := rand.New(rand.NewPCG(8, 8))
+	n := 300
+	w := &Data{Rows: n, Cols: 2, W: make([]float64, n)}
+	rep := &Data{Cols: 2}
+	for i := range n {
+		x := []float64{float64(r.IntN(50)), float64(r.IntN(20))}
+		y := x[0]*0.3 - x[1] + r.NormFloat64()
+		k := 1 + r.IntN(3)
+		w.X, w.Y, w.W[i] = append(w.X, x...), append(w.Y, y), float64(k)
+		for range k {
+			rep.X, rep.Y = append(rep.X, x...), append(rep.Y, y)
+			rep.Rows++
+		}
+	}
+	p := DefaultParams()
+	p.Rounds, p.MinLeaf, p.Patience = 30, 1, 0
+	a, _, err := Fit(context.Background(), p, w, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := Fit(context.Background(), p, rep, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pa, pb := a.PredictBatch(nil, w.X, n), b.PredictBatch(nil, w.X, n)
+	for i := range pa {
+		if math.Abs(pa[i]-pb[i]) > 1e-9 {
+			t.Fatalf("row %d: weighted %v, repeated %v", i, pa[i], pb[i])
+		}
+	}
+	if q := weightedQuantile([]float64{3, 1, 2}, []float64{1, 1, 5}, 0.5); q != 2 {
+		t.Errorf("weighted median %v, want 2", q)
+	}
+	w.W[3] = 0
+	if _, _, err := Fit(context.Background(), p, w, nil); err == nil || !strings.Contains(err.Error(), "weight of row 4 is 0") {
+		t.Errorf("zero weight: error %v", err)
+	}
+}
