@@ -10,7 +10,8 @@
 // Fit bins every feature into at most MaxBins quantile bins (from the
 // training rows), grows each tree leaf-wise (the leaf with the largest gain
 // splits next, up to MaxLeaves leaves and MaxDepth levels) on per-bin sums
-// of the loss gradients, and adds it shrunk by LearningRate. A split
+// of the loss gradients (weighted by Data.W when given), and adds it
+// shrunk by LearningRate. A split
 // threshold is a bin edge (the midpoint between neighbouring training
 // values), so a model predicts on raw feature values without its bins.
 // Every loss has a unit hessian: L2 leaves take the regularised mean of the
