@@ -32,6 +32,20 @@ const (
 	anyPrecisionEnv = "PERFPREDICT_PRECISION"
 )
 
+// trainingPrecision is the precision train and crossval give the networks
+// they train on device: PERFPREDICT_PRECISION on any device,
+// PERFPREDICT_CUDA_PRECISION only off the CPU (on the CPU a GPU's setting
+// must neither apply nor fail).
+func trainingPrecision(device string) string {
+	if p := os.Getenv(anyPrecisionEnv); p != "" {
+		return p
+	}
+	if device == "" || device == perfpredict.DeviceCPU {
+		return ""
+	}
+	return os.Getenv(precisionEnv)
+}
+
 // deviceFlag is a command's --device.
 type deviceFlag struct{ name *string }
 

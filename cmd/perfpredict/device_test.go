@@ -147,3 +147,23 @@ func TestPrecisionEnv(t *testing.T) {
 		t.Errorf("%s=bf16 on the CPU: exit %d, stderr %q", anyPrecisionEnv, code, stderr)
 	}
 }
+
+// A GPU's precision must not reach networks that train on the CPU, where
+// bf16 would switch the CPU's own bf16 path on (or fail without
+// AVX512_BF16); PERFPREDICT_PRECISION applies everywhere.
+func TestTrainingPrecision(t *testing.T) {
+	for _, c := range []struct{ cuda, any, device, want string }{
+		{"bf16", "", "cpu", ""},
+		{"bf16", "", "", ""},
+		{"bf16", "", "cuda", "bf16"},
+		{"bf16", "", "auto", "bf16"},
+		{"bf16", "int8", "cpu", "int8"},
+		{"", "fp32", "cuda", "fp32"},
+	} {
+		t.Setenv(precisionEnv, c.cuda)
+		t.Setenv(anyPrecisionEnv, c.any)
+		if got := trainingPrecision(c.device); got != c.want {
+			t.Errorf("%s=%q %s=%q on %q: precision %q, want %q", precisionEnv, c.cuda, anyPrecisionEnv, c.any, c.device, got, c.want)
+		}
+	}
+}

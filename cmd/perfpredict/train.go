@@ -204,7 +204,7 @@ func (r *recipeFlags) options(env *cmdEnv, maxH int) (forecast.Options, error) {
 		Window: *r.window, ScaleWindow: *r.scaleWindow, Horizon: maxH, Inputs: inputs, TargetClip: def.TargetClip,
 		Hidden: *r.hidden, Layers: *r.layers, Head: def.Head, Dropout: *r.dropout,
 		Epochs: *r.epochs, Patience: *r.patience, BatchSize: *r.batch, LearningRate: *r.lr, Stride: *r.stride,
-		Ensemble: *r.ensemble, Seed: *r.seed, Device: device, Precision: os.Getenv(precisionEnv),
+		Ensemble: *r.ensemble, Seed: *r.seed, Device: device, Precision: trainingPrecision(device),
 		Trees: trees, Logf: stderrLogf(env),
 	}, nil
 }
