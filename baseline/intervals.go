@@ -151,14 +151,15 @@ func ConformalOffsets(s Series, f Forecaster, hs ...int) (lo, hi []float64, err 
 			return nil, nil, fmt.Errorf("%s: %s: no validation forecast at h=%d: %w", s.Name, f.Name(), hs[i], ErrShortHistory)
 		}
 		slices.Sort(r)
-		lo[i], hi[i] = quantileSorted(r, 0.1), quantileSorted(r, 0.9)
+		lo[i], hi[i] = QuantileSorted(r, 0.1), QuantileSorted(r, 0.9)
 	}
 	return lo, hi, nil
 }
 
-// quantileSorted is the q-quantile of sorted s, linear between order
-// statistics (numpy's default).
-func quantileSorted(s []float64, q float64) float64 {
+// QuantileSorted is the q-quantile of sorted s, linear between order
+// statistics (numpy's default); the forecaster's calibration and the
+// conformal intervals here read residual quantiles the same way.
+func QuantileSorted(s []float64, q float64) float64 {
 	pos := q * float64(len(s)-1)
 	i := int(pos)
 	if i >= len(s)-1 {

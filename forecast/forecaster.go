@@ -8,6 +8,7 @@ import (
 	"time"
 
 	perfpredict "github.com/novacron/perfpredict"
+	"github.com/novacron/perfpredict/baseline"
 )
 
 // memberTarget is what member networks predict, saved in their checkpoints.
@@ -265,7 +266,7 @@ func newCalibration(res [][]float64) Calibration {
 		}
 		s := slices.Clone(r)
 		slices.Sort(s)
-		c.Q10[k], c.Q90[k] = quantile(s, 0.1), quantile(s, 0.9)
+		c.Q10[k], c.Q90[k] = baseline.QuantileSorted(s, 0.1), baseline.QuantileSorted(s, 0.9)
 	}
 	return c
 }
@@ -278,15 +279,4 @@ func (c Calibration) clone() Calibration {
 // for unit u; the band always contains the point.
 func (c Calibration) interval(k int, u float64) (lo, hi float64) {
 	return math.Min(0, u*c.Q10[k]), math.Max(0, u*c.Q90[k])
-}
-
-// quantile of sorted s by linear interpolation between order statistics.
-func quantile(s []float64, q float64) float64 {
-	pos := q * float64(len(s)-1)
-	i := int(pos)
-	if i >= len(s)-1 {
-		return s[len(s)-1]
-	}
-	frac := pos - float64(i)
-	return s[i] + frac*(s[i+1]-s[i])
 }
