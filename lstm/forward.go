@@ -92,19 +92,19 @@ const stepwiseBatch = 64
 // two of cell states per direction (evaluation at large batch).
 func (ws *Workspace) compact() bool { return !ws.train && ws.batch >= stepwiseBatch }
 
-// forwardDir runs layer k, direction d over all time steps.
+// forwardDir runs layer k, direction d over all time steps, with the
+// products and the cell of the pass's precision (dirProducts): one loop for
+// the float32 passes and the reduced-precision evaluation ones.
 func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 	s := ws.stack
 	c := s.cells[k][d]
 	B, T, H := ws.batch, ws.steps, s.cfg.Hidden
 	G, DH := 4*H, s.dirs*H
-	in := ws.input(k)
 	st := ws.slot(k, d)
 	out := ws.output(k)
-	tanhC := ws.scratch[d].tanhC // not needed: Backward recomputes tanh(c)
 
-	pw := s.forwardWeights(k, d)
-	whhT := &pw.whhT
+	var p dirProducts
+	ws.products(&p, k, d, gm)
 	gates := st.gates
 	stepwise := B >= stepwiseBatch
 
@@ -120,9 +120,15 @@ func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 	if !stepwise {
 		// Input projection of every time step at once, both biases folded in.
 		for r := 0; r < B*T; r++ {
-			copy(gates[r*G:(r+1)*G], pw.bias)
+			copy(gates[r*G:(r+1)*G], p.bias)
 		}
-		gm.packed(B*T, 1, in, c.in, &pw.wihT, 1, gates, G)
+		p.input(B*T, 0, gates, G)
+	} else if p.reset != nil {
+		// The reduced cell puts the bias back into its row (the same rows
+		// every step: a stepwise evaluation pass is compact) as it reads it.
+		for b := 0; b < B; b++ {
+			copy(gates[b*ldg:b*ldg+G], p.bias)
+		}
 	}
 
 	for step := 0; step < T; step++ {
@@ -132,15 +138,16 @@ func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 		}
 		gt := gates[t*gst*G:]
 		if stepwise {
-			for b := 0; b < B; b++ {
-				copy(gt[b*ldg:b*ldg+G], pw.bias)
+			if p.reset == nil {
+				for b := 0; b < B; b++ {
+					copy(gt[b*ldg:b*ldg+G], p.bias)
+				}
 			}
-			gm.packed(B, 1, in[t*c.in:], T*c.in, &pw.wihT, 1, gt, ldg)
+			p.input(B, t, gt, ldg)
 		}
 		if step > 0 {
-			// gates[:, t] += h[:, prev] W_hh^T over the whole batch; rows of
-			// one time step are T rows apart in out.
-			gm.packed(B, 1, out[prev*DH+d*H:], T*DH, whhT, 1, gt, ldg)
+			// gates[:, t] += h[:, prev] W_hh^T over the whole batch.
+			p.recurrent(prev, gt, ldg)
 		}
 		for b := 0; b < B; b++ {
 			r := b*T + t
@@ -150,11 +157,97 @@ func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 			if step > 0 {
 				cPrev = st.c[(b*csb+prev*cst+((step-1)&1)*csp)*H:]
 			}
-			asm.LSTMCellForward(g, cPrev, st.c[ci*H:(ci+1)*H], out[r*DH+d*H:], tanhC)
+			p.cell(b, g, cPrev, st.c[ci*H:(ci+1)*H], out[r*DH+d*H:])
 		}
 	}
 	if ws.dropping() && k < len(s.cells)-1 {
 		ws.drawMask(k, d)
+	}
+}
+
+// dirProducts is one layer direction's work per time step in one pass's
+// precision: input adds the input projection of m rows of the layer input
+// starting at row t0 (all B*T rows when m is B*T, else one time step's B
+// rows, T rows apart), recurrent adds h_{t-1} W_hh^T for time step prev,
+// cell runs the cell on batch row b. In float32 the products are the packed
+// SGEMMs and the cell asm.LSTMCellForward; in bf16 and int8 (set up by
+// Workspace.products) asm.GemmBF16 or asm.GemmInt8 and
+// asm.LSTMCellForwardReduced, which
+// also writes h_t in bf16 for the next recurrent product and, when reset is
+// set, puts the bias back into its gate row.
+type dirProducts struct {
+	prec  Precision
+	gm    gemms
+	pw    *packedCell
+	bias  []float32 // b_ih + b_hh
+	reset []float32 // the bias, when the cell resets its gate row; else nil
+
+	in      []float32 // the layer input [B*T, inW] (float32 passes)
+	out     []float32 // the layer output [B*T, DH]
+	tanhC   []float32 // [H] scratch of the float32 cell
+	sc      *dirScratch
+	ws      *Workspace
+	B, T    int
+	H, DH   int
+	d, inW  int
+	inE, HE int // bf16: row widths of the input and of h (even)
+	inQ, HQ int // int8: the same in bytes (quads)
+}
+
+func (p *dirProducts) input(m, t0 int, gt []float32, ldg int) {
+	B, T := p.B, p.T
+	switch p.prec {
+	case FP32:
+		lda := p.inW
+		if m < B*T {
+			lda = T * p.inW
+		}
+		p.gm.packed(m, 1, p.in[t0*p.inW:], lda, &p.pw.wihT, 1, gt, ldg)
+	case BF16:
+		lda := p.inE
+		if m < B*T {
+			lda = T * p.inE
+		}
+		asm.GemmBF16(m, 4*p.H, p.inE, p.ws.inB[t0*p.inE:], lda, p.pw.wihB, gt, ldg)
+	case INT8:
+		ws := p.ws
+		if m == B*T {
+			asm.GemmInt8(m, ws.inQ, p.inQ, ws.inS, &p.pw.wihQ, gt, ldg)
+			return
+		}
+		// One time step: its rows, and their scales gathered, T apart.
+		sc := p.sc
+		for b := range sc.tS {
+			sc.tS[b] = ws.inS[b*T+t0]
+		}
+		asm.GemmInt8(m, ws.inQ[t0*p.inQ:], T*p.inQ, sc.tS, &p.pw.wihQ, gt, ldg)
+	}
+}
+
+func (p *dirProducts) recurrent(prev int, gt []float32, ldg int) {
+	B, T, H, DH := p.B, p.T, p.H, p.DH
+	switch p.prec {
+	case FP32:
+		// Rows of one time step are T rows apart in out.
+		p.gm.packed(B, 1, p.out[prev*DH+p.d*H:], T*DH, &p.pw.whhT, 1, gt, ldg)
+	case BF16:
+		// h_{t-1} in bf16, as the cells of the previous step wrote it.
+		asm.GemmBF16(B, 4*H, p.HE, p.sc.hB, p.HE, p.pw.whhB, gt, ldg)
+	case INT8:
+		sc := p.sc
+		asm.QuantizeU8(B, H, p.out[prev*DH+p.d*H:], T*DH, sc.hQ, p.HQ, sc.hS)
+		asm.GemmInt8(B, sc.hQ, p.HQ, sc.hS, &p.pw.whhQ, gt, ldg)
+	}
+}
+
+func (p *dirProducts) cell(b int, g, cPrev, c, h []float32) {
+	switch p.prec {
+	case FP32:
+		asm.LSTMCellForward(g, cPrev, c, h, p.tanhC)
+	case BF16:
+		asm.LSTMCellForwardReduced(g, p.reset, cPrev, c, h, p.sc.hB[b*p.HE:b*p.HE+p.H])
+	default:
+		asm.LSTMCellForwardReduced(g, p.reset, cPrev, c, h, nil)
 	}
 }
 

@@ -147,108 +147,41 @@ func (ws *Workspace) convertInputBF16(k int) {
 	}
 }
 
-// forwardDirReduced is forwardDir for an evaluation pass in bf16 or int8:
-// the same steps, with each product an asm.GemmBF16 (asm.GemmInt8) of the
-// reduced weights and activations (the layer input from convertInput,
-// h_{t-1} rounded or quantized at each step).
-func (ws *Workspace) forwardDirReduced(k, d int) {
+// products sets p up for layer k, direction d in the current pass's
+// precision (see dirProducts): in bf16 and int8 the reduced weights (packed
+// again first if the weights changed) and h_{t-1}'s scratch.
+func (ws *Workspace) products(p *dirProducts, k, d int, gm gemms) {
 	s := ws.stack
 	c := s.cells[k][d]
 	B, T, H := ws.batch, ws.steps, s.cfg.Hidden
-	G, DH := 4*H, s.dirs*H
-	st := ws.slot(k, d)
-	out := ws.output(k)
 	sc := &ws.scratch[d]
-	int8 := ws.prec == INT8
-
-	// input(m, t0, gt, ldg) adds the input projection of the m rows of
-	// layer input starting at row t0, T rows apart when m < B*T;
-	// recurrent(prev, gt, ldg) adds h_{t-1} W_hh^T for time step prev.
-	var input func(m, t0 int, gt []float32, ldg int)
-	var recurrent func(prev int, gt []float32, ldg int)
-	var pw *packedCell
-	if int8 {
-		pw = s.int8Weights(k, d)
-		inQ, HQ := quads(c.in), quads(H)
-		sc.hQ = growSlice(sc.hQ, B*HQ)
+	*p = dirProducts{prec: ws.prec, gm: gm, in: ws.input(k), out: ws.output(k), tanhC: sc.tanhC, sc: sc, ws: ws,
+		B: B, T: T, H: H, DH: s.dirs * H, d: d, inW: c.in}
+	switch ws.prec {
+	case FP32:
+		p.pw = s.forwardWeights(k, d)
+	case BF16:
+		p.pw = s.bf16Weights(k, d)
+		p.inE, p.HE = even(c.in), even(H)
+		sc.hB = growU16(sc.hB, B*p.HE)
+		if p.HE > H {
+			for b := 0; b < B; b++ {
+				sc.hB[b*p.HE+H] = 0 // the pad column; the cells write the rest
+			}
+		}
+	case INT8:
+		p.pw = s.int8Weights(k, d)
+		p.inQ, p.HQ = quads(c.in), quads(H)
+		sc.hQ = growSlice(sc.hQ, B*p.HQ)
 		sc.hS = grow(sc.hS, B)
 		sc.tS = grow(sc.tS, B)
-		input = func(m, t0 int, gt []float32, ldg int) {
-			if m == B*T {
-				asm.GemmInt8(m, ws.inQ, inQ, ws.inS, &pw.wihQ, gt, ldg)
-				return
-			}
-			// One time step: its rows, and their scales gathered, T apart.
-			for b := range sc.tS {
-				sc.tS[b] = ws.inS[b*T+t0]
-			}
-			asm.GemmInt8(m, ws.inQ[t0*inQ:], T*inQ, sc.tS, &pw.wihQ, gt, ldg)
-		}
-		recurrent = func(prev int, gt []float32, ldg int) {
-			asm.QuantizeU8(B, H, out[prev*DH+d*H:], T*DH, sc.hQ, HQ, sc.hS)
-			asm.GemmInt8(B, sc.hQ, HQ, sc.hS, &pw.whhQ, gt, ldg)
-		}
-	} else {
-		pw = s.bf16Weights(k, d)
-		inE, HE := even(c.in), even(H)
-		sc.hB = growU16(sc.hB, B*HE)
-		input = func(m, t0 int, gt []float32, ldg int) {
-			lda := inE
-			if m < B*T {
-				lda = T * inE
-			}
-			asm.GemmBF16(m, G, inE, ws.inB[t0*inE:], lda, pw.wihB, gt, ldg)
-		}
-		recurrent = func(prev int, gt []float32, ldg int) {
-			for b := 0; b < B; b++ {
-				o := (b*T+prev)*DH + d*H
-				asm.ToBF16(sc.hB[b*HE:b*HE+H], out[o:o+H])
-				if HE > H {
-					sc.hB[b*HE+H] = 0
-				}
-			}
-			asm.GemmBF16(B, G, HE, sc.hB, HE, pw.whhB, gt, ldg)
-		}
 	}
-	gates := st.gates
-	stepwise := B >= stepwiseBatch
-
-	gsb, gst, csb, cst, csp := T, 1, T, 1, 0
-	if ws.compact() {
-		gsb, gst, csb, cst, csp = 1, 0, 1, 0, B
-	}
-	ldg := gsb * G
-
-	if !stepwise {
-		for r := 0; r < B*T; r++ {
-			copy(gates[r*G:(r+1)*G], pw.bias)
-		}
-		input(B*T, 0, gates, G)
-	}
-	for step := 0; step < T; step++ {
-		t, prev := step, step-1
-		if c.reverse {
-			t, prev = T-1-step, T-step
-		}
-		gt := gates[t*gst*G:]
-		if stepwise {
-			for b := 0; b < B; b++ {
-				copy(gt[b*ldg:b*ldg+G], pw.bias)
-			}
-			input(B, t, gt, ldg)
-		}
-		if step > 0 {
-			recurrent(prev, gt, ldg)
-		}
-		for b := 0; b < B; b++ {
-			r := b*T + t
-			g := gt[b*ldg : b*ldg+G]
-			ci := b*csb + t*cst + (step&1)*csp
-			cPrev := ws.zero
-			if step > 0 {
-				cPrev = st.c[(b*csb+prev*cst+((step-1)&1)*csp)*H:]
-			}
-			asm.LSTMCellForward(g, cPrev, st.c[ci*H:(ci+1)*H], out[r*DH+d*H:], sc.tanhC)
-		}
+	p.bias = p.pw.bias
+	if ws.prec != FP32 && B >= stepwiseBatch {
+		p.reset = p.bias
 	}
 }
+
+// forwardDirReduced is forwardDir for an evaluation pass in bf16 or int8
+// (its products never run the float32 GEMMs, serial or parallel).
+func (ws *Workspace) forwardDirReduced(k, d int) { ws.forwardDir(k, d, gemmSerial) }
