@@ -70,16 +70,38 @@
 	RRCP(p, x); \
 	VMULPS q, x, x
 
-// RLOAD loads a block's gates: DI points at its i gates, f, g and o are
-// R9 = 4H, 2*R9 and R10 = 12H bytes further.
+// A full block (16 units) loads and stores without a mask; the last,
+// partial one (the M variants) under the mask K1, its loads zero-filled.
+
+// RLOAD loads a block's gates into Z0-Z3 and cPrev into Z13: DI points at
+// its i gates, f, g and o are R9 = 4H, 2*R9 and R10 = 12H bytes further;
+// AX is the byte offset into cPrev (SI), c (DX) and h (R12).
 #define RLOAD \
+	VMOVUPS (DI), Z0; \
+	VMOVUPS (DI)(R9*1), Z1; \
+	VMOVUPS (DI)(R9*2), Z2; \
+	VMOVUPS (DI)(R10*1), Z3; \
+	VMOVUPS (SI)(AX*1), Z13
+
+#define RLOADM \
 	VMOVUPS.Z (DI), K1, Z0; \
 	VMOVUPS.Z (DI)(R9*1), K1, Z1; \
 	VMOVUPS.Z (DI)(R9*2), K1, Z2; \
-	VMOVUPS.Z (DI)(R10*1), K1, Z3
+	VMOVUPS.Z (DI)(R10*1), K1, Z3; \
+	VMOVUPS.Z (SI)(AX*1), K1, Z13
 
 // RRESET copies the block's bias (R8, same layout) over its gates.
 #define RRESET \
+	VMOVUPS (R8), Z4; \
+	VMOVUPS (R8)(R9*1), Z5; \
+	VMOVUPS (R8)(R9*2), Z6; \
+	VMOVUPS (R8)(R10*1), Z7; \
+	VMOVUPS Z4, (DI); \
+	VMOVUPS Z5, (DI)(R9*1); \
+	VMOVUPS Z6, (DI)(R9*2); \
+	VMOVUPS Z7, (DI)(R10*1)
+
+#define RRESETM \
 	VMOVUPS.Z (R8), K1, Z4; \
 	VMOVUPS.Z (R8)(R9*1), K1, Z5; \
 	VMOVUPS.Z (R8)(R9*2), K1, Z6; \
@@ -89,27 +111,26 @@
 	VMOVUPS Z6, K1, (DI)(R9*2); \
 	VMOVUPS Z7, K1, (DI)(R10*1)
 
-// RSTATE activates the loaded gates and writes c and h: AX is the byte
-// offset into cPrev (SI), c (DX) and h (R12); h stays in Z0.
-#define RSTATE \
+// RCELL activates the loaded gates and leaves c = f*cPrev + i*g in Z0 and
+// o in Z3.
+#define RCELL \
 	RSIG(Z0, Z4, Z5); \
 	RSIG(Z1, Z6, Z7); \
 	RTANH(Z2, Z8, Z9, Z12); \
 	RSIG(Z3, Z10, Z11); \
 	VMULPS Z2, Z0, Z0; \
-	VMOVUPS.Z (SI)(AX*1), K1, Z4; \
-	VFMADD231PS Z4, Z1, Z0; \
-	VMOVUPS Z0, K1, (DX)(AX*1); \
-	RTANH(Z0, Z5, Z6, Z7); \
-	VMULPS Z3, Z0, Z0; \
-	VMOVUPS Z0, K1, (R12)(AX*1)
+	VFMADD231PS Z13, Z1, Z0
 
-// RBF16 stores h (Z0) rounded to bf16 at R13 under K1; the bytes are
+// RHOUT sets Z0 = h = o*tanh(c) from c in Z0 (stored first).
+#define RHOUT \
+	RTANH(Z0, Z5, Z6, Z7); \
+	VMULPS Z3, Z0, Z0
+
+// RCVT sets Y5 to h (Z0) rounded to bf16; the bytes are
 // VCVTNE2PS2BF16 zmm5, zmm0, zmm0 (Go's assembler lacks it), which rounds to
 // nearest even with subnormals to zero, as BF16 does.
-#define RBF16 \
-	BYTE $0x62; BYTE $0xF2; BYTE $0x7F; BYTE $0x48; BYTE $0x72; BYTE $0xE8; \
-	VMOVDQU16 Y5, K1, (R13)
+#define RCVT \
+	BYTE $0x62; BYTE $0xF2; BYTE $0x7F; BYTE $0x48; BYTE $0x72; BYTE $0xE8
 
 // func lstmCellReducedAVX512(n int, gates, reset, cPrev, c, h *float32, hB *uint16)
 TEXT ·lstmCellReducedAVX512(SB), NOSPLIT, $0-56
@@ -136,21 +157,23 @@ redflag2:
 	LEAQ (R9)(R9*2), R10
 	RLOADCONSTS
 	XORQ AX, AX
-	MOVL $0xffff, BX
-	KMOVW BX, K1
 
 red16:
 	CMPQ CX, $16
 	JB redtail
 	RLOAD
 	TESTQ $1, R11
-	JZ red16state
+	JZ red16cell
 	RRESET
-red16state:
-	RSTATE
+red16cell:
+	RCELL
+	VMOVUPS Z0, (DX)(AX*1)
+	RHOUT
+	VMOVUPS Z0, (R12)(AX*1)
 	TESTQ $2, R11
 	JZ red16next
-	RBF16
+	RCVT
+	VMOVDQU Y5, (R13)
 red16next:
 	ADDQ $64, AX
 	ADDQ $64, DI
@@ -166,15 +189,19 @@ redtail:
 	SHLL CX, BX
 	DECL BX
 	KMOVW BX, K1
-	RLOAD
+	RLOADM
 	TESTQ $1, R11
-	JZ redtailstate
-	RRESET
-redtailstate:
-	RSTATE
+	JZ redtailcell
+	RRESETM
+redtailcell:
+	RCELL
+	VMOVUPS Z0, K1, (DX)(AX*1)
+	RHOUT
+	VMOVUPS Z0, K1, (R12)(AX*1)
 	TESTQ $2, R11
 	JZ reddone
-	RBF16
+	RCVT
+	VMOVDQU16 Y5, K1, (R13)
 
 reddone:
 	VZEROUPPER

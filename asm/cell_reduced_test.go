@@ -230,6 +230,11 @@ func BenchmarkLSTMCellForwardReduced(b *testing.B) {
 			copy(gates, in.gates)
 		}
 	})
+	b.Run("reduced,no-reset", func(b *testing.B) {
+		for b.Loop() {
+			LSTMCellForwardReduced(gates, nil, in.cPrev, c, h, hB)
+		}
+	})
 	b.Run("fp32+ToBF16", func(b *testing.B) {
 		for b.Loop() {
 			copy(gates, in.gates)
