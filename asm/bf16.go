@@ -186,8 +186,9 @@ func GemmBF16(m, n, k int, a []uint16, lda int, b []uint16, c []float32, ldc int
 	last := gemmMask(n - (np-1)*bf16NR)
 	pa, pb, pc := unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c)
 	panel := func(t int) *uint16 { return (*uint16)(unsafe.Add(unsafe.Pointer(pb), 2*t*kp*2*bf16NR)) }
-	for i0 := 0; i0 < m; i0 += bf16MR {
-		mr := min(bf16MR, m-i0)
+	nb := (m + bf16MR - 1) / bf16MR
+	for q, i0 := 0, 0; q < nb; q, i0 = q+1, i0+rowBlock(q, nb, m) {
+		mr := rowBlock(q, nb, m)
 		ai := (*uint16)(unsafe.Add(unsafe.Pointer(pa), 2*i0*lda))
 		ci := unsafe.Add(unsafe.Pointer(pc), 4*i0*ldc)
 		t := 0
@@ -205,6 +206,19 @@ func GemmBF16(m, n, k int, a []uint16, lda int, b []uint16, c []float32, ldc int
 			g.kern[mr-1](kp, ai, lda, panel(t), (*float32)(unsafe.Add(ci, 4*t*bf16NR)), ldc, last, np-t)
 		}
 	}
+}
+
+// rowBlock is the number of rows of micro-kernel call q of the nb =
+// ceil(m/bf16MR) that cover m rows: as equal as can be (64 rows as 13, 13,
+// 13, 13, 12 rather than 14, 14, 14, 14, 8), since a call with few rows
+// reads the same B panels for less work. Each output is one accumulator
+// over k whatever the rows of its call, so the split does not change the
+// results.
+func rowBlock(q, nb, m int) int {
+	if q < m%nb {
+		return m/nb + 1
+	}
+	return m / nb
 }
 
 // gemmBF16Go is GemmBF16's Go twin, the loop the kernels compute (one

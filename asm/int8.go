@@ -219,8 +219,9 @@ func GemmInt8(m int, a []uint8, lda int, ascale []float32, b *Int8B, c []float32
 	np := (n + bf16NR - 1) / bf16NR
 	last := gemmMask(n - (np-1)*bf16NR)
 	pa, pc := unsafe.SliceData(a), unsafe.SliceData(c)
-	for i0 := 0; i0 < m; i0 += bf16MR {
-		mr := min(bf16MR, m-i0)
+	nb := (m + bf16MR - 1) / bf16MR
+	for q, i0 := 0, 0; q < nb; q, i0 = q+1, i0+rowBlock(q, nb, m) {
+		mr := rowBlock(q, nb, m)
 		ai := (*uint8)(unsafe.Add(unsafe.Pointer(pa), i0*lda))
 		ci := unsafe.Add(unsafe.Pointer(pc), 4*i0*ldc)
 		asc := &ascale[i0]
