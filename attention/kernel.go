@@ -41,9 +41,7 @@ func ForwardSlices(gemm Gemm, s *Slices) {
 	gemm(false, true, rows, d, d, 1, h, d, s.ProjW, d, 0, u, d)
 	for r := 0; r < rows; r++ {
 		row := u[r*d : (r+1)*d]
-		for j := range row {
-			row[j] += bias[j]
-		}
+		asm.Axpy(1, bias, row)
 		asm.Tanh(row, row)
 	}
 	for r := 0; r < rows; r++ {
@@ -106,9 +104,8 @@ func BackwardSlices(gemm Gemm, s *Slices) {
 			de[r] = w[r] * (de[r] - sum)
 			// Direct path: context = sum_t a_t h_t.
 			hr := dh[r*d : (r+1)*d]
-			for j, g := range dc {
-				hr[j] = w[r] * g
-			}
+			copy(hr, dc)
+			asm.Scale(w[r], hr)
 			// Score path: e = v . u, u = tanh(pre); the gradient of pre
 			// replaces u in place.
 			ur := u[r*d : (r+1)*d]
@@ -122,9 +119,7 @@ func BackwardSlices(gemm Gemm, s *Slices) {
 	gemm(true, false, d, d, rows, 1, du, d, h, d, 1, s.DProjW, d)
 	gb := s.DProjB
 	for r := 0; r < rows; r++ {
-		for j, g := range du[r*d : (r+1)*d] {
-			gb[j] += g
-		}
+		asm.Axpy(1, du[r*d:(r+1)*d], gb) // 1*g is exact: the same sums as gb[j] += g
 	}
 	gemm(false, false, rows, d, d, 1, du, d, s.ProjW, d, 1, dh, d)
 }
