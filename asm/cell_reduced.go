@@ -43,10 +43,12 @@ var cellRedActive bool
 // and h = o*tanh(c), and, when hB is not nil, hB[j] = BF16(h[j]) for j < H.
 // When reset is not nil it then copies reset[:4H] (the bias) over
 // gates[:4H], so that the row is ready for the next step's products. The
-// activations are sigmoidReduced and tanhReduced, each within 4e-6 of the
-// exact function (lstmCellReducedGo is the reference loop; the assembly
-// computes 1/(1+e) with VRCP14PS and one Newton step, within 2 ulp of the
-// Go twin's division). cPrev may alias c; the others must not alias.
+// activations are sigmoidReduced and tanhReduced, within 2e-6 of the exact
+// functions (lstmCellReducedGo is the reference loop; the assembly computes
+// each 1/(1+e) with VRCP14PS and one Newton step instead of a division,
+// which moves a result by a few ulp, and fuses some of the Go twin's
+// multiplications and additions). cPrev may alias c; the others must not
+// alias.
 func LSTMCellForwardReduced(gates, reset, cPrev, c, h []float32, hB []uint16) {
 	n := len(c)
 	if len(gates) < 4*n || len(cPrev) < n || len(h) < n || (reset != nil && len(reset) < 4*n) || (hB != nil && len(hB) < n) {
@@ -139,8 +141,9 @@ func sigmoidReduced(x float32) float32 {
 	return 1 / (1 + exp2Reduced(x*-redLog2E))
 }
 
-// tanhReduced is (1-e)/(1+e) with e = 2^(-2x*log2(e)): relative error
-// below 4e-6 (1-e keeps e's relative accuracy near x = 0).
+// tanhReduced is (1-e)/(1+e) with e = 2^(-2x*log2(e)): absolute error
+// below 2e-6, relative below 4e-5 for |x| >= 0.01 (below that, 1-e loses
+// the digits that e's rounding near 1 drops).
 func tanhReduced(x float32) float32 {
 	e := exp2Reduced(x * (-2 * redLog2E))
 	return (1 - e) * (1 / (1 + e))

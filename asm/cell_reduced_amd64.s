@@ -61,8 +61,8 @@
 	VADDPS RONE, p, p; \
 	RRCP(p, x)
 
-// RTANH sets x = (1-e)/(1+e) with e = 2^(-2x*log2(e)), tanh(x) with
-// relative accuracy near 0; n, p and q are scratch.
+// RTANH sets x = (1-e)/(1+e) = tanh(x) with e = 2^(-2x*log2(e)); n, p and
+// q are scratch.
 #define RTANH(x, n, p, q) \
 	REXP2(x, RN2L2E, n, p); \
 	VSUBPS p, RONE, q; \
