@@ -24,11 +24,15 @@ import (
 // Each member is a checkpoint the PyTorch reference also loads.
 
 // ArtifactFormat and ArtifactVersion identify the artifact; Open refuses a
-// newer version than it reads. Version 2 adds the trees; an artifact
-// without trees is written as version 1, which older builds read.
+// newer version than it reads. Version 2 adds the trees; version 3 the
+// calibration's scale (Calibration.Scale), which changes what q10 and q90
+// mean, so that a build that would read them in the unit refuses them. An
+// artifact is written with the oldest version that holds what it has:
+// one without trees calibrated in the unit is version 1, which older
+// builds read; older artifacts load and serve as they did.
 const (
 	ArtifactFormat  = "perfpredict.forecaster"
-	ArtifactVersion = 2
+	ArtifactVersion = 3
 )
 
 const manifestName = "manifest.json"
@@ -58,6 +62,9 @@ func (fc *Forecaster) Encode(w io.Writer) error {
 		if trees, err = fc.trees.encode(); err != nil {
 			return fmt.Errorf("forecast: trees: %w", err)
 		}
+	}
+	if fc.calib.Scale != "" {
+		man.Version = 3
 	}
 	for i := range fc.members {
 		man.Members = append(man.Members, memberEntry(i))
@@ -190,6 +197,9 @@ func Decode(data []byte, source string) (*Forecaster, error) {
 	c := man.Calibration
 	if len(c.Q10) != K || len(c.Q90) != K || len(c.N) != K {
 		return nil, bad(manifestName, fmt.Errorf("calibration holds %d/%d/%d horizons, want %d", len(c.Q10), len(c.Q90), len(c.N), K))
+	}
+	if c.Scale != "" && c.Scale != ScaleSpread {
+		return nil, bad(manifestName, fmt.Errorf("calibration scale %q, want %q or none", c.Scale, ScaleSpread))
 	}
 	for k := range K {
 		if !finite(c.Q10[k]) || !finite(c.Q90[k]) || c.Q10[k] > c.Q90[k] {

@@ -144,15 +144,28 @@ func TestForecastShape(t *testing.T) {
 	}
 }
 
-// The intervals are calibrated on the validation windows: there, about 80%
-// of the residuals fall between p10 and p90 by construction.
+// The intervals are calibrated on the validation windows, each series'
+// windows weighted equally: served at width 1, the mean over the series of
+// the share of their validation targets inside p10-p90 is 80% by
+// construction; at IntervalWidth it is more, and each interval is the
+// point plus the spread scale of the history times the calibrated offset.
 func TestCalibrationCoverage(t *testing.T) {
 	fc, ss := tinyForecaster(t)
 	ctx := context.Background()
-	for _, h := range []int{1, fc.Horizon()} {
-		in, n := 0, 0
+	c := fc.Calibration()
+	if c.Scale != ScaleSpread {
+		t.Fatalf("calibrated in scale %q, want %q", c.Scale, ScaleSpread)
+	}
+	unwidened := *fc
+	unwidened.calib = c.clone()
+	for k := range c.Q10 {
+		unwidened.calib.Q10[k] /= IntervalWidth
+		unwidened.calib.Q90[k] /= IntervalWidth
+	}
+	coverage := func(fc *Forecaster, h int) (mean float64) {
 		for _, s := range ss {
 			sp := baseline.SplitOf(s.Len())
+			in, n := 0, 0
 			for t0 := sp.Train - 1; t0+fc.Horizon() < sp.Fit(); t0++ {
 				f, err := fc.Forecast(ctx, s.Values[:t0+1])
 				if err != nil {
@@ -163,11 +176,146 @@ func TestCalibrationCoverage(t *testing.T) {
 					in++
 				}
 				n++
+				if fc == &unwidened {
+					continue
+				}
+				sc := make([]float64, fc.Horizon())
+				spreadScales(sc, s.Values[t0+1-fc.Needs():t0+1], f.Unit)
+				if lo, hi := p.Value+sc[h-1]*c.Q10[h-1], p.Value+sc[h-1]*c.Q90[h-1]; rel(p.P10, math.Min(lo, p.Value)) > 1e-12 || rel(p.P90, math.Max(hi, p.Value)) > 1e-12 {
+					t.Fatalf("h=%d: served %v..%v, want %v..%v", h, p.P10, p.P90, lo, hi)
+				}
 			}
+			mean += float64(in) / float64(n) / float64(len(ss))
 		}
-		if cov := float64(in) / float64(n); math.Abs(cov-0.8) > 0.03 {
-			t.Errorf("h=%d: %d of %d validation targets (%.3f) inside p10-p90, want about 0.8", h, in, n, cov)
+		return mean
+	}
+	for _, h := range []int{1, fc.Horizon()} {
+		plain, wide := coverage(&unwidened, h), coverage(fc, h)
+		if math.Abs(plain-0.8) > 0.02 {
+			t.Errorf("h=%d: at width 1, %.3f of the validation targets inside p10-p90 (mean over series), want 0.8", h, plain)
 		}
+		if wide <= plain || wide > 0.95 {
+			t.Errorf("h=%d: at width %v, %.3f inside, want more than %.3f", h, IntervalWidth, wide, plain)
+		}
+	}
+}
+
+// weightedQuantile: equal weights read the sorted values at q n - 1/2,
+// and a series' weight moves the quantile as repeating its values would.
+func TestWeightedQuantile(t *testing.T) {
+	ones := func(n int) []float64 {
+		w := make([]float64, n)
+		for i := range w {
+			w[i] = 1
+		}
+		return w
+	}
+	vals := []float64{4, 1, 3, 2, 5} // sorted 1..5 at 0.1, 0.3, ..., 0.9
+	for _, c := range []struct{ q, want float64 }{{0.1, 1}, {0.2, 1.5}, {0.5, 3}, {0.9, 5}, {0.05, 1}, {0.99, 5}} {
+		if got := weightedQuantile(vals, ones(5), c.q); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("q=%v: %v, want %v", c.q, got, c.want)
+		}
+	}
+	// Two series: a long one of ten values 0 and a short one of two values
+	// 10. Pooled, the 70% quantile is the long series' 0; weighted per
+	// series (each series' weights sum to 10) it is the short one's 10.
+	long, short := make([]float64, 10), []float64{10, 10}
+	v := append(append([]float64(nil), long...), short...)
+	if got := weightedQuantile(v, append(ones(10), 5, 5), 0.7); got != 10 {
+		t.Errorf("per-series weights: 70%% quantile %v, want 10", got)
+	}
+	if got := weightedQuantile(v, ones(12), 0.7); got != 0 {
+		t.Errorf("equal weights: 70%% quantile %v, want 0", got)
+	}
+}
+
+// spreadScales on a hand-checked window.
+func TestSpreadScales(t *testing.T) {
+	recent := []float64{1, 3, 2, 6}
+	dst := make([]float64, 4)
+	spreadScales(dst, recent, 2)
+	// distance from the last: (5 + 3 + 4) / 3 = 4.
+	// h=1: (2 + 1 + 4) / 3; h=2: (1 + 3) / 2; h=3 and beyond: 5 / 1.
+	want := []float64{(7.0/3 + 4) / 2, (2 + 4) / 2.0, (5 + 4) / 2.0, (5 + 4) / 2.0}
+	for k := range dst {
+		if math.Abs(dst[k]-want[k]) > 1e-12 {
+			t.Errorf("h=%d: scale %v, want %v", k+1, dst[k], want[k])
+		}
+	}
+	// A flat window falls back to 5% of the unit.
+	spreadScales(dst, []float64{3, 3, 3, 3}, 2)
+	if dst[0] != 0.1 {
+		t.Errorf("flat window: scale %v, want 0.1", dst[0])
+	}
+}
+
+// An artifact calibrated in the unit (written before the scale existed,
+// version 1) loads and serves its intervals in the unit, as it did; one
+// calibrated in the spread is version 3 and reopens to the same forecasts.
+func TestCalibrationScaleArtifacts(t *testing.T) {
+	fc, ss := tinyForecaster(t)
+	ctx := context.Background()
+	hist := ss[0].Values
+	var buf bytes.Buffer
+	if err := fc.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if v := manifestVersion(t, buf.Bytes()); v != 3 {
+		t.Errorf("an artifact calibrated in the spread has version %d, want 3", v)
+	}
+	got, err := Decode(buf.Bytes(), "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := fc.Forecast(ctx, hist)
+	g, _ := got.Forecast(ctx, hist)
+	for k := range want.Points {
+		if g.Points[k] != want.Points[k] {
+			t.Fatalf("h=%d: %+v before saving, %+v after", k+1, want.Points[k], g.Points[k])
+		}
+	}
+	// The same networks with a calibration in the unit, as older builds
+	// wrote it: no scale in the manifest, version 1.
+	legacy := rewrite(t, buf.Bytes(), func(name string, b []byte) []byte {
+		if name != manifestName {
+			return b
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["version"] = 1
+		c := m["calibration"].(map[string]any)
+		delete(c, "scale")
+		c["q10"], c["q90"] = []float64{-1, -2, -3, -4}, []float64{1.5, 2.5, 3.5, 4.5}
+		out, _ := json.Marshal(m)
+		if strings.Contains(string(out), `"scale":`) {
+			t.Fatalf("legacy manifest still names a scale: %s", out)
+		}
+		return out
+	})
+	old, err := Decode(legacy, "legacy.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Calibration().Scale != "" {
+		t.Fatalf("legacy calibration scale %q", old.Calibration().Scale)
+	}
+	f, err := old.Forecast(ctx, hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, p := range f.Points {
+		if p.Value != want.Points[k].Value || rel(p.P10, p.Value-float64(k+1)*f.Unit) > 1e-12 || rel(p.P90, p.Value+(float64(k)+1.5)*f.Unit) > 1e-12 {
+			t.Errorf("h=%d: legacy artifact serves %+v (unit %v), want the point %v with offsets in units", k+1, p, f.Unit, want.Points[k].Value)
+		}
+	}
+	var again bytes.Buffer
+	if err := old.Encode(&again); err != nil {
+		t.Fatal(err)
+	}
+	if v := manifestVersion(t, again.Bytes()); v != 1 {
+		t.Errorf("a unit-calibrated artifact without trees is written as version %d, want 1 (older builds read it)", v)
 	}
 }
 
@@ -324,6 +472,7 @@ func TestArtifactErrors(t *testing.T) {
 		{"other format", manifestEdit(func(m map[string]any) { m["format"] = "x" }), `format "x"`},
 		{"bad recipe", manifestEdit(func(m map[string]any) { m["recipe"].(map[string]any)["window"] = 0 }), "window 0"},
 		{"short calibration", manifestEdit(func(m map[string]any) { m["calibration"].(map[string]any)["q10"] = []float64{0} }), "calibration"},
+		{"unknown calibration scale", manifestEdit(func(m map[string]any) { m["calibration"].(map[string]any)["scale"] = "level" }), `calibration scale "level"`},
 		{"bad member", rewrite(t, good, func(name string, b []byte) []byte {
 			if name == "member-1.safetensors" {
 				return []byte("garbage")

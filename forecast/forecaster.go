@@ -1,6 +1,7 @@
 package forecast
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	perfpredict "github.com/novacron/perfpredict"
-	"github.com/novacron/perfpredict/baseline"
 )
 
 // memberTarget is what member networks predict, saved in their checkpoints.
@@ -57,7 +57,8 @@ type Forecast struct {
 // Point is the forecast at one horizon. Value is the point forecast (the
 // networks' average, combined with the trees' when the recipe has them: a
 // median, as both minimise absolute error) and equals P50; P10 and P90
-// come from the quantiles of the validation residuals of that forecast.
+// come from the quantiles of the validation residuals of that forecast
+// (Calibration).
 type Point struct {
 	Horizon       int
 	Value         float64
@@ -232,12 +233,14 @@ func (fc *Forecaster) ForecastBatch(ctx context.Context, histories [][]float64) 
 	}
 	K := r.Horizon
 	out := make([]Forecast, len(histories))
+	sc := make([]float64, K)
 	for i, h := range histories {
 		last, u := h[len(h)-1], units[i]
 		f := Forecast{Last: last, Unit: u, Points: make([]Point, K), Attention: make([]float64, T)}
+		fc.calib.scales(sc, h[len(h)-r.Needs():], u)
 		for k := range K {
 			v := last + u*float64(pred[i*K+k])
-			lo, hi := fc.calib.interval(k, u)
+			lo, hi := fc.calib.interval(k, sc[k])
 			f.Points[k] = Point{Horizon: k + 1, Value: v, P50: v, P10: v + lo, P90: v + hi}
 		}
 		for j := range T {
@@ -248,35 +251,119 @@ func (fc *Forecaster) ForecastBatch(ctx context.Context, histories [][]float64) 
 	return out, nil
 }
 
-// Calibration holds, per horizon, the 10% and 90% quantiles of the
-// validation residuals (actual - forecast) in units, and how many
-// residuals each was taken from.
+// Calibration holds, per horizon, the offsets of p10 and p90 from the
+// point forecast, in units of a scale read from the history, and how many
+// validation residuals each was taken from.
+//
+// Scale says which scale (see ScaleSpread): "" is the unit of the network
+// (the recent mean absolute one-step change) and Q10/Q90 are the plain 10%
+// and 90% quantiles of the pooled validation residuals, as artifacts of
+// version 1 and 2 hold; ScaleSpread is what Train calibrates now.
 type Calibration struct {
-	Q10 []float64 `json:"q10"`
-	Q90 []float64 `json:"q90"`
-	N   []int     `json:"n"`
+	Q10   []float64 `json:"q10"`
+	Q90   []float64 `json:"q90"`
+	N     []int     `json:"n"`
+	Scale string    `json:"scale,omitempty"`
 }
 
-func newCalibration(res [][]float64) Calibration {
-	c := Calibration{Q10: make([]float64, len(res)), Q90: make([]float64, len(res)), N: make([]int, len(res))}
+// ScaleSpread is the interval scale Train calibrates with: at horizon h,
+// the mean of two spreads of the Needs() observations a forecast reads,
+// the mean absolute h-step change over the window (mean |y[i] - y[i-h]|)
+// and the mean absolute distance of the earlier observations from the
+// last (mean |y[i] - y[last]|), each at least 5% of the unit. The 10% and
+// 90% quantiles of the validation residuals in this scale, each series'
+// windows weighted equally, times IntervalWidth, are Q10 and Q90
+// (PROTOCOL.md, "Intervals").
+const ScaleSpread = "spread"
+
+// IntervalWidth widens the validation quantiles: the residuals of series a
+// forecaster never saw are wider than those of the validation splits of
+// the series it trained on (chosen across series, PROTOCOL.md).
+const IntervalWidth = 1.1
+
+// weightedQuantile is the q-quantile of vals with weights w (positive):
+// sorted, each value sits at the middle of its share of the total weight,
+// linear in between and flat beyond the ends. Equal weights give the
+// quantile at position q n - 1/2 of the sorted values.
+func weightedQuantile(vals, w []float64, q float64) float64 {
+	idx := make([]int, len(vals))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(vals[a], vals[b]) })
+	var total float64
+	for _, v := range w {
+		total += v
+	}
+	var cum, prevP float64
+	for k, i := range idx {
+		p := (cum + w[i]/2) / total
+		cum += w[i]
+		if p >= q {
+			if k == 0 {
+				return vals[i]
+			}
+			prev := vals[idx[k-1]]
+			return prev + (q-prevP)/(p-prevP)*(vals[i]-prev)
+		}
+		prevP = p
+	}
+	return vals[idx[len(idx)-1]]
+}
+
+// newCalibration calibrates on residuals res[k] (at horizon index k, in
+// the scale) with weights w[k]: their weighted 10% and 90% quantiles
+// times width.
+func newCalibration(res, w [][]float64, scale string, width float64) Calibration {
+	c := Calibration{Q10: make([]float64, len(res)), Q90: make([]float64, len(res)), N: make([]int, len(res)), Scale: scale}
 	for k, r := range res {
 		c.N[k] = len(r)
 		if len(r) == 0 {
 			continue
 		}
-		s := slices.Clone(r)
-		slices.Sort(s)
-		c.Q10[k], c.Q90[k] = baseline.QuantileSorted(s, 0.1), baseline.QuantileSorted(s, 0.9)
+		c.Q10[k], c.Q90[k] = width*weightedQuantile(r, w[k], 0.1), width*weightedQuantile(r, w[k], 0.9)
 	}
 	return c
 }
 
 func (c Calibration) clone() Calibration {
-	return Calibration{Q10: slices.Clone(c.Q10), Q90: slices.Clone(c.Q90), N: slices.Clone(c.N)}
+	return Calibration{Q10: slices.Clone(c.Q10), Q90: slices.Clone(c.Q90), N: slices.Clone(c.N), Scale: c.Scale}
+}
+
+// scales writes into dst[k] the interval scale at horizon index k for the
+// window recent (the last Needs() observations, oldest first) with unit u.
+func (c Calibration) scales(dst []float64, recent []float64, u float64) {
+	if c.Scale != ScaleSpread {
+		for k := range dst {
+			dst[k] = u
+		}
+		return
+	}
+	spreadScales(dst, recent, u)
+}
+
+// spreadScales is ScaleSpread's scale at horizons 1..len(dst) (a lag
+// longer than the window reads the longest it holds).
+func spreadScales(dst []float64, recent []float64, u float64) {
+	n := len(recent)
+	last := recent[n-1]
+	var dist float64
+	for _, v := range recent[:n-1] {
+		dist += math.Abs(v - last)
+	}
+	dist = math.Max(dist/float64(n-1), 0.05*u)
+	for k := range dst {
+		lag := min(k+1, n-1)
+		var s float64
+		for i := lag; i < n; i++ {
+			s += math.Abs(recent[i] - recent[i-lag])
+		}
+		dst[k] = (math.Max(s/float64(n-lag), 0.05*u) + dist) / 2
+	}
 }
 
 // interval is the offsets of p10 and p90 from the point at horizon index k
-// for unit u; the band always contains the point.
-func (c Calibration) interval(k int, u float64) (lo, hi float64) {
-	return math.Min(0, u*c.Q10[k]), math.Max(0, u*c.Q90[k])
+// for scale s; the band always contains the point.
+func (c Calibration) interval(k int, s float64) (lo, hi float64) {
+	return math.Min(0, s*c.Q10[k]), math.Max(0, s*c.Q90[k])
 }

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"testing"
@@ -101,6 +102,15 @@ func FuzzDecode(f *testing.F) {
 func FuzzDecodeEntries(f *testing.F) {
 	good := fuzzArtifact(f)
 	f.Add(entry(f, good, manifestName), entry(f, good, memberEntry(0)))
+	// The same manifest as a version-1 artifact calibrated in the unit.
+	var m map[string]any
+	if err := json.Unmarshal(entry(f, good, manifestName), &m); err != nil {
+		f.Fatal(err)
+	}
+	m["version"] = 1
+	delete(m["calibration"].(map[string]any), "scale")
+	legacy, _ := json.Marshal(m)
+	f.Add(legacy, entry(f, good, memberEntry(0)))
 	f.Add([]byte(`{"format":"perfpredict.forecaster","version":1,"members":["member-1.safetensors"]}`), []byte{})
 	f.Fuzz(func(t *testing.T, manifest, member []byte) {
 		var buf bytes.Buffer

@@ -236,24 +236,48 @@ func checkTrainable(s baseline.Series, r Recipe, trainEnd, valEnd int) error {
 	return nil
 }
 
-// calibrate sets the interval quantiles from the ensemble's residuals on the
-// validation windows, in units, per horizon.
+// calibrate sets the interval offsets from the ensemble's residuals on the
+// validation windows, per horizon, in ScaleSpread's scale: the 10% and
+// 90% quantiles with each series' windows weighted equally (a long series
+// would otherwise set them alone), times IntervalWidth.
 func (fc *Forecaster) calibrate(ctx context.Context, series []baseline.Series, va *windows) error {
+	res, w, err := fc.residuals(ctx, series, va, ScaleSpread)
+	if err != nil {
+		return err
+	}
+	fc.calib = newCalibration(res, w, ScaleSpread, IntervalWidth)
+	return nil
+}
+
+// residuals are the ensemble's residuals on the validation windows va in
+// the interval scale named scale, per horizon index, with weights that sum
+// to 1 over each series' windows.
+func (fc *Forecaster) residuals(ctx context.Context, series []baseline.Series, va *windows, scale string) (res, w [][]float64, err error) {
 	K := fc.recipe.Horizon
-	res := make([][]float64, K)
-	if va.n > 0 {
-		pred, _, err := fc.predict(ctx, va.x, fc.treeInputs(series, va), va.n, false)
-		if err != nil {
-			return err
-		}
-		for i := range va.n {
-			y, t, u := series[va.series[i]].Values, va.origin[i], va.unit[i]
-			for h := 1; h <= K; h++ {
-				point := y[t] + u*float64(pred[i*K+h-1])
-				res[h-1] = append(res[h-1], (y[t+h]-point)/u)
-			}
+	res, w = make([][]float64, K), make([][]float64, K)
+	if va.n == 0 {
+		return res, w, nil
+	}
+	pred, _, err := fc.predict(ctx, va.x, fc.treeInputs(series, va), va.n, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	count := map[int]int{}
+	for _, s := range va.series {
+		count[s]++
+	}
+	c := Calibration{Scale: scale}
+	sc := make([]float64, K)
+	needs := fc.recipe.Needs()
+	for i := range va.n {
+		y, t, u := series[va.series[i]].Values, va.origin[i], va.unit[i]
+		c.scales(sc, y[t+1-needs:t+1], u)
+		wi := 1 / float64(count[va.series[i]])
+		for h := 1; h <= K; h++ {
+			point := y[t] + u*float64(pred[i*K+h-1])
+			res[h-1] = append(res[h-1], (y[t+h]-point)/sc[h-1])
+			w[h-1] = append(w[h-1], wi)
 		}
 	}
-	fc.calib = newCalibration(res)
-	return nil
+	return res, w, nil
 }

@@ -138,7 +138,8 @@ func TestTreesServeTheCombination(t *testing.T) {
 			t.Errorf("h=%d: served %v, want %v (weight %v)", k+1, p.Value, want, w)
 		}
 	}
-	// The artifact serves the same forecasts and says it needs version 2.
+	// The artifact serves the same forecasts and says it needs version 2
+	// (3: its calibration has a scale, TestCalibrationScaleArtifacts).
 	var buf bytes.Buffer
 	if err := fc.Encode(&buf); err != nil {
 		t.Fatal(err)
@@ -156,16 +157,27 @@ func TestTreesServeTheCombination(t *testing.T) {
 			t.Fatalf("h=%d: %+v before saving, %+v after", k+1, f.Points[k], g.Points[k])
 		}
 	}
+	if v := manifestVersion(t, buf.Bytes()); v != 3 {
+		t.Errorf("an artifact with trees and a calibration scale has version %d, want 3", v)
+	}
+	unit := *fc
+	unit.calib.Scale = ""
+	buf.Reset()
+	if err := unit.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
 	if v := manifestVersion(t, buf.Bytes()); v != 2 {
-		t.Errorf("an artifact with trees has version %d, want 2", v)
+		t.Errorf("an artifact with trees calibrated in the unit has version %d, want 2", v)
 	}
 	plain, _ := tinyForecaster(t)
 	buf.Reset()
-	if err := plain.Encode(&buf); err != nil {
+	plainUnit := *plain
+	plainUnit.calib.Scale = ""
+	if err := plainUnit.Encode(&buf); err != nil {
 		t.Fatal(err)
 	}
 	if v := manifestVersion(t, buf.Bytes()); v != 1 {
-		t.Errorf("an artifact without trees has version %d, want 1 (older builds read it)", v)
+		t.Errorf("an artifact without trees calibrated in the unit has version %d, want 1 (older builds read it)", v)
 	}
 }
 
