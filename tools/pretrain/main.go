@@ -77,6 +77,7 @@ type common struct {
 	lr                         *float64
 	stride                     *int
 	shiftAug                   *float64
+	batch, window              *int
 }
 
 func addCommon(fs *flag.FlagSet, epochs, patience, ensemble int) common {
@@ -85,16 +86,18 @@ func addCommon(fs *flag.FlagSet, epochs, patience, ensemble int) common {
 		patience: fs.Int("patience", patience, "early-stopping patience"),
 		ensemble: fs.Int("ensemble", ensemble, "networks"),
 		seed:     fs.Uint64("seed", 1, "first network's seed"),
-		lr:       fs.Float64("lr", 1e-3, "learning rate"),
+		lr:       fs.Float64("lr", forecast.DefaultOptions().LearningRate, "learning rate"),
 		stride:   fs.Int("stride", 1, "steps between training windows"),
 		shiftAug: fs.Float64("shift-augment", 0, "fraction of training windows added again with a synthetic level shift"),
+		batch:    fs.Int("batch", forecast.DefaultOptions().BatchSize, "mini-batch size"),
+		window:   fs.Int("window", forecast.DefaultOptions().Window, "steps the network reads"),
 	}
 }
 
 func (c common) options() forecast.Options {
 	o := forecast.DefaultOptions()
 	o.Epochs, o.Patience, o.Ensemble, o.Seed, o.LearningRate = *c.epochs, *c.patience, *c.ensemble, *c.seed, *c.lr
-	o.Stride, o.ShiftAugment = *c.stride, *c.shiftAug
+	o.Stride, o.ShiftAugment, o.BatchSize, o.Window = *c.stride, *c.shiftAug, *c.batch, *c.window
 	o.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...) }
 	o.Progress = func(i int, p perfpredict.Progress) {
 		if p.EpochDone {
