@@ -25,5 +25,6 @@
 // evaluation and serving see. The network predicts, for h = 1..Horizon, the
 // change from the last value in that unit; the forecast is the last value
 // plus the change times the unit, and its p10/p90 are the quantiles of the
-// validation residuals in the same unit.
+// validation residuals in a spread of the same rows (Calibration,
+// ScaleSpread).
 package forecast
