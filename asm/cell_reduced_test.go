@@ -247,3 +247,28 @@ func BenchmarkLSTMCellForwardReduced(b *testing.B) {
 		}
 	})
 }
+
+// TestLSTMCellForwardReducedNoBF16Hardware: at the AVX-512 level of a CPU
+// without AVX512_BF16 (VNNI alone, for int8) the kernel runs without its
+// bf16 output and h is rounded apart, to the same bits.
+func TestLSTMCellForwardReducedNoBF16Hardware(t *testing.T) {
+	if !cellRedActive {
+		t.Skip("no reduced-cell kernel at this level")
+	}
+	defer func(v bool) { bf16Hardware = v }(bf16Hardware)
+	r := rand.New(rand.NewPCG(35, 36))
+	for _, n := range []int{1, 16, 37, 128} {
+		in := randCell(r, n)
+		c1, h1, b1 := make([]float32, n), make([]float32, n), make([]uint16, n)
+		bf16Hardware = true
+		LSTMCellForwardReduced(append([]float32(nil), in.gates...), nil, in.cPrev, c1, h1, b1)
+		c2, h2, b2 := make([]float32, n), make([]float32, n), make([]uint16, n)
+		bf16Hardware = false
+		LSTMCellForwardReduced(append([]float32(nil), in.gates...), nil, in.cPrev, c2, h2, b2)
+		for j := 0; j < n; j++ {
+			if math.Float32bits(c1[j]) != math.Float32bits(c2[j]) || math.Float32bits(h1[j]) != math.Float32bits(h2[j]) || b1[j] != b2[j] || b2[j] != BF16(h2[j]) {
+				t.Fatalf("n=%d j=%d: %v %v %#04x without AVX512_BF16, %v %v %#04x with", n, j, c2[j], h2[j], b2[j], c1[j], h1[j], b1[j])
+			}
+		}
+	}
+}
