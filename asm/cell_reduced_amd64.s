@@ -3,11 +3,14 @@
 #include "textflag.h"
 
 // LSTMCellForwardReduced at the AVX-512 level (see cell_reduced.go; its Go
-// twin lstmCellReducedGo is the reference loop). One block is 16 units under
-// the mask K1 (a partial block's lanes are zero-filled on load, so its
-// activations are computed on zeros and never stored).
+// twin lstmCellReducedGo is the reference loop). One block is 16 units. The
+// full blocks are software-pipelined (RCELLP: a block's gates beside the
+// previous block's tanh(c) and h); the last, partial block runs alone under
+// the mask K1 (its lanes past H zero-filled on load, computed on zeros and
+// never stored). RSIG and RTANH are the activations as written; RCELL and
+// RCELLP interleave their instructions across the chains.
 
-// Constant registers (Z22-Z25, Z27-Z31); Z0-Z12 are the block's.
+// Constant registers (Z22-Z25, Z27-Z31); Z0-Z18 are the blocks'.
 #define RNL2E Z31
 #define RN2L2E Z30
 #define RHI Z29
