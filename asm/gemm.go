@@ -38,6 +38,9 @@ type gemmImpl struct {
 	// scratch tile, calling scratch(mr, ...) for it.
 	masked  bool
 	scratch func(mr, k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64)
+	// directT[mr-1] and directN[mr-1] are the masked kernels that read A
+	// in place (see GemmMicroDirect); nil where the level has none.
+	directT, directN []gemmDirectFunc
 }
 
 var gemmActive = gemmImplFor(Generic)
@@ -78,7 +81,7 @@ func GemmTile() (mr, nr int) { return gemmActive.mr, gemmActive.nr }
 // needs.
 func GemmMicro(mr, n, k int, alpha float32, a, b []float32, beta float32, c []float32, ldc int) {
 	g := &gemmActive
-	np := gemmCheck("GemmMicro", g.mr, g.nr, mr, n, k, a, b, c, ldc)
+	np := gemmCheck("GemmMicro", g.mr, g.nr, mr, n, k, len(a), b, c, ldc)
 	if np == 0 {
 		return
 	}
@@ -124,7 +127,7 @@ func GemmMicro(mr, n, k int, alpha float32, a, b []float32, beta float32, c []fl
 // panelNR: the plain loop it computes, with no blocking or SIMD. Besides
 // serving the tests, it runs products whose B was packed for another level.
 func GemmMicroRef(panelNR, mr, n, k int, alpha float32, a, b []float32, beta float32, c []float32, ldc int) {
-	if gemmCheck("GemmMicroRef", gemmMaxMR, panelNR, mr, n, k, a, b, c, ldc) == 0 {
+	if gemmCheck("GemmMicroRef", gemmMaxMR, panelNR, mr, n, k, len(a), b, c, ldc) == 0 {
 		return
 	}
 	for i := 0; i < mr; i++ {
@@ -143,8 +146,8 @@ func GemmMicroRef(panelNR, mr, n, k int, alpha float32, a, b []float32, beta flo
 }
 
 // gemmCheck validates the arguments of a micro-kernel call and returns the
-// number of B panels.
-func gemmCheck(fn string, maxMR, nr, mr, n, k int, a, b, c []float32, ldc int) int {
+// number of B panels; lenA is the length of the packed A panel.
+func gemmCheck(fn string, maxMR, nr, mr, n, k, lenA int, b, c []float32, ldc int) int {
 	if mr < 1 || mr > maxMR || n < 0 || k < 0 || nr < 1 {
 		panic(fmt.Sprintf("asm: %s: bad shape mr=%d (MR %d) n=%d k=%d NR=%d", fn, mr, maxMR, n, k, nr))
 	}
@@ -152,8 +155,8 @@ func gemmCheck(fn string, maxMR, nr, mr, n, k int, a, b, c []float32, ldc int) i
 		return 0
 	}
 	np := (n + nr - 1) / nr
-	if len(a) < k*mr || len(b) < np*k*nr {
-		panic(fmt.Sprintf("asm: %s: packed panels too short: len(a)=%d < %d or len(b)=%d < %d", fn, len(a), k*mr, len(b), np*k*nr))
+	if lenA < k*mr || len(b) < np*k*nr {
+		panic(fmt.Sprintf("asm: %s: packed panels too short: len(a)=%d < %d or len(b)=%d < %d", fn, lenA, k*mr, len(b), np*k*nr))
 	}
 	if (mr > 1 && ldc < n) || len(c) < (mr-1)*ldc+n {
 		panic(fmt.Sprintf("asm: %s: C too short or ldc %d < n %d: len(c)=%d, need %d", fn, ldc, n, len(c), (mr-1)*ldc+n))

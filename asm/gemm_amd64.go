@@ -94,6 +94,128 @@ func gemm256M5(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, ma
 //go:noescape
 func gemm256M6(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64)
 
+// gemm512TKernels[mr-1] computes mr rows of 32-column tiles reading A in
+// place, op(A) = A^T: A[i][p] at a[p*lda+i].
+var gemm512TKernels = []gemmDirectFunc{
+	gemm512TM1,
+	gemm512TM2,
+	gemm512TM3,
+	gemm512TM4,
+	gemm512TM5,
+	gemm512TM6,
+	gemm512TM7,
+	gemm512TM8,
+	gemm512TM9,
+	gemm512TM10,
+	gemm512TM11,
+	gemm512TM12,
+	gemm512TM13,
+	gemm512TM14,
+}
+
+//go:noescape
+func gemm512TM1(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM2(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM3(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM4(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM5(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM6(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM7(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM8(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM9(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM10(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM11(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM12(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM13(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512TM14(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+// gemm512NKernels[mr-1] computes mr rows of 32-column tiles reading A in
+// place, op(A) = A: A[i][p] at a[i*lda+p].
+var gemm512NKernels = []gemmDirectFunc{
+	gemm512NM1,
+	gemm512NM2,
+	gemm512NM3,
+	gemm512NM4,
+	gemm512NM5,
+	gemm512NM6,
+	gemm512NM7,
+	gemm512NM8,
+	gemm512NM9,
+	gemm512NM10,
+	gemm512NM11,
+	gemm512NM12,
+	gemm512NM13,
+	gemm512NM14,
+}
+
+//go:noescape
+func gemm512NM1(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM2(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM3(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM4(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM5(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM6(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM7(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM8(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM9(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM10(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM11(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM12(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM13(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm512NM14(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
 // gemm256Scratch runs an AVX2 kernel with a direct call, so that a
 // scratch tile on the caller's stack does not escape to the heap.
 func gemm256Scratch(mr, k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64) {
@@ -118,7 +240,7 @@ func gemm256Scratch(mr, k int, a, b, c *float32, ldc int, alpha, beta float32, n
 func gemmImplFor(l Level) gemmImpl {
 	switch l {
 	case AVX512:
-		return gemmImpl{mr: 14, nr: 32, kern: gemm512Kernels, masked: true}
+		return gemmImpl{mr: 14, nr: 32, kern: gemm512Kernels, masked: true, directT: gemm512TKernels, directN: gemm512NKernels}
 	case AVX2:
 		return gemmImpl{mr: 6, nr: 16, kern: gemm256Kernels, scratch: gemm256Scratch}
 	}

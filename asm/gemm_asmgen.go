@@ -43,10 +43,15 @@ func main() {
 	p("")
 	p("#include \"textflag.h\"")
 	for mr := 1; mr <= mr512; mr++ {
-		kernel(true, mr, nr512)
+		kernel(true, mr, nr512, packedA)
+	}
+	for _, mode := range []int{directT, directN} {
+		for mr := 1; mr <= mr512; mr++ {
+			kernel(true, mr, nr512, mode)
+		}
 	}
 	for mr := 1; mr <= mr256; mr++ {
-		kernel(false, mr, nr256)
+		kernel(false, mr, nr256, packedA)
 	}
 	if err := os.WriteFile("gemm_amd64.s", []byte(out.String()), 0o644); err != nil {
 		panic(err)
@@ -103,6 +108,24 @@ func decls() {
 			p("func gemm%sM%d(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64)", l.name, mr)
 		}
 	}
+	for _, d := range []struct{ name, what string }{
+		{"T", "op(A) = A^T: A[i][p] at a[p*lda+i]"},
+		{"N", "op(A) = A: A[i][p] at a[i*lda+p]"},
+	} {
+		p("")
+		p("// gemm512%sKernels[mr-1] computes mr rows of %d-column tiles reading A in", d.name, nr512)
+		p("// place, %s.", d.what)
+		p("var gemm512%sKernels = []gemmDirectFunc{", d.name)
+		for mr := 1; mr <= mr512; mr++ {
+			p("\tgemm512%sM%d,", d.name, mr)
+		}
+		p("}")
+		for mr := 1; mr <= mr512; mr++ {
+			p("")
+			p("//go:noescape")
+			p("func gemm512%sM%d(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)", d.name, mr)
+		}
+	}
 	p("")
 	p("// gemm256Scratch runs an AVX2 kernel with a direct call, so that a")
 	p("// scratch tile on the caller's stack does not escape to the heap.")
@@ -120,13 +143,20 @@ func decls() {
 	p("func gemmImplFor(l Level) gemmImpl {")
 	p("\tswitch l {")
 	p("\tcase AVX512:")
-	p("\t\treturn gemmImpl{mr: %d, nr: %d, kern: gemm512Kernels, masked: true}", mr512, nr512)
+	p("\t\treturn gemmImpl{mr: %d, nr: %d, kern: gemm512Kernels, masked: true, directT: gemm512TKernels, directN: gemm512NKernels}", mr512, nr512)
 	p("\tcase AVX2:")
 	p("\t\treturn gemmImpl{mr: %d, nr: %d, kern: gemm256Kernels, scratch: gemm256Scratch}", mr256, nr256)
 	p("\t}")
 	p("\treturn gemmImpl{mr: 4, nr: gemmGoNR}")
 	p("}")
 }
+
+// Where a kernel reads A (the mode argument of kernel).
+const (
+	packedA = iota // a packed panel: A[i][p] at a[p*mr+i]
+	directT        // A^T in place: A[i][p] at a[p*lda+i]
+	directN        // A in place: A[i][p] at a[i*lda+p]
+)
 
 // kernel emits
 //
@@ -137,13 +167,38 @@ func decls() {
 // tile (it stays in L1). For AVX-512, mask holds one bit per column of the
 // last tile (bit j set: store column j), so edge tiles need no scratch; the
 // AVX2 kernels always store all nr columns and ignore mask.
-func kernel(avx512 bool, mr, nr int) {
+//
+// The direct modes (AVX-512 only) emit gemm512TM<mr> and gemm512NM<mr>, the
+// same function with a trailing lda int argument, which read A where it lies
+// instead of from a packed panel (BLIS's "sup" kernels): for small products
+// packing A costs as much as the kernel. They run the very same FMAs in the
+// same order, so their results are bit-identical. L = lda*4 is in R12 and
+// 3L in R13. directT: the mr values of one depth are contiguous, as in a
+// panel, and the depths of one unrolled step are at 0, L, 2L and 3L from AX.
+// directN: rows 0-4 are at AX + {0, L, 2L, 3L, 4L}, rows 5-9 the same from
+// DX = AX+5L, rows 10-13 from R8 = AX+10L; the pointers advance 4 bytes per
+// depth.
+func kernel(avx512 bool, mr, nr, mode int) {
 	vl := 8
 	reg := "Y"
 	nregs := 16
 	name := "gemm256"
 	if avx512 {
 		vl, reg, nregs, name = 16, "Z", 32, "gemm512"
+	}
+	frame := 64
+	switch mode {
+	case directT:
+		name, frame = name+"T", 72
+	case directN:
+		name, frame = name+"N", 72
+	}
+	if mode != packedA && !avx512 {
+		panic("direct kernels are AVX-512 only")
+	}
+	sig := "(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64)"
+	if mode != packedA {
+		sig = "(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)"
 	}
 	nv := nr / vl
 	// Independent accumulator sets: at least 8 FMA chains in flight.
@@ -173,13 +228,18 @@ func kernel(avx512 bool, mr, nr int) {
 	vmov := "VMOVUPS"
 	l := func(s string) string { return fmt.Sprintf("%sM%d%s", name, mr, s) }
 	p("")
-	p("// func %sM%d(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64)", name, mr)
-	p("TEXT ·%sM%d(SB), NOSPLIT, $0-64", name, mr)
+	p("// func %sM%d%s", name, mr, sig)
+	p("TEXT ·%sM%d(SB), NOSPLIT, $0-%d", name, mr, frame)
 	p("\tMOVQ b+16(FP), BX")
 	p("\tMOVQ c+24(FP), R11")
 	p("\tMOVQ ldc+32(FP), SI")
 	p("\tSHLQ $2, SI")
 	p("\tMOVQ np+48(FP), R10")
+	if mode != packedA {
+		p("\tMOVQ lda+64(FP), R12")
+		p("\tSHLQ $2, R12")
+		p("\tLEAQ (R12)(R12*2), R13")
+	}
 	p("%s:", l("panel"))
 	p("\tMOVQ k+0(FP), CX")
 	p("\tMOVQ a+8(FP), AX")
@@ -192,6 +252,46 @@ func kernel(avx512 bool, mr, nr int) {
 		}
 		if i < mr-1 {
 			p("\tADDQ SI, DX")
+		}
+	}
+	// directN: the row groups' base pointers (DX is free after the prefetches).
+	nBase := []string{"AX", "DX", "R8"}
+	if mode == directN {
+		if mr > 5 {
+			p("\tLEAQ (AX)(R12*4), DX")
+			p("\tADDQ R12, DX")
+		}
+		if mr > 10 {
+			p("\tLEAQ (DX)(R12*4), R8")
+			p("\tADDQ R12, R8")
+		}
+	}
+	// aAddr is the address of A[i][p+k] for the unrolled step k.
+	index := []string{"", "(R12*1)", "(R12*2)", "(R13*1)", "(R12*4)"}
+	aAddr := func(k, i int) string {
+		switch mode {
+		case directT:
+			return fmt.Sprintf("%d(AX)%s", i*4, index[k])
+		case directN:
+			return fmt.Sprintf("%d(%s)%s", k*4, nBase[i/5], index[i%5])
+		}
+		return fmt.Sprintf("%d(AX)", (k*mr+i)*4)
+	}
+	// advanceA moves A on by n depths.
+	advanceA := func(n int) {
+		switch mode {
+		case directT:
+			if n == 1 {
+				p("\tADDQ R12, AX")
+			} else {
+				p("\tLEAQ (AX)(R12*%d), AX", n)
+			}
+		case directN:
+			for g := 0; g*5 < mr; g++ {
+				p("\tADDQ $%d, %s", n*4, nBase[g])
+			}
+		default:
+			p("\tADDQ $%d, AX", n*mr*4)
 		}
 	}
 	for s := 0; s < sets; s++ {
@@ -211,7 +311,7 @@ func kernel(avx512 bool, mr, nr int) {
 			p("\t%s %d(BX), %s", vmov, (k*nr+v*vl)*4, bReg(v))
 		}
 		for i := 0; i < mr; i++ {
-			p("\tVBROADCASTSS %d(AX), %s", (k*mr+i)*4, bc(i))
+			p("\tVBROADCASTSS %s, %s", aAddr(k, i), bc(i))
 			for v := 0; v < nv; v++ {
 				p("\tVFMADD231PS %s, %s, %s", bReg(v), bc(i), acc(s, i, v))
 			}
@@ -223,7 +323,7 @@ func kernel(avx512 bool, mr, nr int) {
 	for k := 0; k < unroll; k++ {
 		step(k, k%sets)
 	}
-	p("\tADDQ $%d, AX", unroll*mr*4)
+	advanceA(unroll)
 	p("\tADDQ $%d, BX", unroll*nr*4)
 	p("\tSUBQ $%d, CX", unroll)
 	p("\tCMPQ CX, $%d", unroll)
@@ -233,7 +333,7 @@ func kernel(avx512 bool, mr, nr int) {
 	p("\tJZ %s", l("sum"))
 	p("%s:", l("one"))
 	step(0, 0)
-	p("\tADDQ $%d, AX", mr*4)
+	advanceA(1)
 	p("\tADDQ $%d, BX", nr*4)
 	p("\tDECQ CX")
 	p("\tJNZ %s", l("one"))
