@@ -54,6 +54,14 @@ func offA(transA bool, i0, lda int) int {
 	return i0 * lda
 }
 
+// offAK is the offset of column p0 of op(A).
+func offAK(transA bool, p0, lda int) int {
+	if transA {
+		return p0 * lda
+	}
+	return p0
+}
+
 func offB(transB bool, j0, ldb int) int {
 	if transB {
 		return j0 * ldb
