@@ -106,8 +106,10 @@ func TestGemmMicroDirectPanics(t *testing.T) {
 		"short aT":   func() { GemmMicroDirect(true, 2, 1, 3, 1, make([]float32, 9), 4, b, 0, make([]float32, 2), 1) },
 		"lda low":    func() { GemmMicroDirect(false, 2, 1, 3, 1, make([]float32, 20), 2, b, 0, make([]float32, 2), 1) },
 		"ldaT low":   func() { GemmMicroDirect(true, 3, 1, 2, 1, make([]float32, 20), 2, b, 0, make([]float32, 3), 1) },
-		"short b":    func() { GemmMicroDirect(false, 1, nr+1, 1, 1, make([]float32, 1), 1, b[:nr], 0, make([]float32, nr+1), nr+1) },
-		"short c":    func() { GemmMicroDirect(false, 2, 4, 1, 1, make([]float32, 2), 1, b, 0, make([]float32, 7), 4) },
+		"short b": func() {
+			GemmMicroDirect(false, 1, nr+1, 1, 1, make([]float32, 1), 1, b[:nr], 0, make([]float32, nr+1), nr+1)
+		},
+		"short c": func() { GemmMicroDirect(false, 2, 4, 1, 1, make([]float32, 2), 1, b, 0, make([]float32, 7), 4) },
 	} {
 		func() {
 			defer func() {
