@@ -216,6 +216,64 @@ func gemm512NM13(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, 
 //go:noescape
 func gemm512NM14(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
 
+// gemm256TKernels[mr-1] computes mr rows of 16-column tiles reading A in
+// place, op(A) = A^T: A[i][p] at a[p*lda+i].
+var gemm256TKernels = []gemmDirectFunc{
+	gemm256TM1,
+	gemm256TM2,
+	gemm256TM3,
+	gemm256TM4,
+	gemm256TM5,
+	gemm256TM6,
+}
+
+//go:noescape
+func gemm256TM1(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm256TM2(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm256TM3(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm256TM4(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm256TM5(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm256TM6(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+// gemm256NKernels[mr-1] computes mr rows of 16-column tiles reading A in
+// place, op(A) = A: A[i][p] at a[i*lda+p].
+var gemm256NKernels = []gemmDirectFunc{
+	gemm256NM1,
+	gemm256NM2,
+	gemm256NM3,
+	gemm256NM4,
+	gemm256NM5,
+	gemm256NM6,
+}
+
+//go:noescape
+func gemm256NM1(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm256NM2(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm256NM3(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm256NM4(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm256NM5(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
+//go:noescape
+func gemm256NM6(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)
+
 // gemm256Scratch runs an AVX2 kernel with a direct call, so that a
 // scratch tile on the caller's stack does not escape to the heap.
 func gemm256Scratch(mr, k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64) {
@@ -237,12 +295,51 @@ func gemm256Scratch(mr, k int, a, b, c *float32, ldc int, alpha, beta float32, n
 	}
 }
 
+// gemm256DirectScratch runs an AVX2 direct kernel (gemm256TM<mr> when
+// transA, else gemm256NM<mr>) with a direct call, as gemm256Scratch.
+func gemm256DirectScratch(transA bool, mr, k int, a, b, c *float32, ldc int, alpha, beta float32, np int, lda int) {
+	if transA {
+		switch mr {
+		case 1:
+			gemm256TM1(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		case 2:
+			gemm256TM2(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		case 3:
+			gemm256TM3(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		case 4:
+			gemm256TM4(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		case 5:
+			gemm256TM5(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		case 6:
+			gemm256TM6(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		}
+	} else {
+		switch mr {
+		case 1:
+			gemm256NM1(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		case 2:
+			gemm256NM2(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		case 3:
+			gemm256NM3(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		case 4:
+			gemm256NM4(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		case 5:
+			gemm256NM5(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		case 6:
+			gemm256NM6(k, a, b, c, ldc, alpha, beta, np, 0, lda)
+		}
+	}
+	if mr < 1 || mr > 6 {
+		panic("asm: gemm256DirectScratch: bad mr")
+	}
+}
+
 func gemmImplFor(l Level) gemmImpl {
 	switch l {
 	case AVX512:
 		return gemmImpl{mr: 14, nr: 32, kern: gemm512Kernels, masked: true, directT: gemm512TKernels, directN: gemm512NKernels}
 	case AVX2:
-		return gemmImpl{mr: 6, nr: 16, kern: gemm256Kernels, scratch: gemm256Scratch}
+		return gemmImpl{mr: 6, nr: 16, kern: gemm256Kernels, scratch: gemm256Scratch, directT: gemm256TKernels, directN: gemm256NKernels}
 	}
 	return gemmImpl{mr: 4, nr: gemmGoNR}
 }

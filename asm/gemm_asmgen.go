@@ -50,8 +50,10 @@ func main() {
 			kernel(true, mr, nr512, mode)
 		}
 	}
-	for mr := 1; mr <= mr256; mr++ {
-		kernel(false, mr, nr256, packedA)
+	for _, mode := range []int{packedA, directT, directN} {
+		for mr := 1; mr <= mr256; mr++ {
+			kernel(false, mr, nr256, mode)
+		}
 	}
 	if err := os.WriteFile("gemm_amd64.s", []byte(out.String()), 0o644); err != nil {
 		panic(err)
@@ -108,22 +110,27 @@ func decls() {
 			p("func gemm%sM%d(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64)", l.name, mr)
 		}
 	}
-	for _, d := range []struct{ name, what string }{
-		{"T", "op(A) = A^T: A[i][p] at a[p*lda+i]"},
-		{"N", "op(A) = A: A[i][p] at a[i*lda+p]"},
-	} {
-		p("")
-		p("// gemm512%sKernels[mr-1] computes mr rows of %d-column tiles reading A in", d.name, nr512)
-		p("// place, %s.", d.what)
-		p("var gemm512%sKernels = []gemmDirectFunc{", d.name)
-		for mr := 1; mr <= mr512; mr++ {
-			p("\tgemm512%sM%d,", d.name, mr)
-		}
-		p("}")
-		for mr := 1; mr <= mr512; mr++ {
+	for _, l := range []struct {
+		name   string
+		mr, nr int
+	}{{"512", mr512, nr512}, {"256", mr256, nr256}} {
+		for _, d := range []struct{ name, what string }{
+			{"T", "op(A) = A^T: A[i][p] at a[p*lda+i]"},
+			{"N", "op(A) = A: A[i][p] at a[i*lda+p]"},
+		} {
 			p("")
-			p("//go:noescape")
-			p("func gemm512%sM%d(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)", d.name, mr)
+			p("// gemm%s%sKernels[mr-1] computes mr rows of %d-column tiles reading A in", l.name, d.name, l.nr)
+			p("// place, %s.", d.what)
+			p("var gemm%s%sKernels = []gemmDirectFunc{", l.name, d.name)
+			for mr := 1; mr <= l.mr; mr++ {
+				p("\tgemm%s%sM%d,", l.name, d.name, mr)
+			}
+			p("}")
+			for mr := 1; mr <= l.mr; mr++ {
+				p("")
+				p("//go:noescape")
+				p("func gemm%s%sM%d(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64, lda int)", l.name, d.name, mr)
+			}
 		}
 	}
 	p("")
@@ -140,12 +147,35 @@ func decls() {
 	p("\t}")
 	p("}")
 	p("")
+	p("// gemm256DirectScratch runs an AVX2 direct kernel (gemm256TM<mr> when")
+	p("// transA, else gemm256NM<mr>) with a direct call, as gemm256Scratch.")
+	p("func gemm256DirectScratch(transA bool, mr, k int, a, b, c *float32, ldc int, alpha, beta float32, np int, lda int) {")
+	p("\tif transA {")
+	p("\t\tswitch mr {")
+	for mr := 1; mr <= mr256; mr++ {
+		p("\t\tcase %d:", mr)
+		p("\t\t\tgemm256TM%d(k, a, b, c, ldc, alpha, beta, np, 0, lda)", mr)
+	}
+	p("\t\t}")
+	p("\t} else {")
+	p("\t\tswitch mr {")
+	for mr := 1; mr <= mr256; mr++ {
+		p("\t\tcase %d:", mr)
+		p("\t\t\tgemm256NM%d(k, a, b, c, ldc, alpha, beta, np, 0, lda)", mr)
+	}
+	p("\t\t}")
+	p("\t}")
+	p("\tif mr < 1 || mr > %d {", mr256)
+	p("\t\tpanic(\"asm: gemm256DirectScratch: bad mr\")")
+	p("\t}")
+	p("}")
+	p("")
 	p("func gemmImplFor(l Level) gemmImpl {")
 	p("\tswitch l {")
 	p("\tcase AVX512:")
 	p("\t\treturn gemmImpl{mr: %d, nr: %d, kern: gemm512Kernels, masked: true, directT: gemm512TKernels, directN: gemm512NKernels}", mr512, nr512)
 	p("\tcase AVX2:")
-	p("\t\treturn gemmImpl{mr: %d, nr: %d, kern: gemm256Kernels, scratch: gemm256Scratch}", mr256, nr256)
+	p("\t\treturn gemmImpl{mr: %d, nr: %d, kern: gemm256Kernels, scratch: gemm256Scratch, directT: gemm256TKernels, directN: gemm256NKernels}", mr256, nr256)
 	p("\t}")
 	p("\treturn gemmImpl{mr: 4, nr: gemmGoNR}")
 	p("}")
@@ -168,7 +198,7 @@ const (
 // last tile (bit j set: store column j), so edge tiles need no scratch; the
 // AVX2 kernels always store all nr columns and ignore mask.
 //
-// The direct modes (AVX-512 only) emit gemm512TM<mr> and gemm512NM<mr>, the
+// The direct modes emit gemm{512,256}TM<mr> and gemm{512,256}NM<mr>, the
 // same function with a trailing lda int argument, which read A where it lies
 // instead of from a packed panel (BLIS's "sup" kernels): for small products
 // packing A costs as much as the kernel. They run the very same FMAs in the
@@ -192,9 +222,6 @@ func kernel(avx512 bool, mr, nr, mode int) {
 		name, frame = name+"T", 72
 	case directN:
 		name, frame = name+"N", 72
-	}
-	if mode != packedA && !avx512 {
-		panic("direct kernels are AVX-512 only")
 	}
 	sig := "(k int, a, b, c *float32, ldc int, alpha, beta float32, np int, mask uint64)"
 	if mode != packedA {

@@ -55,8 +55,28 @@ func GemmMicroDirect(transA bool, mr, n, k int, alpha float32, a []float32, lda 
 		GemmMicro(mr, n, k, alpha, ap, b, beta, c, ldc)
 		return
 	}
+	kern := kerns[mr-1]
+	pa, pb, pc := unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c)
 	rem := n - (np-1)*g.nr
-	kerns[mr-1](k, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, alpha, beta, np, gemmMask(rem), lda)
+	if g.masked {
+		kern(k, pa, pb, pc, ldc, alpha, beta, np, gemmMask(rem), lda)
+		return
+	}
+	// As GemmMicro: whole tiles in place, a partial last one through a
+	// scratch tile.
+	full := np
+	if rem < g.nr {
+		full--
+	}
+	if full > 0 {
+		kern(k, pa, pb, pc, ldc, alpha, beta, full, 0, lda)
+	}
+	if rem == g.nr {
+		return
+	}
+	var t [gemmMaxMR * gemmMaxNR]float32
+	gemmDirectScratch(g, transA, mr, k, pa, unsafe.SliceData(b[full*k*g.nr:]), lda, &t, alpha)
+	gemmMerge(g.nr, mr, full*g.nr, rem, &t, beta, c, ldc)
 }
 
 // gemmGoDirect is gemmGo reading op(A) in place: the same loop, so the same
