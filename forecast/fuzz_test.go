@@ -6,27 +6,82 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/novacron/perfpredict/baseline"
 )
 
-// fuzzArtifact encodes a one-network tiny forecaster: the seed the fuzz
-// targets below mutate.
-func fuzzArtifact(f *testing.F) []byte {
-	f.Helper()
-	o := tinyOptions()
-	o.Ensemble = 1
-	fc, err := Train(context.Background(), []baseline.Series{synthSeries("a", 600, 1)}, o)
+var updateFuzzSeeds = flag.Bool("update-fuzz-seeds", false, "train and rewrite testdata/tiny.zip and testdata/tiny_trees.zip, the artifacts the fuzz targets mutate")
+
+// fuzzSeeds are the committed artifacts the fuzz targets start from: a
+// one-network tiny forecaster, and the same with trees. They are files, not
+// trained at the start of each fuzzing process, because training under the
+// fuzzer's coverage instrumentation takes most of a short fuzzing run.
+var fuzzSeeds = []struct {
+	name string
+	opt  func() Options
+}{
+	{"tiny.zip", func() Options {
+		o := tinyOptions()
+		o.Ensemble = 1
+		return o
+	}},
+	{"tiny_trees.zip", func() Options {
+		o := tinyTreeOptions()
+		o.Ensemble, o.Trees.Params.Rounds = 1, 3
+		return o
+	}},
+}
+
+// fuzzArtifact returns the committed seed artifact name.
+func fuzzArtifact(tb testing.TB, name string) []byte {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatalf("%v (go test -run TestFuzzSeeds -update-fuzz-seeds ./forecast writes it)", err)
 	}
-	var buf bytes.Buffer
-	if err := fc.Encode(&buf); err != nil {
-		f.Fatal(err)
+	return data
+}
+
+// TestFuzzSeeds checks that the committed seeds are valid artifacts of the
+// current format that forecast (trees where expected), and rewrites them
+// with -update-fuzz-seeds.
+func TestFuzzSeeds(t *testing.T) {
+	s := synthSeries("a", 600, 1)
+	for _, seed := range fuzzSeeds {
+		if *updateFuzzSeeds {
+			fc, err := Train(context.Background(), []baseline.Series{s}, seed.opt())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fc.Save(filepath.Join("testdata", seed.name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fc, err := Decode(fuzzArtifact(t, seed.name), seed.name)
+		if err != nil {
+			t.Fatalf("%s: %v", seed.name, err)
+		}
+		if got, want := fc.trees != nil, seed.opt().Trees != nil; got != want {
+			t.Errorf("%s: has trees %v, want %v", seed.name, got, want)
+		}
+		if r := fc.Recipe(); r.Window != seed.opt().Window || r.Horizon != seed.opt().Horizon {
+			t.Errorf("%s: recipe %+v, the seed's options say window %d, horizon %d", seed.name, r, seed.opt().Window, seed.opt().Horizon)
+		}
+		f, err := fc.Forecast(context.Background(), s.Values)
+		if err != nil {
+			t.Fatalf("%s: %v", seed.name, err)
+		}
+		for _, p := range f.Points {
+			if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) || !(p.P10 <= p.Value && p.Value <= p.P90) {
+				t.Errorf("%s: point %+v", seed.name, p)
+			}
+		}
 	}
-	return buf.Bytes()
 }
 
 // entry returns one stored entry of a zip.
@@ -91,7 +146,7 @@ func checkDecoded(t *testing.T, data []byte) {
 // FuzzDecode feeds Decode arbitrary bytes: mostly not zips, or zips whose
 // CRC fails after a mutation.
 func FuzzDecode(f *testing.F) {
-	f.Add(fuzzArtifact(f))
+	f.Add(fuzzArtifact(f, "tiny.zip"))
 	f.Add([]byte("hello"))
 	f.Add([]byte("PK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) { checkDecoded(t, data) })
@@ -100,7 +155,7 @@ func FuzzDecode(f *testing.F) {
 // FuzzDecodeEntries mutates the manifest and the network inside a valid
 // zip, so mutations reach the JSON and safetensors readers past the CRC.
 func FuzzDecodeEntries(f *testing.F) {
-	good := fuzzArtifact(f)
+	good := fuzzArtifact(f, "tiny.zip")
 	f.Add(entry(f, good, manifestName), entry(f, good, memberEntry(0)))
 	// The same manifest as a version-1 artifact calibrated in the unit.
 	var m map[string]any

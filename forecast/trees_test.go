@@ -320,17 +320,7 @@ func itoa(v int) string { b, _ := json.Marshal(v); return string(b) }
 // artifact with trees (its network kept), so mutations reach the trees'
 // checks and the gbdt decoder past the zip's CRC.
 func FuzzDecodeTrees(f *testing.F) {
-	o := tinyTreeOptions()
-	o.Ensemble, o.Trees.Params.Rounds = 1, 3
-	fc, err := Train(context.Background(), []baseline.Series{synthSeries("a", 600, 1)}, o)
-	if err != nil {
-		f.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := fc.Encode(&buf); err != nil {
-		f.Fatal(err)
-	}
-	good := buf.Bytes()
+	good := fuzzArtifact(f, "tiny_trees.zip")
 	member := entry(f, good, memberEntry(0))
 	f.Add(entry(f, good, manifestName), entry(f, good, treesEntry))
 	f.Fuzz(func(t *testing.T, manifest, trees []byte) {
