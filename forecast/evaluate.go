@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/novacron/perfpredict/baseline"
@@ -199,94 +201,41 @@ func Evaluate(ctx context.Context, fc *Forecaster, series []baseline.Series, hs 
 	hs = slices.Clone(hs)
 	slices.Sort(hs)
 	hs = slices.Compact(hs)
-	maxH := hs[len(hs)-1]
 	logf := opt.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
 	rep := &Report{Horizons: hs, Intervals: &IntervalReport{}, Scenarios: &ScenarioReport{}}
+	// Series are scored independently, as many at a time as there are cores
+	// (the model's and the baselines' latencies are then timed beside
+	// another series' scoring); the report keeps the series' order.
+	scores := make([]*seriesScore, len(series))
+	errs := make([]error, len(series))
+	sem := make(chan struct{}, max(1, min(runtime.GOMAXPROCS(0), len(series))))
+	var wg sync.WaitGroup
 	for i, s := range series {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if err := baseline.CheckSeries(s, maxH); err != nil {
-			return nil, fmt.Errorf("forecast: %w", err)
-		}
-		period, err := baseline.SeasonFromCadence(s.Times)
-		if err != nil {
-			return nil, badInput(fmt.Errorf("forecast: %s: %v", s.Name, err))
-		}
-		start := time.Now()
-		tg := baseline.Targets(baseline.SplitOf(s.Len()))
-		n := len(tg)
-		rows := make([]SeriesResult, len(hs))
-		preds := make([]map[string][]float64, len(hs))
-		for k, h := range hs {
-			rows[k] = SeriesResult{Name: s.Name, Horizon: h, Targets: n, Methods: map[string]baseline.Metrics{}}
-			preds[k] = map[string][]float64{}
-		}
-		scen := scenariosOf(s, tg, opt.Labels.For(s.Name))
-		pick := latencySample(scen)
-		lat := map[string]map[string]float64{}
-		for _, f := range baseline.Standard(period, maxH) {
-			ps, err := baseline.Forecasts(s, f, hs...)
-			if errors.Is(err, baseline.ErrShortHistory) {
-				logf("  %s: %v; left out", f.Name(), err)
-				for k := range hs {
-					rows[k].Methods[f.Name()] = undefinedMetrics(n)
-				}
-				continue
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			scores[i], errs[i] = scoreSeries(ctx, fc, s, hs, opt)
+			if errs[i] == nil {
+				logf("[%d/%d] %s: %d steps, season %d, scored in %s", i+1, len(series), s.Name, s.Len(), scores[i].period,
+					scores[i].took.Round(time.Millisecond))
 			}
-			if err != nil {
-				return nil, err
-			}
-			for k := range hs {
-				preds[k][f.Name()] = ps[k]
-			}
-			lat[f.Name()] = baselineLatency(f, s, tg, scen, pick)
+		})
+	}
+	wg.Wait()
+	for i, sc := range scores {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		var lo, hi [][]float64
-		if fc != nil {
-			var out [][]float64
-			out, lo, hi, err = fc.TestForecasts(ctx, s, hs)
-			if err != nil {
-				return nil, err
-			}
-			if lat[ModelMethod], err = modelLatency(ctx, fc, s, tg, scen, pick); err != nil {
-				return nil, fmt.Errorf("forecast: %s: %w", s.Name, err)
-			}
-			for k, h := range hs {
-				preds[k][ModelMethod] = out[k]
-				if opt.Forecasts {
-					for ti, j := range tg {
-						sf := ScoredForecast{Series: s.Name, Origin: j - h, Horizon: h, Forecast: out[k][ti],
-							P10: lo[k][ti], P90: hi[k][ti], Actual: s.Values[j]}
-						if s.Times != nil {
-							sf.OriginTime = s.Times[j-h]
-						}
-						rep.Forecasts = append(rep.Forecasts, sf)
-					}
-				}
-			}
+		for _, m := range sc.leftOut {
+			logf("  %s", m)
 		}
-		for k := range hs {
-			for name, p := range preds[k] {
-				m, err := baseline.Score(s.Values, p)
-				if err != nil {
-					return nil, fmt.Errorf("forecast: %s: scoring %s at h=%d: %w", s.Name, name, hs[k], err)
-				}
-				rows[k].Methods[name] = m
-			}
-		}
-		irows, err := seriesIntervals(s, hs, preds, lo, hi, period)
-		if err != nil {
-			return nil, err
-		}
-		rep.Intervals.Series = append(rep.Intervals.Series, irows...)
-		rep.Scenarios.Series = append(rep.Scenarios.Series, seriesScenarios(s, hs, tg, scen, preds, lat)...)
-		logf("[%d/%d] %s: %d steps, season %d, scored in %s", i+1, len(series), s.Name, s.Len(), period,
-			time.Since(start).Round(time.Millisecond))
-		rep.Series = append(rep.Series, rows...)
+		rep.Series = append(rep.Series, sc.rows...)
+		rep.Intervals.Series = append(rep.Intervals.Series, sc.intervals...)
+		rep.Scenarios.Series = append(rep.Scenarios.Series, sc.scenarios...)
+		rep.Forecasts = append(rep.Forecasts, sc.forecasts...)
 	}
 	rep.summarise()
 	return rep, nil
@@ -393,4 +342,102 @@ func OrderedMethods[V any](m map[string]V) []string {
 	}
 	sort.Strings(rest)
 	return append(out, rest...)
+}
+
+// seriesScore is one series' part of a Report.
+type seriesScore struct {
+	rows      []SeriesResult
+	intervals []IntervalResult
+	scenarios []ScenarioResult
+	forecasts []ScoredForecast
+	leftOut   []string // baselines without enough history
+	period    int
+	took      time.Duration
+}
+
+// scoreSeries scores the baselines and, when fc is not nil, the forecaster
+// on one series (Evaluate's work for it).
+func scoreSeries(ctx context.Context, fc *Forecaster, s baseline.Series, hs []int, opt EvalOptions) (*seriesScore, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	maxH := hs[len(hs)-1]
+	sc := &seriesScore{}
+	if err := baseline.CheckSeries(s, maxH); err != nil {
+		return nil, fmt.Errorf("forecast: %w", err)
+	}
+	period, err := baseline.SeasonFromCadence(s.Times)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("forecast: %s: %v", s.Name, err))
+	}
+	start := time.Now()
+	tg := baseline.Targets(baseline.SplitOf(s.Len()))
+	n := len(tg)
+	rows := make([]SeriesResult, len(hs))
+	preds := make([]map[string][]float64, len(hs))
+	for k, h := range hs {
+		rows[k] = SeriesResult{Name: s.Name, Horizon: h, Targets: n, Methods: map[string]baseline.Metrics{}}
+		preds[k] = map[string][]float64{}
+	}
+	scen := scenariosOf(s, tg, opt.Labels.For(s.Name))
+	pick := latencySample(scen)
+	lat := map[string]map[string]float64{}
+	for _, f := range baseline.Standard(period, maxH) {
+		ps, err := baseline.Forecasts(s, f, hs...)
+		if errors.Is(err, baseline.ErrShortHistory) {
+			sc.leftOut = append(sc.leftOut, fmt.Sprintf("%s: %s: %v; left out", s.Name, f.Name(), err))
+			for k := range hs {
+				rows[k].Methods[f.Name()] = undefinedMetrics(n)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for k := range hs {
+			preds[k][f.Name()] = ps[k]
+		}
+		lat[f.Name()] = baselineLatency(f, s, tg, scen, pick)
+	}
+	var lo, hi [][]float64
+	if fc != nil {
+		var out [][]float64
+		out, lo, hi, err = fc.TestForecasts(ctx, s, hs)
+		if err != nil {
+			return nil, err
+		}
+		if lat[ModelMethod], err = modelLatency(ctx, fc, s, tg, scen, pick); err != nil {
+			return nil, fmt.Errorf("forecast: %s: %w", s.Name, err)
+		}
+		for k, h := range hs {
+			preds[k][ModelMethod] = out[k]
+			if opt.Forecasts {
+				for ti, j := range tg {
+					sf := ScoredForecast{Series: s.Name, Origin: j - h, Horizon: h, Forecast: out[k][ti],
+						P10: lo[k][ti], P90: hi[k][ti], Actual: s.Values[j]}
+					if s.Times != nil {
+						sf.OriginTime = s.Times[j-h]
+					}
+					sc.forecasts = append(sc.forecasts, sf)
+				}
+			}
+		}
+	}
+	for k := range hs {
+		for name, p := range preds[k] {
+			m, err := baseline.Score(s.Values, p)
+			if err != nil {
+				return nil, fmt.Errorf("forecast: %s: scoring %s at h=%d: %w", s.Name, name, hs[k], err)
+			}
+			rows[k].Methods[name] = m
+		}
+	}
+	irows, err := seriesIntervals(s, hs, preds, lo, hi, period)
+	if err != nil {
+		return nil, err
+	}
+	sc.intervals = irows
+	sc.scenarios = seriesScenarios(s, hs, tg, scen, preds, lat)
+	sc.rows, sc.period, sc.took = rows, period, time.Since(start)
+	return sc, nil
 }
