@@ -3,30 +3,14 @@ package baseline
 import (
 	"math"
 	"testing"
-)
 
-// visibleSeries are the 13 NAB series the project's baseline figures are
-// computed on (issue 5, PROTOCOL.md).
-var visibleSeries = []string{
-	"realAWSCloudwatch/ec2_cpu_utilization_24ae8d",
-	"realAWSCloudwatch/ec2_cpu_utilization_53ea38",
-	"realAWSCloudwatch/ec2_cpu_utilization_5f5533",
-	"realAWSCloudwatch/ec2_cpu_utilization_77c1ca",
-	"realAWSCloudwatch/ec2_cpu_utilization_825cc2",
-	"realAWSCloudwatch/ec2_cpu_utilization_fe7f93",
-	"realAWSCloudwatch/ec2_disk_write_bytes_c0d644",
-	"realAWSCloudwatch/ec2_network_in_257a54",
-	"realAWSCloudwatch/elb_request_count_8c0756",
-	"realAWSCloudwatch/rds_cpu_utilization_cc0c53",
-	"realKnownCause/cpu_utilization_asg_misconfiguration",
-	"realKnownCause/ec2_request_latency_system_failure",
-	"realKnownCause/machine_temperature_system_failure",
-}
+	"github.com/novacron/perfpredict/internal/nabdata"
+)
 
 // evalNAB returns MASE per method name at h = 1 and h = 12 for one series.
 func evalNAB(t *testing.T, name string) map[string][2]float64 {
 	t.Helper()
-	s, err := LoadCSV("../testdata/nab/"+name+".csv", "")
+	s, err := LoadCSV("../testdata/nab/"+name, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +39,11 @@ func within(got, want, rel float64) bool { return math.Abs(got-want) <= rel*want
 // train+validation split, run forward through the test split.
 func TestReproduceTwoSeries(t *testing.T) {
 	want := map[string]map[string][2]float64{
-		"realAWSCloudwatch/ec2_cpu_utilization_5f5533": {
+		"realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv": {
 			"persistence": {0.2532, 0.1537}, "seasonal_naive": {0.1515, 0.1515}, "ma12": {0.1607, 0.1580},
 			"holt_winters": {0.177, 0.176}, "ridge_ar": {0.138, 0.141},
 		},
-		"realKnownCause/ec2_request_latency_system_failure": {
+		"realKnownCause/ec2_request_latency_system_failure.csv": {
 			"persistence": {1.1639, 0.8228}, "seasonal_naive": {0.9763, 0.9763}, "ma12": {0.7051, 0.6938},
 			"holt_winters": {0.746, 0.740}, "ridge_ar": {0.643, 0.682},
 		},
@@ -88,7 +72,8 @@ func TestReproduceIssueFigures(t *testing.T) {
 		"seasonal_naive": {0.95, 0.95}, "ridge_ar": {0.67, 0.88},
 	}
 	mase := map[string][2][]float64{}
-	for _, name := range visibleSeries {
+	// The 13 series the project's baseline figures are computed on.
+	for _, name := range nabdata.Series() {
 		for method, v := range evalNAB(t, name) {
 			m := mase[method]
 			m[0], m[1] = append(m[0], v[0]), append(m[1], v[1])

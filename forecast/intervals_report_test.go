@@ -11,25 +11,8 @@ import (
 	"testing"
 
 	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/internal/nabdata"
 )
-
-// nabShipped are the 13 series of the published comparison, in the order
-// `perfpredict crossval` deals them into folds.
-var nabShipped = []string{
-	"realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_53ea38.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_77c1ca.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_fe7f93.csv",
-	"realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv",
-	"realAWSCloudwatch/ec2_network_in_257a54.csv",
-	"realAWSCloudwatch/elb_request_count_8c0756.csv",
-	"realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv",
-	"realKnownCause/cpu_utilization_asg_misconfiguration.csv",
-	"realKnownCause/ec2_request_latency_system_failure.csv",
-	"realKnownCause/machine_temperature_system_failure.csv",
-}
 
 // validationWindows are the windows Train calibrates on: every origin
 // whose targets up to the horizon lie in the validation split.
@@ -89,7 +72,7 @@ func TestIntervalsLeaveSeriesOut(t *testing.T) {
 	}
 	ctx := context.Background()
 	var series []baseline.Series
-	for _, p := range nabShipped {
+	for _, p := range nabdata.Series() {
 		ss, err := baseline.LoadColumns(filepath.Join("..", "testdata", "nab", p), nil)
 		if err != nil {
 			t.Fatal(err)

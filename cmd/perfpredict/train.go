@@ -17,28 +17,11 @@ import (
 	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/forecast"
+	"github.com/novacron/perfpredict/internal/nabdata"
 )
 
 func init() {
 	register(&command{name: "train", summary: "train a forecaster on metrics (default: the NAB series in testdata/), save it, and print the accuracy table against the baselines", run: runTrain})
-}
-
-// defaultSeries are the 13 NAB series of the project's published comparison
-// (PROTOCOL.md), relative to testdata/nab.
-var defaultSeries = []string{
-	"realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_53ea38.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_77c1ca.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_fe7f93.csv",
-	"realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv",
-	"realAWSCloudwatch/ec2_network_in_257a54.csv",
-	"realAWSCloudwatch/elb_request_count_8c0756.csv",
-	"realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv",
-	"realKnownCause/cpu_utilization_asg_misconfiguration.csv",
-	"realKnownCause/ec2_request_latency_system_failure.csv",
-	"realKnownCause/machine_temperature_system_failure.csv",
 }
 
 // defaultArtifact is where train saves the forecaster.
@@ -240,7 +223,7 @@ func defaultPaths() ([]string, error) {
 		return nil, usageErr(err)
 	}
 	var paths []string
-	for _, p := range defaultSeries {
+	for _, p := range nabdata.Series() {
 		paths = append(paths, filepath.Join(dir, p))
 	}
 	return paths, nil

@@ -28,25 +28,9 @@ import (
 	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/forecast"
+	"github.com/novacron/perfpredict/internal/nabdata"
 	"github.com/novacron/perfpredict/internal/synth"
 )
-
-// shipped are the 13 series of the published comparison, under testdata/nab.
-var shipped = []string{
-	"realAWSCloudwatch/ec2_cpu_utilization_24ae8d.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_53ea38.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_77c1ca.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv",
-	"realAWSCloudwatch/ec2_cpu_utilization_fe7f93.csv",
-	"realAWSCloudwatch/ec2_disk_write_bytes_c0d644.csv",
-	"realAWSCloudwatch/ec2_network_in_257a54.csv",
-	"realAWSCloudwatch/elb_request_count_8c0756.csv",
-	"realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv",
-	"realKnownCause/cpu_utilization_asg_misconfiguration.csv",
-	"realKnownCause/ec2_request_latency_system_failure.csv",
-	"realKnownCause/machine_temperature_system_failure.csv",
-}
 
 func main() {
 	if len(os.Args) < 2 {
@@ -161,6 +145,7 @@ func runValidate(args []string) error {
 	save := fs.String("save", "", "save the trained forecaster there")
 	zeroShot := fs.Bool("zero-shot", false, "score -init as it is, without training")
 	fs.Parse(args)
+	shipped := nabdata.Series()
 	paths := make([]string, len(shipped))
 	for i, p := range shipped {
 		paths[i] = filepath.Join(*data, p)
@@ -215,6 +200,7 @@ func runFold(args []string) error {
 	folds := fs.Int("folds", 4, "folds")
 	fold := fs.Int("fold", 0, "the fold held out, 0-based")
 	fs.Parse(args)
+	shipped := nabdata.Series()
 	paths := make([]string, len(shipped))
 	for i, p := range shipped {
 		paths[i] = filepath.Join(*data, p)
