@@ -183,6 +183,12 @@ func gemmMask(rem int) uint64 {
 // loop of GemmMicroRef with one row of the tile accumulated in an array the
 // compiler can keep free of bounds checks.
 func gemmGo(mr, n, k int, alpha float32, a, b []float32, beta float32, c []float32, ldc int) {
+	gemmGoStrided(mr, n, k, alpha, a, 1, mr, b, beta, c, ldc)
+}
+
+// gemmGoStrided is gemmGo's loop with A[i][p] at a[i*si+p*sp]: (1, mr) for
+// a packed panel, (lda, 1) or (1, lda) for op(A) read in place.
+func gemmGoStrided(mr, n, k int, alpha float32, a []float32, si, sp int, b []float32, beta float32, c []float32, ldc int) {
 	const nr = gemmGoNR
 	for t := 0; t*nr < n; t++ {
 		bp := b[t*k*nr : (t+1)*k*nr]
@@ -190,7 +196,7 @@ func gemmGo(mr, n, k int, alpha float32, a, b []float32, beta float32, c []float
 		for i := 0; i < mr; i++ {
 			var acc [nr]float32
 			for p := 0; p < k; p++ {
-				av := a[p*mr+i]
+				av := a[i*si+p*sp]
 				row := (*[nr]float32)(bp[p*nr : p*nr+nr])
 				for j := range acc {
 					acc[j] += av * row[j]

@@ -82,33 +82,9 @@ func GemmMicroDirect(transA bool, mr, n, k int, alpha float32, a []float32, lda 
 // gemmGoDirect is gemmGo reading op(A) in place: the same loop, so the same
 // result as gemmGo on the packed panel.
 func gemmGoDirect(transA bool, mr, n, k int, alpha float32, a []float32, lda int, b []float32, beta float32, c []float32, ldc int) {
-	const nr = gemmGoNR
 	si, sp := lda, 1 // op(A)[i][p] = a[i*si+p*sp]
 	if transA {
 		si, sp = 1, lda
 	}
-	for t := 0; t*nr < n; t++ {
-		bp := b[t*k*nr : (t+1)*k*nr]
-		w := min(nr, n-t*nr)
-		for i := 0; i < mr; i++ {
-			var acc [nr]float32
-			for p := 0; p < k; p++ {
-				av := a[i*si+p*sp]
-				row := (*[nr]float32)(bp[p*nr : p*nr+nr])
-				for j := range acc {
-					acc[j] += av * row[j]
-				}
-			}
-			cr := c[i*ldc+t*nr : i*ldc+t*nr+w]
-			if beta == 0 {
-				for j := range cr {
-					cr[j] = alpha * acc[j]
-				}
-			} else {
-				for j := range cr {
-					cr[j] = alpha*acc[j] + beta*cr[j]
-				}
-			}
-		}
-	}
+	gemmGoStrided(mr, n, k, alpha, a, si, sp, b, beta, c, ldc)
 }

@@ -7,6 +7,19 @@ import (
 	"github.com/novacron/perfpredict/baseline"
 )
 
+// Fold is fold k of folds over series, as CrossValidate deals them: series i
+// is held out in fold i mod folds, the others are trained on.
+func Fold(series []baseline.Series, folds, k int) (train, held []baseline.Series) {
+	for i, s := range series {
+		if i%folds == k {
+			held = append(held, s)
+		} else {
+			train = append(train, s)
+		}
+	}
+	return train, held
+}
+
 // CrossValidate measures how the recipe opt does on series it has never
 // seen: series are dealt round-robin into folds; for each fold a forecaster
 // is trained on the other folds' series (their training and validation
@@ -23,14 +36,7 @@ func CrossValidate(ctx context.Context, series []baseline.Series, hs []int, fold
 	}
 	out := &Report{Intervals: &IntervalReport{}, Scenarios: &ScenarioReport{}}
 	for k := range folds {
-		var train, held []baseline.Series
-		for i, s := range series {
-			if i%folds == k {
-				held = append(held, s)
-			} else {
-				train = append(train, s)
-			}
-		}
+		train, held := Fold(series, folds, k)
 		logf("fold %d of %d: training on %d series, holding out %d", k+1, folds, len(train), len(held))
 		fc, err := Train(ctx, train, opt)
 		if err != nil {

@@ -168,21 +168,29 @@ func FuzzDecodeEntries(f *testing.F) {
 	f.Add(legacy, entry(f, good, memberEntry(0)))
 	f.Add([]byte(`{"format":"perfpredict.forecaster","version":1,"members":["member-1.safetensors"]}`), []byte{})
 	f.Fuzz(func(t *testing.T, manifest, member []byte) {
-		var buf bytes.Buffer
-		zw := zip.NewWriter(&buf)
-		for _, e := range []struct {
-			name string
-			b    []byte
-		}{{manifestName, manifest}, {memberEntry(0), member}} {
-			w, err := zw.Create(e.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Write(e.b)
-		}
-		if err := zw.Close(); err != nil {
+		checkDecoded(t, zipOf(t, zipEntry{manifestName, manifest}, zipEntry{memberEntry(0), member}))
+	})
+}
+
+// zipEntry is one file of a zip zipOf writes.
+type zipEntry struct {
+	name string
+	data []byte
+}
+
+// zipOf writes a zip of the entries, in order.
+func zipOf(t *testing.T, entries ...zipEntry) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range entries {
+		w, err := zw.Create(e.name)
+		if err != nil {
 			t.Fatal(err)
 		}
-		checkDecoded(t, buf.Bytes())
-	})
+		w.Write(e.data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -93,14 +93,7 @@ func TestIntervalsLeaveSeriesOut(t *testing.T) {
 	}
 	var rows []IntervalResult
 	for k := range folds {
-		var train, held []baseline.Series
-		for i, s := range series {
-			if i%folds == k {
-				held = append(held, s)
-			} else {
-				train = append(train, s)
-			}
-		}
+		train, held := Fold(series, folds, k)
 		path := filepath.Join(dir, fmt.Sprintf("fold%d.zip", k))
 		if _, err := os.Stat(path); os.IsNotExist(err) {
 			// Train the fold as crossval does, once: later runs read it.

@@ -1,7 +1,6 @@
 package forecast
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -324,21 +323,6 @@ func FuzzDecodeTrees(f *testing.F) {
 	member := entry(f, good, memberEntry(0))
 	f.Add(entry(f, good, manifestName), entry(f, good, treesEntry))
 	f.Fuzz(func(t *testing.T, manifest, trees []byte) {
-		var buf bytes.Buffer
-		zw := zip.NewWriter(&buf)
-		for _, e := range []struct {
-			name string
-			b    []byte
-		}{{manifestName, manifest}, {memberEntry(0), member}, {treesEntry, trees}} {
-			w, err := zw.Create(e.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Write(e.b)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		checkDecoded(t, buf.Bytes())
+		checkDecoded(t, zipOf(t, zipEntry{manifestName, manifest}, zipEntry{memberEntry(0), member}, zipEntry{treesEntry, trees}))
 	})
 }

@@ -181,7 +181,3 @@ func (ws *Workspace) products(p *dirProducts, k, d int, gm gemms) {
 		p.reset = p.bias
 	}
 }
-
-// forwardDirReduced is forwardDir for an evaluation pass in bf16 or int8
-// (its products never run the float32 GEMMs, serial or parallel).
-func (ws *Workspace) forwardDirReduced(k, d int) { ws.forwardDir(k, d, gemmSerial) }

@@ -300,11 +300,7 @@ func (ws *Workspace) run(j job, serialGemm bool) {
 	}
 	switch j.kind {
 	case jobForward:
-		if ws.prec != FP32 {
-			ws.forwardDirReduced(j.layer, j.d)
-			break
-		}
-		ws.forwardDir(j.layer, j.d, g)
+		ws.forwardDir(j.layer, j.d, g) // bf16 and int8 products do not use g
 	case jobRecompute:
 		ws.recomputeDir(j.layer, j.d, g)
 	case jobBackward:

@@ -36,6 +36,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// serveArtifact serves the forecaster saved at art with the HTTP handler
+// on a test server, closed with the test.
+func serveArtifact(t *testing.T, art string) *httptest.Server {
+	t.Helper()
+	fc, err := forecast.Open(art)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpapi.New(httpapi.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	if err := h.Load(fc, ""); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 // TestServeAnswersAsPredict: POST /v1/forecast with a file's values and
 // times answers the very bytes `predict --json` prints for that file.
 func TestServeAnswersAsPredict(t *testing.T) {
@@ -50,20 +71,7 @@ func TestServeAnswersAsPredict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc, err := forecast.Open(art)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := httpapi.New(httpapi.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if err := h.Load(fc, ""); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveArtifact(t, art)
 	body, _ := json.Marshal(map[string]any{"values": d[0].Values, "times": d[0].Times})
 	resp, err := http.Post(srv.URL+"/v1/forecast", "application/json", bytes.NewReader(body))
 	if err != nil {
@@ -92,20 +100,7 @@ func TestServeDegradationAnswersAsCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc, err := forecast.Open(art)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := httpapi.New(httpapi.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if err := h.Load(fc, ""); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	srv := serveArtifact(t, art)
 	body, _ := json.Marshal(map[string]any{"name": "latency.csv", "times": d[0].Times, "horizon": 12, "recalibrate": true,
 		"slo":     []any{map[string]any{"metric": "cpu", "above": 60}},
 		"metrics": []any{map[string]any{"name": "cpu", "values": d[0].Values}, map[string]any{"name": "mem", "values": d[1].Values}}})

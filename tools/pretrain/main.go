@@ -91,6 +91,15 @@ func (c common) options() forecast.Options {
 	return o
 }
 
+// loadShipped loads the 13 shipped series from dir.
+func loadShipped(dir string) ([]baseline.Series, error) {
+	var paths []string
+	for _, p := range nabdata.Series() {
+		paths = append(paths, filepath.Join(dir, p))
+	}
+	return load(paths)
+}
+
 func load(paths []string) ([]baseline.Series, error) {
 	var out []baseline.Series
 	for _, p := range paths {
@@ -145,12 +154,7 @@ func runValidate(args []string) error {
 	save := fs.String("save", "", "save the trained forecaster there")
 	zeroShot := fs.Bool("zero-shot", false, "score -init as it is, without training")
 	fs.Parse(args)
-	shipped := nabdata.Series()
-	paths := make([]string, len(shipped))
-	for i, p := range shipped {
-		paths[i] = filepath.Join(*data, p)
-	}
-	series, err := load(paths)
+	series, err := loadShipped(*data)
 	if err != nil {
 		return err
 	}
@@ -200,23 +204,11 @@ func runFold(args []string) error {
 	folds := fs.Int("folds", 4, "folds")
 	fold := fs.Int("fold", 0, "the fold held out, 0-based")
 	fs.Parse(args)
-	shipped := nabdata.Series()
-	paths := make([]string, len(shipped))
-	for i, p := range shipped {
-		paths[i] = filepath.Join(*data, p)
-	}
-	series, err := load(paths)
+	series, err := loadShipped(*data)
 	if err != nil {
 		return err
 	}
-	var train, held []baseline.Series
-	for i, s := range series {
-		if i%*folds == *fold {
-			held = append(held, s)
-		} else {
-			train = append(train, s)
-		}
-	}
+	train, held := forecast.Fold(series, *folds, *fold)
 	ctx := context.Background()
 	fc, err := forecast.Train(ctx, train, c.options())
 	if err != nil {
