@@ -86,6 +86,7 @@ func (hostBackend) newStepper(m *Model) (stepper, error) {
 	ws := m.newWorkspace()
 	ws.rng = rand.New(rand.NewPCG(m.cfg.Seed, seedStreamDropout))
 	ws.lstm.SetRand(rand.New(rand.NewPCG(m.cfg.Seed, seedStreamDropout+1)))
+	ws.lstm.ParamGradsOnly = true // a training step discards the input's gradient
 	return &hostStepper{m: m, ws: ws, opt: nn.NewAdam(m.trainable, m.cfg.LearningRate)}, nil
 }
 

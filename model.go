@@ -325,7 +325,7 @@ func (m *Model) forward(ws *workspace, x []float32, batch, steps int, train bool
 
 // backward follows a training forward on ws: it accumulates every
 // parameter's gradient from dPred [batch, K] and returns the gradient with
-// respect to x (owned by ws).
+// respect to x (owned by ws; nil when ws.lstm.ParamGradsOnly).
 func (m *Model) backward(ws *workspace, dPred []float32) []float32 {
 	batch := ws.batch
 	widest := m.att.Dim

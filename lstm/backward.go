@@ -10,7 +10,8 @@ import (
 // output of the last Forward(train=true) on ws ([batch, steps, OutputSize()]),
 // back through time and the layers. It ADDS the parameter gradients to each
 // Param.Grad and returns the gradient of the input [batch, steps, Input],
-// which ws owns until its next Backward. dOut is not modified.
+// which ws owns until its next Backward (nil with ws.ParamGradsOnly). dOut
+// is not modified.
 //
 // Backward overwrites the activations it consumes, so each training Forward
 // supports one Backward. Calling it without a preceding Forward(train=true)
@@ -42,6 +43,10 @@ func (s *Stack) Backward(ws *Workspace, dOut []float32) []float32 {
 			ws.bothDirs(k, jobRecompute)
 		}
 		ws.bothDirs(k, jobBackward)
+		if k == 0 && ws.ParamGradsOnly {
+			ws.dOut = nil
+			return nil
+		}
 		// Layer k's output gradient is consumed: overwrite it with the
 		// gradient of its input, the output gradient of layer k-1.
 		ws.splitRows(k, jobInputGrad)
@@ -92,6 +97,12 @@ func (ws *Workspace) backwardDir(k, d int, gm gemms) {
 	clear(dBias)
 	whh := s.backwardWhh(k, d)
 
+	// Row of (b, t) in the gates and cell states is b*sb + t*stp (see
+	// dirBufs.timeMajor).
+	sb, stp := T, 1
+	if st.timeMajor {
+		sb, stp = 1, B
+	}
 	for step := T - 1; step >= 0; step-- {
 		t, prev := step, step-1
 		if c.reverse {
@@ -99,23 +110,36 @@ func (ws *Workspace) backwardDir(k, d int, gm gemms) {
 		}
 		for b := 0; b < B; b++ {
 			r := b*T + t
+			rs := b*sb + t*stp
 			// dh holds the recurrent gradient from the step after this one;
 			// add the gradient arriving at this step's output.
 			dhb := dh[b*H : (b+1)*H]
 			asm.Axpy(1, dOut[r*DH+d*H:r*DH+d*H+H], dhb)
 			cPrev := ws.zero
 			if step > 0 {
-				cPrev = st.c[(b*T+prev)*H:]
+				cPrev = st.c[(b*sb+prev*stp)*H:]
 			}
-			asm.Tanh(tanhC, st.c[r*H:(r+1)*H])
-			g := dGates[r*G : (r+1)*G]
+			asm.Tanh(tanhC, st.c[rs*H:(rs+1)*H])
+			g := dGates[rs*G : (rs+1)*G]
 			asm.LSTMCellBackward(g, g, cPrev, tanhC, dhb, dc[b*H:(b+1)*H])
 			asm.Axpy(1, g, dBias) // while the row is in L1
 		}
 		if step > 0 {
 			// dh[:, prev] = dGates[:, t] W_hh over the whole batch.
-			gm.packed(B, 1, dGates[t*G:], T*G, whh, 0, dh, H)
+			gm.packed(B, 1, dGates[t*stp*G:], sb*G, whh, 0, dh, H)
 		}
+	}
+	if st.timeMajor {
+		// The products below pair gate rows with the layer's [B, T] input
+		// and output rows: put the gradients in that order.
+		for b := 0; b < B; b++ {
+			for t := 0; t < T; t++ {
+				copy(st.spare[(b*T+t)*G:(b*T+t+1)*G], dGates[(t*B+b)*G:(t*B+b+1)*G])
+			}
+		}
+		st.gates, st.spare = st.spare, st.gates
+		st.timeMajor = false
+		dGates = st.gates
 	}
 
 	in := ws.input(k)

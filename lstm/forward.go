@@ -88,6 +88,10 @@ func (ws *Workspace) input(k int) []float32 {
 // need only one step's rows.
 const stepwiseBatch = 64
 
+// timeMajorTraining lets a test run a stepwise training pass in [B, T]
+// order, to check that the time-major buffers change no bit.
+var timeMajorTraining = true
+
 // compact reports whether this pass keeps only one time step of gates and
 // two of cell states per direction (evaluation at large batch).
 func (ws *Workspace) compact() bool { return !ws.train && ws.batch >= stepwiseBatch }
@@ -109,10 +113,14 @@ func (ws *Workspace) forwardDir(k, d int, gm gemms) {
 	stepwise := B >= stepwiseBatch
 
 	// Row of (b, t) in gates is b*gsb + t*gst; in the cell states it is
-	// b*csb + t*cst + (step&1)*csp: [B, T, ...] buffers in full, one step's
-	// rows (two, alternating, for c) when compact.
+	// b*csb + t*cst + (step&1)*csp: [B, T, ...] buffers in full, [T, B, ...]
+	// in a stepwise training pass (see dirBufs.timeMajor), one step's rows
+	// (two, alternating, for c) when compact.
 	gsb, gst, csb, cst, csp := T, 1, T, 1, 0
-	if ws.compact() {
+	st.timeMajor = ws.train && stepwise && timeMajorTraining
+	if st.timeMajor {
+		gsb, gst, csb, cst = 1, B, 1, B
+	} else if ws.compact() {
 		gsb, gst, csb, cst, csp = 1, 0, 1, 0, B
 	}
 	ldg := gsb * G
@@ -272,6 +280,7 @@ func (ws *Workspace) recomputeDir(k, d int, gm gemms) {
 	sc := &ws.scratch[d]
 	pw := s.forwardWeights(k, d)
 	gates := st.gates
+	st.timeMajor = false
 
 	for r := 0; r < bt; r++ {
 		copy(gates[r*G:(r+1)*G], pw.bias)

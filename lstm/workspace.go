@@ -41,6 +41,12 @@ type Workspace struct {
 	// are deterministic.
 	KeepLayers int
 
+	// ParamGradsOnly makes Backward skip the gradient of the stack's input
+	// (it returns nil), for a trainer that needs only the parameter
+	// gradients: for the first layer that product is as large as a
+	// layer's weight gradient and nothing reads it.
+	ParamGradsOnly bool
+
 	stack *Stack
 	rng   *rand.Rand
 
@@ -75,8 +81,19 @@ type Workspace struct {
 // a compact evaluation pass (see Workspace.compact) it holds one step's rows
 // of gates and two alternating steps of c instead of [B, T, ...].
 type dirBufs struct {
-	gates []float32 // [B, T, 4H]: pre-activations, then activations i, f, g, o; in Backward their gradients
-	c     []float32 // [B, T, H] cell states
+	gates []float32 // [B, T, 4H] or [T, B, 4H]: pre-activations, then activations i, f, g, o; in Backward their gradients
+	c     []float32 // [B, T, H] or [T, B, H] cell states
+	// timeMajor says gates and c are [T, B, ...]: a training Forward
+	// at a stepwise batch writes them so, that each time step's rows are
+	// contiguous for the cell kernels and the per-step products (in
+	// [B, T, ...] they are T rows apart, each on its own page, which the
+	// hardware prefetchers do not follow).
+	timeMajor bool
+	// spare receives the gate gradients in [B, T, 4H] order at the end of a
+	// time-major backward pass (then trades places with gates), for the
+	// products over all rows that pair them with the layer's input and
+	// output rows.
+	spare []float32
 }
 
 // dirScratch is one direction's small per-pass scratch.
@@ -117,7 +134,7 @@ func (ws *Workspace) Bytes() int {
 	}
 	for _, set := range ws.slots {
 		for _, db := range set {
-			n += cap(db.gates) + cap(db.c)
+			n += cap(db.gates) + cap(db.c) + cap(db.spare)
 		}
 	}
 	for _, sc := range ws.scratch {
@@ -250,6 +267,13 @@ func (ws *Workspace) prepareBackward() {
 		sc.dc = grow(sc.dc, B*H)
 		sc.dBias = grow(sc.dBias, 4*H)
 		sc.first = grow(sc.first, B*4*H)
+	}
+	for _, set := range ws.slots[:ws.keep] {
+		for d := range set {
+			if set[d].timeMajor {
+				set[d].spare = grow(set[d].spare, bt*4*H)
+			}
+		}
 	}
 	ws.grad = grow(ws.grad, bt*max(s.cfg.Input, D*H))
 }
