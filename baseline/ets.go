@@ -1,11 +1,6 @@
 package baseline
 
-import (
-	"math"
-
-	"gonum.org/v1/gonum/floats"
-	"gonum.org/v1/gonum/mat"
-)
+import "math"
 
 // Least-squares fitting of exponential smoothing without trend, with
 // additive seasonality of period m (m = 1: simple smoothing, no seasonal
@@ -115,14 +110,14 @@ func (pb *etsProblem) solve(alpha, gamma float64) float64 {
 	th[1] = 0
 	g, h, e0 := pb.g, pb.h, pb.e0
 	k := m + 1
-	a := mat.NewSymDense(k, nil)
-	b := mat.NewVecDense(k, nil)
-	a.SetSym(0, 0, dot(g, g))
-	b.SetVec(0, -dot(g, e0))
+	a := newSymmetric(k)
+	b := make([]float64, k)
+	a.set(0, 0, dot(g, g))
+	b[0] = -dot(g, e0)
 	for i := 0; i < m; i++ {
 		// Column 1+i is h delayed by i: col[t] = h[t-i] for t >= i.
-		a.SetSym(0, 1+i, dot(g[i:], h[:n-i]))
-		b.SetVec(1+i, -dot(e0[i:], h[:n-i]))
+		a.set(0, 1+i, dot(g[i:], h[:n-i]))
+		b[1+i] = -dot(e0[i:], h[:n-i])
 	}
 	for d := 0; d < m; d++ {
 		// A[1+i][1+j] with j = i+d is sum_{u=0}^{n-1-j} h[u] h[u+d]:
@@ -134,14 +129,14 @@ func (pb *etsProblem) solve(alpha, gamma float64) float64 {
 				K++
 				p += h[K] * h[K+d]
 			}
-			a.SetSym(1+j-d, 1+j, p)
+			a.set(1+j-d, 1+j, p)
 		}
 	}
 	// Pin the null direction v = (1, -1, ..., -1): add c v v^T, c the mean
 	// diagonal, which changes nothing along F's row space.
 	var tr float64
 	for i := 0; i < k; i++ {
-		tr += a.At(i, i)
+		tr += a.at(i, i)
 	}
 	c := tr / float64(k) / float64(k)
 	for i := 0; i < k; i++ {
@@ -153,30 +148,22 @@ func (pb *etsProblem) solve(alpha, gamma float64) float64 {
 			if j == 0 {
 				vj = 1
 			}
-			a.SetSym(i, j, a.At(i, j)+c*vi*vj)
+			a.set(i, j, a.at(i, j)+c*vi*vj)
 		}
 	}
-	var ch mat.Cholesky
+	var ch cholesky
 	jitter := 1e-12 * tr / float64(k)
-	for !ch.Factorize(a) {
+	for !ch.factorize(a) {
 		// Numerically semidefinite (alpha near 1 leaves the seasonal terms
 		// barely identified): regularise slightly and retry.
 		for i := 0; i < k; i++ {
-			a.SetSym(i, i, a.At(i, i)+jitter)
+			a.set(i, i, a.at(i, i)+jitter)
 		}
 		jitter *= 10
 	}
-	x := mat.NewVecDense(k, th)
-	if err := ch.SolveVecTo(x, b); err != nil {
-		// Ill-conditioned but factorised: the solution is still usable;
-		// the error only reports the condition number.
-		_ = err
-	}
+	ch.solve(th, b)
 	return pb.forward(pb.z, alpha, gamma, th, pb.e0)
 }
-
-// dot is the inner product (gonum's assembly kernel).
-func dot(a, b []float64) float64 { return floats.Dot(a, b) }
 
 // fitETS minimises the sum of squared one-step errors of z over alpha in
 // [0,1], gamma in [0,1-alpha] (gamma = 0 when m = 1) and the initial state.

@@ -3,8 +3,6 @@ package baseline
 import (
 	"fmt"
 	"math"
-
-	"gonum.org/v1/gonum/mat"
 )
 
 // RidgeAlphas are the penalties RidgeAR chooses from.
@@ -86,30 +84,26 @@ func (s *ridgeSums) solve(z []float64, L, h, lo, hi int, alpha float64) ([]float
 		}
 	}
 	my := sy / n
-	a := mat.NewSymDense(L, nil)
-	b := mat.NewVecDense(L, nil)
+	a := newSymmetric(L)
+	b := make([]float64, L)
 	for i := 0; i < L; i++ {
 		for j := i; j < L; j++ {
 			v := s.sxx[i*L+j] - n*mx[i]*mx[j]
 			if i == j {
 				v += alpha
 			}
-			a.SetSym(i, j, v)
+			a.set(i, j, v)
 		}
-		b.SetVec(i, sxy[i]-n*mx[i]*my)
+		b[i] = sxy[i] - n*mx[i]*my
 	}
-	var ch mat.Cholesky
-	if !ch.Factorize(a) {
+	var ch cholesky
+	if !ch.factorize(a) {
 		return nil, 0, fmt.Errorf("ridge AR: normal equations not positive definite (h=%d, alpha=%g)", h, alpha)
 	}
-	w := mat.NewVecDense(L, nil)
-	if err := ch.SolveVecTo(w, b); err != nil {
-		return nil, 0, fmt.Errorf("ridge AR: solve (h=%d, alpha=%g): %w", h, alpha, err)
-	}
 	coef := make([]float64, L)
+	ch.solve(coef, b)
 	b0 := my
 	for i := range coef {
-		coef[i] = w.AtVec(i)
 		b0 -= coef[i] * mx[i]
 	}
 	return coef, b0, nil
