@@ -203,7 +203,11 @@ func runFold(args []string) error {
 	data := fs.String("data", "testdata/nab", "folder of the 13 shipped series")
 	folds := fs.Int("folds", 4, "folds")
 	fold := fs.Int("fold", 0, "the fold held out, 0-based")
+	split := fs.String("split", "test", "the held-out series' split to score: test (to report) or validation (to choose on)")
 	fs.Parse(args)
+	if *split != "test" && *split != "validation" {
+		return fmt.Errorf("fold: -split %q: want test or validation", *split)
+	}
 	series, err := loadShipped(*data)
 	if err != nil {
 		return err
@@ -215,6 +219,18 @@ func runFold(args []string) error {
 		return err
 	}
 	hs := []int{1, 12, 30}
+	if *split == "validation" {
+		// No network of this fold saw these series: their validation
+		// split is data a recipe choice may be made on.
+		per, _, err := forecast.ValidationMASE(ctx, fc, held, hs)
+		if err != nil {
+			return err
+		}
+		for i, s := range held {
+			fmt.Printf("%-40s %.3f %.3f %.3f\n", s.Name, per[i][0], per[i][1], per[i][2])
+		}
+		return nil
+	}
 	for _, s := range held {
 		out, _, _, err := fc.TestForecasts(ctx, s, hs)
 		if err != nil {
