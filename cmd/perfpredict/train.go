@@ -118,7 +118,7 @@ type recipeFlags struct {
 	data                                                                           *dataFlags
 	target, horizon                                                                *string
 	epochs, patience, hidden, layers, window, scaleWindow, batch, stride, ensemble *int
-	lr, dropout                                                                    *float64
+	lr, dropout, shiftAugment                                                      *float64
 	inputs                                                                         *string
 	seed                                                                           *uint64
 	device                                                                         deviceFlag
@@ -130,25 +130,26 @@ type recipeFlags struct {
 func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
 	def := forecast.DefaultOptions()
 	r := &recipeFlags{
-		target:      fs.String("target", "", "metric columns, comma-separated (default: every column besides the timestamp)"),
-		horizon:     fs.String("horizon", "1,12,30", "horizons in steps to report, comma-separated; the forecaster predicts every step up to the largest"),
-		epochs:      fs.Int("epochs", def.Epochs, "most training epochs per network"),
-		patience:    fs.Int("patience", def.Patience, "stop after this many epochs without a better validation loss (0: never early)"),
-		hidden:      fs.Int("hidden", def.Hidden, "LSTM hidden size per direction"),
-		layers:      fs.Int("layers", def.Layers, "stacked bidirectional LSTM layers"),
-		window:      fs.Int("window", def.Window, "input window in steps"),
-		scaleWindow: fs.Int("scale-window", def.ScaleWindow, "recent one-step changes whose mean absolute value is the unit of inputs and outputs"),
-		batch:       fs.Int("batch", def.BatchSize, "mini-batch size"),
-		lr:          fs.Float64("lr", def.LearningRate, "Adam learning rate"),
-		stride:      fs.Int("stride", def.Stride, "steps between consecutive training windows of a series"),
-		inputs:      fs.String("inputs", inputsString(def.Inputs), "the network's inputs per step with their clipping bounds, NAME@CLIP,...: rel_last (y-y[t])/u, diff (y-y[-1])/u"),
-		seed:        fs.Uint64("seed", def.Seed, "seed of network 1 (network i: seed+i-1)"),
-		ensemble:    fs.Int("ensemble", def.Ensemble, "networks trained with different seeds whose forecasts are averaged"),
-		dropout:     fs.Float64("dropout", def.Dropout, "dropout probability between LSTM layers and in the head (0: none, as training on a GPU needs)"),
-		device:      newDeviceFlag(fs),
-		labels:      addLabelsFlag(fs),
-		trees:       fs.Bool("trees", def.Trees != nil, "add gradient-boosted trees on summary features of the same observations, combined with the networks per horizon"),
-		treeWeights: fs.String("tree-weights", "", "with --trees, the trees' share of the forecast: one value, or one per horizon up to the largest (default: chosen per horizon on the validation split; 1: the trees alone)"),
+		target:       fs.String("target", "", "metric columns, comma-separated (default: every column besides the timestamp)"),
+		horizon:      fs.String("horizon", "1,12,30", "horizons in steps to report, comma-separated; the forecaster predicts every step up to the largest"),
+		epochs:       fs.Int("epochs", def.Epochs, "most training epochs per network"),
+		patience:     fs.Int("patience", def.Patience, "stop after this many epochs without a better validation loss (0: never early)"),
+		hidden:       fs.Int("hidden", def.Hidden, "LSTM hidden size per direction"),
+		layers:       fs.Int("layers", def.Layers, "stacked bidirectional LSTM layers"),
+		window:       fs.Int("window", def.Window, "input window in steps"),
+		scaleWindow:  fs.Int("scale-window", def.ScaleWindow, "recent one-step changes whose mean absolute value is the unit of inputs and outputs"),
+		batch:        fs.Int("batch", def.BatchSize, "mini-batch size"),
+		lr:           fs.Float64("lr", def.LearningRate, "Adam learning rate"),
+		stride:       fs.Int("stride", def.Stride, "steps between consecutive training windows of a series"),
+		inputs:       fs.String("inputs", inputsString(def.Inputs), "the network's inputs per step with their clipping bounds, NAME@CLIP,...: rel_last (y-y[t])/u, diff (y-y[-1])/u"),
+		seed:         fs.Uint64("seed", def.Seed, "seed of network 1 (network i: seed+i-1)"),
+		ensemble:     fs.Int("ensemble", def.Ensemble, "networks trained with different seeds whose forecasts are averaged"),
+		dropout:      fs.Float64("dropout", def.Dropout, "dropout probability between LSTM layers and in the head (0: none, as training on a GPU needs)"),
+		shiftAugment: fs.Float64("shift-augment", def.ShiftAugment, "fraction of the training windows added again with a synthetic level shift, so that the networks learn that a shift persists (0: none)"),
+		device:       newDeviceFlag(fs),
+		labels:       addLabelsFlag(fs),
+		trees:        fs.Bool("trees", def.Trees != nil, "add gradient-boosted trees on summary features of the same observations, combined with the networks per horizon"),
+		treeWeights:  fs.String("tree-weights", "", "with --trees, the trees' share of the forecast: one value, or one per horizon up to the largest (default: chosen per horizon on the validation split; 1: the trees alone)"),
 	}
 	r.data = addDataFlags(fs, "CSV `file` with a timestamp column and metric columns (repeatable: one forecaster is trained on every series; default, without --prometheus: the 13 NAB series in testdata/nab)", true)
 	return r
@@ -187,7 +188,7 @@ func (r *recipeFlags) options(env *cmdEnv, maxH int) (forecast.Options, error) {
 		Window: *r.window, ScaleWindow: *r.scaleWindow, Horizon: maxH, Inputs: inputs, TargetClip: def.TargetClip,
 		Hidden: *r.hidden, Layers: *r.layers, Head: def.Head, Dropout: *r.dropout,
 		Epochs: *r.epochs, Patience: *r.patience, BatchSize: *r.batch, LearningRate: *r.lr, Stride: *r.stride,
-		Ensemble: *r.ensemble, Seed: *r.seed, Device: device, Precision: trainingPrecision(device),
+		Ensemble: *r.ensemble, Seed: *r.seed, Device: device, Precision: trainingPrecision(device), ShiftAugment: *r.shiftAugment,
 		Trees: trees, Logf: stderrLogf(env),
 	}, nil
 }
