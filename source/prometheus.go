@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
-	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
 	"github.com/novacron/perfpredict/baseline"
@@ -165,30 +163,28 @@ type stream struct {
 }
 
 func (p Prometheus) load(ctx context.Context, query string, g grid) ([]baseline.Series, error) {
-	client, err := api.NewClient(api.Config{Address: p.URL})
+	base, err := url.Parse(p.URL)
 	if err != nil {
 		return nil, p.errorf(true, "%v", err)
 	}
-	promAPI := v1.NewAPI(client)
 	byFP := map[model.Fingerprint]*stream{}
 	for i0 := 0; i0 < g.n; i0 += MaxPoints {
 		i1 := min(i0+MaxPoints, g.n) - 1
-		r := v1.Range{Start: g.start.Add(time.Duration(i0) * g.step), End: g.start.Add(time.Duration(i1) * g.step), Step: g.step}
-		val, _, _, err := promAPI.QueryRange(ctx, fresh(query, g.step), r)
+		from, to := g.start.Add(time.Duration(i0)*g.step), g.start.Add(time.Duration(i1)*g.step)
+		resultType, m, err := queryRange(ctx, base, fresh(query, g.step), from, to, g.step, maxBody)
 		if err != nil {
-			var ae *v1.Error
-			if errors.As(err, &ae) && ae.Type == v1.ErrBadData {
+			var ae *apiError
+			if errors.As(err, &ae) && ae.Type == "bad_data" {
 				if _, got, ok := strings.Cut(ae.Msg, `in call to function "timestamp", got `); ok {
 					// The message is about fresh's wrapper; say it of the query.
 					return nil, p.errorf(true, "query %s: a %s, want an instant vector (a selector such as cpu{job=\"a\"}, or a function of one such as rate(x[5m]))", query, got)
 				}
 				return nil, p.errorf(true, "query %s: %s", query, ae.Msg)
 			}
-			return nil, p.errorf(false, "query %s from %s to %s: %v", query, r.Start.Format(time.RFC3339), r.End.Format(time.RFC3339), err)
+			return nil, p.errorf(false, "query %s from %s to %s: %v", query, from.Format(time.RFC3339), to.Format(time.RFC3339), err)
 		}
-		m, ok := val.(model.Matrix)
-		if !ok {
-			return nil, p.errorf(false, "query %s: the server answered a %s, want a matrix", query, val.Type())
+		if resultType != "matrix" {
+			return nil, p.errorf(false, "query %s: the server answered a %s, want a matrix", query, resultType)
 		}
 		for _, ss := range m {
 			if len(ss.Histograms) > 0 {
@@ -206,17 +202,16 @@ func (p Prometheus) load(ctx context.Context, query string, g grid) ([]baseline.
 				}
 				byFP[fp] = st
 			}
-			for _, sp := range ss.Values {
-				k, ok := g.index(sp.Timestamp)
+			for _, pt := range ss.Values {
+				k, ok := g.index(pt.t)
 				if !ok {
 					return nil, p.errorf(false, "query %s: series %s: the server answered a point at %s, off the grid of %v from %s",
-						query, st.name, sp.Timestamp.Time().UTC().Format(time.RFC3339Nano), g.step, g.start.UTC().Format(time.RFC3339Nano))
+						query, st.name, pt.t.Time().UTC().Format(time.RFC3339Nano), g.step, g.start.UTC().Format(time.RFC3339Nano))
 				}
-				v := float64(sp.Value)
-				if math.IsNaN(v) || math.IsInf(v, 0) {
-					return nil, p.errorf(true, "query %s: series %s at %s: %v is not a finite number", query, st.name, sp.Timestamp.Time().UTC().Format(time.RFC3339), v)
+				if math.IsNaN(pt.v) || math.IsInf(pt.v, 0) {
+					return nil, p.errorf(true, "query %s: series %s at %s: %v is not a finite number", query, st.name, pt.t.Time().UTC().Format(time.RFC3339), pt.v)
 				}
-				st.values[k] = v
+				st.values[k] = pt.v
 			}
 		}
 	}
