@@ -114,6 +114,7 @@ func DefaultOptions() Options {
 		BatchSize:    64,
 		LearningRate: 1e-3,
 		Stride:       1,
+		ShiftAugment: 0.1,
 		Ensemble:     2,
 		Seed:         1,
 	}

@@ -79,6 +79,7 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 			return nil, fmt.Errorf("forecast: building windows: %w", err)
 		}
 	}
+	plain := tr.n
 	if opt.ShiftAugment > 0 && tr.n > 0 {
 		values := make([][]float64, len(series))
 		for i, s := range series {
@@ -161,8 +162,8 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			logf("network %d of %d (seed %d): %d series, %d training windows (every %d steps), %d validation windows, %d parameters",
-				i+1, opt.Ensemble, m.Config().Seed, len(series), tr.n, opt.Stride, va.n, m.NumParams())
+			logf("network %d of %d (seed %d): %d series, %d training windows (every %d steps) and %d copies with a level shift, %d validation windows, %d parameters",
+				i+1, opt.Ensemble, m.Config().Seed, len(series), plain, opt.Stride, tr.n-plain, va.n, m.NumParams())
 			var topts []perfpredict.TrainOption
 			if opt.Progress != nil {
 				topts = append(topts, perfpredict.WithProgress(func(p perfpredict.Progress) { opt.Progress(i, p) }))
