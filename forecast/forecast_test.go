@@ -730,3 +730,45 @@ func TestTrainCancelledBeforeTraining(t *testing.T) {
 		t.Fatalf("err %v, trained %v", err, trained)
 	}
 }
+
+// TestSeasonInput: the season input reads the values one season before the
+// window's rows, Horizon steps on, relative to the last value; the other
+// channels, the unit and Needs' core do not change with it.
+func TestSeasonInput(t *testing.T) {
+	plain := Recipe{Window: 3, ScaleWindow: 2, Horizon: 2, Inputs: []Input{{InputRelLast, 30}}, TargetClip: 10}
+	r := plain
+	r.Inputs = []Input{{InputRelLast, 30}, {InputSeason, 30}}
+	r.Season = 5
+	if err := r.check(); err != nil {
+		t.Fatal(err)
+	}
+	// Core 4 observations, and the season input reaches 5-2 = 3 further.
+	if plain.Needs() != 4 || r.Needs() != 7 {
+		t.Fatalf("Needs: %d without the season input, %d with; want 4 and 7", plain.Needs(), r.Needs())
+	}
+	y := []float64{1000, 10, 20, 30, 40, 50, 52, 54, 58} // the first is never read
+	// t = 8 (58), unit: mean |54-52|, |58-54| = 3. Rows at 6, 7, 8 read
+	// seasons at 6-5+2 = 3, 4, 5: 30, 40, 50.
+	dst := make([]float32, 6)
+	if u := r.window(dst, y); u != 3 {
+		t.Fatalf("unit %v, want 3", u)
+	}
+	want := []float32{-2, -28.0 / 3, -4.0 / 3, -6, 0, -8.0 / 3}
+	for i := range want {
+		if math.Abs(float64(dst[i]-want[i])) > 1e-6 {
+			t.Fatalf("inputs %v, want %v", dst, want)
+		}
+	}
+	// The rel_last channel is what the recipe without the season reads.
+	alone := make([]float32, 3)
+	plain.window(alone, y)
+	for row := range 3 {
+		if alone[row] != dst[2*row] {
+			t.Fatalf("rel_last with the season input %v, without %v", dst, alone)
+		}
+	}
+	r.Season = 2
+	if err := r.check(); err == nil || !strings.Contains(err.Error(), "longer than the horizon") {
+		t.Fatalf("season 2 with horizon 2: %v", err)
+	}
+}

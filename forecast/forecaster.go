@@ -221,7 +221,7 @@ func (fc *Forecaster) ForecastBatch(ctx context.Context, histories [][]float64) 
 		}
 		units[i] = u
 		if feats != nil {
-			treeFeatures(feats[i*numTreeFeatures:(i+1)*numTreeFeatures], h[len(h)-r.Needs():], u)
+			treeFeatures(feats[i*numTreeFeatures:(i+1)*numTreeFeatures], h[len(h)-r.core():], u)
 		}
 	}
 	if len(histories) == 0 {
@@ -237,7 +237,7 @@ func (fc *Forecaster) ForecastBatch(ctx context.Context, histories [][]float64) 
 	for i, h := range histories {
 		last, u := h[len(h)-1], units[i]
 		f := Forecast{Last: last, Unit: u, Points: make([]Point, K), Attention: make([]float64, T)}
-		fc.calib.scales(sc, h[len(h)-r.Needs():], u)
+		fc.calib.scales(sc, h[len(h)-r.core():], u)
 		for k := range K {
 			v := last + u*float64(pred[i*K+k])
 			lo, hi := fc.calib.interval(k, sc[k])

@@ -3,6 +3,7 @@ package forecast
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
@@ -21,6 +22,9 @@ type Options struct {
 	Horizon int
 	// Inputs are the input channels (see Input).
 	Inputs []Input
+	// Season is the season in steps of the season input (288: a day at
+	// 5 minutes); unused without that input.
+	Season int
 	// TargetClip bounds training targets in units.
 	TargetClip float64
 
@@ -103,6 +107,7 @@ func DefaultOptions() Options {
 		Window:       60,
 		ScaleWindow:  60,
 		Horizon:      30,
+		Season:       288,
 		Inputs:       []Input{{InputRelLast, 30}, {InputDiff, 30}},
 		TargetClip:   100,
 		Hidden:       32,
@@ -132,8 +137,12 @@ func (o Options) Split(n int) (trainEnd, validationEnd int) {
 
 // recipe is the part of o saved with the forecaster.
 func (o Options) recipe() Recipe {
-	return Recipe{Window: o.Window, ScaleWindow: o.ScaleWindow, Horizon: o.Horizon,
+	r := Recipe{Window: o.Window, ScaleWindow: o.ScaleWindow, Horizon: o.Horizon,
 		Inputs: append([]Input(nil), o.Inputs...), TargetClip: o.TargetClip}
+	if slices.ContainsFunc(r.Inputs, func(in Input) bool { return in.Name == InputSeason }) {
+		r.Season = o.Season
+	}
+	return r
 }
 
 // Check reports what Train would reject in o before any data is read: the

@@ -19,7 +19,7 @@ func (o Options) checkInit() error {
 		return fmt.Errorf("forecast: options: Init holds no network")
 	}
 	if a, b := in.recipe, o.recipe(); a.Window != b.Window || a.ScaleWindow != b.ScaleWindow ||
-		a.Horizon != b.Horizon || a.TargetClip != b.TargetClip || !slices.Equal(a.Inputs, b.Inputs) {
+		a.Horizon != b.Horizon || a.TargetClip != b.TargetClip || !slices.Equal(a.Inputs, b.Inputs) || a.Season != b.Season {
 		return fmt.Errorf("forecast: options: Init's recipe %+v differs from the options' %+v", a, b)
 	}
 	c := in.members[0].Config()

@@ -22,16 +22,22 @@ type Recipe struct {
 	// TargetClip bounds the training targets (in units) so that a window
 	// whose unit is tiny cannot dominate the loss.
 	TargetClip float64 `json:"target_clip"`
+	// Season is the season in steps that the season input reads one of
+	// back (288: a day at 5 minutes); unused without that input.
+	Season int `json:"season,omitempty"`
 }
 
 // Input is one input channel, clipped to ±Clip:
 //
-//	rel_last  (y[i] - y[t]) / u    the path relative to the last value
-//	diff      (y[i] - y[i-1]) / u  the one-step change
-//	rel_mean  (y[i] - m) / u       where the value stands against the recent level
+//	rel_last  (y[i] - y[t]) / u          the path relative to the last value
+//	diff      (y[i] - y[i-1]) / u        the one-step change
+//	rel_mean  (y[i] - m) / u             where the value stands against the recent level
+//	season    (y[i - S + K] - y[t]) / u  the path one season back, K steps on
 //
-// where t is the window's last step, u its unit and m the mean of the
-// Needs() observations the forecast reads.
+// where t is the window's last step, u its unit, m the mean of the last
+// max(Window, ScaleWindow) + 1 observations, S the Season and K the
+// Horizon: the season input's last K rows are the values one season
+// before the targets t+1..t+K.
 type Input struct {
 	Name string  `json:"name"`
 	Clip float64 `json:"clip"`
@@ -45,10 +51,26 @@ const (
 	InputRelLast = "rel_last"
 	InputDiff    = "diff"
 	InputRelMean = "rel_mean"
+	InputSeason  = "season"
 )
 
-// Needs is the number of most recent observations a forecast depends on.
-func (r Recipe) Needs() int { return max(r.Window, r.ScaleWindow) + 1 }
+// Needs is the number of most recent observations a forecast depends on:
+// the window's (core), and with the season input a season before them.
+func (r Recipe) Needs() int { return r.core() + r.seasonBack() }
+
+// core is the number of most recent observations the unit, the window's
+// own inputs, the interval scale and the trees' features read.
+func (r Recipe) core() int { return max(r.Window, r.ScaleWindow) + 1 }
+
+// seasonBack is how many steps before the core the season input reaches.
+func (r Recipe) seasonBack() int {
+	for _, in := range r.Inputs {
+		if in.Name == InputSeason {
+			return r.Season - r.Horizon
+		}
+	}
+	return 0
+}
 
 func (r Recipe) check() error {
 	if r.Window < 1 {
@@ -64,8 +86,11 @@ func (r Recipe) check() error {
 		return fmt.Errorf("no inputs")
 	}
 	for _, in := range r.Inputs {
-		if in.Name != InputRelLast && in.Name != InputDiff && in.Name != InputRelMean {
-			return fmt.Errorf("input %q: unknown (known: %s, %s, %s)", in.Name, InputRelLast, InputDiff, InputRelMean)
+		if in.Name != InputRelLast && in.Name != InputDiff && in.Name != InputRelMean && in.Name != InputSeason {
+			return fmt.Errorf("input %q: unknown (known: %s, %s, %s, %s)", in.Name, InputRelLast, InputDiff, InputRelMean, InputSeason)
+		}
+		if in.Name == InputSeason && r.Season <= r.Horizon {
+			return fmt.Errorf("input %s: season %d steps: must be longer than the horizon %d", in, r.Season, r.Horizon)
 		}
 		if !(in.Clip > 0) || math.IsInf(in.Clip, 0) {
 			return fmt.Errorf("input %s: clip must be positive and finite", in)
@@ -99,13 +124,14 @@ func (r Recipe) window(dst []float32, recent []float64) float64 {
 	n := len(recent)
 	recent = recent[n-r.Needs():]
 	n = len(recent)
-	u := r.unit(recent)
+	core := recent[n-r.core():]
+	u := r.unit(core)
 	last := recent[n-1]
 	var mean float64
-	for _, v := range recent {
+	for _, v := range core {
 		mean += v
 	}
-	mean /= float64(n)
+	mean /= float64(len(core))
 	f := len(r.Inputs)
 	for row := range r.Window {
 		i := n - r.Window + row
@@ -118,6 +144,8 @@ func (r Recipe) window(dst []float32, recent []float64) float64 {
 				v = (recent[i] - recent[i-1]) / u
 			case InputRelMean:
 				v = (recent[i] - mean) / u
+			case InputSeason:
+				v = (recent[i-r.Season+r.Horizon] - last) / u
 			}
 			dst[row*f+c] = float32(math.Max(-in.Clip, math.Min(in.Clip, v)))
 		}

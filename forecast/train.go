@@ -269,10 +269,10 @@ func (fc *Forecaster) residuals(ctx context.Context, series []baseline.Series, v
 	}
 	c := Calibration{Scale: scale}
 	sc := make([]float64, K)
-	needs := fc.recipe.Needs()
+	core := fc.recipe.core()
 	for i := range va.n {
 		y, t, u := series[va.series[i]].Values, va.origin[i], va.unit[i]
-		c.scales(sc, y[t+1-needs:t+1], u)
+		c.scales(sc, y[t+1-core:t+1], u)
 		wi := 1 / float64(count[va.series[i]])
 		for h := 1; h <= K; h++ {
 			point := y[t] + u*float64(pred[i*K+h-1])

@@ -240,7 +240,7 @@ type treeRows struct {
 }
 
 func (tr *treeRows) add(r Recipe, y []float64, s, t int) {
-	recent := y[t+1-r.Needs() : t+1]
+	recent := y[t+1-r.core() : t+1]
 	u := r.unit(recent)
 	f := numTreeFeatures
 	tr.x = slices.Grow(tr.x, f)[:len(tr.x)+f]

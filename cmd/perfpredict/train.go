@@ -115,16 +115,16 @@ func loadSeries(ctx context.Context, d *dataFlags, target string, hs []int) ([]b
 // recipeFlags are the flags train and crossval share: the series, the
 // horizons, the forecaster's recipe and its training.
 type recipeFlags struct {
-	data                                                                           *dataFlags
-	target, horizon                                                                *string
-	epochs, patience, hidden, layers, window, scaleWindow, batch, stride, ensemble *int
-	lr, dropout, shiftAugment                                                      *float64
-	inputs                                                                         *string
-	seed                                                                           *uint64
-	device                                                                         deviceFlag
-	labels                                                                         *string
-	trees                                                                          *bool
-	treeWeights                                                                    *string
+	data                                                                                   *dataFlags
+	target, horizon                                                                        *string
+	epochs, patience, hidden, layers, window, scaleWindow, batch, stride, ensemble, season *int
+	lr, dropout, shiftAugment                                                              *float64
+	inputs                                                                                 *string
+	seed                                                                                   *uint64
+	device                                                                                 deviceFlag
+	labels                                                                                 *string
+	trees                                                                                  *bool
+	treeWeights                                                                            *string
 }
 
 func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
@@ -141,7 +141,8 @@ func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
 		batch:        fs.Int("batch", def.BatchSize, "mini-batch size"),
 		lr:           fs.Float64("lr", def.LearningRate, "Adam learning rate"),
 		stride:       fs.Int("stride", def.Stride, "steps between consecutive training windows of a series"),
-		inputs:       fs.String("inputs", inputsString(def.Inputs), "the network's inputs per step with their clipping bounds, NAME@CLIP,...: rel_last (y-y[t])/u, diff (y-y[-1])/u"),
+		inputs:       fs.String("inputs", inputsString(def.Inputs), "the network's inputs per step with their clipping bounds, NAME@CLIP,...: rel_last (y-y[t])/u, diff (y-y[-1])/u, rel_mean (y-mean)/u, season (the value --season steps before, horizon steps on, -y[t])/u"),
+		season:       fs.Int("season", def.Season, "season in steps of the season input (288: a day at 5 minutes)"),
 		seed:         fs.Uint64("seed", def.Seed, "seed of network 1 (network i: seed+i-1)"),
 		ensemble:     fs.Int("ensemble", def.Ensemble, "networks trained with different seeds whose forecasts are averaged"),
 		dropout:      fs.Float64("dropout", def.Dropout, "dropout probability between LSTM layers and in the head (0: none, as training on a GPU needs)"),
@@ -185,7 +186,7 @@ func (r *recipeFlags) options(env *cmdEnv, maxH int) (forecast.Options, error) {
 		return forecast.Options{}, usagef("--tree-weights needs --trees")
 	}
 	return forecast.Options{
-		Window: *r.window, ScaleWindow: *r.scaleWindow, Horizon: maxH, Inputs: inputs, TargetClip: def.TargetClip,
+		Window: *r.window, ScaleWindow: *r.scaleWindow, Horizon: maxH, Inputs: inputs, Season: *r.season, TargetClip: def.TargetClip,
 		Hidden: *r.hidden, Layers: *r.layers, Head: def.Head, Dropout: *r.dropout,
 		Epochs: *r.epochs, Patience: *r.patience, BatchSize: *r.batch, LearningRate: *r.lr, Stride: *r.stride,
 		Ensemble: *r.ensemble, Seed: *r.seed, Device: device, Precision: trainingPrecision(device), ShiftAugment: *r.shiftAugment,

@@ -22,6 +22,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,7 +62,8 @@ type common struct {
 	lr                         *float64
 	stride                     *int
 	shiftAug                   *float64
-	batch, window              *int
+	batch, window, season      *int
+	inputs                     *string
 }
 
 func addCommon(fs *flag.FlagSet, epochs, patience, ensemble int) common {
@@ -72,16 +74,30 @@ func addCommon(fs *flag.FlagSet, epochs, patience, ensemble int) common {
 		seed:     fs.Uint64("seed", 1, "first network's seed"),
 		lr:       fs.Float64("lr", forecast.DefaultOptions().LearningRate, "learning rate"),
 		stride:   fs.Int("stride", 1, "steps between training windows"),
-		shiftAug: fs.Float64("shift-augment", 0, "fraction of training windows added again with a synthetic level shift"),
+		shiftAug: fs.Float64("shift-augment", forecast.DefaultOptions().ShiftAugment, "fraction of training windows added again with a synthetic level shift"),
 		batch:    fs.Int("batch", forecast.DefaultOptions().BatchSize, "mini-batch size"),
 		window:   fs.Int("window", forecast.DefaultOptions().Window, "steps the network reads"),
+		season:   fs.Int("season", forecast.DefaultOptions().Season, "season in steps of the season input"),
+		inputs:   fs.String("inputs", "", "input channels NAME@CLIP,... (default: the recipe's)"),
 	}
 }
 
 func (c common) options() forecast.Options {
 	o := forecast.DefaultOptions()
 	o.Epochs, o.Patience, o.Ensemble, o.Seed, o.LearningRate = *c.epochs, *c.patience, *c.ensemble, *c.seed, *c.lr
-	o.Stride, o.ShiftAugment, o.BatchSize, o.Window = *c.stride, *c.shiftAug, *c.batch, *c.window
+	o.Stride, o.ShiftAugment, o.BatchSize, o.Window, o.Season = *c.stride, *c.shiftAug, *c.batch, *c.window, *c.season
+	if *c.inputs != "" {
+		o.Inputs = nil
+		for _, f := range strings.Split(*c.inputs, ",") {
+			name, clip, _ := strings.Cut(f, "@")
+			v, err := strconv.ParseFloat(clip, 64)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "pretrain: -inputs %q: %q is not NAME@CLIP\n", *c.inputs, f)
+				os.Exit(2)
+			}
+			o.Inputs = append(o.Inputs, forecast.Input{Name: name, Clip: v})
+		}
+	}
 	o.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...) }
 	o.Progress = func(i int, p perfpredict.Progress) {
 		if p.EpochDone {
