@@ -87,6 +87,7 @@ func (hostBackend) newStepper(m *Model) (stepper, error) {
 	ws.rng = rand.New(rand.NewPCG(m.cfg.Seed, seedStreamDropout))
 	ws.lstm.SetRand(rand.New(rand.NewPCG(m.cfg.Seed, seedStreamDropout+1)))
 	ws.lstm.ParamGradsOnly = true // a training step discards the input's gradient
+	ws.lstm.Serial, ws.att.Serial = m.Serial, m.Serial
 	return &hostStepper{m: m, ws: ws, opt: nn.NewAdam(m.trainable, m.cfg.LearningRate)}, nil
 }
 

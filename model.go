@@ -30,9 +30,10 @@ type Model struct {
 	// Scaler maps the model's scaled outputs to original units (optional;
 	// saved). Evaluate reports metrics in original units when it is set.
 	Scaler *TargetScaler
-	// Serial keeps each Predict call on its own goroutine (no parallel
-	// matrix products or LSTM directions), for callers that already run one
-	// Predict per core.
+	// Serial keeps each Predict call, and the steps of a Trainer made
+	// while it is set, on its own goroutine (no parallel matrix products or
+	// LSTM directions), for callers that already run one Predict or one
+	// training per core.
 	Serial bool
 
 	cfg      Config

@@ -168,7 +168,12 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 			if opt.Progress != nil {
 				topts = append(topts, perfpredict.WithProgress(func(p perfpredict.Progress) { opt.Progress(i, p) }))
 			}
+			// With a network per core, each keeps to its goroutine: splitting
+			// its directions and products over cores the other network
+			// occupies only adds hand-offs (the results are the same bits).
+			m.Serial = workers > 1
 			hists[i], errs[i] = m.Train(ctx, trainDS, valDS, topts...)
+			m.Serial = false
 			if errs[i] == nil {
 				logf("network %d: best epoch %d of %d, validation loss %.4f", i+1, hists[i].BestEpoch, len(hists[i].Epochs), hists[i].BestLoss)
 			}
