@@ -220,6 +220,8 @@ func runFold(args []string) error {
 	folds := fs.Int("folds", 4, "folds")
 	fold := fs.Int("fold", 0, "the fold held out, 0-based")
 	split := fs.String("split", "test", "the held-out series' split to score: test (to report) or validation (to choose on)")
+	var extra stringsFlag
+	fs.Var(&extra, "extra", "a CSV file to train on besides the fold's series (repeatable; never a series scored later)")
 	fs.Parse(args)
 	if *split != "test" && *split != "validation" {
 		return fmt.Errorf("fold: -split %q: want test or validation", *split)
@@ -229,6 +231,11 @@ func runFold(args []string) error {
 		return err
 	}
 	train, held := forecast.Fold(series, *folds, *fold)
+	more, err := load(extra)
+	if err != nil {
+		return err
+	}
+	train = append(train, more...)
 	ctx := context.Background()
 	fc, err := forecast.Train(ctx, train, c.options())
 	if err != nil {
