@@ -620,6 +620,13 @@ func TestTrainConcurrentNetworks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for i, m := range a.members {
+		// Train keeps each network to one goroutine only while they train
+		// side by side; the served networks use every core again.
+		if m.Serial {
+			t.Fatalf("network %d is still Serial after training", i+1)
+		}
+	}
 	fa, _ := a.Forecast(ctx, ss[0].Values)
 	fb, _ := b.Forecast(ctx, ss[0].Values)
 	for k := range fa.Points {
