@@ -109,9 +109,10 @@ func BackwardSlices(gemm Gemm, s *Slices) {
 			// Score path: e = v . u, u = tanh(pre); the gradient of pre
 			// replaces u in place.
 			ur := u[r*d : (r+1)*d]
-			asm.Axpy(de[r], ur, dv)
+			dr, vr := de[r], v[:len(ur)] // hoisted: no reload or bounds check per element
+			asm.Axpy(dr, ur, dv)
 			for j, uj := range ur {
-				ur[j] = de[r] * v[j] * (1 - uj*uj)
+				ur[j] = dr * vr[j] * (1 - uj*uj)
 			}
 		}
 	}
