@@ -63,6 +63,7 @@ type common struct {
 	stride                     *int
 	shiftAug                   *float64
 	batch, window, season      *int
+	hidden                     *int
 	inputs                     *string
 }
 
@@ -78,6 +79,7 @@ func addCommon(fs *flag.FlagSet, epochs, patience, ensemble int) common {
 		batch:    fs.Int("batch", forecast.DefaultOptions().BatchSize, "mini-batch size"),
 		window:   fs.Int("window", forecast.DefaultOptions().Window, "steps the network reads"),
 		season:   fs.Int("season", forecast.DefaultOptions().Season, "season in steps of the season input"),
+		hidden:   fs.Int("hidden", forecast.DefaultOptions().Hidden, "LSTM hidden size per direction"),
 		inputs:   fs.String("inputs", "", "input channels NAME@CLIP,... (default: the recipe's)"),
 	}
 }
@@ -86,6 +88,7 @@ func (c common) options() forecast.Options {
 	o := forecast.DefaultOptions()
 	o.Epochs, o.Patience, o.Ensemble, o.Seed, o.LearningRate = *c.epochs, *c.patience, *c.ensemble, *c.seed, *c.lr
 	o.Stride, o.ShiftAugment, o.BatchSize, o.Window, o.Season = *c.stride, *c.shiftAug, *c.batch, *c.window, *c.season
+	o.Hidden = *c.hidden
 	if *c.inputs != "" {
 		o.Inputs = nil
 		for _, f := range strings.Split(*c.inputs, ",") {
