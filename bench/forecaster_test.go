@@ -95,4 +95,40 @@ func BenchmarkForecaster(b *testing.B) {
 		}
 		b.ReportMetric(float64(o.BatchSize)*float64(b.N)/b.Elapsed().Seconds(), "seq/s")
 	})
+	// The ensemble's two networks stepping side by side, one goroutine
+	// each, as forecast.Train runs them on two cores: serial=true is what
+	// it does (Model.Serial while training), serial=false lets each network
+	// also split its directions and products over both cores.
+	for _, serial := range []bool{false, true} {
+		b.Run(fmt.Sprintf("train-ensemble/serial=%v", serial), func(b *testing.B) {
+			o := forecast.DefaultOptions()
+			r := fc.Recipe()
+			var steps [2]func() error
+			for i := range steps {
+				net, err := fc.Network(i).Clone()
+				if err != nil {
+					b.Fatal(err)
+				}
+				net.Serial = serial
+				tr := net.NewTrainer()
+				x := modelInput(uint64(5+i), o.BatchSize*r.Window*len(r.Inputs))
+				target := modelInput(uint64(7+i), o.BatchSize*r.Horizon)
+				steps[i] = func() error { _, err := tr.Step(x, target, o.BatchSize, r.Window); return err }
+			}
+			var errs [2]error
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for i := range steps {
+					wg.Go(func() { errs[i] = steps[i]() })
+				}
+				wg.Wait()
+				for _, err := range errs {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(2*float64(o.BatchSize)*float64(b.N)/b.Elapsed().Seconds(), "seq/s")
+		})
+	}
 }
