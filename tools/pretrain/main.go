@@ -64,6 +64,7 @@ type common struct {
 	shiftAug                   *float64
 	batch, window, season      *int
 	hidden                     *int
+	dropout                    *float64
 	inputs                     *string
 }
 
@@ -80,6 +81,7 @@ func addCommon(fs *flag.FlagSet, epochs, patience, ensemble int) common {
 		window:   fs.Int("window", forecast.DefaultOptions().Window, "steps the network reads"),
 		season:   fs.Int("season", forecast.DefaultOptions().Season, "season in steps of the season input"),
 		hidden:   fs.Int("hidden", forecast.DefaultOptions().Hidden, "LSTM hidden size per direction"),
+		dropout:  fs.Float64("dropout", forecast.DefaultOptions().Dropout, "dropout probability"),
 		inputs:   fs.String("inputs", "", "input channels NAME@CLIP,... (default: the recipe's)"),
 	}
 }
@@ -88,7 +90,7 @@ func (c common) options() forecast.Options {
 	o := forecast.DefaultOptions()
 	o.Epochs, o.Patience, o.Ensemble, o.Seed, o.LearningRate = *c.epochs, *c.patience, *c.ensemble, *c.seed, *c.lr
 	o.Stride, o.ShiftAugment, o.BatchSize, o.Window, o.Season = *c.stride, *c.shiftAug, *c.batch, *c.window, *c.season
-	o.Hidden = *c.hidden
+	o.Hidden, o.Dropout = *c.hidden, *c.dropout
 	if *c.inputs != "" {
 		o.Inputs = nil
 		for _, f := range strings.Split(*c.inputs, ",") {
