@@ -779,3 +779,43 @@ func TestSeasonInput(t *testing.T) {
 		t.Fatalf("season 2 with horizon 2: %v", err)
 	}
 }
+
+// A forecaster with the season input saves its season, needs the longer
+// history after reopening, and forecasts the same.
+func TestSeasonInputRoundTrip(t *testing.T) {
+	ss := []baseline.Series{synthSeries("s", 700, 11)}
+	o := tinyOptions()
+	o.Ensemble, o.Epochs = 1, 1
+	o.Inputs = append(o.Inputs, Input{InputSeason, 30})
+	o.Season = 24
+	fc, err := Train(context.Background(), ss, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Core max(8, 16) + 1 = 17, and 24 - 4 = 20 steps further back.
+	if fc.Needs() != 37 || fc.Recipe().Season != 24 {
+		t.Fatalf("needs %d, season %d; want 37 and 24", fc.Needs(), fc.Recipe().Season)
+	}
+	var buf bytes.Buffer
+	if err := fc.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(buf.Bytes(), "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Needs() != 37 || got.Recipe().Season != 24 {
+		t.Fatalf("reopened: needs %d, season %d", got.Needs(), got.Recipe().Season)
+	}
+	ctx := context.Background()
+	a, _ := fc.Forecast(ctx, ss[0].Values)
+	b, _ := got.Forecast(ctx, ss[0].Values)
+	for k := range a.Points {
+		if a.Points[k] != b.Points[k] {
+			t.Fatalf("h=%d: %+v before saving, %+v after", k+1, a.Points[k], b.Points[k])
+		}
+	}
+	if _, err := got.Forecast(ctx, ss[0].Values[:36]); !errors.Is(err, ErrBadInput) {
+		t.Fatalf("36 observations for a forecaster that needs 37: %v", err)
+	}
+}
