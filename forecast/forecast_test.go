@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -817,5 +818,24 @@ func TestSeasonInputRoundTrip(t *testing.T) {
 	}
 	if _, err := got.Forecast(ctx, ss[0].Values[:36]); !errors.Is(err, ErrBadInput) {
 		t.Fatalf("36 observations for a forecaster that needs 37: %v", err)
+	}
+}
+
+// ParseInputs reads what Input.String writes, joined by commas, and names
+// the field it cannot read.
+func TestParseInputs(t *testing.T) {
+	want := []Input{{InputRelLast, 30}, {InputDiff, 2.5}, {InputSeason, 1e3}}
+	var parts []string
+	for _, in := range want {
+		parts = append(parts, in.String())
+	}
+	got, err := ParseInputs(strings.Join(parts, ", "))
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("ParseInputs(%q) = %v, %v; want %v", strings.Join(parts, ", "), got, err, want)
+	}
+	for _, bad := range []string{"rel_last", "rel_last@", "rel_last@x", "rel_last@30,,diff@30"} {
+		if _, err := ParseInputs(bad); err == nil || !strings.Contains(err.Error(), "is not NAME@CLIP") {
+			t.Errorf("ParseInputs(%q): %v", bad, err)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package forecast
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
@@ -141,7 +140,7 @@ func (o Options) Split(n int) (trainEnd, validationEnd int) {
 func (o Options) recipe() Recipe {
 	r := Recipe{Window: o.Window, ScaleWindow: o.ScaleWindow, Horizon: o.Horizon,
 		Inputs: append([]Input(nil), o.Inputs...), TargetClip: o.TargetClip}
-	if slices.ContainsFunc(r.Inputs, func(in Input) bool { return in.Name == InputSeason }) {
+	if r.reads(InputSeason) {
 		r.Season = o.Season
 	}
 	return r

@@ -3,7 +3,9 @@ package forecast
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Recipe is how a window of observations becomes the network's inputs and
@@ -64,12 +66,31 @@ func (r Recipe) core() int { return max(r.Window, r.ScaleWindow) + 1 }
 
 // seasonBack is how many steps before the core the season input reaches.
 func (r Recipe) seasonBack() int {
-	for _, in := range r.Inputs {
-		if in.Name == InputSeason {
-			return r.Season - r.Horizon
-		}
+	if !r.reads(InputSeason) {
+		return 0
 	}
-	return 0
+	return r.Season - r.Horizon
+}
+
+// reads reports whether the recipe has an input channel of that name.
+func (r Recipe) reads(name string) bool {
+	return slices.ContainsFunc(r.Inputs, func(in Input) bool { return in.Name == name })
+}
+
+// ParseInputs reads input channels written as Input.String writes them,
+// comma-separated: NAME@CLIP,NAME@CLIP,... (names are checked when the
+// recipe is).
+func ParseInputs(s string) ([]Input, error) {
+	var out []Input
+	for _, f := range strings.Split(s, ",") {
+		name, c, ok := strings.Cut(strings.TrimSpace(f), "@")
+		clip, err := strconv.ParseFloat(c, 64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("%q is not NAME@CLIP", f)
+		}
+		out = append(out, Input{Name: name, Clip: clip})
+	}
+	return out, nil
 }
 
 func (r Recipe) check() error {

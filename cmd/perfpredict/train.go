@@ -54,16 +54,11 @@ func parseHorizons(v string) ([]int, error) {
 
 // parseInputs reads NAME@CLIP,... into the recipe's inputs.
 func parseInputs(v string) ([]forecast.Input, error) {
-	var out []forecast.Input
-	for _, f := range strings.Split(v, ",") {
-		name, c, ok := strings.Cut(strings.TrimSpace(f), "@")
-		clip, err := strconv.ParseFloat(c, 64)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("--inputs: %q is not NAME@CLIP", f)
-		}
-		out = append(out, forecast.Input{Name: name, Clip: clip})
+	in, err := forecast.ParseInputs(v)
+	if err != nil {
+		return nil, fmt.Errorf("--inputs: %w", err)
 	}
-	return out, nil
+	return in, nil
 }
 
 // findTestdata looks for testdata/nab in the working directory and its

@@ -22,7 +22,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -86,22 +85,17 @@ func addCommon(fs *flag.FlagSet, epochs, patience, ensemble int) common {
 	}
 }
 
-func (c common) options() forecast.Options {
+func (c common) options() (forecast.Options, error) {
 	o := forecast.DefaultOptions()
 	o.Epochs, o.Patience, o.Ensemble, o.Seed, o.LearningRate = *c.epochs, *c.patience, *c.ensemble, *c.seed, *c.lr
 	o.Stride, o.ShiftAugment, o.BatchSize, o.Window, o.Season = *c.stride, *c.shiftAug, *c.batch, *c.window, *c.season
 	o.Hidden, o.Dropout = *c.hidden, *c.dropout
 	if *c.inputs != "" {
-		o.Inputs = nil
-		for _, f := range strings.Split(*c.inputs, ",") {
-			name, clip, _ := strings.Cut(f, "@")
-			v, err := strconv.ParseFloat(clip, 64)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "pretrain: -inputs %q: %q is not NAME@CLIP\n", *c.inputs, f)
-				os.Exit(2)
-			}
-			o.Inputs = append(o.Inputs, forecast.Input{Name: name, Clip: v})
+		in, err := forecast.ParseInputs(*c.inputs)
+		if err != nil {
+			return o, fmt.Errorf("-inputs: %w", err)
 		}
+		o.Inputs = in
 	}
 	o.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+f+"\n", a...) }
 	o.Progress = func(i int, p perfpredict.Progress) {
@@ -109,7 +103,7 @@ func (c common) options() forecast.Options {
 			o.Logf("network %d: epoch %d, training loss %.4f, validation loss %.4f", i+1, p.Epoch, p.EpochTrainLoss, p.ValLoss)
 		}
 	}
-	return o
+	return o, nil
 }
 
 // loadShipped loads the 13 shipped series from dir.
@@ -158,7 +152,10 @@ func runMake(args []string) error {
 		return err
 	}
 	series = append(series, more...)
-	o := c.options()
+	o, err := c.options()
+	if err != nil {
+		return err
+	}
 	o.NoTestSplit = true // synthetic: no test split to keep; the last 15% stops early
 	fc, err := forecast.Train(context.Background(), series, o)
 	if err != nil {
@@ -179,7 +176,10 @@ func runValidate(args []string) error {
 	if err != nil {
 		return err
 	}
-	o := c.options()
+	o, err := c.options()
+	if err != nil {
+		return err
+	}
 	if *init != "" {
 		if o.Init, err = forecast.Open(*init); err != nil {
 			return err
@@ -241,8 +241,12 @@ func runFold(args []string) error {
 		return err
 	}
 	train = append(train, more...)
+	o, err := c.options()
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
-	fc, err := forecast.Train(ctx, train, c.options())
+	fc, err := forecast.Train(ctx, train, o)
 	if err != nil {
 		return err
 	}
