@@ -164,7 +164,6 @@ func (r *recipeFlags) options(env *cmdEnv, maxH int) (forecast.Options, error) {
 	if device == perfpredict.DeviceCUDA && *r.dropout > 0 {
 		return forecast.Options{}, usagef("--device cuda trains without dropout: pass --dropout 0 (or --device auto to train on the CPU and predict on the GPU)")
 	}
-	def := forecast.DefaultOptions()
 	var trees *forecast.TreeOptions
 	if *r.trees {
 		trees = forecast.DefaultTreeOptions(maxH)
@@ -180,13 +179,15 @@ func (r *recipeFlags) options(env *cmdEnv, maxH int) (forecast.Options, error) {
 	} else if *r.treeWeights != "" {
 		return forecast.Options{}, usagef("--tree-weights needs --trees")
 	}
-	return forecast.Options{
-		Window: *r.window, ScaleWindow: *r.scaleWindow, Horizon: maxH, Inputs: inputs, Season: *r.season, TargetClip: def.TargetClip,
-		Hidden: *r.hidden, Layers: *r.layers, Head: def.Head, Dropout: *r.dropout,
-		Epochs: *r.epochs, Patience: *r.patience, BatchSize: *r.batch, LearningRate: *r.lr, Stride: *r.stride,
-		Ensemble: *r.ensemble, Seed: *r.seed, Device: device, Precision: trainingPrecision(device), ShiftAugment: *r.shiftAugment,
-		Trees: trees, Logf: stderrLogf(env),
-	}, nil
+	// The flags override the recipe's defaults, so that a field without a
+	// flag keeps the recipe's value instead of its zero.
+	o := forecast.DefaultOptions()
+	o.Window, o.ScaleWindow, o.Horizon, o.Inputs, o.Season = *r.window, *r.scaleWindow, maxH, inputs, *r.season
+	o.Hidden, o.Layers, o.Dropout = *r.hidden, *r.layers, *r.dropout
+	o.Epochs, o.Patience, o.BatchSize, o.LearningRate, o.Stride = *r.epochs, *r.patience, *r.batch, *r.lr, *r.stride
+	o.ShiftAugment, o.Ensemble, o.Seed = *r.shiftAugment, *r.ensemble, *r.seed
+	o.Device, o.Precision, o.Trees, o.Logf = device, trainingPrecision(device), trees, stderrLogf(env)
+	return o, nil
 }
 
 // input parses the horizons, the recipe's options and the series (--data,
