@@ -19,9 +19,13 @@ import (
 // their own names (baseline.Standard).
 const ModelMethod = "model"
 
-// MethodOrder is the order of a report's methods: the baselines as
-// baseline.Standard returns them, then the forecaster.
-var methodOrder = []string{"persistence", "seasonal_naive", "ma12", "holt_winters", "ridge_ar", ModelMethod}
+// methodOrder is the order of a report's methods: the baselines as
+// baseline.Standard returns them, then the forecaster and the switch.
+var methodOrder = []string{"persistence", "seasonal_naive", "ma12", "holt_winters", "ridge_ar", ModelMethod, SwitchMethod}
+
+// isBaseline says whether the method name is one of the baselines, which
+// the forecaster and the switch are compared with.
+func isBaseline(name string) bool { return name != ModelMethod && name != SwitchMethod }
 
 // EvalOptions adjust Evaluate.
 type EvalOptions struct {
@@ -79,6 +83,8 @@ type Summary struct {
 	// VersusBest compares, per horizon, the model's MASE on each series
 	// with the least baseline MASE on that series.
 	VersusBest map[string]Versus `json:"model_vs_best_baseline,omitempty"`
+	// SwitchVersusBest is the same for the switch (SwitchMethod).
+	SwitchVersusBest map[string]Versus `json:"switch_vs_best_baseline,omitempty"`
 }
 
 // Versus is the model against the best baseline of each series.
@@ -286,27 +292,34 @@ func summarise(rows []SeriesResult, hs []int) Summary {
 		}
 		sum.GeoMeanMASE[key] = gm
 		sum.Best[key] = best
-		if v, ok := versusBest(rows, h); ok {
+		if v, ok := versusBest(rows, h, ModelMethod); ok {
 			if sum.VersusBest == nil {
 				sum.VersusBest = map[string]Versus{}
 			}
 			sum.VersusBest[key] = v
 		}
+		if v, ok := versusBest(rows, h, SwitchMethod); ok {
+			if sum.SwitchVersusBest == nil {
+				sum.SwitchVersusBest = map[string]Versus{}
+			}
+			sum.SwitchVersusBest[key] = v
+		}
 	}
 	return sum
 }
 
-func versusBest(rows []SeriesResult, h int) (Versus, bool) {
+// versusBest compares method with the best baseline of each series at h.
+func versusBest(rows []SeriesResult, h int, method string) (Versus, bool) {
 	v := Versus{WorstRatio: math.Inf(-1)}
 	found := false
 	for _, r := range rows {
-		m, ok := r.Methods[ModelMethod]
+		m, ok := r.Methods[method]
 		if r.Horizon != h || !ok {
 			continue
 		}
 		best := math.Inf(1)
 		for name, b := range r.Methods {
-			if name != ModelMethod && b.MASE < best {
+			if isBaseline(name) && b.MASE < best {
 				best = b.MASE
 			}
 		}
@@ -409,7 +422,14 @@ func scoreSeries(ctx context.Context, fc *Forecaster, s baseline.Series, hs []in
 		if lat[ModelMethod], err = modelLatency(ctx, fc, s, tg, scen, pick); err != nil {
 			return nil, fmt.Errorf("forecast: %s: %w", s.Name, err)
 		}
+		// The switch between the forecaster and a ridge autoregression of
+		// this series, run as the baselines are (fitted once, then fed).
+		ps, err := baseline.Forecasts(s, NewSwitch(fc), hs...)
+		if err != nil {
+			return nil, fmt.Errorf("forecast: %w", err)
+		}
 		for k, h := range hs {
+			preds[k][SwitchMethod] = ps[k]
 			preds[k][ModelMethod] = out[k]
 			if opt.Forecasts {
 				for ti, j := range tg {

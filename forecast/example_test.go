@@ -80,6 +80,33 @@ func ExampleEvaluate() {
 		fmt.Println(row.Name, "h =", row.Horizon, "targets:", row.Targets, "methods:", forecast.OrderedMethods(row.Methods))
 	}
 	// Output:
-	// web-1 h = 1 targets: 180 methods: [persistence seasonal_naive ma12 holt_winters ridge_ar model]
-	// web-1 h = 12 targets: 180 methods: [persistence seasonal_naive ma12 holt_winters ridge_ar model]
+	// web-1 h = 1 targets: 180 methods: [persistence seasonal_naive ma12 holt_winters ridge_ar model switch]
+	// web-1 h = 12 targets: 180 methods: [persistence seasonal_naive ma12 holt_winters ridge_ar model switch]
+}
+
+// A Switch follows one series: fitted once on its history, then fed each
+// new observation, it forecasts with the forecaster or the series' own
+// ridge autoregression, whichever has erred less there lately.
+func ExampleSwitch() {
+	ctx := context.Background()
+	opts := forecast.DefaultOptions()
+	opts.Horizon, opts.Epochs, opts.Ensemble = 12, 1, 1
+	series := cpuSeries("web-1", 1200, 0)
+	fc, err := forecast.Train(ctx, []baseline.Series{series}, opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sw := forecast.NewSwitch(fc)
+	if err := sw.Fit(series.Slice(0, 1000), 800); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, v := range series.Values[1000:] {
+		sw.Update(v)
+	}
+	p, err := sw.Forecast(12)
+	fmt.Println(sw.Name(), err == nil && p > 0 && p < 100)
+	// Output:
+	// switch true
 }

@@ -241,7 +241,7 @@ func summariseScenarios(rows []ScenarioResult, hs []int, sum Summary) []Scenario
 	for _, h := range hs {
 		best, bestV := "", math.Inf(1)
 		for name, v := range sum.GeoMeanMASE[strconv.Itoa(h)] {
-			if name != ModelMethod && float64(v) < bestV {
+			if isBaseline(name) && float64(v) < bestV {
 				best, bestV = name, float64(v)
 			}
 		}

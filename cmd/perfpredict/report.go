@@ -173,9 +173,17 @@ func writeTable(w io.Writer, r *forecast.Report, model string) {
 	fmt.Fprintln(w, "  (* least per horizon; MASE < 1 beats the training split's one-step naive error)")
 	if _, ok := methods[forecast.ModelMethod]; ok {
 		fmt.Fprintf(w, "  model: %s\n", model)
+		if _, ok := methods[forecast.SwitchMethod]; ok {
+			fmt.Fprintln(w, "  switch: per series, the model or a ridge AR(60) of the series, whichever erred less over about")
+			fmt.Fprintln(w, "    the last day at that horizon (forecast.Switch; fitted and fed like the baselines)")
+		}
 		for _, h := range hs {
 			if v, ok := r.Summary.VersusBest[h]; ok {
 				fmt.Fprintf(w, "  h=%s: model vs the best baseline of each series: at worst %+.1f%% (%s), %d of %d series better\n",
+					h, 100*(v.WorstRatio-1), v.WorstSeries, v.Better, r.Summary.Series)
+			}
+			if v, ok := r.Summary.SwitchVersusBest[h]; ok {
+				fmt.Fprintf(w, "  h=%s: switch vs the best baseline of each series: at worst %+.1f%% (%s), %d of %d series better\n",
 					h, 100*(v.WorstRatio-1), v.WorstSeries, v.Better, r.Summary.Series)
 			}
 		}

@@ -227,6 +227,9 @@ func runFold(args []string) error {
 	split := fs.String("split", "test", "the held-out series' split to score: test (to report) or validation (to choose on)")
 	var extra stringsFlag
 	fs.Var(&extra, "extra", "a CSV file to train on besides the fold's series (repeatable; never a series scored later)")
+	save := fs.String("save", "", "save the fold's forecaster to this file")
+	loadFC := fs.String("load", "", "score this forecaster (saved by -save for the same -folds and -fold) instead of training one")
+	withSwitch := fs.Bool("switch", false, "also print each held-out series' MASE of forecast.Switch")
 	fs.Parse(args)
 	if *split != "test" && *split != "validation" {
 		return fmt.Errorf("fold: -split %q: want test or validation", *split)
@@ -246,9 +249,19 @@ func runFold(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	fc, err := forecast.Train(ctx, train, o)
+	var fc *forecast.Forecaster
+	if *loadFC != "" {
+		fc, err = forecast.Open(*loadFC)
+	} else {
+		fc, err = forecast.Train(ctx, train, o)
+	}
 	if err != nil {
 		return err
+	}
+	if *save != "" {
+		if err := fc.Save(*save); err != nil {
+			return err
+		}
 	}
 	hs := []int{1, 12, 30}
 	if *split == "validation" {
@@ -259,7 +272,19 @@ func runFold(args []string) error {
 			return err
 		}
 		for i, s := range held {
-			fmt.Printf("%-40s %.3f %.3f %.3f\n", s.Name, per[i][0], per[i][1], per[i][2])
+			fmt.Printf("%-40s %.3f %.3f %.3f", s.Name, per[i][0], per[i][1], per[i][2])
+			if *withSwitch {
+				// Fitted on the training split (its first 70/85 choose
+				// the penalty, as on the test split), fed through the
+				// validation split.
+				sp := baseline.SplitOf(s.Len())
+				m, err := switchMASE(fc, s, sp.Train, sp.Train*70/85, sp.Train, sp.Fit(), hs)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("  switch %.3f %.3f %.3f", m[0], m[1], m[2])
+			}
+			fmt.Println()
 		}
 		return nil
 	}
@@ -278,7 +303,43 @@ func runFold(args []string) error {
 			}
 			fmt.Printf(" %.3f", sum/float64(len(tg))/d)
 		}
+		if *withSwitch {
+			m, err := switchMASE(fc, s, sp.Fit(), sp.Train, sp.Fit(), sp.N, hs)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("  switch %.3f %.3f %.3f", m[0], m[1], m[2])
+		}
 		fmt.Println()
 	}
 	return nil
+}
+
+// switchMASE is the MASE at each horizon of hs of forecast.Switch on the
+// targets lo..hi-1 of s: fitted on its first fitEnd steps (nTrain of them
+// choosing the penalty), then fed from the first step.
+func switchMASE(fc *forecast.Forecaster, s baseline.Series, fitEnd, nTrain, lo, hi int, hs []int) ([]float64, error) {
+	sw := forecast.NewSwitch(fc)
+	if err := sw.Fit(s.Slice(0, fitEnd), nTrain); err != nil {
+		return nil, err
+	}
+	sw.Reset()
+	sum := make([]float64, len(hs))
+	for t := 0; t < hi-1; t++ {
+		sw.Update(s.Values[t])
+		for k, h := range hs {
+			if j := t + h; j >= lo && j < hi {
+				p, err := sw.Forecast(h)
+				if err != nil {
+					return nil, fmt.Errorf("%s: switch at origin %d: %w", s.Name, t, err)
+				}
+				sum[k] += math.Abs(p - s.Values[j])
+			}
+		}
+	}
+	d := baseline.NaiveScale(s.Values, baseline.SplitOf(s.Len()))
+	for k := range sum {
+		sum[k] /= float64(hi-lo) * d
+	}
+	return sum, nil
 }

@@ -1,0 +1,220 @@
+package forecast
+
+import (
+	"context"
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/novacron/perfpredict/baseline"
+)
+
+// switchReference is Switch written the plain way: every forecast of both
+// forecasters from every origin, then the weighted errors from scratch.
+// out[t][h-1] is the switch's forecast from origin t (NaN where it has
+// none), for the first checked origins and the last.
+func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, checked int) [][]float64 {
+	t.Helper()
+	K, need := fc.Horizon(), fc.Needs()
+	ar := baseline.NewRidgeAR(SwitchLags, K)
+	if err := ar.Fit(baseline.Series{Values: y[:fitEnd]}, nTrain); err != nil {
+		t.Fatal(err)
+	}
+	ar.Reset()
+	n := len(y)
+	net, loc := make([][]float64, n), make([][]float64, n)
+	for o := range n {
+		ar.Update(y[o])
+		if o+1 >= SwitchLags {
+			loc[o] = make([]float64, K)
+			for h := 1; h <= K; h++ {
+				loc[o][h-1], _ = ar.Forecast(h)
+			}
+		}
+		if o+1 >= need {
+			f, err := fc.Forecast(context.Background(), y[:o+1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			net[o] = make([]float64, K)
+			for h := 1; h <= K; h++ {
+				net[o][h-1] = f.Points[h-1].Value
+			}
+		}
+	}
+	decay := math.Pow(0.5, 1.0/SwitchHalfLife)
+	out := make([][]float64, n)
+	for o := range n {
+		out[o] = make([]float64, K)
+		if o >= checked && o < n-1 {
+			continue // not compared: the sums below are quadratic
+		}
+		for h := 1; h <= K; h++ {
+			// Targets known at origin o: j <= o, forecast from j-h.
+			var en, ea, w float64
+			for j := h; j <= o; j++ {
+				if net[j-h] == nil || loc[j-h] == nil {
+					continue
+				}
+				d := math.Pow(decay, float64(o-j))
+				en += d * math.Abs(net[j-h][h-1]-y[j])
+				ea += d * math.Abs(loc[j-h][h-1]-y[j])
+				w += d
+			}
+			v := math.NaN()
+			switch {
+			case net[o] != nil && loc[o] != nil && w == 0:
+				v = (net[o][h-1] + loc[o][h-1]) / 2
+			case net[o] != nil && loc[o] != nil && ea < en:
+				v = loc[o][h-1]
+			case net[o] != nil:
+				v = net[o][h-1]
+			case loc[o] != nil:
+				v = loc[o][h-1]
+			}
+			out[o][h-1] = v
+		}
+	}
+	return out
+}
+
+func TestSwitchMatchesReference(t *testing.T) {
+	fc, _ := tinyForecaster(t)
+	K := fc.Horizon()
+	y := synthSeries("s", 5200, 7).Values
+	const fitEnd, nTrain = 900, 700
+	// A lasting shift after the fit, which the autoregression, pulled
+	// back to its training mean, follows worse than the network.
+	shift := 20 * baseline.FitScaler(y[:fitEnd]).SD
+	for i := 1000; i < len(y); i++ {
+		y[i] += shift
+	}
+	const checked = 1500
+	ref := switchReference(t, fc, y, nTrain, fitEnd, checked)
+
+	close := func(a, b float64) bool {
+		return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b))
+	}
+	// Asked for a forecast after every observation: catch-up batches of one.
+	sw := NewSwitch(fc)
+	if err := sw.Fit(baseline.Series{Values: y[:fitEnd]}, nTrain); err != nil {
+		t.Fatal(err)
+	}
+	sw.Reset()
+	chosenAR := 0
+	for o, v := range y[:checked] {
+		sw.Update(v)
+		for h := 1; h <= K; h++ {
+			got, err := sw.Forecast(h)
+			want := ref[o][h-1]
+			if math.IsNaN(want) {
+				if !errors.Is(err, baseline.ErrShortHistory) {
+					t.Fatalf("origin %d h=%d: err %v, want ErrShortHistory", o, h, err)
+				}
+				continue
+			}
+			if err != nil || !close(got, want) {
+				t.Fatalf("origin %d h=%d: %v, %v; want %v", o, h, got, err, want)
+			}
+			if o > 200 && got != fc.mustForecast(t, y[:o+1]).Points[h-1].Value {
+				chosenAR++
+			}
+		}
+	}
+	// The test means something only if both sides get picked.
+	if chosenAR == 0 || chosenAR == (checked-201)*K {
+		t.Fatalf("the switch took the autoregression %d times of %d: want both forecasters", chosenAR, (checked-201)*K)
+	}
+	// Fed the whole series at once: the catch-up runs in large batches and
+	// drops old observations.
+	sw.Reset()
+	for _, v := range y {
+		sw.Update(v)
+	}
+	for h := 1; h <= K; h++ {
+		got, err := sw.Forecast(h)
+		if want := ref[len(y)-1][h-1]; err != nil || !close(got, want) {
+			t.Fatalf("after %d observations h=%d: %v, %v; want %v", len(y), h, got, err, want)
+		}
+	}
+	if len(sw.values) > 2*4096 {
+		t.Errorf("the switch keeps %d observations after catching up", len(sw.values))
+	}
+}
+
+// mustForecast is Forecast that fails the test on error.
+func (fc *Forecaster) mustForecast(t *testing.T, history []float64) Forecast {
+	t.Helper()
+	f, err := fc.Forecast(context.Background(), history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestSwitchErrors(t *testing.T) {
+	fc, _ := tinyForecaster(t)
+	sw := NewSwitch(fc)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("Update before Fit did not panic")
+			}
+		}()
+		sw.Update(1)
+	}()
+	if err := sw.Fit(baseline.Series{Values: make([]float64, 50)}, 40); err == nil {
+		t.Error("Fit on 50 steps with 60 lags: no error")
+	}
+	y := synthSeries("s", 400, 3).Values
+	if err := sw.Fit(baseline.Series{Values: y}, 300); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []int{0, fc.Horizon() + 1} {
+		if _, err := sw.Forecast(h); err == nil {
+			t.Errorf("Forecast(%d): no error", h)
+		}
+	}
+	sw.Reset()
+	if _, err := sw.Forecast(1); !errors.Is(err, baseline.ErrShortHistory) {
+		t.Errorf("Forecast after Reset: %v, want ErrShortHistory", err)
+	}
+}
+
+func TestEvaluateScoresSwitch(t *testing.T) {
+	fc, _ := tinyForecaster(t)
+	s := synthSeries("e", 1400, 11)
+	hs := []int{1, 4}
+	rep, err := Evaluate(context.Background(), fc, []baseline.Series{s}, hs, EvalOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := baseline.Forecasts(s, NewSwitch(fc), hs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, row := range rep.Series {
+		m, ok := row.Methods[SwitchMethod]
+		if !ok {
+			t.Fatalf("h=%d: no %s row", row.Horizon, SwitchMethod)
+		}
+		sc, err := baseline.Score(s.Values, want[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.MASE != sc.MASE {
+			t.Errorf("h=%d: switch MASE %v, want %v", row.Horizon, m.MASE, sc.MASE)
+		}
+		// Neither forecaster's figure is undercut by more than chance:
+		// the switch follows the better one.
+		if worst := math.Max(row.Methods[ModelMethod].MASE, row.Methods["ridge_ar"].MASE); m.MASE > 1.05*worst {
+			t.Errorf("h=%d: switch MASE %.3f above both the model's and ridge AR's (%.3f)", row.Horizon, m.MASE, worst)
+		}
+	}
+	if _, ok := rep.Summary.SwitchVersusBest["1"]; !ok {
+		t.Error("no switch_vs_best_baseline in the summary")
+	}
+	if rep.Summary.VersusBest["1"].WorstRatio <= 0 {
+		t.Error("model_vs_best_baseline missing")
+	}
+}
