@@ -27,4 +27,11 @@
 // plus the change times the unit, and its p10/p90 are the quantiles of the
 // validation residuals in a spread of the same rows (Calibration,
 // ScaleSpread).
+//
+// A Switch follows one series with state: fitted once on its history, then
+// fed each observation, it forecasts each horizon with the Forecaster or a
+// ridge autoregression of that series, whichever erred less there lately.
+// Evaluate scores it beside the forecaster, as the baselines are scored:
+//
+//	*Forecaster --NewSwitch--> *Switch --Fit(history), Update(v)--> Forecast(h)
 package forecast

@@ -22,15 +22,17 @@ const SwitchHalfLife = 288
 const SwitchLags = 60
 
 // Switch follows one series and forecasts it with whichever of two
-// forecasters has erred less on it lately, horizon by horizon: the
+// forecasters, or their average, has erred less on it lately, horizon by
+// horizon: the
 // Forecaster, which knows many series but reads only the last Needs()
 // observations of this one, and a ridge autoregression fitted on this
 // series' own history (baseline.RidgeAR, SwitchLags lags), which knows its
 // long-run level and rhythm. For each horizon h it keeps the exponentially
-// weighted mean absolute error (half-life SwitchHalfLife steps) of both
-// forecasters' h-step forecasts whose targets it has seen, and forecasts
-// with the one whose mean is smaller (their average until either has been
-// scored; the one that can forecast when the other cannot).
+// weighted mean absolute error (half-life SwitchHalfLife steps) of the two
+// forecasters' h-step forecasts whose targets it has seen and of their
+// average, and forecasts with the one of the three whose error is least
+// (the average on a tie and before any target has been seen; the one that
+// can forecast when the other cannot).
 //
 // Switch has the life cycle of a baseline.Forecaster (Fit once, then Update
 // for every observation and never refit), so Evaluate scores it as the
@@ -54,8 +56,9 @@ type Switch struct {
 	// by origin mod (K+1); netOK and arOK say whether they exist.
 	net, arF    [][]float64
 	netOK, arOK []bool
-	// The weighted error sums per horizon and the sum of their weights.
-	errNet, errAR, weight []float64
+	// The weighted error sums per horizon of the network, the
+	// autoregression and their average, and the sum of their weights.
+	errNet, errAR, errAvg, weight []float64
 	// err is the first error of the network, returned by Forecast.
 	err error
 }
@@ -69,7 +72,7 @@ func NewSwitch(fc *Forecaster) *Switch {
 		s.net[i], s.arF[i] = make([]float64, K), make([]float64, K)
 	}
 	s.netOK, s.arOK = make([]bool, K+1), make([]bool, K+1)
-	s.errNet, s.errAR, s.weight = make([]float64, K), make([]float64, K), make([]float64, K)
+	s.errNet, s.errAR, s.errAvg, s.weight = make([]float64, K), make([]float64, K), make([]float64, K), make([]float64, K)
 	return s
 }
 
@@ -97,6 +100,7 @@ func (s *Switch) Reset() {
 	clear(s.arOK)
 	clear(s.errNet)
 	clear(s.errAR)
+	clear(s.errAvg)
 	clear(s.weight)
 }
 
@@ -158,6 +162,7 @@ func (s *Switch) catchUp() {
 				}
 				s.errNet[h-1] = s.decay*s.errNet[h-1] + math.Abs(s.net[o][h-1]-y)
 				s.errAR[h-1] = s.decay*s.errAR[h-1] + math.Abs(s.arF[o][h-1]-y)
+				s.errAvg[h-1] = s.decay*s.errAvg[h-1] + math.Abs((s.net[o][h-1]+s.arF[o][h-1])/2-y)
 				s.weight[h-1] = s.decay*s.weight[h-1] + 1
 			}
 			slot := t % (K + 1)
@@ -197,10 +202,11 @@ func (s *Switch) Forecast(h int) (float64, error) {
 	switch {
 	case netOK && arOK:
 		n, a := s.net[slot][h-1], s.arF[slot][h-1]
+		en, ea, em := s.errNet[h-1], s.errAR[h-1], s.errAvg[h-1]
 		switch {
-		case s.weight[h-1] == 0:
+		case s.weight[h-1] == 0 || (em <= en && em <= ea):
 			return (n + a) / 2, nil
-		case s.errAR[h-1] < s.errNet[h-1]:
+		case ea < en:
 			return a, nil
 		default:
 			return n, nil
