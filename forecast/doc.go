@@ -29,8 +29,9 @@
 // ScaleSpread).
 //
 // A Switch follows one series with state: fitted once on its history, then
-// fed each observation, it forecasts each horizon with the Forecaster or a
-// ridge autoregression of that series, whichever erred less there lately.
+// fed each observation, it forecasts each horizon with the Forecaster, a
+// ridge autoregression of that series or their average, whichever erred
+// less there lately.
 // Evaluate scores it beside the forecaster, as the baselines are scored:
 //
 //	*Forecaster --NewSwitch--> *Switch --Fit(history), Update(v)--> Forecast(h)

@@ -174,8 +174,8 @@ func writeTable(w io.Writer, r *forecast.Report, model string) {
 	if _, ok := methods[forecast.ModelMethod]; ok {
 		fmt.Fprintf(w, "  model: %s\n", model)
 		if _, ok := methods[forecast.SwitchMethod]; ok {
-			fmt.Fprintln(w, "  switch: per series, the model or a ridge AR(60) of the series, whichever erred less over about")
-			fmt.Fprintln(w, "    the last day at that horizon (forecast.Switch; fitted and fed like the baselines)")
+			fmt.Fprintln(w, "  switch: per series, the model, a ridge AR(60) of the series or their average, whichever erred")
+			fmt.Fprintln(w, "    less over about the last day at that horizon (forecast.Switch; fitted and fed like the baselines)")
 		}
 		for _, h := range hs {
 			if v, ok := r.Summary.VersusBest[h]; ok {
