@@ -413,6 +413,7 @@ func scoreSeries(ctx context.Context, fc *Forecaster, s baseline.Series, hs []in
 		lat[f.Name()] = baselineLatency(f, s, tg, scen, pick)
 	}
 	var lo, hi [][]float64
+	bands := map[string]band{}
 	if fc != nil {
 		var out [][]float64
 		out, lo, hi, err = fc.TestForecasts(ctx, s, hs)
@@ -424,10 +425,11 @@ func scoreSeries(ctx context.Context, fc *Forecaster, s baseline.Series, hs []in
 		}
 		// The switch between the forecaster and a ridge autoregression of
 		// this series, run as the baselines are (fitted once, then fed).
-		ps, err := baseline.Forecasts(s, NewSwitch(fc), hs...)
+		ps, slo, shi, err := switchForecasts(ctx, fc, s, hs)
 		if err != nil {
 			return nil, fmt.Errorf("forecast: %w", err)
 		}
+		bands[ModelMethod], bands[SwitchMethod] = band{lo, hi}, band{slo, shi}
 		for k, h := range hs {
 			preds[k][SwitchMethod] = ps[k]
 			preds[k][ModelMethod] = out[k]
@@ -452,7 +454,7 @@ func scoreSeries(ctx context.Context, fc *Forecaster, s baseline.Series, hs []in
 			rows[k].Methods[name] = m
 		}
 	}
-	irows, err := seriesIntervals(s, hs, preds, lo, hi, period)
+	irows, err := seriesIntervals(s, hs, preds, bands, period)
 	if err != nil {
 		return nil, err
 	}

@@ -107,6 +107,10 @@ func ExampleSwitch() {
 	}
 	p, err := sw.Forecast(12)
 	fmt.Println(sw.Name(), err == nil && p > 0 && p < 100)
+	// The same forecast with its 80% interval.
+	pt, err := sw.Point(12)
+	fmt.Println(err == nil && pt.Value == p && pt.P10 < pt.Value && pt.Value < pt.P90)
 	// Output:
 	// switch true
+	// true
 }

@@ -45,20 +45,24 @@ type IntervalSummary struct {
 	Pinball JSONFloat `json:"pinball_geomean"`
 }
 
-// seriesIntervals scores the forecaster's quantiles (lo, hi from
-// TestForecasts with p50 = the point; nil when there is no forecaster)
-// and the conformal baselines' on s: preds are the baselines' point
-// forecasts per horizon index and method.
-func seriesIntervals(s baseline.Series, hs []int, preds []map[string][]float64, lo, hi [][]float64, period int) ([]IntervalResult, error) {
+// band is a method's p10 (lo) and p90 (hi) per horizon index and test
+// target; its p50 is its point forecast.
+type band struct{ lo, hi [][]float64 }
+
+// seriesIntervals scores the quantiles of the methods of bands (the
+// forecaster's from TestForecasts, the switch's) and the conformal
+// baselines' on s: preds are every method's point forecasts per horizon
+// index and method.
+func seriesIntervals(s baseline.Series, hs []int, preds []map[string][]float64, bands map[string]band, period int) ([]IntervalResult, error) {
 	rows := make([]IntervalResult, len(hs))
 	for k, h := range hs {
 		rows[k] = IntervalResult{Name: s.Name, Horizon: h, Methods: map[string]baseline.IntervalMetrics{}}
-		if lo != nil {
-			m, err := baseline.ScoreIntervals(s.Values, lo[k], preds[k][ModelMethod], hi[k])
+		for name, b := range bands {
+			m, err := baseline.ScoreIntervals(s.Values, b.lo[k], preds[k][name], b.hi[k])
 			if err != nil {
-				return nil, fmt.Errorf("forecast: %s: intervals of the model at h=%d: %w", s.Name, h, err)
+				return nil, fmt.Errorf("forecast: %s: intervals of %s at h=%d: %w", s.Name, name, h, err)
 			}
-			rows[k].Methods[ModelMethod] = m
+			rows[k].Methods[name] = m
 		}
 	}
 	for _, f := range baseline.Standard(period, hs[len(hs)-1]) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/novacron/perfpredict/baseline"
 )
@@ -20,6 +21,17 @@ const SwitchHalfLife = 288
 // SwitchLags is the number of lags of a Switch's ridge autoregression, as
 // in the ridge_ar baseline.
 const SwitchLags = 60
+
+// SwitchWindow is the number of a Switch's latest errors at a horizon whose
+// 10% and 90% quantiles make half of its 80% interval (six hours at a
+// 5-minute cadence; chosen across series, PROTOCOL.md, "A per-series
+// switch").
+const SwitchWindow = 72
+
+// switchMinErrors is the number of errors at a horizon a Switch needs
+// before its interval reads them; before that it is the network's
+// interval moved onto the switch's forecast.
+const switchMinErrors = 50
 
 // Switch follows one series and forecasts it with whichever of two
 // forecasters, or their average, has erred less on it lately, horizon by
@@ -59,6 +71,19 @@ type Switch struct {
 	// The weighted error sums per horizon of the network, the
 	// autoregression and their average, and the sum of their weights.
 	errNet, errAR, errAvg, weight []float64
+	// pick holds each origin's forecasts by the switch (ring-indexed as
+	// net), made with the errors known at that origin; pickOK says whether
+	// they exist. netLo and netHi are the network's p10 and p90 less its
+	// forecast.
+	pick, netLo, netHi [][]float64
+	pickOK             []bool
+	// resid[h-1] is a ring of the switch's latest errors (target less
+	// forecast) at horizon h, nResid[h-1] how many were put in it (it
+	// holds the last window); scratch sorts a copy.
+	resid   [][]float64
+	nResid  []int
+	window  int
+	scratch []float64
 	// err is the first error of the network, returned by Forecast.
 	err error
 }
@@ -67,13 +92,26 @@ type Switch struct {
 func NewSwitch(fc *Forecaster) *Switch {
 	K := fc.Horizon()
 	s := &Switch{fc: fc, ar: baseline.NewRidgeAR(SwitchLags, K), decay: math.Pow(0.5, 1/float64(SwitchHalfLife)), ctx: context.Background()}
-	s.net, s.arF = make([][]float64, K+1), make([][]float64, K+1)
-	for i := range s.net {
-		s.net[i], s.arF[i] = make([]float64, K), make([]float64, K)
-	}
-	s.netOK, s.arOK = make([]bool, K+1), make([]bool, K+1)
+	s.net, s.arF, s.pick, s.netLo, s.netHi = grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K)
+	s.netOK, s.arOK, s.pickOK = make([]bool, K+1), make([]bool, K+1), make([]bool, K+1)
 	s.errNet, s.errAR, s.errAvg, s.weight = make([]float64, K), make([]float64, K), make([]float64, K), make([]float64, K)
+	s.setWindow(SwitchWindow)
 	return s
+}
+
+// setWindow sizes the rings of errors (0: the interval is always the
+// network's, moved onto the switch's forecast).
+func (s *Switch) setWindow(w int) {
+	K := s.fc.Horizon()
+	s.window, s.resid, s.nResid, s.scratch = w, grid(K, w), make([]int, K), make([]float64, 0, w)
+}
+
+func grid(rows, cols int) [][]float64 {
+	g := make([][]float64, rows)
+	for i := range g {
+		g[i] = make([]float64, cols)
+	}
+	return g
 }
 
 // Name is SwitchMethod.
@@ -98,6 +136,8 @@ func (s *Switch) Reset() {
 	s.values, s.base, s.n, s.pending, s.err = s.values[:0], 0, 0, 0, nil
 	clear(s.netOK)
 	clear(s.arOK)
+	clear(s.pickOK)
+	clear(s.nResid)
 	clear(s.errNet)
 	clear(s.errAR)
 	clear(s.errAvg)
@@ -157,6 +197,10 @@ func (s *Switch) catchUp() {
 			y := s.values[t-s.base]
 			for h := 1; h <= K && h <= t; h++ {
 				o := (t - h) % (K + 1)
+				if s.pickOK[o] && s.window > 0 {
+					s.resid[h-1][s.nResid[h-1]%s.window] = y - s.pick[o][h-1]
+					s.nResid[h-1]++
+				}
 				if !s.netOK[o] || !s.arOK[o] {
 					continue
 				}
@@ -170,6 +214,7 @@ func (s *Switch) catchUp() {
 			if t >= first && fs != nil {
 				for h, p := range fs[t-first].Points {
 					s.net[slot][h] = p.Value
+					s.netLo[slot][h], s.netHi[slot][h] = p.P10-p.Value, p.P90-p.Value
 				}
 				s.netOK[slot] = true
 			}
@@ -177,6 +222,7 @@ func (s *Switch) catchUp() {
 				s.arForecast(s.arF[slot], t)
 				s.arOK[slot] = true
 			}
+			s.choose(slot)
 		}
 		s.pending = hi + 1
 		// Keep what the next origins' windows need.
@@ -187,36 +233,106 @@ func (s *Switch) catchUp() {
 	}
 }
 
+// choose sets origin slot's forecasts by the switch from the two
+// forecasters' and the errors known now: per horizon, the one of the
+// network, the autoregression and their average whose weighted error is
+// least (the average on a tie and before any target has been seen), or
+// the one that could forecast.
+func (s *Switch) choose(slot int) {
+	netOK, arOK := s.netOK[slot], s.arOK[slot]
+	s.pickOK[slot] = netOK || arOK
+	for h := range s.pick[slot] {
+		n, a := s.net[slot][h], s.arF[slot][h]
+		switch {
+		case !arOK:
+			s.pick[slot][h] = n
+		case !netOK:
+			s.pick[slot][h] = a
+		case s.weight[h] == 0 || (s.errAvg[h] <= s.errNet[h] && s.errAvg[h] <= s.errAR[h]):
+			s.pick[slot][h] = (n + a) / 2
+		case s.errAR[h] < s.errNet[h]:
+			s.pick[slot][h] = a
+		default:
+			s.pick[slot][h] = n
+		}
+	}
+}
+
 // Forecast forecasts the value h steps after the last observation.
 func (s *Switch) Forecast(h int) (float64, error) {
+	p, err := s.Point(h)
+	return p.Value, err
+}
+
+// Point is the forecast h steps after the last observation with its 80%
+// interval: Value (= P50) is Forecast's; P10 and P90 add to it the mean
+// of two offsets, the network's (its p10 and p90 less its forecast, which
+// follow the window's volatility) and the 10% and 90% quantiles of the
+// switch's own errors at h over its last SwitchWindow targets (conformal
+// on a sliding window, which follows how well the switch does on this
+// series and widens within hours after a break). Before 50 such errors
+// have been seen the network's offsets alone are used, and the errors'
+// alone when the network has no forecast.
+func (s *Switch) Point(h int) (Point, error) {
 	K := s.fc.Horizon()
 	if h < 1 || h > K {
-		return 0, fmt.Errorf("forecast: switch: horizon %d: the forecaster forecasts h = 1..%d", h, K)
+		return Point{}, fmt.Errorf("forecast: switch: horizon %d: the forecaster forecasts h = 1..%d", h, K)
 	}
 	if s.n == 0 {
-		return 0, baseline.ErrShortHistory
+		return Point{}, baseline.ErrShortHistory
 	}
 	s.catchUp()
 	slot := (s.n - 1) % (K + 1)
-	netOK, arOK := s.netOK[slot], s.arOK[slot]
-	switch {
-	case netOK && arOK:
-		n, a := s.net[slot][h-1], s.arF[slot][h-1]
-		en, ea, em := s.errNet[h-1], s.errAR[h-1], s.errAvg[h-1]
-		switch {
-		case s.weight[h-1] == 0 || (em <= en && em <= ea):
-			return (n + a) / 2, nil
-		case ea < en:
-			return a, nil
-		default:
-			return n, nil
+	if !s.pickOK[slot] {
+		if s.err != nil {
+			return Point{}, s.err
 		}
-	case netOK:
-		return s.net[slot][h-1], nil
-	case arOK:
-		return s.arF[slot][h-1], nil
-	case s.err != nil:
-		return 0, s.err
+		return Point{}, errors.Join(baseline.ErrShortHistory, fmt.Errorf("forecast: switch: %d observations; the forecaster needs %d", s.n, s.fc.Needs()))
 	}
-	return 0, errors.Join(baseline.ErrShortHistory, fmt.Errorf("forecast: switch: %d observations; the forecaster needs %d", s.n, s.fc.Needs()))
+	v := s.pick[slot][h-1]
+	p := Point{Horizon: h, Value: v, P10: v, P50: v, P90: v}
+	switch {
+	case s.window > 0 && s.nResid[h-1] >= switchMinErrors:
+		r := append(s.scratch[:0], s.resid[h-1][:min(s.nResid[h-1], s.window)]...)
+		slices.Sort(r)
+		lo, hi := baseline.QuantileSorted(r, 0.1), baseline.QuantileSorted(r, 0.9)
+		if s.netOK[slot] {
+			lo, hi = (lo+s.netLo[slot][h-1])/2, (hi+s.netHi[slot][h-1])/2
+		}
+		p.P10, p.P90 = v+lo, v+hi
+	case s.netOK[slot]:
+		p.P10, p.P90 = v+s.netLo[slot][h-1], v+s.netHi[slot][h-1]
+	}
+	return p, nil
+}
+
+// switchForecasts are a Switch's forecasts of s's test targets at each
+// horizon of hs with their p10 and p90, made as baseline.Forecasts makes
+// a baseline's: fitted on the training and validation splits, then fed
+// the series from its start.
+func switchForecasts(ctx context.Context, fc *Forecaster, s baseline.Series, hs []int) (out, lo, hi [][]float64, err error) {
+	sw := NewSwitch(fc)
+	sw.ctx = ctx
+	y := s.Values
+	sp := baseline.SplitOf(len(y))
+	if err := sw.Fit(s.Slice(0, sp.Fit()), sp.Train); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: fitting the switch: %w", s.Name, err)
+	}
+	sw.Reset()
+	start := sp.TestStart()
+	out, lo, hi = make([][]float64, len(hs)), make([][]float64, len(hs)), make([][]float64, len(hs))
+	for t := 0; t < sp.N-1; t++ {
+		sw.Update(y[t])
+		for i, h := range hs {
+			if j := t + h; j < start || j >= sp.N {
+				continue
+			}
+			p, err := sw.Point(h)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("%s: switch at origin %d, h=%d: %w", s.Name, t, h, err)
+			}
+			out[i], lo[i], hi[i] = append(out[i], p.Value), append(lo[i], p.P10), append(hi[i], p.P90)
+		}
+	}
+	return out, lo, hi, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/novacron/perfpredict/baseline"
@@ -212,10 +213,116 @@ func TestEvaluateScoresSwitch(t *testing.T) {
 			t.Errorf("h=%d: switch MASE %.3f above both the model's and ridge AR's (%.3f)", row.Horizon, m.MASE, worst)
 		}
 	}
+	// The switch's intervals are Point's p10 and p90 at every test target.
+	sw := NewSwitch(fc)
+	sp := baseline.SplitOf(s.Len())
+	if err := sw.Fit(s.Slice(0, sp.Fit()), sp.Train); err != nil {
+		t.Fatal(err)
+	}
+	for k, h := range hs {
+		var lo, hi []float64
+		sw.Reset()
+		for o := range sp.N - h {
+			sw.Update(s.Values[o])
+			if o+h >= sp.TestStart() {
+				p, err := sw.Point(h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lo, hi = append(lo, p.P10), append(hi, p.P90)
+			}
+		}
+		m, err := baseline.ScoreIntervals(s.Values, lo, want[k], hi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := rep.Intervals.Series[k].Methods[SwitchMethod]
+		if !ok || rep.Intervals.Series[k].Horizon != h {
+			t.Fatalf("h=%d: no switch row among the intervals", h)
+		}
+		if got != m || m.N == 0 {
+			t.Errorf("h=%d: switch intervals scored %+v, want %+v", h, got, m)
+		}
+	}
 	if _, ok := rep.Summary.SwitchVersusBest["1"]; !ok {
 		t.Error("no switch_vs_best_baseline in the summary")
 	}
 	if rep.Summary.VersusBest["1"].WorstRatio <= 0 {
 		t.Error("model_vs_best_baseline missing")
+	}
+}
+
+// TestSwitchIntervals checks Point's interval against its definition: the
+// switch's forecast plus the mean of the network's offsets (p10 and p90
+// less its forecast) and the 10% and 90% quantiles of the switch's last
+// window errors at h (from the reference's forecasts), or the network's
+// offsets alone before switchMinErrors errors.
+func TestSwitchIntervals(t *testing.T) {
+	fc, _ := tinyForecaster(t)
+	K := fc.Horizon()
+	y := synthSeries("s", 1400, 5).Values
+	const fitEnd, nTrain, window = 900, 700, 120
+	for i := 1000; i < len(y); i++ {
+		y[i] *= 3 // the errors grow after a break: the interval must follow
+	}
+	ref, _ := switchReference(t, fc, y, nTrain, fitEnd, len(y))
+	sw := NewSwitch(fc)
+	sw.setWindow(window)
+	if err := sw.Fit(baseline.Series{Values: y[:fitEnd]}, nTrain); err != nil {
+		t.Fatal(err)
+	}
+	sw.Reset()
+	close := func(a, b float64) bool {
+		return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b))
+	}
+	var fromErrors, fromNetwork int
+	// The width at h = 1 before the break and a window after it.
+	width, count := map[bool]float64{}, map[bool]int{}
+	for o, v := range y[:len(y)-1] {
+		sw.Update(v)
+		for h := 1; h <= K; h++ {
+			p, err := sw.Point(h)
+			if math.IsNaN(ref[o][h-1]) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("origin %d h=%d: %v", o, h, err)
+			}
+			if !close(p.Value, ref[o][h-1]) || p.P50 != p.Value {
+				t.Fatalf("origin %d h=%d: value %v, p50 %v; want %v", o, h, p.Value, p.P50, ref[o][h-1])
+			}
+			// The switch's errors whose targets are known at o, latest last.
+			var errs []float64
+			for j := h; j <= o; j++ {
+				if !math.IsNaN(ref[j-h][h-1]) {
+					errs = append(errs, y[j]-ref[j-h][h-1])
+				}
+			}
+			f := fc.mustForecast(t, y[:o+1]).Points[h-1]
+			lo, hi := p.Value+f.P10-f.Value, p.Value+f.P90-f.Value
+			if len(errs) >= switchMinErrors {
+				errs = errs[max(0, len(errs)-window):]
+				slices.Sort(errs)
+				lo = (lo + p.Value + baseline.QuantileSorted(errs, 0.1)) / 2
+				hi = (hi + p.Value + baseline.QuantileSorted(errs, 0.9)) / 2
+				fromErrors++
+			} else {
+				fromNetwork++
+			}
+			if !close(p.P10, lo) || !close(p.P90, hi) {
+				t.Fatalf("origin %d h=%d: interval %v..%v, want %v..%v", o, h, p.P10, p.P90, lo, hi)
+			}
+			if after := o >= 1000+window; h == 1 && (after || o >= 900 && o < 1000) {
+				width[after] += p.P90 - p.P10
+				count[after]++
+			}
+		}
+	}
+	if fromErrors == 0 || fromNetwork == 0 {
+		t.Fatalf("intervals from errors %d, from the network %d: want both", fromErrors, fromNetwork)
+	}
+	before, after := width[false]/float64(count[false]), width[true]/float64(count[true])
+	if after < 1.5*before {
+		t.Errorf("h=1: mean width %.3g a window after the break, %.3g before it: want it widened", after, before)
 	}
 }

@@ -209,7 +209,11 @@ func writeIntervalTable(w io.Writer, r *forecast.Report) {
 		for _, m := range forecast.OrderedMethods(sum) {
 			v := sum[m]
 			label := m
-			if m != forecast.ModelMethod {
+			switch m {
+			case forecast.ModelMethod:
+			case forecast.SwitchMethod:
+				label += " (recent errors)"
+			default:
 				label += " (conformal)"
 			}
 			fmt.Fprintf(w, "  %4d  %-24s %7.1f%% %10s %9s %9s\n", h, label, 100*float64(v.Coverage),
