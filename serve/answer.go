@@ -2,9 +2,11 @@ package serve
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
 )
 
 // ForecastAnswer is a forecast of every metric of a history from its last
@@ -12,7 +14,8 @@ import (
 // HTTP service (serve/httpapi) answers it. Per-horizon fields hold one
 // row per metric: Predictions[m][h-1] is metric m's forecast h steps
 // after Origin. A model answer depends on the last Needs rows only, so
-// the same rows give the same object.
+// the same rows give the same object; a switch answer (ServiceOptions.
+// Switch) also depends on the rows the service saw before.
 type ForecastAnswer struct {
 	Predictions [][]float64 `json:"predictions"`
 	P10         [][]float64 `json:"p10"`
@@ -27,11 +30,15 @@ type ForecastAnswer struct {
 	Origin  time.Time   `json:"origin"`
 	Times   []time.Time `json:"times"`
 	// Source is "fallback" when any metric fell back; Method and Reason
-	// are then the first such metric's.
-	Source  Source `json:"source"`
-	Method  string `json:"method"`
-	Reason  Reason `json:"reason,omitempty"`
-	Version string `json:"version"`
+	// are then the first such metric's, and otherwise Method is "switch"
+	// when any metric was answered by the switch, else "model".
+	Source Source `json:"source"`
+	Method string `json:"method"`
+	// Methods[m] answered metric m: "model", "switch" or the fallback's
+	// name.
+	Methods []string `json:"methods"`
+	Reason  Reason   `json:"reason,omitempty"`
+	Version string   `json:"version"`
 }
 
 // NewForecastAnswer shapes ps (ps[m] answers metrics[m], all from origin,
@@ -50,9 +57,13 @@ func NewForecastAnswer(ps []Prediction, metrics []string, origin time.Time, step
 		}
 		out.Predictions, out.P10, out.P90 = append(out.Predictions, v), append(out.P10, lo), append(out.P90, hi)
 		out.Attention = append(out.Attention, append([]float64{}, p.Attention...))
+		out.Methods = append(out.Methods, p.Method)
 		if p.Source != SourceModel && out.Source == SourceModel {
 			out.Source, out.Method, out.Reason = p.Source, p.Method, p.Reason
 		}
+	}
+	if out.Source == SourceModel && slices.Contains(out.Methods, forecast.SwitchMethod) {
+		out.Method = forecast.SwitchMethod
 	}
 	return out
 }

@@ -33,6 +33,14 @@ type ServiceOptions struct {
 	// path element also feeds the recommendations' hints, as a metric's
 	// name does: the "value" of ec2_cpu_utilization.csv is a CPU's.
 	Name string
+	// Switch serves each metric with a forecast.Switch (evaluate's
+	// `switch` row: per metric, the forecaster, a ridge autoregression of
+	// the metric or their average, whichever erred less lately), fitted on
+	// the history and fed the rows each Forecast brings after the last it
+	// saw. A metric the switch cannot follow (too short a history, a
+	// request that skips rows or goes back in time) is answered by the
+	// forecaster, as without Switch; Prediction.Method says which answered.
+	Switch bool
 }
 
 // Service serves one forecaster for the metrics of a history (one
@@ -55,6 +63,9 @@ type Service struct {
 	start      time.Time // first row of the history: phase 0
 	historyLen int       // values the fallback forecasts from
 	pmap       atomic.Pointer[fittedMap]
+	// followers[m] serves Metrics[m] with a switch (nil without
+	// ServiceOptions.Switch, or where it cannot follow the metric).
+	followers []*follower
 }
 
 // fittedMap is a probability map and the horizon it was fitted for.
@@ -108,6 +119,12 @@ func NewService(fc *forecast.Forecaster, history []baseline.Series, opt ServiceO
 	}
 	if s.Predictor, err = New(fc, popt); err != nil {
 		return nil, err
+	}
+	if opt.Switch {
+		s.followers = make([]*follower, len(cols))
+		for m, c := range cols {
+			s.followers[m] = newFollower(fc, times, history[c].Values, split.Train)
+		}
 	}
 	return s, nil
 }
@@ -178,7 +195,8 @@ func (s *Service) inputs(d []baseline.Series, cols []int, t int) []Input {
 
 // Forecast forecasts every metric from the last row of recent (a series
 // per metric, sharing their times; others are ignored): out[m] answers
-// Metrics[m], and equals the forecaster's Forecast of that series. A
+// Metrics[m], and equals the forecaster's Forecast of that series, or,
+// with ServiceOptions.Switch, the switch's Point at each horizon. A
 // series shorter than Needs() rows, or with a missing or infinite value
 // among them, is bad input: an error naming the data, the metric and the
 // row, or the fallback when Options.FallbackOnBadInput.
@@ -197,6 +215,17 @@ func (s *Service) Forecast(ctx context.Context, recent []baseline.Series) ([]Pre
 			return nil, fmt.Errorf("%s%s: %w", prefix(s.name), s.Metrics[ie.i], ie.err)
 		}
 		return nil, err
+	}
+	for m, f := range s.followers {
+		// Where the forecaster answered, so did the switch if it can (it
+		// runs the same network; the fallback's answer stands).
+		if f == nil || out[m].Source != SourceModel {
+			continue
+		}
+		c := cols[m]
+		if pts, ok := f.points(recent[c].Times, recent[c].Values, s.Cadence, s.Horizon()); ok {
+			out[m].Points, out[m].Method = pts, forecast.SwitchMethod
+		}
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -22,7 +23,8 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	modelPath := fs.String("model", "", "forecaster artifact written by perfpredict train (`forecaster.zip`)")
 	data := addDataFlags(fs, "metrics CSV (`file`) with a timestamp column: every metric column is forecast from its last row", false)
 	target := fs.String("target", "", "the metric columns to forecast, comma-separated (default: every column besides the timestamp)")
-	asJSON := fs.Bool("json", false, "print one JSON object {\"predictions\": [[...]], \"p10\", \"p90\", \"attention\", \"needs\", \"horizon\", \"metrics\", \"times\", \"source\", \"version\"}")
+	asJSON := fs.Bool("json", false, "print one JSON object {\"predictions\": [[...]], \"p10\", \"p90\", \"attention\", \"needs\", \"horizon\", \"metrics\", \"times\", \"source\", \"method\", \"methods\", \"version\"}")
+	useSwitch := fs.Bool("switch", false, "forecast each metric with a switch fitted on the file (as evaluate's switch row: the forecaster, a ridge AR of the metric or their average, whichever erred less over the last day) instead of the forecaster alone")
 	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -39,7 +41,7 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := newService(fc, from, d, serve.ServiceOptions{})
+	svc, err := newService(fc, from, d, serve.ServiceOptions{Switch: *useSwitch})
 	if err != nil {
 		return err
 	}
@@ -51,7 +53,16 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	if *asJSON {
 		return json.NewEncoder(env.stdout).Encode(out)
 	}
-	fmt.Fprintf(env.stdout, "forecast from %s, the last of %d rows of %s (%s", out.Origin.Format(time.RFC3339), d[0].Len(), from, out.Source)
+	// Who answered: the model, the switch, or per metric where they differ.
+	who := out.Source.String()
+	if out.Source == serve.SourceModel && out.Method == forecast.SwitchMethod {
+		var by []string
+		for m, name := range out.Metrics {
+			by = append(by, name+" by the "+out.Methods[m])
+		}
+		who = strings.Join(by, ", ")
+	}
+	fmt.Fprintf(env.stdout, "forecast from %s, the last of %d rows of %s (%s", out.Origin.Format(time.RFC3339), d[0].Len(), from, who)
 	if out.Reason != serve.ReasonNone {
 		fmt.Fprintf(env.stdout, " %s: %s", out.Method, out.Reason)
 	}

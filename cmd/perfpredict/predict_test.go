@@ -75,7 +75,58 @@ type predictJSON struct {
 	Metrics     []string    `json:"metrics"`
 	Times       []time.Time `json:"times"`
 	Source      string      `json:"source"`
+	Method      string      `json:"method"`
+	Methods     []string    `json:"methods"`
 	Version     string      `json:"version"`
+}
+
+// TestPredictServesSwitch: with --switch predict answers each metric with
+// a switch fitted on the file, as evaluate's switch row is made.
+func TestPredictServesSwitch(t *testing.T) {
+	model := servingArtifact(t)
+	fc, err := forecast.Open(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"cpu", "mem"}
+	cols := [][]float64{synth.Walk(700, 21), synth.Walk(700, 22)}
+	for _, c := range cols {
+		for i, v := range c {
+			c[i] = math.Round(v*1e6) / 1e6 // as the file holds them
+		}
+	}
+	path := filepath.Join(t.TempDir(), "m.csv")
+	writeMetrics(t, path, names, cols, 0, 700)
+	code, out, errs := runCmd("predict", "--model", model, "--data", path, "--json", "--switch")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var got predictJSON
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got.Source != "model" || got.Method != forecast.SwitchMethod || strings.Join(got.Methods, ",") != "switch,switch" {
+		t.Fatalf("source %q, method %q, methods %v; want the switch for both", got.Source, got.Method, got.Methods)
+	}
+	for m := range names {
+		sw := forecast.NewSwitch(fc)
+		if err := sw.Fit(baseline.Series{Values: cols[m]}, baseline.SplitOf(700).Train); err != nil {
+			t.Fatal(err)
+		}
+		for h := 1; h <= fc.Horizon(); h++ {
+			pt, err := sw.Point(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !relNear(got.Predictions[m][h-1], pt.Value, 1e-9) || !relNear(got.P10[m][h-1], pt.P10, 1e-9) || !relNear(got.P90[m][h-1], pt.P90, 1e-9) {
+				t.Fatalf("%s h=%d: %v (p10 %v, p90 %v), want %+v", names[m], h, got.Predictions[m][h-1], got.P10[m][h-1], got.P90[m][h-1], pt)
+			}
+		}
+	}
+	code, out, errs = runCmd("predict", "--model", model, "--data", path, "--switch")
+	if code != 0 || !strings.Contains(out, "(cpu by the switch, mem by the switch;") {
+		t.Errorf("text: exit %d: %s%s", code, out, errs)
+	}
 }
 
 func relNear(a, b, rel float64) bool {

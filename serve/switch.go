@@ -1,0 +1,84 @@
+package serve
+
+import (
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
+)
+
+// follower serves one metric with a forecast.Switch (the `switch` row of
+// an evaluation): fitted on the service's history, then fed the rows each
+// request brings after the last one it saw. It is safe for concurrent use.
+type follower struct {
+	mu sync.Mutex
+	sw *forecast.Switch // nil once a row it was fed was not a number
+	// last is the time of the last row fed.
+	last time.Time
+}
+
+// newFollower fits a Switch of fc on one metric of the history (times and
+// values), its first nTrain rows choosing the autoregression's penalty as
+// in an evaluation. It returns nil when the metric cannot be followed: too
+// short for the autoregression, or a value that is not a number.
+func newFollower(fc *forecast.Forecaster, times []time.Time, values []float64, nTrain int) *follower {
+	for _, v := range values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+	}
+	sw := forecast.NewSwitch(fc)
+	if err := sw.Fit(baseline.Series{Times: times, Values: values}, nTrain); err != nil {
+		return nil
+	}
+	return &follower{sw: sw, last: times[len(times)-1]}
+}
+
+// points feeds the follower the rows of a request (times and values,
+// oldest first) after the last one it saw and answers the switch's
+// forecasts h = 1..horizon after the request's last row. ok is false when
+// it cannot answer that: the request ends before the last row it saw,
+// does not continue it (a gap of more than half a cadence), or brings a
+// value that is not a number (after which it never answers again, its
+// errors no longer being those of consecutive steps).
+func (f *follower) points(times []time.Time, values []float64, cadence time.Duration, horizon int) (pts []forecast.Point, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := len(times)
+	if f.sw == nil || n == 0 || times[n-1].Before(f.last) {
+		return nil, false
+	}
+	i := sort.Search(n, func(i int) bool { return times[i].After(f.last) })
+	prev := f.last
+	if i > 0 && !times[i-1].Equal(f.last) {
+		return nil, false // the request skips the last row seen
+	}
+	for j := i; j < n; j++ {
+		if d := times[j].Sub(prev) - cadence; d > cadence/2 || d < -cadence/2 {
+			return nil, false
+		}
+		prev = times[j]
+	}
+	for _, v := range values[i:] {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			f.sw = nil
+			return nil, false
+		}
+	}
+	for _, v := range values[i:] {
+		f.sw.Update(v)
+	}
+	f.last = times[n-1]
+	pts = make([]forecast.Point, horizon)
+	for h := 1; h <= horizon; h++ {
+		p, err := f.sw.Point(h)
+		if err != nil {
+			return nil, false
+		}
+		pts[h-1] = p
+	}
+	return pts, true
+}
