@@ -30,5 +30,8 @@
 // Forecast of the same history (forecast.Evaluate scores exactly that), so
 // it depends only on the last Needs() rows of each series. Service.Backtest
 // scores the degradation probabilities and intervals against what
-// happened.
+// happened. With ServiceOptions.Switch a metric is answered instead by a
+// forecast.Switch (evaluate's switch row) fitted on the history and fed
+// the rows each call brings after the last it saw; such an answer depends
+// on every row the service has seen, and Prediction.Method says "switch".
 package serve
