@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
 )
 
 // Backtest is PredictDegradation run at every origin of a stretch of data
@@ -39,7 +40,10 @@ type Backtest struct {
 
 // Backtest runs PredictDegradation's forecast at every origin t of d (a
 // series per metric, sharing their times) with from <= t < to that has
-// Needs() rows up to it and its horizon within d.
+// Needs() rows up to it and its horizon within d. With
+// ServiceOptions.Switch a metric's forecast at t is that of a switch
+// fitted as the service's was and fed d's rows up to t (as an evaluation
+// makes the switch's forecasts).
 func (s *Service) Backtest(ctx context.Context, d []baseline.Series, from, to, horizon int) (*Backtest, error) {
 	if horizon == 0 {
 		horizon = DefaultHorizon
@@ -59,6 +63,11 @@ func (s *Service) Backtest(ctx context.Context, d []baseline.Series, from, to, h
 			prefix(s.name), s.Needs(), horizon, n, ErrBadInput)
 	}
 	M := len(cols)
+	sws, err := s.replays(d, cols, to)
+	if err != nil {
+		return nil, err
+	}
+	fed := 0 // rows of d the replays have seen
 	b := &Backtest{Horizon: horizon, Coverage: make([]float64, horizon)}
 	covered := make([]int, horizon)
 	const chunk = 128 // origins per PredictBatch
@@ -74,6 +83,21 @@ func (s *Service) Backtest(ctx context.Context, d []baseline.Series, from, to, h
 		}
 		for t := lo; t < hi; t++ {
 			p := ps[(t-lo)*M : (t-lo+1)*M]
+			for m, sw := range sws {
+				if sw == nil {
+					continue
+				}
+				for _, v := range d[cols[m]].Values[fed : t+1] {
+					sw.Update(v)
+				}
+				if p[m].Source != SourceModel {
+					continue
+				}
+				if pts, ok := switchPoints(sw, s.Horizon()); ok {
+					p[m].Points, p[m].Method = pts, forecast.SwitchMethod
+				}
+			}
+			fed = t + 1
 			deg := s.assess(p, d[0].Times[t], horizon)
 			event, point := false, false
 			for m, c := range cols {

@@ -18,6 +18,10 @@ type follower struct {
 	sw *forecast.Switch // nil once a row it was fed was not a number
 	// last is the time of the last row fed.
 	last time.Time
+	// fc, history and nTrain fit it again (replay).
+	fc      *forecast.Forecaster
+	history baseline.Series
+	nTrain  int
 }
 
 // newFollower fits a Switch of fc on one metric of the history (times and
@@ -25,16 +29,30 @@ type follower struct {
 // in an evaluation. It returns nil when the metric cannot be followed: too
 // short for the autoregression, or a value that is not a number.
 func newFollower(fc *forecast.Forecaster, times []time.Time, values []float64, nTrain int) *follower {
-	for _, v := range values {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil
-		}
-	}
-	sw := forecast.NewSwitch(fc)
-	if err := sw.Fit(baseline.Series{Times: times, Values: values}, nTrain); err != nil {
+	if !finite(values) {
 		return nil
 	}
-	return &follower{sw: sw, last: times[len(times)-1]}
+	f := &follower{fc: fc, history: baseline.Series{Times: times, Values: values}, nTrain: nTrain, last: times[len(times)-1]}
+	var err error
+	if f.sw, err = f.fit(); err != nil {
+		return nil
+	}
+	return f
+}
+
+// fit is a Switch fitted as the follower's was, having seen its history.
+func (f *follower) fit() (*forecast.Switch, error) {
+	sw := forecast.NewSwitch(f.fc)
+	return sw, sw.Fit(f.history, f.nTrain)
+}
+
+func finite(values []float64) bool {
+	for _, v := range values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // points feeds the follower the rows of a request (times and values,
@@ -62,23 +80,49 @@ func (f *follower) points(times []time.Time, values []float64, cadence time.Dura
 		}
 		prev = times[j]
 	}
-	for _, v := range values[i:] {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			f.sw = nil
-			return nil, false
-		}
+	if !finite(values[i:]) {
+		f.sw = nil
+		return nil, false
 	}
 	for _, v := range values[i:] {
 		f.sw.Update(v)
 	}
 	f.last = times[n-1]
-	pts = make([]forecast.Point, horizon)
+	return switchPoints(f.sw, horizon)
+}
+
+// switchPoints are sw's forecasts h = 1..horizon.
+func switchPoints(sw *forecast.Switch, horizon int) ([]forecast.Point, bool) {
+	pts := make([]forecast.Point, horizon)
 	for h := 1; h <= horizon; h++ {
-		p, err := f.sw.Point(h)
+		p, err := sw.Point(h)
 		if err != nil {
 			return nil, false
 		}
 		pts[h-1] = p
 	}
 	return pts, true
+}
+
+// replays are, per metric, a Switch fitted as its follower's was and fed
+// none of d's rows yet, to forecast from past origins of d as the follower
+// would have (nil where the metric has no follower or d's rows before to
+// hold a value that is not a number: the forecaster answers those).
+func (s *Service) replays(d []baseline.Series, cols []int, to int) ([]*forecast.Switch, error) {
+	if s.followers == nil {
+		return nil, nil
+	}
+	out := make([]*forecast.Switch, len(cols))
+	for m, f := range s.followers {
+		if f == nil || !finite(d[cols[m]].Values[:to]) {
+			continue
+		}
+		sw, err := f.fit()
+		if err != nil {
+			return nil, err
+		}
+		sw.Reset()
+		out[m] = sw
+	}
+	return out, nil
 }

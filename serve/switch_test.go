@@ -154,3 +154,64 @@ func TestServiceSwitchConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestBacktestSwitch: with ServiceOptions.Switch, Backtest scores at each
+// origin the forecast of a switch fitted as the service's was and fed the
+// rows up to it.
+func TestBacktestSwitch(t *testing.T) {
+	fc := tinyForecaster(t)
+	ctx := context.Background()
+	d := synthData(800, []string{"cpu", "mem"}, 8, 9)
+	const from, to, horizon = 600, 700, 12
+	svc, err := NewService(fc, d, ServiceOptions{Switch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	b, err := svc.Backtest(ctx, d, from, to, horizon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The coverage of the switch's intervals, origin by origin.
+	covered := make([]int, horizon)
+	for _, s := range d {
+		sw := forecast.NewSwitch(fc)
+		if err := sw.Fit(s, baseline.SplitOf(s.Len()).Train); err != nil {
+			t.Fatal(err)
+		}
+		sw.Reset()
+		for o := range to {
+			sw.Update(s.Values[o])
+			if o < from {
+				continue
+			}
+			for h := 1; h <= horizon; h++ {
+				p, err := sw.Point(h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if y := s.Values[o+h]; y >= p.P10 && y <= p.P90 {
+					covered[h-1]++
+				}
+			}
+		}
+	}
+	for h, c := range covered {
+		if want := float64(c) / float64(len(d)*(to-from)); b.Coverage[h] != want {
+			t.Errorf("h=%d: coverage %v, want the switch's %v", h+1, b.Coverage[h], want)
+		}
+	}
+	// Not the forecaster's: without the switch the coverage differs.
+	plain, err := NewService(fc, d, ServiceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	pb, err := plain.Backtest(ctx, d, from, to, horizon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pb.CoverageAll == b.CoverageAll {
+		t.Errorf("the same coverage %v with and without the switch", b.CoverageAll)
+	}
+}

@@ -66,6 +66,7 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	fs.Var(&slos, "slo", "SLO bound `METRIC>VALUE` or METRIC<VALUE overriding the default (repeatable)")
 	recent := fs.Bool("recalibrate", true, "recalibrate the probability of a breach within the horizon on the file's most recent outcomes (as many origins as 15% of its rows): the frequency of breaches that followed such forecasts")
 	asJSON := fs.Bool("json", false, "print one JSON object (degradation_probability, predicted_metrics, recommendations, ...)")
+	useSwitch := fs.Bool("switch", false, "forecast each metric with a switch fitted on the file (as evaluate's switch row; also in the recalibration) instead of the forecaster alone")
 	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -91,7 +92,7 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, err := newService(fc, from, d, serve.ServiceOptions{Thresholds: slos, Quantile: *quantile})
+	svc, err := newService(fc, from, d, serve.ServiceOptions{Thresholds: slos, Quantile: *quantile, Switch: *useSwitch})
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,36 @@ func TestServeCommands(t *testing.T) {
 			}
 		}
 	}
+	// With --switch both answer from the switch, recalibrated on its
+	// forecasts.
+	code, out, errs = runCmd("degradation", "--model", model, "--data", data, "--json", "--switch")
+	var sdeg serve.Degradation
+	if code != 0 || json.Unmarshal([]byte(out), &sdeg) != nil || sdeg.Recalibrated != 90 {
+		t.Fatalf("degradation --switch: exit %d (%s): %s", code, errs, out)
+	}
+	code, out, errs = runCmd("predict", "--model", model, "--data", data, "--json", "--switch")
+	var spred predictJSON
+	if code != 0 || json.Unmarshal([]byte(out), &spred) != nil {
+		t.Fatalf("predict --switch: exit %d: %s", code, errs)
+	}
+	differ := 0
+	for m, mf := range sdeg.Metrics {
+		if mf.Method != "switch" || spred.Methods[m] != "switch" {
+			t.Fatalf("%s: degradation by %q, predict by %q; want the switch", mf.Metric, mf.Method, spred.Methods[m])
+		}
+		for h, s := range mf.Steps {
+			if s.P50 != spred.Predictions[m][h] || s.P10 != spred.P10[m][h] || s.P90 != spred.P90[m][h] {
+				t.Fatalf("%s h=%d: degradation --switch %+v, predict --switch %v (%v .. %v)", mf.Metric, h+1, s,
+					spred.Predictions[m][h], spred.P10[m][h], spred.P90[m][h])
+			}
+			if s.P50 != pred.Predictions[m][h] {
+				differ++
+			}
+		}
+	}
+	if differ == 0 {
+		t.Error("degradation --switch: every forecast is the model's")
+	}
 	// An SLO below the current level is breached for sure: a recommendation
 	// with its evidence.
 	code, out, errs = runCmd("degradation", "--model", model, "--data", data, "--slo", "cpu>0.01", "--horizon", "12")
