@@ -6,7 +6,7 @@
 //
 //	POST /v1/forecast     {"values": [...], "times": [...]} or {"series": NAME}
 //	                      -> serve.ForecastAnswer (what `perfpredict predict --json` prints)
-//	POST /v1/degradation  {"times": [...], "metrics": [{"name", "values"}], "horizon", "slo", ...}
+//	POST /v1/degradation  {"times": [...], "metrics": [{"name", "values"}], "horizon", "slo", "switch", ...}
 //	                      -> serve.Degradation (what `perfpredict degradation --json` prints)
 //	GET  /v1/models       the served version and recipe; with a registry its versions and the Active one
 //	GET  /metrics         Prometheus exposition: requests by route and code, latency,

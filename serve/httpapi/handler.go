@@ -479,6 +479,9 @@ type degradationRequest struct {
 	// Recalibrate on the most recent outcomes in the rows, as
 	// `perfpredict degradation` does by default.
 	Recalibrate bool `json:"recalibrate"`
+	// Switch forecasts each metric with a switch fitted on the rows (as
+	// `perfpredict degradation --switch`).
+	Switch bool `json:"switch"`
 }
 
 func (h *Handler) degradation(w http.ResponseWriter, r *http.Request) {
@@ -526,7 +529,7 @@ func (h *Handler) degradation(w http.ResponseWriter, r *http.Request) {
 	popt.Version, popt.Workers, popt.OnFallback = m.version, 1, func(r serve.Reason, _ error) {
 		h.metrics.fallbacks.WithLabelValues(r.String()).Inc()
 	}
-	svc, err := serve.NewService(m.fc, d, serve.ServiceOptions{Predictor: popt, Thresholds: slos, Quantile: req.Quantile, Name: name})
+	svc, err := serve.NewService(m.fc, d, serve.ServiceOptions{Predictor: popt, Thresholds: slos, Quantile: req.Quantile, Name: name, Switch: req.Switch})
 	if err != nil {
 		writeServeError(w, err)
 		return

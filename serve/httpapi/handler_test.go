@@ -172,8 +172,15 @@ func TestRoutesAndBadInput(t *testing.T) {
 	var deg serve.Degradation
 	code, raw := post(t, srv.URL+"/v1/degradation", map[string]any{"times": fiveMinutes(300), "horizon": 12, "recalibrate": true,
 		"metrics": []any{map[string]any{"name": "cpu", "values": s.Values}}, "slo": []any{map[string]any{"metric": "cpu", "above": 1e9}}}, &deg)
-	if code != 200 || deg.Horizon != 12 || len(deg.Metrics) != 1 || deg.Version != "v1.0.0" || deg.Probability > 0.5 || deg.Metrics[0].Threshold.Origin != "request" {
+	if code != 200 || deg.Horizon != 12 || len(deg.Metrics) != 1 || deg.Version != "v1.0.0" || deg.Probability > 0.5 || deg.Metrics[0].Threshold.Origin != "request" ||
+		deg.Metrics[0].Method != "model" {
 		t.Fatalf("degradation: %d %s", code, raw)
+	}
+	// With "switch", from a switch fitted on the rows.
+	code, raw = post(t, srv.URL+"/v1/degradation", map[string]any{"times": fiveMinutes(300), "horizon": 12, "switch": true,
+		"metrics": []any{map[string]any{"name": "cpu", "values": s.Values}}}, &deg)
+	if code != 200 || len(deg.Metrics) != 1 || deg.Metrics[0].Method != "switch" {
+		t.Fatalf("degradation with the switch: %d %s", code, raw)
 	}
 	// Methods and routes.
 	if resp, err := http.Get(srv.URL + "/v1/forecast"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
@@ -202,7 +209,7 @@ func TestRoutesAndBadInput(t *testing.T) {
 		`perfpredict_http_requests_total{code="413",route="forecast"} 1`,
 		`perfpredict_http_requests_total{code="422",route="forecast"} 4`,
 		`perfpredict_http_requests_total{code="404",route="forecast"} 1`,
-		`perfpredict_http_requests_total{code="200",route="degradation"} 1`,
+		`perfpredict_http_requests_total{code="200",route="degradation"} 2`,
 		`perfpredict_http_request_duration_seconds_bucket{route="forecast",le="+Inf"}`,
 		`perfpredict_model_version{model="perfpredict",version="v1.0.0"} 1`,
 		`perfpredict_predictions_total{model="perfpredict"}`,
