@@ -77,6 +77,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	bins := fs.Int("bins", 10, "quantile bins of the drift reference")
 	healthWindow := fs.Duration("health-window", 24*time.Hour, "span of the rolling health figures")
 	jsonOut := fs.Bool("json", false, "print one JSON object")
+	useSwitch := fs.Bool("switch", false, "with a forecaster artifact: serve a switch fitted on the train and validation rows and fed each test row (evaluate's switch row) instead of the forecaster alone")
 	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -148,13 +149,17 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		defer f.Close()
 		m := baseline.Series{Name: metric, Times: s.Times, Values: s.Values}
-		svc, err := newService(f, s.Name, []baseline.Series{m.Slice(0, sp.Fit())}, serve.ServiceOptions{Predictor: serve.Options{FallbackOnBadInput: true}})
+		svc, err := newService(f, s.Name, []baseline.Series{m.Slice(0, sp.Fit())},
+			serve.ServiceOptions{Predictor: serve.Options{FallbackOnBadInput: true}, Switch: *useSwitch})
 		if err != nil {
 			return err
 		}
 		defer svc.Close()
 		fc = monitorForecaster{Kind: "model", Name: "forecaster", Path: *modelArg, Networks: f.Members(),
 			Version: svc.Predictor.Version(), Latency: "per forecast (serve.Service.Forecast)"}
+		if *useSwitch {
+			fc.Name = "switch"
+		}
 		for j := start; j < n; j++ {
 			t0 := time.Now()
 			ps, err := svc.Forecast(ctx, []baseline.Series{m.Slice(0, j)})

@@ -151,6 +151,35 @@ func TestMonitorReplaysForecaster(t *testing.T) {
 		!strings.Contains(stdout, "the average of 2 networks") {
 		t.Errorf("human output does not name the ensemble:\n%s", stdout)
 	}
+	// With --switch: a switch fitted on the train and validation rows,
+	// fed each test row.
+	code, stdout, errs = runCmd("monitor", "--model", model, "--data", data, "--drift-window", "20", "--json", "--switch")
+	if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil {
+		t.Fatalf("monitor --switch: exit %d: %s%s", code, errs, stdout)
+	}
+	vr := make([]float64, len(v)) // as the file holds them
+	for i, x := range v {
+		vr[i] = math.Round(x*1e6) / 1e6
+	}
+	sp := baseline.SplitOf(len(v))
+	sw := forecast.NewSwitch(fc)
+	if err := sw.Fit(baseline.Series{Values: vr[:sp.Fit()]}, baseline.SplitOf(sp.Fit()).Train); err != nil {
+		t.Fatal(err)
+	}
+	sum = 0
+	for j := start; j < len(v); j++ { // start is the end of the validation rows
+		if j > start {
+			sw.Update(vr[j-1])
+		}
+		p, err := sw.Forecast(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum += math.Abs(p - vr[j])
+	}
+	if want := sum / float64(len(v)-start); r.Forecaster.Name != "switch" || !relNear(r.Health.MAE, want, 1e-9) || r.Health.Errors != len(v)-start {
+		t.Errorf("monitor --switch: %+v; the switch's MAE over the test rows %v", r, want)
+	}
 }
 
 // TestMonitorFiguresAgree: on a file too short for the drift rules, the
