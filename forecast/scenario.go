@@ -234,8 +234,9 @@ func seriesScenarios(s baseline.Series, hs []int, tg []int, scen []string, preds
 	return rows
 }
 
-// summariseScenarios pools the rows per horizon and scenario for the model
-// and the best baseline of each horizon by sum's geometric mean MASE.
+// summariseScenarios pools the rows per horizon and scenario for the
+// model, the switch and the best baseline of each horizon by sum's
+// geometric mean MASE.
 func summariseScenarios(rows []ScenarioResult, hs []int, sum Summary) []ScenarioSummary {
 	var out []ScenarioSummary
 	for _, h := range hs {
@@ -255,7 +256,7 @@ func summariseScenarios(rows []ScenarioResult, hs []int, sum Summary) []Scenario
 				ss.Targets += r.Targets
 				ss.Series++
 				for name, m := range r.Methods {
-					if name != ModelMethod && name != best {
+					if name != ModelMethod && name != SwitchMethod && name != best {
 						continue
 					}
 					mase[name] = append(mase[name], float64(m.MASE))

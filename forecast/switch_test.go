@@ -244,6 +244,15 @@ func TestEvaluateScoresSwitch(t *testing.T) {
 			t.Errorf("h=%d: switch intervals scored %+v, want %+v", h, got, m)
 		}
 	}
+	// The scenario table pools the switch beside the model.
+	for _, ss := range rep.Scenarios.Summary {
+		if _, ok := ss.Methods[SwitchMethod]; !ok {
+			t.Errorf("h=%d %s: no switch in the scenario summary", ss.Horizon, ss.Scenario)
+		}
+	}
+	if len(rep.Scenarios.Summary) == 0 {
+		t.Error("no scenario summary")
+	}
 	if _, ok := rep.Summary.SwitchVersusBest["1"]; !ok {
 		t.Error("no switch_vs_best_baseline in the summary")
 	}

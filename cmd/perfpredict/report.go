@@ -222,8 +222,8 @@ func writeIntervalTable(w io.Writer, r *forecast.Report) {
 	}
 }
 
-// writeScenarioTable prints the accuracy per scenario: the model against
-// the best baseline of each horizon.
+// writeScenarioTable prints the accuracy per scenario: the model and the
+// switch against the best baseline of each horizon.
 func writeScenarioTable(w io.Writer, r *forecast.Report) {
 	if r.Scenarios == nil || len(r.Scenarios.Summary) == 0 {
 		return
@@ -232,19 +232,23 @@ func writeScenarioTable(w io.Writer, r *forecast.Report) {
 	fmt.Fprintln(w, "  labelled window; MASE and RMSSE (RMSE over the naive MAE): geometric mean over the series with")
 	fmt.Fprintln(w, "  targets in the scenario, per-series MAE and RMSE in --json; latency: mean time of one forecast")
 	fmt.Fprintln(w, "  call, measured during this evaluation: the model's Forecast on a history, a baseline's on its state)")
-	fmt.Fprintf(w, "  %4s  %-8s %7s %6s  %-14s %8s %8s %8s %8s %11s %11s\n", "h", "scenario", "targets", "series",
-		"best baseline", "MASE", "MASE", "RMSSE", "RMSSE", "latency", "latency")
-	fmt.Fprintf(w, "  %4s  %-8s %7s %6s  %-14s %8s %8s %8s %8s %11s %11s\n", "", "", "", "", "",
-		"model", "baseline", "model", "baseline", "model", "baseline")
+	fmt.Fprintf(w, "  %4s  %-8s %7s %6s  %-14s %8s %8s %8s %8s %8s %8s %11s %11s\n", "h", "scenario", "targets", "series",
+		"best baseline", "MASE", "MASE", "MASE", "RMSSE", "RMSSE", "RMSSE", "latency", "latency")
+	fmt.Fprintf(w, "  %4s  %-8s %7s %6s  %-14s %8s %8s %8s %8s %8s %8s %11s %11s\n", "", "", "", "", "",
+		"model", "switch", "baseline", "model", "switch", "baseline", "model", "baseline")
 	for _, s := range r.Scenarios.Summary {
 		m, hasModel := s.Methods[forecast.ModelMethod]
+		sw, hasSwitch := s.Methods[forecast.SwitchMethod]
 		b := s.Methods[s.Baseline]
-		mm, mr, ml := "-", "-", "-"
+		mm, mr, ml, sm, sr := "-", "-", "-", "-", "-"
 		if hasModel {
 			mm, mr, ml = fixed(float64(m.MASE), 3), fixed(float64(m.RMSSE), 3), micros(float64(m.LatencyUS))
 		}
-		fmt.Fprintf(w, "  %4d  %-8s %7d %6d  %-14s %8s %8s %8s %8s %11s %11s\n", s.Horizon, s.Scenario, s.Targets, s.Series,
-			s.Baseline, mm, fixed(float64(b.MASE), 3), mr, fixed(float64(b.RMSSE), 3), ml, micros(float64(b.LatencyUS)))
+		if hasSwitch {
+			sm, sr = fixed(float64(sw.MASE), 3), fixed(float64(sw.RMSSE), 3)
+		}
+		fmt.Fprintf(w, "  %4d  %-8s %7d %6d  %-14s %8s %8s %8s %8s %8s %8s %11s %11s\n", s.Horizon, s.Scenario, s.Targets, s.Series,
+			s.Baseline, mm, sm, fixed(float64(b.MASE), 3), mr, sr, fixed(float64(b.RMSSE), 3), ml, micros(float64(b.LatencyUS)))
 	}
 }
 
