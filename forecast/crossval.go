@@ -50,6 +50,7 @@ func CrossValidate(ctx context.Context, series []baseline.Series, hs []int, fold
 		out.Horizons = rep.Horizons
 		out.Series = append(out.Series, rep.Series...)
 		out.Forecasts = append(out.Forecasts, rep.Forecasts...)
+		out.SwitchForecasts = append(out.SwitchForecasts, rep.SwitchForecasts...)
 		out.Intervals.Series = append(out.Intervals.Series, rep.Intervals.Series...)
 		out.Scenarios.Series = append(out.Scenarios.Series, rep.Scenarios.Series...)
 	}

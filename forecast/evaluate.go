@@ -47,6 +47,8 @@ type Report struct {
 	Summary  Summary        `json:"summary"`
 	// Forecasts are the forecaster's scored forecasts (EvalOptions.Forecasts).
 	Forecasts []ScoredForecast `json:"-"`
+	// SwitchForecasts are the switch's, at the same origins and horizons.
+	SwitchForecasts []ScoredForecast `json:"-"`
 	// Intervals scores the forecaster's p10/p50/p90 and the conformal
 	// intervals of persistence and Holt-Winters.
 	Intervals *IntervalReport `json:"intervals,omitempty"`
@@ -242,6 +244,7 @@ func Evaluate(ctx context.Context, fc *Forecaster, series []baseline.Series, hs 
 		rep.Intervals.Series = append(rep.Intervals.Series, sc.intervals...)
 		rep.Scenarios.Series = append(rep.Scenarios.Series, sc.scenarios...)
 		rep.Forecasts = append(rep.Forecasts, sc.forecasts...)
+		rep.SwitchForecasts = append(rep.SwitchForecasts, sc.switchForecasts...)
 	}
 	rep.summarise()
 	return rep, nil
@@ -362,7 +365,7 @@ type seriesScore struct {
 	rows      []SeriesResult
 	intervals []IntervalResult
 	scenarios []ScenarioResult
-	forecasts []ScoredForecast
+	forecasts, switchForecasts []ScoredForecast
 	leftOut   []string // baselines without enough history
 	period    int
 	took      time.Duration
@@ -441,6 +444,8 @@ func scoreSeries(ctx context.Context, fc *Forecaster, s baseline.Series, hs []in
 						sf.OriginTime = s.Times[j-h]
 					}
 					sc.forecasts = append(sc.forecasts, sf)
+					sf.Forecast, sf.P10, sf.P90 = ps[k][ti], slo[k][ti], shi[k][ti]
+					sc.switchForecasts = append(sc.switchForecasts, sf)
 				}
 			}
 		}

@@ -309,13 +309,17 @@ func (s *Switch) Point(h int) (Point, error) {
 // switchForecasts are a Switch's forecasts of s's test targets at each
 // horizon of hs with their p10 and p90, made as baseline.Forecasts makes
 // a baseline's: fitted on the training and validation splits, then fed
-// the series from its start.
+// the series from its start. The autoregression's penalty is chosen on
+// the last 15% of those rows (the protocol's proportions applied to the
+// history the switch is given), so that a switch fitted by
+// serve.NewService on the same rows and fed the same rows answers the
+// same forecasts.
 func switchForecasts(ctx context.Context, fc *Forecaster, s baseline.Series, hs []int) (out, lo, hi [][]float64, err error) {
 	sw := NewSwitch(fc)
 	sw.ctx = ctx
 	y := s.Values
 	sp := baseline.SplitOf(len(y))
-	if err := sw.Fit(s.Slice(0, sp.Fit()), sp.Train); err != nil {
+	if err := sw.Fit(s.Slice(0, sp.Fit()), baseline.SplitOf(sp.Fit()).Train); err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: fitting the switch: %w", s.Name, err)
 	}
 	sw.Reset()

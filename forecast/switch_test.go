@@ -187,40 +187,25 @@ func TestEvaluateScoresSwitch(t *testing.T) {
 	fc, _ := tinyForecaster(t)
 	s := synthSeries("e", 1400, 11)
 	hs := []int{1, 4}
-	rep, err := Evaluate(context.Background(), fc, []baseline.Series{s}, hs, EvalOptions{})
+	rep, err := Evaluate(context.Background(), fc, []baseline.Series{s}, hs, EvalOptions{Forecasts: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := baseline.Forecasts(s, NewSwitch(fc), hs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, row := range rep.Series {
-		m, ok := row.Methods[SwitchMethod]
-		if !ok {
-			t.Fatalf("h=%d: no %s row", row.Horizon, SwitchMethod)
-		}
-		sc, err := baseline.Score(s.Values, want[k])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.MASE != sc.MASE {
-			t.Errorf("h=%d: switch MASE %v, want %v", row.Horizon, m.MASE, sc.MASE)
-		}
-		// Neither forecaster's figure is undercut by more than chance:
-		// the switch follows the better one.
-		if worst := math.Max(row.Methods[ModelMethod].MASE, row.Methods["ridge_ar"].MASE); m.MASE > 1.05*worst {
-			t.Errorf("h=%d: switch MASE %.3f above both the model's and ridge AR's (%.3f)", row.Horizon, m.MASE, worst)
-		}
-	}
-	// The switch's intervals are Point's p10 and p90 at every test target.
+	// What the switch is scored on: Point at every test target, from a
+	// switch fitted on the training and validation splits (the penalty
+	// chosen on their last 15%, as serve.NewService fits one on them) and
+	// fed the series from its start.
 	sw := NewSwitch(fc)
 	sp := baseline.SplitOf(s.Len())
-	if err := sw.Fit(s.Slice(0, sp.Fit()), sp.Train); err != nil {
+	if err := sw.Fit(s.Slice(0, sp.Fit()), baseline.SplitOf(sp.Fit()).Train); err != nil {
 		t.Fatal(err)
 	}
+	scored := map[[2]int]ScoredForecast{} // origin, horizon
+	for _, sf := range rep.SwitchForecasts {
+		scored[[2]int{sf.Origin, sf.Horizon}] = sf
+	}
 	for k, h := range hs {
-		var lo, hi []float64
+		var lo, mid, hi []float64
 		sw.Reset()
 		for o := range sp.N - h {
 			sw.Update(s.Values[o])
@@ -229,10 +214,30 @@ func TestEvaluateScoresSwitch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				lo, hi = append(lo, p.P10), append(hi, p.P90)
+				lo, mid, hi = append(lo, p.P10), append(mid, p.Value), append(hi, p.P90)
+				if sf, ok := scored[[2]int{o, h}]; !ok || sf.Forecast != p.Value || sf.P10 != p.P10 || sf.P90 != p.P90 {
+					t.Fatalf("origin %d h=%d: scored forecast %+v (%v), want %+v", o, h, sf, ok, p)
+				}
 			}
 		}
-		m, err := baseline.ScoreIntervals(s.Values, lo, want[k], hi)
+		row := rep.Series[k]
+		m, ok := row.Methods[SwitchMethod]
+		if !ok || row.Horizon != h {
+			t.Fatalf("h=%d: no %s row", h, SwitchMethod)
+		}
+		sc, err := baseline.Score(s.Values, mid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.MASE != sc.MASE {
+			t.Errorf("h=%d: switch MASE %v, want %v", h, m.MASE, sc.MASE)
+		}
+		// Neither forecaster's figure is undercut by more than chance:
+		// the switch follows the better one.
+		if worst := math.Max(row.Methods[ModelMethod].MASE, row.Methods["ridge_ar"].MASE); m.MASE > 1.05*worst {
+			t.Errorf("h=%d: switch MASE %.3f above both the model's and ridge AR's (%.3f)", h, m.MASE, worst)
+		}
+		im, err := baseline.ScoreIntervals(s.Values, lo, mid, hi)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,9 +245,12 @@ func TestEvaluateScoresSwitch(t *testing.T) {
 		if !ok || rep.Intervals.Series[k].Horizon != h {
 			t.Fatalf("h=%d: no switch row among the intervals", h)
 		}
-		if got != m || m.N == 0 {
-			t.Errorf("h=%d: switch intervals scored %+v, want %+v", h, got, m)
+		if got != im || im.N == 0 {
+			t.Errorf("h=%d: switch intervals scored %+v, want %+v", h, got, im)
 		}
+	}
+	if len(rep.SwitchForecasts) != len(rep.Forecasts) {
+		t.Errorf("%d scored forecasts of the switch, %d of the model", len(rep.SwitchForecasts), len(rep.Forecasts))
 	}
 	// The scenario table pools the switch beside the model.
 	for _, ss := range rep.Scenarios.Summary {

@@ -19,7 +19,7 @@ func runEvaluate(ctx context.Context, env *cmdEnv, args []string) error {
 	target := fs.String("target", "", "metric columns, comma-separated (default: every column besides the timestamp)")
 	horizon := fs.String("horizon", "", "horizons in steps, comma-separated (default: those of 1, 12 and 30 the forecaster covers)")
 	plots := fs.String("plots", "", "write PNG figures of the forecasts with their p10-p90 band against the actual values to `dir`")
-	forecastsPath := fs.String("forecasts", "", "write every scored forecast to this CSV `file` (series,origin,horizon,forecast,actual)")
+	forecastsPath := fs.String("forecasts", "", "write every scored forecast of the model and the switch to this CSV `file` (series,origin,horizon,forecast,actual,method)")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
 	device := newDeviceFlag(fs)
 	labelsPath := addLabelsFlag(fs)

@@ -16,6 +16,7 @@ import (
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/forecast"
 	"github.com/novacron/perfpredict/internal/synth"
+	"github.com/novacron/perfpredict/serve"
 )
 
 var (
@@ -273,14 +274,15 @@ func TestScoredEqualsServed(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if lines[0] != "series,origin,horizon,forecast,actual" || len(lines) < 100 {
+	if lines[0] != "series,origin,horizon,forecast,actual,method" || len(lines) < 100 {
 		t.Fatalf("%d lines, header %q", len(lines), lines[0])
 	}
 	type row struct {
 		metric, h int
 		forecast  float64
 	}
-	byOrigin := map[int][]row{} // row index of the origin -> scored forecasts from it
+	byOrigin := map[int][]row{}       // row index of the origin -> the model's scored forecasts from it
+	switchByOrigin := map[int][]row{} // the same for the switch
 	for _, l := range lines[1:] {
 		f := strings.Split(l, ",")
 		origin, err := time.Parse("2006-01-02 15:04:05", f[1])
@@ -298,7 +300,15 @@ func TestScoredEqualsServed(t *testing.T) {
 		if f[0] != "web:cpu" && f[0] != "web:mem" {
 			t.Fatalf("series %q", f[0])
 		}
-		byOrigin[int(origin.Sub(metricsT0)/(5*time.Minute))] = append(byOrigin[int(origin.Sub(metricsT0)/(5*time.Minute))], r)
+		o := int(origin.Sub(metricsT0) / (5 * time.Minute))
+		switch f[5] {
+		case "model":
+			byOrigin[o] = append(byOrigin[o], r)
+		case "switch":
+			switchByOrigin[o] = append(switchByOrigin[o], r)
+		default:
+			t.Fatalf("method %q", f[5])
+		}
 	}
 	// The first, a middle and the last origin of each horizon's test set,
 	// and a few more.
@@ -329,5 +339,78 @@ func TestScoredEqualsServed(t *testing.T) {
 	}
 	if checked < 8 {
 		t.Fatalf("checked %d scored forecasts", checked)
+	}
+
+	// The switch's scored forecasts are what a service serving the switch
+	// answers when fitted on the training and validation rows, as
+	// evaluate fits it, and given the rows up to each later origin; at the
+	// last validation row, what predict --switch answers on those rows.
+	fc, err := forecast.Open(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	times := make([]time.Time, 700)
+	for i := range times {
+		times[i] = metricsT0.Add(time.Duration(i) * 5 * time.Minute)
+	}
+	var d []baseline.Series
+	for m, c := range cols {
+		v := make([]float64, len(c))
+		for i, x := range c {
+			v[i] = math.Round(x*1e6) / 1e6 // as the file holds them
+		}
+		d = append(d, baseline.Series{Name: names[m], Times: times, Values: v})
+	}
+	rowsTo := func(n int) []baseline.Series {
+		out := make([]baseline.Series, len(d))
+		for i, s := range d {
+			out[i] = s.Slice(0, n)
+		}
+		return out
+	}
+	fit := baseline.SplitOf(700).Fit()
+	svc, err := serve.NewService(fc, rowsTo(fit), serve.ServiceOptions{Switch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	var later []int
+	for o := range switchByOrigin {
+		if o >= fit-1 {
+			later = append(later, o)
+		}
+	}
+	slices.Sort(later)
+	if len(later) < 10 || later[0] != fit-1 {
+		t.Fatalf("switch origins from the last validation row: %v", later)
+	}
+	checked = 0
+	for _, o := range []int{later[0], later[1], later[len(later)/2], later[len(later)-1]} {
+		ps, err := svc.Forecast(context.Background(), rowsTo(o+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range switchByOrigin[o] {
+			if p := ps[r.metric]; p.Method != forecast.SwitchMethod || !relNear(p.Points[r.h-1].Value, r.forecast, 1e-9) {
+				t.Errorf("origin row %d, %s, h=%d: served by %s %v, the switch scored %v", o, names[r.metric], r.h, p.Method, p.Points[r.h-1].Value, r.forecast)
+			}
+			checked++
+		}
+	}
+	cut := filepath.Join(dir, "validation.csv")
+	writeMetrics(t, cut, names, cols, 0, fit)
+	code, out, errs := runCmd("predict", "--model", model, "--data", cut, "--json", "--switch")
+	var got predictJSON
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil {
+		t.Fatalf("predict --switch: exit %d: %s", code, errs)
+	}
+	for _, r := range switchByOrigin[fit-1] {
+		if served := got.Predictions[r.metric][r.h-1]; !relNear(served, r.forecast, 1e-9) {
+			t.Errorf("predict --switch on the training and validation rows, %s, h=%d: %v, the switch scored %v", names[r.metric], r.h, served, r.forecast)
+		}
+		checked++
+	}
+	if checked < 12 {
+		t.Fatalf("checked %d scored forecasts of the switch", checked)
 	}
 }

@@ -35,10 +35,10 @@ func evaluateAndPrint(ctx context.Context, env *cmdEnv, fc *forecast.Forecaster,
 		return err
 	}
 	if forecastsPath != "" && fc != nil {
-		if err := writeForecastsCSV(forecastsPath, rep.Forecasts); err != nil {
+		if err := writeForecastsCSV(forecastsPath, rep.Forecasts, rep.SwitchForecasts); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stderr, "wrote %d scored forecasts to %s\n", len(rep.Forecasts), forecastsPath)
+		fmt.Fprintf(env.stderr, "wrote %d scored forecasts to %s\n", len(rep.Forecasts)+len(rep.SwitchForecasts), forecastsPath)
 	}
 	if plots != "" && fc != nil {
 		if err := writeForecastPlots(ctx, env, fc, series, hs, rep.Forecasts, plots); err != nil {
@@ -57,19 +57,22 @@ func evaluateAndPrint(ctx context.Context, env *cmdEnv, fc *forecast.Forecaster,
 // originLayout formats forecast origins as NAB's files write timestamps.
 const originLayout = "2006-01-02 15:04:05"
 
-// writeForecastsCSV writes the scored forecasts with the header
-// series,origin,horizon,forecast,actual (origin: the timestamp of the last
-// observation the forecast used).
-func writeForecastsCSV(path string, fs []forecast.ScoredForecast) error {
+// writeForecastsCSV writes the scored forecasts of the model, then the
+// switch's, with the header series,origin,horizon,forecast,actual,method
+// (origin: the timestamp of the last observation the forecast used).
+func writeForecastsCSV(path string, model, sw []forecast.ScoredForecast) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := csv.NewWriter(f)
-	w.Write([]string{"series", "origin", "horizon", "forecast", "actual"})
-	for _, s := range fs {
-		w.Write([]string{s.Series, s.OriginTime.UTC().Format(originLayout), strconv.Itoa(s.Horizon),
-			strconv.FormatFloat(s.Forecast, 'g', -1, 64), strconv.FormatFloat(s.Actual, 'g', -1, 64)})
+	w.Write([]string{"series", "origin", "horizon", "forecast", "actual", "method"})
+	for i, fs := range [][]forecast.ScoredForecast{model, sw} {
+		method := []string{forecast.ModelMethod, forecast.SwitchMethod}[i]
+		for _, s := range fs {
+			w.Write([]string{s.Series, s.OriginTime.UTC().Format(originLayout), strconv.Itoa(s.Horizon),
+				strconv.FormatFloat(s.Forecast, 'g', -1, 64), strconv.FormatFloat(s.Actual, 'g', -1, 64), method})
+		}
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

@@ -232,7 +232,7 @@ func runTrain(ctx context.Context, env *cmdEnv, args []string) error {
 	recipe := addRecipeFlags(fs)
 	out := fs.String("out", defaultArtifact, "the forecaster artifact to write (one file; \"\" writes none)")
 	plots := fs.String("plots", "", "write PNG figures to `dir`: served forecasts with their p10-p90 band against the actual values, training curves, attention")
-	forecastsPath := fs.String("forecasts", "", "write every scored forecast to this CSV `file` (series,origin,horizon,forecast,actual)")
+	forecastsPath := fs.String("forecasts", "", "write every scored forecast of the model and the switch to this CSV `file` (series,origin,horizon,forecast,actual,method)")
 	baselinesOnly := fs.Bool("baselines-only", false, "evaluate the baselines only, training no forecaster")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"series\": [...], \"summary\": {...}}")
 	if err := parseFlags(fs, args); err != nil {

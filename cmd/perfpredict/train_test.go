@@ -376,14 +376,18 @@ func TestTrainPlotsAndForecasts(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	// 105 test targets at each of two horizons.
-	if lines[0] != "series,origin,horizon,forecast,actual" || len(lines) != 1+2*105 {
+	// 105 test targets at each of two horizons, by the model and by the
+	// switch.
+	if lines[0] != "series,origin,horizon,forecast,actual,method" || len(lines) != 1+2*2*105 {
 		t.Fatalf("%d lines, header %q", len(lines), lines[0])
 	}
 	// The first test target is row 595 (0-based), forecast at h=1 from row
 	// 594, 49.5 hours after the first timestamp.
-	if !strings.HasPrefix(lines[1], "p,2024-03-03 01:30:00,1,") {
-		t.Errorf("first forecast %q: want the origin before the first test target", lines[1])
+	if !strings.HasPrefix(lines[1], "p,2024-03-03 01:30:00,1,") || !strings.HasSuffix(lines[1], ",model") {
+		t.Errorf("first forecast %q: want the model's from the origin before the first test target", lines[1])
+	}
+	if l := lines[len(lines)-1]; !strings.HasSuffix(l, ",switch") {
+		t.Errorf("last forecast %q: want the switch's", l)
 	}
 }
 
