@@ -365,10 +365,12 @@ type seriesScore struct {
 	rows      []SeriesResult
 	intervals []IntervalResult
 	scenarios []ScenarioResult
-	forecasts, switchForecasts []ScoredForecast
-	leftOut   []string // baselines without enough history
-	period    int
-	took      time.Duration
+	forecasts []ScoredForecast
+	// switchForecasts are the switch's at the same origins and horizons.
+	switchForecasts []ScoredForecast
+	leftOut         []string // baselines without enough history
+	period          int
+	took            time.Duration
 }
 
 // scoreSeries scores the baselines and, when fc is not nil, the forecaster
