@@ -28,6 +28,17 @@ const SwitchLags = 60
 // switch").
 const SwitchWindow = 72
 
+// A Switch detects a break in the level when the autoregression's
+// one-step error exceeds switchBreakRatio times its weighted mean for
+// switchBreakRun targets in a row (once the weights sum to
+// switchBreakMinWeight). Chosen across series, PROTOCOL.md, "A per-series
+// switch".
+const (
+	switchBreakRatio     = 4
+	switchBreakRun       = 3
+	switchBreakMinWeight = 50
+)
+
 // switchMinErrors is the number of errors at a horizon a Switch needs
 // before its interval reads them; before that it is the network's
 // interval moved onto the switch's forecast.
@@ -45,6 +56,15 @@ const switchMinErrors = 50
 // average, and forecasts with the one of the three whose error is least
 // (the average on a tie and before any target has been seen; the one that
 // can forecast when the other cannot).
+//
+// The autoregression remembers the level it was fitted on, so after a
+// break in the level it keeps pulling its forecasts back while its
+// weighted error, built over days, still looks good. A Switch therefore
+// watches the autoregression's one-step errors: when three in a row
+// exceed four times their weighted mean, it forgets the errors and scores
+// only forecasts from origins since the break (three steps before it was
+// detected), forecasting with the network, which reads the level from the
+// last observations, until it has some at each horizon.
 //
 // Switch has the life cycle of a baseline.Forecaster (Fit once, then Update
 // for every observation and never refit), so Evaluate scores it as the
@@ -84,6 +104,10 @@ type Switch struct {
 	nResid  []int
 	window  int
 	scratch []float64
+	// breakRun counts the autoregression's one-step errors in a row above
+	// switchBreakRatio times their mean; breakAt is the first origin whose
+	// forecasts are scored since the last break (-1: none).
+	breakRun, breakAt int
 	// err is the first error of the network, returned by Forecast.
 	err error
 }
@@ -96,6 +120,7 @@ func NewSwitch(fc *Forecaster) *Switch {
 	s.netOK, s.arOK, s.pickOK = make([]bool, K+1), make([]bool, K+1), make([]bool, K+1)
 	s.errNet, s.errAR, s.errAvg, s.weight = make([]float64, K), make([]float64, K), make([]float64, K), make([]float64, K)
 	s.setWindow(SwitchWindow)
+	s.breakAt = -1
 	return s
 }
 
@@ -137,6 +162,7 @@ func (s *Switch) Reset() {
 	clear(s.netOK)
 	clear(s.arOK)
 	clear(s.pickOK)
+	s.breakRun, s.breakAt = 0, -1
 	clear(s.nResid)
 	clear(s.errNet)
 	clear(s.errAR)
@@ -195,13 +221,14 @@ func (s *Switch) catchUp() {
 			// Score target t with the forecasts made before it, then
 			// store origin t's (its slot held origin t-K-1's).
 			y := s.values[t-s.base]
+			s.watchBreak(t, y)
 			for h := 1; h <= K && h <= t; h++ {
 				o := (t - h) % (K + 1)
 				if s.pickOK[o] && s.window > 0 {
 					s.resid[h-1][s.nResid[h-1]%s.window] = y - s.pick[o][h-1]
 					s.nResid[h-1]++
 				}
-				if !s.netOK[o] || !s.arOK[o] {
+				if !s.netOK[o] || !s.arOK[o] || t-h < s.breakAt {
 					continue
 				}
 				s.errNet[h-1] = s.decay*s.errNet[h-1] + math.Abs(s.net[o][h-1]-y)
@@ -233,11 +260,34 @@ func (s *Switch) catchUp() {
 	}
 }
 
+// watchBreak checks target t (observed y) for a break in the level: the
+// autoregression's one-step forecast of it, against the mean of its
+// one-step errors so far. On a break it forgets the weighted errors.
+func (s *Switch) watchBreak(t int, y float64) {
+	K := s.fc.Horizon()
+	o := (t - 1) % (K + 1)
+	if t < 1 || !s.netOK[o] || !s.arOK[o] {
+		return
+	}
+	if s.weight[0] >= switchBreakMinWeight && math.Abs(s.arF[o][0]-y) > switchBreakRatio*s.errAR[0]/s.weight[0] {
+		s.breakRun++
+	} else {
+		s.breakRun = 0
+	}
+	if s.breakRun >= switchBreakRun {
+		clear(s.errNet)
+		clear(s.errAR)
+		clear(s.errAvg)
+		clear(s.weight)
+		s.breakRun, s.breakAt = 0, t-switchBreakRun
+	}
+}
+
 // choose sets origin slot's forecasts by the switch from the two
 // forecasters' and the errors known now: per horizon, the one of the
 // network, the autoregression and their average whose weighted error is
-// least (the average on a tie and before any target has been seen), or
-// the one that could forecast.
+// least (the average on a tie and before any target has been seen, the
+// network before any since a break), or the one that could forecast.
 func (s *Switch) choose(slot int) {
 	netOK, arOK := s.netOK[slot], s.arOK[slot]
 	s.pickOK[slot] = netOK || arOK
@@ -248,6 +298,8 @@ func (s *Switch) choose(slot int) {
 			s.pick[slot][h] = n
 		case !netOK:
 			s.pick[slot][h] = a
+		case s.weight[h] == 0 && s.breakAt >= 0:
+			s.pick[slot][h] = n
 		case s.weight[h] == 0 || (s.errAvg[h] <= s.errNet[h] && s.errAvg[h] <= s.errAR[h]):
 			s.pick[slot][h] = (n + a) / 2
 		case s.errAR[h] < s.errNet[h]:

@@ -11,12 +11,12 @@ import (
 )
 
 // switchReference is Switch written the plain way: every forecast of both
-// forecasters from every origin, then the weighted errors from scratch.
-// out[t][h-1] is the switch's forecast from origin t (NaN where it has
-// none), for the first checked origins and the last; pick[t][h-1] says
-// which it is: 'n' the network's, 'a' the autoregression's, 'm' their
-// mean.
-func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, checked int) (out [][]float64, pick [][]byte) {
+// forecasters from every origin, the breaks in the level, then the
+// weighted errors from scratch. out[t][h-1] is the switch's forecast from
+// origin t (NaN where it has none), for the first checked origins and the
+// last; pick[t][h-1] says which it is: 'n' the network's, 'a' the
+// autoregression's, 'm' their mean; breaks counts the breaks detected.
+func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, checked int) (out [][]float64, pick [][]byte, breaks int) {
 	t.Helper()
 	K, need := fc.Horizon(), fc.Needs()
 	ar := baseline.NewRidgeAR(SwitchLags, K)
@@ -46,6 +46,28 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 		}
 	}
 	decay := math.Pow(0.5, 1.0/SwitchHalfLife)
+	// The breaks: at target j, the autoregression's one-step error against
+	// the weighted mean of its one-step errors since the last break.
+	// resetAt[o] is the target of the last break up to origin o (-1: none).
+	resetAt := make([]int, n)
+	var e1, w1 float64
+	run, last := 0, -1
+	for j := range n {
+		if j >= 1 && net[j-1] != nil && loc[j-1] != nil {
+			e := math.Abs(loc[j-1][0] - y[j])
+			if w1 >= switchBreakMinWeight && e > switchBreakRatio*e1/w1 {
+				run++
+			} else {
+				run = 0
+			}
+			if run >= switchBreakRun {
+				e1, w1, run, last = 0, 0, 0, j
+				breaks++
+			}
+			e1, w1 = decay*e1+e, decay*w1+1
+		}
+		resetAt[j] = last
+	}
 	out, pick = make([][]float64, n), make([][]byte, n)
 	for o := range n {
 		out[o], pick[o] = make([]float64, K), make([]byte, K)
@@ -53,10 +75,13 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 			continue // not compared: the sums below are quadratic
 		}
 		for h := 1; h <= K; h++ {
-			// Targets known at origin o: j <= o, forecast from j-h.
+			// Targets known at origin o: j <= o, forecast from j-h; since
+			// a break at r, only targets from r on whose origin is at least
+			// r - switchBreakRun.
+			r := resetAt[o]
 			var en, ea, em, w float64
 			for j := h; j <= o; j++ {
-				if net[j-h] == nil || loc[j-h] == nil {
+				if net[j-h] == nil || loc[j-h] == nil || r >= 0 && (j < r || j-h < r-switchBreakRun) {
 					continue
 				}
 				d := math.Pow(decay, float64(o-j))
@@ -67,6 +92,8 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 			}
 			v, p := math.NaN(), byte(0)
 			switch {
+			case net[o] != nil && loc[o] != nil && w == 0 && r >= 0:
+				v, p = net[o][h-1], 'n'
 			case net[o] != nil && loc[o] != nil && (w == 0 || em <= en && em <= ea):
 				v, p = (net[o][h-1]+loc[o][h-1])/2, 'm'
 			case net[o] != nil && loc[o] != nil && ea < en:
@@ -79,7 +106,7 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 			out[o][h-1], pick[o][h-1] = v, p
 		}
 	}
-	return out, pick
+	return out, pick, breaks
 }
 
 func TestSwitchMatchesReference(t *testing.T) {
@@ -93,8 +120,15 @@ func TestSwitchMatchesReference(t *testing.T) {
 	for i := 1000; i < len(y); i++ {
 		y[i] += shift
 	}
+	// A sharper one that the switch detects as a break.
+	for i := 1200; i < len(y); i++ {
+		y[i] -= 3 * shift
+	}
 	const checked = 1500
-	ref, pick := switchReference(t, fc, y, nTrain, fitEnd, checked)
+	ref, pick, breaks := switchReference(t, fc, y, nTrain, fitEnd, checked)
+	if breaks == 0 {
+		t.Fatal("no break detected: the test would not check what follows one")
+	}
 
 	close := func(a, b float64) bool {
 		return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b))
@@ -282,7 +316,7 @@ func TestSwitchIntervals(t *testing.T) {
 	for i := 1000; i < len(y); i++ {
 		y[i] *= 3 // the errors grow after a break: the interval must follow
 	}
-	ref, _ := switchReference(t, fc, y, nTrain, fitEnd, len(y))
+	ref, _, _ := switchReference(t, fc, y, nTrain, fitEnd, len(y))
 	sw := NewSwitch(fc)
 	sw.setWindow(window)
 	if err := sw.Fit(baseline.Series{Values: y[:fitEnd]}, nTrain); err != nil {
