@@ -87,3 +87,34 @@ func ExampleService_PredictDegradation() {
 	// 30 steps with 10/50/90% intervals
 	// scale out
 }
+
+// ExampleService_Forecast_switch serves each metric with a switch fitted
+// on the history: each call feeds it the rows it brings after the last one
+// the service saw, and Method says who answered.
+func ExampleService_Forecast_switch() {
+	d := cpu()
+	fc := tiny(d)
+	history := []baseline.Series{d[0].Slice(0, 288*5)} // five days to fit on
+	svc, err := serve.NewService(fc, history, serve.ServiceOptions{Switch: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer svc.Close()
+	for _, to := range []int{288*5 + 1, 288*5 + 2} { // one new row each time
+		ps, err := svc.Forecast(context.Background(), []baseline.Series{d[0].Slice(to-100, to)})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		p := ps[0].Points[11]
+		fmt.Println(ps[0].Method, p.P10 <= p.Value && p.Value <= p.P90)
+	}
+	// A call that skips rows is the forecaster's.
+	ps, _ := svc.Forecast(context.Background(), []baseline.Series{d[0].Slice(288*5+50, 288*5+150)})
+	fmt.Println(ps[0].Method)
+	// Output:
+	// switch true
+	// switch true
+	// model
+}
