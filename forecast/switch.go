@@ -124,8 +124,7 @@ func NewSwitch(fc *Forecaster) *Switch {
 	return s
 }
 
-// setWindow sizes the rings of errors (0: the interval is always the
-// network's, moved onto the switch's forecast).
+// setWindow sizes the rings of errors (SwitchWindow but in tests).
 func (s *Switch) setWindow(w int) {
 	K := s.fc.Horizon()
 	s.window, s.resid, s.nResid, s.scratch = w, grid(K, w), make([]int, K), make([]float64, 0, w)
@@ -144,14 +143,16 @@ func (s *Switch) Name() string { return SwitchMethod }
 
 // Fit fits the ridge autoregression on history (its first nTrain steps
 // choose the penalty, as baseline.RidgeAR.Fit does), then replays history.
+// The replay is lazy like Update's, but without Update's bound on the
+// observations held (the caller holds them anyway), so a Reset right
+// after Fit, as the protocol does, throws no network forecast away.
 func (s *Switch) Fit(history baseline.Series, nTrain int) error {
 	if err := s.ar.Fit(history, nTrain); err != nil {
 		return fmt.Errorf("switch: %w", err)
 	}
 	s.Reset()
-	for _, v := range history.Values {
-		s.Update(v)
-	}
+	s.values = append(s.values, history.Values...)
+	s.n = len(history.Values)
 	return nil
 }
 
@@ -224,7 +225,7 @@ func (s *Switch) catchUp() {
 			s.watchBreak(t, y)
 			for h := 1; h <= K && h <= t; h++ {
 				o := (t - h) % (K + 1)
-				if s.pickOK[o] && s.window > 0 {
+				if s.pickOK[o] {
 					s.resid[h-1][s.nResid[h-1]%s.window] = y - s.pick[o][h-1]
 					s.nResid[h-1]++
 				}
@@ -310,10 +311,35 @@ func (s *Switch) choose(slot int) {
 	}
 }
 
-// Forecast forecasts the value h steps after the last observation.
+// Forecast forecasts the value h steps after the last observation: Point's
+// Value, without the interval.
 func (s *Switch) Forecast(h int) (float64, error) {
-	p, err := s.Point(h)
-	return p.Value, err
+	slot, err := s.origin(h)
+	if err != nil {
+		return 0, err
+	}
+	return s.pick[slot][h-1], nil
+}
+
+// origin catches up and returns the ring slot of the last observation's
+// forecasts, or why there are none at horizon h.
+func (s *Switch) origin(h int) (int, error) {
+	K := s.fc.Horizon()
+	if h < 1 || h > K {
+		return 0, fmt.Errorf("forecast: switch: horizon %d: the forecaster forecasts h = 1..%d", h, K)
+	}
+	if s.n == 0 {
+		return 0, baseline.ErrShortHistory
+	}
+	s.catchUp()
+	slot := (s.n - 1) % (K + 1)
+	if !s.pickOK[slot] {
+		if s.err != nil {
+			return 0, s.err
+		}
+		return 0, errors.Join(baseline.ErrShortHistory, fmt.Errorf("forecast: switch: %d observations; the forecaster needs %d", s.n, s.fc.Needs()))
+	}
+	return slot, nil
 }
 
 // Point is the forecast h steps after the last observation with its 80%
@@ -326,25 +352,14 @@ func (s *Switch) Forecast(h int) (float64, error) {
 // have been seen the network's offsets alone are used, and the errors'
 // alone when the network has no forecast.
 func (s *Switch) Point(h int) (Point, error) {
-	K := s.fc.Horizon()
-	if h < 1 || h > K {
-		return Point{}, fmt.Errorf("forecast: switch: horizon %d: the forecaster forecasts h = 1..%d", h, K)
-	}
-	if s.n == 0 {
-		return Point{}, baseline.ErrShortHistory
-	}
-	s.catchUp()
-	slot := (s.n - 1) % (K + 1)
-	if !s.pickOK[slot] {
-		if s.err != nil {
-			return Point{}, s.err
-		}
-		return Point{}, errors.Join(baseline.ErrShortHistory, fmt.Errorf("forecast: switch: %d observations; the forecaster needs %d", s.n, s.fc.Needs()))
+	slot, err := s.origin(h)
+	if err != nil {
+		return Point{}, err
 	}
 	v := s.pick[slot][h-1]
 	p := Point{Horizon: h, Value: v, P10: v, P50: v, P90: v}
 	switch {
-	case s.window > 0 && s.nResid[h-1] >= switchMinErrors:
+	case s.nResid[h-1] >= switchMinErrors:
 		r := append(s.scratch[:0], s.resid[h-1][:min(s.nResid[h-1], s.window)]...)
 		slices.Sort(r)
 		lo, hi := baseline.QuantileSorted(r, 0.1), baseline.QuantileSorted(r, 0.9)

@@ -157,10 +157,7 @@ func TestMonitorReplaysForecaster(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil {
 		t.Fatalf("monitor --switch: exit %d: %s%s", code, errs, stdout)
 	}
-	vr := make([]float64, len(v)) // as the file holds them
-	for i, x := range v {
-		vr[i] = math.Round(x*1e6) / 1e6
-	}
+	vr := asWritten(v)
 	sp := baseline.SplitOf(len(v))
 	sw := forecast.NewSwitch(fc)
 	if err := sw.Fit(baseline.Series{Values: vr[:sp.Fit()]}, baseline.SplitOf(sp.Fit()).Train); err != nil {

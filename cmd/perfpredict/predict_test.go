@@ -50,6 +50,15 @@ var metricsT0 = time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
 
 // writeMetrics writes rows [from, to) of columns (one per name) as a
 // 5-minute CSV.
+// asWritten is v as writeMetrics writes it, to six decimals.
+func asWritten(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = math.Round(x*1e6) / 1e6
+	}
+	return out
+}
+
 func writeMetrics(t *testing.T, path string, names []string, cols [][]float64, from, to int) {
 	t.Helper()
 	var b strings.Builder
@@ -90,12 +99,7 @@ func TestPredictServesSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := []string{"cpu", "mem"}
-	cols := [][]float64{synth.Walk(700, 21), synth.Walk(700, 22)}
-	for _, c := range cols {
-		for i, v := range c {
-			c[i] = math.Round(v*1e6) / 1e6 // as the file holds them
-		}
-	}
+	cols := [][]float64{asWritten(synth.Walk(700, 21)), asWritten(synth.Walk(700, 22))}
 	path := filepath.Join(t.TempDir(), "m.csv")
 	writeMetrics(t, path, names, cols, 0, 700)
 	code, out, errs := runCmd("predict", "--model", model, "--data", path, "--json", "--switch")
@@ -355,11 +359,7 @@ func TestScoredEqualsServed(t *testing.T) {
 	}
 	var d []baseline.Series
 	for m, c := range cols {
-		v := make([]float64, len(c))
-		for i, x := range c {
-			v[i] = math.Round(x*1e6) / 1e6 // as the file holds them
-		}
-		d = append(d, baseline.Series{Name: names[m], Times: times, Values: v})
+		d = append(d, baseline.Series{Name: names[m], Times: times, Values: asWritten(c)})
 	}
 	rowsTo := func(n int) []baseline.Series {
 		out := make([]baseline.Series, len(d))
