@@ -15,7 +15,7 @@ import (
 // row per metric: Predictions[m][h-1] is metric m's forecast h steps
 // after Origin. A model answer depends on the last Needs rows only, so
 // the same rows give the same object; a switch answer (ServiceOptions.
-// Switch) also depends on the rows the service saw before.
+// Switch, a Follower) also depends on the rows the service saw before.
 type ForecastAnswer struct {
 	Predictions [][]float64 `json:"predictions"`
 	P10         [][]float64 `json:"p10"`

@@ -34,4 +34,6 @@
 // forecast.Switch (evaluate's switch row) fitted on the history and fed
 // the rows each call brings after the last it saw; such an answer depends
 // on every row the service has seen, and Prediction.Method says "switch".
+// A Follower is that switch for one series, for a server that follows
+// series by name (serve/httpapi with Options.Switch).
 package serve

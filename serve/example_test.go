@@ -118,3 +118,31 @@ func ExampleService_Forecast_switch() {
 	// switch true
 	// model
 }
+
+// A Follower serves one series with a switch: fitted on its history, then
+// given each new window of rows, of which it reads those after the last
+// it saw.
+func ExampleFollower() {
+	d := cpu()
+	fc := tiny(d)
+	f, err := serve.NewFollower(fc, d[0].Slice(0, 288*5)) // five days to fit on
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(f.Last().Equal(d[0].Times[288*5-1]))
+	for _, to := range []int{288*5 + 1, 288*5 + 3} {
+		w := d[0].Slice(to-100, to)
+		pts, ok := f.Points(w.Times, w.Values, 5*time.Minute, fc.Horizon())
+		fmt.Println(ok, len(pts), f.Last().Equal(w.Times[99]))
+	}
+	// Rows that skip some: the caller answers with the model.
+	w := d[0].Slice(288*5+50, 288*5+150)
+	_, ok := f.Points(w.Times, w.Values, 5*time.Minute, fc.Horizon())
+	fmt.Println(ok)
+	// Output:
+	// true
+	// true 30 true
+	// true 30 true
+	// false
+}

@@ -65,7 +65,7 @@ type Service struct {
 	pmap       atomic.Pointer[fittedMap]
 	// followers[m] serves Metrics[m] with a switch (nil without
 	// ServiceOptions.Switch, or where it cannot follow the metric).
-	followers []*follower
+	followers []*Follower
 }
 
 // fittedMap is a probability map and the horizon it was fitted for.
@@ -121,9 +121,10 @@ func NewService(fc *forecast.Forecaster, history []baseline.Series, opt ServiceO
 		return nil, err
 	}
 	if opt.Switch {
-		s.followers = make([]*follower, len(cols))
+		s.followers = make([]*Follower, len(cols))
 		for m, c := range cols {
-			s.followers[m] = newFollower(fc, times, history[c].Values, split.Train)
+			// A metric the switch cannot follow is the forecaster's.
+			s.followers[m], _ = newFollower(fc, baseline.Series{Times: times, Values: history[c].Values}, split.Train)
 		}
 	}
 	return s, nil
@@ -223,7 +224,7 @@ func (s *Service) Forecast(ctx context.Context, recent []baseline.Series) ([]Pre
 			continue
 		}
 		c := cols[m]
-		if pts, ok := f.points(recent[c].Times, recent[c].Values, s.Cadence, s.Horizon()); ok {
+		if pts, ok := f.Points(recent[c].Times, recent[c].Values, s.Cadence, s.Horizon()); ok {
 			out[m].Points, out[m].Method = pts, forecast.SwitchMethod
 		}
 	}

@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"sort"
 	"sync"
@@ -10,10 +12,14 @@ import (
 	"github.com/novacron/perfpredict/forecast"
 )
 
-// follower serves one metric with a forecast.Switch (the `switch` row of
-// an evaluation): fitted on the service's history, then fed the rows each
-// request brings after the last one it saw. It is safe for concurrent use.
-type follower struct {
+// Follower serves one series with a forecast.Switch (evaluate's `switch`
+// row): fitted on the series' history as an evaluation fits it, then fed
+// the rows each request brings after the last one it saw, so that what it
+// answers is what the evaluation scored. A Service with
+// ServiceOptions.Switch keeps one per metric; a server that follows named
+// series (the HTTP API's {"series": NAME}) keeps one per series. It is
+// safe for concurrent use.
+type Follower struct {
 	mu sync.Mutex
 	sw *forecast.Switch // nil once a row it was fed was not a number
 	// last is the time of the last row fed.
@@ -24,24 +30,39 @@ type follower struct {
 	nTrain  int
 }
 
-// newFollower fits a Switch of fc on one metric of the history (times and
-// values), its first nTrain rows choosing the autoregression's penalty as
-// in an evaluation. It returns nil when the metric cannot be followed: too
-// short for the autoregression, or a value that is not a number.
-func newFollower(fc *forecast.Forecaster, times []time.Time, values []float64, nTrain int) *follower {
-	if !finite(values) {
-		return nil
+// NewFollower fits a Switch of fc on history (times and values, oldest
+// first), the first 70% of its rows (PROTOCOL.md's training split)
+// choosing the autoregression's penalty as in an evaluation. The history
+// must be long enough for the autoregression and hold only numbers.
+func NewFollower(fc *forecast.Forecaster, history baseline.Series) (*Follower, error) {
+	return newFollower(fc, history, baseline.SplitOf(len(history.Values)).Train)
+}
+
+func newFollower(fc *forecast.Forecaster, history baseline.Series, nTrain int) (*Follower, error) {
+	n := len(history.Values)
+	switch {
+	case fc == nil:
+		return nil, errors.New("serve: NewFollower needs a forecaster")
+	case len(history.Times) != n:
+		return nil, fmt.Errorf("%s%d times for %d values: %w", prefix(history.Name), len(history.Times), n, ErrBadInput)
+	case n == 0:
+		return nil, fmt.Errorf("%sno rows to follow: %w", prefix(history.Name), ErrBadInput)
 	}
-	f := &follower{fc: fc, history: baseline.Series{Times: times, Values: values}, nTrain: nTrain, last: times[len(times)-1]}
+	for i, v := range history.Values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("%srow %d is %v; a switch follows only numbers: %w", prefix(history.Name), i, v, ErrBadInput)
+		}
+	}
+	f := &Follower{fc: fc, history: history, nTrain: nTrain, last: history.Times[n-1]}
 	var err error
 	if f.sw, err = f.fit(); err != nil {
-		return nil
+		return nil, fmt.Errorf("%s%w", prefix(history.Name), err)
 	}
-	return f
+	return f, nil
 }
 
 // fit is a Switch fitted as the follower's was, having seen its history.
-func (f *follower) fit() (*forecast.Switch, error) {
+func (f *Follower) fit() (*forecast.Switch, error) {
 	sw := forecast.NewSwitch(f.fc)
 	return sw, sw.Fit(f.history, f.nTrain)
 }
@@ -55,18 +76,25 @@ func finite(values []float64) bool {
 	return true
 }
 
-// points feeds the follower the rows of a request (times and values,
+// Last is the time of the last row the follower saw.
+func (f *Follower) Last() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.last
+}
+
+// Points feeds the follower the rows of a request (times and values,
 // oldest first) after the last one it saw and answers the switch's
 // forecasts h = 1..horizon after the request's last row. ok is false when
 // it cannot answer that: the request ends before the last row it saw,
 // does not continue it (a gap of more than half a cadence), or brings a
 // value that is not a number (after which it never answers again, its
 // errors no longer being those of consecutive steps).
-func (f *follower) points(times []time.Time, values []float64, cadence time.Duration, horizon int) (pts []forecast.Point, ok bool) {
+func (f *Follower) Points(times []time.Time, values []float64, cadence time.Duration, horizon int) (pts []forecast.Point, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := len(times)
-	if f.sw == nil || n == 0 || times[n-1].Before(f.last) {
+	if f.sw == nil || n == 0 || n != len(values) || times[n-1].Before(f.last) {
 		return nil, false
 	}
 	i := sort.Search(n, func(i int) bool { return times[i].After(f.last) })
