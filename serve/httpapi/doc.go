@@ -20,6 +20,10 @@
 //	  -> the current model (an atomic pointer; reference counted, so a swap
 //	     never fails a request: the old model is closed when its last
 //	     request ends) -> serve.Predictor -> serve.ForecastAnswer
+//	With Options.Switch, a {"series": NAME} request the model answered is
+//	answered instead by the series' serve.Follower (a forecast.Switch kept
+//	per series and per model, fitted on Options.SwitchHistory points at
+//	the series' first request and fed the points each later one fetches).
 //	Handler.Follow polls a lifecycle.Registry: a new Active version is
 //	loaded (checksums verified), smoke tested and swapped in; a version
 //	that fails either is refused and the current one keeps serving.

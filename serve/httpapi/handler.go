@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
 	"github.com/novacron/perfpredict/lifecycle"
 	"github.com/novacron/perfpredict/monitor"
 	"github.com/novacron/perfpredict/monitor/prom"
@@ -49,6 +50,19 @@ type Options struct {
 	// fetched [max(Needs, 288)]: the model reads the last Needs, the
 	// fallback all of them.
 	SeriesLength int
+	// Switch answers {"series": NAME} requests with a switch per series
+	// (serve.Follower; evaluate's `switch` row: the model, a ridge
+	// autoregression of the series or their average, whichever erred
+	// less on it lately), fitted on SwitchHistory observations fetched at
+	// the series' first request [2016: a week at 5 minutes] and fed the
+	// rows each later request fetches. The Source must place its points
+	// on a fixed grid (as live.Prometheus does), so that each request's
+	// rows continue the last one's. A series whose switch cannot be
+	// fitted is answered by the model. Past MaxSwitches series [1024] the
+	// least recently asked for is dropped.
+	Switch        bool
+	SwitchHistory int
+	MaxSwitches   int
 	// MaxBody bounds a request body in bytes [1 MiB]; a larger one is 413.
 	MaxBody int64
 	// MaxInFlight bounds the forecasts computed at once [4 x GOMAXPROCS];
@@ -121,6 +135,12 @@ func New(opt Options) (*Handler, error) {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.SwitchHistory <= 0 {
+		opt.SwitchHistory = 2016
+	}
+	if opt.MaxSwitches <= 0 {
+		opt.MaxSwitches = 1024
 	}
 	if opt.ModelName == "" {
 		opt.ModelName = "perfpredict"
@@ -440,6 +460,13 @@ func (h *Handler) answer(ctx context.Context, m *loaded, req *forecastRequest) (
 	period := max(1, int(24*time.Hour/step))
 	start := time.Now()
 	p, err := m.pred.Predict(ctx, serve.Input{History: values, Series: period, Phase: len(values) - 1})
+	if err == nil && h.opt.Switch && req.Series != "" && p.Source == serve.SourceModel {
+		// Where the model answered, so does the series' switch if it can
+		// (it runs the same model; the fallback's answer stands).
+		if pts, ok := h.follow(ctx, m, req.Series, times, values, step); ok {
+			p.Points, p.Method = pts, forecast.SwitchMethod
+		}
+	}
 	if err == nil {
 		h.opt.Monitor.Health.ObservePrediction(h.opt.Now(), time.Since(start), p.Source == serve.SourceFallback)
 	}

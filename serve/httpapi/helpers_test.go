@@ -130,6 +130,27 @@ type fakeSource struct {
 	block  chan struct{}
 	fail   error
 	gapAt  int // a missing point (0: none), refused in any range holding it
+	// upTo, when positive, is the number of a series' points observed so
+	// far: Last answers the last n of them. asked records each call's n.
+	mu    sync.Mutex
+	upTo  int
+	asked []int
+}
+
+// setUpTo sets upTo.
+func (f *fakeSource) setUpTo(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.upTo = n
+}
+
+// calls returns the n of the calls since the last one and forgets them.
+func (f *fakeSource) calls() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.asked
+	f.asked = nil
+	return out
 }
 
 func (f *fakeSource) Last(ctx context.Context, name string, n int) (baseline.Series, error) {
@@ -147,6 +168,12 @@ func (f *fakeSource) Last(ctx context.Context, name string, n int) (baseline.Ser
 	if !ok {
 		return baseline.Series{}, fmt.Errorf("fake: %q: %w", name, ErrUnknownSeries)
 	}
+	f.mu.Lock()
+	f.asked = append(f.asked, n)
+	if f.upTo > 0 && f.upTo < len(s.Values) {
+		s.Times, s.Values = s.Times[:f.upTo], s.Values[:f.upTo]
+	}
+	f.mu.Unlock()
 	if f.gapAt > 0 && len(s.Values)-n <= f.gapAt {
 		return baseline.Series{}, fmt.Errorf("fake: %q has no value at point %d: %w", name, f.gapAt, baseline.ErrBadInput)
 	}

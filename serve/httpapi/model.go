@@ -24,6 +24,8 @@ type loaded struct {
 	model   string                 // the registry's model name ("" for an artifact)
 	info    *lifecycle.VersionInfo // nil for an artifact
 	since   time.Time
+	// switches follow the named series it answered (Options.Switch).
+	switches switches
 
 	mu      sync.Mutex
 	refs    int
