@@ -10,9 +10,9 @@ import (
 
 	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/lifecycle"
+	"github.com/novacron/perfpredict/lifecycle/live"
 	"github.com/novacron/perfpredict/serve"
 	"github.com/novacron/perfpredict/serve/httpapi"
-	"github.com/novacron/perfpredict/source"
 )
 
 func init() {
@@ -27,6 +27,7 @@ type serveFlags struct {
 	timeout     *time.Duration
 	grace       *time.Duration
 	poll        *time.Duration
+	follow      *bool
 }
 
 func addServeFlags(fs interface {
@@ -34,6 +35,7 @@ func addServeFlags(fs interface {
 	Int64(string, int64, string) *int64
 	Int(string, int, string) *int
 	Duration(string, time.Duration, string) *time.Duration
+	Bool(string, bool, string) *bool
 }) serveFlags {
 	return serveFlags{
 		addr:        fs.String("addr", "127.0.0.1:8080", "listen address (`host:port`; port 0 picks a free one, printed on stderr)"),
@@ -42,6 +44,8 @@ func addServeFlags(fs interface {
 		timeout:     fs.Duration("timeout", 2*time.Second, "the model's deadline per forecast, past which the Holt-Winters fallback answers"),
 		grace:       fs.Duration("grace", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish"),
 		poll:        fs.Duration("poll", 5*time.Second, "how often the registry is checked for a new Active version"),
+		follow: fs.Bool("switch", true, "answer {\"series\": NAME} requests with a switch per series (train's switch row: the model, a ridge autoregression of the series "+
+			"or their average, whichever erred less on it lately), fitted on its last 2016 points (a week at 5 minutes); --switch=false: the model alone"),
 	}
 }
 
@@ -60,8 +64,8 @@ func (f serveFlags) check() error {
 
 func (f serveFlags) options(env *cmdEnv) httpapi.Options {
 	return httpapi.Options{MaxBody: *f.maxBody, MaxInFlight: *f.maxInFlight,
-		Predictor: serve.Options{Timeout: *f.timeout},
-		Logf:      func(format string, args ...any) { fmt.Fprintf(env.stderr, "serve: "+format+"\n", args...) }}
+		Predictor: serve.Options{Timeout: *f.timeout}, Switch: *f.follow,
+		Logf: func(format string, args ...any) { fmt.Fprintf(env.stderr, "serve: "+format+"\n", args...) }}
 }
 
 // listen opens addr and says where on stderr ("serve: listening on
@@ -98,7 +102,9 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) error {
 		if *step < time.Millisecond {
 			return usagef("--step: at least 1ms, got %v", *step)
 		}
-		opt.Source, opt.Step = source.Prometheus{URL: *promURL, Step: *step}, *step
+		// On the multiples of the step, so that each request's points
+		// continue the last one's (the switch follows them).
+		opt.Source, opt.Step = live.Prometheus(*promURL, *step), *step
 	}
 	h, err := httpapi.New(opt)
 	if err != nil {
