@@ -77,7 +77,7 @@ func runMonitor(ctx context.Context, env *cmdEnv, args []string) error {
 	bins := fs.Int("bins", 10, "quantile bins of the drift reference")
 	healthWindow := fs.Duration("health-window", 24*time.Hour, "span of the rolling health figures")
 	jsonOut := fs.Bool("json", false, "print one JSON object")
-	useSwitch := fs.Bool("switch", false, "with a forecaster artifact: serve a switch fitted on the train and validation rows and fed each test row (evaluate's switch row) instead of the forecaster alone")
+	useSwitch := fs.Bool("switch", true, "with a forecaster artifact: serve a switch fitted on the train and validation rows and fed each test row (evaluate's switch row, which a replay follows as serve does); --switch=false: the forecaster alone")
 	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -341,6 +341,9 @@ func printMonitor(w io.Writer, r *monitorOutput) {
 			src += fmt.Sprintf(" (the average of %d networks)", r.Forecaster.Networks)
 		}
 		src += ", version " + r.Forecaster.Version
+		if r.Forecaster.Name == "switch" {
+			src += ", served with the switch (--switch=false: the networks alone)"
+		}
 	}
 	fmt.Fprintf(w, "forecaster: %s; latency %s\n", src, r.Forecaster.Latency)
 	fmt.Fprintf(w, "rules:      %s\n\n", r.Rules)

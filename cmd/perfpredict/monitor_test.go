@@ -99,9 +99,11 @@ func TestMonitorBadInput(t *testing.T) {
 }
 
 // TestMonitorReplaysForecaster: a forecaster artifact is replayed as
-// predict serves it (the ensemble through serve.Service), so the replay's
-// one-step MAE over the test rows is that of the forecaster's Forecast at
-// every test origin, and every call's latency is measured.
+// serve.Service serves it, by default with the switch (fitted on the train
+// and validation rows and fed each test row, evaluate's switch row), with
+// --switch=false the ensemble alone; the replay's one-step MAE over the
+// test rows is that of the switch's forecasts, or the forecaster's
+// Forecast, at every test origin, and every call's latency is measured.
 func TestMonitorReplaysForecaster(t *testing.T) {
 	model := servingArtifact(t)
 	fc, err := forecast.Open(model)
@@ -112,7 +114,7 @@ func TestMonitorReplaysForecaster(t *testing.T) {
 	data := filepath.Join(dir, "ens.csv")
 	v := synth.Walk(700, 21)
 	writeMetrics(t, data, []string{"value"}, [][]float64{v}, 0, len(v))
-	code, stdout, errs := runCmd("monitor", "--model", model, "--data", data, "--drift-window", "20", "--json")
+	code, stdout, errs := runCmd("monitor", "--model", model, "--data", data, "--drift-window", "20", "--json", "--switch=false")
 	if code != 0 {
 		t.Fatalf("monitor: exit %d: %s", code, errs)
 	}
@@ -147,15 +149,15 @@ func TestMonitorReplaysForecaster(t *testing.T) {
 		r.Health.P50 == nil || *r.Health.P50 <= 0 || !relNear(r.Health.MAE, want, 1e-6) {
 		t.Fatalf("replay %+v; Forecast's MAE over the %d test rows %v\n%s", r, len(v)-start, want, stdout)
 	}
-	if code, stdout, _ := runCmd("monitor", "--model", model, "--data", data, "--drift-window", "20"); code != 0 ||
+	if code, stdout, _ := runCmd("monitor", "--model", model, "--data", data, "--drift-window", "20", "--switch=false"); code != 0 ||
 		!strings.Contains(stdout, "the average of 2 networks") {
 		t.Errorf("human output does not name the ensemble:\n%s", stdout)
 	}
-	// With --switch: a switch fitted on the train and validation rows,
-	// fed each test row.
-	code, stdout, errs = runCmd("monitor", "--model", model, "--data", data, "--drift-window", "20", "--json", "--switch")
+	// By default: a switch fitted on the train and validation rows, fed
+	// each test row.
+	code, stdout, errs = runCmd("monitor", "--model", model, "--data", data, "--drift-window", "20", "--json")
 	if code != 0 || json.Unmarshal([]byte(stdout), &r) != nil {
-		t.Fatalf("monitor --switch: exit %d: %s%s", code, errs, stdout)
+		t.Fatalf("monitor: exit %d: %s%s", code, errs, stdout)
 	}
 	vr := asWritten(v)
 	sp := baseline.SplitOf(len(v))
@@ -175,7 +177,7 @@ func TestMonitorReplaysForecaster(t *testing.T) {
 		sum += math.Abs(p - vr[j])
 	}
 	if want := sum / float64(len(v)-start); r.Forecaster.Name != "switch" || !relNear(r.Health.MAE, want, 1e-9) || r.Health.Errors != len(v)-start {
-		t.Errorf("monitor --switch: %+v; the switch's MAE over the test rows %v", r, want)
+		t.Errorf("monitor: %+v; the switch's MAE over the test rows %v", r, want)
 	}
 }
 
