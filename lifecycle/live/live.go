@@ -9,7 +9,9 @@
 //	     (forecast.Train with the pipeline's recipe), validate, promote
 //	  -> each new sample: scored against the forecast made one step before
 //	     (monitor.Health: accuracy, MAPE), fed to the drift window, the next
-//	     step forecast (latency), then the alert rules are evaluated; an
+//	     step forecast (latency; with HTTP.Switch the service's answer for
+//	     the collected series, its switch: what is scored is what is
+//	     served), then the alert rules are evaluated; an
 //	     alert's action (retrain_model, retrain_with_recent_data) goes to
 //	     Pipeline.Act
 //	  -> on every swap of the pipeline (its own promotion, or one from the
@@ -53,8 +55,10 @@ type Config struct {
 	Health      monitor.HealthConfig
 	DriftWindow int
 	// Listener, if set, serves the HTTP API (HTTP configures it; its
-	// Monitor and ModelName are the runner's) until Run's context ends,
-	// then shuts down within Grace [30s].
+	// Monitor and ModelName are the runner's, its Now the pipeline's
+	// clock unless set) until Run's context ends, then shuts down within
+	// Grace [30s]. With HTTP.Switch and HTTP.Source, each sample is
+	// scored against the handler's answer for Query, as served.
 	Listener net.Listener
 	HTTP     httpapi.Options
 	Grace    time.Duration
@@ -136,6 +140,9 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 
 	hopt := cfg.HTTP
 	hopt.Monitor, hopt.ModelName = r.Monitor, pc.Model
+	if hopt.Now == nil {
+		hopt.Now = pc.Clock.Now
+	}
 	if hopt.Logf == nil {
 		hopt.Logf = cfg.Logf
 	}
@@ -251,12 +258,34 @@ func (r *Runner) observe(s lifecycle.Sample) {
 	start := time.Now()
 	f, cur, err := r.Pipeline.Forecast(ctx)
 	if err == nil {
-		r.Monitor.Health.ObservePrediction(now, time.Since(start), false)
+		version := cur.Version.Version.String()
+		v, ok := r.served(ctx, version, s.Time)
+		if !ok {
+			v = f.Points[0].Value
+			r.Monitor.Health.ObservePrediction(now, time.Since(start), false)
+		}
 		r.mu.Lock()
-		r.pending, r.pendFor, r.pendTime = f.Points[0].Value, cur.Version.Version.String(), s.Time
+		r.pending, r.pendFor, r.pendTime = v, version, s.Time
 		r.mu.Unlock()
 	}
 	r.Monitor.Evaluate(now)
+}
+
+// served is, with Config.HTTP.Switch, the one-step forecast the service
+// answers for the collected series (its switch; the handler records the
+// prediction in the monitor), so that what is scored is what is served.
+// ok is false without the switch, or when the service answers from
+// another version or another origin than the sample at the pipeline
+// (the model's forecast is then scored).
+func (r *Runner) served(ctx context.Context, version string, origin time.Time) (v float64, ok bool) {
+	if !r.cfg.HTTP.Switch || r.cfg.HTTP.Source == nil || r.Handler.Version() != version {
+		return 0, false
+	}
+	ans, err := r.Handler.ForecastSeries(ctx, r.cfg.Query)
+	if err != nil || ans.Version != version || !ans.Origin.Equal(origin) || len(ans.Predictions) != 1 || len(ans.Predictions[0]) == 0 {
+		return 0, false
+	}
+	return ans.Predictions[0][0], true
 }
 
 // Run runs the pipeline and, with a Listener, the HTTP service until ctx

@@ -256,3 +256,53 @@ func TestCollectorSkipsAGap(t *testing.T) {
 		t.Fatalf("backfill across a gap: %d samples, %v", len(ss), err)
 	}
 }
+
+// TestRunnerScoresWhatItServes: with HTTP.Switch, the forecast each new
+// sample is scored against is the service's answer for the collected
+// series (its switch), not the pipeline's model forecast.
+func TestRunnerScoresWhatItServes(t *testing.T) {
+	ctx := context.Background()
+	reg, err := lifecycle.Create(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := lifecycle.NewSimClock(t0.Add(600 * 5 * time.Minute))
+	const query = `cpu{host="a"}`
+	src := &fakeSeries{clock: clock, name: query, values: synth.Walk(2000, 3)}
+	r, err := New(ctx, Config{
+		Pipeline: lifecycle.Config{Model: "cpu", Registry: reg, Clock: clock, Train: tinyRecipe(),
+			CollectEvery: 5 * time.Minute, RetrainEvery: time.Hour, Holdout: 2 * time.Hour, Threshold: 1e-9, SyncTraining: true},
+		Series: src, Query: query, Backfill: 600,
+		HTTP: httpapi.Options{Source: src, Switch: true, SwitchHistory: 400, SeriesLength: 50},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Handler.Close()
+	for step := 0; step < 16; step++ {
+		clock.Advance(5 * time.Minute)
+		r.Pipeline.Step(ctx)
+	}
+	r.mu.Lock()
+	pending, pendFor, pendTime := r.pending, r.pendFor, r.pendTime
+	r.mu.Unlock()
+	if pendFor == "" || r.Monitor.Health.Snapshot(clock.Now()).Errors == 0 {
+		t.Fatalf("nothing served and scored after 16 steps (pending for %q)", pendFor)
+	}
+	// The same rows again: the switch answers what it answered the runner.
+	ans, err := r.Handler.ForecastSeries(ctx, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans.Methods[0] != "switch" || ans.Version != pendFor || !ans.Origin.Equal(pendTime) || ans.Predictions[0][0] != pending {
+		t.Fatalf("the runner scores %v (version %s, after %v); the service answers %v by %s (version %s, after %v)",
+			pending, pendFor, pendTime, ans.Predictions[0][0], ans.Methods[0], ans.Version, ans.Origin)
+	}
+	f, _, err := r.Pipeline.Forecast(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Points[0].Value == pending {
+		t.Fatalf("the switch and the model both forecast %v: the test cannot tell them apart", pending)
+	}
+}

@@ -383,6 +383,22 @@ func (h *Handler) forecast(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ans)
 }
 
+// ForecastSeries answers {"series": name} as POST /v1/forecast does (the
+// series' switch with Options.Switch), for a caller in the same process:
+// the live runner scores what the service serves.
+func (h *Handler) ForecastSeries(ctx context.Context, name string) (*serve.ForecastAnswer, error) {
+	m := h.acquire()
+	if m == nil {
+		return nil, errors.New("httpapi: no model loaded yet")
+	}
+	defer h.release(m)
+	ans, e := h.answer(ctx, m, &forecastRequest{Series: name})
+	if e != nil {
+		return nil, fmt.Errorf("httpapi: %w", e)
+	}
+	return ans, nil
+}
+
 // answer forecasts req with m.
 func (h *Handler) answer(ctx context.Context, m *loaded, req *forecastRequest) (*serve.ForecastAnswer, *httpError) {
 	needs := m.pred.Needs()
