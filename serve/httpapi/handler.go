@@ -156,6 +156,13 @@ func New(opt Options) (*Handler, error) {
 	if err := reg.Register(h.promc); err != nil {
 		return nil, fmt.Errorf("httpapi: %w", err)
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "perfpredict_switch_series",
+		Help: "Series followed by a switch for the served model (Options.Switch)."}, func() float64 {
+		if m := h.cur.Load(); m != nil {
+			return float64(m.switches.len())
+		}
+		return 0
+	}))
 	h.route("POST /v1/forecast", "forecast", h.limited(h.forecast))
 	h.route("POST /v1/degradation", "degradation", h.limited(h.degradation))
 	h.route("GET /v1/models", "models", h.models)

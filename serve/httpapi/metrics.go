@@ -16,6 +16,8 @@ type metrics struct {
 	inFlight  prometheus.Gauge
 	fallbacks *prometheus.CounterVec
 	reloads   *prometheus.CounterVec
+	// switchFits counts the series' switches fitted (Options.Switch).
+	switchFits *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -31,8 +33,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Forecasts answered by the fallback instead of the model, by reason."}, []string{"reason"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perfpredict_model_reloads_total",
 			Help: "New Active registry versions loaded or refused (kept serving the previous one)."}, []string{"result"}),
+		switchFits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "perfpredict_switch_fits_total",
+			Help: "Switches of {\"series\": NAME} requests fitted on a fetched history, or not (the model answers the series for a while)."}, []string{"result"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.inFlight, m.fallbacks, m.reloads)
+	reg.MustRegister(m.requests, m.latency, m.inFlight, m.fallbacks, m.reloads, m.switchFits)
 	return m
 }
 

@@ -35,6 +35,13 @@ type followed struct {
 	used  uint64 // switches.tick at its last request
 }
 
+// len is the number of series followed.
+func (s *switches) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byName)
+}
+
 // entry returns name's entry, made (and the least recently used one
 // dropped, past max) if it has none.
 func (s *switches) entry(name string, max int) *followed {
@@ -99,10 +106,12 @@ func (h *Handler) follow(ctx context.Context, m *loaded, name string, times []ti
 		e.f, err = serve.NewFollower(m.fc, hist)
 	}
 	if err != nil {
+		h.metrics.switchFits.WithLabelValues("failed").Inc()
 		e.f, e.retry = nil, h.opt.Now().Add(switchRetry)
 		h.logf("series %q: the model answers it until %s, its switch could not be fitted: %v", name, e.retry.Format(time.RFC3339), err)
 		return nil, false
 	}
+	h.metrics.switchFits.WithLabelValues("fitted").Inc()
 	e.retry = time.Time{}
 	return e.f.Points(times, values, step, horizon)
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,6 +144,18 @@ func TestSeriesSwitch(t *testing.T) {
 	src.setUpTo(812 + 2*recent)
 	sameAsSwitch(t, "a new model", askSeries(t, srv.URL, "cpu"), refSwitch(t, ref2, cut(cpu, 812+2*recent-history, 812+2*recent)))
 	wantCalls("a new model", recent, history)
+
+	// /metrics counts the fits and the series the served model follows.
+	_, raw := get(t, srv.URL+"/metrics")
+	for _, want := range []string{
+		`perfpredict_switch_fits_total{result="fitted"} 3`,
+		`perfpredict_switch_fits_total{result="failed"} 2`,
+		"perfpredict_switch_series 1",
+	} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // TestSeriesSwitchEviction: past MaxSwitches series the least recently
