@@ -52,6 +52,9 @@ func newFollower(fc *forecast.Forecaster, history baseline.Series, nTrain int) (
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("%srow %d is %v; a switch follows only numbers: %w", prefix(history.Name), i, v, ErrBadInput)
 		}
+		if i > 0 && !history.Times[i].After(history.Times[i-1]) {
+			return nil, fmt.Errorf("%srow %d (%s) is not after row %d: %w", prefix(history.Name), i, history.Times[i].Format(time.RFC3339), i-1, ErrBadInput)
+		}
 	}
 	f := &Follower{fc: fc, history: history, nTrain: nTrain, last: history.Times[n-1]}
 	var err error

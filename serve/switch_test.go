@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 
@@ -213,5 +214,41 @@ func TestBacktestSwitch(t *testing.T) {
 	}
 	if pb.CoverageAll == b.CoverageAll {
 		t.Errorf("the same coverage %v with and without the switch", b.CoverageAll)
+	}
+}
+
+// TestNewFollowerErrors: a history a switch cannot follow is refused with
+// an error naming the series and the row at fault.
+func TestNewFollowerErrors(t *testing.T) {
+	fc := tinyForecaster(t)
+	good := synthData(500, []string{"cpu"}, 5)[0]
+	good.Name = "cpu"
+	if _, err := NewFollower(fc, good); err != nil {
+		t.Fatalf("a good history: %v", err)
+	}
+	withNaN := good.Slice(0, 500)
+	withNaN.Values = append([]float64{}, withNaN.Values...)
+	withNaN.Values[7] = math.NaN()
+	backwards := good.Slice(0, 500)
+	backwards.Times = append(backwards.Times[:0:0], backwards.Times...)
+	backwards.Times[9] = backwards.Times[8]
+	for _, c := range []struct {
+		name string
+		s    baseline.Series
+		want string
+	}{
+		{"NaN", withNaN, "cpu: row 7 is NaN"},
+		{"time not increasing", backwards, "cpu: row 9"},
+		{"times and values", baseline.Series{Name: "cpu", Times: good.Times[:3], Values: good.Values[:4]}, "3 times for 4 values"},
+		{"empty", baseline.Series{Name: "cpu"}, "no rows"},
+		{"too short for the autoregression", good.Slice(0, 80), "too few"},
+	} {
+		_, err := NewFollower(fc, c.s)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
+	if _, err := NewFollower(nil, good); err == nil {
+		t.Error("no forecaster: accepted")
 	}
 }
