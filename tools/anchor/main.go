@@ -20,6 +20,10 @@
 // of the anchor's figures in issue 14); -folds K trains fold k on the
 // series forecast.Fold leaves in and scores those it holds out. It prints
 // each series' MASE at h = 1, 12 and 30 and their geometric means.
+//
+// -theta scores the standard Theta method instead (theta.go), the core of
+// the statistical anchor issue 14 names (AutoTheta), fitted on each
+// series alone as the protocol fits a baseline.
 package main
 
 import (
@@ -171,6 +175,7 @@ func main() {
 	loss := flag.String("loss", "l1", "l1 or l2")
 	noDate := flag.Bool("no-date", false, "leave out the target's time of day and weekday")
 	noRefit := flag.Bool("no-refit", false, "keep the early-stopped model instead of fitting again on the validation splits too")
+	withTheta := flag.Bool("theta", false, "score the standard Theta method instead, fitted per series (a local model: -folds does not apply)")
 	p := gbdt.DefaultParams()
 	flag.IntVar(&p.Rounds, "rounds", 2000, "most trees per horizon")
 	flag.Float64Var(&p.LearningRate, "lr", 0.05, "learning rate")
@@ -197,6 +202,9 @@ func main() {
 			c.params.Loss = gbdt.LossL2
 		default:
 			return fmt.Errorf("-loss %q: want l1 or l2", *loss)
+		}
+		if *withTheta {
+			return runTheta(*dir)
 		}
 		return run(c, *dir, *folds)
 	}()
@@ -226,17 +234,62 @@ func steps(list string) ([]int, error) {
 	return out, nil
 }
 
-func run(c *config, dir string, folds int) error {
+// shipped loads the 13 series.
+func shipped(dir string) ([]baseline.Series, error) {
 	var all []baseline.Series
 	for _, name := range nabdata.Series() {
 		ss, err := baseline.LoadColumns(filepath.Join(dir, name), nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for i := range ss {
 			ss[i].Name = strings.TrimSuffix(filepath.Base(name), ".csv")
 		}
 		all = append(all, ss...)
+	}
+	return all, nil
+}
+
+// runTheta prints the Theta method's test MASE per series at h = 1, 12
+// and 30 by the protocol (fitted on the train and validation splits,
+// then fed every observation) and their geometric means.
+func runTheta(dir string) error {
+	all, err := shipped(dir)
+	if err != nil {
+		return err
+	}
+	hs := []int{1, 12, 30}
+	geo := make([]float64, len(hs))
+	for _, s := range all {
+		period, err := baseline.SeasonFromCadence(s.Times)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+		f := newTheta(period)
+		ms, err := baseline.EvaluateHorizons(s, f, hs...)
+		if err != nil {
+			return err
+		}
+		kind := "not seasonal"
+		if f.index != nil {
+			kind = "seasonal, additive"
+			if f.mult {
+				kind = "seasonal, multiplicative"
+			}
+		}
+		fmt.Printf("%-40s %.3f %.3f %.3f  (alpha %.2f, %s)\n", s.Name, ms[0].MASE, ms[1].MASE, ms[2].MASE, f.alpha, kind)
+		for k := range hs {
+			geo[k] += math.Log(ms[k].MASE) / float64(len(all))
+		}
+	}
+	fmt.Printf("%-40s %.3f %.3f %.3f\n", "geometric mean", math.Exp(geo[0]), math.Exp(geo[1]), math.Exp(geo[2]))
+	return nil
+}
+
+func run(c *config, dir string, folds int) error {
+	all, err := shipped(dir)
+	if err != nil {
+		return err
 	}
 	type run struct{ train, held []baseline.Series }
 	runs := []run{{all, all}}

@@ -57,3 +57,45 @@ func TestFeaturesAndTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestThetaContinuesASeason: on a series that is one season repeated
+// (multiplicative when positive, additive otherwise) the deseasonalised
+// series is flat, so Theta forecasts the season's continuation exactly;
+// Fit leaves the state that Reset and Update over the history leave.
+func TestThetaContinuesASeason(t *testing.T) {
+	const m, n = 12, 240
+	for _, c := range []struct {
+		name   string
+		offset float64
+		mult   bool
+	}{{"multiplicative", 20, true}, {"additive", -3, false}} {
+		y := make([]float64, n)
+		for i := range y {
+			y[i] = c.offset + 5*math.Sin(2*math.Pi*float64(i%m)/m)
+		}
+		f := newTheta(m)
+		if err := f.Fit(baseline.Series{Values: y}, n*70/85); err != nil {
+			t.Fatal(err)
+		}
+		if f.index == nil || f.mult != c.mult || math.Abs(f.slope) > 1e-9 {
+			t.Fatalf("%s: seasonal %v multiplicative %v slope %v", c.name, f.index != nil, f.mult, f.slope)
+		}
+		for h := 1; h <= 30; h++ {
+			got, err := f.Forecast(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := y[(n-1+h)%m]; math.Abs(got-want) > 1e-9 {
+				t.Fatalf("%s: h=%d: %v, want the season's %v", c.name, h, got, want)
+			}
+		}
+		fitted, _ := f.Forecast(7)
+		f.Reset()
+		for _, v := range y {
+			f.Update(v)
+		}
+		if replayed, _ := f.Forecast(7); replayed != fitted {
+			t.Errorf("%s: after Fit %v, after a replay %v", c.name, fitted, replayed)
+		}
+	}
+}
