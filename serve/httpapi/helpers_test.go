@@ -130,6 +130,9 @@ type fakeSource struct {
 	block  chan struct{}
 	fail   error
 	gapAt  int // a missing point (0: none), refused in any range holding it
+	// blockAt, when positive, holds only the calls asking for that many
+	// points.
+	blockAt int
 	// upTo, when positive, is the number of a series' points observed so
 	// far: Last answers the last n of them. asked records each call's n.
 	mu    sync.Mutex
@@ -154,7 +157,7 @@ func (f *fakeSource) calls() []int {
 }
 
 func (f *fakeSource) Last(ctx context.Context, name string, n int) (baseline.Series, error) {
-	if f.block != nil {
+	if f.block != nil && (f.blockAt == 0 || n == f.blockAt) {
 		select {
 		case <-f.block:
 		case <-ctx.Done():

@@ -105,6 +105,9 @@ func (h *Handler) follow(ctx context.Context, m *loaded, name string, times []ti
 		}
 		e.f, err = serve.NewFollower(m.fc, hist)
 	}
+	if err != nil && ctx.Err() != nil {
+		return nil, false // the request ended, not the series' fault: try again with the next
+	}
 	if err != nil {
 		h.metrics.switchFits.WithLabelValues("failed").Inc()
 		e.f, e.retry = nil, h.opt.Now().Add(switchRetry)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -224,5 +225,29 @@ func TestSeriesSwitchConcurrent(t *testing.T) {
 	}
 	if fits != 1 {
 		t.Fatalf("the history was fetched %d times for %d concurrent first requests, want once", fits, n)
+	}
+}
+
+// TestSeriesSwitchCancelled: a request that ends while its series'
+// history is being fetched leaves no retry time behind; the next request
+// fits the switch.
+func TestSeriesSwitchCancelled(t *testing.T) {
+	fc := tinyForecaster(t, 1)
+	values := synth.Walk(900, 7)
+	src := &fakeSource{series: map[string]baseline.Series{"cpu": {Name: "cpu", Times: fiveMinutes(900), Values: values}},
+		block: make(chan struct{}), blockAt: 500}
+	h, _ := newServer(t, Options{Source: src, Switch: true, SwitchHistory: 500, SeriesLength: 50})
+	if err := h.Load(fc, ""); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	ans, err := h.ForecastSeries(ctx, "cpu")
+	if err != nil || ans.Methods[0] != "model" {
+		t.Fatalf("a request cancelled during the fetch: %v, %+v", err, ans)
+	}
+	close(src.block)
+	if ans, err = h.ForecastSeries(context.Background(), "cpu"); err != nil || ans.Methods[0] != forecast.SwitchMethod {
+		t.Fatalf("the next request: %v, answered by %v; want the switch", err, ans.Methods)
 	}
 }
