@@ -174,6 +174,27 @@ func (r *RidgeAR) Fit(history Series, nTrain int) error {
 	return nil
 }
 
+// ForecastFrom sets dst[h-1] to the forecast h steps after the last of
+// window's values (raw, oldest first; its last Lags are read) for h = 1..
+// len(dst), as Forecast would after Update with them, without touching
+// the state. scratch, when it has room for Lags values, is used for the
+// standardised window (nil: one is allocated).
+func (r *RidgeAR) ForecastFrom(dst, window, scratch []float64) {
+	if r.Coef == nil {
+		panic("baseline: ridge AR: ForecastFrom before Fit")
+	}
+	if len(dst) > r.MaxHorizon || len(window) < r.Lags {
+		panic(fmt.Sprintf("baseline: ridge AR: ForecastFrom %d horizons (max %d) from %d values (lags %d)", len(dst), r.MaxHorizon, len(window), r.Lags))
+	}
+	z := scratch[:0]
+	for _, v := range window[len(window)-r.Lags:] {
+		z = append(z, r.Scaler.Scale(v))
+	}
+	for h := range dst {
+		dst[h] = r.Scaler.Unscale(predictAR(r.Coef[h], r.Intercept[h], z))
+	}
+}
+
 func predictAR(coef []float64, b0 float64, x []float64) float64 {
 	p := b0
 	for i, c := range coef {

@@ -111,3 +111,41 @@ func TestRidgeARLearnsAR2(t *testing.T) {
 		t.Errorf("MASE %g on a noise-free AR(2), want < 0.01", m.MASE)
 	}
 }
+
+// TestRidgeARForecastFrom: forecasting from a window gives, at every
+// horizon and for windows longer than the lags, exactly what Forecast
+// gives after Update with the same values, and leaves the state alone.
+func TestRidgeARForecastFrom(t *testing.T) {
+	y := make([]float64, 400)
+	for i := range y {
+		y[i] = 10 + 3*math.Sin(float64(i)/7) + float64(i%5)
+	}
+	r := NewRidgeAR(8, 5)
+	if err := r.Fit(Series{Values: y[:300]}, 240); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := r.Forecast(3)
+	dst := make([]float64, 5)
+	for _, end := range []int{8, 9, 50, 300} {
+		window := y[end-min(end, 20) : end]
+		r.ForecastFrom(dst, window, nil)
+		ref := NewRidgeAR(8, 5)
+		*ref = *r // the fitted coefficients; Reset gives it a ring of its own
+		ref.Reset()
+		for _, v := range window {
+			ref.Update(v)
+		}
+		for h := 1; h <= 5; h++ {
+			want, err := ref.Forecast(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dst[h-1] != want {
+				t.Fatalf("window ending at %d, h=%d: ForecastFrom %v, Forecast %v", end, h, dst[h-1], want)
+			}
+		}
+	}
+	if after, _ := r.Forecast(3); after != before {
+		t.Errorf("ForecastFrom moved the state: %v then %v", before, after)
+	}
+}

@@ -256,7 +256,7 @@ func summariseScenarios(rows []ScenarioResult, hs []int, sum Summary) []Scenario
 				ss.Targets += r.Targets
 				ss.Series++
 				for name, m := range r.Methods {
-					if name != ModelMethod && name != SwitchMethod && name != best {
+					if isBaseline(name) && name != best {
 						continue
 					}
 					mase[name] = append(mase[name], float64(m.MASE))

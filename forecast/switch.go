@@ -108,6 +108,8 @@ type Switch struct {
 	// switchBreakRatio times their mean; breakAt is the first origin whose
 	// forecasts are scored since the last break (-1: none).
 	breakRun, breakAt int
+	// arScratch holds the autoregression's standardised window.
+	arScratch []float64
 	// err is the first error of the network, returned by Forecast.
 	err error
 }
@@ -120,7 +122,7 @@ func NewSwitch(fc *Forecaster) *Switch {
 	s.netOK, s.arOK, s.pickOK = make([]bool, K+1), make([]bool, K+1), make([]bool, K+1)
 	s.errNet, s.errAR, s.errAvg, s.weight = make([]float64, K), make([]float64, K), make([]float64, K), make([]float64, K)
 	s.setWindow(SwitchWindow)
-	s.breakAt = -1
+	s.breakAt, s.arScratch = -1, make([]float64, 0, SwitchLags)
 	return s
 }
 
@@ -184,20 +186,6 @@ func (s *Switch) Update(v float64) {
 	}
 }
 
-// arForecast sets dst[h-1] to the autoregression's forecast from origin t
-// (which must have SwitchLags observations up to it in s.values).
-func (s *Switch) arForecast(dst []float64, t int) {
-	r := s.ar
-	x := s.values[t+1-SwitchLags-s.base : t+1-s.base]
-	for h := range dst {
-		p := r.Intercept[h]
-		for i, c := range r.Coef[h] {
-			p += c * r.Scaler.Scale(x[i])
-		}
-		dst[h] = r.Scaler.Unscale(p)
-	}
-}
-
 // catchUp forecasts from every pending origin with both forecasters and
 // scores, in order, every target observed since.
 func (s *Switch) catchUp() {
@@ -247,7 +235,7 @@ func (s *Switch) catchUp() {
 				s.netOK[slot] = true
 			}
 			if t+1 >= SwitchLags {
-				s.arForecast(s.arF[slot], t)
+				s.ar.ForecastFrom(s.arF[slot], s.values[t+1-SwitchLags-s.base:t+1-s.base], s.arScratch)
 				s.arOK[slot] = true
 			}
 			s.choose(slot)
