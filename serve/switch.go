@@ -24,10 +24,10 @@ type Follower struct {
 	sw *forecast.Switch // nil once a row it was fed was not a number
 	// last is the time of the last row fed.
 	last time.Time
-	// fc, history and nTrain fit it again (replay).
-	fc      *forecast.Forecaster
-	history baseline.Series
-	nTrain  int
+	// fc, the history's values and nTrain fit it again (replay).
+	fc     *forecast.Forecaster
+	values []float64
+	nTrain int
 }
 
 // NewFollower fits a Switch of fc on history (times and values, oldest
@@ -56,7 +56,7 @@ func newFollower(fc *forecast.Forecaster, history baseline.Series, nTrain int) (
 			return nil, fmt.Errorf("%srow %d (%s) is not after row %d: %w", prefix(history.Name), i, history.Times[i].Format(time.RFC3339), i-1, ErrBadInput)
 		}
 	}
-	f := &Follower{fc: fc, history: history, nTrain: nTrain, last: history.Times[n-1]}
+	f := &Follower{fc: fc, values: history.Values, nTrain: nTrain, last: history.Times[n-1]}
 	var err error
 	if f.sw, err = f.fit(); err != nil {
 		return nil, fmt.Errorf("%s%w", prefix(history.Name), err)
@@ -67,7 +67,7 @@ func newFollower(fc *forecast.Forecaster, history baseline.Series, nTrain int) (
 // fit is a Switch fitted as the follower's was, having seen its history.
 func (f *Follower) fit() (*forecast.Switch, error) {
 	sw := forecast.NewSwitch(f.fc)
-	return sw, sw.Fit(f.history, f.nTrain)
+	return sw, sw.Fit(baseline.Series{Values: f.values}, f.nTrain)
 }
 
 func finite(values []float64) bool {
