@@ -14,16 +14,17 @@ import (
 // BenchmarkFollower is the cost of serving a followed series with its
 // switch (serve.Follower, what `perfpredict serve` answers {"series": NAME}
 // with) on the default forecaster: "fit" is a series' first request
-// (NewFollower on a week, 2016 points at 5 minutes, then the first
-// answer: the ridge AR's fit and the network's forecasts at every origin
-// of the week, which warm the switch's errors); "next" is each later
+// (NewFollower on the HTTP service's default history, 8064 points, 28
+// days at 5 minutes, then the first answer: the ridge AR's fit and the
+// network's forecasts at every origin of the history, which warm the
+// switch's errors); "next" is each later
 // request, one new point fed and the 30 horizons answered. The anchor,
 // in the same run, is "forecast": one Forecaster.Forecast of the same
 // window, what the model row costs per request. Each reports ms/op.
 func BenchmarkFollower(b *testing.B) {
 	fc := defaultForecaster(b)
 	ctx := context.Background()
-	const week = 2016
+	const week = 8064 // httpapi.Options.SwitchHistory's default
 	rng := rand.New(rand.NewPCG(3, 4))
 	n := week + 100_000
 	s := baseline.Series{Name: "cpu"}
@@ -62,6 +63,11 @@ func BenchmarkFollower(b *testing.B) {
 		f, err := serve.NewFollower(fc, s.Slice(0, week))
 		if err != nil {
 			b.Fatal(err)
+		}
+		// The first answer (the catch-up over the history) is "fit"'s.
+		w := s.Slice(week-100, week)
+		if _, ok := f.Points(w.Times, w.Values, 5*time.Minute, fc.Horizon()); !ok {
+			b.Fatal("no answer")
 		}
 		to := week
 		for b.Loop() {

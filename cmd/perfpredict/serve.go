@@ -45,7 +45,7 @@ func addServeFlags(fs interface {
 		grace:       fs.Duration("grace", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish"),
 		poll:        fs.Duration("poll", 5*time.Second, "how often the registry is checked for a new Active version"),
 		follow: fs.Bool("switch", true, "answer {\"series\": NAME} requests with a switch per series (train's switch row: the model, a ridge autoregression of the series "+
-			"or their average, whichever erred less on it lately), fitted on its last 2016 points (a week at 5 minutes); --switch=false: the model alone"),
+			"or their average, whichever erred less on it lately), fitted on its last 8064 points (28 days at 5 minutes, or what Prometheus keeps); --switch=false: the model alone"),
 	}
 }
 

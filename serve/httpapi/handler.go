@@ -54,8 +54,9 @@ type Options struct {
 	// (serve.Follower; evaluate's `switch` row: the model, a ridge
 	// autoregression of the series or their average, whichever erred
 	// less on it lately), fitted on SwitchHistory observations fetched at
-	// the series' first request [2016: a week at 5 minutes] and fed the
-	// rows each later request fetches. The Source must place its points
+	// the series' first request [8064: 28 days at 5 minutes, or what the
+	// source holds; chosen on held-out series, docs/PROTOCOL.md] and fed
+	// the rows each later request fetches. The Source must place its points
 	// on a fixed grid (as live.Prometheus does), so that each request's
 	// rows continue the last one's. A series whose switch cannot be
 	// fitted is answered by the model. Past MaxSwitches series [1024] the
@@ -137,7 +138,7 @@ func New(opt Options) (*Handler, error) {
 		opt.Now = time.Now
 	}
 	if opt.SwitchHistory <= 0 {
-		opt.SwitchHistory = 2016
+		opt.SwitchHistory = 8064
 	}
 	if opt.MaxSwitches <= 0 {
 		opt.MaxSwitches = 1024
