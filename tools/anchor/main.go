@@ -291,13 +291,13 @@ func run(c *config, dir string, folds int) error {
 	if err != nil {
 		return err
 	}
-	type run struct{ train, held []baseline.Series }
-	runs := []run{{all, all}}
+	type fold struct{ train, held []baseline.Series }
+	runs := []fold{{all, all}}
 	if folds > 0 {
 		runs = nil
 		for k := range folds {
 			train, held := forecast.Fold(all, folds, k)
-			runs = append(runs, run{train, held})
+			runs = append(runs, fold{train, held})
 		}
 	}
 	hs := []int{1, 12, 30}
