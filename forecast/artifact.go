@@ -20,6 +20,7 @@ import (
 //	manifest.json                format, version, recipe, calibration, info
 //	member-1.safetensors, ...    the networks, as perfpredict checkpoints
 //	trees.json                   the tree models, when the recipe has them
+//	switch-trees.json            a Switch's tree models, when it has them
 //
 // Each member is a checkpoint the PyTorch reference also loads.
 
@@ -29,10 +30,13 @@ import (
 // mean, so that a build that would read them in the unit refuses them. An
 // artifact is written with the oldest version that holds what it has:
 // one without trees calibrated in the unit is version 1, which older
-// builds read; older artifacts load and serve as they did.
+// builds read; older artifacts load and serve as they did. Version 4 adds
+// the switch's trees, which change what a Switch over the forecaster
+// serves, so that an older build, which would serve a switch of two
+// forecasters, refuses them.
 const (
 	ArtifactFormat  = "perfpredict.forecaster"
-	ArtifactVersion = 3
+	ArtifactVersion = 4
 )
 
 const manifestName = "manifest.json"
@@ -46,6 +50,9 @@ type manifest struct {
 	Info        Info        `json:"info"`
 	// Trees are the tree models' entry, feature set, horizons and weights.
 	Trees *treesManifest `json:"trees,omitempty"`
+	// SwitchTrees are the switch's tree models' entry, feature set and
+	// horizons.
+	SwitchTrees *switchTreesManifest `json:"switch_trees,omitempty"`
 }
 
 func memberEntry(i int) string { return "member-" + strconv.Itoa(i+1) + ".safetensors" }
@@ -65,6 +72,15 @@ func (fc *Forecaster) Encode(w io.Writer) error {
 	}
 	if fc.calib.Scale != "" {
 		man.Version = 3
+	}
+	var switchTrees []byte
+	if fc.switchTrees != nil {
+		man.Version = 4
+		man.SwitchTrees = &switchTreesManifest{Entry: switchTreesEntry, Features: switchTreeFeatureSet, Horizons: fc.switchTrees.horizons}
+		var err error
+		if switchTrees, err = fc.switchTrees.encode(); err != nil {
+			return fmt.Errorf("forecast: switch trees: %w", err)
+		}
 	}
 	for i := range fc.members {
 		man.Members = append(man.Members, memberEntry(i))
@@ -87,12 +103,18 @@ func (fc *Forecaster) Encode(w io.Writer) error {
 			return fmt.Errorf("forecast: network %d: %w", i+1, err)
 		}
 	}
-	if trees != nil {
-		tw, err := zw.Create(treesEntry)
+	for _, e := range []struct {
+		name string
+		data []byte
+	}{{treesEntry, trees}, {switchTreesEntry, switchTrees}} {
+		if e.data == nil {
+			continue
+		}
+		tw, err := zw.Create(e.name)
 		if err != nil {
 			return err
 		}
-		if _, err := tw.Write(trees); err != nil {
+		if _, err := tw.Write(e.data); err != nil {
 			return err
 		}
 	}
@@ -235,6 +257,18 @@ func Decode(data []byte, source string) (*Forecaster, error) {
 		}
 		if fc.trees, err = decodeTrees(man.Trees, b, K); err != nil {
 			return nil, bad(treesEntry, err)
+		}
+	}
+	if man.SwitchTrees != nil {
+		if man.SwitchTrees.Entry != switchTreesEntry {
+			return nil, bad(manifestName, fmt.Errorf("switch trees entry %q, want %q", man.SwitchTrees.Entry, switchTreesEntry))
+		}
+		b, err := read(switchTreesEntry)
+		if err != nil {
+			return nil, err
+		}
+		if fc.switchTrees, err = decodeSwitchTrees(man.SwitchTrees, b, K); err != nil {
+			return nil, bad(switchTreesEntry, err)
 		}
 	}
 	return fc, nil

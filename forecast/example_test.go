@@ -28,7 +28,7 @@ func cpuSeries(name string, n int, phase float64) baseline.Series {
 func Example() {
 	ctx := context.Background()
 	opts := forecast.DefaultOptions()
-	opts.Horizon, opts.Epochs, opts.Ensemble = 12, 2, 1 // small, for the example
+	opts.Horizon, opts.Epochs, opts.Ensemble, opts.SwitchTrees = 12, 2, 1, nil // small, for the example
 	series := []baseline.Series{cpuSeries("web-1", 1200, 0), cpuSeries("web-2", 1200, 1)}
 	fc, err := forecast.Train(ctx, series, opts)
 	if err != nil {
@@ -64,7 +64,7 @@ func Example() {
 func ExampleEvaluate() {
 	ctx := context.Background()
 	opts := forecast.DefaultOptions()
-	opts.Horizon, opts.Epochs, opts.Ensemble = 12, 1, 1
+	opts.Horizon, opts.Epochs, opts.Ensemble, opts.SwitchTrees = 12, 1, 1, nil // small, for the example
 	series := []baseline.Series{cpuSeries("web-1", 1200, 0)}
 	fc, err := forecast.Train(ctx, series, opts)
 	if err != nil {
@@ -85,12 +85,14 @@ func ExampleEvaluate() {
 }
 
 // A Switch follows one series: fitted once on its history, then fed each
-// new observation, it forecasts with the forecaster or the series' own
-// ridge autoregression, whichever has erred less there lately.
+// new observation, it forecasts with the forecaster's networks, the series'
+// own ridge autoregression, the forecaster's switch trees or an average of
+// them, whichever has erred less there lately.
 func ExampleSwitch() {
 	ctx := context.Background()
 	opts := forecast.DefaultOptions()
-	opts.Horizon, opts.Epochs, opts.Ensemble = 12, 1, 1
+	opts.Horizon, opts.Epochs, opts.Ensemble = 12, 1, 1 // small, for the example
+	opts.SwitchTrees.Params.Rounds = 50                 // the switch's trees, small too
 	series := cpuSeries("web-1", 1200, 0)
 	fc, err := forecast.Train(ctx, []baseline.Series{series}, opts)
 	if err != nil {

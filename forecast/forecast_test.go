@@ -27,7 +27,7 @@ func tinyOptions() Options {
 	o := DefaultOptions()
 	o.Window, o.ScaleWindow, o.Horizon = 8, 16, 4
 	o.Hidden, o.Head, o.Epochs, o.Ensemble = 4, []int{8}, 2, 2
-	o.BatchSize = 32
+	o.BatchSize, o.SwitchTrees = 32, nil
 	return o
 }
 

@@ -23,6 +23,8 @@ type Forecaster struct {
 	info      Info
 	histories []*perfpredict.History // from Train only
 	trees     *treeModel             // nil: the networks alone
+	// switchTrees are a Switch's third forecaster (nil: it has two).
+	switchTrees *treeModel
 }
 
 // Info describes how a forecaster was made (saved in the artifact).
@@ -32,6 +34,9 @@ type Info struct {
 	Members []MemberInfo `json:"members"`
 	// Trees, when the recipe has them, describes its tree models.
 	Trees *TreesInfo `json:"trees,omitempty"`
+	// SwitchTrees, when the forecaster has them, describes the trees a
+	// Switch over it forecasts with (Weights empty).
+	SwitchTrees *TreesInfo `json:"switch_trees,omitempty"`
 }
 
 // MemberInfo is one network of the ensemble.
@@ -87,11 +92,7 @@ func (fc *Forecaster) Info() Info {
 	in := fc.info
 	in.Series = slices.Clone(in.Series)
 	in.Members = slices.Clone(in.Members)
-	if in.Trees != nil {
-		t := *in.Trees
-		t.Horizons, t.Trees, t.Weights = slices.Clone(t.Horizons), slices.Clone(t.Trees), slices.Clone(t.Weights)
-		in.Trees = &t
-	}
+	in.Trees, in.SwitchTrees = in.Trees.clone(), in.SwitchTrees.clone()
 	return in
 }
 

@@ -145,7 +145,7 @@ func TestLevelShiftRecovery(t *testing.T) {
 		series = append(series, baseline.Series{Name: fmt.Sprint("synth-", i), Values: v})
 	}
 	o := DefaultOptions()
-	o.Ensemble, o.Epochs, o.Stride, o.NoTestSplit = 1, 4, 3, true
+	o.Ensemble, o.Epochs, o.Stride, o.NoTestSplit, o.SwitchTrees = 1, 4, 3, true, nil
 	o.ShiftAugment = 0.1
 	fc, err := Train(context.Background(), series, o)
 	if err != nil {

@@ -55,6 +55,11 @@ type Options struct {
 	// Trees, when not nil, adds gradient-boosted trees to the recipe,
 	// combined with the networks per horizon (see TreeOptions).
 	Trees *TreeOptions
+	// SwitchTrees, when not nil, trains the trees a Switch over the
+	// forecaster forecasts with beside the networks and its
+	// autoregression (see SwitchTreeOptions); the forecaster's own
+	// forecasts do not use them.
+	SwitchTrees *SwitchTreeOptions
 	// NoTestSplit says the series hold no test split: training reads the
 	// first 85% of each series and early stopping and calibration the last
 	// 15%. For a live pipeline that keeps its own held-out data. By default
@@ -123,6 +128,7 @@ func DefaultOptions() Options {
 		ShiftAugment: 0.1,
 		Ensemble:     2,
 		Seed:         1,
+		SwitchTrees:  DefaultSwitchTreeOptions(),
 	}
 }
 
@@ -193,6 +199,11 @@ func (o Options) check() error {
 	for _, w := range o.Head {
 		if w < 1 {
 			return bad("Head", o.Head, "widths must be positive")
+		}
+	}
+	if o.SwitchTrees != nil {
+		if err := o.SwitchTrees.check(o.Horizon); err != nil {
+			return fmt.Errorf("forecast: options: %w", err)
 		}
 	}
 	if o.Trees != nil {

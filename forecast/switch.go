@@ -44,18 +44,21 @@ const (
 // interval moved onto the switch's forecast.
 const switchMinErrors = 50
 
-// Switch follows one series and forecasts it with whichever of two
-// forecasters, or their average, has erred less on it lately, horizon by
-// horizon: the
-// Forecaster, which knows many series but reads only the last Needs()
-// observations of this one, and a ridge autoregression fitted on this
-// series' own history (baseline.RidgeAR, SwitchLags lags), which knows its
-// long-run level and rhythm. For each horizon h it keeps the exponentially
-// weighted mean absolute error (half-life SwitchHalfLife steps) of the two
-// forecasters' h-step forecasts whose targets it has seen and of their
-// average, and forecasts with the one of the three whose error is least
-// (the average on a tie and before any target has been seen; the one that
-// can forecast when the other cannot).
+// Switch follows one series and forecasts it with whichever of its
+// forecasters, or of their averages, has erred less on it lately, horizon
+// by horizon. Its forecasters are the Forecaster's networks, which know
+// many series but read only the last Needs() observations of this one; a
+// ridge autoregression fitted on this series' own history
+// (baseline.RidgeAR, SwitchLags lags), which knows its long-run level and
+// rhythm; and, when the Forecaster was trained with them
+// (Options.SwitchTrees), gradient-boosted trees global over the training
+// series that read this one's last SwitchTreeHistory observations in its
+// own unit. For each horizon h it keeps the exponentially weighted mean
+// absolute error (half-life SwitchHalfLife steps) of every forecaster's
+// h-step forecasts whose targets it has seen and of every average of two
+// or three of them, and forecasts with the one whose error is least (the
+// average of all on a tie and before any target has been seen; the one
+// that can forecast when the others cannot).
 //
 // The autoregression remembers the level it was fitted on, so after a
 // break in the level it keeps pulling its forecasts back while its
@@ -76,6 +79,15 @@ type Switch struct {
 	ar    *baseline.RidgeAR
 	decay float64
 	ctx   context.Context
+	// unit is the trees' unit, the naive one-step error of the rows Fit
+	// chose the autoregression's penalty on; trees says whether the
+	// trees are among the forecasters (the forecaster has them and the
+	// unit is positive).
+	unit  float64
+	trees bool
+	// cands are the forecasts compared, as sets of forecasters (bits
+	// expertNet, expertAR, expertTrees), averaged; ties go to the first.
+	cands []uint8
 
 	// values[i] is observation base+i: every observation from the
 	// earliest one the pending origins' windows read.
@@ -84,13 +96,15 @@ type Switch struct {
 	n      int // observations seen
 	// pending is the first origin whose network forecast is not computed.
 	pending int
-	// net and ar hold each origin's forecasts for h = 1..K, ring-indexed
-	// by origin mod (K+1); netOK and arOK say whether they exist.
-	net, arF    [][]float64
-	netOK, arOK []bool
-	// The weighted error sums per horizon of the network, the
-	// autoregression and their average, and the sum of their weights.
-	errNet, errAR, errAvg, weight []float64
+	// net, arF and tr hold each origin's forecasts for h = 1..K of the
+	// networks, the autoregression and the trees, ring-indexed by origin
+	// mod (K+1); netOK, arOK and trOK say whether they exist.
+	net, arF, tr      [][]float64
+	netOK, arOK, trOK []bool
+	// errs[c] are candidate c's weighted error sums per horizon, weight
+	// the sums of their weights.
+	errs   [][]float64
+	weight []float64
 	// pick holds each origin's forecasts by the switch (ring-indexed as
 	// net), made with the errors known at that origin; pickOK says whether
 	// they exist. netLo and netHi are the network's p10 and p90 less its
@@ -108,22 +122,43 @@ type Switch struct {
 	// switchBreakRatio times their mean; breakAt is the first origin whose
 	// forecasts are scored since the last break (-1: none).
 	breakRun, breakAt int
-	// arScratch holds the autoregression's standardised window.
-	arScratch []float64
+	// arScratch holds the autoregression's standardised window; feats and
+	// trPred the trees' feature rows and forecasts of a batch.
+	arScratch, feats, trPred []float64
 	// err is the first error of the network, returned by Forecast.
 	err error
 }
+
+// The forecasters of a Switch, as bits of a candidate.
+const (
+	expertNet uint8 = 1 << iota
+	expertAR
+	expertTrees
+)
+
+// switchCands are the candidates of a Switch of two forecasters and of
+// three, in their order of preference on a tie.
+var (
+	switchCands2 = []uint8{expertNet | expertAR, expertNet, expertAR}
+	switchCands3 = []uint8{expertNet | expertAR | expertTrees, expertNet | expertAR, expertNet | expertTrees,
+		expertAR | expertTrees, expertNet, expertAR, expertTrees}
+)
 
 // NewSwitch returns an unfitted Switch over fc.
 func NewSwitch(fc *Forecaster) *Switch {
 	K := fc.Horizon()
 	s := &Switch{fc: fc, ar: baseline.NewRidgeAR(SwitchLags, K), decay: math.Pow(0.5, 1/float64(SwitchHalfLife)), ctx: context.Background()}
-	s.net, s.arF, s.pick, s.netLo, s.netHi = grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K)
-	s.netOK, s.arOK, s.pickOK = make([]bool, K+1), make([]bool, K+1), make([]bool, K+1)
-	s.errNet, s.errAR, s.errAvg, s.weight = make([]float64, K), make([]float64, K), make([]float64, K), make([]float64, K)
+	s.net, s.arF, s.tr, s.pick, s.netLo, s.netHi = grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K)
+	s.netOK, s.arOK, s.trOK, s.pickOK = make([]bool, K+1), make([]bool, K+1), make([]bool, K+1), make([]bool, K+1)
+	s.setCands(switchCands2)
 	s.setWindow(SwitchWindow)
 	s.breakAt, s.arScratch = -1, make([]float64, 0, SwitchLags)
 	return s
+}
+
+func (s *Switch) setCands(cands []uint8) {
+	K := s.fc.Horizon()
+	s.cands, s.errs, s.weight = cands, grid(len(cands), K), make([]float64, K)
 }
 
 // setWindow sizes the rings of errors (SwitchWindow but in tests).
@@ -144,13 +179,21 @@ func grid(rows, cols int) [][]float64 {
 func (s *Switch) Name() string { return SwitchMethod }
 
 // Fit fits the ridge autoregression on history (its first nTrain steps
-// choose the penalty, as baseline.RidgeAR.Fit does), then replays history.
+// choose the penalty, as baseline.RidgeAR.Fit does) and takes the trees'
+// unit from those steps, then replays history.
 // The replay is lazy like Update's, but without Update's bound on the
 // observations held (the caller holds them anyway), so a Reset right
 // after Fit, as the protocol does, throws no network forecast away.
 func (s *Switch) Fit(history baseline.Series, nTrain int) error {
 	if err := s.ar.Fit(history, nTrain); err != nil {
 		return fmt.Errorf("switch: %w", err)
+	}
+	s.unit = naiveUnit(history.Values[:min(max(nTrain, 0), len(history.Values))])
+	s.trees = s.fc.switchTrees != nil && s.unit > 0 && !math.IsInf(s.unit, 0)
+	if s.trees {
+		s.setCands(switchCands3)
+	} else {
+		s.setCands(switchCands2)
 	}
 	s.Reset()
 	s.values = append(s.values, history.Values...)
@@ -164,13 +207,62 @@ func (s *Switch) Reset() {
 	s.values, s.base, s.n, s.pending, s.err = s.values[:0], 0, 0, 0, nil
 	clear(s.netOK)
 	clear(s.arOK)
+	clear(s.trOK)
 	clear(s.pickOK)
 	s.breakRun, s.breakAt = 0, -1
 	clear(s.nResid)
-	clear(s.errNet)
-	clear(s.errAR)
-	clear(s.errAvg)
+	s.forget()
+}
+
+// forget clears the weighted errors.
+func (s *Switch) forget() {
+	for _, e := range s.errs {
+		clear(e)
+	}
 	clear(s.weight)
+}
+
+// experts are the forecasters with forecasts from origin slot.
+func (s *Switch) experts(slot int) uint8 {
+	var m uint8
+	if s.netOK[slot] {
+		m |= expertNet
+	}
+	if s.arOK[slot] {
+		m |= expertAR
+	}
+	if s.trOK[slot] {
+		m |= expertTrees
+	}
+	return m
+}
+
+// all are the forecasters the switch compares.
+func (s *Switch) all() uint8 {
+	if s.trees {
+		return expertNet | expertAR | expertTrees
+	}
+	return expertNet | expertAR
+}
+
+// value is candidate c's forecast from origin slot at horizon index h:
+// the mean of its forecasters'.
+func (s *Switch) value(c uint8, slot, h int) float64 {
+	var sum float64
+	var n int
+	if c&expertNet != 0 {
+		sum += s.net[slot][h]
+		n++
+	}
+	if c&expertAR != 0 {
+		sum += s.arF[slot][h]
+		n++
+	}
+	if c&expertTrees != 0 {
+		sum += s.tr[slot][h]
+		n++
+	}
+	return sum / float64(n)
 }
 
 // Update appends the observation v.
@@ -186,10 +278,14 @@ func (s *Switch) Update(v float64) {
 	}
 }
 
-// catchUp forecasts from every pending origin with both forecasters and
+// catchUp forecasts from every pending origin with every forecaster and
 // scores, in order, every target observed since.
 func (s *Switch) catchUp() {
 	K, need := s.fc.Horizon(), s.fc.Needs()
+	keep := max(need, SwitchLags)
+	if s.trees {
+		keep = max(keep, SwitchTreeHistory)
+	}
 	last := s.n - 1
 	for s.pending <= last {
 		hi := min(last, s.pending+1023)
@@ -206,6 +302,18 @@ func (s *Switch) catchUp() {
 				s.err, fs = err, nil
 			}
 		}
+		// The trees forecast from origins firstTree..hi in one batch.
+		firstTree := max(s.pending, SwitchTreeHistory-1)
+		if s.trees && firstTree <= hi {
+			n, F := hi-firstTree+1, numSwitchTreeFeatures
+			s.feats = slices.Grow(s.feats[:0], n*F)[:n*F]
+			for t := firstTree; t <= hi; t++ {
+				i := t - firstTree
+				switchTreeFeatures(s.feats[i*F:(i+1)*F], s.values[t+1-SwitchTreeHistory-s.base:t+1-s.base], s.unit)
+			}
+			s.trPred = slices.Grow(s.trPred[:0], n*K)[:n*K]
+			s.fc.switchTrees.predict(s.trPred, s.feats, n, K)
+		}
 		for t := s.pending; t <= hi; t++ {
 			// Score target t with the forecasts made before it, then
 			// store origin t's (its slot held origin t-K-1's).
@@ -217,16 +325,16 @@ func (s *Switch) catchUp() {
 					s.resid[h-1][s.nResid[h-1]%s.window] = y - s.pick[o][h-1]
 					s.nResid[h-1]++
 				}
-				if !s.netOK[o] || !s.arOK[o] || t-h < s.breakAt {
+				if s.experts(o) != s.all() || t-h < s.breakAt {
 					continue
 				}
-				s.errNet[h-1] = s.decay*s.errNet[h-1] + math.Abs(s.net[o][h-1]-y)
-				s.errAR[h-1] = s.decay*s.errAR[h-1] + math.Abs(s.arF[o][h-1]-y)
-				s.errAvg[h-1] = s.decay*s.errAvg[h-1] + math.Abs((s.net[o][h-1]+s.arF[o][h-1])/2-y)
+				for c, cand := range s.cands {
+					s.errs[c][h-1] = s.decay*s.errs[c][h-1] + math.Abs(s.value(cand, o, h-1)-y)
+				}
 				s.weight[h-1] = s.decay*s.weight[h-1] + 1
 			}
 			slot := t % (K + 1)
-			s.netOK[slot], s.arOK[slot] = false, false
+			s.netOK[slot], s.arOK[slot], s.trOK[slot] = false, false, false
 			if t >= first && fs != nil {
 				for h, p := range fs[t-first].Points {
 					s.net[slot][h] = p.Value
@@ -238,11 +346,18 @@ func (s *Switch) catchUp() {
 				s.ar.ForecastFrom(s.arF[slot], s.values[t+1-SwitchLags-s.base:t+1-s.base], s.arScratch)
 				s.arOK[slot] = true
 			}
+			if s.trees && t >= firstTree {
+				last, p := s.values[t-s.base], s.trPred[(t-firstTree)*K:(t-firstTree+1)*K]
+				for h := range K {
+					s.tr[slot][h] = last + s.unit*p[h]
+				}
+				s.trOK[slot] = true
+			}
 			s.choose(slot)
 		}
 		s.pending = hi + 1
 		// Keep what the next origins' windows need.
-		if drop := s.pending - max(need, SwitchLags) - s.base; drop > 0 {
+		if drop := s.pending - keep - s.base; drop > 0 {
 			s.values = append(s.values[:0], s.values[drop:]...)
 			s.base += drop
 		}
@@ -252,50 +367,53 @@ func (s *Switch) catchUp() {
 // watchBreak checks target t (observed y) for a break in the level: the
 // autoregression's one-step forecast of it, against the mean of its
 // one-step errors so far. On a break it forgets the weighted errors.
+// The autoregression's errors are the candidate expertAR's.
 func (s *Switch) watchBreak(t int, y float64) {
 	K := s.fc.Horizon()
 	o := (t - 1) % (K + 1)
 	if t < 1 || !s.netOK[o] || !s.arOK[o] {
 		return
 	}
-	if s.weight[0] >= switchBreakMinWeight && math.Abs(s.arF[o][0]-y) > switchBreakRatio*s.errAR[0]/s.weight[0] {
+	errAR := s.errs[slices.Index(s.cands, expertAR)]
+	if s.weight[0] >= switchBreakMinWeight && math.Abs(s.arF[o][0]-y) > switchBreakRatio*errAR[0]/s.weight[0] {
 		s.breakRun++
 	} else {
 		s.breakRun = 0
 	}
 	if s.breakRun >= switchBreakRun {
-		clear(s.errNet)
-		clear(s.errAR)
-		clear(s.errAvg)
-		clear(s.weight)
+		s.forget()
 		s.breakRun, s.breakAt = 0, t-switchBreakRun
 	}
 }
 
-// choose sets origin slot's forecasts by the switch from the two
-// forecasters' and the errors known now: per horizon, the one of the
-// network, the autoregression and their average whose weighted error is
-// least (the average on a tie and before any target has been seen, the
-// network before any since a break), or the one that could forecast.
+// choose sets origin slot's forecasts by the switch from its forecasters'
+// and the errors known now: per horizon, the candidate whose weighted
+// error is least (the first in s.cands on a tie), among those whose
+// forecasters could all forecast from the slot; before any target has
+// been seen the average of those that could, and the network since a
+// break.
 func (s *Switch) choose(slot int) {
-	netOK, arOK := s.netOK[slot], s.arOK[slot]
-	s.pickOK[slot] = netOK || arOK
+	ok := s.experts(slot)
+	s.pickOK[slot] = ok != 0
+	if ok == 0 {
+		return
+	}
 	for h := range s.pick[slot] {
-		n, a := s.net[slot][h], s.arF[slot][h]
-		switch {
-		case !arOK:
-			s.pick[slot][h] = n
-		case !netOK:
-			s.pick[slot][h] = a
-		case s.weight[h] == 0 && s.breakAt >= 0:
-			s.pick[slot][h] = n
-		case s.weight[h] == 0 || (s.errAvg[h] <= s.errNet[h] && s.errAvg[h] <= s.errAR[h]):
-			s.pick[slot][h] = (n + a) / 2
-		case s.errAR[h] < s.errNet[h]:
-			s.pick[slot][h] = a
-		default:
-			s.pick[slot][h] = n
+		if s.weight[h] == 0 {
+			if s.breakAt >= 0 && ok&expertNet != 0 {
+				s.pick[slot][h] = s.net[slot][h]
+			} else {
+				s.pick[slot][h] = s.value(ok, slot, h)
+			}
+			continue
 		}
+		best := -1
+		for c, cand := range s.cands {
+			if cand&ok == cand && (best < 0 || s.errs[c][h] < s.errs[best][h]) {
+				best = c
+			}
+		}
+		s.pick[slot][h] = s.value(s.cands[best], slot, h)
 	}
 }
 

@@ -10,13 +10,14 @@ import (
 	"github.com/novacron/perfpredict/baseline"
 )
 
-// switchReference is Switch written the plain way: every forecast of both
-// forecasters from every origin, the breaks in the level, then the
+// switchReference is Switch written the plain way: every forecast of
+// every forecaster from every origin, the breaks in the level, then the
 // weighted errors from scratch. out[t][h-1] is the switch's forecast from
 // origin t (NaN where it has none), for the first checked origins and the
-// last; pick[t][h-1] says which it is: 'n' the network's, 'a' the
-// autoregression's, 'm' their mean; breaks counts the breaks detected.
-func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, checked int) (out [][]float64, pick [][]byte, breaks int) {
+// last; pick[t][h-1] is the set of forecasters averaged (expertNet,
+// expertAR, expertTrees bits); breaks counts the breaks detected. The
+// trees are among the forecasters when fc has switch trees.
+func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, checked int) (out [][]float64, pick [][]uint8, breaks int) {
 	t.Helper()
 	K, need := fc.Horizon(), fc.Needs()
 	ar := baseline.NewRidgeAR(SwitchLags, K)
@@ -25,7 +26,14 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 	}
 	ar.Reset()
 	n := len(y)
-	net, loc := make([][]float64, n), make([][]float64, n)
+	// The trees' unit: the mean absolute change over the first nTrain.
+	var unit float64
+	for i := 1; i < nTrain; i++ {
+		unit += math.Abs(y[i] - y[i-1])
+	}
+	unit /= float64(nTrain - 1)
+	withTrees := fc.switchTrees != nil
+	net, loc, tr := make([][]float64, n), make([][]float64, n), make([][]float64, n)
 	for o := range n {
 		ar.Update(y[o])
 		if o+1 >= SwitchLags {
@@ -44,6 +52,39 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 				net[o][h-1] = f.Points[h-1].Value
 			}
 		}
+		if withTrees && o+1 >= SwitchTreeHistory {
+			tr[o] = treeReference(fc.switchTrees, y[:o+1], unit, K)
+		}
+	}
+	// experts[o] are the forecasts from origin o of every forecaster
+	// (nil where one has none).
+	experts := func(o int) [][]float64 {
+		if withTrees {
+			return [][]float64{net[o], loc[o], tr[o]}
+		}
+		return [][]float64{net[o], loc[o]}
+	}
+	complete := func(o int) bool { return !slices.ContainsFunc(experts(o), func(f []float64) bool { return f == nil }) }
+	// cands in the order of preference on a tie, each the forecasters
+	// averaged.
+	cands := []uint8{expertNet | expertAR, expertNet, expertAR}
+	if withTrees {
+		cands = []uint8{7, 3, 5, 6, 1, 2, 4}
+	}
+	value := func(c uint8, o, h int) (float64, bool) {
+		var sum float64
+		var cnt int
+		for e, f := range experts(o) {
+			if c&(1<<e) == 0 {
+				continue
+			}
+			if f == nil {
+				return 0, false
+			}
+			sum += f[h-1]
+			cnt++
+		}
+		return sum / float64(cnt), true
 	}
 	decay := math.Pow(0.5, 1.0/SwitchHalfLife)
 	// The breaks: at target j, the autoregression's one-step error against
@@ -53,7 +94,7 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 	var e1, w1 float64
 	run, last := 0, -1
 	for j := range n {
-		if j >= 1 && net[j-1] != nil && loc[j-1] != nil {
+		if j >= 1 && complete(j-1) {
 			e := math.Abs(loc[j-1][0] - y[j])
 			if w1 >= switchBreakMinWeight && e > switchBreakRatio*e1/w1 {
 				run++
@@ -68,40 +109,53 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 		}
 		resetAt[j] = last
 	}
-	out, pick = make([][]float64, n), make([][]byte, n)
+	out, pick = make([][]float64, n), make([][]uint8, n)
 	for o := range n {
-		out[o], pick[o] = make([]float64, K), make([]byte, K)
+		out[o], pick[o] = make([]float64, K), make([]uint8, K)
 		if o >= checked && o < n-1 {
 			continue // not compared: the sums below are quadratic
+		}
+		var ok uint8 // the forecasters with a forecast from o
+		for e, f := range experts(o) {
+			if f != nil {
+				ok |= 1 << e
+			}
 		}
 		for h := 1; h <= K; h++ {
 			// Targets known at origin o: j <= o, forecast from j-h; since
 			// a break at r, only targets from r on whose origin is at least
 			// r - switchBreakRun.
 			r := resetAt[o]
-			var en, ea, em, w float64
+			errs := make([]float64, len(cands))
+			var w float64
 			for j := h; j <= o; j++ {
-				if net[j-h] == nil || loc[j-h] == nil || r >= 0 && (j < r || j-h < r-switchBreakRun) {
+				if !complete(j-h) || r >= 0 && (j < r || j-h < r-switchBreakRun) {
 					continue
 				}
 				d := math.Pow(decay, float64(o-j))
-				en += d * math.Abs(net[j-h][h-1]-y[j])
-				ea += d * math.Abs(loc[j-h][h-1]-y[j])
-				em += d * math.Abs((net[j-h][h-1]+loc[j-h][h-1])/2-y[j])
+				for c, cand := range cands {
+					v, _ := value(cand, j-h, h)
+					errs[c] += d * math.Abs(v-y[j])
+				}
 				w += d
 			}
-			v, p := math.NaN(), byte(0)
+			v, p := math.NaN(), uint8(0)
 			switch {
-			case net[o] != nil && loc[o] != nil && w == 0 && r >= 0:
-				v, p = net[o][h-1], 'n'
-			case net[o] != nil && loc[o] != nil && (w == 0 || em <= en && em <= ea):
-				v, p = (net[o][h-1]+loc[o][h-1])/2, 'm'
-			case net[o] != nil && loc[o] != nil && ea < en:
-				v, p = loc[o][h-1], 'a'
-			case net[o] != nil:
-				v, p = net[o][h-1], 'n'
-			case loc[o] != nil:
-				v, p = loc[o][h-1], 'a'
+			case ok == 0:
+			case w == 0 && r >= 0 && net[o] != nil:
+				v, p = net[o][h-1], expertNet
+			case w == 0:
+				v, _ = value(ok, o, h)
+				p = ok
+			default:
+				best := -1
+				for c, cand := range cands {
+					if cand&ok == cand && (best < 0 || errs[c] < errs[best]) {
+						best = c
+					}
+				}
+				p = cands[best]
+				v, _ = value(p, o, h)
 			}
 			out[o][h-1], pick[o][h-1] = v, p
 		}
@@ -109,8 +163,64 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 	return out, pick, breaks
 }
 
+// treeReference is the switch trees' forecasts from the origin at the end
+// of y for h = 1..K, each model fed its features one row at a time, the
+// horizons without a model interpolated between their neighbours'.
+func treeReference(tm *treeModel, y []float64, unit float64, K int) []float64 {
+	x := make([]float64, numSwitchTreeFeatures)
+	switchTreeFeatures(x, y[len(y)-SwitchTreeHistory:], unit)
+	at := map[int]float64{}
+	for i, h := range tm.horizons {
+		at[h] = tm.models[i].Predict(x)
+	}
+	last := y[len(y)-1]
+	out := make([]float64, K)
+	for h := 1; h <= K; h++ {
+		lo, hi := h, h
+		for ; !hasKey(at, lo); lo-- {
+		}
+		for ; !hasKey(at, hi); hi++ {
+		}
+		change := at[lo]
+		if hi != lo {
+			a := float64(h-lo) / float64(hi-lo)
+			change = (1-a)*at[lo] + a*at[hi]
+		}
+		out[h-1] = last + unit*change
+	}
+	return out
+}
+
+func hasKey(m map[int]float64, k int) bool { _, ok := m[k]; return ok }
+
 func TestSwitchMatchesReference(t *testing.T) {
 	fc, _ := tinyForecaster(t)
+	t.Run("two forecasters", func(t *testing.T) {
+		testSwitchMatchesReference(t, fc, map[uint8]bool{expertNet: true, expertAR: true, expertNet | expertAR: true})
+	})
+	t.Run("three forecasters", func(t *testing.T) {
+		withTrees := withSwitchTrees(t, fc)
+		// Each forecaster, each pair and the three are chosen, except the
+		// trees alone, which these trees, too small to follow a shifted
+		// walk, are not.
+		testSwitchMatchesReference(t, withTrees, map[uint8]bool{1: true, 2: true, 3: true, 5: true, 6: true, 7: true})
+	})
+}
+
+// withSwitchTrees is fc with small switch trees fitted on a walk.
+func withSwitchTrees(t *testing.T, fc *Forecaster) *Forecaster {
+	t.Helper()
+	opt := tinyOptions()
+	opt.SwitchTrees = DefaultSwitchTreeOptions()
+	opt.SwitchTrees.Params.Rounds = 30
+	out, err := AddSwitchTrees(context.Background(), fc, []baseline.Series{synthSeries("c", 1600, 3), synthSeries("d", 1200, 4)}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func testSwitchMatchesReference(t *testing.T, fc *Forecaster, wantChosen map[uint8]bool) {
 	K := fc.Horizon()
 	y := synthSeries("s", 5200, 7).Values
 	const fitEnd, nTrain = 900, 700
@@ -139,7 +249,7 @@ func TestSwitchMatchesReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	sw.Reset()
-	chosen := map[byte]int{}
+	chosen := map[uint8]int{}
 	for o, v := range y[:checked] {
 		sw.Update(v)
 		for h := 1; h <= K; h++ {
@@ -152,14 +262,16 @@ func TestSwitchMatchesReference(t *testing.T) {
 				continue
 			}
 			if err != nil || !close(got, want) {
-				t.Fatalf("origin %d h=%d: %v, %v; want %v", o, h, got, err, want)
+				t.Fatalf("origin %d h=%d: %v, %v; want %v (forecasters %b)", o, h, got, err, want, pick[o][h-1])
 			}
 			chosen[pick[o][h-1]]++
 		}
 	}
 	// The test means something only if each choice is made.
-	if chosen['n'] == 0 || chosen['a'] == 0 || chosen['m'] == 0 {
-		t.Fatalf("choices made (network, autoregression, average): %d, %d, %d; want each", chosen['n'], chosen['a'], chosen['m'])
+	for c := range wantChosen {
+		if chosen[c] == 0 {
+			t.Errorf("choices made (sets of forecasters: count): %v; want %b among them", chosen, c)
+		}
 	}
 	// Fed the whole series at once: the catch-up runs in large batches and
 	// drops old observations.

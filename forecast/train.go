@@ -214,6 +214,20 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 	if err := fc.calibrate(ctx, series, va); err != nil {
 		return nil, err
 	}
+	if opt.SwitchTrees != nil {
+		logf := opt.Logf
+		if logf == nil {
+			logf = func(string, ...any) {}
+		}
+		if err := fc.fitSwitchTrees(ctx, series, opt.SwitchTrees, opt.Split, logf); err != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				// Interrupted: keep the networks, calibrated; a Switch
+				// over them has two forecasters.
+				return fc, fmt.Errorf("forecast: %w with the switch's trees left out: %w", ErrInterrupted, cerr)
+			}
+			return nil, err
+		}
+	}
 	return fc, nil
 }
 

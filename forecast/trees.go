@@ -416,7 +416,16 @@ type TreesInfo struct {
 	Features string    `json:"features"`
 	Horizons []int     `json:"horizons"`
 	Trees    []int     `json:"trees"`
-	Weights  []float64 `json:"weights"`
+	Weights  []float64 `json:"weights,omitempty"`
+}
+
+func (t *TreesInfo) clone() *TreesInfo {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	c.Horizons, c.Trees, c.Weights = slices.Clone(t.Horizons), slices.Clone(t.Trees), slices.Clone(t.Weights)
+	return &c
 }
 
 // AddTrees returns a forecaster that serves fc's networks combined with
@@ -442,7 +451,7 @@ func AddTrees(ctx context.Context, fc *Forecaster, series []baseline.Series, opt
 			va.add(r, s.Values, si, t)
 		}
 	}
-	out := &Forecaster{recipe: r, members: fc.members, info: fc.Info(), histories: fc.histories}
+	out := &Forecaster{recipe: r, members: fc.members, info: fc.Info(), histories: fc.histories, switchTrees: fc.switchTrees}
 	if err := out.fitTrees(ctx, series, opt, va); err != nil {
 		return nil, err
 	}
@@ -501,23 +510,33 @@ func decodeTrees(man *treesManifest, data []byte, K int) (*treeModel, error) {
 			return nil, fmt.Errorf("trees' weight at h=%d is %v: must be in [0, 1]", k+1, w)
 		}
 	}
+	models, err := decodeTreeModels(data, man.Horizons, numTreeFeatures)
+	if err != nil {
+		return nil, err
+	}
+	return &treeModel{horizons: man.Horizons, weights: man.Weights, models: models}, nil
+}
+
+// decodeTreeModels decodes a trees entry: one model per horizon of hs,
+// each reading features features.
+func decodeTreeModels(data []byte, hs []int, features int) ([]*gbdt.Model, error) {
 	var f treesFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, err
 	}
-	if len(f.Models) != len(man.Horizons) {
-		return nil, fmt.Errorf("%d models for %d horizons", len(f.Models), len(man.Horizons))
+	if len(f.Models) != len(hs) {
+		return nil, fmt.Errorf("%d models for %d horizons", len(f.Models), len(hs))
 	}
-	tm := &treeModel{horizons: man.Horizons, weights: man.Weights}
+	var models []*gbdt.Model
 	for i, raw := range f.Models {
 		m, err := gbdt.Decode(raw)
 		if err != nil {
-			return nil, fmt.Errorf("model %d (h=%d): %w", i+1, man.Horizons[i], err)
+			return nil, fmt.Errorf("model %d (h=%d): %w", i+1, hs[i], err)
 		}
-		if m.Features() != numTreeFeatures {
-			return nil, fmt.Errorf("model %d (h=%d) reads %d features; the feature set has %d", i+1, man.Horizons[i], m.Features(), numTreeFeatures)
+		if m.Features() != features {
+			return nil, fmt.Errorf("model %d (h=%d) reads %d features; the feature set has %d", i+1, hs[i], m.Features(), features)
 		}
-		tm.models = append(tm.models, m)
+		models = append(models, m)
 	}
-	return tm, nil
+	return models, nil
 }

@@ -14,7 +14,7 @@ import (
 func ExampleAddTrees() {
 	ctx := context.Background()
 	opts := forecast.DefaultOptions()
-	opts.Horizon, opts.Epochs, opts.Ensemble = 12, 1, 1 // small, for the example
+	opts.Horizon, opts.Epochs, opts.Ensemble, opts.SwitchTrees = 12, 1, 1, nil // small, for the example
 	series := []baseline.Series{cpuSeries("web-1", 1200, 0), cpuSeries("web-2", 1200, 1)}
 	fc, err := forecast.Train(ctx, series, opts)
 	if err != nil {

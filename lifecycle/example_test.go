@@ -17,7 +17,7 @@ import (
 func smallRecipe() forecast.Options {
 	o := forecast.DefaultOptions()
 	o.Window, o.ScaleWindow, o.Horizon = 8, 16, 4
-	o.Hidden, o.Head, o.Epochs, o.Ensemble, o.LearningRate = 4, []int{8}, 20, 1, 1e-2
+	o.Hidden, o.Head, o.Epochs, o.Ensemble, o.LearningRate, o.SwitchTrees = 4, []int{8}, 20, 1, 1e-2, nil
 	return o
 }
 

@@ -19,7 +19,7 @@ import (
 func tinyOptions() forecast.Options {
 	o := forecast.DefaultOptions()
 	o.Window, o.ScaleWindow, o.Horizon = 8, 16, 4
-	o.Hidden, o.Head, o.Epochs, o.Ensemble = 4, []int{8}, 20, 1
+	o.Hidden, o.Head, o.Epochs, o.Ensemble, o.SwitchTrees = 4, []int{8}, 20, 1, nil
 	o.LearningRate = 1e-2
 	return o
 }

@@ -118,7 +118,7 @@ func TestSimulated30Days(t *testing.T) {
 	// and a small network, trained in about a fifth of a second.
 	opts := forecast.DefaultOptions()
 	opts.Window, opts.ScaleWindow, opts.Horizon = 12, 16, 4
-	opts.Hidden, opts.Head, opts.Epochs, opts.Ensemble = 16, []int{8}, 10, 1
+	opts.Hidden, opts.Head, opts.Epochs, opts.Ensemble, opts.SwitchTrees = 16, []int{8}, 10, 1, nil
 	opts.LearningRate = 1e-2
 
 	next := 0

@@ -39,7 +39,7 @@ func tinyForecaster(t *testing.T) *forecast.Forecaster {
 		}
 		opts := forecast.DefaultOptions()
 		opts.Window, opts.ScaleWindow, opts.Horizon = 8, 16, 4
-		opts.Hidden, opts.Head, opts.Epochs, opts.Ensemble = 4, []int{8}, 2, 1
+		opts.Hidden, opts.Head, opts.Epochs, opts.Ensemble, opts.SwitchTrees = 4, []int{8}, 2, 1, nil
 		tinyFC, tinyErr = forecast.Train(context.Background(), series, opts)
 	})
 	if tinyErr != nil {

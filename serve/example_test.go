@@ -28,6 +28,7 @@ func cpu() []baseline.Series {
 func tiny(d []baseline.Series) *forecast.Forecaster {
 	o := forecast.DefaultOptions()
 	o.Window, o.ScaleWindow, o.Hidden, o.Head, o.Epochs, o.Ensemble, o.Stride = 12, 24, 4, []int{8}, 1, 1, 4
+	o.SwitchTrees = nil // small, for the example
 	fc, err := forecast.Train(context.Background(), []baseline.Series{{Name: "web-1", Values: d[0].Values}}, o)
 	if err != nil {
 		panic(err)

@@ -52,6 +52,7 @@ func tinyForecaster(t testing.TB) *forecast.Forecaster {
 		o.Window, o.ScaleWindow, o.Horizon = 8, 16, 30
 		o.Hidden, o.Head, o.Epochs, o.Ensemble, o.BatchSize = 4, []int{8}, 2, 2, 32
 		o.Stride = 2
+		o.SwitchTrees.Params.Rounds = 20 // small trees: the followers' tests run the switch of three
 		series := []baseline.Series{{Name: "a", Values: synth.Walk(1200, 1)}, {Name: "b", Values: synth.Walk(1000, 2)}}
 		tinyFC, tinyErr = forecast.Train(context.Background(), series, o)
 	})

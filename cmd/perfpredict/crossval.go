@@ -44,6 +44,6 @@ func runCrossval(ctx context.Context, env *cmdEnv, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	writeTable(env.stdout, rep, "each series forecast by the forecaster of its fold, trained without it")
+	writeTable(env.stdout, rep, "each series forecast by the forecaster of its fold, trained without it", opt.SwitchTrees != nil)
 	return nil
 }

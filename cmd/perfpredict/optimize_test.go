@@ -164,7 +164,7 @@ func tinyForecasterFile(t *testing.T) string {
 	}
 	opts := forecast.DefaultOptions()
 	opts.Window, opts.ScaleWindow, opts.Horizon = 8, 16, 4
-	opts.Hidden, opts.Head, opts.Epochs, opts.Ensemble = 4, []int{8}, 2, 1
+	opts.Hidden, opts.Head, opts.Epochs, opts.Ensemble, opts.SwitchTrees = 4, []int{8}, 2, 1, nil
 	fc, err := forecast.Train(context.Background(), series, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,7 @@ func servingArtifact(t *testing.T) string {
 		o := forecast.DefaultOptions()
 		o.Window, o.ScaleWindow, o.Horizon = 8, 16, 30
 		o.Hidden, o.Head, o.Epochs, o.Ensemble, o.BatchSize, o.Stride = 4, []int{8}, 2, 2, 32, 2
+		o.SwitchTrees.Params.Rounds = 20 // small trees: the switch of three is served
 		series := []baseline.Series{{Name: "a", Values: synth.Walk(1200, 1)}, {Name: "b", Values: synth.Walk(1000, 2)}}
 		servingFC, servingFCErr = forecast.Train(context.Background(), series, o)
 	})

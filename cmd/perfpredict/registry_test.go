@@ -20,7 +20,7 @@ func registryArtifact(t *testing.T) string {
 	t.Helper()
 	o := forecast.DefaultOptions()
 	o.Window, o.ScaleWindow, o.Horizon = 8, 16, 4
-	o.Hidden, o.Head, o.Epochs, o.Ensemble = 4, []int{8}, 2, 1
+	o.Hidden, o.Head, o.Epochs, o.Ensemble, o.SwitchTrees = 4, []int{8}, 2, 1, nil
 	s := baseline.Series{Name: "latency", Values: make([]float64, 300)}
 	for i := range s.Values {
 		s.Values[i] = 100 + 10*math.Sin(float64(i)/4)

@@ -50,7 +50,7 @@ func evaluateAndPrint(ctx context.Context, env *cmdEnv, fc *forecast.Forecaster,
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	writeTable(env.stdout, rep, "the forecaster the artifact serves (its networks averaged)")
+	writeTable(env.stdout, rep, "the forecaster the artifact serves (its networks averaged)", fc != nil && fc.Info().SwitchTrees != nil)
 	return nil
 }
 
@@ -122,7 +122,7 @@ func writeForecastPlots(ctx context.Context, env *cmdEnv, fc *forecast.Forecaste
 // writeTable prints the report for a person: each series and horizon, the
 // geometric means, and for multi-metric files the accuracy by metric.
 // model says what the model row is.
-func writeTable(w io.Writer, r *forecast.Report, model string) {
+func writeTable(w io.Writer, r *forecast.Report, model string, switchTrees bool) {
 	num := func(v float64, prec int) string {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return "-"
@@ -177,8 +177,14 @@ func writeTable(w io.Writer, r *forecast.Report, model string) {
 	if _, ok := methods[forecast.ModelMethod]; ok {
 		fmt.Fprintf(w, "  model: %s\n", model)
 		if _, ok := methods[forecast.SwitchMethod]; ok {
-			fmt.Fprintln(w, "  switch: per series, the model, a ridge AR(60) of the series or their average, whichever erred")
-			fmt.Fprintln(w, "    less over about the last day at that horizon (forecast.Switch; fitted and fed like the baselines)")
+			if switchTrees {
+				fmt.Fprintln(w, "  switch: per series, the model, a ridge AR(60) of the series, the switch's global trees or an average")
+				fmt.Fprintln(w, "    of two or three of them, whichever erred less over about the last day at that horizon")
+				fmt.Fprintln(w, "    (forecast.Switch; fitted and fed like the baselines)")
+			} else {
+				fmt.Fprintln(w, "  switch: per series, the model, a ridge AR(60) of the series or their average, whichever erred")
+				fmt.Fprintln(w, "    less over about the last day at that horizon (forecast.Switch; fitted and fed like the baselines)")
+			}
 		}
 		for _, h := range hs {
 			if v, ok := r.Summary.VersusBest[h]; ok {

@@ -118,7 +118,7 @@ type recipeFlags struct {
 	seed                                                                                   *uint64
 	device                                                                                 deviceFlag
 	labels                                                                                 *string
-	trees                                                                                  *bool
+	trees, switchTrees                                                                     *bool
 	treeWeights                                                                            *string
 }
 
@@ -145,6 +145,7 @@ func addRecipeFlags(fs *flag.FlagSet) *recipeFlags {
 		device:       newDeviceFlag(fs),
 		labels:       addLabelsFlag(fs),
 		trees:        fs.Bool("trees", def.Trees != nil, "add gradient-boosted trees on summary features of the same observations, combined with the networks per horizon"),
+		switchTrees:  fs.Bool("switch-trees", def.SwitchTrees != nil, "train the gradient-boosted trees that the switch (the row switch, and what follows a series) forecasts with beside the networks and the series' autoregression"),
 		treeWeights:  fs.String("tree-weights", "", "with --trees, the trees' share of the forecast: one value, or one per horizon up to the largest (default: chosen per horizon on the validation split; 1: the trees alone)"),
 	}
 	r.data = addDataFlags(fs, "CSV `file` with a timestamp column and metric columns (repeatable: one forecaster is trained on every series; default, without --prometheus: the 13 NAB series in testdata/nab)", true)
@@ -187,6 +188,9 @@ func (r *recipeFlags) options(env *cmdEnv, maxH int) (forecast.Options, error) {
 	o.Epochs, o.Patience, o.BatchSize, o.LearningRate, o.Stride = *r.epochs, *r.patience, *r.batch, *r.lr, *r.stride
 	o.ShiftAugment, o.Ensemble, o.Seed = *r.shiftAugment, *r.ensemble, *r.seed
 	o.Device, o.Precision, o.Trees, o.Logf = device, trainingPrecision(device), trees, stderrLogf(env)
+	if !*r.switchTrees {
+		o.SwitchTrees = nil
+	}
 	return o, nil
 }
 

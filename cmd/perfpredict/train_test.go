@@ -166,7 +166,9 @@ func writeSeries(t *testing.T, dir, name string, n int) string {
 }
 
 // tinyRecipe are train flags for a forecaster small enough for a test.
-var tinyRecipe = []string{"--epochs", "2", "--hidden", "4", "--window", "24", "--scale-window", "24"}
+// tinyRecipe trains in a second: no switch trees (TestTrainEvaluateRoundTrip
+// turns them on).
+var tinyRecipe = []string{"--epochs", "2", "--hidden", "4", "--window", "24", "--scale-window", "24", "--switch-trees=false"}
 
 func trainTiny(t *testing.T, out string, args ...string) (stdout, stderr string) {
 	t.Helper()
@@ -194,8 +196,9 @@ func TestTrainEvaluateRoundTrip(t *testing.T) {
 	data := writeSeries(t, dir, "short", 700)
 	other := writeSeries(t, dir, "other", 800)
 	art := filepath.Join(dir, "models", "forecaster.zip")
-	trainOut, stderr := trainTiny(t, art, "--json", "--data", data, "--data", other, "--horizon", "1,3")
-	for _, want := range []string{"model epoch 2/2", "model_2 epoch 2/2", "saved " + art, "network 2 of 2 (seed 2): 2 series", "depend on the last 25 observations"} {
+	trainOut, stderr := trainTiny(t, art, "--json", "--data", data, "--data", other, "--horizon", "1,3", "--switch-trees")
+	for _, want := range []string{"model epoch 2/2", "model_2 epoch 2/2", "saved " + art, "network 2 of 2 (seed 2): 2 series", "depend on the last 25 observations",
+		"switch trees: 3 models (horizons [1 2 3])"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}

@@ -110,14 +110,15 @@ type ForecastSetup struct {
 // SimForecastOptions is the small recipe `perfpredict simulate` trains in a
 // few seconds on two cores: a 24-step window with its unit over 48 steps,
 // horizon 6, one BiLSTM of 8 hidden units per direction with a 16-unit
-// head, at most 8 epochs (patience 3), one network. The shipped recipe
+// head, at most 8 epochs (patience 3), one network, and no switch trees
+// (the simulation serves the model's forecasts). The shipped recipe
 // (forecast.DefaultOptions) would take minutes.
 func SimForecastOptions() forecast.Options {
 	o := forecast.DefaultOptions()
 	o.Window, o.ScaleWindow, o.Horizon = 24, 48, 6
 	o.Inputs = []forecast.Input{{Name: forecast.InputRelLast, Clip: 30}, {Name: forecast.InputDiff, Clip: 30}}
 	o.Hidden, o.Head = 8, []int{16}
-	o.Epochs, o.Patience, o.Ensemble = 8, 3, 1
+	o.Epochs, o.Patience, o.Ensemble, o.SwitchTrees = 8, 3, 1, nil
 	return o
 }
 

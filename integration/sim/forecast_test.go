@@ -15,7 +15,7 @@ import (
 func tinyOptions() forecast.Options {
 	o := forecast.DefaultOptions()
 	o.Window, o.ScaleWindow, o.Horizon = 8, 16, 4
-	o.Hidden, o.Head, o.Epochs, o.Ensemble = 4, []int{8}, 2, 1
+	o.Hidden, o.Head, o.Epochs, o.Ensemble, o.SwitchTrees = 4, []int{8}, 2, 1, nil
 	return o
 }
 

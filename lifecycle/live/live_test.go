@@ -58,6 +58,7 @@ func tinyRecipe() *forecast.Options {
 	o := forecast.DefaultOptions()
 	o.Window, o.ScaleWindow, o.Horizon = 8, 16, 12
 	o.Hidden, o.Head, o.Epochs, o.Ensemble, o.BatchSize, o.Stride = 4, []int{8}, 2, 1, 32, 2
+	o.SwitchTrees.Params.Rounds = 20 // small trees: the runner serves the switch of three
 	return &o
 }
 

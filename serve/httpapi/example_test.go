@@ -20,7 +20,7 @@ import (
 func ExampleHandler() {
 	o := forecast.DefaultOptions()
 	o.Window, o.ScaleWindow, o.Horizon = 8, 16, 12
-	o.Hidden, o.Head, o.Epochs, o.Ensemble = 4, []int{8}, 1, 1
+	o.Hidden, o.Head, o.Epochs, o.Ensemble, o.SwitchTrees = 4, []int{8}, 1, 1, nil
 	fc, err := forecast.Train(context.Background(), []baseline.Series{{Name: "cpu", Values: synth.Walk(600, 1)}}, o)
 	if err != nil {
 		fmt.Println(err)

@@ -38,6 +38,7 @@ func tinyForecaster(t testing.TB, seed uint64) *forecast.Forecaster {
 		o.Window, o.ScaleWindow, o.Horizon = 8, 16, 30
 		o.Hidden, o.Head, o.Epochs, o.Ensemble, o.BatchSize, o.Stride = 4, []int{8}, 2, 2, 32, 2
 		o.Seed = seed
+		o.SwitchTrees.Params.Rounds = 20 // small trees: the followers' tests run the switch of three
 		series := []baseline.Series{{Name: "a", Values: synth.Walk(1200, 1)}, {Name: "b", Values: synth.Walk(1000, 2)}}
 		var err error
 		if fc, err = forecast.Train(context.Background(), series, o); err != nil {

@@ -230,6 +230,7 @@ func runFold(args []string) error {
 	save := fs.String("save", "", "save the fold's forecaster to this file")
 	loadFC := fs.String("load", "", "score this forecaster (saved by -save for the same -folds and -fold) instead of training one")
 	withSwitch := fs.Bool("switch", false, "also print each held-out series' MASE of forecast.Switch")
+	addTrees := fs.Bool("add-switch-trees", false, "fit the switch's trees (forecast.DefaultSwitchTreeOptions) on the fold's training series onto the forecaster trained or loaded, before -save")
 	fs.Parse(args)
 	if *split != "test" && *split != "validation" {
 		return fmt.Errorf("fold: -split %q: want test or validation", *split)
@@ -257,6 +258,13 @@ func runFold(args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if *addTrees {
+		o.SwitchTrees = forecast.DefaultSwitchTreeOptions()
+		o.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+		if fc, err = forecast.AddSwitchTrees(ctx, fc, train, o); err != nil {
+			return err
+		}
 	}
 	if *save != "" {
 		if err := fc.Save(*save); err != nil {

@@ -1,0 +1,247 @@
+package forecast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/gbdt"
+)
+
+// SwitchTreeOptions train the third forecaster of a Switch: gradient-
+// boosted trees, one model per horizon of Horizons (the others
+// interpolated), global over the training series as LightGBM global models
+// are, reading a series' long-run past in its own unit. Their features at
+// an origin t (switchTreeFeatures) are the last SwitchTreeHistory
+// observations' lags, rolling means and spreads against the value at t,
+// and that value, all divided by the series' naive unit: the mean absolute
+// one-step change over the rows that fit it (the training split in Train,
+// the rows that choose the autoregression's penalty in Switch.Fit, the
+// protocol's MASE denominator). Their target is the change from y[t] to
+// y[t+h] in that unit, with an L1 loss. Each model stops early on the
+// validation split, then is fitted again with its best number of trees on
+// the training and validation splits.
+type SwitchTreeOptions struct {
+	// Params are every horizon's learner settings (Patience included).
+	Params gbdt.Params
+	// Horizons are the horizons that get their own model, ascending from 1
+	// to the recipe's Horizon. Empty: h = 1, 2, 3, 4, 6, 9, 12, 16, 20,
+	// 25, 30 up to the recipe's horizon and at it (as
+	// DefaultTreeOptions).
+	Horizons []int
+}
+
+// DefaultSwitchTreeOptions are the switch's trees DefaultOptions trains
+// (PROTOCOL.md, "A third forecaster for the switch"): LightGBM's default
+// leaves (31 of at least 20 rows), rate 0.05, up to 2000 trees stopped
+// after 50 without progress, and the default horizons.
+func DefaultSwitchTreeOptions() *SwitchTreeOptions {
+	p := gbdt.DefaultParams()
+	p.Loss, p.Rounds, p.LearningRate, p.Patience, p.Lambda = gbdt.LossL1, 2000, 0.05, 50, 0
+	return &SwitchTreeOptions{Params: p}
+}
+
+func (o *SwitchTreeOptions) check(K int) error {
+	if err := o.Params.Check(); err != nil {
+		return fmt.Errorf("SwitchTrees.%w", err)
+	}
+	if len(o.Horizons) > 0 {
+		if err := checkTreeHorizons(o.Horizons, K); err != nil {
+			return fmt.Errorf("SwitchTrees.Horizons %v: %w", o.Horizons, err)
+		}
+	}
+	return nil
+}
+
+// SwitchTreeHistory is the number of observations up to an origin the
+// switch's trees read: a day at a 5-minute cadence.
+const SwitchTreeHistory = 288
+
+// switchTreeFeatureSet names what switchTreeFeatures computes; an artifact
+// records it, and a forecaster refuses trees built on another set.
+const switchTreeFeatureSet = "naive-unit-v1"
+
+var switchTreeWindows = []int{12, 48, SwitchTreeHistory}
+
+// switchTreeLags is the number of lags read (1 .. switchTreeLags-1 steps
+// before the origin).
+const switchTreeLags = 60
+
+var numSwitchTreeFeatures = switchTreeLags - 1 + 2*len(switchTreeWindows) + 1
+
+// switchTreeFeatures writes into dst the features of the origin at the end
+// of recent (at least SwitchTreeHistory observations) in the unit u: the
+// values 1..59 steps before it less its value, each window's mean less its
+// value and its standard deviation, and its value, all divided by u.
+func switchTreeFeatures(dst, recent []float64, u float64) {
+	n := len(recent)
+	last := recent[n-1]
+	i := 0
+	for k := 1; k < switchTreeLags; k++ {
+		dst[i] = (recent[n-1-k] - last) / u
+		i++
+	}
+	for _, w := range switchTreeWindows {
+		var sum, sq float64
+		for _, v := range recent[n-w:] {
+			sum += v
+			sq += v * v
+		}
+		mean := sum / float64(w)
+		dst[i], dst[i+1] = (mean-last)/u, math.Sqrt(max(0, sq/float64(w)-mean*mean))/u
+		i += 2
+	}
+	dst[i] = last / u
+}
+
+// naiveUnit is the mean absolute one-step change of y (MASE's
+// denominator), or 0 when y has fewer than two values.
+func naiveUnit(y []float64) float64 {
+	if len(y) < 2 {
+		return 0
+	}
+	return baseline.NaiveScale(y, baseline.Split{Train: len(y)})
+}
+
+// switchTreeRows are the examples of the origins of each series whose
+// targets at horizon h lie in [from(s), to(s)), with the series' units.
+func switchTreeRows(series []baseline.Series, units []float64, h int, from, to func(s int) int) *gbdt.Data {
+	d := &gbdt.Data{Cols: numSwitchTreeFeatures}
+	for si, s := range series {
+		y, u := s.Values, units[si]
+		if !(u > 0) {
+			continue
+		}
+		for j := max(from(si), SwitchTreeHistory-1+h); j < to(si); j++ {
+			t := j - h
+			d.X = slices.Grow(d.X, d.Cols)[:len(d.X)+d.Cols]
+			switchTreeFeatures(d.X[len(d.X)-d.Cols:], y[t+1-SwitchTreeHistory:t+1], u)
+			d.Y = append(d.Y, (y[j]-y[t])/u)
+			d.Rows++
+		}
+	}
+	return d
+}
+
+// minSwitchTreeRows is the fewest training windows at the longest horizon
+// the switch's trees are fitted on; with fewer, Train leaves them out.
+const minSwitchTreeRows = 100
+
+// fitSwitchTrees fits the switch's trees of o on series, split by split,
+// or leaves them out, saying so, when the series are too short.
+func (fc *Forecaster) fitSwitchTrees(ctx context.Context, series []baseline.Series, o *SwitchTreeOptions, split func(n int) (int, int), logf func(string, ...any)) error {
+	K := fc.recipe.Horizon
+	hs := o.Horizons
+	if len(hs) == 0 {
+		hs = DefaultTreeOptions(K).Horizons
+	}
+	units := make([]float64, len(series))
+	trainEnd, valEnd := make([]int, len(series)), make([]int, len(series))
+	for i, s := range series {
+		trainEnd[i], valEnd[i] = split(s.Len())
+		units[i] = naiveUnit(s.Values[:trainEnd[i]])
+	}
+	zero := func(int) int { return 0 }
+	fitEnd := func(s int) int { return trainEnd[s] }
+	validEnd := func(s int) int { return valEnd[s] }
+	if switchTreeRows(series, units, K, zero, fitEnd).Rows < minSwitchTreeRows {
+		logf("switch trees: left out: fewer than %d training windows of %d steps and a horizon of %d (the switch keeps two forecasters)",
+			minSwitchTreeRows, SwitchTreeHistory, K)
+		return nil
+	}
+	logf("switch trees: %d models (horizons %v), %d features of the last %d observations", len(hs), hs, numSwitchTreeFeatures, SwitchTreeHistory)
+	models := make([]*gbdt.Model, len(hs))
+	errs := make([]error, len(hs))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, h := range hs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			p := o.Params
+			p.Workers = 1
+			train := switchTreeRows(series, units, h, zero, fitEnd)
+			valid := switchTreeRows(series, units, h, fitEnd, validEnd)
+			if valid.Rows == 0 {
+				valid = nil
+			}
+			m, hist, err := gbdt.Fit(ctx, p, train, valid)
+			if err != nil || valid == nil {
+				models[i], errs[i] = m, err
+				return
+			}
+			// Fit again on both splits with the best number of trees.
+			p.Rounds, p.Patience = max(1, hist.Best), 0
+			models[i], _, errs[i] = gbdt.Fit(ctx, p, switchTreeRows(series, units, h, zero, validEnd), nil)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("forecast: switch trees for h=%d: %w", hs[i], err)
+		}
+	}
+	tm := &treeModel{horizons: slices.Clone(hs), models: models}
+	trees := make([]int, len(models))
+	for i, m := range models {
+		trees[i] = m.Trees()
+	}
+	logf("switch trees: %v trees per model", trees)
+	fc.switchTrees = tm
+	fc.info.SwitchTrees = &TreesInfo{Features: switchTreeFeatureSet, Horizons: tm.horizons, Trees: trees}
+	return nil
+}
+
+// AddSwitchTrees returns a forecaster that serves fc's networks (and its
+// trees, if any) as they are, with the switch's trees of opt.SwitchTrees
+// fitted on series as Train fits them, so that its Switch chooses among
+// seven forecasts. opt supplies the split, the trees and Logf.
+func AddSwitchTrees(ctx context.Context, fc *Forecaster, series []baseline.Series, opt Options) (*Forecaster, error) {
+	if opt.SwitchTrees == nil {
+		return nil, badInput(errors.New("forecast: AddSwitchTrees: options hold no SwitchTrees"))
+	}
+	if err := opt.SwitchTrees.check(fc.recipe.Horizon); err != nil {
+		return nil, badInput(fmt.Errorf("forecast: options: %w", err))
+	}
+	out := &Forecaster{recipe: fc.recipe, members: fc.members, calib: fc.calib.clone(), info: fc.Info(), histories: fc.histories, trees: fc.trees}
+	logf := opt.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if err := out.fitSwitchTrees(ctx, series, opt.SwitchTrees, opt.Split, logf); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// The artifact's switch trees entry: one JSON object holding every
+// horizon's model in the order of the manifest's horizons.
+const switchTreesEntry = "switch-trees.json"
+
+type switchTreesManifest struct {
+	Entry    string `json:"entry"`
+	Features string `json:"features"`
+	Horizons []int  `json:"horizons"`
+}
+
+// decodeSwitchTrees checks the manifest's switch trees against a recipe of
+// horizon K and decodes their entry; errors say what is wrong, the caller
+// names the entry.
+func decodeSwitchTrees(man *switchTreesManifest, data []byte, K int) (*treeModel, error) {
+	if man.Features != switchTreeFeatureSet {
+		return nil, fmt.Errorf("switch trees read features %q; this build computes %q", man.Features, switchTreeFeatureSet)
+	}
+	if err := checkTreeHorizons(man.Horizons, K); err != nil {
+		return nil, fmt.Errorf("switch trees' horizons %v: %w", man.Horizons, err)
+	}
+	models, err := decodeTreeModels(data, man.Horizons, numSwitchTreeFeatures)
+	if err != nil {
+		return nil, err
+	}
+	return &treeModel{horizons: man.Horizons, models: models}, nil
+}
