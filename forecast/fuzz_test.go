@@ -15,10 +15,11 @@ import (
 	"github.com/novacron/perfpredict/baseline"
 )
 
-var updateFuzzSeeds = flag.Bool("update-fuzz-seeds", false, "train and rewrite testdata/tiny.zip and testdata/tiny_trees.zip, the artifacts the fuzz targets mutate")
+var updateFuzzSeeds = flag.Bool("update-fuzz-seeds", false, "train and rewrite the artifacts in testdata the fuzz targets mutate (fuzzSeeds)")
 
 // fuzzSeeds are the committed artifacts the fuzz targets start from: a
-// one-network tiny forecaster, and the same with trees. They are files, not
+// one-network tiny forecaster, the same with trees, and the same with a
+// switch's trees. They are files, not
 // trained at the start of each fuzzing process, because training under the
 // fuzzer's coverage instrumentation takes most of a short fuzzing run.
 var fuzzSeeds = []struct {
@@ -33,6 +34,12 @@ var fuzzSeeds = []struct {
 	{"tiny_trees.zip", func() Options {
 		o := tinyTreeOptions()
 		o.Ensemble, o.Trees.Params.Rounds = 1, 3
+		return o
+	}},
+	{"tiny_switch_trees.zip", func() Options {
+		o := tinyOptions()
+		o.Ensemble, o.SwitchTrees = 1, DefaultSwitchTreeOptions()
+		o.SwitchTrees.Params.Rounds = 3
 		return o
 	}},
 }
@@ -68,6 +75,9 @@ func TestFuzzSeeds(t *testing.T) {
 		}
 		if got, want := fc.trees != nil, seed.opt().Trees != nil; got != want {
 			t.Errorf("%s: has trees %v, want %v", seed.name, got, want)
+		}
+		if got, want := fc.switchTrees != nil, seed.opt().SwitchTrees != nil; got != want {
+			t.Errorf("%s: has switch trees %v, want %v", seed.name, got, want)
 		}
 		if r := fc.Recipe(); r.Window != seed.opt().Window || r.Horizon != seed.opt().Horizon {
 			t.Errorf("%s: recipe %+v, the seed's options say window %d, horizon %d", seed.name, r, seed.opt().Window, seed.opt().Horizon)
@@ -141,6 +151,19 @@ func checkDecoded(t *testing.T, data []byte) {
 	if err == nil && len(fcst.Points) != fc.Horizon() {
 		t.Fatalf("%d points, horizon %d", len(fcst.Points), fc.Horizon())
 	}
+	if fc.switchTrees != nil && fc.Needs() <= 1<<10 {
+		// A switch over the trees forecasts or says why not.
+		long := make([]float64, max(fc.Needs(), SwitchTreeHistory)+SwitchLags)
+		for i := range long {
+			long[i] = 50 + math.Sin(float64(i))
+		}
+		sw := NewSwitch(fc)
+		if err := sw.Fit(baseline.Series{Values: long}, len(long)*70/85); err == nil {
+			if _, err := sw.Point(1); err != nil && !errors.Is(err, baseline.ErrShortHistory) {
+				t.Logf("switch: %v", err)
+			}
+		}
+	}
 }
 
 // FuzzDecode feeds Decode arbitrary bytes: mostly not zips, or zips whose
@@ -169,6 +192,17 @@ func FuzzDecodeEntries(f *testing.F) {
 	f.Add([]byte(`{"format":"perfpredict.forecaster","version":1,"members":["member-1.safetensors"]}`), []byte{})
 	f.Fuzz(func(t *testing.T, manifest, member []byte) {
 		checkDecoded(t, zipOf(t, zipEntry{manifestName, manifest}, zipEntry{memberEntry(0), member}))
+	})
+}
+
+// FuzzDecodeSwitchTrees mutates the manifest and the switch trees' entry of
+// a valid artifact with them (its network kept).
+func FuzzDecodeSwitchTrees(f *testing.F) {
+	good := fuzzArtifact(f, "tiny_switch_trees.zip")
+	member := entry(f, good, memberEntry(0))
+	f.Add(entry(f, good, manifestName), entry(f, good, switchTreesEntry))
+	f.Fuzz(func(t *testing.T, manifest, trees []byte) {
+		checkDecoded(t, zipOf(t, zipEntry{manifestName, manifest}, zipEntry{memberEntry(0), member}, zipEntry{switchTreesEntry, trees}))
 	})
 }
 
