@@ -302,18 +302,9 @@ func (s *Switch) catchUp() {
 				s.err, fs = err, nil
 			}
 		}
-		// The trees forecast from origins firstTree..hi in one batch.
-		firstTree := max(s.pending, SwitchTreeHistory-1)
-		if s.trees && firstTree <= hi {
-			n, F := hi-firstTree+1, numSwitchTreeFeatures
-			s.feats = slices.Grow(s.feats[:0], n*F)[:n*F]
-			for t := firstTree; t <= hi; t++ {
-				i := t - firstTree
-				switchTreeFeatures(s.feats[i*F:(i+1)*F], s.values[t+1-SwitchTreeHistory-s.base:t+1-s.base], s.unit)
-			}
-			s.trPred = slices.Grow(s.trPred[:0], n*K)[:n*K]
-			s.fc.switchTrees.predict(s.trPred, s.feats, n, K)
-		}
+		// The trees forecast from origins trFrom..trTo, in batches of
+		// switchTreeBatch as the loop below reaches them.
+		trFrom, trTo := 0, -1
 		for t := s.pending; t <= hi; t++ {
 			// Score target t with the forecasts made before it, then
 			// store origin t's (its slot held origin t-K-1's).
@@ -346,8 +337,12 @@ func (s *Switch) catchUp() {
 				s.ar.ForecastFrom(s.arF[slot], s.values[t+1-SwitchLags-s.base:t+1-s.base], s.arScratch)
 				s.arOK[slot] = true
 			}
-			if s.trees && t >= firstTree {
-				last, p := s.values[t-s.base], s.trPred[(t-firstTree)*K:(t-firstTree+1)*K]
+			if s.trees && t >= SwitchTreeHistory-1 {
+				if t > trTo {
+					trFrom, trTo = t, min(hi, t+switchTreeBatch-1)
+					s.treeForecasts(trFrom, trTo)
+				}
+				last, p := s.values[t-s.base], s.trPred[(t-trFrom)*K:(t-trFrom+1)*K]
 				for h := range K {
 					s.tr[slot][h] = last + s.unit*p[h]
 				}
@@ -362,6 +357,23 @@ func (s *Switch) catchUp() {
 			s.base += drop
 		}
 	}
+}
+
+// switchTreeBatch is the most origins whose tree features a Switch holds
+// at once (its scratch stays small however far it catches up).
+const switchTreeBatch = 64
+
+// treeForecasts puts into s.trPred the trees' forecasts [from..to, K] of
+// the change in the unit.
+func (s *Switch) treeForecasts(from, to int) {
+	K, F, n := s.fc.Horizon(), numSwitchTreeFeatures, to-from+1
+	s.feats = slices.Grow(s.feats[:0], n*F)[:n*F]
+	for t := from; t <= to; t++ {
+		i := t - from
+		switchTreeFeatures(s.feats[i*F:(i+1)*F], s.values[t+1-SwitchTreeHistory-s.base:t+1-s.base], s.unit)
+	}
+	s.trPred = slices.Grow(s.trPred[:0], n*K)[:n*K]
+	s.fc.switchTrees.predict(s.trPred, s.feats, n, K)
 }
 
 // watchBreak checks target t (observed y) for a break in the level: the
