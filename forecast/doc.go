@@ -29,10 +29,11 @@
 // ScaleSpread).
 //
 // A Switch follows one series with state: fitted once on its history, then
-// fed each observation, it forecasts each horizon with the Forecaster, a
-// ridge autoregression of that series or their average, whichever erred
-// less there lately, with an 80% interval from the network's and its own
-// recent errors (Point).
+// fed each observation, it forecasts each horizon with the Forecaster's
+// networks, a ridge autoregression of that series, the Forecaster's switch
+// trees (Options.SwitchTrees) or an average of two or three of them,
+// whichever erred less there lately, with an 80% interval from the
+// network's and its own recent errors (Point).
 // Evaluate scores it beside the forecaster, as the baselines are scored:
 //
 //	*Forecaster --NewSwitch--> *Switch --Fit(history), Update(v)--> Forecast(h)

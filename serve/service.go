@@ -35,7 +35,8 @@ type ServiceOptions struct {
 	Name string
 	// Switch serves each metric with a forecast.Switch (evaluate's
 	// `switch` row: per metric, the forecaster, a ridge autoregression of
-	// the metric or their average, whichever erred less lately), fitted on
+	// the metric, the forecaster's switch trees or an average of them,
+	// whichever erred less lately), fitted on
 	// the history and fed the rows each Forecast brings after the last it
 	// saw. A metric the switch cannot follow (too short a history, a
 	// request that skips rows or goes back in time) is answered by the

@@ -24,7 +24,7 @@ func runPredict(ctx context.Context, env *cmdEnv, args []string) error {
 	data := addDataFlags(fs, "metrics CSV (`file`) with a timestamp column: every metric column is forecast from its last row", false)
 	target := fs.String("target", "", "the metric columns to forecast, comma-separated (default: every column besides the timestamp)")
 	asJSON := fs.Bool("json", false, "print one JSON object {\"predictions\": [[...]], \"p10\", \"p90\", \"attention\", \"needs\", \"horizon\", \"metrics\", \"times\", \"source\", \"method\", \"methods\", \"version\"}")
-	useSwitch := fs.Bool("switch", false, "forecast each metric with a switch fitted on the file (as evaluate's switch row: the forecaster, a ridge AR of the metric or their average, whichever erred less over the last day) instead of the forecaster alone")
+	useSwitch := fs.Bool("switch", false, "forecast each metric with a switch fitted on the file (as evaluate's switch row: the forecaster, a ridge AR of the metric, the switch trees or an average of them, whichever erred less over the last day) instead of the forecaster alone")
 	device := newDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err

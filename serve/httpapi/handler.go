@@ -52,8 +52,8 @@ type Options struct {
 	SeriesLength int
 	// Switch answers {"series": NAME} requests with a switch per series
 	// (serve.Follower; evaluate's `switch` row: the model, a ridge
-	// autoregression of the series or their average, whichever erred
-	// less on it lately), fitted on SwitchHistory observations fetched at
+	// autoregression of the series, the model's switch trees or an
+	// average of them, whichever erred less on it lately), fitted on SwitchHistory observations fetched at
 	// the series' first request [8064: 28 days at 5 minutes, or what the
 	// source holds; chosen on held-out series, docs/PROTOCOL.md] and fed
 	// the rows each later request fetches. The Source must place its points
