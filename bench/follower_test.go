@@ -23,6 +23,9 @@ import (
 // window, what the model row costs per request. Each reports ms/op.
 func BenchmarkFollower(b *testing.B) {
 	fc := defaultForecaster(b)
+	if in := fc.Info().SwitchTrees; in != nil {
+		b.Logf("switch trees per horizon model: %v", in.Trees)
+	}
 	ctx := context.Background()
 	const week = 8064 // httpapi.Options.SwitchHistory's default
 	rng := rand.New(rand.NewPCG(3, 4))
