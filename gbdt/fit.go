@@ -209,6 +209,7 @@ func Fit(ctx context.Context, p Params, train, valid *Data) (*Model, *History, e
 		m.trees = m.trees[:hist.Best]
 	}
 	hist.Best = len(m.trees)
+	m.compile()
 	return m, hist, nil
 }
 

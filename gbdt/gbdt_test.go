@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // friedman is Friedman's #1 function on 5 of cols uniform features plus
@@ -518,4 +519,67 @@ func TestWeightsAreRepeatedRows(t *testing.T) {
 	if _, _, err := Fit(context.Background(), p, w, nil); err == nil || !strings.Contains(err.Error(), "weight of row 4 is 0") {
 		t.Errorf("zero weight: error %v", err)
 	}
+}
+
+// TestCompiledMatchesTrees: Predict and PredictBatch, which walk the
+// compiled trees, give what the training nodes give (the reference walk,
+// tree.eval, summed in the same order), for fitted and decoded models, on
+// rows with NaNs and values on either side of every threshold.
+func TestCompiledMatchesTrees(t *testing.T) {
+	d := friedman(2000, 8, 1, 9)
+	p := DefaultParams()
+	p.Rounds, p.MaxLeaves, p.MinLeaf, p.Patience = 60, 31, 5, 0
+	m, _, err := Fit(context.Background(), p, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := m.Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	decoded, err := Decode(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	rows := make([]float64, 0, 3000*8)
+	for range 3000 {
+		for range 8 {
+			switch r.IntN(10) {
+			case 0:
+				rows = append(rows, math.NaN())
+			case 1:
+				// A threshold itself: the row goes left.
+				tr := m.trees[r.IntN(len(m.trees))]
+				rows = append(rows, tr.nodes[0].threshold)
+			default:
+				rows = append(rows, 1.4*r.Float64()-0.2)
+			}
+		}
+	}
+	for name, model := range map[string]*Model{"fitted": m, "decoded": decoded} {
+		batch := model.PredictBatch(nil, rows, 3000)
+		for i := range 3000 {
+			x := rows[i*8 : (i+1)*8]
+			want := model.base
+			for _, tr := range model.trees {
+				want += tr.eval(x)
+			}
+			if got := model.Predict(x); got != want || batch[i] != want {
+				t.Fatalf("%s, row %d: Predict %v, PredictBatch %v; the trees give %v", name, i, got, batch[i], want)
+			}
+		}
+	}
+	// A compiled node is 16 bytes, and the model holds one per node.
+	if size := unsafe.Sizeof(flatNode{}); size != 16 || len(m.flat) != nodes(m) {
+		t.Errorf("compiled: %d nodes of %d bytes, for %d training nodes", len(m.flat), size, nodes(m))
+	}
+}
+
+func nodes(m *Model) int {
+	n := 0
+	for _, t := range m.trees {
+		n += len(t.nodes)
+	}
+	return n
 }

@@ -16,6 +16,60 @@ type Model struct {
 	loss     Loss
 	base     float64
 	trees    []*tree
+	// flat and roots are the trees compiled for prediction (compile).
+	flat  []flatNode
+	roots []int32
+}
+
+// flatNode is a node of the compiled trees, 16 bytes: an inner node sends
+// a row to the node at left when its feature is at most threshold, else to
+// left+1; a leaf (feature -1) holds its value in threshold. Every tree of a
+// model lies in one array, children next to each other, so that predicting
+// reads two fifths of the memory of the training nodes (40 bytes each), in
+// order.
+type flatNode struct {
+	threshold float64
+	feature   int32
+	left      int32
+}
+
+// compile lays the trees out in m.flat, each tree breadth-first.
+func (m *Model) compile() {
+	m.flat, m.roots = nil, make([]int32, len(m.trees))
+	for i, t := range m.trees {
+		root := len(m.flat)
+		m.roots[i] = int32(root)
+		m.flat = append(m.flat, flatNode{})
+		// queue[k] is the training node placed at root+k.
+		queue := []int32{0}
+		for k := 0; k < len(queue); k++ {
+			nd := &t.nodes[queue[k]]
+			if nd.left < 0 {
+				m.flat[root+k] = flatNode{threshold: nd.value, feature: -1}
+				continue
+			}
+			c := len(m.flat)
+			m.flat = append(m.flat, flatNode{}, flatNode{})
+			queue = append(queue, nd.left, nd.right)
+			m.flat[root+k] = flatNode{threshold: nd.threshold, feature: nd.feature, left: int32(c)}
+		}
+	}
+}
+
+// evalFlat is the output of the compiled tree at root on one row.
+func (m *Model) evalFlat(root int32, x []float64) float64 {
+	j := root
+	for {
+		nd := &m.flat[j]
+		if nd.feature < 0 {
+			return nd.threshold
+		}
+		if x[nd.feature] <= nd.threshold {
+			j = nd.left
+		} else {
+			j = nd.left + 1
+		}
+	}
 }
 
 // Features is the number of features a row holds.
@@ -34,8 +88,8 @@ func (m *Model) Predict(x []float64) float64 {
 		panic(fmt.Sprintf("gbdt: Predict: row of %d values, model reads %d", len(x), m.features))
 	}
 	s := m.base
-	for _, t := range m.trees {
-		s += t.eval(x)
+	for _, r := range m.roots {
+		s += m.evalFlat(r, x)
 	}
 	return s
 }
@@ -54,9 +108,9 @@ func (m *Model) PredictBatch(dst, x []float64, n int) []float64 {
 		dst[i] = m.base
 	}
 	// Tree by tree: one tree's nodes stay in cache across the rows.
-	for _, t := range m.trees {
+	for _, r := range m.roots {
 		for i := range n {
-			dst[i] += t.eval(x[i*m.features : (i+1)*m.features])
+			dst[i] += m.evalFlat(r, x[i*m.features:(i+1)*m.features])
 		}
 	}
 	return dst
@@ -159,6 +213,7 @@ func Decode(data []byte) (*Model, error) {
 		}
 		m.trees[i] = t
 	}
+	m.compile()
 	return m, nil
 }
 
