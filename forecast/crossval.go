@@ -30,10 +30,7 @@ func CrossValidate(ctx context.Context, series []baseline.Series, hs []int, fold
 	if folds < 2 || folds > len(series) {
 		return nil, badInput(fmt.Errorf("forecast: cross-validation: %d folds for %d series (want 2..%d)", folds, len(series), len(series)))
 	}
-	logf := opt.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
+	logf := opt.logger()
 	out := &Report{Intervals: &IntervalReport{}, Scenarios: &ScenarioReport{}}
 	for k := range folds {
 		train, held := Fold(series, folds, k)

@@ -132,6 +132,14 @@ func DefaultOptions() Options {
 	}
 }
 
+// logger is Logf, or a function that drops the lines.
+func (o Options) logger() func(string, ...any) {
+	if o.Logf == nil {
+		return func(string, ...any) {}
+	}
+	return o.Logf
+}
+
 // Split is where training ends and where validation ends in a series of n
 // steps (see NoTestSplit).
 func (o Options) Split(n int) (trainEnd, validationEnd int) {

@@ -209,10 +209,7 @@ func AddSwitchTrees(ctx context.Context, fc *Forecaster, series []baseline.Serie
 		return nil, badInput(fmt.Errorf("forecast: options: %w", err))
 	}
 	out := &Forecaster{recipe: fc.recipe, members: fc.members, calib: fc.calib.clone(), info: fc.Info(), histories: fc.histories, trees: fc.trees}
-	logf := opt.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
+	logf := opt.logger()
 	if err := out.fitSwitchTrees(ctx, series, opt.SwitchTrees, opt.Split, logf); err != nil {
 		return nil, err
 	}

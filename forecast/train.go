@@ -106,10 +106,7 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 	for _, s := range series {
 		fc.info.Series = append(fc.info.Series, s.Name)
 	}
-	logf := opt.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
+	logf := opt.logger()
 	names := make([]string, f)
 	for i, in := range r.Inputs {
 		names[i] = in.String()
@@ -215,10 +212,6 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 		return nil, err
 	}
 	if opt.SwitchTrees != nil {
-		logf := opt.Logf
-		if logf == nil {
-			logf = func(string, ...any) {}
-		}
 		if err := fc.fitSwitchTrees(ctx, series, opt.SwitchTrees, opt.Split, logf); err != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				// Interrupted: keep the networks, calibrated; a Switch

@@ -285,10 +285,7 @@ func (fc *Forecaster) fitTrees(ctx context.Context, series []baseline.Series, op
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	logf := opt.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
+	logf := opt.logger()
 	logf("trees: %d models (horizons %v), %d training rows (every %d steps), %d validation rows, %d features",
 		len(hs), hs, tr.n, to.Stride, tv.n, numTreeFeatures)
 	// The horizons' models are independent: fit them on every core.
