@@ -132,9 +132,11 @@ func switchTreeRows(series []baseline.Series, units []float64, h int, from, to f
 // the switch's trees are fitted on; with fewer, Train leaves them out.
 const minSwitchTreeRows = 100
 
-// fitSwitchTrees fits the switch's trees of o on series, split by split,
+// fitSwitchTrees fits the switch's trees of opt.SwitchTrees on series,
+// split by opt.Split,
 // or leaves them out, saying so, when the series are too short.
-func (fc *Forecaster) fitSwitchTrees(ctx context.Context, series []baseline.Series, o *SwitchTreeOptions, split func(n int) (int, int), logf func(string, ...any)) error {
+func (fc *Forecaster) fitSwitchTrees(ctx context.Context, series []baseline.Series, opt Options) error {
+	o, logf := opt.SwitchTrees, opt.logger()
 	K := fc.recipe.Horizon
 	hs := o.Horizons
 	if len(hs) == 0 {
@@ -143,7 +145,7 @@ func (fc *Forecaster) fitSwitchTrees(ctx context.Context, series []baseline.Seri
 	units := make([]float64, len(series))
 	trainEnd, valEnd := make([]int, len(series)), make([]int, len(series))
 	for i, s := range series {
-		trainEnd[i], valEnd[i] = split(s.Len())
+		trainEnd[i], valEnd[i] = opt.Split(s.Len())
 		units[i] = naiveUnit(s.Values[:trainEnd[i]])
 	}
 	zero := func(int) int { return 0 }
@@ -209,8 +211,7 @@ func AddSwitchTrees(ctx context.Context, fc *Forecaster, series []baseline.Serie
 		return nil, badInput(fmt.Errorf("forecast: options: %w", err))
 	}
 	out := &Forecaster{recipe: fc.recipe, members: fc.members, calib: fc.calib.clone(), info: fc.Info(), histories: fc.histories, trees: fc.trees}
-	logf := opt.logger()
-	if err := out.fitSwitchTrees(ctx, series, opt.SwitchTrees, opt.Split, logf); err != nil {
+	if err := out.fitSwitchTrees(ctx, series, opt); err != nil {
 		return nil, err
 	}
 	return out, nil

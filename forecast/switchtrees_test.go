@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"math"
 	"slices"
 	"strings"
@@ -167,29 +166,9 @@ func TestSwitchTreesArtifact(t *testing.T) {
 		t.Errorf("version %v, want 4 (older builds would serve a switch of two forecasters)", man["version"])
 	}
 
-	edit := func(f func(m map[string]any)) []byte {
-		return rewrite(t, good, func(name string, b []byte) []byte {
-			if name != manifestName {
-				return b
-			}
-			var m map[string]any
-			json.Unmarshal(b, &m)
-			f(m["switch_trees"].(map[string]any))
-			out, _ := json.Marshal(m)
-			return out
-		})
-	}
-	for _, c := range []struct {
-		name string
-		data []byte
-		want string
-	}{
-		{"missing entry", rewrite(t, good, func(name string, b []byte) []byte {
-			if name == switchTreesEntry {
-				return nil
-			}
-			return b
-		}), "switch-trees.json: missing"},
+	edit := func(f func(m map[string]any)) []byte { return editManifest(t, good, "switch_trees", f) }
+	checkDecodeErrors(t, []decodeCase{
+		{"missing entry", dropEntry(t, good, switchTreesEntry), "switch-trees.json: missing"},
 		{"other features", edit(func(m map[string]any) { m["features"] = "naive-unit-v0" }), `switch trees read features "naive-unit-v0"`},
 		{"horizons", edit(func(m map[string]any) { m["horizons"] = []int{1, 4} }), "4 models for 2 horizons"},
 		{"horizons short", edit(func(m map[string]any) { m["horizons"] = []int{1, 2} }), "must run from 1 to the horizon 4"},
@@ -200,14 +179,7 @@ func TestSwitchTreesArtifact(t *testing.T) {
 			}
 			return b
 		}), "model 1 (h=1)"},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Decode(c.data, "f.zip")
-			if err == nil || !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "f.zip") {
-				t.Fatalf("err = %v, want one naming f.zip and %q", err, c.want)
-			}
-		})
-	}
+	})
 }
 
 // entryOf returns one stored entry of a zip.

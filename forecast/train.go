@@ -212,7 +212,7 @@ func Train(ctx context.Context, series []baseline.Series, opt Options) (*Forecas
 		return nil, err
 	}
 	if opt.SwitchTrees != nil {
-		if err := fc.fitSwitchTrees(ctx, series, opt.SwitchTrees, opt.Split, logf); err != nil {
+		if err := fc.fitSwitchTrees(ctx, series, opt); err != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				// Interrupted: keep the networks, calibrated; a Switch
 				// over them has two forecasters.

@@ -270,29 +270,9 @@ func TestTreesArtifactErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := buf.Bytes()
-	treesEdit := func(f func(m map[string]any)) []byte {
-		return rewrite(t, good, func(name string, b []byte) []byte {
-			if name != manifestName {
-				return b
-			}
-			var m map[string]any
-			json.Unmarshal(b, &m)
-			f(m["trees"].(map[string]any))
-			out, _ := json.Marshal(m)
-			return out
-		})
-	}
-	for _, c := range []struct {
-		name string
-		data []byte
-		want string
-	}{
-		{"missing entry", rewrite(t, good, func(name string, b []byte) []byte {
-			if name == treesEntry {
-				return nil
-			}
-			return b
-		}), "trees.json: missing"},
+	treesEdit := func(f func(m map[string]any)) []byte { return editManifest(t, good, "trees", f) }
+	checkDecodeErrors(t, []decodeCase{
+		{"missing entry", dropEntry(t, good, treesEntry), "trees.json: missing"},
 		{"other features", treesEdit(func(m map[string]any) { m["features"] = "summary-v0" }), `trees read features "summary-v0"`},
 		{"weights", treesEdit(func(m map[string]any) { m["weights"] = []float64{0, 0, 0, 7} }), "weight at h=4 is 7"},
 		{"horizons", treesEdit(func(m map[string]any) { m["horizons"] = []int{1, 4} }), "3 models for 2 horizons"},
@@ -303,7 +283,21 @@ func TestTreesArtifactErrors(t *testing.T) {
 			}
 			return b
 		}), "model 1 (h=1)"},
-	} {
+	})
+}
+
+// decodeCase is an artifact Decode must refuse, and what its error says.
+type decodeCase struct {
+	name string
+	data []byte
+	want string
+}
+
+// checkDecodeErrors checks that Decode refuses each case with bad input
+// naming the source and the case's words.
+func checkDecodeErrors(t *testing.T, cases []decodeCase) {
+	t.Helper()
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Decode(c.data, "f.zip")
 			if err == nil || !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "f.zip") {
@@ -311,6 +305,31 @@ func TestTreesArtifactErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// editManifest is the artifact good with f applied to its manifest's
+// object under key.
+func editManifest(t *testing.T, good []byte, key string, f func(m map[string]any)) []byte {
+	return rewrite(t, good, func(name string, b []byte) []byte {
+		if name != manifestName {
+			return b
+		}
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		f(m[key].(map[string]any))
+		out, _ := json.Marshal(m)
+		return out
+	})
+}
+
+// dropEntry is the artifact good without its entry name.
+func dropEntry(t *testing.T, good []byte, name string) []byte {
+	return rewrite(t, good, func(n string, b []byte) []byte {
+		if n == name {
+			return nil
+		}
+		return b
+	})
 }
 
 func itoa(v int) string { b, _ := json.Marshal(v); return string(b) }
