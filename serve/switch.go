@@ -12,6 +12,12 @@ import (
 	"github.com/novacron/perfpredict/forecast"
 )
 
+// FollowerHistory is how many of a series' latest observations a
+// follower is fitted on by default: 28 days at a 5-minute cadence, chosen
+// on held-out series (docs/PROTOCOL.md, "How much history a served switch
+// is fitted on"), and one Prometheus query.
+const FollowerHistory = 8064
+
 // Follower serves one series with a forecast.Switch (evaluate's `switch`
 // row): fitted on the series' history as an evaluation fits it, then fed
 // the rows each request brings after the last one it saw, so that what it

@@ -53,10 +53,10 @@ type Options struct {
 	// Switch answers {"series": NAME} requests with a switch per series
 	// (serve.Follower; evaluate's `switch` row: the model, a ridge
 	// autoregression of the series, the model's switch trees or an
-	// average of them, whichever erred less on it lately), fitted on SwitchHistory observations fetched at
-	// the series' first request [8064: 28 days at 5 minutes, or what the
-	// source holds; chosen on held-out series, docs/PROTOCOL.md] and fed
-	// the rows each later request fetches. The Source must place its points
+	// average of them, whichever erred less on it lately), fitted on
+	// SwitchHistory observations fetched at the series' first request
+	// [serve.FollowerHistory, or what the source holds] and fed the rows
+	// each later request fetches. The Source must place its points
 	// on a fixed grid (as live.Prometheus does), so that each request's
 	// rows continue the last one's. A series whose switch cannot be
 	// fitted is answered by the model. Past MaxSwitches series [1024] the
@@ -138,7 +138,7 @@ func New(opt Options) (*Handler, error) {
 		opt.Now = time.Now
 	}
 	if opt.SwitchHistory <= 0 {
-		opt.SwitchHistory = 8064
+		opt.SwitchHistory = serve.FollowerHistory
 	}
 	if opt.MaxSwitches <= 0 {
 		opt.MaxSwitches = 1024
