@@ -102,6 +102,12 @@ func TestHotReloadUnderLoad(t *testing.T) {
 	// load, promote it, corrupt its artifact, and sync by hand.
 	cancel()
 	<-followed
+	// A load the follower began before the last flip may have finished
+	// after the wait above (a slow load under the requests' load): sync
+	// by hand to the Active version, now that nothing else swaps.
+	if err := h.Sync(); err != nil || h.Version() != vers[0] {
+		t.Fatalf("Sync after the flips: %v, serving %s, want %s", err, h.Version(), vers[0])
+	}
 	if err := reg.Promote("cpu", vers[2], "bad"); err != nil {
 		t.Fatal(err)
 	}
