@@ -14,7 +14,9 @@
 //	    (or, with Config.Shadow, a shadow ABTest on the next samples first)
 //	  otherwise it stays Candidate, the reason recorded in the registry
 //	Registry Active --> LoadActive --> Serving (atomic swap; serving never waits)
-//	Pipeline.Forecast: the served forecaster on the newest samples
+//	Pipeline.Forecast: the served forecaster on the newest samples (with
+//	  Config.Switch, the switch that follows the target for it: what the
+//	  held-out gate then scores)
 //	ABTest: shadow (paired) or split (stable key hash) comparison of errors,
 //	  decided after MinSamples, outcome noted on the candidate's version
 //

@@ -11,6 +11,7 @@ import (
 	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/forecast"
+	"github.com/novacron/perfpredict/serve"
 )
 
 // Retraining schedules.
@@ -36,7 +37,21 @@ type Config struct {
 	// most Train.Horizon. Shadow tests score each new sample one step
 	// ahead.
 	Horizon int
-	Clock   Clock // [RealClock]
+	// Switch serves the target with a forecast.Switch (train's `switch`
+	// row: the served version's networks, a ridge autoregression of the
+	// target, the version's switch trees or an average of them, whichever
+	// erred less on it lately) instead of the forecaster alone: Forecast
+	// answers its points, fitted for each served version on the history's
+	// last serve.FollowerHistory samples at its first forecast and fed
+	// the samples collected since (fitted again after a gap of more than
+	// half of CollectEvery, and when the history has grown to twice the
+	// samples it was fitted on). The held-out gate then scores what is served:
+	// candidate and Active version each as a switch fitted on up to as
+	// many samples before the held-out span and fed through it. Where the
+	// history is too short for a switch, the forecaster serves and is
+	// scored. Shadow tests still compare the forecasters alone.
+	Switch bool
+	Clock  Clock // [RealClock]
 
 	CollectEvery   time.Duration // [5m]
 	CollectTimeout time.Duration // a Collect taking longer is a stall [1m]
@@ -127,6 +142,12 @@ type Pipeline struct {
 	stalled        atomic.Bool
 	ab             *ABTest // running shadow test, under mu
 	lastSwapErr    string  // touched by Step only
+	// follow is the switch Forecast serves with Config.Switch, fitted for
+	// the version followFor on followRows samples; under followMu.
+	followMu   sync.Mutex
+	follow     *serve.Follower
+	followFor  *Served
+	followRows int
 }
 
 type retrainRequest struct {
@@ -209,9 +230,11 @@ func recipeMinTrain(o forecast.Options) int {
 }
 
 // Forecast forecasts the target column from the newest samples with the
-// served version: what a caller of the pipeline serves. Before a version is
-// served the error wraps ErrNoActive; with fewer samples than the
-// forecaster needs, forecast.ErrBadInput.
+// served version: what a caller of the pipeline serves. With Config.Switch
+// its Points are the switch's wherever it can answer (Last, Unit and
+// Attention stay the networks'). Before a version is served the error
+// wraps ErrNoActive; with fewer samples than the forecaster needs,
+// forecast.ErrBadInput.
 func (p *Pipeline) Forecast(ctx context.Context) (forecast.Forecast, *Served, error) {
 	cur := p.Serving.Current()
 	if cur == nil {
@@ -222,6 +245,11 @@ func (p *Pipeline) Forecast(ctx context.Context) (forecast.Forecast, *Served, er
 		return forecast.Forecast{}, cur, err
 	}
 	f, err := cur.Forecaster.Forecast(ctx, y)
+	if err == nil && p.cfg.Switch {
+		if pts, ok := p.switchPoints(cur); ok {
+			f.Points = pts
+		}
+	}
 	return f, cur, err
 }
 
@@ -596,14 +624,14 @@ func (p *Pipeline) retrain(ctx context.Context, req retrainRequest) {
 	// Validation: the part of the training data forecast.Train kept out of
 	// fitting (it stopped early and calibrated on it).
 	trainEnd, valEnd := opts.Split(len(series.Values))
-	valM, err := score(ctx, cand, series.Values[:valEnd], trainEnd, h)
+	valM, _, err := p.score(ctx, cand, series.Values[:valEnd], trainEnd, h)
 	if err != nil {
 		fail("", fmt.Errorf("validate candidate: %w", err))
 		return
 	}
 	// Test: candidate and served version forecast the same held-out
 	// targets from the same history, each reading what it needs.
-	candM, err := score(ctx, cand, y, split, h)
+	candM, scored, err := p.score(ctx, cand, y, split, h)
 	if err != nil {
 		fail("", fmt.Errorf("evaluate candidate: %w", err))
 		return
@@ -613,7 +641,7 @@ func (p *Pipeline) retrain(ctx context.Context, req retrainRequest) {
 	activeVer := ""
 	if served != nil {
 		activeVer = served.Version.Version.String()
-		m, err := score(ctx, served.Forecaster, y, split, h)
+		m, _, err := p.score(ctx, served.Forecaster, y, split, h)
 		if err != nil {
 			fail("", fmt.Errorf("evaluate active %s: %w", activeVer, err))
 			return
@@ -623,7 +651,7 @@ func (p *Pipeline) retrain(ctx context.Context, req retrainRequest) {
 	extra := map[string]string{"reason": req.reason, "training": mode, "horizon_scored": fmt.Sprint(h),
 		"holdout_from": held[0].Time.Format(time.RFC3339), "holdout_to": held[len(held)-1].Time.Format(time.RFC3339),
 		"hidden": fmt.Sprint(opts.Hidden), "layers": fmt.Sprint(opts.Layers), "epochs": fmt.Sprint(opts.Epochs),
-		"ensemble": fmt.Sprint(opts.Ensemble)}
+		"ensemble": fmt.Sprint(opts.Ensemble), "scored": scored}
 	for i, mi := range cand.Info().Members {
 		extra[fmt.Sprintf("network%d", i+1)] = fmt.Sprintf("seed %d, best epoch %d of %d, validation loss %.6g", mi.Seed, mi.BestEpoch, mi.Epochs, mi.ValLoss)
 	}

@@ -82,6 +82,10 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 		Logf:     logf,
 	}
 	cfg.HTTP.Logf = logf
+	// The pipeline serves what the HTTP API serves for the series: its
+	// switch (the forecast scored when the API cannot answer the sample's
+	// origin, and what the held-out gate scores).
+	cfg.Pipeline.Switch = cfg.HTTP.Switch
 	// {"series": NAME} requests read the same Prometheus.
 	cfg.HTTP.Source, cfg.HTTP.Step = cfg.Series, *interval
 	if *sf.addr != "" {

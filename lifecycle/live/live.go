@@ -276,7 +276,8 @@ func (r *Runner) observe(s lifecycle.Sample) {
 // prediction in the monitor), so that what is scored is what is served.
 // ok is false without the switch, or when the service answers from
 // another version or another origin than the sample at the pipeline
-// (the model's forecast is then scored).
+// (the pipeline's forecast is then scored: its switch with
+// Pipeline.Switch, as `perfpredict run` sets it, the model's otherwise).
 func (r *Runner) served(ctx context.Context, version string, origin time.Time) (v float64, ok bool) {
 	if !r.cfg.HTTP.Switch || r.cfg.HTTP.Source == nil || r.Handler.Version() != version {
 		return 0, false
