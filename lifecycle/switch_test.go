@@ -36,7 +36,7 @@ func TestPipelineServesSwitch(t *testing.T) {
 		return []Sample{{Time: now, Values: []float64{-1, smooth(i) + 3*math.Sin(float64(i)*0.37)}}}, nil
 	})
 	// No scheduled retrain: the versions served are the two promoted here.
-	p, clock, reg, _ := newTestPipeline(t, src, func(c *Config) { c.Target, c.Switch, c.RetrainEvery = 1, true, 365 * Daily })
+	p, clock, reg, _ := newTestPipeline(t, src, func(c *Config) { c.Target, c.Switch, c.RetrainEvery = 1, true, 365*Daily })
 	ctx := context.Background()
 	fc := tinyForecaster(t, "smooth", 1)
 	in, _ := reg.AddForecaster(Manifest{Model: "m"}, fc)
