@@ -22,6 +22,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -231,6 +232,7 @@ func runFold(args []string) error {
 	loadFC := fs.String("load", "", "score this forecaster (saved by -save for the same -folds and -fold) instead of training one")
 	withSwitch := fs.Bool("switch", false, "also print each held-out series' MASE of forecast.Switch")
 	addTrees := fs.Bool("add-switch-trees", false, "fit the switch's trees (forecast.DefaultSwitchTreeOptions) on the fold's training series onto the forecaster trained or loaded, before -save")
+	treeHorizons := fs.String("switch-tree-horizons", "", "with -add-switch-trees: the comma-separated horizons that get their own model (empty: the default's)")
 	fs.Parse(args)
 	if *split != "test" && *split != "validation" {
 		return fmt.Errorf("fold: -split %q: want test or validation", *split)
@@ -261,6 +263,15 @@ func runFold(args []string) error {
 	}
 	if *addTrees {
 		o.SwitchTrees = forecast.DefaultSwitchTreeOptions()
+		if *treeHorizons != "" {
+			for _, f := range strings.Split(*treeHorizons, ",") {
+				h, err := strconv.Atoi(strings.TrimSpace(f))
+				if err != nil {
+					return fmt.Errorf("fold: -switch-tree-horizons %q: %v", *treeHorizons, err)
+				}
+				o.SwitchTrees.Horizons = append(o.SwitchTrees.Horizons, h)
+			}
+		}
 		o.Logf = func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 		if fc, err = forecast.AddSwitchTrees(ctx, fc, train, o); err != nil {
 			return err
