@@ -27,7 +27,7 @@ func BenchmarkFollower(b *testing.B) {
 		b.Logf("switch trees per horizon model: %v", in.Trees)
 	}
 	ctx := context.Background()
-	const week = 8064 // httpapi.Options.SwitchHistory's default
+	const week = serve.FollowerHistory // httpapi.Options.SwitchHistory's default
 	rng := rand.New(rand.NewPCG(3, 4))
 	n := week + 100_000
 	s := baseline.Series{Name: "cpu"}
@@ -73,6 +73,7 @@ func BenchmarkFollower(b *testing.B) {
 			b.Fatal("no answer")
 		}
 		to := week
+		b.ReportAllocs()
 		for b.Loop() {
 			if to == n {
 				b.Fatal("more iterations than the series has points; bound -benchtime")

@@ -123,8 +123,9 @@ type Switch struct {
 	// forecasts are scored since the last break (-1: none).
 	breakRun, breakAt int
 	// arScratch holds the autoregression's standardised window; feats and
-	// trPred the trees' feature rows and forecasts of a batch.
-	arScratch, feats, trPred []float64
+	// trPred the trees' feature rows and forecasts of a batch, trScratch
+	// their models' forecasts.
+	arScratch, feats, trPred, trScratch []float64
 	// err is the first error of the network, returned by Forecast.
 	err error
 }
@@ -373,7 +374,7 @@ func (s *Switch) treeForecasts(from, to int) {
 		switchTreeFeatures(s.feats[i*F:(i+1)*F], s.values[t+1-SwitchTreeHistory-s.base:t+1-s.base], s.unit)
 	}
 	s.trPred = slices.Grow(s.trPred[:0], n*K)[:n*K]
-	s.fc.switchTrees.predict(s.trPred, s.feats, n, K)
+	s.trScratch = s.fc.switchTrees.predict(s.trPred, s.feats, n, K, s.trScratch)
 }
 
 // watchBreak checks target t (observed y) for a break in the level: the

@@ -173,25 +173,28 @@ type treeModel struct {
 
 // predict writes the trees' forecasts [n, K] in units for the feature
 // rows feats [n, numTreeFeatures] into out, interpolating between the
-// modelled horizons.
-func (tm *treeModel) predict(out []float64, feats []float64, n, K int) {
-	per := make([][]float64, len(tm.models))
+// modelled horizons. The models' own forecasts go into scratch, grown if
+// needed and returned, so that a caller that keeps it (a Switch, once per
+// origin) allocates nothing; nil is fine.
+func (tm *treeModel) predict(out []float64, feats []float64, n, K int, scratch []float64) []float64 {
+	scratch = slices.Grow(scratch[:0], len(tm.models)*n)[:len(tm.models)*n]
 	for i, m := range tm.models {
-		per[i] = m.PredictBatch(nil, feats, n)
+		m.PredictBatch(scratch[i*n:(i+1)*n:(i+1)*n], feats, n)
 	}
 	for r := range n {
 		for k := range K {
 			h := k + 1
 			j, _ := slices.BinarySearch(tm.horizons, h) // tm.horizons[j] >= h
 			if tm.horizons[j] == h {
-				out[r*K+k] = per[j][r]
+				out[r*K+k] = scratch[j*n+r]
 				continue
 			}
 			h0, h1 := tm.horizons[j-1], tm.horizons[j]
 			a := float64(h-h0) / float64(h1-h0)
-			out[r*K+k] = (1-a)*per[j-1][r] + a*per[j][r]
+			out[r*K+k] = (1-a)*scratch[(j-1)*n+r] + a*scratch[j*n+r]
 		}
 	}
+	return scratch
 }
 
 // check validates t against a recipe of horizon K; errors name the field.
@@ -328,7 +331,7 @@ func (fc *Forecaster) fitTrees(ctx context.Context, series []baseline.Series, op
 				return err
 			}
 			tp := make([]float64, va.n*K)
-			tm.predict(tp, tv.x, tv.n, K)
+			tm.predict(tp, tv.x, tv.n, K, nil)
 			tm.weights = chooseWeights(series, va, net, tp, K)
 		}
 	case 1:
@@ -399,7 +402,7 @@ func (fc *Forecaster) treeInputs(series []baseline.Series, va *windows) []float6
 // networks' pred [n, K] by the per-horizon weights.
 func (tm *treeModel) combine(pred []float32, feats []float64, n, K int) {
 	tp := make([]float64, n*K)
-	tm.predict(tp, feats, n, K)
+	tm.predict(tp, feats, n, K, nil)
 	for i := range n * K {
 		w := tm.weights[i%K]
 		pred[i] = float32((1-w)*float64(pred[i]) + w*tp[i])
