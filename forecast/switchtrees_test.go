@@ -85,7 +85,7 @@ func TestTrainFitsSwitchTrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := fc.Info().SwitchTrees
-	if in == nil || in.Features != switchTreeFeatureSet || !slices.Equal(in.Horizons, []int{1, 2, 3, 4}) || len(in.Trees) != 4 {
+	if in == nil || in.Features != switchTreeFeatureSet || !slices.Equal(in.Horizons, []int{1, 3, 4}) || len(in.Trees) != 3 {
 		t.Fatalf("Info().SwitchTrees = %+v", in)
 	}
 	for h, n := range in.Trees {
@@ -170,7 +170,7 @@ func TestSwitchTreesArtifact(t *testing.T) {
 	checkDecodeErrors(t, []decodeCase{
 		{"missing entry", dropEntry(t, good, switchTreesEntry), "switch-trees.json: missing"},
 		{"other features", edit(func(m map[string]any) { m["features"] = "naive-unit-v0" }), `switch trees read features "naive-unit-v0"`},
-		{"horizons", edit(func(m map[string]any) { m["horizons"] = []int{1, 4} }), "4 models for 2 horizons"},
+		{"horizons", edit(func(m map[string]any) { m["horizons"] = []int{1, 4} }), "3 models for 2 horizons"},
 		{"horizons short", edit(func(m map[string]any) { m["horizons"] = []int{1, 2} }), "must run from 1 to the horizon 4"},
 		{"entry name", edit(func(m map[string]any) { m["entry"] = "../x" }), `switch trees entry "../x"`},
 		{"bad model", rewrite(t, good, func(name string, b []byte) []byte {

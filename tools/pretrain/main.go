@@ -233,6 +233,9 @@ func runFold(args []string) error {
 	withSwitch := fs.Bool("switch", false, "also print each held-out series' MASE of forecast.Switch")
 	addTrees := fs.Bool("add-switch-trees", false, "fit the switch's trees (forecast.DefaultSwitchTreeOptions) on the fold's training series onto the forecaster trained or loaded, before -save")
 	treeHorizons := fs.String("switch-tree-horizons", "", "with -add-switch-trees: the comma-separated horizons that get their own model (empty: the default's)")
+	colSample := fs.Float64("switch-tree-colsample", 0, "with -add-switch-trees: the share of features each tree may split on (0: the default's)")
+	rowSample := fs.Float64("switch-tree-rowsample", 0, "with -add-switch-trees: the share of rows each tree is fitted on (0: the default's)")
+	treeSeed := fs.Uint64("switch-tree-seed", 0, "with -add-switch-trees: the trees' sampling seed (0: the default's)")
 	fs.Parse(args)
 	if *split != "test" && *split != "validation" {
 		return fmt.Errorf("fold: -split %q: want test or validation", *split)
@@ -263,6 +266,15 @@ func runFold(args []string) error {
 	}
 	if *addTrees {
 		o.SwitchTrees = forecast.DefaultSwitchTreeOptions()
+		if *colSample > 0 {
+			o.SwitchTrees.Params.ColSample = *colSample
+		}
+		if *treeSeed > 0 {
+			o.SwitchTrees.Params.Seed = *treeSeed
+		}
+		if *rowSample > 0 {
+			o.SwitchTrees.Params.RowSample = *rowSample
+		}
 		if *treeHorizons != "" {
 			for _, f := range strings.Split(*treeHorizons, ",") {
 				h, err := strconv.Atoi(strings.TrimSpace(f))
