@@ -159,19 +159,25 @@ type ABPrediction struct {
 // value of history (oldest first; only what the forecasters need is read).
 // In shadow mode a failing candidate does not affect the answer.
 func (t *ABTest) Predict(ctx context.Context, key string, history []float64, horizon int) (ABPrediction, error) {
+	return t.predict(key, func(v *Served) (float64, error) { return forecastAt(ctx, v.Forecaster, history, horizon) })
+}
+
+// predict is Predict with each version's answer from forecast (a
+// pipeline's shadow test asks its switches).
+func (t *ABTest) predict(key string, forecast func(*Served) (float64, error)) (ABPrediction, error) {
 	arm := t.Assign(key)
 	srv := t.control
 	if arm == Challenger {
 		srv = t.candidate
 	}
-	v, err := forecastAt(ctx, srv.Forecaster, history, horizon)
+	v, err := forecast(srv)
 	if err != nil {
 		return ABPrediction{}, err
 	}
 	p := abPending{arm: arm, value: v}
 	if t.cfg.Mode == Shadow {
 		p.hasShadow = true
-		if p.shadow, err = forecastAt(ctx, t.candidate.Forecaster, history, horizon); err != nil {
+		if p.shadow, err = forecast(t.candidate); err != nil {
 			p.shadow = math.NaN() // a failure is a miss
 		}
 	}

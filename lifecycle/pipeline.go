@@ -11,7 +11,6 @@ import (
 	perfpredict "github.com/novacron/perfpredict"
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/forecast"
-	"github.com/novacron/perfpredict/serve"
 )
 
 // Retraining schedules.
@@ -45,11 +44,12 @@ type Config struct {
 	// last serve.FollowerHistory samples at its first forecast and fed
 	// the samples collected since (fitted again after a gap of more than
 	// half of CollectEvery, and when the history has grown to twice the
-	// samples it was fitted on). The held-out gate then scores what is served:
-	// candidate and Active version each as a switch fitted on up to as
-	// many samples before the held-out span and fed through it. Where the
-	// history is too short for a switch, the forecaster serves and is
-	// scored. Shadow tests still compare the forecasters alone.
+	// samples it was fitted on). What decides a promotion then compares
+	// what each version would serve: the held-out gate scores candidate
+	// and Active version each as a switch fitted on up to as many samples
+	// before the held-out span and fed through it, and a shadow test
+	// compares their switches' one-step forecasts. Where the history is
+	// too short for a switch, the forecaster serves and is scored.
 	Switch bool
 	Clock  Clock // [RealClock]
 
@@ -142,12 +142,9 @@ type Pipeline struct {
 	stalled        atomic.Bool
 	ab             *ABTest // running shadow test, under mu
 	lastSwapErr    string  // touched by Step only
-	// follow is the switch Forecast serves with Config.Switch, fitted for
-	// the version followFor on followRows samples; under followMu.
-	followMu   sync.Mutex
-	follow     *serve.Follower
-	followFor  *Served
-	followRows int
+	// follow is the switch Forecast serves with Config.Switch; shadowFollow
+	// the switch of a shadow test's candidate.
+	follow, shadowFollow followState
 }
 
 type retrainRequest struct {
@@ -246,7 +243,7 @@ func (p *Pipeline) Forecast(ctx context.Context) (forecast.Forecast, *Served, er
 	}
 	f, err := cur.Forecaster.Forecast(ctx, y)
 	if err == nil && p.cfg.Switch {
-		if pts, ok := p.switchPoints(cur); ok {
+		if pts, ok := p.follow.points(p, cur); ok {
 			f.Points = pts
 		}
 	}
@@ -511,7 +508,15 @@ func (p *Pipeline) shadowPredict(ctx context.Context, s Sample) (*ABTest, uint64
 	if err != nil {
 		return nil, 0
 	}
-	pr, err := ab.Predict(ctx, s.Time.String(), y, 1)
+	// Each version answers as it would serve (its switch with
+	// Config.Switch).
+	pr, err := ab.predict(s.Time.String(), func(v *Served) (float64, error) {
+		fs := &p.follow
+		if v == ab.candidate {
+			fs = &p.shadowFollow
+		}
+		return p.forecastAt(ctx, fs, v, y, 1)
+	})
 	if err != nil {
 		return nil, 0 // the control could not forecast (short history): not scored
 	}

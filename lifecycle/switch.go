@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/novacron/perfpredict/baseline"
@@ -9,15 +10,24 @@ import (
 	"github.com/novacron/perfpredict/serve"
 )
 
-// switchPoints are the forecasts h = 1..Horizon of the switch that follows
-// the target for the served version cur (Config.Switch): fed the samples
-// collected since its last forecast, or fitted on the history's last
-// serve.FollowerHistory samples at the first forecast, after a swap or a
-// gap, and once the history holds twice the samples it was fitted on (a
-// pipeline that starts empty would otherwise keep an autoregression
-// fitted on its first hours). ok is false where no switch can be fitted
-// (a short history).
-func (p *Pipeline) switchPoints(cur *Served) (pts []forecast.Point, ok bool) {
+// followState is a switch that follows the pipeline's target for one
+// version (Config.Switch): the served version's, which Forecast answers
+// with, or a shadow test's candidate's.
+type followState struct {
+	mu   sync.Mutex
+	f    *serve.Follower
+	of   *Served // the version f was fitted for
+	rows int     // the samples f was fitted on
+}
+
+// points are the forecasts h = 1..Horizon of the switch that follows the
+// target for version v: fed the samples collected since its last
+// forecast, or fitted on the history's last serve.FollowerHistory samples
+// at the first forecast, for another version, after a gap, and once the
+// history holds twice the samples it was fitted on (a pipeline that starts
+// empty would otherwise keep an autoregression fitted on its first
+// hours). ok is false where no switch can be fitted (a short history).
+func (fs *followState) points(p *Pipeline, v *Served) (pts []forecast.Point, ok bool) {
 	tail := p.History.Tail(serve.FollowerHistory)
 	values, err := column(tail, p.cfg.Target)
 	if err != nil || len(tail) == 0 {
@@ -27,28 +37,41 @@ func (p *Pipeline) switchPoints(cur *Served) (pts []forecast.Point, ok bool) {
 	for i, s := range tail {
 		times[i] = s.Time
 	}
-	K := cur.Forecaster.Horizon()
-	p.followMu.Lock()
-	defer p.followMu.Unlock()
-	if p.follow != nil && p.followFor == cur && (p.followRows >= serve.FollowerHistory || len(tail) < 2*p.followRows) {
-		if pts, ok := p.follow.Points(times, values, p.cfg.CollectEvery, K); ok {
+	K := v.Forecaster.Horizon()
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.f != nil && fs.of == v && (fs.rows >= serve.FollowerHistory || len(tail) < 2*fs.rows) {
+		if pts, ok := fs.f.Points(times, values, p.cfg.CollectEvery, K); ok {
 			return pts, true
 		}
 	}
-	p.follow, p.followFor = nil, nil
-	f, err := serve.NewFollower(cur.Forecaster, baseline.Series{Name: p.cfg.Model, Times: times, Values: values})
+	fs.f, fs.of = nil, nil
+	f, err := serve.NewFollower(v.Forecaster, baseline.Series{Name: p.cfg.Model, Times: times, Values: values})
 	if err != nil {
 		return nil, false
 	}
 	if pts, ok = f.Points(times, values, p.cfg.CollectEvery, K); ok {
-		p.follow, p.followFor, p.followRows = f, cur, len(tail)
+		fs.f, fs.of, fs.rows = f, v, len(tail)
 	}
 	return pts, ok
 }
 
+// forecastAt is what the pipeline serves for version v, h steps after the
+// last sample: its switch's forecast with Config.Switch where the switch
+// can answer, the forecaster's on y (the history's last values)
+// otherwise.
+func (p *Pipeline) forecastAt(ctx context.Context, fs *followState, v *Served, y []float64, h int) (float64, error) {
+	if p.cfg.Switch {
+		if pts, ok := fs.points(p, v); ok {
+			return pts[h-1].Value, nil
+		}
+	}
+	return forecastAt(ctx, v.Forecaster, y, h)
+}
+
 // score is what the held-out gate scores of fc on the targets y[from:] at
 // horizon h: what Forecast would serve. With Config.Switch that is a
-// switch fitted as switchPoints fits one (on up to
+// switch fitted as followState fits one (on up to
 // serve.FollowerHistory samples before the first target's origin) and fed
 // forward; where none can be fitted, and without Config.Switch, fc alone.
 // method names which (forecast.SwitchMethod or "model").

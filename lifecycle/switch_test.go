@@ -158,3 +158,58 @@ func TestRetrainScoresSwitch(t *testing.T) {
 		t.Errorf("the switch scored exactly as the forecaster alone (MAE %v)", m.MAE)
 	}
 }
+
+// TestShadowComparesSwitches: with Config.Switch a shadow test scores
+// each version's switch, fitted on the history when the test began and fed
+// each sample, not the forecasters alone.
+func TestShadowComparesSwitches(t *testing.T) {
+	src := signalSource(func(i int) float64 { return smooth(i) + 3*math.Sin(float64(i)*0.37) })
+	p, clock, reg, log := newTestPipeline(t, src, func(c *Config) {
+		c.Switch, c.RetrainEvery = true, 365*Daily
+		c.Shadow = &ABConfig{MinSamples: 1000, MaxSamples: 2000}
+	})
+	fcA, fcB := tinyForecaster(t, "smooth", 1), tinyForecaster(t, "smooth", 2)
+	a, _ := reg.AddForecaster(Manifest{Model: "m"}, fcA)
+	reg.Promote("m", a.Version.String(), "")
+	runSteps(p, clock, 300)
+	b, _ := reg.AddForecaster(Manifest{Model: "m"}, fcB)
+	served := p.Serving.Current()
+	if !p.startShadow(clock.Now(), served, &Served{Version: b, Forecaster: fcB, Since: clock.Now()}, "test") {
+		t.Fatalf("no shadow test: %v", log.errors())
+	}
+	start := historySeries(t, p, 0)
+	refA, errA := serve.NewFollower(served.Forecaster, start)
+	refB, errB := serve.NewFollower(fcB, start)
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	const n = 40
+	runSteps(p, clock, n)
+	s := historySeries(t, p, 0)
+	var sumA, sumB, sumModel float64
+	for j := len(start.Values); j < len(s.Values); j++ {
+		pa, okA := refA.Points(s.Times[:j], s.Values[:j], 5*time.Minute, 1)
+		pb, okB := refB.Points(s.Times[:j], s.Values[:j], 5*time.Minute, 1)
+		if !okA || !okB {
+			t.Fatalf("the reference followers cannot answer at origin %d", j-1)
+		}
+		m, err := served.Forecaster.Forecast(context.Background(), s.Values[:j])
+		if err != nil {
+			t.Fatal(err)
+		}
+		sumA += math.Abs(pa[0].Value - s.Values[j])
+		sumB += math.Abs(pb[0].Value - s.Values[j])
+		sumModel += math.Abs(m.Points[0].Value - s.Values[j])
+	}
+	p.mu.Lock()
+	r := p.ab.Result()
+	p.mu.Unlock()
+	near := func(x, y float64) bool { return math.Abs(x-y) <= 1e-12*math.Max(1, math.Abs(y)) }
+	if r.Control.N != n || r.Candidate.N != n || !near(r.Control.MAE, sumA/n) || !near(r.Candidate.MAE, sumB/n) {
+		t.Fatalf("shadow test: control %d MAE %v, candidate %d MAE %v; the switches' %v and %v over %d",
+			r.Control.N, r.Control.MAE, r.Candidate.N, r.Candidate.MAE, sumA/n, sumB/n, n)
+	}
+	if near(r.Control.MAE, sumModel/n) {
+		t.Errorf("the control's MAE %v is the forecaster's alone", r.Control.MAE)
+	}
+}
