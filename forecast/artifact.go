@@ -52,7 +52,7 @@ type manifest struct {
 	Trees *treesManifest `json:"trees,omitempty"`
 	// SwitchTrees are the switch's tree models' entry, feature set and
 	// horizons.
-	SwitchTrees *switchTreesManifest `json:"switch_trees,omitempty"`
+	SwitchTrees *treesManifest `json:"switch_trees,omitempty"`
 }
 
 func memberEntry(i int) string { return "member-" + strconv.Itoa(i+1) + ".safetensors" }
@@ -64,7 +64,7 @@ func (fc *Forecaster) Encode(w io.Writer) error {
 		Calibration: fc.calib, Info: fc.info}
 	var trees []byte
 	if fc.trees != nil {
-		man.Version, man.Trees = 2, fc.trees.manifest()
+		man.Version, man.Trees = 2, fc.trees.manifest(blendedTreeKind)
 		var err error
 		if trees, err = fc.trees.encode(); err != nil {
 			return fmt.Errorf("forecast: trees: %w", err)
@@ -76,7 +76,7 @@ func (fc *Forecaster) Encode(w io.Writer) error {
 	var switchTrees []byte
 	if fc.switchTrees != nil {
 		man.Version = 4
-		man.SwitchTrees = &switchTreesManifest{Entry: switchTreesEntry, Features: switchTreeFeatureSet, Horizons: fc.switchTrees.horizons}
+		man.SwitchTrees = fc.switchTrees.manifest(switchTreeKind)
 		var err error
 		if switchTrees, err = fc.switchTrees.encode(); err != nil {
 			return fmt.Errorf("forecast: switch trees: %w", err)
@@ -247,28 +247,29 @@ func Decode(data []byte, source string) (*Forecaster, error) {
 		}
 		fc.members = append(fc.members, m)
 	}
-	if man.Trees != nil {
-		if man.Trees.Entry != treesEntry {
-			return nil, bad(manifestName, fmt.Errorf("trees entry %q, want %q", man.Trees.Entry, treesEntry))
+	// Each kind of trees: its entry, checked against the recipe.
+	decode := func(k treeKind, m *treesManifest) (*treeModel, error) {
+		if m.Entry != k.entry {
+			return nil, bad(manifestName, fmt.Errorf("%s entry %q, want %q", k.name, m.Entry, k.entry))
 		}
-		b, err := read(treesEntry)
+		b, err := read(k.entry)
 		if err != nil {
 			return nil, err
 		}
-		if fc.trees, err = decodeTrees(man.Trees, b, K); err != nil {
-			return nil, bad(treesEntry, err)
+		tm, err := decodeTrees(k, m, b, K)
+		if err != nil {
+			return nil, bad(k.entry, err)
+		}
+		return tm, nil
+	}
+	if man.Trees != nil {
+		if fc.trees, err = decode(blendedTreeKind, man.Trees); err != nil {
+			return nil, err
 		}
 	}
 	if man.SwitchTrees != nil {
-		if man.SwitchTrees.Entry != switchTreesEntry {
-			return nil, bad(manifestName, fmt.Errorf("switch trees entry %q, want %q", man.SwitchTrees.Entry, switchTreesEntry))
-		}
-		b, err := read(switchTreesEntry)
-		if err != nil {
+		if fc.switchTrees, err = decode(switchTreeKind, man.SwitchTrees); err != nil {
 			return nil, err
-		}
-		if fc.switchTrees, err = decodeSwitchTrees(man.SwitchTrees, b, K); err != nil {
-			return nil, bad(switchTreesEntry, err)
 		}
 	}
 	return fc, nil

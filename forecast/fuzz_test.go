@@ -198,11 +198,18 @@ func FuzzDecodeEntries(f *testing.F) {
 // FuzzDecodeSwitchTrees mutates the manifest and the switch trees' entry of
 // a valid artifact with them (its network kept).
 func FuzzDecodeSwitchTrees(f *testing.F) {
-	good := fuzzArtifact(f, "tiny_switch_trees.zip")
+	fuzzManifestAnd(f, "tiny_switch_trees.zip", switchTreesEntry)
+}
+
+// fuzzManifestAnd mutates the manifest and the entry name of the seed
+// artifact (its network kept), so that mutations reach that entry's checks
+// past the zip's CRC.
+func fuzzManifestAnd(f *testing.F, seed, name string) {
+	good := fuzzArtifact(f, seed)
 	member := entry(f, good, memberEntry(0))
-	f.Add(entry(f, good, manifestName), entry(f, good, switchTreesEntry))
-	f.Fuzz(func(t *testing.T, manifest, trees []byte) {
-		checkDecoded(t, zipOf(t, zipEntry{manifestName, manifest}, zipEntry{memberEntry(0), member}, zipEntry{switchTreesEntry, trees}))
+	f.Add(entry(f, good, manifestName), entry(f, good, name))
+	f.Fuzz(func(t *testing.T, manifest, data []byte) {
+		checkDecoded(t, zipOf(t, zipEntry{manifestName, manifest}, zipEntry{memberEntry(0), member}, zipEntry{name, data}))
 	})
 }
 

@@ -40,15 +40,7 @@ type SwitchTreeOptions struct {
 // switch's trees model") models at 1, 3, 9 and 30 did as well as eleven
 // (1, 2, 3, 4, 6, 9, 12, 16, 20, 25, 30) for half the trees, and models
 // at 1 and 30 alone did worse at h = 12.
-func switchTreeHorizons(K int) []int {
-	var hs []int
-	for _, h := range []int{1, 3, 9} {
-		if h < K {
-			hs = append(hs, h)
-		}
-	}
-	return append(hs, max(K, 1))
-}
+func switchTreeHorizons(K int) []int { return horizonsUpTo([]int{1, 3, 9}, K) }
 
 // DefaultSwitchTreeOptions are the switch's trees DefaultOptions trains
 // (PROTOCOL.md, "A third forecaster for the switch"): LightGBM's default
@@ -125,16 +117,24 @@ func naiveUnit(y []float64) float64 {
 	return baseline.NaiveScale(y, baseline.Split{Train: len(y)})
 }
 
+// switchTreeTargets are the targets [lo, hi) of series si at horizon h
+// that lie in [from(si), to(si)) and have a full history before their
+// origin; none where the series' unit is not positive.
+func switchTreeTargets(units []float64, si, h int, from, to func(s int) int) (lo, hi int) {
+	if !(units[si] > 0) {
+		return 0, 0
+	}
+	return max(from(si), SwitchTreeHistory-1+h), to(si)
+}
+
 // switchTreeRows are the examples of the origins of each series whose
 // targets at horizon h lie in [from(s), to(s)), with the series' units.
 func switchTreeRows(series []baseline.Series, units []float64, h int, from, to func(s int) int) *gbdt.Data {
 	d := &gbdt.Data{Cols: numSwitchTreeFeatures}
 	for si, s := range series {
 		y, u := s.Values, units[si]
-		if !(u > 0) {
-			continue
-		}
-		for j := max(from(si), SwitchTreeHistory-1+h); j < to(si); j++ {
+		lo, hi := switchTreeTargets(units, si, h, from, to)
+		for j := lo; j < hi; j++ {
 			t := j - h
 			d.X = slices.Grow(d.X, d.Cols)[:len(d.X)+d.Cols]
 			switchTreeFeatures(d.X[len(d.X)-d.Cols:], y[t+1-SwitchTreeHistory:t+1], u)
@@ -168,7 +168,12 @@ func (fc *Forecaster) fitSwitchTrees(ctx context.Context, series []baseline.Seri
 	zero := func(int) int { return 0 }
 	fitEnd := func(s int) int { return trainEnd[s] }
 	validEnd := func(s int) int { return valEnd[s] }
-	if switchTreeRows(series, units, K, zero, fitEnd).Rows < minSwitchTreeRows {
+	windows := 0 // at the longest horizon: counted, not built
+	for si := range series {
+		lo, hi := switchTreeTargets(units, si, K, zero, fitEnd)
+		windows += max(0, hi-lo)
+	}
+	if windows < minSwitchTreeRows {
 		logf("switch trees: left out: fewer than %d training windows of %d steps and a horizon of %d (the switch keeps two forecasters)",
 			minSwitchTreeRows, SwitchTreeHistory, K)
 		return nil
@@ -237,26 +242,3 @@ func AddSwitchTrees(ctx context.Context, fc *Forecaster, series []baseline.Serie
 // The artifact's switch trees entry: one JSON object holding every
 // horizon's model in the order of the manifest's horizons.
 const switchTreesEntry = "switch-trees.json"
-
-type switchTreesManifest struct {
-	Entry    string `json:"entry"`
-	Features string `json:"features"`
-	Horizons []int  `json:"horizons"`
-}
-
-// decodeSwitchTrees checks the manifest's switch trees against a recipe of
-// horizon K and decodes their entry; errors say what is wrong, the caller
-// names the entry.
-func decodeSwitchTrees(man *switchTreesManifest, data []byte, K int) (*treeModel, error) {
-	if man.Features != switchTreeFeatureSet {
-		return nil, fmt.Errorf("switch trees read features %q; this build computes %q", man.Features, switchTreeFeatureSet)
-	}
-	if err := checkTreeHorizons(man.Horizons, K); err != nil {
-		return nil, fmt.Errorf("switch trees' horizons %v: %w", man.Horizons, err)
-	}
-	models, err := decodeTreeModels(data, man.Horizons, numSwitchTreeFeatures)
-	if err != nil {
-		return nil, err
-	}
-	return &treeModel{horizons: man.Horizons, models: models}, nil
-}

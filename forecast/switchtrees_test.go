@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -116,6 +117,37 @@ func TestTrainFitsSwitchTrees(t *testing.T) {
 	bad.SwitchTrees.Params.Rounds = 0
 	if _, err := Train(context.Background(), series, bad); err == nil || !strings.Contains(err.Error(), "SwitchTrees.gbdt: params: Rounds 0") {
 		t.Errorf("no rounds: err %v", err)
+	}
+}
+
+// TestSwitchTreesNeedWindows: Train fits the switch's trees when the
+// series give minSwitchTreeRows training windows of SwitchTreeHistory steps
+// and the horizon, and leaves them out, saying so, with one fewer.
+func TestSwitchTreesNeedWindows(t *testing.T) {
+	opt := tinyOptions()
+	opt.Ensemble = 1
+	opt.SwitchTrees = DefaultSwitchTreeOptions()
+	opt.SwitchTrees.Params.Rounds = 5
+	K := opt.Horizon
+	for _, want := range []int{minSwitchTreeRows, minSwitchTreeRows - 1} {
+		n := 0
+		for trainEnd, _ := opt.Split(n); trainEnd-(SwitchTreeHistory-1+K) < want; trainEnd, _ = opt.Split(n) {
+			n++
+		}
+		if trainEnd, _ := opt.Split(n); trainEnd-(SwitchTreeHistory-1+K) != want {
+			t.Fatalf("no series length gives %d windows", want)
+		}
+		var log strings.Builder
+		o := opt
+		o.Logf = func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) }
+		fc, err := Train(context.Background(), []baseline.Series{synthSeries("a", n, 1)}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fitted, said := fc.Info().SwitchTrees != nil, strings.Contains(log.String(), "switch trees: left out")
+		if fitted != (want >= minSwitchTreeRows) || said == fitted {
+			t.Errorf("%d windows: trees fitted %v, left out said %v", want, fitted, said)
+		}
 	}
 }
 

@@ -48,13 +48,19 @@ func DefaultTreeOptions(horizon int) *TreeOptions {
 	p.Loss = gbdt.LossL1
 	p.Rounds, p.LearningRate, p.MaxLeaves, p.MinLeaf, p.Patience = 300, 0.08, 31, 50, 20
 	p.RowSample, p.ColSample, p.Lambda = 0.35, 0.8, 1
-	var hs []int
-	for _, h := range []int{1, 2, 3, 4, 6, 9, 12, 16, 20, 25, 30} {
-		if h < horizon {
-			hs = append(hs, h)
+	return &TreeOptions{Params: p, Horizons: horizonsUpTo([]int{1, 2, 3, 4, 6, 9, 12, 16, 20, 25, 30}, horizon), Stride: 1}
+}
+
+// horizonsUpTo are the horizons of hs below K, then K: the horizons a
+// recipe of horizon K models out of the list hs.
+func horizonsUpTo(hs []int, K int) []int {
+	var out []int
+	for _, h := range hs {
+		if h < K {
+			out = append(out, h)
 		}
 	}
-	return &TreeOptions{Params: p, Horizons: append(hs, max(horizon, 1)), Stride: 1}
+	return append(out, max(K, 1))
 }
 
 // treeFeatureSet names the features treeFeatures computes; an artifact
@@ -465,19 +471,36 @@ func AddTrees(ctx context.Context, fc *Forecaster, series []baseline.Series, opt
 // model in the order of the manifest's horizons.
 const treesEntry = "trees.json"
 
+// A treeKind is one of a forecaster's two kinds of trees as its artifact
+// stores them: the trees blended into its own forecasts (weights per
+// horizon) and the switch's trees (no weights).
+type treeKind struct {
+	name        string // in errors
+	entry       string
+	features    string // the feature set's name
+	numFeatures int
+	weighted    bool
+}
+
+var (
+	blendedTreeKind = treeKind{"trees", treesEntry, treeFeatureSet, numTreeFeatures, true}
+	switchTreeKind  = treeKind{"switch trees", switchTreesEntry, switchTreeFeatureSet, numSwitchTreeFeatures, false}
+)
+
+// treesManifest is the manifest's record of one kind of trees.
 type treesManifest struct {
 	Entry    string    `json:"entry"`
 	Features string    `json:"features"`
 	Horizons []int     `json:"horizons"`
-	Weights  []float64 `json:"weights"`
+	Weights  []float64 `json:"weights,omitempty"`
 }
 
 type treesFile struct {
 	Models []json.RawMessage `json:"models"`
 }
 
-func (tm *treeModel) manifest() *treesManifest {
-	return &treesManifest{Entry: treesEntry, Features: treeFeatureSet, Horizons: tm.horizons, Weights: tm.weights}
+func (tm *treeModel) manifest(k treeKind) *treesManifest {
+	return &treesManifest{Entry: k.entry, Features: k.features, Horizons: tm.horizons, Weights: tm.weights}
 }
 
 func (tm *treeModel) encode() ([]byte, error) {
@@ -492,29 +515,33 @@ func (tm *treeModel) encode() ([]byte, error) {
 	return json.Marshal(f)
 }
 
-// decodeTrees checks the manifest's trees against a recipe of horizon K
-// and decodes their entry; errors say what is wrong, the caller names the
-// entry.
-func decodeTrees(man *treesManifest, data []byte, K int) (*treeModel, error) {
-	if man.Features != treeFeatureSet {
-		return nil, fmt.Errorf("trees read features %q; this build computes %q", man.Features, treeFeatureSet)
+// decodeTrees checks the manifest's trees of kind k against a recipe of
+// horizon K and decodes their entry; errors say what is wrong, the caller
+// names the entry.
+func decodeTrees(k treeKind, man *treesManifest, data []byte, K int) (*treeModel, error) {
+	if man.Features != k.features {
+		return nil, fmt.Errorf("%s read features %q; this build computes %q", k.name, man.Features, k.features)
 	}
 	if err := checkTreeHorizons(man.Horizons, K); err != nil {
-		return nil, fmt.Errorf("trees' horizons %v: %w", man.Horizons, err)
+		return nil, fmt.Errorf("%s' horizons %v: %w", k.name, man.Horizons, err)
 	}
-	if len(man.Weights) != K {
-		return nil, fmt.Errorf("trees' weights: %d values for horizon %d", len(man.Weights), K)
-	}
-	for k, w := range man.Weights {
-		if !(w >= 0 && w <= 1) {
-			return nil, fmt.Errorf("trees' weight at h=%d is %v: must be in [0, 1]", k+1, w)
+	tm := &treeModel{horizons: man.Horizons}
+	if k.weighted {
+		if len(man.Weights) != K {
+			return nil, fmt.Errorf("%s' weights: %d values for horizon %d", k.name, len(man.Weights), K)
 		}
+		for h, w := range man.Weights {
+			if !(w >= 0 && w <= 1) {
+				return nil, fmt.Errorf("%s' weight at h=%d is %v: must be in [0, 1]", k.name, h+1, w)
+			}
+		}
+		tm.weights = man.Weights
 	}
-	models, err := decodeTreeModels(data, man.Horizons, numTreeFeatures)
-	if err != nil {
+	var err error
+	if tm.models, err = decodeTreeModels(data, man.Horizons, k.numFeatures); err != nil {
 		return nil, err
 	}
-	return &treeModel{horizons: man.Horizons, weights: man.Weights, models: models}, nil
+	return tm, nil
 }
 
 // decodeTreeModels decodes a trees entry: one model per horizon of hs,

@@ -337,11 +337,4 @@ func itoa(v int) string { b, _ := json.Marshal(v); return string(b) }
 // FuzzDecodeTrees mutates the manifest and the trees entry of a valid
 // artifact with trees (its network kept), so mutations reach the trees'
 // checks and the gbdt decoder past the zip's CRC.
-func FuzzDecodeTrees(f *testing.F) {
-	good := fuzzArtifact(f, "tiny_trees.zip")
-	member := entry(f, good, memberEntry(0))
-	f.Add(entry(f, good, manifestName), entry(f, good, treesEntry))
-	f.Fuzz(func(t *testing.T, manifest, trees []byte) {
-		checkDecoded(t, zipOf(t, zipEntry{manifestName, manifest}, zipEntry{memberEntry(0), member}, zipEntry{treesEntry, trees}))
-	})
-}
+func FuzzDecodeTrees(f *testing.F) { fuzzManifestAnd(f, "tiny_trees.zip", treesEntry) }

@@ -339,14 +339,9 @@ func TestFitErrors(t *testing.T) {
 	}
 }
 
-func TestEncodeRoundTrip(t *testing.T) {
-	d := friedman(500, 5, 0.2, 4)
-	p := DefaultParams()
-	p.Rounds, p.Loss, p.Patience = 20, LossL1, 0
-	m, _, err := Fit(context.Background(), p, d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+// roundTrip is m encoded and decoded again.
+func roundTrip(t *testing.T, m *Model) *Model {
+	t.Helper()
 	var b bytes.Buffer
 	if err := m.Encode(&b); err != nil {
 		t.Fatal(err)
@@ -355,6 +350,18 @@ func TestEncodeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m2
+}
+
+func TestEncodeRoundTrip(t *testing.T) {
+	d := friedman(500, 5, 0.2, 4)
+	p := DefaultParams()
+	p.Rounds, p.Loss, p.Patience = 20, LossL1, 0
+	m, _, err := Fit(context.Background(), p, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := roundTrip(t, m)
 	if m2.Trees() != m.Trees() || m2.Features() != 5 || m2.Loss() != LossL1 {
 		t.Fatalf("decoded %d trees of %d features, loss %s", m2.Trees(), m2.Features(), m2.Loss())
 	}
@@ -533,14 +540,7 @@ func TestCompiledMatchesTrees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b bytes.Buffer
-	if err := m.Encode(&b); err != nil {
-		t.Fatal(err)
-	}
-	decoded, err := Decode(b.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	decoded := roundTrip(t, m)
 	r := rand.New(rand.NewPCG(5, 5))
 	rows := make([]float64, 0, 3000*8)
 	for range 3000 {

@@ -515,7 +515,7 @@ func (p *Pipeline) shadowPredict(ctx context.Context, s Sample) (*ABTest, uint64
 		if v == ab.candidate {
 			fs = &p.shadowFollow
 		}
-		return p.forecastAt(ctx, fs, v, y, 1)
+		return p.servedAt(ctx, fs, v, y, 1)
 	})
 	if err != nil {
 		return nil, 0 // the control could not forecast (short history): not scored

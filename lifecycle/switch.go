@@ -56,11 +56,11 @@ func (fs *followState) points(p *Pipeline, v *Served) (pts []forecast.Point, ok 
 	return pts, ok
 }
 
-// forecastAt is what the pipeline serves for version v, h steps after the
+// servedAt is what the pipeline serves for version v, h steps after the
 // last sample: its switch's forecast with Config.Switch where the switch
 // can answer, the forecaster's on y (the history's last values)
 // otherwise.
-func (p *Pipeline) forecastAt(ctx context.Context, fs *followState, v *Served, y []float64, h int) (float64, error) {
+func (p *Pipeline) servedAt(ctx context.Context, fs *followState, v *Served, y []float64, h int) (float64, error) {
 	if p.cfg.Switch {
 		if pts, ok := fs.points(p, v); ok {
 			return pts[h-1].Value, nil

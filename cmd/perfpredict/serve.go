@@ -44,8 +44,8 @@ func addServeFlags(fs interface {
 		timeout:     fs.Duration("timeout", 2*time.Second, "the model's deadline per forecast, past which the Holt-Winters fallback answers"),
 		grace:       fs.Duration("grace", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish"),
 		poll:        fs.Duration("poll", 5*time.Second, "how often the registry is checked for a new Active version"),
-		follow: fs.Bool("switch", true, "answer {\"series\": NAME} requests with a switch per series (train's switch row: the model, a ridge autoregression of the series, "+
-			"the switch trees or an average of them, whichever erred less on it lately), fitted on its last 8064 points (28 days at 5 minutes, or what Prometheus keeps); --switch=false: the model alone"),
+		follow: fs.Bool("switch", true, fmt.Sprintf("answer {\"series\": NAME} requests with a switch per series (train's switch row: the model, a ridge autoregression of the series, "+
+			"the switch trees or an average of them, whichever erred less on it lately), fitted on its last %d points (28 days at 5 minutes, or what Prometheus keeps); --switch=false: the model alone", serve.FollowerHistory)),
 	}
 }
 
