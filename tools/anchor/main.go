@@ -176,6 +176,7 @@ func main() {
 	noDate := flag.Bool("no-date", false, "leave out the target's time of day and weekday")
 	noRefit := flag.Bool("no-refit", false, "keep the early-stopped model instead of fitting again on the validation splits too")
 	withTheta := flag.Bool("theta", false, "score the standard Theta method instead, fitted per series (a local model: -folds does not apply)")
+	withARIMA := flag.Bool("arima", false, "score automatic ARIMA instead, fitted per series (a local model: -folds does not apply)")
 	p := gbdt.DefaultParams()
 	flag.IntVar(&p.Rounds, "rounds", 2000, "most trees per horizon")
 	flag.Float64Var(&p.LearningRate, "lr", 0.05, "learning rate")
@@ -204,7 +205,10 @@ func main() {
 			return fmt.Errorf("-loss %q: want l1 or l2", *loss)
 		}
 		if *withTheta {
-			return runTheta(*dir)
+			return runLocal(*dir, func(period int) localModel { return newTheta(period) })
+		}
+		if *withARIMA {
+			return runLocal(*dir, func(period int) localModel { return newAutoARIMA(period) })
 		}
 		return run(c, *dir, *folds)
 	}()
@@ -250,10 +254,17 @@ func shipped(dir string) ([]baseline.Series, error) {
 	return all, nil
 }
 
-// runTheta prints the Theta method's test MASE per series at h = 1, 12
-// and 30 by the protocol (fitted on the train and validation splits,
-// then fed every observation) and their geometric means.
-func runTheta(dir string) error {
+// localModel is a model fitted on each series alone, and says what it
+// chose.
+type localModel interface {
+	baseline.Forecaster
+	describe() string
+}
+
+// runLocal prints a local model's test MASE per series at h = 1, 12 and 30
+// by the protocol (fitted on the train and validation splits, then fed
+// every observation) and their geometric means.
+func runLocal(dir string, newModel func(period int) localModel) error {
 	all, err := shipped(dir)
 	if err != nil {
 		return err
@@ -265,19 +276,13 @@ func runTheta(dir string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}
-		f := newTheta(period)
+		start := time.Now()
+		f := newModel(period)
 		ms, err := baseline.EvaluateHorizons(s, f, hs...)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", s.Name, err)
 		}
-		kind := "not seasonal"
-		if f.index != nil {
-			kind = "seasonal, additive"
-			if f.mult {
-				kind = "seasonal, multiplicative"
-			}
-		}
-		fmt.Printf("%-40s %.3f %.3f %.3f  (alpha %.2f, %s)\n", s.Name, ms[0].MASE, ms[1].MASE, ms[2].MASE, f.alpha, kind)
+		fmt.Printf("%-40s %.3f %.3f %.3f  (%s; %s)\n", s.Name, ms[0].MASE, ms[1].MASE, ms[2].MASE, f.describe(), time.Since(start).Round(time.Second))
 		for k := range hs {
 			geo[k] += math.Log(ms[k].MASE) / float64(len(all))
 		}

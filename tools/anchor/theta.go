@@ -36,6 +36,17 @@ func newTheta(period int) *theta { return &theta{period: period} }
 
 func (f *theta) Name() string { return "theta" }
 
+func (f *theta) describe() string {
+	kind := "not seasonal"
+	if f.index != nil {
+		kind = "seasonal, additive"
+		if f.mult {
+			kind = "seasonal, multiplicative"
+		}
+	}
+	return fmt.Sprintf("alpha %.2f, %s", f.alpha, kind)
+}
+
 func (f *theta) deseason(v float64, i int) float64 {
 	switch {
 	case f.index == nil:
