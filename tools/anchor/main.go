@@ -21,9 +21,12 @@
 // series forecast.Fold leaves in and scores those it holds out. It prints
 // each series' MASE at h = 1, 12 and 30 and their geometric means.
 //
-// -theta scores the standard Theta method instead (theta.go), the core of
-// the statistical anchor issue 14 names (AutoTheta), fitted on each
-// series alone as the protocol fits a baseline.
+// -theta, -arima and -ets score the statistical anchors issue 14 names
+// instead, each fitted on each series alone as the protocol fits a
+// baseline: the standard Theta method (theta.go, the core of AutoTheta),
+// automatic ARIMA (arima.go, AutoARIMA's stepwise search) and automatic
+// exponential smoothing (ets.go, AutoETS without a season, as it runs
+// with one of 288 steps).
 package main
 
 import (
@@ -177,6 +180,7 @@ func main() {
 	noRefit := flag.Bool("no-refit", false, "keep the early-stopped model instead of fitting again on the validation splits too")
 	withTheta := flag.Bool("theta", false, "score the standard Theta method instead, fitted per series (a local model: -folds does not apply)")
 	withARIMA := flag.Bool("arima", false, "score automatic ARIMA instead, fitted per series (a local model: -folds does not apply)")
+	withETS := flag.Bool("ets", false, "score automatic exponential smoothing instead, fitted per series (a local model: -folds does not apply)")
 	p := gbdt.DefaultParams()
 	flag.IntVar(&p.Rounds, "rounds", 2000, "most trees per horizon")
 	flag.Float64Var(&p.LearningRate, "lr", 0.05, "learning rate")
@@ -209,6 +213,9 @@ func main() {
 		}
 		if *withARIMA {
 			return runLocal(*dir, func(period int) localModel { return newAutoARIMA(period) })
+		}
+		if *withETS {
+			return runLocal(*dir, func(int) localModel { return newAutoETS() })
 		}
 		return run(c, *dir, *folds)
 	}()

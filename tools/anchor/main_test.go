@@ -236,3 +236,62 @@ func TestAutoARIMAChoosesAndReplays(t *testing.T) {
 		t.Errorf("after Fit %v, after a replay %v", fitted, replayed)
 	}
 }
+
+// TestAutoETSRecoversLocalLevel: on a local-level series (simple
+// exponential smoothing's model, alpha 0.3, additive errors, negative
+// values so multiplicative errors are not tried) the search keeps no
+// trend and estimates alpha; Fit leaves the state a replay leaves.
+func TestAutoETSRecoversLocalLevel(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	y := make([]float64, 5000)
+	level := -50.0
+	for i := range y {
+		e := r.NormFloat64()
+		y[i] = level + e
+		level += 0.3 * e
+	}
+	f := newAutoETS()
+	if err := f.Fit(baseline.Series{Values: y}, 4000); err != nil {
+		t.Fatal(err)
+	}
+	if f.model.trend || f.model.multErr || math.Abs(f.ets.alpha-0.3) > 0.03 {
+		t.Fatalf("chose %s", f.describe())
+	}
+	fitted, _ := f.Forecast(3)
+	f.Reset()
+	for _, v := range y {
+		f.Update(v)
+	}
+	if replayed, _ := f.Forecast(3); replayed != fitted || replayed != f.level {
+		t.Errorf("after Fit %v, after a replay %v, level %v", fitted, replayed, f.level)
+	}
+}
+
+// TestAutoETSDampedForecast: a damped trend's forecast is the state run
+// forward with zero errors.
+func TestAutoETSDampedForecast(t *testing.T) {
+	for _, m := range []etsModel{{trend: true, damped: true}, {trend: true}, {multErr: true, trend: true, damped: true}} {
+		f := &autoETS{model: m, ets: etsFit{alpha: 0.4, beta: 0.1, phi: 0.9, level0: 10, slope0: 2}}
+		f.Reset()
+		for _, v := range []float64{12, 15, 16, 20} {
+			f.Update(v)
+		}
+		l, b := f.level, f.slope
+		for h := 1; h <= 30; h++ {
+			// Fed its own forecast, a model's error is zero.
+			yhat := l + phiOf(m, f.ets)*b
+			l, b, _, _ = m.step(f.ets, l, b, yhat)
+			got, err := f.Forecast(h)
+			if err != nil || math.Abs(got-yhat) > 1e-9 {
+				t.Fatalf("%s h=%d: %v (%v), want %v", m, h, got, err, yhat)
+			}
+		}
+	}
+}
+
+func phiOf(m etsModel, p etsFit) float64 {
+	if m.damped {
+		return p.phi
+	}
+	return 1
+}
