@@ -53,7 +53,8 @@ const switchMinErrors = 50
 // rhythm; and, when the Forecaster was trained with them
 // (Options.SwitchTrees), gradient-boosted trees global over the training
 // series that read this one's last SwitchTreeHistory observations in its
-// own unit. For each horizon h it keeps the exponentially weighted mean
+// own unit, each horizon's corrected by small trees Fit fits on this
+// series' history (what the global trees leave unexplained of it). For each horizon h it keeps the exponentially weighted mean
 // absolute error (half-life SwitchHalfLife steps) of every forecaster's
 // h-step forecasts whose targets it has seen and of every average of two
 // or three of them, and forecasts with the one whose error is least (the
@@ -85,6 +86,9 @@ type Switch struct {
 	// unit is positive).
 	unit  float64
 	trees bool
+	// tm are the trees it forecasts with: the forecaster's, corrected by
+	// trees fitted on the history Fit was given (fitLocal).
+	tm *treeModel
 	// cands are the forecasts compared, as sets of forecasters (bits
 	// expertNet, expertAR, expertTrees), averaged; ties go to the first.
 	cands []uint8
@@ -180,8 +184,9 @@ func grid(rows, cols int) [][]float64 {
 func (s *Switch) Name() string { return SwitchMethod }
 
 // Fit fits the ridge autoregression on history (its first nTrain steps
-// choose the penalty, as baseline.RidgeAR.Fit does) and takes the trees'
-// unit from those steps, then replays history.
+// choose the penalty, as baseline.RidgeAR.Fit does), takes the trees'
+// unit from those steps and fits the trees' corrections on history (the
+// steps after nTrain stop them early), then replays history.
 // The replay is lazy like Update's, but without Update's bound on the
 // observations held (the caller holds them anyway), so a Reset right
 // after Fit, as the protocol does, throws no network forecast away.
@@ -193,6 +198,11 @@ func (s *Switch) Fit(history baseline.Series, nTrain int) error {
 	s.trees = s.fc.switchTrees != nil && s.unit > 0 && !math.IsInf(s.unit, 0)
 	if s.trees {
 		s.setCands(switchCands3)
+		tm, err := s.fc.switchTrees.fitLocal(s.ctx, history.Values, nTrain, s.unit)
+		if err != nil {
+			return fmt.Errorf("switch: %w", err)
+		}
+		s.tm = tm
 	} else {
 		s.setCands(switchCands2)
 	}
@@ -374,7 +384,7 @@ func (s *Switch) treeForecasts(from, to int) {
 		switchTreeFeatures(s.feats[i*F:(i+1)*F], s.values[t+1-SwitchTreeHistory-s.base:t+1-s.base], s.unit)
 	}
 	s.trPred = slices.Grow(s.trPred[:0], n*K)[:n*K]
-	s.trScratch = s.fc.switchTrees.predict(s.trPred, s.feats, n, K, s.trScratch)
+	s.trScratch = s.tm.predict(s.trPred, s.feats, n, K, s.trScratch)
 }
 
 // watchBreak checks target t (observed y) for a break in the level: the

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/gbdt"
 )
 
 // switchReference is Switch written the plain way: every forecast of
@@ -33,6 +34,10 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 	}
 	unit /= float64(nTrain - 1)
 	withTrees := fc.switchTrees != nil
+	var local map[int]*gbdt.Model
+	if withTrees {
+		local = localTreesReference(t, fc.switchTrees, y[:fitEnd], nTrain, unit)
+	}
 	net, loc, tr := make([][]float64, n), make([][]float64, n), make([][]float64, n)
 	for o := range n {
 		ar.Update(y[o])
@@ -53,7 +58,7 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 			}
 		}
 		if withTrees && o+1 >= SwitchTreeHistory {
-			tr[o] = treeReference(fc.switchTrees, y[:o+1], unit, K)
+			tr[o] = treeReference(fc.switchTrees, local, y[:o+1], unit, K)
 		}
 	}
 	// experts[o] are the forecasts from origin o of every forecaster
@@ -166,12 +171,15 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 // treeReference is the switch trees' forecasts from the origin at the end
 // of y for h = 1..K, each model fed its features one row at a time, the
 // horizons without a model interpolated between their neighbours'.
-func treeReference(tm *treeModel, y []float64, unit float64, K int) []float64 {
+func treeReference(tm *treeModel, local map[int]*gbdt.Model, y []float64, unit float64, K int) []float64 {
 	x := make([]float64, numSwitchTreeFeatures)
 	switchTreeFeatures(x, y[len(y)-SwitchTreeHistory:], unit)
 	at := map[int]float64{}
 	for i, h := range tm.horizons {
 		at[h] = tm.models[i].Predict(x)
+		if m := local[h]; m != nil {
+			at[h] += m.Predict(x)
+		}
 	}
 	last := y[len(y)-1]
 	out := make([]float64, K)
@@ -187,6 +195,40 @@ func treeReference(tm *treeModel, y []float64, unit float64, K int) []float64 {
 			change = (1-a)*at[lo] + a*at[hi]
 		}
 		out[h-1] = last + unit*change
+	}
+	return out
+}
+
+// localTreesReference fits the corrections of tm on the history y the
+// plain way, one row at a time: per modelled horizon h, trees of the
+// change in the unit less tm's forecast of it, from every origin with a
+// full history, stopped early on the targets from nTrain on, then fitted
+// again on all with the best number of trees.
+func localTreesReference(t *testing.T, tm *treeModel, y []float64, nTrain int, unit float64) map[int]*gbdt.Model {
+	t.Helper()
+	out := map[int]*gbdt.Model{}
+	for i, h := range tm.horizons {
+		rows := func(lo, hi int) *gbdt.Data {
+			d := &gbdt.Data{Cols: numSwitchTreeFeatures}
+			for j := max(lo, SwitchTreeHistory-1+h); j < hi; j++ {
+				x := make([]float64, d.Cols)
+				origin := j - h
+				switchTreeFeatures(x, y[origin+1-SwitchTreeHistory:origin+1], unit)
+				d.X = append(d.X, x...)
+				d.Y = append(d.Y, (y[j]-y[origin])/unit-tm.models[i].Predict(x))
+				d.Rows++
+			}
+			return d
+		}
+		p := localTreeParams()
+		_, hist, err := gbdt.Fit(context.Background(), p, rows(0, nTrain), rows(nTrain, len(y)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Rounds, p.Patience = hist.Best, 0
+		if out[h], _, err = gbdt.Fit(context.Background(), p, rows(0, len(y)), nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return out
 }

@@ -175,6 +175,9 @@ type treeModel struct {
 	horizons []int
 	models   []*gbdt.Model // models[i] forecasts horizons[i]
 	weights  []float64     // per horizon 1..K: the trees' share
+	// local, when not nil, are corrections fitted on one series (a
+	// Switch's, fitLocal): local[i] is added to models[i]'s forecast.
+	local []*gbdt.Model
 }
 
 // predict writes the trees' forecasts [n, K] in units for the feature
@@ -183,9 +186,22 @@ type treeModel struct {
 // needed and returned, so that a caller that keeps it (a Switch, once per
 // origin) allocates nothing; nil is fine.
 func (tm *treeModel) predict(out []float64, feats []float64, n, K int, scratch []float64) []float64 {
-	scratch = slices.Grow(scratch[:0], len(tm.models)*n)[:len(tm.models)*n]
+	size := len(tm.models) * n
+	if tm.local != nil {
+		size += n
+	}
+	scratch = slices.Grow(scratch[:0], size)[:size]
 	for i, m := range tm.models {
 		m.PredictBatch(scratch[i*n:(i+1)*n:(i+1)*n], feats, n)
+	}
+	if tm.local != nil {
+		corr := scratch[len(tm.models)*n:]
+		for i, m := range tm.local {
+			m.PredictBatch(corr, feats, n)
+			for r, v := range corr {
+				scratch[i*n+r] += v
+			}
+		}
 	}
 	for r := range n {
 		for k := range K {
