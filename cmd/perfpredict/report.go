@@ -178,9 +178,9 @@ func writeTable(w io.Writer, r *forecast.Report, model string, switchTrees bool)
 		fmt.Fprintf(w, "  model: %s\n", model)
 		if _, ok := methods[forecast.SwitchMethod]; ok {
 			if switchTrees {
-				fmt.Fprintln(w, "  switch: per series, the model, a ridge AR(60) of the series, the switch's global trees or an average")
-				fmt.Fprintln(w, "    of two or three of them, whichever erred less over about the last day at that horizon")
-				fmt.Fprintln(w, "    (forecast.Switch; fitted and fed like the baselines)")
+				fmt.Fprintln(w, "  switch: per series, the model, a ridge AR(60) of the series, the switch's global trees corrected")
+				fmt.Fprintln(w, "    on the series' history or an average of two or three of them, whichever erred less over about")
+				fmt.Fprintln(w, "    the last day at that horizon (forecast.Switch; fitted and fed like the baselines)")
 			} else {
 				fmt.Fprintln(w, "  switch: per series, the model, a ridge AR(60) of the series or their average, whichever erred")
 				fmt.Fprintln(w, "    less over about the last day at that horizon (forecast.Switch; fitted and fed like the baselines)")
