@@ -54,12 +54,13 @@ const switchMinErrors = 50
 // (Options.SwitchTrees), gradient-boosted trees global over the training
 // series that read this one's last SwitchTreeHistory observations in its
 // own unit, each horizon's corrected by small trees Fit fits on this
-// series' history (what the global trees leave unexplained of it). For each horizon h it keeps the exponentially weighted mean
-// absolute error (half-life SwitchHalfLife steps) of every forecaster's
-// h-step forecasts whose targets it has seen and of every average of two
-// or three of them, and forecasts with the one whose error is least (the
-// average of all on a tie and before any target has been seen; the one
-// that can forecast when the others cannot).
+// series' history (what the global trees leave unexplained of it). For
+// each horizon h it keeps the exponentially weighted mean absolute error
+// (half-life SwitchHalfLife steps) of every forecaster's h-step forecasts
+// whose targets it has seen and of every average of two or three of them,
+// and forecasts with the one whose error is least (the average of all on
+// a tie and before any target has been seen; the one that can forecast
+// when the others cannot).
 //
 // The autoregression remembers the level it was fitted on, so after a
 // break in the level it keeps pulling its forecasts back while its
