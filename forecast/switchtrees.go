@@ -252,16 +252,6 @@ func (tm *treeModel) fitLocal(ctx context.Context, y []float64, nTrain int, u fl
 	if hi-lo < minSwitchTreeRows || nTrain >= len(y) {
 		return tm, nil
 	}
-	// The change left over by the global model, in place of the change.
-	rows := func(i, h int, from, to func(int) int) *gbdt.Data {
-		d := switchTreeRows(one, units, h, from, to)
-		g := make([]float64, d.Rows)
-		tm.models[i].PredictBatch(g, d.X, d.Rows)
-		for r := range g {
-			d.Y[r] -= g[r]
-		}
-		return d
-	}
 	local := make([]*gbdt.Model, len(hs))
 	errs := make([]error, len(hs))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -270,14 +260,27 @@ func (tm *treeModel) fitLocal(ctx context.Context, y []float64, nTrain int, u fl
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			// Every target's row once, the change left over by the global
+			// model in place of the change; those before nTrain come first.
+			all := switchTreeRows(one, units, h, zero, end)
+			g := make([]float64, all.Rows)
+			tm.models[i].PredictBatch(g, all.X, all.Rows)
+			for r := range g {
+				all.Y[r] -= g[r]
+			}
+			first, _ := switchTreeTargets(units, 0, h, zero, end)
+			k := nTrain - first // rows before nTrain (at least minSwitchTreeRows: h <= K)
+			c := all.Cols
+			train := &gbdt.Data{X: all.X[:k*c], Y: all.Y[:k], Rows: k, Cols: c}
+			valid := &gbdt.Data{X: all.X[k*c:], Y: all.Y[k:], Rows: all.Rows - k, Cols: c}
 			p := localTreeParams()
-			_, hist, err := gbdt.Fit(ctx, p, rows(i, h, zero, fitEnd), rows(i, h, fitEnd, end))
+			_, hist, err := gbdt.Fit(ctx, p, train, valid)
 			if err != nil {
 				errs[i] = err
 				return
 			}
 			p.Rounds, p.Patience = max(1, hist.Best), 0
-			local[i], _, errs[i] = gbdt.Fit(ctx, p, rows(i, h, zero, end), nil)
+			local[i], _, errs[i] = gbdt.Fit(ctx, p, all, nil)
 		})
 	}
 	wg.Wait()
