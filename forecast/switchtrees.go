@@ -237,9 +237,10 @@ func localTreeParams() gbdt.Params {
 // one series' history y in the unit u: trees of the change tm's model
 // leaves unexplained, stopped early on the targets from step nTrain on,
 // then fitted again with their best number of trees on all of y, as the
-// global trees are fitted on their series. It returns tm itself when y
-// has fewer than minSwitchTreeRows targets before nTrain at the longest
-// horizon or none after.
+// global trees are fitted on their series. Rows that are not finite (an
+// absurd value in y overflows the spreads) are left out. It returns tm
+// itself when some horizon keeps fewer than minSwitchTreeRows rows before
+// nTrain, or none after.
 func (tm *treeModel) fitLocal(ctx context.Context, y []float64, nTrain int, u float64) (*treeModel, error) {
 	hs := tm.horizons
 	K := hs[len(hs)-1]
@@ -269,7 +270,11 @@ func (tm *treeModel) fitLocal(ctx context.Context, y []float64, nTrain int, u fl
 				all.Y[r] -= g[r]
 			}
 			first, _ := switchTreeTargets(units, 0, h, zero, end)
-			k := nTrain - first // rows before nTrain (at least minSwitchTreeRows: h <= K)
+			k := keepFinite(all, nTrain-first)
+			if k < minSwitchTreeRows || k == all.Rows {
+				errs[i] = errTooFewRows
+				return
+			}
 			c := all.Cols
 			train := &gbdt.Data{X: all.X[:k*c], Y: all.Y[:k], Rows: k, Cols: c}
 			valid := &gbdt.Data{X: all.X[k*c:], Y: all.Y[k:], Rows: all.Rows - k, Cols: c}
@@ -284,12 +289,39 @@ func (tm *treeModel) fitLocal(ctx context.Context, y []float64, nTrain int, u fl
 		})
 	}
 	wg.Wait()
+	if slices.Contains(errs, errTooFewRows) {
+		return tm, nil
+	}
 	for i, err := range errs {
 		if err != nil {
 			return nil, fmt.Errorf("local trees for h=%d: %w", hs[i], err)
 		}
 	}
 	return &treeModel{horizons: hs, models: tm.models, local: local}, nil
+}
+
+// errTooFewRows says a horizon's corrections had too few rows to fit.
+var errTooFewRows = errors.New("too few rows")
+
+// keepFinite drops the rows of d whose features or target are not finite
+// (a history's absurd values overflow the spreads), keeping the order,
+// and returns how many of its first k rows are kept.
+func keepFinite(d *gbdt.Data, k int) int {
+	c, kept, keptFirst := d.Cols, 0, 0
+	for r := range d.Rows {
+		x := d.X[r*c : (r+1)*c]
+		if math.IsNaN(d.Y[r]) || math.IsInf(d.Y[r], 0) || slices.ContainsFunc(x, func(v float64) bool { return math.IsNaN(v) || math.IsInf(v, 0) }) {
+			continue
+		}
+		copy(d.X[kept*c:(kept+1)*c], x)
+		d.Y[kept] = d.Y[r]
+		if r < k {
+			keptFirst++
+		}
+		kept++
+	}
+	d.X, d.Y, d.Rows = d.X[:kept*c], d.Y[:kept], kept
+	return keptFirst
 }
 
 // AddSwitchTrees returns a forecaster that serves fc's networks (and its

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/gbdt"
 )
 
 func TestSwitchTreeFeatures(t *testing.T) {
@@ -269,5 +270,24 @@ func TestLocalTreesLearnTheSeries(t *testing.T) {
 	}
 	if short, err := tm.fitLocal(context.Background(), y[:SwitchTreeHistory+K+minSwitchTreeRows], SwitchTreeHistory+K+minSwitchTreeRows-10, u); err != nil || short != tm {
 		t.Errorf("on a history of too few windows: %p, %v; want the trees themselves (%p)", short, err, tm)
+	}
+	// One absurd value overflows the spreads of the rows that read it:
+	// those are left out, not the corrections.
+	y[900] = 1e200
+	if spiked, err := tm.fitLocal(context.Background(), y[:fitEnd], nTrain, u); err != nil || spiked.local == nil {
+		t.Errorf("with a value of 1e200 in the history: %v, corrections %v", err, spiked != nil && spiked.local != nil)
+	}
+}
+
+// TestKeepFinite: rows with a feature or target that is not finite go,
+// the others keep their order, and the count of those kept among the
+// first k is returned.
+func TestKeepFinite(t *testing.T) {
+	inf, nan := math.Inf(1), math.NaN()
+	d := &gbdt.Data{Cols: 2, Rows: 5,
+		X: []float64{1, 2, inf, 3, 4, 5, 6, 7, 8, 9},
+		Y: []float64{10, 11, 12, nan, 14}}
+	if k := keepFinite(d, 3); k != 2 || d.Rows != 3 || !slices.Equal(d.X, []float64{1, 2, 4, 5, 8, 9}) || !slices.Equal(d.Y, []float64{10, 12, 14}) {
+		t.Errorf("keepFinite: first %d, rows %d, X %v, Y %v", k, d.Rows, d.X, d.Y)
 	}
 }
