@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/novacron/perfpredict/baseline"
 	"github.com/novacron/perfpredict/gbdt"
@@ -180,35 +178,25 @@ func (fc *Forecaster) fitSwitchTrees(ctx context.Context, series []baseline.Seri
 	}
 	logf("switch trees: %d models (horizons %v), %d features of the last %d observations", len(hs), hs, numSwitchTreeFeatures, SwitchTreeHistory)
 	models := make([]*gbdt.Model, len(hs))
-	errs := make([]error, len(hs))
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for i, h := range hs {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			p := o.Params
-			p.Workers = 1
-			train := switchTreeRows(series, units, h, zero, fitEnd)
-			valid := switchTreeRows(series, units, h, fitEnd, validEnd)
-			if valid.Rows == 0 {
-				valid = nil
-			}
-			m, hist, err := gbdt.Fit(ctx, p, train, valid)
-			if err != nil || valid == nil {
-				models[i], errs[i] = m, err
-				return
-			}
-			// Fit again on both splits with the best number of trees.
-			p.Rounds, p.Patience = max(1, hist.Best), 0
-			models[i], _, errs[i] = gbdt.Fit(ctx, p, switchTreeRows(series, units, h, zero, validEnd), nil)
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return fmt.Errorf("forecast: switch trees for h=%d: %w", hs[i], err)
+	if err := eachHorizon(hs, func(i, h int) error {
+		p := o.Params
+		p.Workers = 1
+		train := switchTreeRows(series, units, h, zero, fitEnd)
+		valid := switchTreeRows(series, units, h, fitEnd, validEnd)
+		if valid.Rows == 0 {
+			valid = nil
 		}
+		m, hist, err := gbdt.Fit(ctx, p, train, valid)
+		if err != nil || valid == nil {
+			models[i] = m
+			return err
+		}
+		// Fit again on both splits with the best number of trees.
+		p.Rounds, p.Patience = max(1, hist.Best), 0
+		models[i], _, err = gbdt.Fit(ctx, p, switchTreeRows(series, units, h, zero, validEnd), nil)
+		return err
+	}); err != nil {
+		return fmt.Errorf("forecast: switch trees for %w", err)
 	}
 	tm := &treeModel{horizons: slices.Clone(hs), models: models}
 	trees := make([]int, len(models))
@@ -254,48 +242,37 @@ func (tm *treeModel) fitLocal(ctx context.Context, y []float64, nTrain int, u fl
 		return tm, nil
 	}
 	local := make([]*gbdt.Model, len(hs))
-	errs := make([]error, len(hs))
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for i, h := range hs {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			// Every target's row once, the change left over by the global
-			// model in place of the change; those before nTrain come first.
-			all := switchTreeRows(one, units, h, zero, end)
-			g := make([]float64, all.Rows)
-			tm.models[i].PredictBatch(g, all.X, all.Rows)
-			for r := range g {
-				all.Y[r] -= g[r]
-			}
-			first, _ := switchTreeTargets(units, 0, h, zero, end)
-			k := keepFinite(all, nTrain-first)
-			if k < minSwitchTreeRows || k == all.Rows {
-				errs[i] = errTooFewRows
-				return
-			}
-			c := all.Cols
-			train := &gbdt.Data{X: all.X[:k*c], Y: all.Y[:k], Rows: k, Cols: c}
-			valid := &gbdt.Data{X: all.X[k*c:], Y: all.Y[k:], Rows: all.Rows - k, Cols: c}
-			p := localTreeParams()
-			_, hist, err := gbdt.Fit(ctx, p, train, valid)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			p.Rounds, p.Patience = max(1, hist.Best), 0
-			local[i], _, errs[i] = gbdt.Fit(ctx, p, all, nil)
-		})
-	}
-	wg.Wait()
-	if slices.Contains(errs, errTooFewRows) {
-		return tm, nil
-	}
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("local trees for h=%d: %w", hs[i], err)
+	err := eachHorizon(hs, func(i, h int) error {
+		// Every target's row once, the change left over by the global
+		// model in place of the change; those before nTrain come first.
+		all := switchTreeRows(one, units, h, zero, end)
+		g := make([]float64, all.Rows)
+		tm.models[i].PredictBatch(g, all.X, all.Rows)
+		for r := range g {
+			all.Y[r] -= g[r]
 		}
+		first, _ := switchTreeTargets(units, 0, h, zero, end)
+		k := keepFinite(all, nTrain-first)
+		if k < minSwitchTreeRows || k == all.Rows {
+			return errTooFewRows
+		}
+		c := all.Cols
+		train := &gbdt.Data{X: all.X[:k*c], Y: all.Y[:k], Rows: k, Cols: c}
+		valid := &gbdt.Data{X: all.X[k*c:], Y: all.Y[k:], Rows: all.Rows - k, Cols: c}
+		p := localTreeParams()
+		_, hist, err := gbdt.Fit(ctx, p, train, valid)
+		if err != nil {
+			return err
+		}
+		p.Rounds, p.Patience = max(1, hist.Best), 0
+		local[i], _, err = gbdt.Fit(ctx, p, all, nil)
+		return err
+	})
+	switch {
+	case errors.Is(err, errTooFewRows):
+		return tm, nil
+	case err != nil:
+		return nil, fmt.Errorf("local trees for %w", err)
 	}
 	return &treeModel{horizons: hs, models: tm.models, local: local}, nil
 }

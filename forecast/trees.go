@@ -170,6 +170,29 @@ func treeFeatures(dst, recent []float64, u float64) {
 	put(math.Log(u / (level + u)))
 }
 
+// eachHorizon runs fit(i, hs[i]) for every horizon, as many at a time as
+// there are cores (the horizons' models are independent), and returns the
+// first horizon's error, naming it.
+func eachHorizon(hs []int, fit func(i, h int) error) error {
+	errs := make([]error, len(hs))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, h := range hs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = fit(i, h)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("h=%d: %w", hs[i], err)
+		}
+	}
+	return nil
+}
+
 // treeModel is the trees of a forecaster.
 type treeModel struct {
 	horizons []int
@@ -313,30 +336,18 @@ func (fc *Forecaster) fitTrees(ctx context.Context, series []baseline.Series, op
 	logf := opt.logger()
 	logf("trees: %d models (horizons %v), %d training rows (every %d steps), %d validation rows, %d features",
 		len(hs), hs, tr.n, to.Stride, tv.n, numTreeFeatures)
-	// The horizons' models are independent: fit them on every core.
 	models := make([]*gbdt.Model, len(hs))
-	hists := make([]*gbdt.History, len(hs))
-	errs := make([]error, len(hs))
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for i, h := range hs {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			p := to.Params
-			p.Workers = 1
-			var valid *gbdt.Data
-			if tv.n > 0 {
-				valid = tv.data(series, h, r.TargetClip)
-			}
-			models[i], hists[i], errs[i] = gbdt.Fit(ctx, p, tr.data(series, h, r.TargetClip), valid)
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return fmt.Errorf("forecast: trees for h=%d: %w", hs[i], err)
+	if err := eachHorizon(hs, func(i, h int) (err error) {
+		p := to.Params
+		p.Workers = 1
+		var valid *gbdt.Data
+		if tv.n > 0 {
+			valid = tv.data(series, h, r.TargetClip)
 		}
+		models[i], _, err = gbdt.Fit(ctx, p, tr.data(series, h, r.TargetClip), valid)
+		return err
+	}); err != nil {
+		return fmt.Errorf("forecast: trees for %w", err)
 	}
 	tm := &treeModel{horizons: slices.Clone(hs), models: models}
 	trees := make([]int, len(models))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -234,15 +235,8 @@ func fitOrder(y []float64, o arimaOrder, m int) (arimaFit, bool) {
 	if len(y)-lags < 3*(np+2) {
 		return arimaFit{}, false
 	}
-	var wm, ws float64
-	for _, v := range w {
-		wm += v
-	}
-	wm /= float64(len(w))
-	for _, v := range w {
-		ws += (v - wm) * (v - wm)
-	}
-	ws = math.Sqrt(ws/float64(len(w))) + 1e-12
+	wm, wv := meanVariance(w)
+	ws := math.Sqrt(wv) + 1e-12
 	k := np
 	if o.constant {
 		k++
@@ -320,7 +314,7 @@ func nelderMead(f func([]float64) float64, x0 []float64, step float64, maxEval i
 		for i := range order {
 			order[i] = i
 		}
-		slices.SortFunc(order, func(a, b int) int { return cmpF(val[a], val[b]) })
+		slices.SortFunc(order, func(a, b int) int { return cmp.Compare(val[a], val[b]) })
 		best, worst, second := order[0], order[k], order[k-1]
 		if math.Abs(val[worst]-val[best]) <= 1e-10*(math.Abs(val[best])+1e-20) {
 			break
@@ -385,16 +379,6 @@ func nelderMead(f func([]float64) float64, x0 []float64, step float64, maxEval i
 		}
 	}
 	return pts[b]
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // kpssLevel is the KPSS statistic for level stationarity with Bartlett
@@ -488,23 +472,24 @@ func seasonalStrength(y []float64, m int) float64 {
 		sr = append(sr, detr)
 		r = append(r, detr-idx[t%m])
 	}
-	vr, vsr := variance(r), variance(sr)
+	_, vr := meanVariance(r)
+	_, vsr := meanVariance(sr)
 	if vsr == 0 {
 		return 0
 	}
 	return math.Max(0, 1-vr/vsr)
 }
 
-func variance(x []float64) float64 {
-	var m, s float64
+// meanVariance is the mean and the (population) variance of x.
+func meanVariance(x []float64) (mean, variance float64) {
 	for _, v := range x {
-		m += v
+		mean += v
 	}
-	m /= float64(len(x))
+	mean /= float64(len(x))
 	for _, v := range x {
-		s += (v - m) * (v - m)
+		variance += (v - mean) * (v - mean)
 	}
-	return s / float64(max(1, len(x)-1))
+	return mean, variance / float64(len(x))
 }
 
 // Search limits, as auto.arima's defaults.
