@@ -82,13 +82,12 @@ type Switch struct {
 	decay float64
 	ctx   context.Context
 	// unit is the trees' unit, the naive one-step error of the rows Fit
-	// chose the autoregression's penalty on; trees says whether the
-	// trees are among the forecasters (the forecaster has them and the
-	// unit is positive).
-	unit  float64
-	trees bool
-	// tm are the trees it forecasts with: the forecaster's, corrected by
-	// trees fitted on the history Fit was given (fitLocal).
+	// chose the autoregression's penalty on.
+	unit float64
+	// tm are the trees it forecasts with, the forecaster's corrected by
+	// trees fitted on the history Fit was given (fitLocal); nil when the
+	// trees are not among its forecasters (the forecaster has none, or
+	// the unit is not positive).
 	tm *treeModel
 	// cands are the forecasts compared, as sets of forecasters (bits
 	// expertNet, expertAR, expertTrees), averaged; ties go to the first.
@@ -196,14 +195,14 @@ func (s *Switch) Fit(history baseline.Series, nTrain int) error {
 		return fmt.Errorf("switch: %w", err)
 	}
 	s.unit = naiveUnit(history.Values[:min(max(nTrain, 0), len(history.Values))])
-	s.trees = s.fc.switchTrees != nil && s.unit > 0 && !math.IsInf(s.unit, 0)
-	if s.trees {
-		s.setCands(switchCands3)
+	s.tm = nil
+	if s.fc.switchTrees != nil && s.unit > 0 && !math.IsInf(s.unit, 0) {
 		tm, err := s.fc.switchTrees.fitLocal(s.ctx, history.Values, nTrain, s.unit)
 		if err != nil {
 			return fmt.Errorf("switch: %w", err)
 		}
 		s.tm = tm
+		s.setCands(switchCands3)
 	} else {
 		s.setCands(switchCands2)
 	}
@@ -251,7 +250,7 @@ func (s *Switch) experts(slot int) uint8 {
 
 // all are the forecasters the switch compares.
 func (s *Switch) all() uint8 {
-	if s.trees {
+	if s.tm != nil {
 		return expertNet | expertAR | expertTrees
 	}
 	return expertNet | expertAR
@@ -295,7 +294,7 @@ func (s *Switch) Update(v float64) {
 func (s *Switch) catchUp() {
 	K, need := s.fc.Horizon(), s.fc.Needs()
 	keep := max(need, SwitchLags)
-	if s.trees {
+	if s.tm != nil {
 		keep = max(keep, SwitchTreeHistory)
 	}
 	last := s.n - 1
@@ -349,7 +348,7 @@ func (s *Switch) catchUp() {
 				s.ar.ForecastFrom(s.arF[slot], s.values[t+1-SwitchLags-s.base:t+1-s.base], s.arScratch)
 				s.arOK[slot] = true
 			}
-			if s.trees && t >= SwitchTreeHistory-1 {
+			if s.tm != nil && t >= SwitchTreeHistory-1 {
 				if t > trTo {
 					trFrom, trTo = t, min(hi, t+switchTreeBatch-1)
 					s.treeForecasts(trFrom, trTo)

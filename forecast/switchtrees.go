@@ -231,16 +231,10 @@ func localTreeParams() gbdt.Params {
 // nTrain, or none after.
 func (tm *treeModel) fitLocal(ctx context.Context, y []float64, nTrain int, u float64) (*treeModel, error) {
 	hs := tm.horizons
-	K := hs[len(hs)-1]
 	units := []float64{u}
 	one := []baseline.Series{{Values: y}}
 	zero := func(int) int { return 0 }
-	fitEnd := func(int) int { return nTrain }
 	end := func(int) int { return len(y) }
-	lo, hi := switchTreeTargets(units, 0, K, zero, fitEnd)
-	if hi-lo < minSwitchTreeRows || nTrain >= len(y) {
-		return tm, nil
-	}
 	local := make([]*gbdt.Model, len(hs))
 	err := eachHorizon(hs, func(i, h int) error {
 		// Every target's row once, the change left over by the global

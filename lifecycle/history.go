@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"sort"
 	"sync"
 	"time"
 )
@@ -80,6 +81,21 @@ func (h *History) Last() (Sample, bool) {
 		return Sample{}, false
 	}
 	return *h.at(h.n - 1), true
+}
+
+// TailFrom copies the newest n samples that are not before t (fewer if
+// fewer are kept), oldest first: what a follower that last saw the sample
+// at t is fed.
+func (h *History) TailFrom(t time.Time, n int) []Sample {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	first := max(0, h.n-n)
+	first += sort.Search(h.n-first, func(i int) bool { return !h.at(first + i).Time.Before(t) })
+	out := make([]Sample, h.n-first)
+	for i := range out {
+		out[i] = *h.at(first + i)
+	}
+	return out
 }
 
 // Tail copies the newest n samples (fewer if fewer are kept), oldest first:

@@ -28,32 +28,45 @@ type followState struct {
 // empty would otherwise keep an autoregression fitted on its first
 // hours). ok is false where no switch can be fitted (a short history).
 func (fs *followState) points(p *Pipeline, v *Served) (pts []forecast.Point, ok bool) {
-	tail := p.History.Tail(serve.FollowerHistory)
-	values, err := column(tail, p.cfg.Target)
-	if err != nil || len(tail) == 0 {
-		return nil, false
-	}
-	times := make([]time.Time, len(tail))
-	for i, s := range tail {
-		times[i] = s.Time
-	}
 	K := v.Forecaster.Horizon()
+	kept := min(p.History.Len(), serve.FollowerHistory)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if fs.f != nil && fs.of == v && (fs.rows >= serve.FollowerHistory || len(tail) < 2*fs.rows) {
-		if pts, ok := fs.f.Points(times, values, p.cfg.CollectEvery, K); ok {
-			return pts, true
+	if fs.f != nil && fs.of == v && (fs.rows >= serve.FollowerHistory || kept < 2*fs.rows) {
+		// Only the samples from the last it saw on: the rows it is fed.
+		if times, values, ok := targetRows(p, p.History.TailFrom(fs.f.Last(), serve.FollowerHistory)); ok {
+			if pts, ok := fs.f.Points(times, values, p.cfg.CollectEvery, K); ok {
+				return pts, true
+			}
 		}
 	}
 	fs.f, fs.of = nil, nil
+	times, values, ok := targetRows(p, p.History.Tail(serve.FollowerHistory))
+	if !ok {
+		return nil, false
+	}
 	f, err := serve.NewFollower(v.Forecaster, baseline.Series{Name: p.cfg.Model, Times: times, Values: values})
 	if err != nil {
 		return nil, false
 	}
 	if pts, ok = f.Points(times, values, p.cfg.CollectEvery, K); ok {
-		fs.f, fs.of, fs.rows = f, v, len(tail)
+		fs.f, fs.of, fs.rows = f, v, len(times)
 	}
 	return pts, ok
+}
+
+// targetRows are the times and target values of samples; ok is false
+// when there are none or a target is missing or not a number.
+func targetRows(p *Pipeline, samples []Sample) (times []time.Time, values []float64, ok bool) {
+	values, err := column(samples, p.cfg.Target)
+	if err != nil || len(samples) == 0 {
+		return nil, nil, false
+	}
+	times = make([]time.Time, len(samples))
+	for i, s := range samples {
+		times[i] = s.Time
+	}
+	return times, values, true
 }
 
 // servedAt is what the pipeline serves for version v, h steps after the
