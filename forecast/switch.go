@@ -212,6 +212,20 @@ func (s *Switch) Fit(history baseline.Series, nTrain int) error {
 	return nil
 }
 
+// Fresh returns a new Switch with s's fitted parameters (its
+// autoregression and its trees' corrections) and none of its
+// observations, as s was after Fit and Reset: for a caller that replays
+// the series from its start without fitting again. s is only read, so
+// it must not be fed at the same time.
+func (s *Switch) Fresh() *Switch {
+	out := NewSwitch(s.fc)
+	ar := *s.ar // its coefficients shared: a Switch only reads them (ForecastFrom)
+	out.ar, out.unit, out.tm, out.ctx = &ar, s.unit, s.tm, s.ctx
+	out.setCands(s.cands)
+	out.Reset()
+	return out
+}
+
 // Reset empties the state (observations, forecasts and errors), keeping
 // the fitted autoregression.
 func (s *Switch) Reset() {

@@ -531,3 +531,47 @@ func TestSwitchIntervals(t *testing.T) {
 		t.Errorf("h=1: mean width %.3g a window after the break, %.3g before it: want it widened", after, before)
 	}
 }
+
+// TestSwitchFresh: a Fresh copy of a fitted switch, fed a series, forecasts
+// what a switch fitted again on the same history, reset and fed it
+// forecasts, with the trees' corrections; feeding it leaves the original
+// as it was.
+func TestSwitchFresh(t *testing.T) {
+	fc := withSwitchTrees(t, func() *Forecaster { fc, _ := tinyForecaster(t); return fc }())
+	y := synthSeries("s", 1400, 9).Values
+	const fitEnd, nTrain = 1000, 800
+	fitted := NewSwitch(fc)
+	if err := fitted.Fit(baseline.Series{Values: y[:fitEnd]}, nTrain); err != nil {
+		t.Fatal(err)
+	}
+	before, err := fitted.Forecast(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := fitted.Fresh()
+	again := NewSwitch(fc)
+	if err := again.Fit(baseline.Series{Values: y[:fitEnd]}, nTrain); err != nil {
+		t.Fatal(err)
+	}
+	again.Reset()
+	if fresh.tm == nil || fresh.tm.local == nil {
+		t.Fatal("the fresh switch has no trees' corrections")
+	}
+	for o, v := range y {
+		fresh.Update(v)
+		again.Update(v)
+		if o%97 != 0 {
+			continue
+		}
+		for _, h := range []int{1, 4} {
+			a, errA := fresh.Point(h)
+			b, errB := again.Point(h)
+			if (errA == nil) != (errB == nil) || a != b {
+				t.Fatalf("origin %d h=%d: fresh %+v (%v), fitted again %+v (%v)", o, h, a, errA, b, errB)
+			}
+		}
+	}
+	if after, err := fitted.Forecast(3); err != nil || after != before {
+		t.Errorf("the original's forecast moved from %v to %v (%v)", before, after, err)
+	}
+}

@@ -63,10 +63,7 @@ func (s *Service) Backtest(ctx context.Context, d []baseline.Series, from, to, h
 			prefix(s.name), s.Needs(), horizon, n, ErrBadInput)
 	}
 	M := len(cols)
-	sws, err := s.replays(d, cols, to)
-	if err != nil {
-		return nil, err
-	}
+	sws := s.replays(d, cols, to)
 	fed := 0 // rows of d the replays have seen
 	b := &Backtest{Horizon: horizon, Coverage: make([]float64, horizon)}
 	covered := make([]int, horizon)

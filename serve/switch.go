@@ -30,10 +30,9 @@ type Follower struct {
 	sw *forecast.Switch // nil once a row it was fed was not a number
 	// last is the time of the last row fed.
 	last time.Time
-	// fc, the history's values and nTrain fit it again (replay).
-	fc     *forecast.Forecaster
-	values []float64
-	nTrain int
+	// fitted is sw as Fit left it, never fed: replays start from a
+	// Fresh copy of it instead of fitting again.
+	fitted *forecast.Switch
 }
 
 // NewFollower fits a Switch of fc on history (times and values, oldest
@@ -62,18 +61,11 @@ func newFollower(fc *forecast.Forecaster, history baseline.Series, nTrain int) (
 			return nil, fmt.Errorf("%srow %d (%s) is not after row %d: %w", prefix(history.Name), i, history.Times[i].Format(time.RFC3339), i-1, ErrBadInput)
 		}
 	}
-	f := &Follower{fc: fc, values: history.Values, nTrain: nTrain, last: history.Times[n-1]}
-	var err error
-	if f.sw, err = f.fit(); err != nil {
+	sw := forecast.NewSwitch(fc)
+	if err := sw.Fit(baseline.Series{Values: history.Values}, nTrain); err != nil {
 		return nil, fmt.Errorf("%s%w", prefix(history.Name), err)
 	}
-	return f, nil
-}
-
-// fit is a Switch fitted as the follower's was, having seen its history.
-func (f *Follower) fit() (*forecast.Switch, error) {
-	sw := forecast.NewSwitch(f.fc)
-	return sw, sw.Fit(baseline.Series{Values: f.values}, f.nTrain)
+	return &Follower{sw: sw, last: history.Times[n-1], fitted: sw.Fresh()}, nil
 }
 
 func finite(values []float64) bool {
@@ -141,25 +133,20 @@ func switchPoints(sw *forecast.Switch, horizon int) ([]forecast.Point, bool) {
 	return pts, true
 }
 
-// replays are, per metric, a Switch fitted as its follower's was and fed
-// none of d's rows yet, to forecast from past origins of d as the follower
+// replays are, per metric, a Fresh copy of its follower's fitted Switch,
+// fed none of d's rows yet, to forecast from past origins of d as the follower
 // would have (nil where the metric has no follower or d's rows before to
 // hold a value that is not a number: the forecaster answers those).
-func (s *Service) replays(d []baseline.Series, cols []int, to int) ([]*forecast.Switch, error) {
+func (s *Service) replays(d []baseline.Series, cols []int, to int) []*forecast.Switch {
 	if s.followers == nil {
-		return nil, nil
+		return nil
 	}
 	out := make([]*forecast.Switch, len(cols))
 	for m, f := range s.followers {
 		if f == nil || !finite(d[cols[m]].Values[:to]) {
 			continue
 		}
-		sw, err := f.fit()
-		if err != nil {
-			return nil, err
-		}
-		sw.Reset()
-		out[m] = sw
+		out[m] = f.fitted.Fresh()
 	}
-	return out, nil
+	return out
 }
