@@ -345,8 +345,7 @@ func newFitter(p Params, d *Data) *fitter {
 		f.edges[j] = e
 		b := f.binned[j*d.Rows : (j+1)*d.Rows]
 		for i, v := range col {
-			k, _ := slices.BinarySearch(e, v)
-			b[i] = uint8(k)
+			b[i] = uint8(binOf(e, v))
 		}
 		f.off[j+1] = f.off[j] + len(e) + 1
 	}
@@ -354,6 +353,23 @@ func newFitter(p Params, d *Data) *fitter {
 	f.rows = make([]int32, 0, d.Rows)
 	f.tmp = make([]int32, d.Rows)
 	return f
+}
+
+// binOf is the bin of v among the increasing edges e: the first b with
+// v <= e[b], len(e) past the last (slices.BinarySearch's position,
+// without its generic comparison, which the binning of every feature of
+// every row spent most of its time in).
+func binOf(e []float64, v float64) int {
+	lo, hi := 0, len(e)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if e[m] < v {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // binEdges returns at most maxBins-1 increasing edges that split the
@@ -709,10 +725,12 @@ func (f *fitter) splitLeaf(t *tree, l *leaf) (*leaf, *leaf) {
 	f.build(small)
 	large.hist = l.hist
 	for _, j := range f.feats {
-		for b := f.off[j]; b < f.off[j+1]; b++ {
-			large.hist[b].g -= small.hist[b].g
-			large.hist[b].h -= small.hist[b].h
-			large.hist[b].n -= small.hist[b].n
+		lh, sh := large.hist[f.off[j]:f.off[j+1]], small.hist[f.off[j]:f.off[j+1]]
+		sh = sh[:len(lh)]
+		for b := range lh {
+			lh[b].g -= sh[b].g
+			lh[b].h -= sh[b].h
+			lh[b].n -= sh[b].n
 		}
 	}
 	l.hist = nil

@@ -459,6 +459,23 @@ func BenchmarkFit(b *testing.B) {
 	}
 }
 
+// BenchmarkFitSmall is the shape of the trees a forecast.Switch fits on
+// one followed series at its first request: a few thousand rows, 66
+// features, 7 leaves, L1, each tree on half the rows and 80% of the
+// features. Histograms (255 bins a feature) outweigh rows there.
+func BenchmarkFitSmall(b *testing.B) {
+	d := friedman(8000, 66, 0.5, 1)
+	p := DefaultParams()
+	p.Loss, p.MaxLeaves, p.RowSample, p.ColSample = LossL1, 7, 0.5, 0.8
+	p.Rounds, p.Patience = 100, 0
+	for b.Loop() {
+		if _, _, err := Fit(context.Background(), p, d, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(p.Rounds), "µs/tree")
+}
+
 func BenchmarkPredict(b *testing.B) {
 	d := friedman(20000, 40, 0.5, 1)
 	p := DefaultParams()
@@ -582,4 +599,26 @@ func nodes(m *Model) int {
 		n += len(t.nodes)
 	}
 	return n
+}
+
+// TestBinOf checks the binning search against slices.BinarySearch, the
+// position it replaced: values on, between, below and above the edges.
+func TestBinOf(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := range 40 {
+		e := make([]float64, n)
+		for i := range e {
+			e[i] = float64(r.IntN(20)) + float64(i)*20
+		}
+		for range 200 {
+			v := r.Float64()*float64(20*n+40) - 20
+			if n > 0 && r.IntN(3) == 0 {
+				v = e[r.IntN(n)]
+			}
+			want, _ := slices.BinarySearch(e, v)
+			if got := binOf(e, v); got != want {
+				t.Fatalf("%d edges %v: binOf(%v) = %d, want %d", n, e, v, got, want)
+			}
+		}
+	}
 }
