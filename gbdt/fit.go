@@ -356,9 +356,9 @@ func newFitter(p Params, d *Data) *fitter {
 }
 
 // binOf is the bin of v among the increasing edges e: the first b with
-// v <= e[b], len(e) past the last (slices.BinarySearch's position,
-// without its generic comparison, which the binning of every feature of
-// every row spent most of its time in).
+// v <= e[b], len(e) past the last. It is slices.BinarySearch's position,
+// found without the generic comparison, which made the search a third
+// of the time spent binning the data of a small fit.
 func binOf(e []float64, v float64) int {
 	lo, hi := 0, len(e)
 	for lo < hi {
