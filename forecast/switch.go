@@ -214,9 +214,9 @@ func (s *Switch) Fit(history baseline.Series, nTrain int) error {
 
 // Fresh returns a new Switch with s's fitted parameters (its
 // autoregression and its trees' corrections) and none of its
-// observations, as s was after Fit and Reset: for a caller that replays
-// the series from its start without fitting again. s is only read, so
-// it must not be fed at the same time.
+// observations, as s was after Fit and Reset, however much s has been fed
+// since: for a caller that replays the series from its start without
+// fitting again. s is only read, so it must not be fed at the same time.
 func (s *Switch) Fresh() *Switch {
 	out := NewSwitch(s.fc)
 	ar := *s.ar // its coefficients shared: a Switch only reads them (ForecastFrom)

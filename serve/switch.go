@@ -30,8 +30,8 @@ type Follower struct {
 	sw *forecast.Switch // nil once a row it was fed was not a number
 	// last is the time of the last row fed.
 	last time.Time
-	// fitted is sw as Fit left it, never fed: replays start from a
-	// Fresh copy of it instead of fitting again.
+	// fitted is the Switch sw was, kept when sw is dropped: replays start
+	// from a Fresh copy of its fitted parameters instead of fitting again.
 	fitted *forecast.Switch
 }
 
@@ -65,7 +65,7 @@ func newFollower(fc *forecast.Forecaster, history baseline.Series, nTrain int) (
 	if err := sw.Fit(baseline.Series{Values: history.Values}, nTrain); err != nil {
 		return nil, fmt.Errorf("%s%w", prefix(history.Name), err)
 	}
-	return &Follower{sw: sw, last: history.Times[n-1], fitted: sw.Fresh()}, nil
+	return &Follower{sw: sw, last: history.Times[n-1], fitted: sw}, nil
 }
 
 func finite(values []float64) bool {
@@ -146,7 +146,15 @@ func (s *Service) replays(d []baseline.Series, cols []int, to int) []*forecast.S
 		if f == nil || !finite(d[cols[m]].Values[:to]) {
 			continue
 		}
-		out[m] = f.fitted.Fresh()
+		out[m] = f.fresh()
 	}
 	return out
+}
+
+// fresh is a Fresh copy of the follower's fitted Switch, taken while no
+// request feeds it.
+func (f *Follower) fresh() *forecast.Switch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fitted.Fresh()
 }
