@@ -456,19 +456,7 @@ func seasonalStrength(y []float64, m int) float64 {
 	half := m / 2
 	var sr, r []float64
 	for t := half; t+half < n; t++ {
-		ma := (y[t-half] + y[t+half]) / 2
-		for i := t - half + 1; i < t+half; i++ {
-			ma += y[i]
-		}
-		ma /= float64(m)
-		if m%2 == 1 {
-			ma = 0
-			for i := t - half; i <= t+half; i++ {
-				ma += y[i]
-			}
-			ma /= float64(m)
-		}
-		detr := y[t] - ma
+		detr := y[t] - centredMA(y, m, t)
 		sr = append(sr, detr)
 		r = append(r, detr-idx[t%m])
 	}

@@ -176,6 +176,24 @@ func seasonal(y []float64, m int) bool {
 	return math.Abs(acf(m)) > 1.645*math.Sqrt((1+2*s)/float64(n))
 }
 
+// centredMA is the centred moving average of order m of y at t (m/2
+// steps each side; for an even m the two ends weigh a half).
+func centredMA(y []float64, m, t int) float64 {
+	half := m / 2
+	var ma float64
+	if m%2 == 0 {
+		ma = (y[t-half] + y[t+half]) / 2
+		for i := t - half + 1; i < t+half; i++ {
+			ma += y[i]
+		}
+	} else {
+		for i := t - half; i <= t+half; i++ {
+			ma += y[i]
+		}
+	}
+	return ma / float64(m)
+}
+
 // decompose returns the classical decomposition's seasonal indices by
 // phase: the mean ratio (or difference) of the series to its centred
 // moving average of order m, normalised to mean 1 (or 0).
@@ -185,18 +203,7 @@ func decompose(y []float64, m int, mult bool) []float64 {
 	cnt := make([]int, m)
 	half := m / 2
 	for t := half; t+half < n; t++ {
-		var ma float64
-		if m%2 == 0 {
-			ma = (y[t-half] + y[t+half]) / 2
-			for i := t - half + 1; i < t+half; i++ {
-				ma += y[i]
-			}
-		} else {
-			for i := t - half; i <= t+half; i++ {
-				ma += y[i]
-			}
-		}
-		ma /= float64(m)
+		ma := centredMA(y, m, t)
 		if mult {
 			sum[t%m] += y[t] / ma
 		} else {
