@@ -186,14 +186,8 @@ func (fc *Forecaster) fitSwitchTrees(ctx context.Context, series []baseline.Seri
 		if valid.Rows == 0 {
 			valid = nil
 		}
-		m, hist, err := gbdt.Fit(ctx, p, train, valid)
-		if err != nil || valid == nil {
-			models[i] = m
-			return err
-		}
-		// Fit again on both splits with the best number of trees.
-		p.Rounds, p.Patience = max(1, hist.Best), 0
-		models[i], _, err = gbdt.Fit(ctx, p, switchTreeRows(series, units, h, zero, validEnd), nil)
+		var err error
+		models[i], err = fitStopped(ctx, p, train, valid, func() *gbdt.Data { return switchTreeRows(series, units, h, zero, validEnd) })
 		return err
 	}); err != nil {
 		return fmt.Errorf("forecast: switch trees for %w", err)
@@ -207,6 +201,20 @@ func (fc *Forecaster) fitSwitchTrees(ctx context.Context, series []baseline.Seri
 	fc.switchTrees = tm
 	fc.info.SwitchTrees = &TreesInfo{Features: switchTreeFeatureSet, Horizons: tm.horizons, Trees: trees}
 	return nil
+}
+
+// fitStopped fits trees of p on train stopped early on valid, then fits
+// them again with their best number of trees on both (all() builds those
+// rows), as LightGBM users refit; with no valid the first fit is the
+// model.
+func fitStopped(ctx context.Context, p gbdt.Params, train, valid *gbdt.Data, all func() *gbdt.Data) (*gbdt.Model, error) {
+	m, hist, err := gbdt.Fit(ctx, p, train, valid)
+	if err != nil || valid == nil {
+		return m, err
+	}
+	p.Rounds, p.Patience = max(1, hist.Best), 0
+	m, _, err = gbdt.Fit(ctx, p, all(), nil)
+	return m, err
 }
 
 // localTreeParams are the settings of the trees a Switch fits on the
@@ -253,13 +261,8 @@ func (tm *treeModel) fitLocal(ctx context.Context, y []float64, nTrain int, u fl
 		c := all.Cols
 		train := &gbdt.Data{X: all.X[:k*c], Y: all.Y[:k], Rows: k, Cols: c}
 		valid := &gbdt.Data{X: all.X[k*c:], Y: all.Y[k:], Rows: all.Rows - k, Cols: c}
-		p := localTreeParams()
-		_, hist, err := gbdt.Fit(ctx, p, train, valid)
-		if err != nil {
-			return err
-		}
-		p.Rounds, p.Patience = max(1, hist.Best), 0
-		local[i], _, err = gbdt.Fit(ctx, p, all, nil)
+		var err error
+		local[i], err = fitStopped(ctx, localTreeParams(), train, valid, func() *gbdt.Data { return all })
 		return err
 	})
 	switch {
