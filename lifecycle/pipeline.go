@@ -101,7 +101,7 @@ type Config struct {
 // Event is something the pipeline did or suffered.
 type Event struct {
 	Time    time.Time
-	Kind    string // collect_error, source_stalled, source_recovered, bad_sample, retrain, promoted, rejected, train_error, swap, swap_error, rolled_back, skipped, gc_error, ab_started, ab_promoted, ab_rejected, ab_error, optimize_requested
+	Kind    string // collect_error, source_stalled, source_recovered, bad_sample, retrain, promoted, rejected, train_error, swap, swap_error, rolled_back, skipped, gc_error, ab_started, ab_promoted, ab_rejected, ab_error, optimize_requested, switch_fitted
 	Version string
 	Text    string
 	Err     error

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -51,6 +52,8 @@ func (fs *followState) points(p *Pipeline, v *Served) (pts []forecast.Point, ok 
 	}
 	if pts, ok = f.Points(times, values, p.cfg.CollectEvery, K); ok {
 		fs.f, fs.of, fs.rows = f, v, len(times)
+		p.emit(Event{Time: times[len(times)-1], Kind: "switch_fitted", Version: v.Version.Version.String(),
+			Text: fmt.Sprintf("on the last %d samples", len(times))})
 	}
 	return pts, ok
 }

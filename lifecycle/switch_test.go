@@ -36,7 +36,7 @@ func TestPipelineServesSwitch(t *testing.T) {
 		return []Sample{{Time: now, Values: []float64{-1, smooth(i) + 3*math.Sin(float64(i)*0.37)}}}, nil
 	})
 	// No scheduled retrain: the versions served are the two promoted here.
-	p, clock, reg, _ := newTestPipeline(t, src, func(c *Config) { c.Target, c.Switch, c.RetrainEvery = 1, true, 365*Daily })
+	p, clock, reg, log := newTestPipeline(t, src, func(c *Config) { c.Target, c.Switch, c.RetrainEvery = 1, true, 365*Daily })
 	ctx := context.Background()
 	fc := tinyForecaster(t, "smooth", 1)
 	in, _ := reg.AddForecaster(Manifest{Model: "m"}, fc)
@@ -73,6 +73,19 @@ func TestPipelineServesSwitch(t *testing.T) {
 			t.Errorf("%s: the switch's forecasts are the forecaster's", what)
 		}
 	}
+	// Each fit is a switch_fitted event; a fed switch is not.
+	fits := func(want int) {
+		t.Helper()
+		n := 0
+		for _, k := range log.kinds() {
+			if k == "switch_fitted" {
+				n++
+			}
+		}
+		if n != want {
+			t.Fatalf("%d switch_fitted events, want %d", n, want)
+		}
+	}
 	fitted := func() (*serve.Follower, baseline.Series) {
 		t.Helper()
 		s := historySeries(t, p, 1)
@@ -85,11 +98,14 @@ func TestPipelineServesSwitch(t *testing.T) {
 	runSteps(p, clock, 110)
 	ref, s := fitted()
 	check("first forecast (150 samples)", ref, s)
+	fits(1)
 	runSteps(p, clock, 7)
 	check("7 samples later: fed", ref, historySeries(t, p, 1))
+	fits(1)
 	runSteps(p, clock, 143)
 	ref, s = fitted()
 	check("300 samples: fitted again", ref, s)
+	fits(2)
 
 	fc2 := tinyForecaster(t, "smooth", 2)
 	in2, _ := reg.AddForecaster(Manifest{Model: "m"}, fc2)
@@ -105,6 +121,7 @@ func TestPipelineServesSwitch(t *testing.T) {
 	}
 	fc = fc2
 	check("after a swap", ref2, now)
+	fits(3)
 }
 
 // TestRetrainScoresSwitch: with Config.Switch the held-out gate records

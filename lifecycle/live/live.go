@@ -11,7 +11,9 @@
 //	     (monitor.Health: accuracy, MAPE), fed to the drift window, the next
 //	     step forecast (latency; with HTTP.Switch the service's answer for
 //	     the collected series, its switch: what is scored is what is
-//	     served), then the alert rules are evaluated; an
+//	     served, and the pipeline's own forecast only where the service
+//	     cannot answer, so one switch follows the series), then the alert
+//	     rules are evaluated; an
 //	     alert's action (retrain_model, retrain_with_recent_data) goes to
 //	     Pipeline.Act
 //	  -> on every swap of the pipeline (its own promotion, or one from the
@@ -256,14 +258,23 @@ func (r *Runner) observe(s lifecycle.Sample) {
 	ctx := r.ctx
 	r.mu.Unlock()
 	start := time.Now()
-	f, cur, err := r.Pipeline.Forecast(ctx)
-	if err == nil {
-		version := cur.Version.Version.String()
-		v, ok := r.served(ctx, version, s.Time)
-		if !ok {
-			v = f.Points[0].Value
+	// The service's answer first: where it answers, the pipeline's own
+	// forecast (and, with Pipeline.Switch, its own switch, fitted on the
+	// same series) is not needed, so one switch follows the series.
+	var version string
+	v, ok := 0.0, false
+	if cur := r.Pipeline.Serving.Current(); cur != nil {
+		version = cur.Version.Version.String()
+		v, ok = r.served(ctx, version, s.Time)
+	}
+	if !ok {
+		f, cur, err := r.Pipeline.Forecast(ctx)
+		if err == nil {
+			version, v, ok = cur.Version.Version.String(), f.Points[0].Value, true
 			r.Monitor.Health.ObservePrediction(now, time.Since(start), false)
 		}
+	}
+	if ok {
 		r.mu.Lock()
 		r.pending, r.pendFor, r.pendTime = v, version, s.Time
 		r.mu.Unlock()

@@ -261,25 +261,35 @@ func TestCollectorSkipsAGap(t *testing.T) {
 // TestRunnerScoresWhatItServes: with HTTP.Switch, the forecast each new
 // sample is scored against is the service's answer for the collected
 // series (its switch), not the pipeline's model forecast.
-func TestRunnerScoresWhatItServes(t *testing.T) {
+// scoredQuery is the series the runners of runScored collect and serve.
+const scoredQuery = `cpu{host="a"}`
+
+// runScored runs 16 collection steps of a runner whose service follows the
+// collected series with a switch, its pipeline with one too where
+// pipelineSwitch (as `perfpredict run` sets it), and checks that what the
+// runner scored is what the service answers. It returns the runner and
+// the pipeline's events.
+func runScored(t *testing.T, pipelineSwitch bool) (*Runner, []lifecycle.Event) {
+	t.Helper()
 	ctx := context.Background()
 	reg, err := lifecycle.Create(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock := lifecycle.NewSimClock(t0.Add(600 * 5 * time.Minute))
-	const query = `cpu{host="a"}`
-	src := &fakeSeries{clock: clock, name: query, values: synth.Walk(2000, 3)}
+	src := &fakeSeries{clock: clock, name: scoredQuery, values: synth.Walk(2000, 3)}
+	var events []lifecycle.Event // SyncTraining: every event comes from Step, on this goroutine
 	r, err := New(ctx, Config{
 		Pipeline: lifecycle.Config{Model: "cpu", Registry: reg, Clock: clock, Train: tinyRecipe(),
-			CollectEvery: 5 * time.Minute, RetrainEvery: time.Hour, Holdout: 2 * time.Hour, Threshold: 1e-9, SyncTraining: true},
-		Series: src, Query: query, Backfill: 600,
+			CollectEvery: 5 * time.Minute, RetrainEvery: time.Hour, Holdout: 2 * time.Hour, Threshold: 1e-9, SyncTraining: true,
+			Switch: pipelineSwitch, OnEvent: func(e lifecycle.Event) { events = append(events, e) }},
+		Series: src, Query: scoredQuery, Backfill: 600,
 		HTTP: httpapi.Options{Source: src, Switch: true, SwitchHistory: 400, SeriesLength: 50},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Handler.Close()
+	t.Cleanup(func() { r.Handler.Close() })
 	for step := 0; step < 16; step++ {
 		clock.Advance(5 * time.Minute)
 		r.Pipeline.Step(ctx)
@@ -291,7 +301,7 @@ func TestRunnerScoresWhatItServes(t *testing.T) {
 		t.Fatalf("nothing served and scored after 16 steps (pending for %q)", pendFor)
 	}
 	// The same rows again: the switch answers what it answered the runner.
-	ans, err := r.Handler.ForecastSeries(ctx, query)
+	ans, err := r.Handler.ForecastSeries(ctx, scoredQuery)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,11 +309,38 @@ func TestRunnerScoresWhatItServes(t *testing.T) {
 		t.Fatalf("the runner scores %v (version %s, after %v); the service answers %v by %s (version %s, after %v)",
 			pending, pendFor, pendTime, ans.Predictions[0][0], ans.Methods[0], ans.Version, ans.Origin)
 	}
-	f, _, err := r.Pipeline.Forecast(ctx)
+	return r, events
+}
+
+func TestRunnerScoresWhatItServes(t *testing.T) {
+	r, _ := runScored(t, false)
+	r.mu.Lock()
+	pending := r.pending
+	r.mu.Unlock()
+	f, _, err := r.Pipeline.Forecast(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.Points[0].Value == pending {
 		t.Fatalf("the switch and the model both forecast %v: the test cannot tell them apart", pending)
+	}
+}
+
+// With both switched on, as `perfpredict run` runs them, the service's
+// switch answers every collected sample and the pipeline fits none of its
+// own: one switch follows the series.
+func TestRunnerFollowsTheSeriesWithOneSwitch(t *testing.T) {
+	_, events := runScored(t, true)
+	var swaps int
+	for _, e := range events {
+		switch e.Kind {
+		case "switch_fitted":
+			t.Errorf("the pipeline fitted a switch of its own beside the service's: %v", e)
+		case "swap":
+			swaps++
+		}
+	}
+	if swaps == 0 {
+		t.Fatalf("no version was swapped in: the test shows nothing (events %v)", events)
 	}
 }
