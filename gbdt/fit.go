@@ -1,6 +1,7 @@
 package gbdt
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -293,15 +294,73 @@ func weightedQuantile(s, w []float64, q float64) float64 {
 	return s[idx[len(idx)-1]]
 }
 
-// quantileOf sorts s and interpolates its q quantile.
+// quantileOf interpolates the q quantile of s between its order
+// statistics, as slices.Sort(s) and then s[i] + (pos-i)(s[i+1]-s[i]) at
+// pos = q(len(s)-1) would; it finds the two by selection, not a sort (a
+// leaf's median is most of an L1 tree's cost otherwise). It reorders s.
 func quantileOf(s []float64, q float64) float64 {
-	slices.Sort(s)
 	pos := q * float64(len(s)-1)
 	i := int(pos)
 	if i >= len(s)-1 {
-		return s[len(s)-1]
+		return nthSmallest(s, len(s)-1)
 	}
-	return s[i] + (pos-float64(i))*(s[i+1]-s[i])
+	a := nthSmallest(s, i)
+	// Everything after s[i] is at least s[i]: the next order statistic
+	// is their least.
+	b := s[i+1]
+	for _, v := range s[i+2:] {
+		if cmp.Less(v, b) {
+			b = v
+		}
+	}
+	return a + (pos-float64(i))*(b-a)
+}
+
+// nthSmallest reorders s so that s[k] is the value slices.Sort would put
+// there, none before it greater and none after it less (in cmp.Compare's
+// order, NaN first), and returns it: Hoare's selection with a
+// median-of-three pivot and a three-way partition, so that runs of equal
+// values cost one pass.
+func nthSmallest(s []float64, k int) float64 {
+	lo, hi := 0, len(s) // s[k] is among s[lo:hi]
+	for hi-lo > 12 {
+		a, b, c := s[lo], s[lo+(hi-lo)/2], s[hi-1]
+		if cmp.Less(b, a) {
+			a, b = b, a
+		}
+		if cmp.Less(c, b) {
+			b = c
+			if cmp.Less(b, a) {
+				b = a
+			}
+		}
+		pivot := b
+		// s[lo:lt] < pivot, s[lt:i] == pivot, s[gt:hi] > pivot.
+		lt, i, gt := lo, lo, hi
+		for i < gt {
+			switch c := cmp.Compare(s[i], pivot); {
+			case c < 0:
+				s[lt], s[i] = s[i], s[lt]
+				lt++
+				i++
+			case c > 0:
+				gt--
+				s[i], s[gt] = s[gt], s[i]
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt
+		case k >= gt:
+			lo = gt
+		default:
+			return pivot
+		}
+	}
+	slices.Sort(s[lo:hi])
+	return s[k]
 }
 
 // bin holds one histogram bin: the weighted sum of the gradients of its

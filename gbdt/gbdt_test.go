@@ -2,6 +2,7 @@ package gbdt
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"math"
 	"math/rand/v2"
@@ -618,6 +619,73 @@ func TestBinOf(t *testing.T) {
 			want, _ := slices.BinarySearch(e, v)
 			if got := binOf(e, v); got != want {
 				t.Fatalf("%d edges %v: binOf(%v) = %d, want %d", n, e, v, got, want)
+			}
+		}
+	}
+}
+
+// TestQuantileOf checks the selection against the sort it replaced
+// (slices.Sort, then interpolation between neighbours) on every length to
+// 300 and long runs, with ties, zeros of both signs, NaNs and values of
+// every magnitude, at the quantiles a fit asks for and random ones; and
+// that nthSmallest leaves nothing greater before s[k] or less after it.
+func TestQuantileOf(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	value := func(ties int) float64 {
+		switch r.IntN(8) {
+		case 0:
+			return float64(r.IntN(ties)) // runs of equal values
+		case 1:
+			return math.Copysign(0, -1)
+		case 2:
+			if r.IntN(20) == 0 {
+				return math.NaN()
+			}
+			return math.Inf(2*r.IntN(2) - 1)
+		case 3:
+			return (r.Float64() - 0.5) * 1e-310 // subnormal
+		default:
+			return r.NormFloat64() * math.Pow(10, float64(r.IntN(20)-10))
+		}
+	}
+	lengths := []int{1000, 4096, 10_000}
+	for n := 1; n <= 300; n++ {
+		lengths = append(lengths, n)
+	}
+	same := func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
+	for _, n := range lengths {
+		ties := 1 + r.IntN(6)
+		s := make([]float64, n)
+		for i := range s {
+			s[i] = value(ties)
+		}
+		sorted := slices.Clone(s)
+		slices.Sort(sorted)
+		for _, q := range []float64{0, 0.1, 0.5, 0.8, 0.9, 1, r.Float64()} {
+			pos := q * float64(n-1)
+			i := int(pos)
+			want := sorted[n-1]
+			if i < n-1 {
+				want = sorted[i] + (pos-float64(i))*(sorted[i+1]-sorted[i])
+			}
+			c := slices.Clone(s)
+			if got := quantileOf(c, q); !same(got, want) {
+				t.Fatalf("n=%d q=%v: quantileOf = %v, sorting gives %v", n, q, got, want)
+			}
+			k := r.IntN(n)
+			c = slices.Clone(s)
+			got := nthSmallest(c, k)
+			if !same(got, sorted[k]) || !same(c[k], got) {
+				t.Fatalf("n=%d: nthSmallest(%d) = %v (s[k] %v), sorting gives %v", n, k, got, c[k], sorted[k])
+			}
+			for j, v := range c {
+				if j < k && cmp.Less(got, v) || j > k && cmp.Less(v, got) {
+					t.Fatalf("n=%d k=%d: s[%d] = %v on the wrong side of %v", n, k, j, v, got)
+				}
+			}
+			slices.Sort(c)
+			if !slices.EqualFunc(c, sorted, same) {
+				t.Fatalf("n=%d: nthSmallest lost or changed values", n)
 			}
 		}
 	}
