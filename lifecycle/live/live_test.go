@@ -258,9 +258,6 @@ func TestCollectorSkipsAGap(t *testing.T) {
 	}
 }
 
-// TestRunnerScoresWhatItServes: with HTTP.Switch, the forecast each new
-// sample is scored against is the service's answer for the collected
-// series (its switch), not the pipeline's model forecast.
 // scoredQuery is the series the runners of runScored collect and serve.
 const scoredQuery = `cpu{host="a"}`
 
@@ -312,6 +309,9 @@ func runScored(t *testing.T, pipelineSwitch bool) (*Runner, []lifecycle.Event) {
 	return r, events
 }
 
+// TestRunnerScoresWhatItServes: with HTTP.Switch, the forecast each new
+// sample is scored against is the service's answer for the collected
+// series (its switch), not the pipeline's model forecast.
 func TestRunnerScoresWhatItServes(t *testing.T) {
 	r, _ := runScored(t, false)
 	r.mu.Lock()
@@ -326,9 +326,10 @@ func TestRunnerScoresWhatItServes(t *testing.T) {
 	}
 }
 
-// With both switched on, as `perfpredict run` runs them, the service's
-// switch answers every collected sample and the pipeline fits none of its
-// own: one switch follows the series.
+// TestRunnerFollowsTheSeriesWithOneSwitch: with both switched on, as
+// `perfpredict run` runs them, the service's switch answers every
+// collected sample and the pipeline fits none of its own: one switch
+// follows the series.
 func TestRunnerFollowsTheSeriesWithOneSwitch(t *testing.T) {
 	_, events := runScored(t, true)
 	var swaps int
