@@ -31,6 +31,15 @@ type followState struct {
 func (fs *followState) points(p *Pipeline, v *Served) (pts []forecast.Point, ok bool) {
 	K := v.Forecaster.Horizon()
 	kept := min(p.History.Len(), serve.FollowerHistory)
+	// A fit is reported once the lock is released (deferred first, run
+	// last), so that an OnEvent that asks for a forecast does not wait on
+	// itself.
+	var fitted *Event
+	defer func() {
+		if fitted != nil {
+			p.emit(*fitted)
+		}
+	}()
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if fs.f != nil && fs.of == v && (fs.rows >= serve.FollowerHistory || kept < 2*fs.rows) {
@@ -52,8 +61,8 @@ func (fs *followState) points(p *Pipeline, v *Served) (pts []forecast.Point, ok 
 	}
 	if pts, ok = f.Points(times, values, p.cfg.CollectEvery, K); ok {
 		fs.f, fs.of, fs.rows = f, v, len(times)
-		p.emit(Event{Time: times[len(times)-1], Kind: "switch_fitted", Version: v.Version.Version.String(),
-			Text: fmt.Sprintf("on the last %d samples", len(times))})
+		fitted = &Event{Time: times[len(times)-1], Kind: "switch_fitted", Version: v.Version.Version.String(),
+			Text: fmt.Sprintf("on the last %d samples", len(times))}
 	}
 	return pts, ok
 }

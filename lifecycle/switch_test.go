@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/novacron/perfpredict/baseline"
+	"github.com/novacron/perfpredict/forecast"
 	"github.com/novacron/perfpredict/serve"
 )
 
@@ -122,6 +123,56 @@ func TestPipelineServesSwitch(t *testing.T) {
 	fc = fc2
 	check("after a swap", ref2, now)
 	fits(3)
+}
+
+// TestSwitchFitReportedUnlocked: an OnEvent that forecasts when told of a
+// switch fit gets its forecast (the event is sent once the switch's lock
+// is released), from the switch just fitted.
+func TestSwitchFitReportedUnlocked(t *testing.T) {
+	src := SourceFunc(func(_ context.Context, now time.Time) ([]Sample, error) {
+		i := step(now)
+		return []Sample{{Time: now, Values: []float64{smooth(i) + 3*math.Sin(float64(i)*0.37)}}}, nil
+	})
+	ctx := context.Background()
+	var p *Pipeline
+	answered := make(chan forecast.Forecast, 1)
+	p, clock, reg, _ := newTestPipeline(t, src, func(c *Config) {
+		c.Switch, c.RetrainEvery = true, 365*Daily
+		c.OnEvent = func(e Event) {
+			if e.Kind == "switch_fitted" {
+				f, _, err := p.Forecast(ctx) // the event comes from a Forecast of this goroutine
+				if err != nil {
+					t.Error(err)
+				}
+				answered <- f
+			}
+		}
+	})
+	in, _ := reg.AddForecaster(Manifest{Model: "m"}, tinyForecaster(t, "smooth", 1))
+	reg.Promote("m", in.Version.String(), "")
+	runSteps(p, clock, 150)
+	done := make(chan forecast.Forecast, 1)
+	go func() {
+		f, _, err := p.Forecast(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- f
+	}()
+	select {
+	case f := <-done:
+		var inner forecast.Forecast
+		select {
+		case inner = <-answered:
+		default:
+			t.Fatal("150 samples and a forecast, and no switch_fitted event")
+		}
+		if inner.Points[0] != f.Points[0] {
+			t.Fatalf("the forecast asked from OnEvent %+v, the caller's %+v: not the same switch", inner.Points[0], f.Points[0])
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Forecast still waiting after a minute: OnEvent was called under the switch's lock")
+	}
 }
 
 // TestRetrainScoresSwitch: with Config.Switch the held-out gate records
