@@ -27,12 +27,14 @@ const FollowerHistory = 8064
 // safe for concurrent use.
 type Follower struct {
 	mu sync.Mutex
-	sw *forecast.Switch // nil once a row it was fed was not a number
+	// sw is the switch, fed every row; replays start from a Fresh copy of
+	// its fitted parameters instead of fitting again.
+	sw *forecast.Switch
+	// stopped is set once a row it was fed was not a number: it answers
+	// no more.
+	stopped bool
 	// last is the time of the last row fed.
 	last time.Time
-	// fitted is the Switch sw was, kept when sw is dropped: replays start
-	// from a Fresh copy of its fitted parameters instead of fitting again.
-	fitted *forecast.Switch
 }
 
 // NewFollower fits a Switch of fc on history (times and values, oldest
@@ -65,7 +67,7 @@ func newFollower(fc *forecast.Forecaster, history baseline.Series, nTrain int) (
 	if err := sw.Fit(baseline.Series{Values: history.Values}, nTrain); err != nil {
 		return nil, fmt.Errorf("%s%w", prefix(history.Name), err)
 	}
-	return &Follower{sw: sw, last: history.Times[n-1], fitted: sw}, nil
+	return &Follower{sw: sw, last: history.Times[n-1]}, nil
 }
 
 func finite(values []float64) bool {
@@ -95,7 +97,7 @@ func (f *Follower) Points(times []time.Time, values []float64, cadence time.Dura
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := len(times)
-	if f.sw == nil || n == 0 || n != len(values) || times[n-1].Before(f.last) {
+	if f.stopped || n == 0 || n != len(values) || times[n-1].Before(f.last) {
 		return nil, false
 	}
 	i := sort.Search(n, func(i int) bool { return times[i].After(f.last) })
@@ -110,7 +112,7 @@ func (f *Follower) Points(times []time.Time, values []float64, cadence time.Dura
 		prev = times[j]
 	}
 	if !finite(values[i:]) {
-		f.sw = nil
+		f.stopped = true
 		return nil, false
 	}
 	for _, v := range values[i:] {
@@ -156,5 +158,5 @@ func (s *Service) replays(d []baseline.Series, cols []int, to int) []*forecast.S
 func (f *Follower) fresh() *forecast.Switch {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.fitted.Fresh()
+	return f.sw.Fresh()
 }
