@@ -115,13 +115,20 @@ type Switch struct {
 	// forecast.
 	pick, netLo, netHi [][]float64
 	pickOK             []bool
+	// pickLo and pickHi are each origin's P10 and P90 less its forecast,
+	// as Point serves them.
+	pickLo, pickHi [][]float64
 	// resid[h-1] is a ring of the switch's latest errors (target less
 	// forecast) at horizon h, nResid[h-1] how many were put in it (it
-	// holds the last window); scratch sorts a copy.
-	resid   [][]float64
-	nResid  []int
-	window  int
-	scratch []float64
+	// holds the last window); sorted[h-1] holds the same errors in order.
+	resid, sorted [][]float64
+	nResid        []int
+	window        int
+	// logLo and logHi per horizon are the logarithms of the factors on
+	// the interval's lower and upper half-widths that the tracker keeps,
+	// trackRate its step at h = 1 (switchTrackRate but in tests).
+	logLo, logHi []float64
+	trackRate    float64
 	// breakRun counts the autoregression's one-step errors in a row above
 	// switchBreakRatio times their mean; breakAt is the first origin whose
 	// forecasts are scored since the last break (-1: none).
@@ -154,6 +161,7 @@ func NewSwitch(fc *Forecaster) *Switch {
 	K := fc.Horizon()
 	s := &Switch{fc: fc, ar: baseline.NewRidgeAR(SwitchLags, K), decay: math.Pow(0.5, 1/float64(SwitchHalfLife)), ctx: context.Background()}
 	s.net, s.arF, s.tr, s.pick, s.netLo, s.netHi = grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K)
+	s.pickLo, s.pickHi, s.logLo, s.logHi, s.trackRate = grid(K+1, K), grid(K+1, K), make([]float64, K), make([]float64, K), switchTrackRate
 	s.netOK, s.arOK, s.trOK, s.pickOK = make([]bool, K+1), make([]bool, K+1), make([]bool, K+1), make([]bool, K+1)
 	s.setCands(switchCands2)
 	s.setWindow(SwitchWindow)
@@ -169,7 +177,10 @@ func (s *Switch) setCands(cands []uint8) {
 // setWindow sizes the rings of errors (SwitchWindow but in tests).
 func (s *Switch) setWindow(w int) {
 	K := s.fc.Horizon()
-	s.window, s.resid, s.nResid, s.scratch = w, grid(K, w), make([]int, K), make([]float64, 0, w)
+	s.window, s.resid, s.sorted, s.nResid = w, grid(K, w), make([][]float64, K), make([]int, K)
+	for h := range s.sorted {
+		s.sorted[h] = make([]float64, 0, w)
+	}
 }
 
 func grid(rows, cols int) [][]float64 {
@@ -220,7 +231,7 @@ func (s *Switch) Fit(history baseline.Series, nTrain int) error {
 func (s *Switch) Fresh() *Switch {
 	out := NewSwitch(s.fc)
 	ar := *s.ar // its coefficients shared: a Switch only reads them (ForecastFrom)
-	out.ar, out.unit, out.tm, out.ctx = &ar, s.unit, s.tm, s.ctx
+	out.ar, out.unit, out.tm, out.ctx, out.trackRate = &ar, s.unit, s.tm, s.ctx, s.trackRate
 	out.setCands(s.cands)
 	out.Reset()
 	return out
@@ -236,6 +247,11 @@ func (s *Switch) Reset() {
 	clear(s.pickOK)
 	s.breakRun, s.breakAt = 0, -1
 	clear(s.nResid)
+	for h := range s.sorted {
+		s.sorted[h] = s.sorted[h][:0]
+	}
+	clear(s.logLo)
+	clear(s.logHi)
 	s.forget()
 }
 
@@ -338,8 +354,7 @@ func (s *Switch) catchUp() {
 			for h := 1; h <= K && h <= t; h++ {
 				o := (t - h) % (K + 1)
 				if s.pickOK[o] {
-					s.resid[h-1][s.nResid[h-1]%s.window] = y - s.pick[o][h-1]
-					s.nResid[h-1]++
+					s.scoreInterval(o, h, y)
 				}
 				if s.experts(o) != s.all() || t-h < s.breakAt {
 					continue
@@ -452,6 +467,7 @@ func (s *Switch) choose(slot int) {
 		}
 		s.pick[slot][h] = s.value(s.cands[best], slot, h)
 	}
+	s.interval(slot)
 }
 
 // Forecast forecasts the value h steps after the last observation: Point's
@@ -486,34 +502,93 @@ func (s *Switch) origin(h int) (int, error) {
 }
 
 // Point is the forecast h steps after the last observation with its 80%
-// interval: Value (= P50) is Forecast's; P10 and P90 add to it the mean
-// of two offsets, the network's (its p10 and p90 less its forecast, which
-// follow the window's volatility) and the 10% and 90% quantiles of the
-// switch's own errors at h over its last SwitchWindow targets (conformal
-// on a sliding window, which follows how well the switch does on this
-// series and widens within hours after a break). Before 50 such errors
-// have been seen the network's offsets alone are used, and the errors'
-// alone when the network has no forecast.
+// interval: Value (= P50) is Forecast's, P10 and P90 those interval
+// computes for the origin.
 func (s *Switch) Point(h int) (Point, error) {
 	slot, err := s.origin(h)
 	if err != nil {
 		return Point{}, err
 	}
 	v := s.pick[slot][h-1]
-	p := Point{Horizon: h, Value: v, P10: v, P50: v, P90: v}
-	switch {
-	case s.nResid[h-1] >= switchMinErrors:
-		r := append(s.scratch[:0], s.resid[h-1][:min(s.nResid[h-1], s.window)]...)
-		slices.Sort(r)
-		lo, hi := baseline.QuantileSorted(r, 0.1), baseline.QuantileSorted(r, 0.9)
-		if s.netOK[slot] {
-			lo, hi = (lo+s.netLo[slot][h-1])/2, (hi+s.netHi[slot][h-1])/2
+	return Point{Horizon: h, Value: v, P10: v + s.pickLo[slot][h-1], P50: v, P90: v + s.pickHi[slot][h-1]}, nil
+}
+
+// interval sets origin slot's P10 and P90 offsets from its forecast at
+// every horizon h. They start from the mean of two offsets, the
+// network's (its p10 and p90 less its forecast, which follow the
+// window's volatility) and the 10% and 90% quantiles of the switch's own
+// errors at h over its last SwitchWindow targets (conformal on a sliding
+// window, which follows how well the switch does on this series and
+// widens within hours after a break); before switchMinErrors such errors
+// have been seen the network's offsets alone, and the errors' alone when
+// the network has no forecast. Each half of the interval, below and above
+// its centre, is then multiplied by the factor the tracker keeps for it
+// (scoreInterval).
+func (s *Switch) interval(slot int) {
+	for h := range s.pick[slot] {
+		var lo, hi float64
+		switch {
+		case s.nResid[h] >= switchMinErrors:
+			lo, hi = baseline.QuantileSorted(s.sorted[h], 0.1), baseline.QuantileSorted(s.sorted[h], 0.9)
+			if s.netOK[slot] {
+				lo, hi = (lo+s.netLo[slot][h])/2, (hi+s.netHi[slot][h])/2
+			}
+		case s.netOK[slot]:
+			lo, hi = s.netLo[slot][h], s.netHi[slot][h]
 		}
-		p.P10, p.P90 = v+lo, v+hi
-	case s.netOK[slot]:
-		p.P10, p.P90 = v+s.netLo[slot][h-1], v+s.netHi[slot][h-1]
+		c, w := (lo+hi)/2, (hi-lo)/2
+		s.pickLo[slot][h], s.pickHi[slot][h] = c-math.Exp(s.logLo[h])*w, c+math.Exp(s.logHi[h])*w
 	}
-	return p, nil
+}
+
+// switchTrackRate and switchTrackMax set the tracker of a Switch's
+// interval: each target at horizon h below the interval that was served
+// for it multiplies the lower half-width at h by exp(0.9 rate/h), each one
+// not below it by exp(-0.1 rate/h), and the same above, so that in the
+// long run each tail holds about 10% of the series' targets (adaptive
+// conformal inference, Gibbs and Candès 2021, on a scale, as the quantile
+// tracker of Angelopoulos, Candès and Tibshirani 2023). A miss at h is known
+// only h steps after the interval was served, and misses at h come in
+// runs about h long: the step shrinks as 1/h so that one excursion does
+// not count h times. The factors stay within [1/switchTrackMax,
+// switchTrackMax], so that a spiky series, whose upper tail no interval
+// of sensible width covers, does not widen its interval without end.
+// Chosen across series, PROTOCOL.md, "The switch's interval tracks its
+// coverage".
+const (
+	switchTrackRate = 0.03
+	switchTrackMax  = 2
+)
+
+// scoreInterval scores the switch's forecast from origin slot o at
+// horizon h against its target y: the tracker's factors follow whether y
+// fell outside the interval served, and the error joins the window
+// (unless it is NaN, which has no place in the sorted copy).
+func (s *Switch) scoreInterval(o, h int, y float64) {
+	r := y - s.pick[o][h-1]
+	if math.IsNaN(r) {
+		return
+	}
+	bound := math.Log(switchTrackMax)
+	track := func(log *float64, miss bool) {
+		step := -0.1
+		if miss {
+			step = 0.9
+		}
+		*log = min(max(*log+s.trackRate/float64(h)*step, -bound), bound)
+	}
+	track(&s.logLo[h-1], r < s.pickLo[o][h-1])
+	track(&s.logHi[h-1], r > s.pickHi[o][h-1])
+	n, ring, held := s.nResid[h-1], s.resid[h-1], s.sorted[h-1]
+	if n >= s.window {
+		// The oldest error leaves the window.
+		i, _ := slices.BinarySearch(held, ring[n%s.window])
+		held = slices.Delete(held, i, i+1)
+	}
+	i, _ := slices.BinarySearch(held, r)
+	s.sorted[h-1] = slices.Insert(held, i, r) // within its capacity, the window
+	ring[n%s.window] = r
+	s.nResid[h-1]++
 }
 
 // switchForecasts are a Switch's forecasts of s's test targets at each

@@ -461,7 +461,10 @@ func TestEvaluateScoresSwitch(t *testing.T) {
 // switch's forecast plus the mean of the network's offsets (p10 and p90
 // less its forecast) and the 10% and 90% quantiles of the switch's last
 // window errors at h (from the reference's forecasts), or the network's
-// offsets alone before switchMinErrors errors.
+// offsets alone before switchMinErrors errors; each half-width about the
+// centre multiplied by the tracker's factor, which follows the misses of
+// the intervals served before (computed here from this test's own
+// intervals, not the switch's).
 func TestSwitchIntervals(t *testing.T) {
 	fc, _ := tinyForecaster(t)
 	K := fc.Horizon()
@@ -480,11 +483,29 @@ func TestSwitchIntervals(t *testing.T) {
 	close := func(a, b float64) bool {
 		return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b))
 	}
-	var fromErrors, fromNetwork int
+	// The tracker: served[o][h-1] is the interval served at origin o, and
+	// logLo, logHi the logarithms of the factors.
+	served := make([][][2]float64, len(y))
+	logLo, logHi := make([]float64, K), make([]float64, K)
+	track := func(log *float64, miss bool, h int) {
+		step := -0.1
+		if miss {
+			step = 0.9
+		}
+		*log += switchTrackRate / float64(h) * step
+		*log = math.Min(math.Max(*log, -math.Log(switchTrackMax)), math.Log(switchTrackMax))
+	}
+	var fromErrors, fromNetwork, tracked int
 	// The width at h = 1 before the break and a window after it.
 	width, count := map[bool]float64{}, map[bool]int{}
 	for o, v := range y[:len(y)-1] {
 		sw.Update(v)
+		for h := 1; h <= K && h <= o; h++ {
+			if iv := served[o-h]; iv != nil {
+				track(&logLo[h-1], y[o] < iv[h-1][0], h)
+				track(&logHi[h-1], y[o] > iv[h-1][1], h)
+			}
+		}
 		for h := 1; h <= K; h++ {
 			p, err := sw.Point(h)
 			if math.IsNaN(ref[o][h-1]) {
@@ -504,27 +525,36 @@ func TestSwitchIntervals(t *testing.T) {
 				}
 			}
 			f := fc.mustForecast(t, y[:o+1]).Points[h-1]
-			lo, hi := p.Value+f.P10-f.Value, p.Value+f.P90-f.Value
+			lo, hi := f.P10-f.Value, f.P90-f.Value
 			if len(errs) >= switchMinErrors {
 				errs = errs[max(0, len(errs)-window):]
 				slices.Sort(errs)
-				lo = (lo + p.Value + baseline.QuantileSorted(errs, 0.1)) / 2
-				hi = (hi + p.Value + baseline.QuantileSorted(errs, 0.9)) / 2
+				lo = (lo + baseline.QuantileSorted(errs, 0.1)) / 2
+				hi = (hi + baseline.QuantileSorted(errs, 0.9)) / 2
 				fromErrors++
 			} else {
 				fromNetwork++
 			}
+			if logLo[h-1] != 0 || logHi[h-1] != 0 {
+				tracked++
+			}
+			c, w := (lo+hi)/2, (hi-lo)/2
+			lo, hi = p.Value+c-math.Exp(logLo[h-1])*w, p.Value+c+math.Exp(logHi[h-1])*w
 			if !close(p.P10, lo) || !close(p.P90, hi) {
 				t.Fatalf("origin %d h=%d: interval %v..%v, want %v..%v", o, h, p.P10, p.P90, lo, hi)
 			}
+			if served[o] == nil {
+				served[o] = make([][2]float64, K)
+			}
+			served[o][h-1] = [2]float64{lo, hi}
 			if after := o >= 1000+window; h == 1 && (after || o >= 900 && o < 1000) {
 				width[after] += p.P90 - p.P10
 				count[after]++
 			}
 		}
 	}
-	if fromErrors == 0 || fromNetwork == 0 {
-		t.Fatalf("intervals from errors %d, from the network %d: want both", fromErrors, fromNetwork)
+	if fromErrors == 0 || fromNetwork == 0 || tracked == 0 {
+		t.Fatalf("intervals from errors %d, from the network %d, with the tracker's factors %d: want all", fromErrors, fromNetwork, tracked)
 	}
 	before, after := width[false]/float64(count[false]), width[true]/float64(count[true])
 	if after < 1.5*before {
@@ -573,5 +603,52 @@ func TestSwitchFresh(t *testing.T) {
 	}
 	if after, err := fitted.Forecast(3); err != nil || after != before {
 		t.Errorf("the original's forecast moved from %v to %v (%v)", before, after, err)
+	}
+}
+
+// TestSwitchTrackerCovers80: on series where the interval without the
+// tracker covers too much (the tiny forecaster's offsets are wide), the
+// tracker brings the share of targets the interval holds, at every
+// horizon, to about 80% within a few thousand steps.
+func TestSwitchTrackerCovers80(t *testing.T) {
+	fc, _ := tinyForecaster(t)
+	K := fc.Horizon()
+	const n, from = 4000, 2000 // coverage counted from origin from
+	for seed := uint64(101); seed <= 104; seed++ {
+		y := synthSeries("s", n, seed).Values
+		coverage := func(rate float64) []float64 {
+			sw := NewSwitch(fc)
+			sw.trackRate = rate
+			if err := sw.Fit(baseline.Series{Values: y[:1000]}, 800); err != nil {
+				t.Fatal(err)
+			}
+			sw.Reset()
+			hits := make([]float64, K)
+			for o, v := range y[:n-K] {
+				sw.Update(v)
+				for h := 1; o >= from && h <= K; h++ {
+					p, err := sw.Point(h)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if y[o+h] >= p.P10 && y[o+h] <= p.P90 {
+						hits[h-1]++
+					}
+				}
+			}
+			for h := range hits {
+				hits[h] /= float64(n - K - from)
+			}
+			return hits
+		}
+		without, with := coverage(0), coverage(switchTrackRate)
+		for h := range K {
+			if without[h] < 0.83 {
+				t.Fatalf("seed %d h=%d: %.3f covered without the tracker: the fixture no longer over-covers, so this test shows nothing", seed, h+1, without[h])
+			}
+			if with[h] < 0.77 || with[h] > 0.83 {
+				t.Errorf("seed %d h=%d: %.3f covered with the tracker (%.3f without): want 0.80 ± 0.03", seed, h+1, with[h], without[h])
+			}
+		}
 	}
 }
