@@ -33,7 +33,8 @@
 // networks, a ridge autoregression of that series, the Forecaster's switch
 // trees (Options.SwitchTrees) or an average of two or three of them,
 // whichever erred less there lately, with an 80% interval from the
-// network's and its own recent errors (Point).
+// network's and its own recent errors, widened or narrowed until it
+// covers 80% of that series' targets (Point).
 // Evaluate scores it beside the forecaster, as the baselines are scored:
 //
 //	*Forecaster --NewSwitch--> *Switch --Fit(history), Update(v)--> Forecast(h)
