@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -649,6 +650,35 @@ func TestSwitchTrackerCovers80(t *testing.T) {
 			if with[h] < 0.77 || with[h] > 0.83 {
 				t.Errorf("seed %d h=%d: %.3f covered with the tracker (%.3f without): want 0.80 ± 0.03", seed, h+1, with[h], without[h])
 			}
+		}
+	}
+}
+
+// TestSwitchErrorWindowSorted: the sorted copy of a horizon's error window
+// holds exactly the ring's errors, in order, whatever they are (ties,
+// zeros of both signs, infinities); NaN errors are left out of both.
+func TestSwitchErrorWindowSorted(t *testing.T) {
+	fc, _ := tinyForecaster(t)
+	sw := NewSwitch(fc)
+	const window = 9
+	sw.setWindow(window)
+	rng := rand.New(rand.NewPCG(5, 6))
+	vals := []float64{-1, 0, math.Copysign(0, -1), 1, 1, 2, math.Inf(1), math.Inf(-1), math.NaN()}
+	var kept []float64 // the errors put in the window, NaN left out
+	for i := range 500 {
+		y := vals[rng.IntN(len(vals))]
+		if rng.IntN(3) == 0 {
+			y = rng.NormFloat64()
+		}
+		sw.pick[0][0] = 0
+		sw.scoreInterval(0, 1, y)
+		if !math.IsNaN(y) {
+			kept = append(kept, y)
+		}
+		want := slices.Clone(kept[max(0, len(kept)-window):])
+		slices.Sort(want)
+		if got := sw.sorted[0]; !slices.Equal(got, want) || sw.nResid[0] != len(kept) {
+			t.Fatalf("after %d errors: sorted window %v (%d counted), want %v (%d)", i+1, got, sw.nResid[0], want, len(kept))
 		}
 	}
 }
