@@ -101,7 +101,8 @@ func TestServeDegradationAnswersAsCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := serveArtifact(t, art)
-	body, _ := json.Marshal(map[string]any{"name": "latency.csv", "times": d[0].Times, "horizon": 12, "recalibrate": true,
+	// No "recalibrate": the route recalibrates by default, as the command.
+	body, _ := json.Marshal(map[string]any{"name": "latency.csv", "times": d[0].Times, "horizon": 12,
 		"slo":     []any{map[string]any{"metric": "cpu", "above": 60}},
 		"metrics": []any{map[string]any{"name": "cpu", "values": d[0].Values}, map[string]any{"name": "mem", "values": d[1].Values}}})
 	resp, err := http.Post(srv.URL+"/v1/degradation", "application/json", bytes.NewReader(body))

@@ -527,9 +527,11 @@ type degradationRequest struct {
 		Below  *float64 `json:"below"`
 	} `json:"slo"`
 	Quantile float64 `json:"quantile"`
-	// Recalibrate on the most recent outcomes in the rows, as
-	// `perfpredict degradation` does by default.
-	Recalibrate bool `json:"recalibrate"`
+	// Recalibrate on the most recent outcomes in the rows [true], as
+	// `perfpredict degradation` does by default (its --recalibrate), so
+	// that the two answer the same rows the same: the raw probability
+	// runs low (docs/PROTOCOL.md, "What the tracker costs").
+	Recalibrate *bool `json:"recalibrate"`
 	// Switch forecasts each metric with a switch fitted on the rows (as
 	// `perfpredict degradation --switch`).
 	Switch bool `json:"switch"`
@@ -590,7 +592,7 @@ func (h *Handler) degradation(w http.ResponseWriter, r *http.Request) {
 	if horizon == 0 {
 		horizon = min(serve.DefaultHorizon, svc.Horizon())
 	}
-	if req.Recalibrate && horizon >= 1 && horizon <= svc.Horizon() {
+	if (req.Recalibrate == nil || *req.Recalibrate) && horizon >= 1 && horizon <= svc.Horizon() {
 		// The latest origins whose outcomes the rows hold, as the
 		// degradation command picks them.
 		n := len(req.Times)

@@ -168,13 +168,21 @@ func TestRoutesAndBadInput(t *testing.T) {
 		t.Fatalf("source down: %d %s", code, raw)
 	}
 	src.fail = nil
-	// Degradation answers as the service does.
+	// Degradation answers as the service does, recalibrated by default on
+	// the latest 15% of the rows' origins with outcomes (as `perfpredict
+	// degradation`): 45 of 300 rows at a horizon of 12.
 	var deg serve.Degradation
-	code, raw := post(t, srv.URL+"/v1/degradation", map[string]any{"times": fiveMinutes(300), "horizon": 12, "recalibrate": true,
+	code, raw := post(t, srv.URL+"/v1/degradation", map[string]any{"times": fiveMinutes(300), "horizon": 12,
 		"metrics": []any{map[string]any{"name": "cpu", "values": s.Values}}, "slo": []any{map[string]any{"metric": "cpu", "above": 1e9}}}, &deg)
 	if code != 200 || deg.Horizon != 12 || len(deg.Metrics) != 1 || deg.Version != "v1.0.0" || deg.Probability > 0.5 || deg.Metrics[0].Threshold.Origin != "request" ||
-		deg.Metrics[0].Method != "model" {
+		deg.Metrics[0].Method != "model" || deg.Recalibrated != 45 {
 		t.Fatalf("degradation: %d %s", code, raw)
+	}
+	deg = serve.Degradation{}
+	code, raw = post(t, srv.URL+"/v1/degradation", map[string]any{"times": fiveMinutes(300), "horizon": 12, "recalibrate": false,
+		"metrics": []any{map[string]any{"name": "cpu", "values": s.Values}}}, &deg)
+	if code != 200 || deg.Recalibrated != 0 || deg.Probability != deg.RawProbability {
+		t.Fatalf("degradation, recalibrate false: %d %s", code, raw)
 	}
 	// With "switch", from a switch fitted on the rows.
 	code, raw = post(t, srv.URL+"/v1/degradation", map[string]any{"times": fiveMinutes(300), "horizon": 12, "switch": true,
@@ -209,7 +217,7 @@ func TestRoutesAndBadInput(t *testing.T) {
 		`perfpredict_http_requests_total{code="413",route="forecast"} 1`,
 		`perfpredict_http_requests_total{code="422",route="forecast"} 4`,
 		`perfpredict_http_requests_total{code="404",route="forecast"} 1`,
-		`perfpredict_http_requests_total{code="200",route="degradation"} 2`,
+		`perfpredict_http_requests_total{code="200",route="degradation"} 3`,
 		`perfpredict_http_request_duration_seconds_bucket{route="forecast",le="+Inf"}`,
 		`perfpredict_model_version{model="perfpredict",version="v1.0.0"} 1`,
 		`perfpredict_predictions_total{model="perfpredict"}`,
