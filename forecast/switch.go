@@ -502,8 +502,8 @@ func (s *Switch) origin(h int) (int, error) {
 }
 
 // Point is the forecast h steps after the last observation with its 80%
-// interval: Value (= P50) is Forecast's, P10 and P90 those interval
-// computes for the origin.
+// interval: Value (= P50) is Forecast's; P10 and P90 are the bounds
+// interval set for that origin, the ones the tracker then scores.
 func (s *Switch) Point(h int) (Point, error) {
 	slot, err := s.origin(h)
 	if err != nil {
