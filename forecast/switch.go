@@ -13,9 +13,11 @@ import (
 // SwitchMethod is the name of a Switch in a Report.
 const SwitchMethod = "switch"
 
-// SwitchHalfLife is the half-life, in steps, of the errors a Switch
-// compares: one day at a 5-minute cadence (chosen across series,
-// PROTOCOL.md, "A per-series switch").
+// SwitchHalfLife is the half-life, in steps, of the one-step errors a
+// Switch compares: one day at a 5-minute cadence (chosen across series,
+// PROTOCOL.md, "A per-series switch"). The errors at horizon h have a
+// half-life of SwitchHalfLife / h^(1/4) steps (155 at h = 12, 123 at
+// h = 30; PROTOCOL.md, "A shorter memory at longer horizons").
 const SwitchHalfLife = 288
 
 // SwitchLags is the number of lags of a Switch's ridge autoregression, as
@@ -56,7 +58,7 @@ const switchMinErrors = 50
 // own unit, each horizon's corrected by small trees Fit fits on this
 // series' history (what the global trees leave unexplained of it). For
 // each horizon h it keeps the exponentially weighted mean absolute error
-// (half-life SwitchHalfLife steps) of every forecaster's h-step forecasts
+// (half-life SwitchHalfLife / h^(1/4) steps) of every forecaster's h-step forecasts
 // whose targets it has seen and of every average of two or three of them,
 // and forecasts with the one whose error is least (the average of all on
 // a tie and before any target has been seen; the one that can forecast
@@ -77,9 +79,11 @@ const switchMinErrors = 50
 // way. The network's forecasts are computed lazily, in batches, when a
 // forecast is asked for.
 type Switch struct {
-	fc    *Forecaster
-	ar    *baseline.RidgeAR
-	decay float64
+	fc *Forecaster
+	ar *baseline.RidgeAR
+	// decay[h-1] is the factor on the weighted errors at horizon h per
+	// target (their half-life, SwitchHalfLife / h^(1/4)).
+	decay []float64
 	ctx   context.Context
 	// unit is the trees' unit, the naive one-step error of the rows Fit
 	// chose the autoregression's penalty on.
@@ -159,7 +163,10 @@ var (
 // NewSwitch returns an unfitted Switch over fc.
 func NewSwitch(fc *Forecaster) *Switch {
 	K := fc.Horizon()
-	s := &Switch{fc: fc, ar: baseline.NewRidgeAR(SwitchLags, K), decay: math.Pow(0.5, 1/float64(SwitchHalfLife)), ctx: context.Background()}
+	s := &Switch{fc: fc, ar: baseline.NewRidgeAR(SwitchLags, K), decay: make([]float64, K), ctx: context.Background()}
+	for h := range s.decay {
+		s.decay[h] = math.Pow(0.5, math.Pow(float64(h+1), 0.25)/SwitchHalfLife)
+	}
 	s.net, s.arF, s.tr, s.pick, s.netLo, s.netHi = grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K), grid(K+1, K)
 	s.pickLo, s.pickHi, s.logLo, s.logHi, s.trackRate = grid(K+1, K), grid(K+1, K), make([]float64, K), make([]float64, K), switchTrackRate
 	s.netOK, s.arOK, s.trOK, s.pickOK = make([]bool, K+1), make([]bool, K+1), make([]bool, K+1), make([]bool, K+1)
@@ -360,9 +367,9 @@ func (s *Switch) catchUp() {
 					continue
 				}
 				for c, cand := range s.cands {
-					s.errs[c][h-1] = s.decay*s.errs[c][h-1] + math.Abs(s.value(cand, o, h-1)-y)
+					s.errs[c][h-1] = s.decay[h-1]*s.errs[c][h-1] + math.Abs(s.value(cand, o, h-1)-y)
 				}
-				s.weight[h-1] = s.decay*s.weight[h-1] + 1
+				s.weight[h-1] = s.decay[h-1]*s.weight[h-1] + 1
 			}
 			slot := t % (K + 1)
 			s.netOK[slot], s.arOK[slot], s.trOK[slot] = false, false, false

@@ -92,7 +92,9 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 		}
 		return sum / float64(cnt), true
 	}
-	decay := math.Pow(0.5, 1.0/SwitchHalfLife)
+	// The errors' half-life at horizon h: SwitchHalfLife / h^(1/4).
+	decayAt := func(h int) float64 { return math.Pow(0.5, math.Pow(float64(h), 0.25)/SwitchHalfLife) }
+	decay := decayAt(1) // the one-step errors of the break detection
 	// The breaks: at target j, the autoregression's one-step error against
 	// the weighted mean of its one-step errors since the last break.
 	// resetAt[o] is the target of the last break up to origin o (-1: none).
@@ -138,7 +140,7 @@ func switchReference(t *testing.T, fc *Forecaster, y []float64, nTrain, fitEnd, 
 				if !complete(j-h) || r >= 0 && (j < r || j-h < r-switchBreakRun) {
 					continue
 				}
-				d := math.Pow(decay, float64(o-j))
+				d := math.Pow(decayAt(h), float64(o-j))
 				for c, cand := range cands {
 					v, _ := value(cand, j-h, h)
 					errs[c] += d * math.Abs(v-y[j])
