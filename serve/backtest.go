@@ -154,3 +154,16 @@ func (s *Service) Recalibrate(ctx context.Context, d []baseline.Series, from, to
 	s.pmap.Store(&fittedMap{m: m, horizon: horizon})
 	return nil
 }
+
+// RecalibrateRecent is Recalibrate on d's latest origins whose outcomes d
+// holds: as many as 15% of its rows, and at least two horizons' worth.
+// `perfpredict degradation` and the HTTP degradation route recalibrate
+// this way by default.
+func (s *Service) RecalibrateRecent(ctx context.Context, d []baseline.Series, horizon int) error {
+	if horizon == 0 {
+		horizon = DefaultHorizon
+	}
+	n := rows(d)
+	to := n - horizon
+	return s.Recalibrate(ctx, d, to-max(n*15/100, 2*horizon), to, horizon)
+}

@@ -98,10 +98,7 @@ func runDegradation(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer svc.Close()
 	if *recent {
-		// The latest origins whose outcomes the file holds.
-		n := d[0].Len()
-		to := n - *horizon
-		if err := svc.Recalibrate(ctx, d, to-max(n*15/100, 2**horizon), to, *horizon); errors.Is(err, serve.ErrBadInput) {
+		if err := svc.RecalibrateRecent(ctx, d, *horizon); errors.Is(err, serve.ErrBadInput) {
 			fmt.Fprintf(env.stderr, "degradation: not recalibrated: %v\n", err)
 		} else if err != nil {
 			return err

@@ -593,12 +593,7 @@ func (h *Handler) degradation(w http.ResponseWriter, r *http.Request) {
 		horizon = min(serve.DefaultHorizon, svc.Horizon())
 	}
 	if (req.Recalibrate == nil || *req.Recalibrate) && horizon >= 1 && horizon <= svc.Horizon() {
-		// The latest origins whose outcomes the rows hold, as the
-		// degradation command picks them.
-		n := len(req.Times)
-		to := n - horizon
-		from := to - max(n*15/100, 2*horizon)
-		if err := svc.Recalibrate(r.Context(), d, from, to, horizon); err != nil && !errors.Is(err, serve.ErrBadInput) {
+		if err := svc.RecalibrateRecent(r.Context(), d, horizon); err != nil && !errors.Is(err, serve.ErrBadInput) {
 			writeServeError(w, err)
 			return
 		}
